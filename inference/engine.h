@@ -1,0 +1,62 @@
+/* streamsight — the inference engine: a model compiled for one kernel table.
+ *
+ * engine_new() packs the model's weights for the chosen kernels and plans the
+ * activation memory once. The engine is then read-only: any number of threads
+ * may call engine_run() at the same time, each with its own scratch (from
+ * engine_scratch_new(), allocated once). engine_run() allocates nothing, takes
+ * no lock and logs nothing. Kernels run single-threaded inside one inference.
+ */
+#ifndef SS_ENGINE_H
+#define SS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "kernels/kernels.h"
+#include "model.h"
+
+struct ss_engine;
+struct ss_scratch;
+
+/* Compiles m for the kernels of isa (KERN_ISA_AUTO: the best this CPU has).
+ * Takes its own reference on m. Call kern_init() first. */
+int engine_new(struct ss_model *m, enum kern_isa isa, struct ss_engine **out,
+               struct ss_error *err);
+void engine_free(struct ss_engine *e); /* NULL is allowed */
+
+/* The model (borrowed; lives as long as the engine). */
+struct ss_model *engine_model(const struct ss_engine *e);
+const char *engine_isa_name(const struct ss_engine *e);
+/* Bytes of activation memory one scratch holds. */
+size_t engine_scratch_bytes(const struct ss_engine *e);
+
+int engine_scratch_new(const struct ss_engine *e, struct ss_scratch **out,
+                       struct ss_error *err);
+void engine_scratch_free(struct ss_scratch *s); /* NULL is allowed */
+
+/* Runs one inference. input: model height x width x 3 floats, NHWC,
+ * already normalised (see model_input_norm). logits: model_num_outputs
+ * floats. s must not be used by another thread at the same time. */
+void engine_run(const struct ss_engine *e, struct ss_scratch *s,
+                const float *input, float *logits);
+
+/* ---- per-step profile (streamsight-bench --profile) ---- */
+
+struct engine_step_info {
+  const char *name;  /* the layer's name (borrowed) */
+  const char *kind;  /* "conv", "gemm", "dwconv", "add", "avgpool" */
+  int in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, stride;
+  uint64_t macs;
+  int fused_add;     /* 1 when a residual add runs in this step's epilogue */
+};
+
+int engine_num_steps(const struct ss_engine *e);
+void engine_step_info(const struct ss_engine *e, int i,
+                      struct engine_step_info *info);
+/* As engine_run, and adds each step's wall time in ns to step_ns[i]. */
+void engine_run_profiled(const struct ss_engine *e, struct ss_scratch *s,
+                         const float *input, float *logits,
+                         uint64_t *step_ns);
+
+#endif

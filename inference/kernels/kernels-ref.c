@@ -1,0 +1,135 @@
+/* streamsight — reference kernels: plain loops that define each kernel's
+ * contract (see kernels.h) and serve as the portable fallback. */
+#include "kernels-ref.h"
+
+#include <math.h>
+
+static inline float
+clampf(float v, float lo, float hi)
+{
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+void
+kern_f32_gemm__ref(size_t m, size_t n, size_t k, const float *in,
+                   size_t in_stride, const float *packed, float *out,
+                   size_t out_stride, const float *res, size_t res_stride,
+                   float min, float max)
+{
+  const size_t nr = KERN_REF_GEMM_NR;
+  for (size_t i = 0; i < m; i++) {
+    const float *a = in + i * in_stride;
+    const float *blk = packed;
+    for (size_t n0 = 0; n0 < n; n0 += nr, blk += nr * (k + 1)) {
+      size_t nb = n - n0 < nr ? n - n0 : nr;
+      for (size_t j = 0; j < nb; j++) {
+        float acc = blk[j];
+        for (size_t kk = 0; kk < k; kk++)
+          acc += a[kk] * blk[nr + kk * nr + j];
+        if (res)
+          acc += res[i * res_stride + n0 + j];
+        out[i * out_stride + n0 + j] = clampf(acc, min, max);
+      }
+    }
+  }
+}
+
+void
+kern_f32_conv_row__ref(size_t cin, size_t in_w, const float *const *rows,
+                       size_t kh, size_t kw, size_t stride, size_t pad_left,
+                       size_t out_w, size_t cout, const float *packed,
+                       float *out, float min, float max)
+{
+  const size_t nr = KERN_REF_GEMM_NR;
+  const size_t k = kh * kw * cin;
+  for (size_t x = 0; x < out_w; x++) {
+    const float *blk = packed;
+    for (size_t n0 = 0; n0 < cout; n0 += nr, blk += nr * (k + 1)) {
+      size_t nb = cout - n0 < nr ? cout - n0 : nr;
+      for (size_t j = 0; j < nb; j++) {
+        float acc = blk[j];
+        for (size_t ky = 0; ky < kh; ky++) {
+          if (!rows[ky])
+            continue;
+          for (size_t kx = 0; kx < kw; kx++) {
+            /* ix = x*stride + kx - pad_left, in unsigned arithmetic */
+            size_t ix = x * stride + kx;
+            if (ix < pad_left || ix - pad_left >= in_w)
+              continue;
+            ix -= pad_left;
+            const float *px = rows[ky] + ix * cin;
+            const float *wk = blk + nr + ((ky * kw + kx) * cin) * nr + j;
+            for (size_t ci = 0; ci < cin; ci++)
+              acc += px[ci] * wk[ci * nr];
+          }
+        }
+        out[x * cout + n0 + j] = clampf(acc, min, max);
+      }
+    }
+  }
+}
+
+void
+kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
+                         size_t kh, size_t kw, size_t stride, size_t pad_left,
+                         size_t out_w, const float *packed, float *out,
+                         float min, float max)
+{
+  const float *bias = packed;
+  const float *w = packed + c;
+  for (size_t x = 0; x < out_w; x++) {
+    for (size_t ch = 0; ch < c; ch++) {
+      float acc = bias[ch];
+      for (size_t ky = 0; ky < kh; ky++) {
+        if (!rows[ky])
+          continue;
+        for (size_t kx = 0; kx < kw; kx++) {
+          size_t ix = x * stride + kx;
+          if (ix < pad_left || ix - pad_left >= in_w)
+            continue;
+          ix -= pad_left;
+          acc += rows[ky][ix * c + ch] * w[(ky * kw + kx) * c + ch];
+        }
+      }
+      out[x * c + ch] = clampf(acc, min, max);
+    }
+  }
+}
+
+void
+kern_f32_avgpool__ref(size_t n, size_t c, const float *in, float *out)
+{
+  for (size_t ch = 0; ch < c; ch++) {
+    /* Accumulate in double: n can be a few thousand pixels. */
+    double acc = 0.0;
+    for (size_t p = 0; p < n; p++)
+      acc += in[p * c + ch];
+    out[ch] = (float)(acc / (double)n);
+  }
+}
+
+void
+kern_f32_add__ref(size_t n, const float *a, const float *b, float *out,
+                  float min, float max)
+{
+  for (size_t i = 0; i < n; i++)
+    out[i] = clampf(a[i] + b[i], min, max);
+}
+
+void
+kern_f32_softmax__ref(size_t n, const float *in, float *out)
+{
+  if (n == 0)
+    return;
+  float mx = in[0];
+  for (size_t i = 1; i < n; i++)
+    mx = in[i] > mx ? in[i] : mx;
+  double sum = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    out[i] = expf(in[i] - mx);
+    sum += out[i];
+  }
+  float inv = (float)(1.0 / sum);
+  for (size_t i = 0; i < n; i++)
+    out[i] *= inv;
+}

@@ -1,0 +1,111 @@
+/* streamsight — CPU kernels: the contract every variant implements.
+ *
+ * Data is float32 NHWC with batch 1. Each kernel has a plain-C reference
+ * (kernels-ref.c), which is its definition, and optionally an optimised twin
+ * (kernels-avx2.c, built with -mavx2 -mfma). dispatch.c picks one table at
+ * start-up; the tests compare every table against the reference.
+ *
+ * Kernels take no locks, allocate nothing, log nothing and use no globals, so
+ * one engine can run them from many threads at once. Activation is a clamp:
+ * ReLU6 is [0, 6], linear is [-INFINITY, INFINITY].
+ */
+#ifndef SS_KERNELS_H
+#define SS_KERNELS_H
+
+#include <stddef.h>
+
+/* ---- packed weight layouts (packing happens once, at engine creation) ----
+ *
+ * GEMM / dense convolution ("gemm" layout), for N output channels and a
+ * reduction length K (K = cin for 1x1; K = kh*kw*cin for a KxK convolution,
+ * in the order ky, kx, ci):
+ *   for each block of NR output channels n0 = 0, NR, 2NR, ... (the last block
+ *   zero-padded up to NR):
+ *     NR floats of bias            bias[n0 + j]
+ *     K groups of NR floats        w[n0 + j][k]   for k = 0 .. K-1
+ *   NR is the table's gemm_nr. Size in floats: kern_gemm_packed_size().
+ *
+ * Depthwise ("dw" layout), for C channels and T = kh*kw taps:
+ *   C floats of bias, then T rows of C floats: w[t][c], t = ky*kw + kx.
+ */
+size_t kern_gemm_packed_size(size_t nr, size_t n, size_t k);
+/* w: [n][k] row-major; bias: [n] or NULL for zeros. */
+void kern_gemm_pack(size_t nr, size_t n, size_t k, const float *w,
+                    const float *bias, float *packed);
+size_t kern_dw_packed_size(size_t c, size_t taps);
+/* w: [taps][c]; bias: [c] or NULL. */
+void kern_dw_pack(size_t c, size_t taps, const float *w, const float *bias,
+                  float *packed);
+
+/* ---- kernel signatures ---- */
+
+/* GEMM with fused bias, residual and clamp; pointwise convolution and fully
+ * connected layers:
+ *   out[i*out_stride + j] = clamp(bias[j] + sum_k in[i*in_stride + k] * w[j][k]
+ *                                 + (res ? res[i*res_stride + j] : 0))
+ * for i < m, j < n. in rows are K floats; out must not alias in or res. */
+typedef void (*kern_gemm_fn)(size_t m, size_t n, size_t k, const float *in,
+                             size_t in_stride, const float *packed, float *out,
+                             size_t out_stride, const float *res,
+                             size_t res_stride, float min, float max);
+
+/* One output row of a dense KxK convolution (the network's first layer:
+ * 3x3, stride 2, cin 3), "gemm" layout with K = kh*kw*cin:
+ *   out[x][j] = clamp(bias[j] + sum_{ky,kx,ci} rows[ky][ix][ci] * w[j][ky][kx][ci])
+ *   with ix = x*stride + kx - pad_left,
+ * for x < out_w, j < cout. rows[ky] is the input row (in_w pixels of cin
+ * floats) that tap row ky reads, or NULL where that row is padding; columns
+ * outside [0, in_w) are padding. Padding reads as zero. */
+typedef void (*kern_conv_row_fn)(size_t cin, size_t in_w,
+                                 const float *const *rows, size_t kh,
+                                 size_t kw, size_t stride, size_t pad_left,
+                                 size_t out_w, size_t cout,
+                                 const float *packed, float *out, float min,
+                                 float max);
+
+/* One output row of a depthwise KxK convolution, "dw" layout:
+ *   out[x][c] = clamp(bias[c] + sum_{ky,kx} rows[ky][ix][c] * w[ky*kw+kx][c])
+ * with ix = x*stride + kx - pad_left, rows and padding as for conv_row.
+ * Optimised variants specialise 3x3 with stride 1 and 2. */
+typedef void (*kern_dwconv_row_fn)(size_t c, size_t in_w,
+                                   const float *const *rows, size_t kh,
+                                   size_t kw, size_t stride, size_t pad_left,
+                                   size_t out_w, const float *packed,
+                                   float *out, float min, float max);
+
+/* Global average pool: out[c] = mean over n pixels of in[p*c_count + c]. */
+typedef void (*kern_avgpool_fn)(size_t n, size_t c, const float *in,
+                                float *out);
+
+/* out[i] = clamp(a[i] + b[i]); out may alias a or b. */
+typedef void (*kern_add_fn)(size_t n, const float *a, const float *b,
+                            float *out, float min, float max);
+
+/* out = softmax(in), numerically stable (max subtracted); may alias. */
+typedef void (*kern_softmax_fn)(size_t n, const float *in, float *out);
+
+struct kern_ops {
+  const char *isa; /* "ref", "avx2" */
+  size_t gemm_nr;  /* output-channel block of the "gemm" layout */
+  kern_gemm_fn gemm;
+  kern_conv_row_fn conv_row;
+  kern_dwconv_row_fn dwconv_row;
+  kern_avgpool_fn avgpool;
+  kern_add_fn add;
+  kern_softmax_fn softmax;
+};
+
+enum kern_isa {
+  KERN_ISA_AUTO = 0, /* the best the CPU supports */
+  KERN_ISA_REF,
+  KERN_ISA_AVX2,
+};
+
+/* The reference table; always available. */
+const struct kern_ops *kern_ops_ref(void);
+/* The table for isa, or NULL when this build or CPU lacks it. AUTO gives the
+ * best supported. Call kern_init() once before threads start. */
+const struct kern_ops *kern_ops_get(enum kern_isa isa);
+void kern_init(void);
+
+#endif

@@ -1,0 +1,93 @@
+/* streamsight — the model's graph, for the builders, loaders and the engine
+ * inside inference/. Other modules use the accessors of model.h.
+ *
+ * A graph is a list of layers in execution order over a table of values
+ * (activation tensors, NHWC with batch 1). Value 0 is the network input.
+ * Weights are float32 in the canonical layouts below; batch-norm is already
+ * folded and quantised weights already dequantised.
+ */
+#ifndef SS_MODEL_GRAPH_H
+#define SS_MODEL_GRAPH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model.h"
+
+#define SS_NAME_MAX 96
+
+enum layer_kind {
+  LAYER_CONV = 0, /* dense KxK convolution, 1x1 pointwise included */
+  LAYER_DWCONV,   /* depthwise KxK, depth multiplier 1 (cin == cout) */
+  LAYER_ADD,      /* out = clamp(in + in2) */
+  LAYER_AVGPOOL,  /* global average pool: HxWxC -> 1x1xC */
+  LAYER_FC,       /* fully connected: 1x1xCin -> 1x1xCout */
+};
+
+struct layer {
+  enum layer_kind kind;
+  char name[SS_NAME_MAX]; /* weight prefix or source op name, for errors */
+  int in, in2, out;       /* value ids; in2 is used by LAYER_ADD only */
+  int kh, kw, stride;     /* square stride */
+  int pad_top, pad_left, pad_bottom, pad_right; /* explicit, in pixels */
+  int cin, cout;
+  float act_min, act_max; /* fused clamp: ReLU6 is 0/6, linear is -inf/inf */
+  /* Owned. CONV: [cout][kh][kw][cin]; DWCONV: [kh][kw][cout]; FC: [cout][cin].
+   * bias: [cout]. Both NULL for ADD and AVGPOOL. */
+  float *weight;
+  float *bias;
+};
+
+struct value {
+  int h, w, c;
+};
+
+struct ss_model {
+  atomic_int refcount;
+
+  enum model_arch arch;
+  enum model_format format;
+  float alpha;
+  char name[SS_NAME_MAX];
+  int input_h, input_w;
+  float mean[3], std[3];
+  enum pad_rule pad_rule;
+  int num_outputs;
+  int class_offset;
+  bool quantized;
+
+  char **labels; /* num_classes strings, or NULL */
+
+  struct layer *layers;
+  int n_layers, cap_layers;
+  struct value *values;
+  int n_values, cap_values;
+  int output; /* value id of the logits (1x1xnum_outputs) */
+};
+
+/* Graph construction (builders and loaders). model_new returns a model with
+ * refcount 1, no layers and value 0 = input of h x w x 3. */
+struct ss_model *model_new(int input_h, int input_w);
+/* Appends a value; returns its id or -1 when out of memory. */
+int model_add_value(struct ss_model *m, int h, int w, int c);
+/* Appends a copy of *l, taking ownership of l->weight and l->bias (also on
+ * failure, when they are freed). Returns the layer index or -1. */
+int model_add_layer(struct ss_model *m, const struct layer *l);
+
+/* Output size of a convolution along one axis. */
+int conv_out_size(int in, int k, int stride, int pad_before, int pad_after);
+/* Padding for a convolution along one axis under a rule: TF SAME puts the odd
+ * pixel after; symmetric uses (k-1)/2 on both sides. */
+void conv_pads(enum pad_rule rule, int in, int k, int stride,
+               int *pad_before, int *pad_after);
+
+/* Checks the graph is consistent: value ids in range, shapes agree with each
+ * layer's parameters, every layer with weights has them. Used by every loader
+ * before handing a model out. */
+int model_validate(const struct ss_model *m, struct ss_error *err);
+
+/* Number of weight floats of a layer (0 for ADD/AVGPOOL). */
+size_t layer_weight_count(const struct layer *l);
+
+#endif

@@ -1,0 +1,28 @@
+/* streamsight — TFLite flatbuffer loader.
+ *
+ * Reads the graph's operators (CONV_2D, DEPTHWISE_CONV_2D, ADD, PAD,
+ * AVERAGE_POOL_2D, MEAN, RESHAPE, SQUEEZE, SOFTMAX, FULLY_CONNECTED,
+ * QUANTIZE, DEQUANTIZE) into a struct ss_model with float weights: uint8 and
+ * int8 weights are dequantised with their per-tensor or per-channel scale and
+ * zero point. Every flatbuffer offset is verified before use; a truncated or
+ * corrupt file gives an error naming the table, tensor or offset.
+ * Labels in the TFLite metadata's appended zip are attached when present.
+ */
+#ifndef SS_TFLITE_LOAD_H
+#define SS_TFLITE_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+/* True when the first bytes look like a TFLite flatbuffer ("TFL3" at 4). */
+int tflite_sniff(const uint8_t *data, size_t size);
+
+/* Loads from memory; data is borrowed (weights are copied out). */
+int model_load_tflite_buffer(const uint8_t *data, size_t size,
+                             const char *name, struct ss_model **out,
+                             struct ss_error *err);
+
+#endif
