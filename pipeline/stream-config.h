@@ -1,0 +1,61 @@
+/* streamsight — a stream's configuration: what the user asked for, validated.
+ *
+ * Plain data, copied freely. Parsed from JSON by the server (config file,
+ * POST /api/v1/streams) and written back to the config file; the URI may hold
+ * credentials (user:password@, percent-encoded), which must never be logged
+ * or returned: use stream_config_redact_uri() for anything shown.
+ */
+#ifndef SS_STREAM_CONFIG_H
+#define SS_STREAM_CONFIG_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define STREAM_NAME_MAX 128
+#define STREAM_URI_MAX 2048
+
+typedef enum {
+  STREAM_TRANSPORT_AUTO = 0, /* RTSP: TCP first, UDP when TCP is refused */
+  STREAM_TRANSPORT_TCP,
+  STREAM_TRANSPORT_UDP,
+} StreamTransport;
+
+typedef enum {
+  STREAM_DECODE_ALL = 0,   /* decode every frame */
+  STREAM_DECODE_KEYFRAMES, /* the decoder skips non-key frames */
+} StreamDecode;
+
+typedef struct {
+  char *name;    /* display name, 1..STREAM_NAME_MAX bytes, UTF-8 */
+  char *uri;     /* rtsp://, rtsps://, v4l2:///dev/videoN, file://, http(s)://, test: */
+  char *device;  /* optional webcam device, overrides the v4l2 URI path */
+  char *pattern; /* test: videotestsrc pattern name, e.g. "smpte", "ball" */
+  StreamTransport transport;
+  StreamDecode decode;
+  double max_fps;          /* 0 = as fast as the pool allows; default 5 */
+  int top_k;               /* 1 .. 10, default 5 */
+  gboolean enabled;        /* default TRUE */
+  guint history_len;       /* predictions kept, default 100, 1 .. 10000 */
+  double stall_timeout_s;  /* no frame for this long = stalled; default 10 */
+  double backoff_initial_s;/* default 1 */
+  double backoff_max_s;    /* default 30 */
+  guint rtsp_latency_ms;   /* rtspsrc latency, default 200 */
+  int resize_mode;         /* StreamsightResizeMode, default stretch */
+} StreamConfig;
+
+/* Defaults (everything but name and uri). */
+void stream_config_init(StreamConfig *c);
+void stream_config_clear(StreamConfig *c);
+void stream_config_copy(StreamConfig *dst, const StreamConfig *src);
+
+/* Checks ranges and the URI (known scheme, length, no control characters,
+ * parseable by gst_uri). Errors name the field. */
+gboolean stream_config_validate(const StreamConfig *c, GError **error);
+
+/* The URI with any user:password replaced by "***" (newly allocated). */
+char *stream_config_redact_uri(const char *uri);
+
+G_END_DECLS
+
+#endif
