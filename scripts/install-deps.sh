@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages streamsight needs, only those missing.
+#   --run   what building and running the server needs (default)
+#   --test  plus what the test suite needs
+set -euo pipefail
+mode=run
+for a in "$@"; do
+  case "$a" in
+    --run) mode=run ;;
+    --test) mode=test ;;
+    *) echo "install-deps.sh: unknown option '$a' (use --run or --test)" >&2; exit 2 ;;
+  esac
+done
+
+pkgs=(
+  build-essential meson ninja-build pkg-config
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  libmicrohttpd-dev libjansson-dev
+)
+if [ "$mode" = test ]; then
+  pkgs+=(check libgstrtspserver-1.0-dev valgrind clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
