@@ -1,5 +1,12 @@
 /* streamsight — engine: compile a model graph into a list of kernel calls
- * over one planned activation arena. */
+ * over one planned activation arena.
+ *
+ * Layers become steps. A step is one kernel over a whole tensor, or a fused
+ * block: [1x1 expansion ->] depthwise -> 1x1 projection [-> residual add],
+ * computed a tile of output rows at a time. The block keeps only a ring of
+ * expanded rows and one tile of depthwise output (in the scratch's block
+ * area), so MobileNetV2's wide expanded tensors never travel to memory.
+ */
 #include "engine.h"
 
 #include <math.h>
@@ -16,16 +23,24 @@ enum step_kind {
   STEP_DWCONV,   /* depthwise KxK, row by row */
   STEP_ADD,      /* residual add that could not be fused */
   STEP_AVGPOOL,
+  STEP_BLOCK,    /* fused [expand ->] depthwise -> project [-> add] */
 };
 
 struct step {
   enum step_kind kind;
-  const struct layer *l;
+  const struct layer *l; /* the layer (STEP_BLOCK: the depthwise one) */
   int in, in2, out; /* value ids; in2 is the add operand (STEP_ADD, or the
-                       residual fused into a STEP_GEMM), else -1 */
-  float min, max;
-  size_t packed_off; /* into engine->packed */
+                       residual fused into a GEMM or block), else -1 */
+  float min, max;   /* clamp of the step's output */
+  size_t packed_off; /* into engine->packed (STEP_BLOCK: the depthwise's) */
   uint64_t macs;
+  int n_layers;      /* model layers covered */
+  /* STEP_BLOCK only */
+  const struct layer *expand;  /* NULL when the block has no expansion */
+  const struct layer *project;
+  size_t packed_expand, packed_project;
+  int tile_rows; /* output rows per tile */
+  int ring_rows; /* expanded rows kept (expand only) */
 };
 
 struct ss_engine {
@@ -33,9 +48,10 @@ struct ss_engine {
   const struct kern_ops *ops;
   struct step *steps;
   int n_steps;
-  float *packed;         /* all packed weights, 64-byte aligned */
-  size_t *value_off;     /* arena offset (floats) per value; input unused */
-  size_t arena_floats;
+  float *packed;      /* all packed weights, 64-byte aligned */
+  size_t *value_off;  /* arena offset (floats) per value; input unused */
+  size_t values_floats; /* activations part of the arena */
+  size_t block_floats;  /* block working area, after the activations */
 };
 
 struct ss_scratch {
@@ -43,7 +59,13 @@ struct ss_scratch {
   float *arena;
 };
 
-#define ARENA_ALIGN_FLOATS 16 /* 64 bytes: one cache line per value start */
+#define ALIGN_FLOATS 16 /* 64 bytes: every buffer starts on a cache line */
+/* Working set a fused block aims to stay within: half of a Zen 3 core's
+ * 512 KiB L2, leaving room for the weights streaming through. */
+#define BLOCK_CACHE_BYTES (256u * 1024)
+/* Rows of the projection GEMM per tile worth aiming for: below a few dozen
+ * the micro-kernel's row blocking runs mostly in its tail. */
+#define BLOCK_MIN_GEMM_ROWS 48
 
 static size_t
 round_up(size_t v, size_t a)
@@ -66,17 +88,77 @@ is_linear(const struct layer *l)
 }
 
 static bool
-is_pointwise(const struct layer *l, const struct value *in)
+is_pointwise(const struct ss_model *m, const struct layer *l)
 {
+  const struct value *in = &m->values[l->in];
   return l->kind == LAYER_CONV && l->kh == 1 && l->kw == 1 &&
          (l->stride == 1 || (in->h == 1 && in->w == 1)) && l->pad_top == 0 &&
          l->pad_left == 0 && l->pad_bottom == 0 && l->pad_right == 0;
 }
 
-/* Turns layers into steps, fusing "linear 1x1 conv followed by the add that
- * is the only reader of its output" into one GEMM with a residual. */
+/* The layer after i, when it is the only reader of layer i's output and
+ * that output is not the network's result. */
+static const struct layer *
+sole_next_reader(const struct ss_model *m, const int *readers, int i)
+{
+  if (i + 1 >= m->n_layers)
+    return NULL;
+  const struct layer *l = &m->layers[i], *n = &m->layers[i + 1];
+  if (readers[l->out] != 1 || (n->in != l->out && !(n->kind == LAYER_ADD &&
+                                                    n->in2 == l->out)))
+    return NULL;
+  return n;
+}
+
+/* If layer i (a linear convolution ending a step) is followed by an add
+ * that alone reads it, fuse the add: returns the add's other operand and
+ * updates the step's output and clamp, else -1. */
 static int
-build_steps(struct ss_engine *e, struct ss_error *err)
+fuse_add(const struct ss_model *m, const int *readers, int i, struct step *s)
+{
+  const struct layer *l = &m->layers[i];
+  const struct layer *a = sole_next_reader(m, readers, i);
+  if (!a || a->kind != LAYER_ADD || !is_linear(l) || a->in == a->in2)
+    return -1;
+  s->in2 = a->in == l->out ? a->in2 : a->in;
+  s->out = a->out;
+  s->min = a->act_min;
+  s->max = a->act_max;
+  s->n_layers++;
+  return 0;
+}
+
+/* Picks the tile height of a fused block: enough output rows for a
+ * reasonably tall projection GEMM, within the cache budget. */
+static void
+plan_block_tile(const struct ss_model *m, struct step *s, int forced)
+{
+  const struct value *dwin = &m->values[s->l->in];
+  const struct value *dwout = &m->values[s->l->out];
+  const int oh = dwout->h, ow = dwout->w, ch = dwout->c;
+  int t = forced > 0 ? forced : (BLOCK_MIN_GEMM_ROWS + ow - 1) / ow;
+  if (t > oh)
+    t = oh;
+  for (; forced <= 0 && t > 1; t--) {
+    size_t ring = s->expand ? (size_t)((t - 1) * s->l->stride + s->l->kh) *
+                                  dwin->w * ch
+                            : 0;
+    size_t tile = (size_t)t * ow * ch;
+    if ((ring + tile) * sizeof(float) <= BLOCK_CACHE_BYTES)
+      break;
+  }
+  if (t < 1)
+    t = 1;
+  s->tile_rows = t;
+  s->ring_rows = (t - 1) * s->l->stride + s->l->kh;
+  if (s->ring_rows > dwin->h)
+    s->ring_rows = dwin->h;
+}
+
+/* Turns layers into steps, fusing blocks and residual adds. */
+static int
+build_steps(struct ss_engine *e, const struct engine_options *o,
+            struct ss_error *err)
 {
   const struct ss_model *m = e->model;
   int *readers = calloc((size_t)m->n_values, sizeof *readers);
@@ -95,13 +177,49 @@ build_steps(struct ss_engine *e, struct ss_error *err)
   int n = 0;
   for (int i = 0; i < m->n_layers; i++) {
     const struct layer *l = &m->layers[i];
-    const struct value *in = &m->values[l->in];
     struct step *s = &e->steps[n++];
     *s = (struct step){ .l = l, .in = l->in, .in2 = -1, .out = l->out,
-                        .min = l->act_min, .max = l->act_max };
+                        .min = l->act_min, .max = l->act_max, .n_layers = 1 };
+
+    /* Fused block: [pointwise ->] depthwise -> pointwise. */
+    if (o->fuse_blocks) {
+      int j = i;
+      const struct layer *expand = NULL;
+      if (is_pointwise(m, l)) {
+        const struct layer *nx = sole_next_reader(m, readers, i);
+        if (nx && nx->kind == LAYER_DWCONV && nx->in == l->out) {
+          expand = l;
+          j = i + 1;
+        }
+      }
+      const struct layer *dw = &m->layers[j];
+      const struct layer *proj =
+        dw->kind == LAYER_DWCONV ? sole_next_reader(m, readers, j) : NULL;
+      if (proj && proj->in == dw->out && is_pointwise(m, proj)) {
+        s->kind = STEP_BLOCK;
+        s->l = dw;
+        s->expand = expand;
+        s->project = proj;
+        s->in = expand ? expand->in : dw->in;
+        s->out = proj->out;
+        s->min = proj->act_min;
+        s->max = proj->act_max;
+        s->n_layers = expand ? 3 : 2;
+        s->macs = (uint64_t)value_floats(m, dw->out) * dw->kh * dw->kw +
+                  (uint64_t)value_floats(m, proj->out) * proj->cin;
+        if (expand)
+          s->macs += (uint64_t)value_floats(m, expand->out) * expand->cin;
+        i = j + 1;
+        if (fuse_add(m, readers, i, s) == 0)
+          i++;
+        plan_block_tile(m, s, o->tile_rows);
+        continue;
+      }
+    }
+
     switch (l->kind) {
     case LAYER_CONV:
-      s->kind = is_pointwise(l, in) ? STEP_GEMM : STEP_CONV;
+      s->kind = is_pointwise(m, l) ? STEP_GEMM : STEP_CONV;
       s->macs = (uint64_t)value_floats(m, l->out) * l->kh * l->kw * l->cin;
       break;
     case LAYER_FC:
@@ -120,63 +238,125 @@ build_steps(struct ss_engine *e, struct ss_error *err)
       s->kind = STEP_AVGPOOL;
       break;
     }
-    /* Fuse a following add into this GEMM's epilogue. */
-    if (s->kind == STEP_GEMM && l->kind == LAYER_CONV && is_linear(l) &&
-        i + 1 < m->n_layers && readers[l->out] == 1) {
-      const struct layer *a = &m->layers[i + 1];
-      if (a->kind == LAYER_ADD && (a->in == l->out) != (a->in2 == l->out)) {
-        s->in2 = a->in == l->out ? a->in2 : a->in;
-        s->out = a->out;
-        s->min = a->act_min;
-        s->max = a->act_max;
-        i++;
-      }
-    }
+    if (s->kind == STEP_GEMM && l->kind == LAYER_CONV &&
+        fuse_add(m, readers, i, s) == 0)
+      i++;
   }
   e->n_steps = n;
   free(readers);
   return 0;
 }
 
+static size_t
+gemm_packed_floats(const struct ss_engine *e, const struct layer *l)
+{
+  return kern_gemm_packed_size(e->ops->gemm_nr, (size_t)l->cout,
+                               (size_t)l->kh * l->kw * l->cin);
+}
+
+static size_t
+dw_packed_floats(const struct layer *l)
+{
+  return kern_dw_packed_size((size_t)l->cout, (size_t)l->kh * l->kw);
+}
+
+static void
+pack_gemm_layer(const struct ss_engine *e, const struct layer *l, float *dst)
+{
+  kern_gemm_pack(e->ops->gemm_nr, (size_t)l->cout,
+                 (size_t)l->kh * l->kw * l->cin, l->weight, l->bias, dst);
+}
+
+static void
+pack_dw_layer(const struct layer *l, float *dst)
+{
+  kern_dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->weight, l->bias,
+               dst);
+}
+
+/* Lays out and fills one buffer holding every step's packed weights. */
 static int
 pack_weights(struct ss_engine *e, struct ss_error *err)
 {
-  const struct ss_model *m = e->model;
-  const size_t nr = e->ops->gemm_nr;
   size_t total = 0;
   for (int i = 0; i < e->n_steps; i++) {
     struct step *s = &e->steps[i];
-    const struct layer *l = s->l;
-    size_t sz = 0;
-    if (s->kind == STEP_GEMM || s->kind == STEP_CONV)
-      sz = kern_gemm_packed_size(nr, (size_t)l->cout,
-                                 (size_t)l->kh * l->kw * l->cin);
-    else if (s->kind == STEP_DWCONV)
-      sz = kern_dw_packed_size((size_t)l->cout, (size_t)l->kh * l->kw);
-    s->packed_off = total;
-    total += round_up(sz, ARENA_ALIGN_FLOATS);
+    switch (s->kind) {
+    case STEP_GEMM:
+    case STEP_CONV:
+      s->packed_off = total;
+      total += round_up(gemm_packed_floats(e, s->l), ALIGN_FLOATS);
+      break;
+    case STEP_DWCONV:
+      s->packed_off = total;
+      total += round_up(dw_packed_floats(s->l), ALIGN_FLOATS);
+      break;
+    case STEP_BLOCK:
+      if (s->expand) {
+        s->packed_expand = total;
+        total += round_up(gemm_packed_floats(e, s->expand), ALIGN_FLOATS);
+      }
+      s->packed_off = total;
+      total += round_up(dw_packed_floats(s->l), ALIGN_FLOATS);
+      s->packed_project = total;
+      total += round_up(gemm_packed_floats(e, s->project), ALIGN_FLOATS);
+      break;
+    case STEP_ADD:
+    case STEP_AVGPOOL:
+      break;
+    }
   }
-  e->packed = aligned_alloc(64, round_up((total ? total : 1) * sizeof(float), 64));
+  e->packed = aligned_alloc(64, round_up((total ? total : 1) * sizeof(float),
+                                         64));
   if (!e->packed)
     return ss_error_set(err, SS_ENOMEM, "out of memory packing %zu weights",
                         total);
   for (int i = 0; i < e->n_steps; i++) {
     const struct step *s = &e->steps[i];
-    const struct layer *l = s->l;
-    float *dst = e->packed + s->packed_off;
-    if (s->kind == STEP_GEMM || s->kind == STEP_CONV)
-      kern_gemm_pack(nr, (size_t)l->cout, (size_t)l->kh * l->kw * l->cin,
-                     l->weight, l->bias, dst);
-    else if (s->kind == STEP_DWCONV)
-      kern_dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->weight, l->bias,
-                   dst);
+    switch (s->kind) {
+    case STEP_GEMM:
+    case STEP_CONV:
+      pack_gemm_layer(e, s->l, e->packed + s->packed_off);
+      break;
+    case STEP_DWCONV:
+      pack_dw_layer(s->l, e->packed + s->packed_off);
+      break;
+    case STEP_BLOCK:
+      if (s->expand)
+        pack_gemm_layer(e, s->expand, e->packed + s->packed_expand);
+      pack_dw_layer(s->l, e->packed + s->packed_off);
+      pack_gemm_layer(e, s->project, e->packed + s->packed_project);
+      break;
+    case STEP_ADD:
+    case STEP_AVGPOOL:
+      break;
+    }
   }
-  (void)m;
   return 0;
 }
 
+/* Floats of a block's working area: the ring of expanded rows, then one
+ * tile of depthwise output. */
+static size_t
+block_ring_floats(const struct ss_model *m, const struct step *s)
+{
+  const struct value *dwin = &m->values[s->l->in];
+  return s->expand ? round_up((size_t)s->ring_rows * dwin->w * dwin->c,
+                              ALIGN_FLOATS)
+                   : 0;
+}
+
+static size_t
+block_floats(const struct ss_model *m, const struct step *s)
+{
+  const struct value *dwout = &m->values[s->l->out];
+  return block_ring_floats(m, s) +
+         round_up((size_t)s->tile_rows * dwout->w * dwout->c, ALIGN_FLOATS);
+}
+
 /* Assigns each value an arena offset so that values alive at the same time
- * do not overlap (greedy first fit in execution order). */
+ * do not overlap (greedy first fit in execution order); the block working
+ * area follows the values. */
 static int
 plan_arena(struct ss_engine *e, struct ss_error *err)
 {
@@ -192,12 +372,15 @@ plan_arena(struct ss_engine *e, struct ss_error *err)
   }
   for (int v = 0; v < nv; v++)
     first[v] = last[v] = -1;
+  e->block_floats = 0;
   for (int i = 0; i < e->n_steps; i++) {
     const struct step *s = &e->steps[i];
     first[s->out] = i;
     last[s->in] = i;
     if (s->in2 >= 0)
       last[s->in2] = i;
+    if (s->kind == STEP_BLOCK && block_floats(m, s) > e->block_floats)
+      e->block_floats = block_floats(m, s);
   }
   last[m->output] = e->n_steps; /* read after the last step */
 
@@ -205,7 +388,7 @@ plan_arena(struct ss_engine *e, struct ss_error *err)
   for (int v = 1; v < nv; v++) {
     if (first[v] < 0)
       continue; /* never materialised (fused away) */
-    size_t size = round_up(value_floats(m, v), ARENA_ALIGN_FLOATS);
+    size_t size = round_up(value_floats(m, v), ALIGN_FLOATS);
     /* Lowest offset that does not overlap a value whose life intersects
      * [first[v], last[v]]. A step's output must not alias its inputs, so
      * lives that touch at one step count as intersecting. */
@@ -217,7 +400,7 @@ plan_arena(struct ss_engine *e, struct ss_error *err)
         if (first[u] < 0 || last[u] < first[v] || first[u] > last[v])
           continue;
         size_t us = e->value_off[u];
-        size_t ue = us + round_up(value_floats(m, u), ARENA_ALIGN_FLOATS);
+        size_t ue = us + round_up(value_floats(m, u), ALIGN_FLOATS);
         if (off < ue && us < off + size) {
           off = ue;
           moved = true;
@@ -228,30 +411,30 @@ plan_arena(struct ss_engine *e, struct ss_error *err)
     if (off + size > top)
       top = off + size;
   }
-  e->arena_floats = top;
+  e->values_floats = top;
   free(first);
   free(last);
   return 0;
 }
 
 int
-engine_new(struct ss_model *m, enum kern_isa isa, struct ss_engine **out,
-           struct ss_error *err)
+engine_new_opts(struct ss_model *m, const struct engine_options *opts,
+                struct ss_engine **out, struct ss_error *err)
 {
   int rc = model_validate(m, err);
   if (rc)
     return rc;
-  const struct kern_ops *ops = kern_ops_get(isa);
+  const struct kern_ops *ops = kern_ops_get(opts->isa);
   if (!ops)
     return ss_error_set(err, SS_EUNSUPPORTED,
                         "kernel set %d is not available on this CPU/build",
-                        (int)isa);
+                        (int)opts->isa);
   struct ss_engine *e = calloc(1, sizeof *e);
   if (!e)
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   e->model = model_ref(m);
   e->ops = ops;
-  rc = build_steps(e, err);
+  rc = build_steps(e, opts, err);
   if (!rc)
     rc = pack_weights(e, err);
   if (!rc)
@@ -262,6 +445,14 @@ engine_new(struct ss_model *m, enum kern_isa isa, struct ss_engine **out,
   }
   *out = e;
   return 0;
+}
+
+int
+engine_new(struct ss_model *m, enum kern_isa isa, struct ss_engine **out,
+           struct ss_error *err)
+{
+  const struct engine_options o = { .isa = isa, .fuse_blocks = 1 };
+  return engine_new_opts(m, &o, out, err);
 }
 
 void
@@ -291,7 +482,7 @@ engine_isa_name(const struct ss_engine *e)
 size_t
 engine_scratch_bytes(const struct ss_engine *e)
 {
-  return e->arena_floats * sizeof(float);
+  return (e->values_floats + e->block_floats) * sizeof(float);
 }
 
 int
@@ -302,12 +493,12 @@ engine_scratch_new(const struct ss_engine *e, struct ss_scratch **out,
   if (!s)
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   s->engine = e;
-  s->arena = aligned_alloc(64, round_up((e->arena_floats ? e->arena_floats : 1) *
-                                            sizeof(float), 64));
+  size_t bytes = engine_scratch_bytes(e);
+  s->arena = aligned_alloc(64, round_up(bytes ? bytes : 1, 64));
   if (!s->arena) {
     free(s);
     return ss_error_set(err, SS_ENOMEM, "out of memory for a %zu-byte arena",
-                        engine_scratch_bytes(e));
+                        bytes);
   }
   *out = s;
   return 0;
@@ -328,34 +519,112 @@ value_ptr(const struct ss_engine *e, float *arena, const float *input, int v)
   return v == 0 ? input : arena + e->value_off[v];
 }
 
-/* Runs a row-wise convolution (dense or depthwise) over the whole output. */
+/* Input row pointers of output row oy for a KxK layer; NULL = padding. */
+static void
+tap_rows(const struct layer *l, int in_h, int oy, const float *base,
+         size_t row_floats, const float **rows)
+{
+  for (int ky = 0; ky < l->kh; ky++) {
+    int iy = oy * l->stride + ky - l->pad_top;
+    rows[ky] = (iy >= 0 && iy < in_h) ? base + (size_t)iy * row_floats : NULL;
+  }
+}
+
+static void
+run_row_conv(const struct ss_engine *e, const struct layer *l,
+             const float *packed, const float *const *rows, float *out,
+             float min, float max)
+{
+  const struct ss_model *m = e->model;
+  const struct value *iv = &m->values[l->in];
+  const struct value *ov = &m->values[l->out];
+  if (l->kind == LAYER_DWCONV)
+    e->ops->dwconv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
+                       (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
+                       (size_t)ov->w, packed, out, min, max);
+  else
+    e->ops->conv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
+                     (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
+                     (size_t)ov->w, (size_t)ov->c, packed, out, min, max);
+}
+
+/* A row-wise convolution (dense or depthwise) over the whole output. */
 static void
 run_rows(const struct ss_engine *e, const struct step *s, const float *in,
          float *out)
 {
   const struct ss_model *m = e->model;
   const struct layer *l = s->l;
-  const struct value *iv = &m->values[s->in];
-  const struct value *ov = &m->values[s->out];
+  const struct value *iv = &m->values[l->in];
+  const struct value *ov = &m->values[l->out];
   const float *packed = e->packed + s->packed_off;
   const size_t in_row = (size_t)iv->w * iv->c;
   const size_t out_row = (size_t)ov->w * ov->c;
   const float *rows[16]; /* kh <= 15, checked by model_validate */
   for (int oy = 0; oy < ov->h; oy++) {
-    for (int ky = 0; ky < l->kh; ky++) {
-      int iy = oy * l->stride + ky - l->pad_top;
-      rows[ky] = (iy >= 0 && iy < iv->h) ? in + (size_t)iy * in_row : NULL;
+    tap_rows(l, iv->h, oy, in, in_row, rows);
+    run_row_conv(e, l, packed, rows, out + (size_t)oy * out_row, s->min,
+                 s->max);
+  }
+}
+
+/* Fused block over tiles of output rows. With an expansion, expanded row iy
+ * lives in ring slot iy % ring_rows; the ring holds every row one tile
+ * reads, so computing a tile's new rows only overwrites rows above it. */
+static void
+run_block(const struct ss_engine *e, const struct step *s, const float *in,
+          const float *res, float *out, float *work)
+{
+  const struct ss_model *m = e->model;
+  const struct layer *dw = s->l, *pj = s->project, *ex = s->expand;
+  const struct value *dwin = &m->values[dw->in];
+  const struct value *dwout = &m->values[dw->out];
+  const size_t w = (size_t)dwin->w, ch = (size_t)dwin->c;
+  const size_t ow = (size_t)dwout->w, cout = (size_t)pj->cout;
+  const size_t row = w * ch, cin = ex ? (size_t)ex->cin : ch;
+  float *ring = work;
+  float *tile = work + block_ring_floats(m, s);
+  const float *dw_in = ex ? NULL : in; /* rows read straight from in */
+  const float *dw_packed = e->packed + s->packed_off;
+  const float *rows[16];
+  int have = -1; /* highest expanded row computed */
+
+  for (int oy0 = 0; oy0 < dwout->h; oy0 += s->tile_rows) {
+    int oy1 = oy0 + s->tile_rows < dwout->h ? oy0 + s->tile_rows : dwout->h;
+    if (ex) {
+      int need = (oy1 - 1) * dw->stride - dw->pad_top + dw->kh - 1;
+      if (need > dwin->h - 1)
+        need = dwin->h - 1;
+      while (have < need) {
+        /* rows have+1 .. need, split where the ring wraps */
+        int start = have + 1;
+        int slot = start % s->ring_rows;
+        int n = need - have < s->ring_rows - slot ? need - have
+                                                  : s->ring_rows - slot;
+        e->ops->gemm((size_t)n * w, ch, cin, in + (size_t)start * w * cin,
+                      cin, e->packed + s->packed_expand,
+                      ring + (size_t)slot * row, ch, NULL, 0, ex->act_min,
+                      ex->act_max);
+        have += n;
+      }
     }
-    if (s->kind == STEP_CONV)
-      e->ops->conv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
-                       (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
-                       (size_t)ov->w, (size_t)ov->c, packed,
-                       out + (size_t)oy * out_row, s->min, s->max);
-    else
-      e->ops->dwconv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
-                         (size_t)l->kw, (size_t)l->stride,
-                         (size_t)l->pad_left, (size_t)ov->w, packed,
-                         out + (size_t)oy * out_row, s->min, s->max);
+    for (int oy = oy0; oy < oy1; oy++) {
+      for (int ky = 0; ky < dw->kh; ky++) {
+        int iy = oy * dw->stride + ky - dw->pad_top;
+        if (iy < 0 || iy >= dwin->h)
+          rows[ky] = NULL;
+        else if (ex)
+          rows[ky] = ring + (size_t)(iy % s->ring_rows) * row;
+        else
+          rows[ky] = dw_in + (size_t)iy * row;
+      }
+      run_row_conv(e, dw, dw_packed, rows, tile + (size_t)(oy - oy0) * ow * ch,
+                   dw->act_min, dw->act_max);
+    }
+    size_t mrows = (size_t)(oy1 - oy0) * ow;
+    size_t o0 = (size_t)oy0 * ow * cout;
+    e->ops->gemm(mrows, cout, ch, tile, ch, e->packed + s->packed_project,
+                 out + o0, cout, res ? res + o0 : NULL, cout, s->min, s->max);
   }
 }
 
@@ -365,25 +634,27 @@ run_step(const struct ss_engine *e, const struct step *s, float *arena,
 {
   const struct ss_model *m = e->model;
   const float *in = value_ptr(e, arena, input, s->in);
+  const float *in2 = s->in2 >= 0 ? value_ptr(e, arena, input, s->in2) : NULL;
   float *out = arena + e->value_off[s->out];
   const struct value *ov = &m->values[s->out];
   switch (s->kind) {
   case STEP_GEMM: {
     const struct layer *l = s->l;
-    size_t mrows = (size_t)ov->h * ov->w;
-    const float *res = s->in2 >= 0 ? value_ptr(e, arena, input, s->in2) : NULL;
-    size_t k = l->kind == LAYER_FC ? (size_t)l->cin : (size_t)l->cin;
-    e->ops->gemm(mrows, (size_t)l->cout, k, in, k, e->packed + s->packed_off,
-                 out, (size_t)l->cout, res, (size_t)l->cout, s->min, s->max);
+    size_t k = (size_t)l->cin;
+    e->ops->gemm((size_t)ov->h * ov->w, (size_t)l->cout, k, in, k,
+                 e->packed + s->packed_off, out, (size_t)l->cout, in2,
+                 (size_t)l->cout, s->min, s->max);
     break;
   }
   case STEP_CONV:
   case STEP_DWCONV:
     run_rows(e, s, in, out);
     break;
+  case STEP_BLOCK:
+    run_block(e, s, in, in2, out, arena + e->values_floats);
+    break;
   case STEP_ADD:
-    e->ops->add(value_floats(m, s->out), in,
-                value_ptr(e, arena, input, s->in2), out, s->min, s->max);
+    e->ops->add(value_floats(m, s->out), in, in2, out, s->min, s->max);
     break;
   case STEP_AVGPOOL: {
     const struct value *iv = &m->values[s->in];
@@ -434,17 +705,21 @@ void
 engine_step_info(const struct ss_engine *e, int i,
                  struct engine_step_info *info)
 {
-  static const char *const kinds[] = { "gemm", "conv", "dwconv", "add",
-                                       "avgpool" };
+  static const char *const kinds[] = { "gemm", "conv",    "dwconv",
+                                       "add",  "avgpool", "block" };
   const struct step *s = &e->steps[i];
   const struct value *iv = &e->model->values[s->in];
   const struct value *ov = &e->model->values[s->out];
+  const struct layer *named = s->kind == STEP_BLOCK && s->expand ? s->expand
+                                                                 : s->l;
   *info = (struct engine_step_info){
-    .name = s->l->name, .kind = kinds[s->kind],
+    .name = named->name, .kind = kinds[s->kind],
     .in_h = iv->h, .in_w = iv->w, .in_c = iv->c,
     .out_h = ov->h, .out_w = ov->w, .out_c = ov->c,
     .kh = s->l->kh, .kw = s->l->kw, .stride = s->l->stride,
     .macs = s->macs,
-    .fused_add = s->kind == STEP_GEMM && s->in2 >= 0,
+    .fused_add = (s->kind == STEP_GEMM || s->kind == STEP_BLOCK) &&
+                 s->in2 >= 0,
+    .fused_layers = s->n_layers,
   };
 }

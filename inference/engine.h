@@ -19,10 +19,24 @@
 struct ss_engine;
 struct ss_scratch;
 
-/* Compiles m for the kernels of isa (KERN_ISA_AUTO: the best this CPU has).
- * Takes its own reference on m. Call kern_init() first. */
+/* Compiles m for the kernels of isa (KERN_ISA_AUTO: the best this CPU has),
+ * with block fusion on. Takes its own reference on m. Call kern_init()
+ * first. */
 int engine_new(struct ss_model *m, enum kern_isa isa, struct ss_engine **out,
                struct ss_error *err);
+
+struct engine_options {
+  enum kern_isa isa;
+  /* Fuse [1x1 expansion ->] depthwise -> 1x1 projection [-> residual add]
+   * into one step that works on tiles of output rows, so the expanded
+   * tensor stays in cache instead of making a round trip to memory.
+   * engine_new() turns it on. */
+  int fuse_blocks;
+  /* Output rows per tile of a fused block; 0 picks by size. */
+  int tile_rows;
+};
+int engine_new_opts(struct ss_model *m, const struct engine_options *opts,
+                    struct ss_engine **out, struct ss_error *err);
 void engine_free(struct ss_engine *e); /* NULL is allowed */
 
 /* The model (borrowed; lives as long as the engine). */
@@ -45,10 +59,11 @@ void engine_run(const struct ss_engine *e, struct ss_scratch *s,
 
 struct engine_step_info {
   const char *name;  /* the layer's name (borrowed) */
-  const char *kind;  /* "conv", "gemm", "dwconv", "add", "avgpool" */
+  const char *kind;  /* "gemm", "conv", "dwconv", "add", "avgpool", "block" */
   int in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, stride;
   uint64_t macs;
   int fused_add;     /* 1 when a residual add runs in this step's epilogue */
+  int fused_layers;  /* model layers this step runs (1, or 2-4 for a block) */
 };
 
 int engine_num_steps(const struct ss_engine *e);

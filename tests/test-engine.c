@@ -104,6 +104,13 @@ static const struct {
   { MODEL_ARCH_MOBILENET_V1, 0.25f, 67, PAD_RULE_SYMMETRIC },
 };
 
+/* Engine variants checked against the naive interpretation: kernels x
+ * fusion x tile heights (1, 2 and 3 rows exercise the ring of expanded rows
+ * across tile boundaries and wraps; 0 is the automatic choice). */
+static const struct {
+  int fuse, tile_rows;
+} variants[] = { { 0, 0 }, { 1, 0 }, { 1, 1 }, { 1, 2 }, { 1, 3 } };
+
 START_TEST(test_engine_matches_naive)
 {
   struct ss_model *m = NULL;
@@ -121,28 +128,34 @@ START_TEST(test_engine_matches_naive)
   for (int isa = KERN_ISA_REF; isa <= KERN_ISA_AVX2; isa++) {
     if (!kern_ops_get((enum kern_isa)isa))
       continue;
-    struct ss_engine *e = NULL;
-    struct ss_scratch *s = NULL;
-    ck_assert_msg(engine_new(m, (enum kern_isa)isa, &e, &err) == 0, "%s",
-                  err.message);
-    ck_assert_int_eq(engine_scratch_new(e, &s, &err), 0);
-    float *got = malloc((size_t)m->num_outputs * sizeof *got);
-    engine_run(e, s, input, got);
-    double max_err = 0, max_ref = 0;
-    for (int j = 0; j < m->num_outputs; j++) {
-      max_err = fmax(max_err, fabs((double)got[j] - want[j]));
-      max_ref = fmax(max_ref, fabs((double)want[j]));
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+      struct engine_options o = { .isa = (enum kern_isa)isa,
+                                  .fuse_blocks = variants[v].fuse,
+                                  .tile_rows = variants[v].tile_rows };
+      struct ss_engine *e = NULL;
+      struct ss_scratch *s = NULL;
+      ck_assert_msg(engine_new_opts(m, &o, &e, &err) == 0, "%s", err.message);
+      ck_assert_int_eq(engine_scratch_new(e, &s, &err), 0);
+      float *got = malloc((size_t)m->num_outputs * sizeof *got);
+      engine_run(e, s, input, got);
+      double max_err = 0, max_ref = 0;
+      for (int j = 0; j < m->num_outputs; j++) {
+        max_err = fmax(max_err, fabs((double)got[j] - want[j]));
+        max_ref = fmax(max_ref, fabs((double)want[j]));
+      }
+      printf("net %d (%s, fuse %d, tile %d): max |logit| %.3f, max abs err "
+             "%.2e\n", _i, engine_isa_name(e), o.fuse_blocks, o.tile_rows,
+             max_ref, max_err);
+      /* float32 accumulation order differs from the double-accumulating
+       * naive loops over ~50 layers: 1e-4 relative to the logit scale. */
+      ck_assert_msg(max_err <= 1e-4 * fmax(1.0, max_ref),
+                    "net %d %s fuse %d tile %d: max abs err %g (scale %g)", _i,
+                    engine_isa_name(e), o.fuse_blocks, o.tile_rows, max_err,
+                    max_ref);
+      free(got);
+      engine_scratch_free(s);
+      engine_free(e);
     }
-    printf("net %d (%s): max |logit| %.3f, max abs err %.2e\n", _i,
-           engine_isa_name(e), max_ref, max_err);
-    /* float32 accumulation order differs from the double-accumulating naive
-     * loops over ~50 layers: 1e-4 relative to the logit scale. */
-    ck_assert_msg(max_err <= 1e-4 * fmax(1.0, max_ref),
-                  "net %d %s: max abs err %g (scale %g)", _i,
-                  engine_isa_name(e), max_err, max_ref);
-    free(got);
-    engine_scratch_free(s);
-    engine_free(e);
   }
   free(want);
   free(input);
@@ -150,37 +163,63 @@ START_TEST(test_engine_matches_naive)
 }
 END_TEST
 
+static void
+count_steps(const struct ss_engine *e, int *blocks, int *fused_adds,
+            int *adds, uint64_t *macs)
+{
+  *blocks = *fused_adds = *adds = 0;
+  *macs = 0;
+  for (int i = 0; i < engine_num_steps(e); i++) {
+    struct engine_step_info info;
+    engine_step_info(e, i, &info);
+    *blocks += strcmp(info.kind, "block") == 0;
+    *fused_adds += info.fused_add;
+    *adds += strcmp(info.kind, "add") == 0;
+    *macs += info.macs;
+  }
+}
+
 START_TEST(test_plan)
 {
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 1.0f, 224,
                                    PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
-  struct ss_engine *e = NULL;
-  ck_assert_int_eq(engine_new(m, KERN_ISA_REF, &e, &err), 0);
-  /* Every residual add is fused into its projection. */
-  int fused = 0, adds = 0;
-  uint64_t macs = 0;
-  for (int i = 0; i < engine_num_steps(e); i++) {
-    struct engine_step_info info;
-    engine_step_info(e, i, &info);
-    fused += info.fused_add;
-    adds += strcmp(info.kind, "add") == 0;
-    macs += info.macs;
-  }
-  ck_assert_int_eq(fused, 10);
-  ck_assert_int_eq(adds, 0);
-  ck_assert_uint_eq(macs, model_macs(m));
-  /* Memory reuse: the arena holds far less than all activations together,
-   * but at least the largest pair alive at once: the stride-2 depthwise of
-   * features.2 reads 112x112x96 and writes 56x56x96. */
   size_t all = 0;
   for (int v = 1; v < m->n_values; v++)
     all += (size_t)m->values[v].h * m->values[v].w * m->values[v].c;
-  size_t arena = engine_scratch_bytes(e) / sizeof(float);
-  printf("arena %zu floats, all activations %zu floats\n", arena, all);
-  ck_assert_uint_lt(arena, all / 4);
-  ck_assert_uint_ge(arena, (size_t)112 * 112 * 96 + 56 * 56 * 96);
+
+  /* Unfused: every residual add still rides in its projection's GEMM. */
+  struct engine_options o = { .isa = KERN_ISA_REF, .fuse_blocks = 0 };
+  struct ss_engine *e = NULL;
+  ck_assert_int_eq(engine_new_opts(m, &o, &e, &err), 0);
+  int blocks, fused, adds;
+  uint64_t macs;
+  count_steps(e, &blocks, &fused, &adds, &macs);
+  ck_assert_int_eq(blocks, 0);
+  ck_assert_int_eq(fused, 10);
+  ck_assert_int_eq(adds, 0);
+  ck_assert_uint_eq(macs, model_macs(m));
+  /* Memory reuse: far less than all activations together, but at least the
+   * largest pair alive at once: the stride-2 depthwise of features.2 reads
+   * 112x112x96 and writes 56x56x96. */
+  size_t unfused = engine_scratch_bytes(e) / sizeof(float);
+  ck_assert_uint_lt(unfused, all / 4);
+  ck_assert_uint_ge(unfused, (size_t)112 * 112 * 96 + 56 * 56 * 96);
+  engine_free(e);
+
+  /* Fused: the 17 inverted residual blocks are one step each, and the
+   * expanded tensors are never materialised. */
+  ck_assert_int_eq(engine_new(m, KERN_ISA_REF, &e, &err), 0);
+  count_steps(e, &blocks, &fused, &adds, &macs);
+  ck_assert_int_eq(blocks, 17);
+  ck_assert_int_eq(fused, 10);
+  ck_assert_int_eq(adds, 0);
+  ck_assert_uint_eq(macs, model_macs(m));
+  size_t fused_arena = engine_scratch_bytes(e) / sizeof(float);
+  printf("arena: unfused %zu floats, fused %zu, all activations %zu\n",
+         unfused, fused_arena, all);
+  ck_assert_uint_lt(fused_arena, unfused / 2);
   engine_free(e);
   model_unref(m);
 }
