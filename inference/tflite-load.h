@@ -11,6 +11,7 @@
 #ifndef SS_TFLITE_LOAD_H
 #define SS_TFLITE_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,23 @@
 /* True when the first bytes look like a TFLite flatbuffer ("TFL3" at 4). */
 int tflite_sniff(const uint8_t *data, size_t size);
 
-/* Loads from memory; data is borrowed (weights are copied out). */
+/* Loads from memory; data is borrowed (weights are copied out). name
+ * becomes model_name() (NULL: "tflite"). */
 int model_load_tflite_buffer(const uint8_t *data, size_t size,
                              const char *name, struct ss_model **out,
                              struct ss_error *err);
+
+struct tflite_load_opts {
+  /* Also clamp each layer to the range its quantised output tensor can
+   * represent (as TFLite's integer kernels saturate). */
+  bool clamp_qrange;
+};
+
+/* As model_load_tflite_buffer, with options (NULL: the defaults above). */
+int model_load_tflite_buffer_opts(const uint8_t *data, size_t size,
+                                  const char *name,
+                                  const struct tflite_load_opts *opts,
+                                  struct ss_model **out,
+                                  struct ss_error *err);
 
 #endif
