@@ -5,17 +5,31 @@
 #include <stddef.h>
 
 #include "kernels-ref.h"
+#if defined(__x86_64__)
+#include "kernels-avx2.h"
+#endif
 
-static const struct kern_ops ref_ops = {
-  .isa = "ref",
-  .gemm_nr = KERN_REF_GEMM_NR,
-  .gemm = kern_f32_gemm__ref,
-  .conv_row = kern_f32_conv_row__ref,
-  .dwconv_row = kern_f32_dwconv_row__ref,
-  .avgpool = kern_f32_avgpool__ref,
-  .add = kern_f32_add__ref,
-  .softmax = kern_f32_softmax__ref,
-};
+#if defined(__x86_64__)
+static bool
+cpu_has_avx2_fma(void)
+{
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+/* One table per variant of kernels-list.h. */
+#define KERN_VARIANT(name, isa_, nr, cpu_ok)                                  \
+  static const struct kern_ops name##_ops = {                                 \
+    .isa = #name,                                                             \
+    .gemm_nr = (nr),                                                          \
+    .gemm = kern_f32_gemm__##name,                                            \
+    .conv_row = kern_f32_conv_row__##name,                                    \
+    .dwconv_row = kern_f32_dwconv_row__##name,                                \
+    .avgpool = kern_f32_avgpool__##name,                                      \
+    .add = kern_f32_add__##name,                                              \
+    .softmax = kern_f32_softmax__##name,                                      \
+  };
+#include "kernels-list.h"
 
 const struct kern_ops *
 kern_ops_ref(void)
@@ -29,23 +43,22 @@ kern_init(void)
   __builtin_cpu_init();
 }
 
-static bool
-cpu_has_avx2_fma(void)
-{
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 const struct kern_ops *
 kern_ops_get(enum kern_isa isa)
 {
+  const struct kern_ops *best = NULL;
   switch (isa) {
-  case KERN_ISA_REF:
-    return &ref_ops;
-  case KERN_ISA_AVX2:
-    (void)cpu_has_avx2_fma;
-    return NULL; /* not built yet */
+#define KERN_VARIANT(name, isa_, nr, cpu_ok)                                  \
+  case isa_:                                                                  \
+    return (cpu_ok) ? &name##_ops : NULL;
+#include "kernels-list.h"
   case KERN_ISA_AUTO:
-    return &ref_ops;
+    /* The list is in order of preference: the last one the CPU runs. */
+#define KERN_VARIANT(name, isa_, nr, cpu_ok)                                  \
+  if (cpu_ok)                                                                 \
+    best = &name##_ops;
+#include "kernels-list.h"
+    return best;
   }
   return NULL;
 }

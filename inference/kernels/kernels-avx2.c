@@ -1,0 +1,719 @@
+/* streamsight — AVX2/FMA kernels, built with -mavx2 -mfma.
+ *
+ * Each kernel computes what its twin in kernels-ref.c computes; only the
+ * order of the sums and the FMA rounding differ. Tails (rows, channels) use
+ * masked loads and stores, so no kernel reads or writes outside the buffers
+ * the contract describes. The packed "gemm" weights use NR = 16 (two ymm
+ * registers of output channels) and are zero-padded to NR, so weight loads
+ * need no mask.
+ */
+#include "kernels-avx2.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels-ref.h"
+
+#define NR KERN_AVX2_GEMM_NR
+
+/* Rows of one GEMM micro-tile. 6 rows x 2 ymm = 12 accumulators, plus two
+ * weight registers and one broadcast: 15 of the 16 ymm registers. */
+#define MR 6
+
+/* Rows of the input ("A") the GEMM keeps hot while it walks every output
+ * block: the chunk is sized to about this many bytes so that it stays in
+ * the 512 KiB L2 of Zen 3 next to one block of weights. Measured with the
+ * MobileNetV2 shapes (bench/kernels-microbench.c): 64-256 KiB are all
+ * within noise; smaller chunks cost up to 10% on K=24/32. */
+#define GEMM_A_CHUNK_BYTES (128u * 1024u)
+
+/* Largest K = kh*kw*cin that conv_row gathers into an on-stack tile of MR
+ * pixels (MR * 512 floats = 12 KiB of stack). Larger convolutions take the
+ * direct path. */
+#define CONV_TILE_MAX_K 512
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Lanes j < n set (n may be 0 or above 8). */
+ALWAYS_INLINE __m256i
+mask_first(size_t n)
+{
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n > 8 ? 8 : (int)n), iota);
+}
+
+ALWAYS_INLINE __m256
+clamp8(__m256 v, __m256 vmin, __m256 vmax)
+{
+  return _mm256_min_ps(_mm256_max_ps(v, vmin), vmax);
+}
+
+/* ---- GEMM ---- */
+
+/* One micro-tile: mr rows (1..MR) by one NR block of output channels, of
+ * which nb are real. nv is the number of ymm columns computed: 2, or 1 when
+ * nb <= 8 (the padded upper half would be all zeros). mr and nv are
+ * compile-time constants at every call site, so the loops unroll and the
+ * accumulators live in registers. */
+ALWAYS_INLINE void
+gemm_tile(const size_t mr, const size_t nv, size_t k, const float *a,
+          size_t a_stride, const float *blk, float *c, size_t c_stride,
+          const float *res, size_t res_stride, size_t nb, __m256 vmin,
+          __m256 vmax)
+{
+  __m256 acc0[MR], acc1[MR];
+  const float *ap[MR];
+  const __m256 bias0 = _mm256_loadu_ps(blk);
+  const __m256 bias1 = nv == 2 ? _mm256_loadu_ps(blk + 8) : bias0;
+#pragma GCC unroll 6
+  for (size_t r = 0; r < mr; r++) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+    ap[r] = a + r * a_stride;
+  }
+  const float *w = blk + NR;
+  for (size_t kk = 0; kk < k; kk++, w += NR) {
+    const __m256 w0 = _mm256_loadu_ps(w);
+    const __m256 w1 = nv == 2 ? _mm256_loadu_ps(w + 8) : w0;
+#pragma GCC unroll 6
+    for (size_t r = 0; r < mr; r++) {
+      const __m256 av = _mm256_broadcast_ss(ap[r] + kk);
+      acc0[r] = _mm256_fmadd_ps(av, w0, acc0[r]);
+      if (nv == 2)
+        acc1[r] = _mm256_fmadd_ps(av, w1, acc1[r]);
+    }
+  }
+  if (nb == nv * 8) {
+#pragma GCC unroll 6
+    for (size_t r = 0; r < mr; r++) {
+      float *cr = c + r * c_stride;
+      if (res) {
+        const float *rr = res + r * res_stride;
+        acc0[r] = _mm256_add_ps(acc0[r], _mm256_loadu_ps(rr));
+        if (nv == 2)
+          acc1[r] = _mm256_add_ps(acc1[r], _mm256_loadu_ps(rr + 8));
+      }
+      _mm256_storeu_ps(cr, clamp8(acc0[r], vmin, vmax));
+      if (nv == 2)
+        _mm256_storeu_ps(cr + 8, clamp8(acc1[r], vmin, vmax));
+    }
+  } else {
+    const __m256i m0 = mask_first(nb);
+    const __m256i m1 = mask_first(nb > 8 ? nb - 8 : 0);
+#pragma GCC unroll 6
+    for (size_t r = 0; r < mr; r++) {
+      float *cr = c + r * c_stride;
+      if (res) {
+        const float *rr = res + r * res_stride;
+        acc0[r] = _mm256_add_ps(acc0[r], _mm256_maskload_ps(rr, m0));
+        if (nv == 2)
+          acc1[r] = _mm256_add_ps(acc1[r], _mm256_maskload_ps(rr + 8, m1));
+      }
+      _mm256_maskstore_ps(cr, m0, clamp8(acc0[r], vmin, vmax));
+      if (nv == 2)
+        _mm256_maskstore_ps(cr + 8, m1, clamp8(acc1[r], vmin, vmax));
+    }
+  }
+}
+
+/* gemm_tile with mr and nv made constant: one specialisation per case. */
+static void
+gemm_tile_any(size_t mr, size_t k, const float *a, size_t a_stride,
+              const float *blk, float *c, size_t c_stride, const float *res,
+              size_t res_stride, size_t nb, __m256 vmin, __m256 vmax)
+{
+  if (nb > 8) {
+    switch (mr) {
+    case 6:
+      gemm_tile(6, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 5:
+      gemm_tile(5, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 4:
+      gemm_tile(4, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 3:
+      gemm_tile(3, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 2:
+      gemm_tile(2, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    default:
+      gemm_tile(1, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    }
+  } else {
+    switch (mr) {
+    case 6:
+      gemm_tile(6, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 5:
+      gemm_tile(5, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 4:
+      gemm_tile(4, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 3:
+      gemm_tile(3, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    case 2:
+      gemm_tile(2, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    default:
+      gemm_tile(1, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
+                vmin, vmax);
+      break;
+    }
+  }
+}
+
+/* m rows against one block. Full tiles of MR rows; the last 7..11 rows are
+ * split into two balanced tiles instead of MR + a thin one, because a 1- or
+ * 2-row tile has too few independent accumulators to hide FMA latency. */
+static void
+gemm_rows(size_t m, size_t k, const float *a, size_t a_stride,
+          const float *blk, float *c, size_t c_stride, const float *res,
+          size_t res_stride, size_t nb, __m256 vmin, __m256 vmax)
+{
+  size_t i = 0;
+  while (m - i >= 2 * MR || m - i == MR) {
+    gemm_tile_any(MR, k, a + i * a_stride, a_stride, blk, c + i * c_stride,
+                  c_stride, res ? res + i * res_stride : NULL, res_stride, nb,
+                  vmin, vmax);
+    i += MR;
+  }
+  size_t rem = m - i; /* 0, 1..5 or 7..11 */
+  if (rem > MR) {
+    size_t first = (rem + 1) / 2;
+    gemm_tile_any(first, k, a + i * a_stride, a_stride, blk, c + i * c_stride,
+                  c_stride, res ? res + i * res_stride : NULL, res_stride, nb,
+                  vmin, vmax);
+    i += first;
+    rem -= first;
+  }
+  if (rem)
+    gemm_tile_any(rem, k, a + i * a_stride, a_stride, blk, c + i * c_stride,
+                  c_stride, res ? res + i * res_stride : NULL, res_stride, nb,
+                  vmin, vmax);
+}
+
+/* One row (fully connected layers). A 1-row tile would be one chain of
+ * dependent FMAs per ymm column; splitting k four ways gives eight chains. */
+static void
+gemv(size_t n, size_t k, const float *a, const float *packed, float *c,
+     const float *res, __m256 vmin, __m256 vmax)
+{
+  const float *blk = packed;
+  for (size_t n0 = 0; n0 < n; n0 += NR, blk += NR * (k + 1)) {
+    size_t nb = n - n0 < NR ? n - n0 : NR;
+    __m256 s0[4], s1[4];
+    for (int u = 0; u < 4; u++)
+      s0[u] = s1[u] = _mm256_setzero_ps();
+    const float *w = blk + NR;
+    size_t kk = 0;
+    for (; kk + 4 <= k; kk += 4, w += 4 * NR) {
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; u++) {
+        const __m256 av = _mm256_broadcast_ss(a + kk + u);
+        s0[u] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w + u * NR), s0[u]);
+        s1[u] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w + u * NR + 8), s1[u]);
+      }
+    }
+    for (; kk < k; kk++, w += NR) {
+      const __m256 av = _mm256_broadcast_ss(a + kk);
+      s0[0] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w), s0[0]);
+      s1[0] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w + 8), s1[0]);
+    }
+    __m256 acc0 = _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]),
+                                _mm256_add_ps(s0[2], s0[3]));
+    __m256 acc1 = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]),
+                                _mm256_add_ps(s1[2], s1[3]));
+    acc0 = _mm256_add_ps(_mm256_loadu_ps(blk), acc0);
+    acc1 = _mm256_add_ps(_mm256_loadu_ps(blk + 8), acc1);
+    const __m256i m0 = mask_first(nb);
+    const __m256i m1 = mask_first(nb > 8 ? nb - 8 : 0);
+    if (res) {
+      acc0 = _mm256_add_ps(acc0, _mm256_maskload_ps(res + n0, m0));
+      acc1 = _mm256_add_ps(acc1, _mm256_maskload_ps(res + n0 + 8, m1));
+    }
+    _mm256_maskstore_ps(c + n0, m0, clamp8(acc0, vmin, vmax));
+    _mm256_maskstore_ps(c + n0 + 8, m1, clamp8(acc1, vmin, vmax));
+  }
+}
+
+void
+kern_f32_gemm__avx2(size_t m, size_t n, size_t k, const float *in,
+                    size_t in_stride, const float *packed, float *out,
+                    size_t out_stride, const float *res, size_t res_stride,
+                    float min, float max)
+{
+  const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
+  if (m == 1) {
+    gemv(n, k, in, packed, out, res, vmin, vmax);
+    return;
+  }
+  /* Walk the rows in chunks that stay in L2 while every block of weights
+   * passes over them; each block of weights is reused by all tiles of the
+   * chunk. */
+  size_t mc = GEMM_A_CHUNK_BYTES / ((k ? k : 1) * sizeof(float)) / MR * MR;
+  if (mc < 2 * MR)
+    mc = 2 * MR;
+  for (size_t m0 = 0; m0 < m;) {
+    /* The last chunk takes the rest when less than a tile would remain. */
+    size_t mcur = m - m0 >= mc + MR ? mc : m - m0;
+    const float *blk = packed;
+    for (size_t n0 = 0; n0 < n; n0 += NR, blk += NR * (k + 1)) {
+      size_t nb = n - n0 < NR ? n - n0 : NR;
+      gemm_rows(mcur, k, in + m0 * in_stride, in_stride, blk,
+                out + m0 * out_stride + n0, out_stride,
+                res ? res + m0 * res_stride + n0 : NULL, res_stride, nb, vmin,
+                vmax);
+    }
+    m0 += mcur;
+  }
+}
+
+/* ---- dense convolution, one output row ---- */
+
+/* Copies the kh x kw x cin patch of output pixel x into dst (K floats in the
+ * packed order ky, kx, ci), zeros where it reads padding. */
+static void
+conv_gather(size_t cin, size_t in_w, const float *const *rows, size_t kh,
+            size_t kw, size_t stride, size_t pad_left, size_t x, float *dst)
+{
+  for (size_t ky = 0; ky < kh; ky++) {
+    for (size_t kx = 0; kx < kw; kx++, dst += cin) {
+      size_t ix = x * stride + kx;
+      if (!rows[ky] || ix < pad_left || ix - pad_left >= in_w) {
+        for (size_t ci = 0; ci < cin; ci++)
+          dst[ci] = 0.0f;
+      } else {
+        const float *px = rows[ky] + (ix - pad_left) * cin;
+        for (size_t ci = 0; ci < cin; ci++)
+          dst[ci] = px[ci];
+      }
+    }
+  }
+}
+
+/* Any K: one pixel at a time, straight from the rows. */
+static void
+conv_row_direct(size_t cin, size_t in_w, const float *const *rows, size_t kh,
+                size_t kw, size_t stride, size_t pad_left, size_t out_w,
+                size_t cout, const float *packed, float *out, __m256 vmin,
+                __m256 vmax)
+{
+  const size_t k = kh * kw * cin;
+  for (size_t x = 0; x < out_w; x++) {
+    const float *blk = packed;
+    for (size_t n0 = 0; n0 < cout; n0 += NR, blk += NR * (k + 1)) {
+      size_t nb = cout - n0 < NR ? cout - n0 : NR;
+      __m256 acc0 = _mm256_loadu_ps(blk), acc1 = _mm256_loadu_ps(blk + 8);
+      for (size_t ky = 0; ky < kh; ky++) {
+        if (!rows[ky])
+          continue;
+        for (size_t kx = 0; kx < kw; kx++) {
+          size_t ix = x * stride + kx;
+          if (ix < pad_left || ix - pad_left >= in_w)
+            continue;
+          const float *px = rows[ky] + (ix - pad_left) * cin;
+          const float *wk = blk + NR + (ky * kw + kx) * cin * NR;
+          for (size_t ci = 0; ci < cin; ci++, wk += NR) {
+            const __m256 av = _mm256_broadcast_ss(px + ci);
+            acc0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(wk), acc0);
+            acc1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(wk + 8), acc1);
+          }
+        }
+      }
+      float *o = out + x * cout + n0;
+      _mm256_maskstore_ps(o, mask_first(nb), clamp8(acc0, vmin, vmax));
+      _mm256_maskstore_ps(o + 8, mask_first(nb > 8 ? nb - 8 : 0),
+                          clamp8(acc1, vmin, vmax));
+    }
+  }
+}
+
+void
+kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
+                        size_t kh, size_t kw, size_t stride, size_t pad_left,
+                        size_t out_w, size_t cout, const float *packed,
+                        float *out, float min, float max)
+{
+  const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
+  const size_t k = kh * kw * cin;
+  if (k > CONV_TILE_MAX_K) {
+    conv_row_direct(cin, in_w, rows, kh, kw, stride, pad_left, out_w, cout,
+                    packed, out, vmin, vmax);
+    return;
+  }
+  /* Gather MR pixels' patches (im2col of one tile), then run the GEMM
+   * micro-kernel over them. For the first layer (K = 27) the copy is 27
+   * floats per pixel against 27 * cout multiply-adds. */
+  float tile[MR * CONV_TILE_MAX_K];
+  for (size_t x0 = 0; x0 < out_w; x0 += MR) {
+    size_t mr = out_w - x0 < MR ? out_w - x0 : MR;
+    for (size_t r = 0; r < mr; r++)
+      conv_gather(cin, in_w, rows, kh, kw, stride, pad_left, x0 + r,
+                  tile + r * k);
+    const float *blk = packed;
+    for (size_t n0 = 0; n0 < cout; n0 += NR, blk += NR * (k + 1)) {
+      size_t nb = cout - n0 < NR ? cout - n0 : NR;
+      gemm_tile_any(mr, k, tile, k, blk, out + x0 * cout + n0, cout, NULL, 0,
+                    nb, vmin, vmax);
+    }
+  }
+}
+
+/* ---- depthwise 3x3, one output row ---- */
+
+ALWAYS_INLINE __m256
+load8(const float *p, const bool masked, __m256i mask)
+{
+  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+
+/* Everything one channel group needs. rp[0..nrows) are the rows that are not
+ * padding and wi[] their tap rows (ky). Output pixels [x_lo, x_hi) read no
+ * padding column. */
+struct dw_args {
+  size_t c, in_w, pad_left, out_w, x_lo, x_hi;
+  const float *rp[3];
+  size_t wi[3];
+  const float *bias, *w;
+  float *out;
+  __m256 vmin, vmax;
+};
+
+/* Channels [ch, ch+8) (masked to the real ones when masked), all output
+ * pixels. nrows, stride and masked are compile-time constants at each call
+ * site: the nine weights, the bias and the clamp bounds stay in registers
+ * while x walks the row. */
+ALWAYS_INLINE void
+dw3x3_group(const struct dw_args *g, size_t ch, const size_t nrows,
+            const size_t stride, const bool masked, __m256i mask)
+{
+  const size_t c = g->c;
+  const __m256 bias = load8(g->bias + ch, masked, mask);
+  __m256 w[3][3];
+#pragma GCC unroll 3
+  for (size_t r = 0; r < nrows; r++)
+#pragma GCC unroll 3
+    for (size_t kx = 0; kx < 3; kx++)
+      w[r][kx] = load8(g->w + (g->wi[r] * 3 + kx) * c + ch, masked, mask);
+  const float *rp[3];
+#pragma GCC unroll 3
+  for (size_t r = 0; r < nrows; r++)
+    rp[r] = g->rp[r] + ch;
+  float *out = g->out + ch;
+
+  /* Border pixels: check each column. */
+  for (size_t x = 0; x < g->out_w; x++) {
+    if (x == g->x_lo) {
+      x = g->x_hi;
+      if (x >= g->out_w)
+        break;
+    }
+    __m256 acc = bias;
+#pragma GCC unroll 3
+    for (size_t r = 0; r < nrows; r++) {
+#pragma GCC unroll 3
+      for (size_t kx = 0; kx < 3; kx++) {
+        size_t ix = x * stride + kx;
+        if (ix < g->pad_left || ix - g->pad_left >= g->in_w)
+          continue;
+        const __m256 v = load8(rp[r] + (ix - g->pad_left) * c, masked, mask);
+        acc = _mm256_fmadd_ps(v, w[r][kx], acc);
+      }
+    }
+    const __m256 y = clamp8(acc, g->vmin, g->vmax);
+    if (masked)
+      _mm256_maskstore_ps(out + x * c, mask, y);
+    else
+      _mm256_storeu_ps(out + x * c, y);
+  }
+
+  /* Interior pixels: all three columns are inside the row. */
+  if (g->x_lo >= g->x_hi)
+    return;
+  const float *p[3];
+#pragma GCC unroll 3
+  for (size_t r = 0; r < nrows; r++)
+    p[r] = rp[r] + (g->x_lo * stride - g->pad_left) * c;
+  float *o = out + g->x_lo * c;
+  for (size_t x = g->x_lo; x < g->x_hi; x++) {
+    __m256 acc = bias;
+#pragma GCC unroll 3
+    for (size_t r = 0; r < nrows; r++) {
+      acc = _mm256_fmadd_ps(load8(p[r], masked, mask), w[r][0], acc);
+      acc = _mm256_fmadd_ps(load8(p[r] + c, masked, mask), w[r][1], acc);
+      acc = _mm256_fmadd_ps(load8(p[r] + 2 * c, masked, mask), w[r][2], acc);
+      p[r] += stride * c;
+    }
+    const __m256 y = clamp8(acc, g->vmin, g->vmax);
+    if (masked)
+      _mm256_maskstore_ps(o, mask, y);
+    else
+      _mm256_storeu_ps(o, y);
+    o += c;
+  }
+}
+
+/* All channel groups, with nrows and stride constant. */
+ALWAYS_INLINE void
+dw3x3_rows(const struct dw_args *g, const size_t nrows, const size_t stride)
+{
+  size_t ch = 0;
+  const __m256i all = _mm256_set1_epi32(-1);
+  for (; ch + 8 <= g->c; ch += 8)
+    dw3x3_group(g, ch, nrows, stride, false, all);
+  if (ch < g->c)
+    dw3x3_group(g, ch, nrows, stride, true, mask_first(g->c - ch));
+}
+
+static void
+dw3x3_rows1_s1(const struct dw_args *g)
+{
+  dw3x3_rows(g, 1, 1);
+}
+
+static void
+dw3x3_rows2_s1(const struct dw_args *g)
+{
+  dw3x3_rows(g, 2, 1);
+}
+
+static void
+dw3x3_rows3_s1(const struct dw_args *g)
+{
+  dw3x3_rows(g, 3, 1);
+}
+
+static void
+dw3x3_rows1_s2(const struct dw_args *g)
+{
+  dw3x3_rows(g, 1, 2);
+}
+
+static void
+dw3x3_rows2_s2(const struct dw_args *g)
+{
+  dw3x3_rows(g, 2, 2);
+}
+
+static void
+dw3x3_rows3_s2(const struct dw_args *g)
+{
+  dw3x3_rows(g, 3, 2);
+}
+
+/* Every tap row is padding: the output is the clamped bias. */
+static void
+dw_bias_only(const struct dw_args *g)
+{
+  size_t ch = 0;
+  for (; ch + 8 <= g->c; ch += 8) {
+    const __m256 y = clamp8(_mm256_loadu_ps(g->bias + ch), g->vmin, g->vmax);
+    for (size_t x = 0; x < g->out_w; x++)
+      _mm256_storeu_ps(g->out + x * g->c + ch, y);
+  }
+  if (ch < g->c) {
+    const __m256i mask = mask_first(g->c - ch);
+    const __m256 y = clamp8(_mm256_maskload_ps(g->bias + ch, mask), g->vmin,
+                            g->vmax);
+    for (size_t x = 0; x < g->out_w; x++)
+      _mm256_maskstore_ps(g->out + x * g->c + ch, mask, y);
+  }
+}
+
+void
+kern_f32_dwconv_row__avx2(size_t c, size_t in_w, const float *const *rows,
+                          size_t kh, size_t kw, size_t stride,
+                          size_t pad_left, size_t out_w, const float *packed,
+                          float *out, float min, float max)
+{
+  if (kh != 3 || kw != 3 || (stride != 1 && stride != 2)) {
+    /* The "dw" layout does not depend on the ISA, so the reference reads
+     * the same packed weights. */
+    kern_f32_dwconv_row__ref(c, in_w, rows, kh, kw, stride, pad_left, out_w,
+                             packed, out, min, max);
+    return;
+  }
+  struct dw_args g = {
+    .c = c, .in_w = in_w, .pad_left = pad_left, .out_w = out_w,
+    .bias = packed, .w = packed + c, .out = out,
+    .vmin = _mm256_set1_ps(min), .vmax = _mm256_set1_ps(max),
+  };
+  size_t nrows = 0;
+  for (size_t ky = 0; ky < 3; ky++) {
+    if (rows[ky]) {
+      g.rp[nrows] = rows[ky];
+      g.wi[nrows++] = ky;
+    }
+  }
+  /* Interior: x*stride >= pad_left and x*stride + 2 - pad_left < in_w. */
+  size_t x_lo = (pad_left + stride - 1) / stride;
+  size_t x_hi = in_w + pad_left >= 3 ? (in_w + pad_left - 3) / stride + 1 : 0;
+  if (x_hi > out_w)
+    x_hi = out_w;
+  if (x_lo > x_hi)
+    x_lo = x_hi;
+  g.x_lo = x_lo;
+  g.x_hi = x_hi;
+
+  if (stride == 1) {
+    switch (nrows) {
+    case 3: dw3x3_rows3_s1(&g); break;
+    case 2: dw3x3_rows2_s1(&g); break;
+    case 1: dw3x3_rows1_s1(&g); break;
+    default: dw_bias_only(&g); break;
+    }
+  } else {
+    switch (nrows) {
+    case 3: dw3x3_rows3_s2(&g); break;
+    case 2: dw3x3_rows2_s2(&g); break;
+    case 1: dw3x3_rows1_s2(&g); break;
+    default: dw_bias_only(&g); break;
+    }
+  }
+}
+
+/* ---- global average pool, add, softmax ---- */
+
+void
+kern_f32_avgpool__avx2(size_t n, size_t c, const float *in, float *out)
+{
+  /* Sums in double like the reference: n can be a few thousand pixels. */
+  const __m256d inv = _mm256_set1_pd(1.0 / (double)n);
+  for (size_t ch = 0; ch < c; ch += 8) {
+    const bool tail = c - ch < 8;
+    const __m256i mask = mask_first(c - ch);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (size_t p = 0; p < n; p++) {
+      const float *src = in + p * c + ch;
+      const __m256 v = tail ? _mm256_maskload_ps(src, mask)
+                            : _mm256_loadu_ps(src);
+      lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+      hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    const __m256 y = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_mul_pd(hi, inv)),
+                                     _mm256_cvtpd_ps(_mm256_mul_pd(lo, inv)));
+    if (tail)
+      _mm256_maskstore_ps(out + ch, mask, y);
+    else
+      _mm256_storeu_ps(out + ch, y);
+  }
+}
+
+void
+kern_f32_add__avx2(size_t n, const float *a, const float *b, float *out,
+                   float min, float max)
+{
+  const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 s = _mm256_add_ps(_mm256_loadu_ps(a + i),
+                                   _mm256_loadu_ps(b + i));
+    _mm256_storeu_ps(out + i, clamp8(s, vmin, vmax));
+  }
+  if (i < n) {
+    const __m256i mask = mask_first(n - i);
+    const __m256 s = _mm256_add_ps(_mm256_maskload_ps(a + i, mask),
+                                   _mm256_maskload_ps(b + i, mask));
+    _mm256_maskstore_ps(out + i, mask, clamp8(s, vmin, vmax));
+  }
+}
+
+/* exp(x) for x <= 0 (softmax after subtracting the maximum): Cephes' expf,
+ * exp(x) = 2^n * exp(r) with r = x - n*ln2 split in two constants for
+ * accuracy and a degree-5 polynomial for exp(r) on [-ln2/2, ln2/2]; about
+ * 2 ulp. Inputs below -87.3 give about 1e-38 instead of a subnormal, which
+ * is zero to any softmax tolerance. */
+static inline __m256
+exp8(__m256 x)
+{
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.3f));
+  const __m256 fx = _mm256_round_ps(
+      _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x),
+                      _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+void
+kern_f32_softmax__avx2(size_t n, const float *in, float *out)
+{
+  if (n == 0)
+    return;
+  /* Maximum: lanes past the end read as -inf. */
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  __m256 vmx = ninf;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(in + i));
+  if (i < n) {
+    const __m256i mask = mask_first(n - i);
+    vmx = _mm256_max_ps(vmx, _mm256_blendv_ps(ninf,
+                                              _mm256_maskload_ps(in + i, mask),
+                                              _mm256_castsi256_ps(mask)));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmx),
+                         _mm256_extractf128_ps(vmx, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const __m256 mx = _mm256_set1_ps(_mm_cvtss_f32(m4));
+
+  /* exp and the sum, in double like the reference. */
+  __m256d sum = _mm256_setzero_pd();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(in + i), mx));
+    _mm256_storeu_ps(out + i, e);
+    sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  const __m256i tmask = mask_first(n - i);
+  if (i < n) {
+    /* Masked-off lanes are zeroed so that they add nothing to the sum. */
+    const __m256 e = _mm256_and_ps(
+        exp8(_mm256_sub_ps(_mm256_maskload_ps(in + i, tmask), mx)),
+        _mm256_castsi256_ps(tmask));
+    _mm256_maskstore_ps(out + i, tmask, e);
+    sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(sum),
+                          _mm256_extractf128_pd(sum, 1));
+  s2 = _mm_add_sd(s2, _mm_unpackhi_pd(s2, s2));
+  const __m256 inv = _mm256_set1_ps((float)(1.0 / _mm_cvtsd_f64(s2)));
+
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), inv));
+  if (i < n)
+    _mm256_maskstore_ps(out + i, tmask,
+                        _mm256_mul_ps(_mm256_maskload_ps(out + i, tmask), inv));
+}

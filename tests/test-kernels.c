@@ -1,0 +1,976 @@
+/* Kernels: every variant of kernels-list.h against the reference kernels on
+ * random shapes (row and channel tails, odd sizes, strides 1/2, padding on
+ * every edge, clamps that bite), the reference against a double-precision
+ * loop over the unpacked weights, the packing functions, and guard floats
+ * around every output to catch writes outside it.
+ *
+ * Inputs come from a fixed seed (printed at start); each case derives its
+ * own seed from it and its loop index, printed on failure.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "testutil.h"
+
+#define TEST_SEED 0x5EED2026u
+
+static const struct {
+  const char *name;
+  enum kern_isa isa;
+} variants[] = {
+#define KERN_VARIANT(name, isa, nr, cpu_ok) { #name, isa },
+#include "kernels/kernels-list.h"
+};
+#define N_VARIANTS (sizeof variants / sizeof variants[0])
+
+/* Tolerance between a variant and the reference. They differ only in the
+ * order of the sums and in FMA's single rounding. Inputs are in [-1, 1] and
+ * weights are scaled by 1/sqrt(K), so partial sums stay below ~10 and the
+ * accumulated rounding difference over K <= 960 terms random-walks to about
+ * sqrt(K) * 2^-24 * 10 = 2e-5. 1e-4 relative is the issue's bar; 1e-4
+ * absolute covers results that cancel to near zero. A wrong tap, channel or
+ * bias is off by at least one term, |x * w| ~ 1e-2, far above both. */
+#define TOL_ABS 1e-4
+#define TOL_REL 1e-4
+
+/* Guard floats before and after every output buffer, and in the gaps of
+ * strided outputs; a kernel must leave them untouched. */
+#define GUARD 16
+#define CANARY 1234.5f
+
+/* ck_assert_msg, evaluated by Check only on failure: every passing
+ * ck_assert sends a checkpoint through a pipe to the parent process, which
+ * for millions of compared floats costs far more than the kernels. */
+#define expect_msg(expr, ...)                                                 \
+  do {                                                                        \
+    if (!(expr))                                                              \
+      ck_assert_msg(expr, __VA_ARGS__);                                       \
+  } while (0)
+
+static bool
+close_enough(float got, float want)
+{
+  if (isinf(want))
+    return got == want;
+  return fabs((double)got - (double)want) <= TOL_ABS + TOL_REL * fabs(want);
+}
+
+static uint64_t
+case_seed(int test_id, int i)
+{
+  return ((uint64_t)TEST_SEED << 16) ^ ((uint64_t)test_id << 12) ^ (uint64_t)i;
+}
+
+/* Exactly n floats (so that ASan and valgrind flag any read past them). */
+static float *
+xmalloc_floats(size_t n)
+{
+  float *p = malloc((n ? n : 1) * sizeof *p);
+  expect_msg(p != NULL, "out of memory");
+  return p;
+}
+
+static float *
+random_floats(struct tu_rng *r, size_t n, float lo, float hi)
+{
+  float *p = xmalloc_floats(n);
+  tu_rng_fill(r, p, n, lo, hi);
+  return p;
+}
+
+/* An output buffer of n floats with GUARD canaries on each side; returns
+ * the first float of the output. Free with guarded_free. */
+static float *
+guarded_new(size_t n)
+{
+  float *p = xmalloc_floats(n + 2 * GUARD);
+  for (size_t i = 0; i < n + 2 * GUARD; i++)
+    p[i] = CANARY;
+  return p + GUARD;
+}
+
+static void
+guarded_free(float *p)
+{
+  free(p - GUARD);
+}
+
+/* Index of the first clobbered guard float, or -1. */
+static long
+guard_clobbered(const float *p, size_t n)
+{
+  for (size_t i = 0; i < GUARD; i++) {
+    if (p[-(long)GUARD + (long)i] != CANARY)
+      return -(long)GUARD + (long)i;
+    if (p[n + i] != CANARY)
+      return (long)(n + i);
+  }
+  return -1;
+}
+
+/* Counts of outputs that the clamp bit, for tests that check their sweep
+ * exercised both bounds. */
+struct clamp_hits {
+  size_t at_min, at_max;
+};
+
+static void
+count_clamp(struct clamp_hits *h, float v, float min, float max)
+{
+  if (v == min)
+    h->at_min++;
+  if (v == max)
+    h->at_max++;
+}
+
+/* The clamps the sweeps cycle through: ReLU6, linear and a narrow band. */
+static void
+pick_clamp(int i, float *min, float *max)
+{
+  switch (i % 3) {
+  case 0:
+    *min = 0.0f, *max = 6.0f;
+    break;
+  case 1:
+    *min = -INFINITY, *max = INFINITY;
+    break;
+  default:
+    *min = -0.25f, *max = 0.5f;
+    break;
+  }
+}
+
+static const struct kern_ops *
+variant_ops(size_t v)
+{
+  return kern_ops_get(variants[v].isa);
+}
+
+/* ------------------------------------------------------------------ */
+/* GEMM                                                                */
+
+struct gemm_shape {
+  size_t m, n, k;
+  size_t in_gap, out_gap, res_gap; /* extra floats per row */
+  bool residual;
+  float min, max;
+};
+
+/* Packs w/bias for ops (exactly sized buffer). */
+static float *
+gemm_packed(const struct kern_ops *ops, size_t n, size_t k, const float *w,
+            const float *bias)
+{
+  float *p = xmalloc_floats(kern_gemm_packed_size(ops->gemm_nr, n, k));
+  kern_gemm_pack(ops->gemm_nr, n, k, w, bias, p);
+  return p;
+}
+
+/* Runs every variant on one shape and compares with the reference. */
+static void
+check_gemm(const struct gemm_shape *s, uint64_t seed, struct clamp_hits *hits)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, seed);
+  const size_t in_stride = s->k + s->in_gap, out_stride = s->n + s->out_gap;
+  const size_t res_stride = s->n + s->res_gap;
+  const size_t in_len = (s->m - 1) * in_stride + s->k;
+  const size_t out_len = (s->m - 1) * out_stride + s->n;
+  const size_t res_len = (s->m - 1) * res_stride + s->n;
+  const float ws = 1.0f / sqrtf((float)(s->k ? s->k : 1));
+  float *in = random_floats(&r, in_len, -1.0f, 1.0f);
+  float *w = random_floats(&r, s->n * s->k, -ws, ws);
+  /* Bias and residual reach beyond [0, 6] so that ReLU6 bites both ways. */
+  float *bias = random_floats(&r, s->n, -4.0f, 10.0f);
+  float *res = s->residual ? random_floats(&r, res_len, -4.0f, 4.0f) : NULL;
+
+  const struct kern_ops *ref = kern_ops_ref();
+  float *want = guarded_new(out_len);
+  float *pref = gemm_packed(ref, s->n, s->k, w, bias);
+  ref->gemm(s->m, s->n, s->k, in, in_stride, pref, want, out_stride, res,
+            res_stride, s->min, s->max);
+
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    float *got = guarded_new(out_len);
+    float *packed = gemm_packed(ops, s->n, s->k, w, bias);
+    ops->gemm(s->m, s->n, s->k, in, in_stride, packed, got, out_stride, res,
+              res_stride, s->min, s->max);
+    long g = guard_clobbered(got, out_len);
+    expect_msg(g < 0, "%s gemm m=%zu n=%zu k=%zu seed=%#llx: wrote guard "
+                  "float %ld", ops->isa, s->m, s->n, s->k,
+                  (unsigned long long)seed, g);
+    for (size_t i = 0; i < s->m; i++) {
+      for (size_t j = 0; j < out_stride && i * out_stride + j < out_len; j++) {
+        float gv = got[i * out_stride + j], wv = want[i * out_stride + j];
+        if (j >= s->n) {
+          expect_msg(gv == CANARY, "%s gemm m=%zu n=%zu k=%zu seed=%#llx: "
+                        "wrote the stride gap at row %zu col %zu", ops->isa,
+                        s->m, s->n, s->k, (unsigned long long)seed, i, j);
+          continue;
+        }
+        expect_msg(close_enough(gv, wv),
+                      "%s gemm m=%zu n=%zu k=%zu res=%d clamp=[%g,%g] "
+                      "seed=%#llx: out[%zu][%zu] = %.7g, reference %.7g",
+                      ops->isa, s->m, s->n, s->k, s->residual,
+                      (double)s->min, (double)s->max,
+                      (unsigned long long)seed, i, j, (double)gv, (double)wv);
+      }
+    }
+    free(packed);
+    guarded_free(got);
+  }
+  if (hits)
+    for (size_t i = 0; i < s->m; i++)
+      for (size_t j = 0; j < s->n; j++)
+        count_clamp(hits, want[i * out_stride + j], s->min, s->max);
+  free(pref);
+  guarded_free(want);
+  free(in);
+  free(w);
+  free(bias);
+  free(res);
+}
+
+static const size_t gemm_ms[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                  49, 196, 200 };
+static const size_t gemm_ks[] = { 1, 3, 8, 17, 27, 32, 144, 960 };
+static const size_t gemm_real_ns[] = { 8, 16, 24, 96, 144, 1001 };
+
+/* N tails: every N in 1 .. 2*NR+1 for NR up to 16, against all small M
+ * and a cycle of K, residual and clamp. */
+START_TEST(test_gemm_n_tails)
+{
+  const size_t n = (size_t)_i + 1;
+  struct clamp_hits hits = { 0 };
+  for (size_t mi = 0; mi < 14; mi++) {
+    struct gemm_shape s = { .m = gemm_ms[mi], .n = n,
+                            .k = gemm_ks[(mi + n) % 8],
+                            .residual = (mi + n) % 2 == 0 };
+    pick_clamp((int)mi, &s.min, &s.max);
+    check_gemm(&s, case_seed(1, _i * 100 + (int)mi), &hits);
+  }
+  expect_msg(hits.at_min > 0 && hits.at_max > 0,
+                "n=%zu: the clamps never bit (%zu at min, %zu at max)", n,
+                hits.at_min, hits.at_max);
+}
+END_TEST
+
+/* Row tails and blocking: each M against real channel counts and every K. */
+START_TEST(test_gemm_m_sweep)
+{
+  const size_t m = gemm_ms[_i];
+  struct clamp_hits hits = { 0 };
+  int j = 0;
+  for (size_t ni = 0; ni < 6; ni++) {
+    for (size_t ki = 0; ki < 8; ki++, j++) {
+      const size_t n = gemm_real_ns[ni], k = gemm_ks[ki];
+      /* keep the reference's share of the run time modest */
+      if (m * n * k > 30u * 1000 * 1000)
+        continue;
+      struct gemm_shape s = { .m = m, .n = n, .k = k, .residual = j % 2 };
+      pick_clamp(j, &s.min, &s.max);
+      check_gemm(&s, case_seed(2, _i * 100 + j), &hits);
+    }
+  }
+  expect_msg(hits.at_min > 0 && hits.at_max > 0,
+                "m=%zu: the clamps never bit", m);
+}
+END_TEST
+
+/* Strided input, output and residual rows; the gaps must stay untouched. */
+START_TEST(test_gemm_strides)
+{
+  static const struct gemm_shape shapes[] = {
+    { 7, 17, 9, 3, 5, 2, true, 0.0f, 6.0f },
+    { 13, 40, 32, 1, 8, 16, true, -INFINITY, INFINITY },
+    { 1, 33, 64, 0, 3, 1, true, 0.0f, 6.0f },
+    { 49, 24, 144, 16, 16, 8, false, 0.0f, 6.0f },
+    { 6, 5, 1, 2, 1, 7, true, -1.0f, 1.0f },
+  };
+  check_gemm(&shapes[_i], case_seed(3, _i), NULL);
+}
+END_TEST
+
+/* M = 0 and N = 0 write nothing; K = 0 gives the clamped bias. */
+START_TEST(test_gemm_degenerate)
+{
+  const float w[4] = { 0 }, bias[4] = { -3.0f, 2.0f, 9.0f, 0.5f };
+  const float in[4] = { 1, 2, 3, 4 };
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    float *packed = gemm_packed(ops, 4, 1, w, bias);
+    float *out = guarded_new(8);
+    ops->gemm(0, 4, 1, in, 1, packed, out, 4, NULL, 0, 0.0f, 6.0f);
+    ops->gemm(2, 0, 1, in, 1, packed, out, 4, NULL, 0, 0.0f, 6.0f);
+    for (int i = -GUARD; i < 8 + GUARD; i++)
+      expect_msg(out[i] == CANARY, "%s: empty gemm wrote out[%d]",
+                    ops->isa, i);
+    free(packed);
+    packed = gemm_packed(ops, 4, 0, NULL, bias);
+    ops->gemm(2, 4, 0, in, 1, packed, out, 4, NULL, 0, 0.0f, 6.0f);
+    static const float expect[4] = { 0.0f, 2.0f, 6.0f, 0.5f };
+    for (int i = 0; i < 8; i++)
+      expect_msg(out[i] == expect[i % 4], "%s: k=0 out[%d] = %g",
+                    ops->isa, i, (double)out[i]);
+    expect_msg(guard_clobbered(out, 8) < 0, "wrote a guard float");
+    free(packed);
+    guarded_free(out);
+  }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Row convolutions                                                    */
+
+struct conv_shape {
+  size_t in_h, in_w, cin, cout; /* cout = cin for depthwise */
+  size_t kh, kw, stride;
+  size_t pad_top, pad_left, pad_bottom, pad_right;
+  float min, max;
+};
+
+static size_t
+out_size(size_t in, size_t k, size_t stride, size_t before, size_t after)
+{
+  if (in + before + after < k)
+    return 0;
+  return (in + before + after - k) / stride + 1;
+}
+
+/* Points rows[ky] at the input rows output row oy reads, NULL for padding,
+ * as the engine does. */
+static void
+tap_rows(const struct conv_shape *s, const float *in, size_t oy,
+         const float **rows)
+{
+  for (size_t ky = 0; ky < s->kh; ky++) {
+    size_t iy = oy * s->stride + ky;
+    rows[ky] = iy >= s->pad_top && iy - s->pad_top < s->in_h
+                   ? in + (iy - s->pad_top) * s->in_w * s->cin
+                   : NULL;
+  }
+}
+
+/* Every variant, every output row, against the reference; each row call
+ * writes into its own guarded buffer. dense selects conv_row. */
+static void
+check_conv(const struct conv_shape *s, bool dense, uint64_t seed,
+           struct clamp_hits *hits)
+{
+  const size_t out_h = out_size(s->in_h, s->kh, s->stride, s->pad_top,
+                                s->pad_bottom);
+  const size_t out_w = out_size(s->in_w, s->kw, s->stride, s->pad_left,
+                                s->pad_right);
+  if (!out_h || !out_w)
+    return;
+  struct tu_rng r;
+  tu_rng_seed(&r, seed);
+  const size_t taps = s->kh * s->kw;
+  const size_t k = dense ? taps * s->cin : taps;
+  const float ws = 1.0f / sqrtf((float)k);
+  float *in = random_floats(&r, s->in_h * s->in_w * s->cin, -1.0f, 1.0f);
+  /* dense: [cout][kh][kw][cin]; depthwise: [kh][kw][c] */
+  float *w = random_floats(&r, dense ? s->cout * k : taps * s->cin, -ws, ws);
+  float *bias = random_floats(&r, s->cout, -4.0f, 10.0f);
+  const struct kern_ops *ref = kern_ops_ref();
+  float *pref;
+  if (dense) {
+    pref = gemm_packed(ref, s->cout, k, w, bias);
+  } else {
+    pref = xmalloc_floats(kern_dw_packed_size(s->cin, taps));
+    kern_dw_pack(s->cin, taps, w, bias, pref);
+  }
+  const size_t row_len = out_w * s->cout;
+  float *want = guarded_new(row_len);
+  const float *rows[16];
+
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    float *packed = dense ? gemm_packed(ops, s->cout, k, w, bias) : pref;
+    float *got = guarded_new(row_len);
+    for (size_t oy = 0; oy < out_h; oy++) {
+      tap_rows(s, in, oy, rows);
+      if (dense) {
+        ref->conv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                      s->pad_left, out_w, s->cout, pref, want, s->min, s->max);
+        ops->conv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                      s->pad_left, out_w, s->cout, packed, got, s->min,
+                      s->max);
+      } else {
+        ref->dwconv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                        s->pad_left, out_w, pref, want, s->min, s->max);
+        ops->dwconv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                        s->pad_left, out_w, packed, got, s->min, s->max);
+      }
+      long g = guard_clobbered(got, row_len);
+      expect_msg(g < 0, "%s %s c=%zu->%zu %zux%zu k%zux%zu s%zu "
+                    "pad %zu,%zu,%zu,%zu seed=%#llx: row %zu wrote guard "
+                    "float %ld", ops->isa, dense ? "conv" : "dwconv", s->cin,
+                    s->cout, s->in_h, s->in_w, s->kh, s->kw, s->stride,
+                    s->pad_top, s->pad_left, s->pad_bottom, s->pad_right,
+                    (unsigned long long)seed, oy, g);
+      for (size_t i = 0; i < row_len; i++) {
+        expect_msg(close_enough(got[i], want[i]),
+                      "%s %s c=%zu->%zu %zux%zu k%zux%zu s%zu "
+                      "pad %zu,%zu,%zu,%zu clamp=[%g,%g] seed=%#llx: "
+                      "out[%zu][%zu][%zu] = %.7g, reference %.7g", ops->isa,
+                      dense ? "conv" : "dwconv", s->cin, s->cout, s->in_h,
+                      s->in_w, s->kh, s->kw, s->stride, s->pad_top,
+                      s->pad_left, s->pad_bottom, s->pad_right,
+                      (double)s->min, (double)s->max,
+                      (unsigned long long)seed, oy, i / s->cout, i % s->cout,
+                      (double)got[i], (double)want[i]);
+        if (hits && v == 0)
+          count_clamp(hits, want[i], s->min, s->max);
+      }
+    }
+    guarded_free(got);
+    if (dense)
+      free(packed);
+  }
+  guarded_free(want);
+  free(pref);
+  free(in);
+  free(w);
+  free(bias);
+}
+
+/* Input sizes for the row sweeps: odd and even, down to 1x1. */
+static const size_t conv_sizes[][2] = {
+  { 5, 7 }, { 6, 9 }, { 1, 1 }, { 2, 3 }, { 7, 4 }, { 3, 12 },
+};
+
+/* Depthwise 3x3: channel tails 1..17 and 24, 144; strides 1 and 2; every
+ * padding from 0 to 2 on each edge (NULL rows at top and bottom, padding
+ * columns left and right); all sizes above. */
+static const size_t dw_channels[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                      11, 12, 13, 14, 15, 16, 17, 24, 144 };
+
+START_TEST(test_dwconv_3x3)
+{
+  const size_t c = dw_channels[_i];
+  struct clamp_hits hits = { 0 };
+  int j = 0;
+  for (size_t stride = 1; stride <= 2; stride++)
+    for (size_t sz = 0; sz < 6; sz++)
+      for (size_t pads = 0; pads < 81; pads++, j++) {
+        struct conv_shape s = {
+          .in_h = conv_sizes[sz][0], .in_w = conv_sizes[sz][1],
+          .cin = c, .cout = c, .kh = 3, .kw = 3, .stride = stride,
+          .pad_top = pads % 3, .pad_left = pads / 3 % 3,
+          .pad_bottom = pads / 9 % 3, .pad_right = pads / 27 % 3,
+        };
+        pick_clamp(j, &s.min, &s.max);
+        check_conv(&s, false, case_seed(4, _i * 1000 + j), &hits);
+      }
+  expect_msg(hits.at_min > 0 && hits.at_max > 0,
+                "c=%zu: the clamps never bit", c);
+}
+END_TEST
+
+/* MobileNet-sized rows (wide enough for the interior loop to matter) and
+ * kernel sizes the optimised variants hand to their generic path. */
+START_TEST(test_dwconv_shapes)
+{
+  static const struct conv_shape shapes[] = {
+    /* h, w, c, c, kh, kw, s, pads t l b r */
+    { 4, 112, 32, 32, 3, 3, 1, 1, 1, 1, 1, 0.0f, 6.0f },
+    { 5, 56, 144, 144, 3, 3, 2, 1, 1, 1, 1, 0.0f, 6.0f },
+    { 4, 28, 192, 192, 3, 3, 2, 0, 0, 1, 1, 0.0f, 6.0f }, /* TF SAME s2 */
+    { 7, 7, 960, 960, 3, 3, 1, 1, 1, 1, 1, 0.0f, 6.0f },
+    { 3, 15, 37, 37, 3, 3, 2, 1, 1, 1, 1, -INFINITY, INFINITY },
+    { 6, 9, 20, 20, 5, 5, 1, 2, 2, 2, 2, 0.0f, 6.0f },    /* generic */
+    { 6, 9, 11, 11, 3, 3, 3, 1, 1, 1, 1, 0.0f, 6.0f },    /* stride 3 */
+    { 5, 8, 9, 9, 1, 1, 1, 0, 0, 0, 0, 0.0f, 6.0f },      /* 1x1 */
+    { 4, 6, 13, 13, 3, 5, 2, 1, 2, 1, 2, 0.0f, 6.0f },    /* 3x5 */
+  };
+  check_conv(&shapes[_i], false, case_seed(5, _i), NULL);
+}
+END_TEST
+
+/* Every tap row padding (pad_top >= kh): the output is the clamped bias. */
+START_TEST(test_dwconv_all_padding)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, case_seed(6, 0));
+  const size_t c = 19, taps = 9, out_w = 4;
+  float *w = random_floats(&r, taps * c, -1.0f, 1.0f);
+  float *bias = random_floats(&r, c, -4.0f, 10.0f);
+  float *packed = xmalloc_floats(kern_dw_packed_size(c, taps));
+  kern_dw_pack(c, taps, w, bias, packed);
+  const float *rows[3] = { NULL, NULL, NULL };
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    for (size_t stride = 1; stride <= 2; stride++) {
+      float *out = guarded_new(out_w * c);
+      ops->dwconv_row(c, 5, rows, 3, 3, stride, 1, out_w, packed, out, 0.0f,
+                      6.0f);
+      for (size_t i = 0; i < out_w * c; i++) {
+        float b = bias[i % c], e = b < 0 ? 0 : (b > 6 ? 6 : b);
+        expect_msg(out[i] == e, "%s s%zu: out[%zu] = %g, want %g",
+                      ops->isa, stride, i, (double)out[i], (double)e);
+      }
+      expect_msg(guard_clobbered(out, out_w * c) < 0, "wrote a guard float");
+      guarded_free(out);
+    }
+  }
+  free(packed);
+  free(w);
+  free(bias);
+}
+END_TEST
+
+/* Dense convolution: the first layer (3x3, stride 2, cin 3, cout 8..48 and
+ * every tail up to 2*NR+1), odd and even inputs, every padding 0..1. */
+static const size_t conv_couts[] = { 1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                     10, 11, 12, 13, 14, 15, 16, 17, 18,
+                                     19, 20, 21, 22, 23, 24, 25, 26, 27,
+                                     28, 29, 30, 31, 32, 33, 48 };
+
+START_TEST(test_conv_first_layer)
+{
+  const size_t cout = conv_couts[_i];
+  struct clamp_hits hits = { 0 };
+  int j = 0;
+  for (size_t sz = 0; sz < 6; sz++)
+    for (size_t pads = 0; pads < 16; pads++, j++) {
+      struct conv_shape s = {
+        .in_h = conv_sizes[sz][0] + 2, .in_w = conv_sizes[sz][1] + 2,
+        .cin = 3, .cout = cout, .kh = 3, .kw = 3, .stride = 2,
+        .pad_top = pads & 1, .pad_left = pads >> 1 & 1,
+        .pad_bottom = pads >> 2 & 1, .pad_right = pads >> 3 & 1,
+      };
+      pick_clamp(j, &s.min, &s.max);
+      check_conv(&s, true, case_seed(7, _i * 1000 + j), &hits);
+    }
+  expect_msg(hits.at_min > 0 && hits.at_max > 0,
+                "cout=%zu: the clamps never bit", cout);
+}
+END_TEST
+
+/* Other dense convolutions: full-size first-layer rows, stride 1, other
+ * cin, 1x1, 5x5, and K = kh*kw*cin beyond any on-stack tile. */
+START_TEST(test_conv_shapes)
+{
+  static const struct conv_shape shapes[] = {
+    /* h, w, cin, cout, kh, kw, s, pads t l b r */
+    { 4, 224, 3, 32, 3, 3, 2, 1, 1, 1, 1, 0.0f, 6.0f },
+    { 4, 225, 3, 48, 3, 3, 2, 0, 0, 1, 1, 0.0f, 6.0f }, /* TF SAME, odd */
+    { 5, 17, 3, 16, 3, 3, 1, 1, 1, 1, 1, 0.0f, 6.0f },
+    { 5, 11, 5, 19, 3, 3, 2, 1, 1, 1, 1, -INFINITY, INFINITY },
+    { 3, 9, 16, 24, 1, 1, 1, 0, 0, 0, 0, 0.0f, 6.0f },
+    { 7, 9, 2, 8, 5, 5, 2, 2, 2, 2, 2, 0.0f, 6.0f },
+    { 4, 7, 64, 40, 3, 3, 1, 1, 1, 1, 1, 0.0f, 6.0f }, /* K = 576 */
+    { 3, 5, 100, 17, 3, 3, 2, 1, 0, 1, 2, 0.0f, 6.0f }, /* K = 900 */
+  };
+  check_conv(&shapes[_i], true, case_seed(8, _i), NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The reference against a double-precision loop over unpacked weights  */
+
+START_TEST(test_ref_vs_naive)
+{
+  struct tu_rng r;
+  const uint64_t seed = case_seed(9, _i);
+  tu_rng_seed(&r, seed);
+  const struct kern_ops *ref = kern_ops_ref();
+  /* GEMM with residual and ReLU6, N not a multiple of NR */
+  const size_t m = 5 + (size_t)_i, n = 13 + 2 * (size_t)_i, k = 9 + (size_t)_i;
+  float *in = random_floats(&r, m * k, -1, 1);
+  float *w = random_floats(&r, n * k, -1, 1);
+  float *bias = random_floats(&r, n, -2, 8);
+  float *res = random_floats(&r, m * n, -2, 2);
+  float *out = guarded_new(m * n);
+  float *packed = gemm_packed(ref, n, k, w, bias);
+  ref->gemm(m, n, k, in, k, packed, out, n, res, n, 0.0f, 6.0f);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double acc = bias[j] + res[i * n + j];
+      for (size_t kk = 0; kk < k; kk++)
+        acc += (double)in[i * k + kk] * w[j * k + kk];
+      acc = acc < 0 ? 0 : (acc > 6 ? 6 : acc);
+      expect_msg(close_enough(out[i * n + j], (float)acc),
+                    "ref gemm seed=%#llx out[%zu][%zu] = %g, naive %g",
+                    (unsigned long long)seed, i, j, (double)out[i * n + j],
+                    acc);
+    }
+  free(packed);
+  guarded_free(out);
+  free(in);
+  free(w);
+  free(bias);
+  free(res);
+
+  /* Dense and depthwise 3x3, stride 2, padding 1 on top/left only. */
+  const size_t h = 6 + (size_t)_i, wd = 7 + (size_t)_i, cin = 3, cout = 10;
+  const size_t oh = (h + 1 - 3) / 2 + 1, ow = (wd + 1 - 3) / 2 + 1;
+  float *img = random_floats(&r, h * wd * 4, -1, 1);
+  float *cw = random_floats(&r, cout * 9 * cin, -1, 1); /* [co][ky][kx][ci] */
+  float *dw = random_floats(&r, 9 * 4, -1, 1);          /* [ky][kx][c], c=4 */
+  float *cb = random_floats(&r, cout, -1, 1);
+  float *cpk = gemm_packed(ref, cout, 9 * cin, cw, cb);
+  float *dpk = xmalloc_floats(kern_dw_packed_size(4, 9));
+  kern_dw_pack(4, 9, dw, cb, dpk);
+  float *crow = guarded_new(ow * cout), *drow = guarded_new(ow * 4);
+  for (size_t oy = 0; oy < oh; oy++) {
+    const float *crows[3], *drows[3];
+    for (size_t ky = 0; ky < 3; ky++) {
+      long iy = (long)(oy * 2 + ky) - 1;
+      bool ok = iy >= 0 && iy < (long)h;
+      crows[ky] = ok ? img + (size_t)iy * wd * cin : NULL;
+      drows[ky] = ok ? img + (size_t)iy * wd * 4 : NULL;
+    }
+    ref->conv_row(cin, wd, crows, 3, 3, 2, 1, ow, cout, cpk, crow, -INFINITY,
+                  INFINITY);
+    ref->dwconv_row(4, wd, drows, 3, 3, 2, 1, ow, dpk, drow, -INFINITY,
+                    INFINITY);
+    for (size_t x = 0; x < ow; x++) {
+      for (size_t co = 0; co < cout; co++) {
+        double acc = cb[co];
+        for (size_t ky = 0; ky < 3; ky++)
+          for (size_t kx = 0; kx < 3; kx++) {
+            long iy = (long)(oy * 2 + ky) - 1, ix = (long)(x * 2 + kx) - 1;
+            if (iy < 0 || iy >= (long)h || ix < 0 || ix >= (long)wd)
+              continue;
+            for (size_t ci = 0; ci < cin; ci++)
+              acc += (double)img[((size_t)iy * wd + (size_t)ix) * cin + ci] *
+                     cw[((co * 3 + ky) * 3 + kx) * cin + ci];
+          }
+        expect_msg(close_enough(crow[x * cout + co], (float)acc),
+                      "ref conv seed=%#llx (%zu,%zu,%zu) = %g, naive %g",
+                      (unsigned long long)seed, oy, x, co,
+                      (double)crow[x * cout + co], acc);
+      }
+      for (size_t c = 0; c < 4; c++) {
+        double acc = cb[c];
+        for (size_t ky = 0; ky < 3; ky++)
+          for (size_t kx = 0; kx < 3; kx++) {
+            long iy = (long)(oy * 2 + ky) - 1, ix = (long)(x * 2 + kx) - 1;
+            if (iy < 0 || iy >= (long)h || ix < 0 || ix >= (long)wd)
+              continue;
+            acc += (double)img[((size_t)iy * wd + (size_t)ix) * 4 + c] *
+                   dw[(ky * 3 + kx) * 4 + c];
+          }
+        expect_msg(close_enough(drow[x * 4 + c], (float)acc),
+                      "ref dwconv seed=%#llx (%zu,%zu,%zu) = %g, naive %g",
+                      (unsigned long long)seed, oy, x, c,
+                      (double)drow[x * 4 + c], acc);
+      }
+    }
+  }
+  expect_msg(guard_clobbered(crow, ow * cout) < 0, "wrote a guard float");
+  expect_msg(guard_clobbered(drow, ow * 4) < 0, "wrote a guard float");
+  guarded_free(crow);
+  guarded_free(drow);
+  free(cpk);
+  free(dpk);
+  free(img);
+  free(cw);
+  free(dw);
+  free(cb);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Packing                                                             */
+
+START_TEST(test_gemm_pack_layout)
+{
+  static const size_t nrs[] = { 1, 4, 8, 16, 24 };
+  const size_t nr = nrs[_i % 5];
+  const size_t n = 1 + (size_t)_i * 7 % 37, k = 1 + (size_t)_i * 5 % 11;
+  const size_t blocks = (n + nr - 1) / nr;
+  ck_assert_uint_eq(kern_gemm_packed_size(nr, n, k), blocks * nr * (k + 1));
+  float *w = xmalloc_floats(n * k), *bias = xmalloc_floats(n);
+  for (size_t j = 0; j < n; j++) {
+    bias[j] = 1000.0f + (float)j;
+    for (size_t kk = 0; kk < k; kk++)
+      w[j * k + kk] = (float)(j * 100 + kk + 1);
+  }
+  const size_t size = kern_gemm_packed_size(nr, n, k);
+  for (int with_bias = 0; with_bias < 2; with_bias++) {
+    float *p = guarded_new(size);
+    kern_gemm_pack(nr, n, k, w, with_bias ? bias : NULL, p);
+    expect_msg(guard_clobbered(p, size) < 0, "wrote a guard float");
+    for (size_t b = 0; b < blocks; b++) {
+      const float *blk = p + b * nr * (k + 1);
+      for (size_t j = 0; j < nr; j++) {
+        size_t col = b * nr + j;
+        float eb = col < n && with_bias ? bias[col] : 0.0f;
+        expect_msg(blk[j] == eb, "nr=%zu n=%zu: bias of column %zu = %g",
+                      nr, n, col, (double)blk[j]);
+        for (size_t kk = 0; kk < k; kk++) {
+          float ew = col < n ? w[col * k + kk] : 0.0f; /* zero padding */
+          expect_msg(blk[nr + kk * nr + j] == ew,
+                        "nr=%zu n=%zu k=%zu: w[%zu][%zu] = %g, want %g", nr,
+                        n, k, col, kk, (double)blk[nr + kk * nr + j],
+                        (double)ew);
+        }
+      }
+    }
+    guarded_free(p);
+  }
+  free(w);
+  free(bias);
+}
+END_TEST
+
+START_TEST(test_dw_pack_layout)
+{
+  const size_t c = 1 + (size_t)_i * 3, taps = 9;
+  ck_assert_uint_eq(kern_dw_packed_size(c, taps), c * (taps + 1));
+  float *w = xmalloc_floats(c * taps), *bias = xmalloc_floats(c);
+  for (size_t i = 0; i < c * taps; i++)
+    w[i] = (float)i + 1;
+  for (size_t i = 0; i < c; i++)
+    bias[i] = -(float)i - 1;
+  for (int with_bias = 0; with_bias < 2; with_bias++) {
+    float *p = guarded_new(c * (taps + 1));
+    kern_dw_pack(c, taps, w, with_bias ? bias : NULL, p);
+    expect_msg(guard_clobbered(p, c * (taps + 1)) < 0, "wrote a guard float");
+    for (size_t i = 0; i < c; i++)
+      expect_msg(p[i] == (with_bias ? bias[i] : 0.0f), "bias[%zu]", i);
+    for (size_t i = 0; i < c * taps; i++)
+      expect_msg(p[c + i] == w[i], "w[%zu]", i);
+    guarded_free(p);
+  }
+  free(w);
+  free(bias);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* avgpool, add, softmax                                               */
+
+START_TEST(test_avgpool)
+{
+  static const size_t ns[] = { 1, 7, 49, 196, 3136 };
+  static const size_t cs[] = { 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 1280 };
+  const size_t n = ns[_i % 5], c = cs[_i / 5];
+  struct tu_rng r;
+  const uint64_t seed = case_seed(10, _i);
+  tu_rng_seed(&r, seed);
+  float *in = random_floats(&r, n * c, -1.0f, 7.0f);
+  float *want = guarded_new(c);
+  kern_ops_ref()->avgpool(n, c, in, want);
+  /* the reference is the mean */
+  double mean0 = 0;
+  for (size_t p = 0; p < n; p++)
+    mean0 += in[p * c];
+  ck_assert(close_enough(want[0], (float)(mean0 / (double)n)));
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    float *got = guarded_new(c);
+    ops->avgpool(n, c, in, got);
+    expect_msg(guard_clobbered(got, c) < 0, "wrote a guard float");
+    for (size_t i = 0; i < c; i++)
+      expect_msg(close_enough(got[i], want[i]),
+                    "%s avgpool n=%zu c=%zu seed=%#llx: out[%zu] = %.7g, "
+                    "reference %.7g", ops->isa, n, c,
+                    (unsigned long long)seed, i, (double)got[i],
+                    (double)want[i]);
+    guarded_free(got);
+  }
+  guarded_free(want);
+  free(in);
+}
+END_TEST
+
+START_TEST(test_add)
+{
+  const size_t n = _i < 34 ? (size_t)_i : 1000;
+  float min, max;
+  pick_clamp(_i, &min, &max);
+  struct tu_rng r;
+  const uint64_t seed = case_seed(11, _i);
+  tu_rng_seed(&r, seed);
+  float *a = random_floats(&r, n, -5.0f, 5.0f);
+  float *b = random_floats(&r, n, -5.0f, 5.0f);
+  float *want = guarded_new(n);
+  kern_ops_ref()->add(n, a, b, want, min, max);
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    /* out separate, out == a, out == b */
+    for (int alias = 0; alias < 3; alias++) {
+      float *ga = guarded_new(n), *gb = guarded_new(n), *out = guarded_new(n);
+      memcpy(ga, a, n * sizeof *a);
+      memcpy(gb, b, n * sizeof *b);
+      float *dst = alias == 0 ? out : (alias == 1 ? ga : gb);
+      ops->add(n, ga, gb, dst, min, max);
+      expect_msg(guard_clobbered(ga, n) < 0, "wrote a guard float");
+      expect_msg(guard_clobbered(gb, n) < 0, "wrote a guard float");
+      expect_msg(guard_clobbered(out, n) < 0, "wrote a guard float");
+      for (size_t i = 0; i < n; i++)
+        expect_msg(dst[i] == want[i], /* one rounding either way */
+                      "%s add n=%zu alias=%d seed=%#llx: out[%zu] = %g, "
+                      "reference %g", ops->isa, n, alias,
+                      (unsigned long long)seed, i, (double)dst[i],
+                      (double)want[i]);
+      guarded_free(ga);
+      guarded_free(gb);
+      guarded_free(out);
+    }
+  }
+  guarded_free(want);
+  free(a);
+  free(b);
+}
+END_TEST
+
+/* Softmax outputs are compared with 1e-4 relative (the vector exp is
+ * within a few ulp of expf) plus 1e-7 absolute for probabilities that are
+ * essentially zero (e^-17 and below). */
+START_TEST(test_softmax)
+{
+  static const size_t big[] = { 1000, 1001, 4099 };
+  const size_t n = _i < 34 ? (size_t)_i + 1 : big[_i - 34];
+  struct tu_rng r;
+  const uint64_t seed = case_seed(12, _i);
+  tu_rng_seed(&r, seed);
+  /* logits with a wide spread, shifted so that exp would overflow without
+   * the maximum subtracted */
+  float *in = random_floats(&r, n, -20.0f, 20.0f);
+  for (size_t i = 0; i < n; i++)
+    in[i] += (_i % 2) ? 100.0f : -100.0f;
+  float *want = guarded_new(n);
+  kern_ops_ref()->softmax(n, in, want);
+  double total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += want[i];
+  expect_msg(fabs(total - 1.0) < 1e-5, "reference sums to %g", total);
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    for (int alias = 0; alias < 2; alias++) {
+      float *buf = guarded_new(n), *out = guarded_new(n);
+      memcpy(buf, in, n * sizeof *in);
+      float *dst = alias ? buf : out;
+      ops->softmax(n, buf, dst);
+      expect_msg(guard_clobbered(buf, n) < 0, "wrote a guard float");
+      expect_msg(guard_clobbered(out, n) < 0, "wrote a guard float");
+      for (size_t i = 0; i < n; i++)
+        expect_msg(fabs((double)dst[i] - want[i]) <=
+                          1e-7 + 1e-4 * fabs(want[i]),
+                      "%s softmax n=%zu alias=%d seed=%#llx: out[%zu] = %.7g, "
+                      "reference %.7g", ops->isa, n, alias,
+                      (unsigned long long)seed, i, (double)dst[i],
+                      (double)want[i]);
+      guarded_free(buf);
+      guarded_free(out);
+    }
+  }
+  guarded_free(want);
+  free(in);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                            */
+
+START_TEST(test_dispatch)
+{
+  const struct kern_ops *ref = kern_ops_get(KERN_ISA_REF);
+  ck_assert_ptr_eq(ref, kern_ops_ref());
+  ck_assert_str_eq(ref->isa, "ref");
+  const struct kern_ops *best = kern_ops_get(KERN_ISA_AUTO);
+  ck_assert_ptr_nonnull(best);
+  /* AUTO is the last supported variant of the list */
+  const struct kern_ops *last = NULL;
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    last = ops;
+    ck_assert_str_eq(ops->isa, variants[v].name);
+    ck_assert_uint_gt(ops->gemm_nr, 0);
+    ck_assert(ops->gemm && ops->conv_row && ops->dwconv_row &&
+              ops->avgpool && ops->add && ops->softmax);
+  }
+  ck_assert_ptr_eq(best, last);
+#if defined(__x86_64__)
+  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  ck_assert_int_eq(kern_ops_get(KERN_ISA_AVX2) != NULL, avx2);
+  if (avx2)
+    ck_assert_str_eq(best->isa, "avx2");
+#endif
+}
+END_TEST
+
+static Suite *
+kernels_suite(void)
+{
+  Suite *s = suite_create("kernels");
+  TCase *tc = tcase_create("gemm");
+  tcase_add_loop_test(tc, test_gemm_n_tails, 0, 33);
+  tcase_add_loop_test(tc, test_gemm_m_sweep, 0,
+                      (int)(sizeof gemm_ms / sizeof gemm_ms[0]));
+  tcase_add_loop_test(tc, test_gemm_strides, 0, 5);
+  tcase_add_test(tc, test_gemm_degenerate);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("dwconv");
+  tcase_add_loop_test(tc, test_dwconv_3x3, 0,
+                      (int)(sizeof dw_channels / sizeof dw_channels[0]));
+  tcase_add_loop_test(tc, test_dwconv_shapes, 0, 9);
+  tcase_add_test(tc, test_dwconv_all_padding);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("conv");
+  tcase_add_loop_test(tc, test_conv_first_layer, 0,
+                      (int)(sizeof conv_couts / sizeof conv_couts[0]));
+  tcase_add_loop_test(tc, test_conv_shapes, 0, 8);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("reference");
+  tcase_add_loop_test(tc, test_ref_vs_naive, 0, 4);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("pack");
+  tcase_add_loop_test(tc, test_gemm_pack_layout, 0, 20);
+  tcase_add_loop_test(tc, test_dw_pack_layout, 0, 6);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("elementwise");
+  tcase_add_loop_test(tc, test_avgpool, 0, 60);
+  tcase_add_loop_test(tc, test_add, 0, 35);
+  tcase_add_loop_test(tc, test_softmax, 0, 37);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("dispatch");
+  tcase_add_test(tc, test_dispatch);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int
+main(void)
+{
+  kern_init();
+  printf("test-kernels: seed %#x; variants:", TEST_SEED);
+  for (size_t v = 0; v < N_VARIANTS; v++)
+    printf(" %s%s", variants[v].name,
+           kern_ops_get(variants[v].isa) ? "" : " (SKIP: not supported here)");
+  printf("\n");
+  return tu_run_suite(kernels_suite());
+}
