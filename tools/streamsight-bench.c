@@ -814,8 +814,11 @@ measure_accuracy(const struct ss_engine *e, const struct options *o,
     char *path = g_build_filename(o->images_dir, fields[col_file], NULL);
     RgbImage img = { 0 };
     if (!image_decode_file(path, &img, &gerr)) {
-      fprintf(stderr, "streamsight-bench: %s: %s (skipped)\n", path,
-              gerr ? gerr->message : "cannot decode");
+      const char *msg = gerr ? gerr->message : "cannot decode";
+      if (strstr(msg, path))
+        fprintf(stderr, "streamsight-bench: %s (skipped)\n", msg);
+      else
+        fprintf(stderr, "streamsight-bench: %s: %s (skipped)\n", path, msg);
       g_clear_error(&gerr);
       g_free(path);
       r->images_failed++;
