@@ -1,0 +1,933 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "json-util.h"
+#include "streamsight-sink.h"
+
+G_DEFINE_QUARK(streamsight-config-error-quark, config_error)
+
+/* ---- names of the enum options ---- */
+
+static const char *const transport_names[] = { "auto", "tcp", "udp", NULL };
+static const char *const decode_names[] = { "all", "keyframes", NULL };
+static const char *const resize_names[] = { "stretch", "crop", "letterbox",
+                                            NULL };
+
+G_STATIC_ASSERT(STREAM_TRANSPORT_AUTO == 0 && STREAM_TRANSPORT_TCP == 1 &&
+                STREAM_TRANSPORT_UDP == 2);
+G_STATIC_ASSERT(STREAM_DECODE_ALL == 0 && STREAM_DECODE_KEYFRAMES == 1);
+G_STATIC_ASSERT(STREAMSIGHT_RESIZE_STRETCH == 0 &&
+                STREAMSIGHT_RESIZE_CROP == 1 &&
+                STREAMSIGHT_RESIZE_LETTERBOX == 2);
+
+const char *
+config_transport_name(StreamTransport t)
+{
+  return (unsigned)t < 3 ? transport_names[t] : "auto";
+}
+
+const char *
+config_decode_name(StreamDecode d)
+{
+  return (unsigned)d < 2 ? decode_names[d] : "all";
+}
+
+const char *
+config_resize_mode_name(int mode)
+{
+  return mode >= 0 && mode < 3 ? resize_names[mode] : "stretch";
+}
+
+/* ---- streams ---- */
+
+/* Integer limits of the options, needed here to convert safely; the
+ * stream's own validation (stream_config_validate) checks them again with
+ * every other range. */
+#define STREAM_HISTORY_MAX 10000
+#define STREAM_RTSP_LATENCY_MAX_MS 60000
+#define STREAM_PATTERN_MAX 32
+#define STREAM_ID_MAX 64
+
+static const char *const stream_keys[] = {
+  "id", "name", "uri", "device", "pattern", "transport", "decode", "max_fps",
+  "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
+  "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", NULL
+};
+
+static gboolean
+id_is_valid(const char *id)
+{
+  gsize n = strlen(id);
+  if (n == 0 || n > STREAM_ID_MAX)
+    return FALSE;
+  for (gsize i = 0; i < n; i++) {
+    char ch = id[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+          ch == '_' || ch == '-'))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean
+invalid(GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error_literal(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, msg);
+  g_free(msg);
+  return FALSE;
+}
+
+/* Re-labels a json-util error as a config error (same message). */
+static gboolean
+relabel(GError **error, GError *e)
+{
+  g_set_error_literal(error, CONFIG_ERROR,
+                      e->domain == JSON_UTIL_ERROR &&
+                              e->code == JSON_UTIL_ERROR_SYNTAX
+                          ? CONFIG_ERROR_SYNTAX
+                          : CONFIG_ERROR_INVALID,
+                      e->message);
+  g_error_free(e);
+  return FALSE;
+}
+
+gboolean
+config_stream_from_json(json_t *obj, const char *prefix, gboolean allow_id,
+                        char **out_id, StreamConfig *out, GError **error)
+{
+  GError *e = NULL;
+  StreamConfig c;
+  char *id = NULL;
+  gint64 i64;
+  int choice;
+  gboolean present;
+
+  if (!json_is_object(obj)) {
+    gsize n = strlen(prefix);
+    /* "streams[2]." -> "streams[2]: must be an object" */
+    return invalid(error, "%.*s: must be an object",
+                   (int)(n && prefix[n - 1] == '.' ? n - 1 : n), prefix);
+  }
+  if (!json_util_check_keys(obj, prefix, stream_keys, &e))
+    return relabel(error, e);
+
+  stream_config_init(&c);
+  if (json_object_get(obj, "id") && !allow_id) {
+    invalid(error, "%sid: ids are chosen by the server here", prefix);
+    goto fail;
+  }
+  if (!json_util_get_string(obj, prefix, "id", STREAM_ID_MAX, &id, &present,
+                            &e))
+    goto fail_e;
+  if (present && !id_is_valid(id)) {
+    invalid(error, "%sid: must be 1..%d characters of a-z, 0-9, '_' or '-'",
+            prefix, STREAM_ID_MAX);
+    goto fail;
+  }
+  if (!json_util_get_string(obj, prefix, "name", STREAM_NAME_MAX, &c.name,
+                            &present, &e))
+    goto fail_e;
+  if (!present) {
+    invalid(error, "%sname: required", prefix);
+    goto fail;
+  }
+  if (!json_util_get_string(obj, prefix, "uri", STREAM_URI_MAX, &c.uri,
+                            &present, &e))
+    goto fail_e;
+  if (!present) {
+    invalid(error, "%suri: required", prefix);
+    goto fail;
+  }
+  if (!json_util_get_string(obj, prefix, "device", STREAM_DEVICE_MAX, &c.device, NULL, &e))
+    goto fail_e;
+  if (!json_util_get_string(obj, prefix, "pattern", STREAM_PATTERN_MAX,
+                            &c.pattern, NULL, &e))
+    goto fail_e;
+  choice = (int)c.transport;
+  if (!json_util_get_enum(obj, prefix, "transport", transport_names, &choice,
+                          NULL, &e))
+    goto fail_e;
+  c.transport = (StreamTransport)choice;
+  choice = (int)c.decode;
+  if (!json_util_get_enum(obj, prefix, "decode", decode_names, &choice, NULL,
+                          &e))
+    goto fail_e;
+  c.decode = (StreamDecode)choice;
+  if (!json_util_get_enum(obj, prefix, "resize_mode", resize_names,
+                          &c.resize_mode, NULL, &e))
+    goto fail_e;
+  if (!json_util_get_number(obj, prefix, "max_fps", &c.max_fps, NULL, &e))
+    goto fail_e;
+  i64 = c.top_k;
+  if (!json_util_get_int(obj, prefix, "top_k", 1, POOL_MAX_TOP_K, &i64, NULL,
+                         &e))
+    goto fail_e;
+  c.top_k = (int)i64;
+  if (!json_util_get_bool(obj, prefix, "enabled", &c.enabled, NULL, &e))
+    goto fail_e;
+  if (!json_util_get_bool(obj, prefix, "realtime", &c.realtime, NULL, &e))
+    goto fail_e;
+  i64 = c.history_len;
+  if (!json_util_get_int(obj, prefix, "history_len", 1, STREAM_HISTORY_MAX,
+                         &i64, NULL, &e))
+    goto fail_e;
+  c.history_len = (guint)i64;
+  if (!json_util_get_number(obj, prefix, "stall_timeout_s",
+                            &c.stall_timeout_s, NULL, &e))
+    goto fail_e;
+  if (!json_util_get_number(obj, prefix, "backoff_initial_s",
+                            &c.backoff_initial_s, NULL, &e))
+    goto fail_e;
+  if (!json_util_get_number(obj, prefix, "backoff_max_s",
+                            &c.backoff_max_s, NULL, &e))
+    goto fail_e;
+  i64 = c.rtsp_latency_ms;
+  if (!json_util_get_int(obj, prefix, "rtsp_latency_ms", 0,
+                         STREAM_RTSP_LATENCY_MAX_MS, &i64, NULL, &e))
+    goto fail_e;
+  c.rtsp_latency_ms = (guint)i64;
+
+  /* Ranges and the semantic checks (URI scheme and syntax, device,
+   * pattern) belong to the pipeline side; its messages are
+   * "<field>: <problem>" and never quote the URI. */
+  if (!stream_config_validate(&c, &e)) {
+    invalid(error, "%s%s", prefix, e->message);
+    g_clear_error(&e);
+    goto fail;
+  }
+  *out = c;
+  if (out_id)
+    *out_id = id;
+  else
+    g_free(id);
+  return TRUE;
+
+fail_e:
+  relabel(error, e);
+fail:
+  g_free(id);
+  stream_config_clear(&c);
+  return FALSE;
+}
+
+void
+config_stream_options_to_json(json_t *obj, const StreamConfig *c,
+                              gboolean only_changed)
+{
+  StreamConfig d;
+  stream_config_init(&d);
+  if (c->device || !only_changed)
+    json_object_set_new(obj, "device", json_util_string_or_null(c->device));
+  if (c->pattern || !only_changed)
+    json_object_set_new(obj, "pattern", json_util_string_or_null(c->pattern));
+  if (c->transport != d.transport || !only_changed)
+    json_object_set_new(obj, "transport",
+                        json_string(config_transport_name(c->transport)));
+  if (c->decode != d.decode || !only_changed)
+    json_object_set_new(obj, "decode",
+                        json_string(config_decode_name(c->decode)));
+  if (c->resize_mode != d.resize_mode || !only_changed)
+    json_object_set_new(obj, "resize_mode",
+                        json_string(config_resize_mode_name(c->resize_mode)));
+  if (c->max_fps != d.max_fps || !only_changed)
+    json_object_set_new(obj, "max_fps", json_real(c->max_fps));
+  if (c->top_k != d.top_k || !only_changed)
+    json_object_set_new(obj, "top_k", json_integer(c->top_k));
+  if (c->enabled != d.enabled || !only_changed)
+    json_object_set_new(obj, "enabled", json_boolean(c->enabled));
+  if (c->realtime != d.realtime || !only_changed)
+    json_object_set_new(obj, "realtime", json_boolean(c->realtime));
+  if (c->history_len != d.history_len || !only_changed)
+    json_object_set_new(obj, "history_len", json_integer(c->history_len));
+  if (c->stall_timeout_s != d.stall_timeout_s || !only_changed)
+    json_object_set_new(obj, "stall_timeout_s", json_real(c->stall_timeout_s));
+  if (c->backoff_initial_s != d.backoff_initial_s || !only_changed)
+    json_object_set_new(obj, "backoff_initial_s",
+                        json_real(c->backoff_initial_s));
+  if (c->backoff_max_s != d.backoff_max_s || !only_changed)
+    json_object_set_new(obj, "backoff_max_s", json_real(c->backoff_max_s));
+  if (c->rtsp_latency_ms != d.rtsp_latency_ms || !only_changed)
+    json_object_set_new(obj, "rtsp_latency_ms",
+                        json_integer(c->rtsp_latency_ms));
+  stream_config_clear(&d);
+}
+
+/* ---- the server config ---- */
+
+static void
+config_stream_free(gpointer p)
+{
+  ConfigStream *s = p;
+  g_free(s->id);
+  stream_config_clear(&s->config);
+  g_free(s);
+}
+
+static guint
+online_cpus(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    return 1;
+  return n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (guint)n;
+}
+
+/* The stream of a config without "streams": name "test" on "test:". */
+static void
+add_default_stream(GPtrArray *streams)
+{
+  ConfigStream *s = g_new0(ConfigStream, 1);
+  stream_config_init(&s->config);
+  s->config.name = g_strdup("test");
+  s->config.uri = g_strdup("test:");
+  g_ptr_array_add(streams, s);
+}
+
+ServerConfig *
+server_config_new(void)
+{
+  ServerConfig *c = g_new0(ServerConfig, 1);
+  c->bind = g_strdup(CONFIG_DEFAULT_BIND);
+  c->port = CONFIG_DEFAULT_PORT;
+  c->threads = online_cpus();
+  c->http_threads = CONFIG_DEFAULT_HTTP_THREADS;
+  c->model_path = g_strdup(CONFIG_DEFAULT_MODEL);
+  c->limits.max_streams = CONFIG_DEFAULT_MAX_STREAMS;
+  c->limits.max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;
+  c->limits.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+  c->limits.connection_timeout_s = CONFIG_DEFAULT_CONNECTION_TIMEOUT_S;
+  c->streams = g_ptr_array_new_with_free_func(config_stream_free);
+  add_default_stream(c->streams);
+  c->streams_defaulted = TRUE;
+  c->root = json_object();
+  return c;
+}
+
+void
+server_config_free(ServerConfig *c)
+{
+  if (!c)
+    return;
+  g_free(c->path);
+  g_free(c->bind);
+  g_free(c->model_path);
+  g_free(c->labels_path);
+  if (c->auth_token)
+    memset(c->auth_token, 0, strlen(c->auth_token));
+  g_free(c->auth_token);
+  g_free(c->tls_cert_path);
+  g_free(c->tls_key_path);
+  g_ptr_array_unref(c->streams);
+  json_decref(c->root);
+  g_free(c);
+}
+
+gboolean
+config_check_bind(const char *addr, const char *name, GError **error)
+{
+  struct addrinfo hints = { 0 };
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo *res = NULL;
+  if (!addr || !*addr || strlen(addr) > 64 ||
+      getaddrinfo(addr, NULL, &hints, &res) != 0)
+    return invalid(error, "%s: must be a numeric IPv4 or IPv6 address "
+                   "(e.g. 127.0.0.1, 0.0.0.0, ::)", name);
+  freeaddrinfo(res);
+  return TRUE;
+}
+
+static gboolean
+check_token(const char *token, const char *name, GError **error)
+{
+  gsize n = strlen(token);
+  if (n == 0 || n > CONFIG_TOKEN_MAX)
+    return invalid(error, "%s: must be 1..%d characters", name,
+                   CONFIG_TOKEN_MAX);
+  for (gsize i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)token[i];
+    if (ch < 0x21 || ch > 0x7e)
+      return invalid(error, "%s: must be printable ASCII without spaces",
+                     name);
+  }
+  return TRUE;
+}
+
+static const char *const top_keys[] = {
+  "comment", "bind", "port", "threads", "http_threads", "model", "labels",
+  "auth", "tls", "limits", "streams", NULL
+};
+static const char *const auth_keys[] = { "token", NULL };
+static const char *const tls_keys[] = { "cert", "key", NULL };
+static const char *const limits_keys[] = {
+  "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
+  NULL
+};
+
+#define PATH_MAX_LEN 4096
+
+/* Parses root over a scratch copy of c's values and swaps them in only when
+ * everything is valid, so that a failed load leaves c as it was. */
+static gboolean
+load_root(ServerConfig *c, json_t *root, GError **error)
+{
+  GError *e = NULL;
+  gint64 i64;
+  gboolean present;
+  json_t *sub;
+  ServerConfig n = *c; /* the new values; strings below are replaced */
+  n.bind = g_strdup(c->bind);
+  n.model_path = g_strdup(c->model_path);
+  n.labels_path = g_strdup(c->labels_path);
+  n.auth_token = g_strdup(c->auth_token);
+  n.tls_cert_path = g_strdup(c->tls_cert_path);
+  n.tls_key_path = g_strdup(c->tls_key_path);
+  n.streams = g_ptr_array_new_with_free_func(config_stream_free);
+
+  if (!json_util_check_keys(root, "", top_keys, &e))
+    goto fail_e;
+  if (!json_util_get_string(root, "", "bind", 64, &n.bind, &present, &e))
+    goto fail_e;
+  if (present && !config_check_bind(n.bind, "bind", error))
+    goto fail;
+  i64 = n.port;
+  if (!json_util_get_int(root, "", "port", 0, 65535, &i64, NULL, &e))
+    goto fail_e;
+  n.port = (guint)i64;
+  i64 = n.threads;
+  if (!json_util_get_int(root, "", "threads", 0, CONFIG_MAX_THREADS, &i64,
+                         NULL, &e))
+    goto fail_e;
+  n.threads = i64 == 0 ? online_cpus() : (guint)i64;
+  i64 = n.http_threads;
+  if (!json_util_get_int(root, "", "http_threads", 1, 64, &i64, NULL, &e))
+    goto fail_e;
+  n.http_threads = (guint)i64;
+  if (!json_util_get_string(root, "", "model", PATH_MAX_LEN, &n.model_path,
+                            NULL, &e))
+    goto fail_e;
+  if (!json_util_get_string(root, "", "labels", PATH_MAX_LEN, &n.labels_path,
+                            NULL, &e))
+    goto fail_e;
+
+  if (!json_util_get_object(root, "", "auth", &sub, &e))
+    goto fail_e;
+  if (sub) {
+    if (!json_util_check_keys(sub, "auth.", auth_keys, &e))
+      goto fail_e;
+    /* The token is checked as a string without echoing it. */
+    if (!json_util_get_string(sub, "auth.", "token", CONFIG_TOKEN_MAX,
+                              &n.auth_token, &present, &e))
+      goto fail_e;
+    if (present && !check_token(n.auth_token, "auth.token", error))
+      goto fail;
+  }
+
+  if (!json_util_get_object(root, "", "tls", &sub, &e))
+    goto fail_e;
+  if (sub) {
+    if (!json_util_check_keys(sub, "tls.", tls_keys, &e))
+      goto fail_e;
+    if (!json_util_get_string(sub, "tls.", "cert", PATH_MAX_LEN,
+                              &n.tls_cert_path, NULL, &e) ||
+        !json_util_get_string(sub, "tls.", "key", PATH_MAX_LEN,
+                              &n.tls_key_path, NULL, &e))
+      goto fail_e;
+  }
+  if (!n.tls_cert_path != !n.tls_key_path) {
+    invalid(error, "%s: required when %s is set",
+            n.tls_cert_path ? "tls.key" : "tls.cert",
+            n.tls_cert_path ? "tls.cert" : "tls.key");
+    goto fail;
+  }
+
+  if (!json_util_get_object(root, "", "limits", &sub, &e))
+    goto fail_e;
+  if (sub) {
+    if (!json_util_check_keys(sub, "limits.", limits_keys, &e))
+      goto fail_e;
+    i64 = n.limits.max_streams;
+    if (!json_util_get_int(sub, "limits.", "max_streams", 1, 4096, &i64, NULL,
+                           &e))
+      goto fail_e;
+    n.limits.max_streams = (guint)i64;
+    i64 = (gint64)n.limits.max_body_bytes;
+    if (!json_util_get_int(sub, "limits.", "max_body_bytes", 1024,
+                           (gint64)1 << 30, &i64, NULL, &e))
+      goto fail_e;
+    n.limits.max_body_bytes = (guint64)i64;
+    i64 = n.limits.max_connections;
+    if (!json_util_get_int(sub, "limits.", "max_connections", 1, 65536, &i64,
+                           NULL, &e))
+      goto fail_e;
+    n.limits.max_connections = (guint)i64;
+    i64 = n.limits.connection_timeout_s;
+    if (!json_util_get_int(sub, "limits.", "connection_timeout_s", 1, 3600,
+                           &i64, NULL, &e))
+      goto fail_e;
+    n.limits.connection_timeout_s = (guint)i64;
+  }
+
+  json_t *streams = json_object_get(root, "streams");
+  if (!streams || json_is_null(streams)) {
+    n.streams_defaulted = TRUE;
+    add_default_stream(n.streams);
+  } else {
+    if (!json_is_array(streams)) {
+      invalid(error, "streams: must be an array");
+      goto fail;
+    }
+    if (json_array_size(streams) > n.limits.max_streams) {
+      invalid(error, "streams: %zu streams exceed limits.max_streams (%u)",
+              json_array_size(streams), n.limits.max_streams);
+      goto fail;
+    }
+    n.streams_defaulted = FALSE;
+    size_t i;
+    json_t *item;
+    json_array_foreach(streams, i, item) {
+      char prefix[32];
+      snprintf(prefix, sizeof prefix, "streams[%zu].", i);
+      ConfigStream *s = g_new0(ConfigStream, 1);
+      if (!config_stream_from_json(item, prefix, TRUE, &s->id, &s->config,
+                                   error)) {
+        g_free(s);
+        goto fail;
+      }
+      g_ptr_array_add(n.streams, s);
+      for (guint j = 0; j + 1 < n.streams->len; j++) {
+        ConfigStream *o = g_ptr_array_index(n.streams, j);
+        if (s->id && o->id && strcmp(s->id, o->id) == 0) {
+          invalid(error, "streams[%zu].id: '%s' is already used by "
+                  "streams[%u]", i, s->id, j);
+          goto fail;
+        }
+        if (strcmp(s->config.name, o->config.name) == 0) {
+          invalid(error, "streams[%zu].name: already used by streams[%u]",
+                  i, j);
+          goto fail;
+        }
+      }
+    }
+  }
+
+  /* Commit: free the old strings, move the new ones in. */
+  g_free(c->bind);
+  g_free(c->model_path);
+  g_free(c->labels_path);
+  g_free(c->auth_token);
+  g_free(c->tls_cert_path);
+  g_free(c->tls_key_path);
+  g_ptr_array_unref(c->streams);
+  json_decref(c->root);
+  n.root = json_incref(root);
+  *c = n;
+  return TRUE;
+
+fail_e:
+  relabel(error, e);
+fail:
+  g_free(n.bind);
+  g_free(n.model_path);
+  g_free(n.labels_path);
+  g_free(n.auth_token);
+  g_free(n.tls_cert_path);
+  g_free(n.tls_key_path);
+  g_ptr_array_unref(n.streams);
+  return FALSE;
+}
+
+gboolean
+server_config_load_text(ServerConfig *c, const char *text, gsize len,
+                        const char *what, GError **error)
+{
+  GError *e = NULL;
+  json_t *root = json_util_parse_object(text, len, what, &e);
+  if (!root)
+    return relabel(error, e);
+  gboolean ok = load_root(c, root, &e);
+  json_decref(root);
+  if (!ok) {
+    g_set_error(error, CONFIG_ERROR, e->code, "%s: %s", what, e->message);
+    g_error_free(e);
+  }
+  return ok;
+}
+
+gboolean
+server_config_load_file(ServerConfig *c, const char *path, GError **error)
+{
+  char *text = NULL;
+  gsize len = 0;
+  GError *e = NULL;
+  struct stat st;
+
+  if (stat(path, &st) != 0 && errno != ENOENT) {
+    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "%s: %s", path,
+                g_strerror(errno));
+    return FALSE;
+  }
+  if (stat(path, &st) != 0) {
+    /* A new file: fine if its directory exists (it is created on the first
+     * write-back), otherwise the path is probably wrong. */
+    char *dir = g_path_get_dirname(path);
+    gboolean dir_ok = g_file_test(dir, G_FILE_TEST_IS_DIR);
+    g_free(dir);
+    if (!dir_ok) {
+      g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO,
+                  "%s: neither the file nor its directory exists", path);
+      return FALSE;
+    }
+    g_free(c->path);
+    c->path = g_strdup(path);
+    c->file_exists = FALSE;
+    return TRUE;
+  }
+  if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO,
+                "%s: is a directory, not a JSON file", path);
+    return FALSE;
+  }
+  if (!g_file_get_contents(path, &text, &len, &e)) {
+    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "%s", e->message);
+    g_error_free(e);
+    return FALSE;
+  }
+  if (len > CONFIG_FILE_MAX_BYTES) {
+    g_free(text);
+    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO,
+                "%s: larger than %u bytes", path, CONFIG_FILE_MAX_BYTES);
+    return FALSE;
+  }
+  gboolean ok = server_config_load_text(c, text, len, path, error);
+  g_free(text);
+  if (ok) {
+    g_free(c->path);
+    c->path = g_strdup(path);
+    c->file_exists = TRUE;
+  }
+  return ok;
+}
+
+/* Strict unsigned integer parse of an environment value. */
+static gboolean
+parse_env_uint(const char *s, guint64 max, guint64 *out)
+{
+  guint64 v;
+  if (!s || !*s || !g_ascii_string_to_unsigned(s, 10, 0, max, &v, NULL))
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+gboolean
+server_config_apply_env(ServerConfig *c, char **envp, GError **error)
+{
+  const char *port = g_environ_getenv(envp, "STREAMSIGHT_PORT");
+  const char *bind = g_environ_getenv(envp, "STREAMSIGHT_BIND");
+  const char *threads = g_environ_getenv(envp, "STREAMSIGHT_THREADS");
+  const char *model = g_environ_getenv(envp, "STREAMSIGHT_MODEL");
+  const char *labels = g_environ_getenv(envp, "STREAMSIGHT_LABELS");
+  const char *token = g_environ_getenv(envp, "STREAMSIGHT_TOKEN");
+  guint64 v_port = 0, v_threads = 0;
+
+  /* Validate everything first so that a failure changes nothing. */
+  if (port && !parse_env_uint(port, 65535, &v_port))
+    return invalid(error, "STREAMSIGHT_PORT: must be an integer 0..65535");
+  if (bind && !config_check_bind(bind, "STREAMSIGHT_BIND", error))
+    return FALSE;
+  if (threads && !parse_env_uint(threads, CONFIG_MAX_THREADS, &v_threads))
+    return invalid(error, "STREAMSIGHT_THREADS: must be an integer 0..%d "
+                   "(0 = one per online CPU)", CONFIG_MAX_THREADS);
+  if (model && (!*model || strlen(model) > PATH_MAX_LEN))
+    return invalid(error, "STREAMSIGHT_MODEL: must be a path of 1..%d bytes",
+                   PATH_MAX_LEN);
+  if (labels && strlen(labels) > PATH_MAX_LEN)
+    return invalid(error, "STREAMSIGHT_LABELS: must be a path of at most %d "
+                   "bytes", PATH_MAX_LEN);
+  if (token && *token && !check_token(token, "STREAMSIGHT_TOKEN", error))
+    return FALSE;
+
+  if (port)
+    c->port = (guint)v_port;
+  if (bind) {
+    g_free(c->bind);
+    c->bind = g_strdup(bind);
+  }
+  if (threads)
+    c->threads = v_threads == 0 ? online_cpus() : (guint)v_threads;
+  if (model) {
+    g_free(c->model_path);
+    c->model_path = g_strdup(model);
+  }
+  if (labels) {
+    /* An empty value clears labels set in the file. */
+    g_free(c->labels_path);
+    c->labels_path = *labels ? g_strdup(labels) : NULL;
+  }
+  if (token) {
+    /* An empty value turns authentication off. */
+    g_free(c->auth_token);
+    c->auth_token = *token ? g_strdup(token) : NULL;
+  }
+  return TRUE;
+}
+
+/* ---- write-back ---- */
+
+struct ConfigStore {
+  GMutex lock; /* protects everything below; held across a whole write */
+  char *path;
+  json_t *root;       /* the file's keys as read; "streams" replaced */
+  guint64 writes_ok;
+  guint64 writes_failed;
+  char *last_error;   /* of the last write, NULL after a success */
+  ConfigFault fault;
+};
+
+ConfigStore *
+config_store_new(const char *path, json_t *root)
+{
+  ConfigStore *s = g_new0(ConfigStore, 1);
+  g_mutex_init(&s->lock);
+  s->path = g_strdup(path);
+  s->root = root ? json_deep_copy(root) : json_object();
+  return s;
+}
+
+void
+config_store_free(ConfigStore *s)
+{
+  if (!s)
+    return;
+  g_mutex_clear(&s->lock);
+  g_free(s->path);
+  json_decref(s->root);
+  g_free(s->last_error);
+  g_free(s);
+}
+
+const char *
+config_store_path(ConfigStore *s)
+{
+  return s->path;
+}
+
+void
+config_store_status(ConfigStore *s, guint64 *writes_ok, guint64 *writes_failed,
+                    char **last_error)
+{
+  g_mutex_lock(&s->lock);
+  if (writes_ok)
+    *writes_ok = s->writes_ok;
+  if (writes_failed)
+    *writes_failed = s->writes_failed;
+  if (last_error)
+    *last_error = g_strdup(s->last_error);
+  g_mutex_unlock(&s->lock);
+}
+
+void
+config_store_set_fault(ConfigStore *s, ConfigFault fault)
+{
+  g_mutex_lock(&s->lock);
+  s->fault = fault;
+  g_mutex_unlock(&s->lock);
+}
+
+static gboolean
+io_error(GError **error, const char *path, const char *what, int err)
+{
+  g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "%s: %s: %s", path, what,
+              g_strerror(err));
+  return FALSE;
+}
+
+static gboolean
+write_all(int fd, const char *data, gsize len, ConfigFault fault)
+{
+  if (fault == CONFIG_FAULT_WRITE_ENOSPC) {
+    /* Half the data reaches the disk, then the disk is full. */
+    gsize half = len / 2;
+    if (half && write(fd, data, half) < 0)
+      return FALSE;
+    errno = ENOSPC;
+    return FALSE;
+  }
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return FALSE;
+    }
+    data += n;
+    len -= (gsize)n;
+  }
+  return TRUE;
+}
+
+/* Writes data to path atomically (see config.h). */
+static gboolean
+write_atomic(const char *path, const char *data, gsize len, ConfigFault fault,
+             GError **error)
+{
+  char *dir = g_path_get_dirname(path);
+  char *base = g_path_get_basename(path);
+  char *tmp = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
+  gboolean ok = FALSE;
+  struct stat st;
+  mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0600;
+
+  int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, (int)mode);
+  if (fd < 0) {
+    io_error(error, path, "cannot create a temporary file", errno);
+    goto out_free;
+  }
+  if (fchmod(fd, mode) != 0) {
+    io_error(error, path, "cannot set the mode of the temporary file", errno);
+    goto fail_unlink;
+  }
+  if (!write_all(fd, data, len, fault)) {
+    io_error(error, path, "cannot write the temporary file", errno);
+    goto fail_unlink;
+  }
+  if (fsync(fd) != 0) {
+    io_error(error, path, "cannot sync the temporary file", errno);
+    goto fail_unlink;
+  }
+  if (fault == CONFIG_FAULT_CRASH_BEFORE_RENAME)
+    _exit(CONFIG_FAULT_EXIT_CODE);
+  if (close(fd) != 0) {
+    fd = -1;
+    io_error(error, path, "cannot close the temporary file", errno);
+    goto fail_unlink;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0) {
+    io_error(error, path, "cannot rename the temporary file over it", errno);
+    goto fail_unlink;
+  }
+  /* The rename is durable once the directory is synced. */
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync(dfd) != 0) {
+    int err = errno;
+    if (dfd >= 0)
+      close(dfd);
+    io_error(error, dir, "cannot sync the directory", err);
+    goto out_free; /* the new file is in place, maybe not durable yet */
+  }
+  close(dfd);
+  ok = TRUE;
+  goto out_free;
+
+fail_unlink:
+  if (fd >= 0)
+    close(fd);
+  unlink(tmp);
+out_free:
+  g_free(tmp);
+  g_free(base);
+  g_free(dir);
+  return ok;
+}
+
+/* Writes the streams (configs and ids: parallel arrays) with every other key
+ * of the file as read. Call with s->lock held. */
+static gboolean
+write_locked(ConfigStore *s, GPtrArray *configs, GPtrArray *ids,
+             GError **error)
+{
+  GError *e = NULL;
+  json_t *arr = json_array();
+  for (guint i = 0; i < configs->len; i++) {
+    const StreamConfig *c = g_ptr_array_index(configs, i);
+    const char *id = ids ? g_ptr_array_index(ids, i) : NULL;
+    json_t *obj = json_object();
+    if (id)
+      json_object_set_new(obj, "id", json_string(id));
+    json_object_set_new(obj, "name", json_string(c->name));
+    json_object_set_new(obj, "uri", json_string(c->uri));
+    config_stream_options_to_json(obj, c, TRUE);
+    json_array_append_new(arr, obj);
+  }
+  json_object_set_new(s->root, "streams", arr);
+
+  char *text = json_dumps(s->root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+  gboolean ok = FALSE;
+  if (!text) {
+    g_set_error(&e, CONFIG_ERROR, CONFIG_ERROR_IO, "%s: out of memory",
+                s->path);
+  } else {
+    GString *buf = g_string_new(text);
+    g_string_append_c(buf, '\n');
+    free(text);
+    ok = write_atomic(s->path, buf->str, buf->len, s->fault, &e);
+    g_string_free(buf, TRUE);
+  }
+
+  if (ok) {
+    if (s->last_error)
+      g_message("config: %s written again after a failure", s->path);
+    s->writes_ok++;
+    g_clear_pointer(&s->last_error, g_free);
+  } else {
+    /* Logged once per run of failures, not once per change. */
+    if (!s->last_error)
+      g_warning("config: streams not saved: %s (the old file is unchanged)",
+                e->message);
+    s->writes_failed++;
+    g_free(s->last_error);
+    s->last_error = g_strdup(e->message);
+    g_propagate_error(error, e);
+  }
+  return ok;
+}
+
+gboolean
+config_store_write(ConfigStore *s, GPtrArray *configs, GPtrArray *ids,
+                   GError **error)
+{
+  g_mutex_lock(&s->lock);
+  gboolean ok = write_locked(s, configs, ids, error);
+  g_mutex_unlock(&s->lock);
+  return ok;
+}
+
+gboolean
+config_store_save(ConfigStore *s, Registry *r, GError **error)
+{
+  GPtrArray *configs = NULL, *ids = NULL;
+  g_mutex_lock(&s->lock);
+  /* Copied under the store lock so that concurrent saves write in the order
+   * of the snapshots they took: the last writer has the newest. */
+  registry_copy_configs(r, &configs, &ids);
+  gboolean ok = write_locked(s, configs, ids, error);
+  g_mutex_unlock(&s->lock);
+  g_ptr_array_unref(configs);
+  g_ptr_array_unref(ids);
+  return ok;
+}
+
+void
+config_store_registry_changed(Registry *r, gpointer user)
+{
+  config_store_save(user, r, NULL);
+}

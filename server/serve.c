@@ -1,0 +1,587 @@
+/* streamsight — `streamsight serve`: load the config and the model, start the
+ * inference pool, the streams and the HTTP API, run the GLib main loop until
+ * SIGINT/SIGTERM, then shut down in reverse order (HTTP stopped, pipelines to
+ * NULL, pool drained). And `streamsight healthcheck`, a tiny HTTP client for
+ * container health checks.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "http.h"
+#include "kernels/kernels.h"
+#include "model.h"
+#include "pool.h"
+#include "registry.h"
+#include "routes.h"
+#include "streamsight-sink.h"
+
+/* TLS files are small; anything bigger is not a PEM certificate or key. */
+#define SERVE_PEM_MAX_BYTES (1u << 20)
+
+static void
+serve_usage(FILE *out)
+{
+  fprintf(out,
+          "Usage: streamsight [serve] [OPTION...]\n"
+          "\n"
+          "Runs the stream server: one pipeline per camera, inference on a "
+          "thread pool,\n"
+          "the REST API over HTTP.\n"
+          "\n"
+          "  -c, --config FILE   JSON config (default: $STREAMSIGHT_CONFIG; "
+          "none: built-in\n"
+          "                      defaults, streams added over the API are "
+          "not saved)\n"
+          "  -p, --port N        TCP port, 0 = any free port (overrides "
+          "config and env)\n"
+          "  -b, --bind ADDR     numeric listen address (overrides config "
+          "and env)\n"
+          "  -v, --verbose       debug logging (every request, "
+          "libmicrohttpd)\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "Environment: STREAMSIGHT_CONFIG, STREAMSIGHT_PORT, "
+          "STREAMSIGHT_BIND,\n"
+          "STREAMSIGHT_THREADS, STREAMSIGHT_MODEL, STREAMSIGHT_LABELS, "
+          "STREAMSIGHT_TOKEN\n"
+          "(see config/README.md). Stops cleanly on SIGINT or SIGTERM.\n");
+}
+
+typedef struct {
+  ServerConfig *config;
+  struct ss_model *model;
+  struct ss_engine *engine;
+  struct ss_pool *pool;
+  Registry *registry;
+  ConfigStore *store;
+  Routes *routes;
+  HttpServer *http;
+  GMainLoop *loop;
+  int signal_received;
+} Server;
+
+static gboolean
+on_signal(gpointer user)
+{
+  Server *s = user;
+  if (s->signal_received++ == 0) {
+    g_message("shutting down (signal received)");
+    g_main_loop_quit(s->loop);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Reads a PEM file for TLS; key names the config key in messages. */
+static char *
+read_pem(const char *path, const char *key)
+{
+  char *text = NULL;
+  gsize len = 0;
+  GError *e = NULL;
+  if (!g_file_get_contents(path, &text, &len, &e)) {
+    fprintf(stderr, "streamsight: %s: %s\n", key, e->message);
+    g_error_free(e);
+    return NULL;
+  }
+  if (len == 0 || len > SERVE_PEM_MAX_BYTES || strlen(text) != len ||
+      !strstr(text, "-----BEGIN ")) {
+    fprintf(stderr, "streamsight: %s: %s is not a PEM file\n", key, path);
+    g_free(text);
+    return NULL;
+  }
+  return text;
+}
+
+static int
+load_model(Server *s)
+{
+  const ServerConfig *c = s->config;
+  struct ss_error err = { 0 };
+  if (!g_file_test(c->model_path, G_FILE_TEST_EXISTS)) {
+    fprintf(stderr,
+            "streamsight: model file '%s' not found.\n"
+            "  Run scripts/install-models.sh to download the default model, "
+            "or point \"model\"\n"
+            "  in the config (or STREAMSIGHT_MODEL) at a .tflite or "
+            ".safetensors file.\n",
+            c->model_path);
+    return 1;
+  }
+  if (model_load(c->model_path, &s->model, &err) != 0) {
+    fprintf(stderr, "streamsight: model '%s': %s\n", c->model_path,
+            err.message);
+    return 1;
+  }
+  if (c->labels_path &&
+      model_set_labels_file(s->model, c->labels_path, &err) != 0) {
+    fprintf(stderr, "streamsight: labels '%s': %s\n", c->labels_path,
+            err.message);
+    return 1;
+  }
+  if (engine_new(s->model, KERN_ISA_AUTO, &s->engine, &err) != 0) {
+    fprintf(stderr, "streamsight: engine: %s\n", err.message);
+    return 1;
+  }
+  /* Each stream has at most one frame in flight, so a queue as long as
+   * the stream limit never drops a frame of its own accord. */
+  int capacity = (int)MAX(c->limits.max_streams, c->threads);
+  if (pool_new(s->engine, (int)c->threads, capacity, 0, &s->pool, &err) != 0) {
+    fprintf(stderr, "streamsight: inference pool: %s\n", err.message);
+    return 1;
+  }
+  g_message("model %s (%s, %dx%d, %s labels), %u inference threads, "
+            "kernels %s",
+            model_name(s->model), model_arch_name(model_arch(s->model)),
+            model_input_width(s->model), model_input_height(s->model),
+            model_has_labels(s->model) ? "with" : "no", c->threads,
+            engine_isa_name(s->engine));
+  return 0;
+}
+
+static int
+restore_streams(Server *s)
+{
+  const ServerConfig *c = s->config;
+  for (guint i = 0; i < c->streams->len; i++) {
+    const ConfigStream *cs = g_ptr_array_index(c->streams, i);
+    GError *e = NULL;
+    char *id = NULL;
+    if (!registry_add(s->registry, cs->id, &cs->config, &id, &e)) {
+      if (c->streams_defaulted)
+        fprintf(stderr, "streamsight: the default test stream: %s\n",
+                e->message);
+      else
+        fprintf(stderr, "streamsight: %s: streams[%u]: %s\n", c->path, i,
+                e->message);
+      g_error_free(e);
+      return 2;
+    }
+    char *shown = stream_config_redact_uri(cs->config.uri);
+    g_message("stream %s \"%s\" on %s", id, cs->config.name, shown);
+    g_free(shown);
+    g_free(id);
+  }
+  return 0;
+}
+
+static int
+start_http(Server *s)
+{
+  const ServerConfig *c = s->config;
+  char *cert = NULL, *key = NULL;
+  if (c->tls_cert_path) {
+    cert = read_pem(c->tls_cert_path, "tls.cert");
+    key = cert ? read_pem(c->tls_key_path, "tls.key") : NULL;
+    if (!key) {
+      g_free(cert);
+      return 1;
+    }
+  }
+  RoutesConfig rc = {
+    .registry = s->registry,
+    .engine = s->engine,
+    .pool = s->pool,
+    .store = s->store,
+    .auth_token = c->auth_token,
+    .max_body_bytes = c->limits.max_body_bytes,
+  };
+  s->routes = routes_new(&rc);
+  HttpOptions ho = {
+    .bind = c->bind,
+    .port = c->port,
+    .threads = c->http_threads,
+    .max_connections = c->limits.max_connections,
+    .connection_timeout_s = c->limits.connection_timeout_s,
+    .max_body_bytes = c->limits.max_body_bytes,
+    .tls_cert_pem = cert,
+    .tls_key_pem = key,
+  };
+  GError *e = NULL;
+  s->http = http_server_start(&ho, s->routes, &e);
+  if (key)
+    memset(key, 0, strlen(key));
+  g_free(cert);
+  g_free(key);
+  if (!s->http) {
+    fprintf(stderr, "streamsight: %s\n", e->message);
+    g_error_free(e);
+    return 1;
+  }
+  return 0;
+}
+
+static void
+server_shutdown(Server *s)
+{
+  /* Reverse order of start-up: no request reaches the registry once HTTP
+   * is stopped; streams stop before the pool they feed; the pool drains
+   * before the engine goes. The changed callback is cleared first so that
+   * stopping the streams is not mistaken for removing them from the file. */
+  http_server_stop(s->http);
+  routes_free(s->routes);
+  if (s->registry) {
+    registry_set_changed_func(s->registry, NULL, NULL);
+    registry_free(s->registry);
+  }
+  pool_free(s->pool);
+  engine_free(s->engine);
+  model_unref(s->model);
+  config_store_free(s->store);
+  server_config_free(s->config);
+  if (s->loop)
+    g_main_loop_unref(s->loop);
+}
+
+/* Builds the config from file, environment and flags. Returns an exit
+ * status (0 = go on). */
+static int
+load_config(Server *s, const char *path, const char *port, const char *bind)
+{
+  GError *e = NULL;
+  char **env = g_get_environ();
+  s->config = server_config_new();
+  if (!path) {
+    const char *p = g_environ_getenv(env, "STREAMSIGHT_CONFIG");
+    path = p && *p ? p : NULL;
+  }
+  if (path && !server_config_load_file(s->config, path, &e))
+    goto fail_e;
+  if (!server_config_apply_env(s->config, env, &e))
+    goto fail_e;
+  if (port) {
+    guint64 v;
+    if (!g_ascii_string_to_unsigned(port, 10, 0, 65535, &v, NULL)) {
+      fprintf(stderr, "streamsight: --port: must be an integer 0..65535\n");
+      g_strfreev(env);
+      return 2;
+    }
+    s->config->port = (guint)v;
+  }
+  if (bind) {
+    if (!config_check_bind(bind, "--bind", &e))
+      goto fail_e;
+    g_free(s->config->bind);
+    s->config->bind = g_strdup(bind);
+  }
+  g_strfreev(env);
+  if (!path)
+    g_message("no config file (--config or STREAMSIGHT_CONFIG): built-in "
+              "defaults; streams added over the API last until exit");
+  else if (!s->config->file_exists)
+    g_message("config %s does not exist yet: defaults; it is created when "
+              "streams change", path);
+  return 0;
+
+fail_e:
+  fprintf(stderr, "streamsight: %s\n", e->message);
+  g_error_free(e);
+  g_strfreev(env);
+  return 2;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "config", required_argument, NULL, 'c' },
+    { "port", required_argument, NULL, 'p' },
+    { "bind", required_argument, NULL, 'b' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *config_path = NULL, *port = NULL, *bind = NULL;
+  int opt;
+  optind = 1;
+  while ((opt = getopt_long(argc, argv, "c:p:b:vh", longopts, NULL)) != -1) {
+    switch (opt) {
+    case 'c': config_path = optarg; break;
+    case 'p': port = optarg; break;
+    case 'b': bind = optarg; break;
+    case 'v': g_log_set_debug_enabled(TRUE); break;
+    case 'h': serve_usage(stdout); return 0;
+    default:
+      fprintf(stderr, "Try 'streamsight serve --help'.\n");
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "streamsight serve: unexpected argument '%s'\n"
+            "Try 'streamsight serve --help'.\n", argv[optind]);
+    return 2;
+  }
+
+  /* Before any thread starts: jansson's hash seed, kernel dispatch. */
+  json_object_seed(0);
+  kern_init();
+  signal(SIGPIPE, SIG_IGN);
+
+  Server s = { 0 };
+  int rc = load_config(&s, config_path, port, bind);
+  if (rc != 0)
+    goto out;
+
+  gst_init(NULL, NULL);
+  if (!streamsight_sink_register()) {
+    fprintf(stderr, "streamsight: cannot register the streamsightsink "
+            "element\n");
+    rc = 1;
+    goto out;
+  }
+  if ((rc = load_model(&s)) != 0)
+    goto out;
+
+  s.registry = registry_new(g_main_context_default(), s.engine, s.pool,
+                            s.config->limits.max_streams);
+  if ((rc = restore_streams(&s)) != 0)
+    goto out;
+  if (s.config->path) {
+    s.store = config_store_new(s.config->path,
+                               s.config->file_exists ? s.config->root : NULL);
+    registry_set_changed_func(s.registry, config_store_registry_changed,
+                              s.store);
+  }
+  if ((rc = start_http(&s)) != 0)
+    goto out;
+
+  s.loop = g_main_loop_new(NULL, FALSE);
+  g_unix_signal_add(SIGINT, on_signal, &s);
+  g_unix_signal_add(SIGTERM, on_signal, &s);
+
+  const char *host = s.config->bind;
+  gboolean v6 = strchr(host, ':') != NULL;
+  printf("streamsight: listening on %s://%s%s%s:%u/ (%u stream%s%s)\n",
+         s.config->tls_cert_path ? "https" : "http", v6 ? "[" : "", host,
+         v6 ? "]" : "", http_server_port(s.http), registry_count(s.registry),
+         registry_count(s.registry) == 1 ? "" : "s",
+         s.config->auth_token ? ", bearer token required" : "");
+  fflush(stdout);
+
+  g_main_loop_run(s.loop);
+  rc = 0;
+
+out:
+  server_shutdown(&s);
+  if (rc == 0)
+    g_message("stopped");
+  return rc;
+}
+
+/* ---- healthcheck ---- */
+
+static void
+healthcheck_usage(FILE *out)
+{
+  fprintf(out,
+          "Usage: streamsight healthcheck [--url URL] [--timeout S]\n"
+          "\n"
+          "GETs URL over plain HTTP and exits 0 on a 200 answer, 1 "
+          "otherwise.\n"
+          "Default URL: http://127.0.0.1:$STREAMSIGHT_PORT/healthz (port "
+          "8080 when\n"
+          "unset; $STREAMSIGHT_BIND instead of 127.0.0.1 when it is a "
+          "specific address).\n"
+          "\n"
+          "  -u, --url URL       http://HOST[:PORT][/PATH]\n"
+          "  -t, --timeout S     give up after S seconds (default 3)\n"
+          "  -h, --help          this help\n");
+}
+
+/* Connects to host:port within timeout_ms; returns the socket or -1. */
+static int
+connect_with_timeout(const char *host, const char *port, int timeout_ms,
+                     char *why, gsize why_len)
+{
+  struct addrinfo hints = { 0 }, *res = NULL;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  int gai = getaddrinfo(host, port, &hints, &res);
+  if (gai != 0) {
+    snprintf(why, why_len, "%s: %s", host, gai_strerror(gai));
+    return -1;
+  }
+  int fd = -1;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (r != 0 && errno == EINPROGRESS) {
+      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+      r = poll(&pfd, 1, timeout_ms) == 1 ? 0 : -1;
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (r == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+                     err != 0)) {
+        errno = err;
+        r = -1;
+      } else if (r != 0) {
+        errno = ETIMEDOUT;
+      }
+    }
+    if (r == 0)
+      break;
+    snprintf(why, why_len, "connect: %s", g_strerror(errno));
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+int
+cmd_healthcheck(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "url", required_argument, NULL, 'u' },
+    { "timeout", required_argument, NULL, 't' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *url = NULL;
+  double timeout_s = 3.0;
+  int opt;
+  optind = 1;
+  while ((opt = getopt_long(argc, argv, "u:t:h", longopts, NULL)) != -1) {
+    switch (opt) {
+    case 'u': url = optarg; break;
+    case 't': {
+      char *end = NULL;
+      timeout_s = g_ascii_strtod(optarg, &end);
+      if (!end || *end || !(timeout_s > 0 && timeout_s <= 600)) {
+        fprintf(stderr, "streamsight healthcheck: --timeout: must be a "
+                "number of seconds in (0, 600]\n");
+        return 2;
+      }
+      break;
+    }
+    case 'h': healthcheck_usage(stdout); return 0;
+    default:
+      fprintf(stderr, "Try 'streamsight healthcheck --help'.\n");
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "streamsight healthcheck: unexpected argument '%s'\n",
+            argv[optind]);
+    return 2;
+  }
+
+  char *default_url = NULL;
+  if (!url) {
+    const char *port = g_getenv("STREAMSIGHT_PORT");
+    const char *bind = g_getenv("STREAMSIGHT_BIND");
+    const char *host = "127.0.0.1";
+    if (bind && *bind && strcmp(bind, "0.0.0.0") != 0 &&
+        strcmp(bind, "::") != 0)
+      host = bind;
+    gboolean v6 = strchr(host, ':') != NULL;
+    default_url = g_strdup_printf("http://%s%s%s:%s/healthz", v6 ? "[" : "",
+                                  host, v6 ? "]" : "",
+                                  port && *port ? port : "8080");
+    url = default_url;
+  }
+
+  char *scheme = NULL, *host = NULL, *path = NULL, *query = NULL;
+  int port = -1;
+  int rc = 1;
+  if (!g_uri_split(url, G_URI_FLAGS_NONE, &scheme, NULL, &host, &port, &path,
+                   &query, NULL, NULL) ||
+      g_strcmp0(scheme, "http") != 0 || !host || !*host) {
+    fprintf(stderr, "streamsight healthcheck: --url: expected "
+            "http://HOST[:PORT][/PATH] (plain HTTP only)\n");
+    rc = 2;
+    goto out;
+  }
+  char port_str[16];
+  snprintf(port_str, sizeof port_str, "%d", port > 0 ? port : 80);
+  char why[256] = "";
+  int timeout_ms = (int)(timeout_s * 1000.0);
+  int fd = connect_with_timeout(host, port_str, timeout_ms, why, sizeof why);
+  if (fd < 0) {
+    fprintf(stderr, "streamsight healthcheck: %s: %s\n", url, why);
+    goto out;
+  }
+  GString *req = g_string_new(NULL);
+  gboolean v6 = strchr(host, ':') != NULL;
+  g_string_append_printf(req,
+                         "GET %s%s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
+                         "User-Agent: streamsight-healthcheck\r\n"
+                         "Connection: close\r\n\r\n",
+                         path && *path ? path : "/", query ? "?" : "",
+                         query ? query : "", v6 ? "[" : "", host,
+                         v6 ? "]" : "", port_str);
+  /* Blocking I/O from here, bounded by the deadline through poll(). */
+  gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+  gsize sent = 0;
+  char buf[512];
+  gsize got = 0;
+  gboolean ok_io = TRUE;
+  while (ok_io && sent < req->len) {
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+    if (left <= 0 || poll(&pfd, 1, left) != 1) {
+      ok_io = FALSE;
+      break;
+    }
+    ssize_t n = send(fd, req->str + sent, req->len - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      ok_io = FALSE;
+    else if (n > 0)
+      sent += (gsize)n;
+  }
+  /* The status line is all we need. */
+  while (ok_io && got < sizeof buf - 1 && !memchr(buf, '\n', got)) {
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+    if (left <= 0 || poll(&pfd, 1, left) != 1) {
+      ok_io = FALSE;
+      break;
+    }
+    ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+    if (n == 0)
+      break;
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      ok_io = FALSE;
+    else if (n > 0)
+      got += (gsize)n;
+  }
+  buf[got] = '\0';
+  close(fd);
+  g_string_free(req, TRUE);
+  int status = 0;
+  if (ok_io && sscanf(buf, "HTTP/%*d.%*d %d", &status) == 1 && status == 200) {
+    rc = 0;
+  } else if (status > 0) {
+    fprintf(stderr, "streamsight healthcheck: %s: HTTP status %d\n", url,
+            status);
+  } else {
+    fprintf(stderr, "streamsight healthcheck: %s: no HTTP answer within "
+            "%g s\n", url, timeout_s);
+  }
+
+out:
+  g_free(scheme);
+  g_free(host);
+  g_free(path);
+  g_free(query);
+  g_free(default_url);
+  return rc;
+}
