@@ -256,7 +256,9 @@ def md_tables(results, meta):
     out.append(f"Machine: {meta['cpu']}, {meta['cpus']} CPUs; "
                f"{meta['date']}; streamsight {meta['git']} "
                f"({meta['buildtype']} build, kernels {meta['kernels']}); "
-               f"onnxruntime-node {meta['ort']}; PyTorch {meta['torch']}.")
+               f"onnxruntime-node {meta['ort']}; PyTorch {meta['torch']}; "
+               f"load average {meta['loadavg'][0]:.1f} before, "
+               f"{meta['loadavg'][1]:.1f} after.")
     out.append("")
     out.append(f"Latency, batch 1, 1 thread, ms (median / p90 of "
                f"{meta['rounds']} alternating rounds x {meta['runs']} runs; "
@@ -305,6 +307,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bench", required=True, help="streamsight-bench binary")
     ap.add_argument("--buildtype", default="unknown")
+    ap.add_argument("--rev", default=None,
+                    help="git revision the bench was built from")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--rounds", type=int, default=5,
                     help="alternating latency rounds (default 5)")
@@ -328,16 +332,22 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     t0 = time.time()
+    load_start = os.getloadavg()[0]
     results = [measure_net(spec, a, a.out) for spec in a.nets]
+    load_end = os.getloadavg()[0]
     meta = {
         "cpu": cpu_name(), "cpus": os.cpu_count(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"),
-        "git": git_rev(), "buildtype": a.buildtype,
+        "git": a.rev or git_rev(), "buildtype": a.buildtype,
         "kernels": results[0]["kernels"], "ort": results[0]["ort_version"],
         "torch": torch.__version__, "rounds": a.rounds, "runs": a.runs,
         "eager_runs": a.eager_runs, "tp_rounds": a.tp_rounds,
         "tp_duration": a.tp_duration, "elapsed_s": round(time.time() - t0, 1),
+        # 1-minute load average before and after: well above 1 means other
+        # jobs shared the 2 cores during the run (our own measurement adds
+        # about 1, or 2 during the parallel rounds).
+        "loadavg": [round(load_start, 2), round(load_end, 2)],
     }
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = os.path.join(a.out, f"compare-{stamp}.json")
