@@ -14,6 +14,13 @@ G_BEGIN_DECLS
 
 #define STREAM_NAME_MAX 128
 #define STREAM_URI_MAX 2048
+#define STREAM_DEVICE_MAX 256
+
+#define STREAM_CONFIG_ERROR (stream_config_error_quark())
+GQuark stream_config_error_quark(void);
+typedef enum {
+  STREAM_CONFIG_ERROR_INVALID, /* message: "<field>: <problem>" */
+} StreamConfigError;
 
 typedef enum {
   STREAM_TRANSPORT_AUTO = 0, /* RTSP: TCP first, UDP when TCP is refused */
@@ -42,7 +49,18 @@ typedef struct {
   double backoff_max_s;    /* default 30 */
   guint rtsp_latency_ms;   /* rtspsrc latency, default 200 */
   int resize_mode;         /* StreamsightResizeMode, default stretch */
+  gboolean realtime;       /* file/http sources: play at the clip's own rate
+                            * (TRUE, default) or as fast as they decode
+                            * (FALSE: batch analysis, tests). Live sources
+                            * are always real time. */
 } StreamConfig;
+
+/* "auto"/"tcp"/"udp" and "all"/"keyframes" (static strings), and back;
+ * the parsers return FALSE for an unknown name. */
+const char *stream_transport_name(StreamTransport t);
+gboolean stream_transport_from_string(const char *s, StreamTransport *out);
+const char *stream_decode_name(StreamDecode d);
+gboolean stream_decode_from_string(const char *s, StreamDecode *out);
 
 /* Defaults (everything but name and uri). */
 void stream_config_init(StreamConfig *c);
@@ -53,8 +71,27 @@ void stream_config_copy(StreamConfig *dst, const StreamConfig *src);
  * parseable by gst_uri). Errors name the field. */
 gboolean stream_config_validate(const StreamConfig *c, GError **error);
 
-/* The URI with any user:password replaced by "***" (newly allocated). */
+/* The URI with any user:password replaced by "***" (newly allocated). Any
+ * string is accepted: when the authority is malformed (e.g. an unencoded '/'
+ * or '#' in a password) everything between "://" and the last '@' is
+ * redacted, so credentials are hidden even then. */
 char *stream_config_redact_uri(const char *uri);
+
+/* Splits a URI's userinfo off: *stripped is the URI without "user:password@"
+ * (newly allocated), *user and *password the percent-decoded parts (newly
+ * allocated, NULL when absent). Returns FALSE, writing nothing, if the URI
+ * has no "scheme://" authority. */
+gboolean stream_config_split_userinfo(const char *uri, char **stripped,
+                                      char **user, char **password);
+
+/* Replaces, in text, every URI's userinfo by "***" and every occurrence of
+ * the given secrets (NULL-terminated, NULL or empty entries skipped) by
+ * "***". For error messages from GStreamer elements. Newly allocated. */
+char *stream_config_scrub(const char *text, const char *const *secrets);
+
+/* "rtsp", "rtsps", "v4l2", "file", "http", "https" or "test" for a URI that
+ * stream_config_validate() accepts (static string), or NULL. */
+const char *stream_config_uri_scheme(const char *uri);
 
 G_END_DECLS
 

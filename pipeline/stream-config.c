@@ -1,0 +1,512 @@
+/* streamsight — a stream's configuration: defaults, validation, and the
+ * handling of credentials inside URIs (split, redact, scrub).
+ *
+ * URIs are parsed by hand here rather than with GUri/GstUri, because the
+ * redaction must also work on strings that are not valid URIs (an unencoded
+ * '/' or '#' in a password makes GUri give up, yet the password must still be
+ * hidden), and because GUri's own error messages quote the offending part,
+ * which may be a piece of the password.
+ */
+#include "stream-config.h"
+
+#include <math.h>
+#include <string.h>
+
+G_DEFINE_QUARK(ss-stream-config-error-quark, stream_config_error)
+
+#define REDACTED "***"
+
+/* Limits. The ranges are wide on purpose: they reject nonsense (negative,
+ * NaN, absurdly large), not unusual but legitimate set-ups. */
+#define MAX_FPS_LIMIT 1000.0
+#define TOP_K_MAX 10 /* POOL_MAX_TOP_K; pool.h is not included here */
+#define HISTORY_LEN_MAX 10000
+#define STALL_TIMEOUT_MIN_S 0.2
+#define TIMEOUT_MAX_S 86400.0
+#define BACKOFF_MIN_S 0.01
+#define RTSP_LATENCY_MAX_MS 60000
+#define RESIZE_MODE_MAX 2 /* STREAMSIGHT_RESIZE_LETTERBOX */
+
+/* videotestsrc's pattern nicks in GStreamer 1.22 (GstVideoTestSrcPattern).
+ * Listed here so that a config can be validated without loading plugins. */
+static const char *const test_patterns[] = {
+  "smpte", "snow", "black", "white", "red", "green", "blue", "checkers-1",
+  "checkers-2", "checkers-4", "checkers-8", "circular", "blink", "smpte75",
+  "zone-plate", "gamut", "chroma-zone-plate", "solid-color", "ball",
+  "smpte100", "bar", "pinwheel", "spokes", "gradient", "colors",
+  "smpte-rp-219", NULL,
+};
+
+static const char *const schemes[] = {
+  "rtsp", "rtsps", "v4l2", "file", "http", "https", "test", NULL,
+};
+
+const char *
+stream_transport_name(StreamTransport t)
+{
+  switch (t) {
+  case STREAM_TRANSPORT_TCP: return "tcp";
+  case STREAM_TRANSPORT_UDP: return "udp";
+  case STREAM_TRANSPORT_AUTO:
+  default: return "auto";
+  }
+}
+
+gboolean
+stream_transport_from_string(const char *s, StreamTransport *out)
+{
+  static const StreamTransport all[] = {
+    STREAM_TRANSPORT_AUTO, STREAM_TRANSPORT_TCP, STREAM_TRANSPORT_UDP,
+  };
+  for (guint i = 0; s && i < G_N_ELEMENTS(all); i++)
+    if (strcmp(s, stream_transport_name(all[i])) == 0) {
+      *out = all[i];
+      return TRUE;
+    }
+  return FALSE;
+}
+
+const char *
+stream_decode_name(StreamDecode d)
+{
+  return d == STREAM_DECODE_KEYFRAMES ? "keyframes" : "all";
+}
+
+gboolean
+stream_decode_from_string(const char *s, StreamDecode *out)
+{
+  if (g_strcmp0(s, "all") == 0) {
+    *out = STREAM_DECODE_ALL;
+    return TRUE;
+  }
+  if (g_strcmp0(s, "keyframes") == 0) {
+    *out = STREAM_DECODE_KEYFRAMES;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+void
+stream_config_init(StreamConfig *c)
+{
+  memset(c, 0, sizeof *c);
+  c->transport = STREAM_TRANSPORT_AUTO;
+  c->decode = STREAM_DECODE_ALL;
+  c->max_fps = 5.0;
+  c->top_k = 5;
+  c->enabled = TRUE;
+  c->history_len = 100;
+  c->stall_timeout_s = 10.0;
+  c->backoff_initial_s = 1.0;
+  c->backoff_max_s = 30.0;
+  c->rtsp_latency_ms = 200;
+  c->resize_mode = 0;
+  c->realtime = TRUE;
+}
+
+void
+stream_config_clear(StreamConfig *c)
+{
+  if (!c)
+    return;
+  g_free(c->name);
+  g_free(c->uri);
+  g_free(c->device);
+  g_free(c->pattern);
+  c->name = c->uri = c->device = c->pattern = NULL;
+}
+
+void
+stream_config_copy(StreamConfig *dst, const StreamConfig *src)
+{
+  if (dst == src)
+    return;
+  *dst = *src;
+  dst->name = g_strdup(src->name);
+  dst->uri = g_strdup(src->uri);
+  dst->device = g_strdup(src->device);
+  dst->pattern = g_strdup(src->pattern);
+}
+
+/* ---- URI anatomy ---- */
+
+/* Offsets into a URI: [0, scheme_end) is the scheme; when has_authority,
+ * [auth, auth_end) is the authority (after "://"), of which [auth, at) is
+ * the userinfo when at > auth ("at" points at the '@', or equals auth). */
+typedef struct {
+  gsize scheme_end;
+  gboolean has_authority;
+  gsize auth, auth_end, at;
+} UriParts;
+
+static gboolean
+uri_scheme_char(char ch, gboolean first)
+{
+  return g_ascii_isalpha(ch) ||
+         (!first && (g_ascii_isdigit(ch) || ch == '+' || ch == '-' ||
+                     ch == '.'));
+}
+
+/* Standard split (RFC 3986 §3.2: the authority ends at the first '/', '?' or
+ * '#'; the userinfo ends at its last '@'). */
+static gboolean
+uri_parts(const char *uri, UriParts *p)
+{
+  gsize i = 0;
+  memset(p, 0, sizeof *p);
+  while (uri[i] && uri_scheme_char(uri[i], i == 0))
+    i++;
+  if (i == 0 || uri[i] != ':')
+    return FALSE;
+  p->scheme_end = i;
+  if (strncmp(uri + i, "://", 3) != 0)
+    return TRUE;
+  p->has_authority = TRUE;
+  p->auth = i + 3;
+  p->auth_end = p->auth + strcspn(uri + p->auth, "/?#");
+  p->at = p->auth;
+  for (gsize k = p->auth; k < p->auth_end; k++)
+    if (uri[k] == '@')
+      p->at = k;
+  return TRUE;
+}
+
+const char *
+stream_config_uri_scheme(const char *uri)
+{
+  UriParts p;
+  if (!uri || !uri_parts(uri, &p))
+    return NULL;
+  for (int i = 0; schemes[i]; i++)
+    if (strlen(schemes[i]) == p.scheme_end &&
+        g_ascii_strncasecmp(uri, schemes[i], p.scheme_end) == 0)
+      return schemes[i];
+  return NULL;
+}
+
+/* Where the part to redact ends (the '@'), or 0 when there is none. Beyond
+ * the standard rule, an '@' anywhere after "://" counts: with an unencoded
+ * '/', '?' or '#' in the password the standard authority ends early, and the
+ * rest of the password would show. Over-redacting a rare '@' in a path is the
+ * price. */
+static gsize
+uri_redact_end(const char *uri, gsize len, const UriParts *p)
+{
+  if (!p->has_authority)
+    return 0;
+  if (p->at > p->auth)
+    return p->at;
+  for (gsize k = len; k > p->auth; k--)
+    if (uri[k - 1] == '@')
+      return k - 1;
+  return 0;
+}
+
+/* Redacts the URI occupying uri[0, len) into out. */
+static void
+append_redacted(GString *out, const char *uri, gsize len)
+{
+  g_autofree char *copy = g_strndup(uri, len);
+  UriParts p;
+  gsize end;
+  if (!uri_parts(copy, &p) || (end = uri_redact_end(copy, len, &p)) == 0) {
+    g_string_append_len(out, uri, (gssize)len);
+    return;
+  }
+  g_string_append_len(out, copy, (gssize)p.auth);
+  g_string_append(out, REDACTED);
+  g_string_append(out, copy + end);
+}
+
+char *
+stream_config_redact_uri(const char *uri)
+{
+  GString *out;
+  if (!uri)
+    return NULL;
+  out = g_string_new(NULL);
+  append_redacted(out, uri, strlen(uri));
+  return g_string_free(out, FALSE);
+}
+
+gboolean
+stream_config_split_userinfo(const char *uri, char **stripped, char **user,
+                             char **password)
+{
+  UriParts p;
+  g_autofree char *raw_user = NULL, *raw_pw = NULL;
+  if (!uri || !uri_parts(uri, &p) || !p.has_authority)
+    return FALSE;
+  if (p.at > p.auth) {
+    const char *colon = memchr(uri + p.auth, ':', p.at - p.auth);
+    if (colon) {
+      raw_user = g_strndup(uri + p.auth, (gsize)(colon - (uri + p.auth)));
+      raw_pw = g_strndup(colon + 1, (gsize)(uri + p.at - colon - 1));
+    } else {
+      raw_user = g_strndup(uri + p.auth, p.at - p.auth);
+    }
+  }
+  if (stripped) {
+    GString *s = g_string_new_len(uri, (gssize)p.auth);
+    g_string_append(s, uri + (p.at > p.auth ? p.at + 1 : p.auth));
+    *stripped = g_string_free(s, FALSE);
+  }
+  if (user) {
+    /* g_uri_unescape_string fails on "%zz" or "%00": keep the raw text then,
+     * which is what a server would see anyway. */
+    *user = raw_user ? g_uri_unescape_string(raw_user, NULL) : NULL;
+    if (raw_user && !*user)
+      *user = g_strdup(raw_user);
+  }
+  if (password) {
+    *password = raw_pw ? g_uri_unescape_string(raw_pw, NULL) : NULL;
+    if (raw_pw && !*password)
+      *password = g_strdup(raw_pw);
+  }
+  return TRUE;
+}
+
+/* Does text[i] start a URI ("scheme://")? Returns the scheme's length. */
+static gsize
+scheme_at(const char *text, gsize i)
+{
+  gsize k = i;
+  if (i > 0 && uri_scheme_char(text[i - 1], FALSE))
+    return 0; /* the middle of a word */
+  while (text[k] && uri_scheme_char(text[k], k == i))
+    k++;
+  if (k > i && strncmp(text + k, "://", 3) == 0)
+    return k - i;
+  return 0;
+}
+
+char *
+stream_config_scrub(const char *text, const char *const *secrets)
+{
+  GString *out;
+  gsize i = 0;
+  if (!text)
+    return NULL;
+  out = g_string_new(NULL);
+  /* 1. Every URI-looking token (up to whitespace or a quote) redacted. */
+  while (text[i]) {
+    gsize n = scheme_at(text, i);
+    if (n) {
+      gsize end = i + strcspn(text + i, " \t\r\n\"'<>");
+      append_redacted(out, text + i, end - i);
+      i = end;
+    } else {
+      g_string_append_c(out, text[i++]);
+    }
+  }
+  /* 2. Known secrets anywhere (also percent-encoded forms, passed in by the
+   * caller), longest first is not needed: each is replaced in turn. */
+  for (int k = 0; secrets && secrets[k]; k++) {
+    if (!secrets[k][0])
+      continue;
+    g_string_replace(out, secrets[k], REDACTED, 0);
+  }
+  return g_string_free(out, FALSE);
+}
+
+/* ---- validation ---- */
+
+static gboolean
+fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean
+fail(GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error_literal(error, STREAM_CONFIG_ERROR, STREAM_CONFIG_ERROR_INVALID,
+                      msg);
+  return FALSE;
+}
+
+static gboolean
+has_control_or_space(const char *s)
+{
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+    if (*c <= 0x20 || *c == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_control(const char *s)
+{
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+    if (*c < 0x20 || *c == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
+/* A URI's structure, for the checks that need more than the scheme. The
+ * messages never quote the URI: it may hold a password. */
+static gboolean
+validate_uri(const StreamConfig *c, GError **error)
+{
+  const char *uri = c->uri;
+  const char *scheme;
+  gsize len;
+  UriParts p;
+  g_autofree char *stripped = NULL;
+  g_autofree char *host = NULL, *path = NULL;
+  gint port = -1;
+  gsize end;
+
+  if (!uri || !uri[0])
+    return fail(error, "uri: missing");
+  len = strlen(uri);
+  if (len > STREAM_URI_MAX)
+    return fail(error, "uri: %" G_GSIZE_FORMAT " bytes, more than %d", len,
+                STREAM_URI_MAX);
+  if (has_control_or_space(uri))
+    return fail(error, "uri: contains a space or control character "
+                       "(percent-encode it)");
+  if (!g_utf8_validate(uri, (gssize)len, NULL))
+    return fail(error, "uri: not valid UTF-8");
+  if (!uri_parts(uri, &p))
+    return fail(error, "uri: no scheme (expected rtsp://, rtsps://, "
+                       "v4l2://, file://, http://, https:// or test:)");
+  scheme = stream_config_uri_scheme(uri);
+  if (!scheme) {
+    g_autofree char *s = g_strndup(uri, MIN(p.scheme_end, 32));
+    return fail(error, "uri: unsupported scheme '%s' (expected rtsp, rtsps, "
+                       "v4l2, file, http, https or test)", s);
+  }
+  if (strcmp(scheme, "test") == 0) {
+    if (strcmp(uri + p.scheme_end, ":") != 0 &&
+        strcmp(uri + p.scheme_end, "://") != 0)
+      return fail(error, "uri: a test source is just \"test:\" (choose the "
+                         "picture with the pattern key)");
+    return TRUE;
+  }
+  if (!p.has_authority)
+    return fail(error, "uri: expected %s://...", scheme);
+
+  /* Structure (port, IPv6 brackets, percent-escapes) checked by GUri on the
+   * URI without its userinfo, so that its messages cannot quote a password;
+   * the userinfo is checked here. */
+  for (gsize k = p.auth; k < p.at; k++) {
+    if (uri[k] == '%' && !(g_ascii_isxdigit(uri[k + 1]) &&
+                           g_ascii_isxdigit(uri[k + 2])))
+      return fail(error, "uri: bad percent-escape in the user info");
+    if (uri[k] == '@' || uri[k] == '[' || uri[k] == ']')
+      return fail(error, "uri: unencoded '%c' in the user info "
+                         "(percent-encode it)", uri[k]);
+  }
+  end = uri_redact_end(uri, len, &p);
+  if (end != 0 && end != p.at)
+    return fail(error, "uri: unencoded '@' after the host; if it belongs to "
+                       "the password, percent-encode '/', '?', '#' and '@' "
+                       "there (%%2F, %%3F, %%23, %%40)");
+  if (!stream_config_split_userinfo(uri, &stripped, NULL, NULL) ||
+      !g_uri_split(stripped, G_URI_FLAGS_ENCODED, NULL, NULL, &host, &port,
+                   &path, NULL, NULL, NULL))
+    return fail(error, "uri: cannot be parsed (check the port, the brackets "
+                       "of an IPv6 address and the percent-escapes)");
+  if (strcmp(scheme, "rtsp") == 0 || strcmp(scheme, "rtsps") == 0 ||
+      strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) {
+    if (!host || !host[0])
+      return fail(error, "uri: no host");
+  } else if (strcmp(scheme, "file") == 0) {
+    if (p.at > p.auth)
+      return fail(error, "uri: a file URI has no user info");
+    if (host && host[0] && g_ascii_strcasecmp(host, "localhost") != 0)
+      return fail(error, "uri: file URIs on another host are not supported");
+    if (!path || path[0] != '/' || !path[1])
+      return fail(error, "uri: a file URI needs an absolute path "
+                         "(file:///path/to/clip.mp4)");
+  } else if (strcmp(scheme, "v4l2") == 0) {
+    if (p.at > p.auth || (host && host[0]))
+      return fail(error, "uri: a v4l2 URI has no host "
+                         "(v4l2:///dev/video0)");
+    if ((!path || !path[0]) && !c->device)
+      return fail(error, "uri: a v4l2 URI needs a device path "
+                         "(v4l2:///dev/video0) or the device key");
+  }
+  return TRUE;
+}
+
+static gboolean
+in_range(double v, double lo, double hi)
+{
+  return isfinite(v) && v >= lo && v <= hi;
+}
+
+gboolean
+stream_config_validate(const StreamConfig *c, GError **error)
+{
+  gsize n;
+  g_return_val_if_fail(c != NULL, FALSE);
+
+  if (!c->name || !c->name[0])
+    return fail(error, "name: missing");
+  n = strlen(c->name);
+  if (n > STREAM_NAME_MAX)
+    return fail(error, "name: %" G_GSIZE_FORMAT " bytes, more than %d", n,
+                STREAM_NAME_MAX);
+  if (!g_utf8_validate(c->name, (gssize)n, NULL))
+    return fail(error, "name: not valid UTF-8");
+  if (has_control(c->name))
+    return fail(error, "name: contains a control character");
+
+  if (!validate_uri(c, error))
+    return FALSE;
+
+  if (c->device) {
+    n = strlen(c->device);
+    if (c->device[0] != '/' || n < 2 || n > STREAM_DEVICE_MAX ||
+        has_control(c->device))
+      return fail(error, "device: expected an absolute device path of at "
+                         "most %d bytes, e.g. /dev/video0", STREAM_DEVICE_MAX);
+    if (g_strcmp0(stream_config_uri_scheme(c->uri), "v4l2") != 0)
+      return fail(error, "device: only for v4l2:// streams");
+  }
+  if (c->pattern) {
+    gboolean known = FALSE;
+    for (int i = 0; test_patterns[i] && !known; i++)
+      known = strcmp(c->pattern, test_patterns[i]) == 0;
+    if (!known)
+      return fail(error, "pattern: unknown videotestsrc pattern (e.g. "
+                         "smpte, ball, snow, colors)");
+    if (g_strcmp0(stream_config_uri_scheme(c->uri), "test") != 0)
+      return fail(error, "pattern: only for test: streams");
+  }
+  if ((int)c->transport < STREAM_TRANSPORT_AUTO ||
+      c->transport > STREAM_TRANSPORT_UDP)
+    return fail(error, "transport: expected auto, tcp or udp");
+  if ((int)c->decode < STREAM_DECODE_ALL || c->decode > STREAM_DECODE_KEYFRAMES)
+    return fail(error, "decode: expected all or keyframes");
+  if (!in_range(c->max_fps, 0.0, MAX_FPS_LIMIT))
+    return fail(error, "max_fps: %g is out of range 0 .. %g (0 = unlimited)",
+                c->max_fps, MAX_FPS_LIMIT);
+  if (c->top_k < 1 || c->top_k > TOP_K_MAX)
+    return fail(error, "top_k: %d is out of range 1 .. %d", c->top_k,
+                TOP_K_MAX);
+  if (c->history_len < 1 || c->history_len > HISTORY_LEN_MAX)
+    return fail(error, "history_len: %u is out of range 1 .. %d",
+                c->history_len, HISTORY_LEN_MAX);
+  if (!in_range(c->stall_timeout_s, STALL_TIMEOUT_MIN_S, TIMEOUT_MAX_S))
+    return fail(error, "stall_timeout_s: %g is out of range %g .. %g",
+                c->stall_timeout_s, STALL_TIMEOUT_MIN_S, TIMEOUT_MAX_S);
+  if (!in_range(c->backoff_initial_s, BACKOFF_MIN_S, TIMEOUT_MAX_S))
+    return fail(error, "backoff_initial_s: %g is out of range %g .. %g",
+                c->backoff_initial_s, BACKOFF_MIN_S, TIMEOUT_MAX_S);
+  if (!in_range(c->backoff_max_s, c->backoff_initial_s, TIMEOUT_MAX_S))
+    return fail(error, "backoff_max_s: %g is out of range "
+                       "backoff_initial_s (%g) .. %g",
+                c->backoff_max_s, c->backoff_initial_s, TIMEOUT_MAX_S);
+  if (c->rtsp_latency_ms > RTSP_LATENCY_MAX_MS)
+    return fail(error, "rtsp_latency_ms: %u is out of range 0 .. %d",
+                c->rtsp_latency_ms, RTSP_LATENCY_MAX_MS);
+  if (c->resize_mode < 0 || c->resize_mode > RESIZE_MODE_MAX)
+    return fail(error, "resize_mode: %d is out of range 0 .. %d "
+                       "(stretch, crop, letterbox)",
+                c->resize_mode, RESIZE_MODE_MAX);
+  return TRUE;
+}

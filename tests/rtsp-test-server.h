@@ -1,0 +1,50 @@
+/* streamsight — an RTSP server inside a test process (gst-rtsp-server on
+ * 127.0.0.1), running on its own thread and main context. It can be stopped
+ * (listening socket closed, clients and sessions dropped) and started again
+ * on the same port, as a camera that reboots.
+ */
+#ifndef SS_RTSP_TEST_SERVER_H
+#define SS_RTSP_TEST_SERVER_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  /* gst-launch description of the media, NULL for the default: live
+   * videotestsrc 320x240@15 -> x264enc tune=zerolatency -> rtph264pay
+   * name=pay0. */
+  const char *launch;
+  /* Basic auth when user is set. */
+  const char *user, *password;
+  /* GstRTSPLowerTrans mask the server accepts, 0 = UDP and TCP. */
+  int protocols;
+  /* 0 = a free port chosen by the kernel. */
+  guint port;
+  /* Mount point, NULL = "/test". */
+  const char *path;
+} RtspTestServerOptions;
+
+typedef struct RtspTestServer RtspTestServer;
+
+/* Starts the server (its thread, context, listening socket). NULL and
+ * *error set on failure (e.g. the port is in use). opts is copied. */
+RtspTestServer *rtsp_test_server_new(const RtspTestServerOptions *opts,
+                                     GError **error);
+/* The bound port (stays the same across stop/start). */
+guint rtsp_test_server_port(RtspTestServer *s);
+/* "rtsp://[userinfo@]127.0.0.1:port/path" (newly allocated); userinfo is
+ * inserted verbatim (already percent-encoded), NULL for none. */
+char *rtsp_test_server_uri(RtspTestServer *s, const char *userinfo);
+/* Closes the listening socket and drops every client and session. */
+void rtsp_test_server_stop(RtspTestServer *s);
+/* Listens again on the same port. */
+gboolean rtsp_test_server_start(RtspTestServer *s, GError **error);
+/* Number of clients currently connected. */
+guint rtsp_test_server_n_clients(RtspTestServer *s);
+/* Stops and frees; NULL is allowed. */
+void rtsp_test_server_free(RtspTestServer *s);
+
+G_END_DECLS
+
+#endif
