@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The central crop of a w x h image: origin (x0, y0) and size cw x ch, as
+ * tf.image.central_crop computes it (start = int((size - size * f) / 2) per
+ * side; f >= 1 keeps the whole image; at least one pixel is kept). */
+void preprocess_central_crop(int w, int h, float crop_fraction, int *x0,
+                             int *y0, int *cw, int *ch);
+
 /* src: w x h RGB8 pixels, rows of stride bytes. dst: dw x dh x 3, packed.
  * crop_fraction in (0, 1]; 1 resizes the whole image. */
 void preprocess_crop_resize_rgb8(const uint8_t *src, int w, int h,

@@ -1,0 +1,292 @@
+/* streamsight — `streamsight classify`: decode still images with GStreamer,
+ * preprocess them as the model expects (central crop + bilinear, the TF
+ * evaluation convention), run the engine and print the top classes.
+ *
+ * Output, one line per image with --json:
+ *   {"image": PATH, "predictions": [{"index": I, "label": L, "score": S}...]}
+ *   {"image": PATH, "error": "message"}
+ * where index is the ImageNet class 0-999 whatever the file's class offset;
+ * otherwise a readable table on stdout and errors on stderr.
+ */
+#include "cmd-classify.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gst/gst.h>
+#include <jansson.h>
+
+#include "engine.h"
+#include "error.h"
+#include "image-classify.h"
+#include "image-decode.h"
+#include "kernels/kernels.h"
+#include "model.h"
+#include "predict.h"
+
+#define CLASSIFY_DEFAULT_TOP 5
+/* JSON scores: float32 carries about 7 significant digits. */
+#define CLASSIFY_SCORE_DIGITS 7
+
+struct classify_opts {
+  const char *model;
+  const char *labels;
+  int top;
+  float crop;
+  enum kern_isa isa;
+  int json;
+};
+
+static void
+classify_usage(FILE *out)
+{
+  fprintf(out,
+          "Usage: streamsight classify --model FILE [OPTION...] IMAGE...\n"
+          "\n"
+          "Classifies still images (JPEG, PNG, BMP) and prints the best "
+          "classes.\n"
+          "\n"
+          "  -m, --model FILE     model file (.tflite or .safetensors)\n"
+          "  -l, --labels FILE    class names, one per line (replaces the "
+          "model's)\n"
+          "  -k, --top K          classes to print per image (default %d)\n"
+          "      --crop F         central crop fraction in (0, 1] before "
+          "resizing\n"
+          "                       (default %.3f, the TF evaluation crop)\n"
+          "      --kernels ISA    ref, avx2 or auto (default auto)\n"
+          "      --json           one JSON object per image and line\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "Exit status: 0 if every image was classified, 1 if some failed, "
+          "2 for\n"
+          "usage or model errors.\n",
+          CLASSIFY_DEFAULT_TOP, (double)IMAGE_CLASSIFY_DEFAULT_CROP);
+}
+
+static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static int
+usage_error(const char *fmt, ...)
+{
+  va_list ap;
+  fprintf(stderr, "streamsight classify: ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry 'streamsight classify --help'.\n");
+  return 2;
+}
+
+/* Parses the options; returns -1 to go on, or an exit status. */
+static int
+parse_opts(int argc, char **argv, struct classify_opts *o)
+{
+  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON };
+  static const struct option longopts[] = {
+    { "model", required_argument, NULL, 'm' },
+    { "labels", required_argument, NULL, 'l' },
+    { "top", required_argument, NULL, 'k' },
+    { "crop", required_argument, NULL, OPT_CROP },
+    { "kernels", required_argument, NULL, OPT_KERNELS },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  *o = (struct classify_opts){ .top = CLASSIFY_DEFAULT_TOP,
+                               .crop = IMAGE_CLASSIFY_DEFAULT_CROP,
+                               .isa = KERN_ISA_AUTO };
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":m:l:k:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'm': o->model = optarg; break;
+    case 'l': o->labels = optarg; break;
+    case 'k': {
+      char *end;
+      errno = 0;
+      long v = strtol(optarg, &end, 10);
+      if (errno || end == optarg || *end || v < 1 || v > 100000)
+        return usage_error("--top: '%s' is not a positive integer", optarg);
+      o->top = (int)v;
+      break;
+    }
+    case OPT_CROP: {
+      char *end;
+      errno = 0;
+      double v = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(v > 0.0 && v <= 1.0))
+        return usage_error("--crop: '%s' is not a fraction in (0, 1]",
+                           optarg);
+      o->crop = (float)v;
+      break;
+    }
+    case OPT_KERNELS:
+      if (strcmp(optarg, "auto") == 0)
+        o->isa = KERN_ISA_AUTO;
+      else if (strcmp(optarg, "ref") == 0)
+        o->isa = KERN_ISA_REF;
+      else if (strcmp(optarg, "avx2") == 0)
+        o->isa = KERN_ISA_AVX2;
+      else
+        return usage_error("--kernels: '%s' is not one of ref, avx2, auto",
+                           optarg);
+      break;
+    case OPT_JSON: o->json = 1; break;
+    case 'h': classify_usage(stdout); return 0;
+    case ':':
+      return usage_error("%s needs an argument", argv[optind - 1]);
+    default:
+      return usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (!o->model)
+    return usage_error("%s", "--model FILE is required");
+  if (optind >= argc)
+    return usage_error("%s", "no IMAGE given");
+  return -1;
+}
+
+/* Prints one JSON line (steals obj). */
+static void
+print_json_line(json_t *obj)
+{
+  char *s = json_dumps(obj, JSON_PRESERVE_ORDER |
+                                JSON_REAL_PRECISION(CLASSIFY_SCORE_DIGITS));
+  json_decref(obj);
+  if (s) {
+    puts(s);
+    free(s);
+  }
+}
+
+static void
+report_error(const struct classify_opts *o, const char *path,
+             const char *message)
+{
+  if (o->json) {
+    json_t *obj = json_object();
+    json_object_set_new(obj, "image", json_string(path));
+    json_object_set_new(obj, "error", json_string(message));
+    print_json_line(obj);
+  } else {
+    fprintf(stderr, "%s: error: %s\n", path, message);
+  }
+}
+
+static void
+report_predictions(const struct classify_opts *o, const struct ss_model *m,
+                   const char *path, const struct prediction *p, int n)
+{
+  if (o->json) {
+    json_t *obj = json_object();
+    json_t *arr = json_array();
+    json_object_set_new(obj, "image", json_string(path));
+    for (int i = 0; i < n; i++) {
+      const char *label = model_label(m, p[i].index);
+      json_t *e = json_object();
+      json_object_set_new(e, "index", json_integer(p[i].index));
+      json_object_set_new(e, "label", label ? json_string(label) : json_null());
+      json_object_set_new(e, "score", json_real((double)p[i].score));
+      json_array_append_new(arr, e);
+    }
+    json_object_set_new(obj, "predictions", arr);
+    print_json_line(obj);
+    return;
+  }
+  printf("%s\n", path);
+  for (int i = 0; i < n; i++) {
+    const char *label = model_label(m, p[i].index);
+    printf("  %d. %5.1f%%  %4d  %s\n", i + 1, 100.0 * (double)p[i].score,
+           p[i].index, label ? label : "");
+  }
+}
+
+int
+cmd_classify(int argc, char **argv)
+{
+  struct classify_opts o;
+  int status = parse_opts(argc, argv, &o);
+  if (status >= 0)
+    return status;
+
+  kern_init();
+  json_object_seed(0);
+  if (o.isa != KERN_ISA_AUTO && !kern_ops_get(o.isa)) {
+    fprintf(stderr, "streamsight classify: --kernels %s: not available on "
+                    "this CPU or build\n",
+            o.isa == KERN_ISA_AVX2 ? "avx2" : "ref");
+    return 2;
+  }
+  GError *gerr = NULL;
+  if (!gst_init_check(NULL, NULL, &gerr)) {
+    fprintf(stderr, "streamsight classify: GStreamer: %s\n",
+            gerr ? gerr->message : "initialisation failed");
+    g_clear_error(&gerr);
+    return 2;
+  }
+
+  struct ss_error err = { 0 };
+  struct ss_model *model = NULL;
+  struct ss_engine *engine = NULL;
+  ImageClassifier *clf = NULL;
+  struct prediction *pred = NULL;
+  status = 2;
+  if (model_load(o.model, &model, &err) != 0) {
+    fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
+            err.message);
+    goto out;
+  }
+  if (o.labels && model_set_labels_file(model, o.labels, &err) != 0) {
+    fprintf(stderr, "streamsight classify: --labels %s: %s\n", o.labels,
+            err.message);
+    goto out;
+  }
+  if (engine_new(model, o.isa, &engine, &err) != 0) {
+    fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
+            err.message);
+    goto out;
+  }
+  clf = image_classifier_new(engine, &gerr);
+  if (!clf) {
+    fprintf(stderr, "streamsight classify: %s\n", gerr->message);
+    g_clear_error(&gerr);
+    goto out;
+  }
+  int k = o.top < model_num_classes(model) ? o.top : model_num_classes(model);
+  pred = g_new(struct prediction, k > 0 ? k : 1);
+
+  int failed = 0;
+  for (int i = optind; i < argc; i++) {
+    const char *path = argv[i];
+    RgbImage img = { 0 };
+    if (!image_decode_file(path, &img, &gerr)) {
+      report_error(&o, path, gerr->message);
+      g_clear_error(&gerr);
+      failed++;
+      continue;
+    }
+    int n = image_classifier_run(clf, &img, o.crop, k, pred);
+    rgb_image_clear(&img);
+    if (n < 0) {
+      report_error(&o, path, "image could not be preprocessed");
+      failed++;
+      continue;
+    }
+    report_predictions(&o, model, path, pred, n);
+    fflush(stdout);
+  }
+  status = failed ? 1 : 0;
+
+out:
+  g_free(pred);
+  image_classifier_free(clf);
+  engine_free(engine);
+  model_unref(model);
+  gst_deinit();
+  return status;
+}

@@ -1,0 +1,60 @@
+/* streamsight — the command-line entry point: a small subcommand dispatcher.
+ * Each subcommand parses its own options and returns the exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd-classify.h"
+
+#ifndef SS_VERSION
+#define SS_VERSION "unknown"
+#endif
+
+struct command {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+  { "classify", "classify still images (JPEG, PNG, BMP) with a model",
+    cmd_classify },
+};
+
+static void
+usage(FILE *out)
+{
+  fprintf(out,
+          "Usage: streamsight COMMAND [OPTION...]\n"
+          "       streamsight --help | --version\n"
+          "\n"
+          "Commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n'streamsight COMMAND --help' describes a command's "
+               "options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+      strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    printf("streamsight %s\n", SS_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(cmd, commands[i].name) == 0)
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "streamsight: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return 2;
+}
