@@ -250,7 +250,6 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX(opt->max_connections, 1u),
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opt->connection_timeout_s,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
       MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);
   freeaddrinfo(ai);

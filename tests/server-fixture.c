@@ -1,0 +1,168 @@
+#include "server-fixture.h"
+
+#include <check.h>
+#include <gst/gst.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "mobilenet.h"
+#include "model-graph.h"
+#include "streamsight-sink.h"
+#include "testutil.h"
+
+#define FIXTURE_SEED 20261128u
+
+static void
+fill_weights(struct ss_model *m, uint64_t seed)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, seed);
+  for (int i = 0; i < m->n_layers; i++) {
+    struct layer *l = &m->layers[i];
+    size_t n = layer_weight_count(l);
+    if (!n)
+      continue;
+    /* He-like scale keeps activations O(1) through the network, so the
+     * scores are not all equal. */
+    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
+                                         : l->kh * l->kw * l->cin;
+    float s = sqrtf(3.0f / (float)fan_in);
+    tu_rng_fill(&r, l->weight, n, -s, s);
+    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
+  }
+}
+
+static gpointer
+loop_main(gpointer user)
+{
+  ServerFixture *f = user;
+  /* Waits for the context when another thread holds it (the registry runs
+   * stream start-up directly while the context is free). */
+  g_main_loop_run(f->loop);
+  return NULL;
+}
+
+void
+server_fixture_init(ServerFixture *f, int threads, guint max_streams,
+                    const char *token, guint64 max_body_bytes)
+{
+  struct ss_error err = { 0 };
+  memset(f, 0, sizeof *f);
+  kern_init();
+  gst_init(NULL, NULL);
+  ck_assert(streamsight_sink_register());
+
+  ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
+                                PAD_RULE_TF_SAME, 1001, &f->model, &err) == 0,
+                "build: %s", err.message);
+  fill_weights(f->model, FIXTURE_SEED);
+  ck_assert_msg(engine_new(f->model, KERN_ISA_AUTO, &f->engine, &err) == 0,
+                "engine: %s", err.message);
+  ck_assert_msg(pool_new(f->engine, threads, (int)max_streams + threads, 0,
+                         &f->pool, &err) == 0, "pool: %s", err.message);
+
+  f->ctx = g_main_context_new();
+  f->loop = g_main_loop_new(f->ctx, FALSE);
+  f->registry = registry_new(f->ctx, f->engine, f->pool, max_streams);
+  f->loop_thread = g_thread_new("fixture-loop", loop_main, f);
+
+  char *dir = g_strdup_printf("%s/srv-XXXXXX", tu_tmp_dir());
+  ck_assert_ptr_nonnull(g_mkdtemp(dir));
+  f->config_path = g_build_filename(dir, "streamsight.json", NULL);
+  g_free(dir);
+  f->store = config_store_new(f->config_path, NULL);
+  registry_set_changed_func(f->registry, config_store_registry_changed,
+                            f->store);
+
+  RoutesConfig rc = {
+    .registry = f->registry,
+    .engine = f->engine,
+    .pool = f->pool,
+    .store = f->store,
+    .auth_token = token,
+    .max_body_bytes = max_body_bytes,
+  };
+  f->routes = routes_new(&rc);
+}
+
+static gboolean
+quit_loop(gpointer user)
+{
+  g_main_loop_quit(user);
+  return G_SOURCE_REMOVE;
+}
+
+void
+server_fixture_clear(ServerFixture *f)
+{
+  routes_free(f->routes);
+  registry_set_changed_func(f->registry, NULL, NULL);
+  /* registry_free runs the teardown itself with the context not running
+   * elsewhere. */
+  g_main_context_invoke(f->ctx, quit_loop, f->loop);
+  g_thread_join(f->loop_thread);
+  registry_free(f->registry);
+  g_main_loop_unref(f->loop);
+  g_main_context_unref(f->ctx);
+  pool_free(f->pool);
+  engine_free(f->engine);
+  model_unref(f->model);
+  config_store_free(f->store);
+  g_free(f->config_path);
+  memset(f, 0, sizeof *f);
+}
+
+guint
+fixture_request(ServerFixture *f, const char *method, const char *path,
+                const char *query_name, const char *query_value,
+                const char *body, const char *authorization,
+                json_t **json_out, RouteResponse *resp_out)
+{
+  RouteParam q = { query_name, query_value };
+  RouteRequest req = {
+    .method = method,
+    .path = path,
+    .query = query_name ? &q : NULL,
+    .n_query = query_name ? 1 : 0,
+    .authorization = authorization,
+    .content_type = body ? "application/json" : NULL,
+    .body = (const guint8 *)body,
+    .body_len = body ? strlen(body) : 0,
+  };
+  RouteResponse resp = { 0 };
+  routes_handle(f->routes, &req, &resp);
+  guint status = resp.status;
+  if (json_out) {
+    *json_out = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL)
+                          : NULL;
+  }
+  if (resp_out)
+    *resp_out = resp;
+  else
+    route_response_clear(&resp);
+  return status;
+}
+
+json_t *
+fixture_wait_prediction(ServerFixture *f, const char *id, double timeout_s,
+                        const char *authorization)
+{
+  char *path = g_strdup_printf("/api/v1/streams/%s/predictions/latest", id);
+  gint64 deadline = g_get_monotonic_time() + (gint64)(timeout_s * 1e6);
+  json_t *found = NULL;
+  while (!found && g_get_monotonic_time() < deadline) {
+    json_t *j = NULL;
+    guint st = fixture_request(f, "GET", path, NULL, NULL, NULL,
+                               authorization, &j, NULL);
+    ck_assert_uint_eq(st, 200);
+    json_t *p = json_object_get(j, "prediction");
+    if (p && json_is_object(p))
+      found = json_incref(p);
+    json_decref(j);
+    if (!found)
+      g_usleep(50 * 1000);
+  }
+  g_free(path);
+  return found;
+}

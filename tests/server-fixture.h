@@ -1,0 +1,53 @@
+/* streamsight — what test-routes and test-http share: a real server stack
+ * (tiny built model with random weights, engine, pool, registry on its own
+ * main context run by a thread, config store, routes) without sockets. */
+#ifndef SS_SERVER_FIXTURE_H
+#define SS_SERVER_FIXTURE_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "engine.h"
+#include "pool.h"
+#include "registry.h"
+#include "routes.h"
+
+typedef struct {
+  struct ss_model *model;
+  struct ss_engine *engine;
+  struct ss_pool *pool;
+  GMainContext *ctx;
+  GMainLoop *loop;
+  GThread *loop_thread;
+  Registry *registry;
+  char *config_path; /* in a fresh temporary directory */
+  ConfigStore *store;
+  Routes *routes;
+} ServerFixture;
+
+/* Builds MobileNetV2 0.35/96 (1001 outputs, random weights from a fixed
+ * seed), an engine, a pool of `threads` workers, a registry of at most
+ * max_streams streams whose main context runs on a thread, a config store
+ * (no file yet) wired to the registry, and routes with token (NULL: no
+ * auth). Calls gst_init and registers the sink. */
+void server_fixture_init(ServerFixture *f, int threads, guint max_streams,
+                         const char *token, guint64 max_body_bytes);
+/* Tears down in the server's order: routes, registry (loop stopped first),
+ * pool, engine, model, store. */
+void server_fixture_clear(ServerFixture *f);
+
+/* Runs one request through the routes; returns the status. *json_out (if
+ * not NULL) gets the parsed body (NULL for an empty or non-JSON body).
+ * resp_out (if not NULL) receives the raw response (caller clears it). */
+guint fixture_request(ServerFixture *f, const char *method, const char *path,
+                      const char *query_name, const char *query_value,
+                      const char *body, const char *authorization,
+                      json_t **json_out, RouteResponse *resp_out);
+
+/* Polls GET .../predictions/latest until a prediction is there or timeout_s
+ * passes; returns it (new reference) or NULL. */
+json_t *fixture_wait_prediction(ServerFixture *f, const char *id,
+                                double timeout_s, const char *authorization);
+
+#endif

@@ -1,0 +1,643 @@
+/* Tests of server/http.c over real sockets: a server bound to 127.0.0.1 on
+ * an ephemeral port, a plain-socket HTTP/1.1 client; status lines, headers,
+ * bodies, the body limit (413 by Content-Length and for chunked bodies),
+ * keep-alive, the connection limit and idle timeout, the bearer token; and
+ * many client threads hitting the API while streams run. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "server-fixture.h"
+#include "testutil.h"
+
+#define BODY_LIMIT 2048
+#define PREDICTION_TIMEOUT_S 20.0
+/* Client threads and requests each in the concurrency test: enough to
+ * overlap every handler many times on 2 cores, short enough for CI. */
+#define N_CLIENTS 8
+#define N_REQUESTS 150
+
+static ServerFixture fx;
+static HttpServer *srv;
+
+static void
+start_server(const char *token, guint max_connections, guint timeout_s)
+{
+  server_fixture_init(&fx, 2, 16, token, BODY_LIMIT);
+  HttpOptions o = {
+    .bind = "127.0.0.1",
+    .port = 0,
+    .threads = 2,
+    .max_connections = max_connections,
+    .connection_timeout_s = timeout_s,
+    .max_body_bytes = BODY_LIMIT,
+  };
+  GError *e = NULL;
+  srv = http_server_start(&o, fx.routes, &e);
+  ck_assert_msg(srv != NULL, "start: %s", e ? e->message : "");
+  ck_assert_uint_gt(http_server_port(srv), 0);
+}
+
+static void
+setup(void)
+{
+  start_server(NULL, 64, 30);
+}
+
+static void
+setup_auth(void)
+{
+  start_server("sekrit-Token", 64, 30);
+}
+
+static void
+setup_limits(void)
+{
+  start_server(NULL, 2, 1);
+}
+
+static void
+teardown(void)
+{
+  http_server_stop(srv);
+  srv = NULL;
+  server_fixture_clear(&fx);
+}
+
+/* ---- a minimal HTTP/1.1 client ---- */
+
+static int
+client_connect(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  struct timeval tv = { .tv_sec = 20 };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct sockaddr_in a = { .sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)http_server_port(srv)) };
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
+                "connect: %s", g_strerror(errno));
+  return fd;
+}
+
+static gboolean
+send_all(int fd, const char *data, gsize len)
+{
+  while (len > 0) {
+    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+    if (n <= 0)
+      return FALSE;
+    data += n;
+    len -= (gsize)n;
+  }
+  return TRUE;
+}
+
+typedef struct {
+  int status;         /* 0: no answer */
+  char *headers;      /* raw header block, lower-cased names kept as sent */
+  char *body;
+  gsize body_len;
+} HttpAnswer;
+
+static void
+answer_clear(HttpAnswer *a)
+{
+  g_free(a->headers);
+  g_free(a->body);
+  memset(a, 0, sizeof *a);
+}
+
+/* The value of a header (new string) or NULL. */
+static char *
+answer_header(const HttpAnswer *a, const char *name)
+{
+  if (!a->headers)
+    return NULL;
+  char **lines = g_strsplit(a->headers, "\r\n", -1);
+  char *v = NULL;
+  gsize n = strlen(name);
+  for (char **l = lines; *l && !v; l++)
+    if (g_ascii_strncasecmp(*l, name, n) == 0 && (*l)[n] == ':')
+      v = g_strstrip(g_strdup(*l + n + 1));
+  g_strfreev(lines);
+  return v;
+}
+
+/* Reads one response from fd (Content-Length framed, or to EOF). head:
+ * the request was HEAD (no body follows). */
+static void
+read_answer(int fd, gboolean head, HttpAnswer *out)
+{
+  memset(out, 0, sizeof *out);
+  GString *buf = g_string_new(NULL);
+  char chunk[4096];
+  char *end = NULL;
+  while (!(end = strstr(buf->str, "\r\n\r\n"))) {
+    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      g_string_free(buf, TRUE);
+      return;
+    }
+    g_string_append_len(buf, chunk, n);
+  }
+  gsize head_len = (gsize)(end - buf->str);
+  out->headers = g_strndup(buf->str, head_len);
+  sscanf(out->headers, "HTTP/1.%*d %d", &out->status);
+  char *cl = answer_header(out, "Content-Length");
+  gssize want = cl ? (gssize)g_ascii_strtoll(cl, NULL, 10) : -1;
+  g_free(cl);
+  if (head)
+    want = 0;
+  GString *body = g_string_new_len(end + 4, (gssize)(buf->len - head_len - 4));
+  while (want < 0 || (gssize)body->len < want) {
+    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0)
+      break;
+    g_string_append_len(body, chunk, n);
+  }
+  out->body_len = body->len;
+  out->body = g_string_free(body, FALSE);
+  g_string_free(buf, TRUE);
+}
+
+/* One request on a new connection. extra: more header lines ("\r\n" each). */
+static void
+http_do(const char *method, const char *target, const char *extra,
+        const char *body, HttpAnswer *out)
+{
+  int fd = client_connect();
+  GString *r = g_string_new(NULL);
+  g_string_append_printf(r, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Connection: close\r\n%s", method, target,
+                         extra ? extra : "");
+  if (body)
+    g_string_append_printf(r, "Content-Type: application/json\r\n"
+                           "Content-Length: %zu\r\n", strlen(body));
+  g_string_append(r, "\r\n");
+  if (body)
+    g_string_append(r, body);
+  ck_assert(send_all(fd, r->str, r->len));
+  g_string_free(r, TRUE);
+  read_answer(fd, strcmp(method, "HEAD") == 0, out);
+  close(fd);
+}
+
+static json_t *
+answer_json(const HttpAnswer *a)
+{
+  return a->body ? json_loadb(a->body, a->body_len, 0, NULL) : NULL;
+}
+
+/* ---- smoke ---- */
+
+START_TEST(test_smoke)
+{
+  HttpAnswer a;
+  http_do("GET", "/healthz", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  char *ct = answer_header(&a, "Content-Type");
+  ck_assert_str_eq(ct, "application/json");
+  g_free(ct);
+  json_t *j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
+  json_decref(j);
+  answer_clear(&a);
+
+  http_do("HEAD", "/healthz", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  ck_assert_uint_eq(a.body_len, 0);
+  answer_clear(&a);
+
+  /* A stream through the API, its predictions, its removal. */
+  http_do("POST", "/api/v1/streams", NULL,
+          "{\"name\": \"smoke\", \"uri\": \"test:\", \"max_fps\": 15}", &a);
+  ck_assert_int_eq(a.status, 201);
+  char *loc = answer_header(&a, "Location");
+  ck_assert_ptr_nonnull(loc);
+  j = answer_json(&a);
+  const char *id = json_string_value(json_object_get(j, "id"));
+  ck_assert_ptr_nonnull(id);
+  char *want = g_strdup_printf("/api/v1/streams/%s", id);
+  ck_assert_str_eq(loc, want);
+  json_decref(j);
+  answer_clear(&a);
+
+  char *latest = g_strdup_printf("%s/predictions/latest", loc);
+  gboolean got = FALSE;
+  gint64 deadline = g_get_monotonic_time() +
+                    (gint64)(PREDICTION_TIMEOUT_S * 1e6);
+  while (!got && g_get_monotonic_time() < deadline) {
+    http_do("GET", latest, NULL, NULL, &a);
+    ck_assert_int_eq(a.status, 200);
+    j = answer_json(&a);
+    got = json_is_object(json_object_get(j, "prediction"));
+    json_decref(j);
+    answer_clear(&a);
+    if (!got)
+      g_usleep(50 * 1000);
+  }
+  ck_assert_msg(got, "no prediction over HTTP");
+
+  /* The query string reaches the routes. */
+  char *hist = g_strdup_printf("%s/predictions?limit=abc", loc);
+  http_do("GET", hist, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 400);
+  answer_clear(&a);
+  g_free(hist);
+  hist = g_strdup_printf("%s/predictions?limit=1", loc);
+  http_do("GET", hist, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  j = answer_json(&a);
+  ck_assert_int_eq(json_integer_value(json_object_get(j, "count")), 1);
+  json_decref(j);
+  answer_clear(&a);
+  g_free(hist);
+
+  http_do("DELETE", loc, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 204);
+  answer_clear(&a);
+  http_do("GET", loc, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 404);
+  j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")), "not_found");
+  json_decref(j);
+  answer_clear(&a);
+
+  /* 404 and 405 with Allow. */
+  http_do("GET", "/nope", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 404);
+  answer_clear(&a);
+  http_do("PUT", "/api/v1/streams", NULL, "{}", &a);
+  ck_assert_int_eq(a.status, 405);
+  char *allow = answer_header(&a, "Allow");
+  ck_assert_str_eq(allow, "GET, HEAD, POST, OPTIONS");
+  g_free(allow);
+  answer_clear(&a);
+
+  g_free(latest);
+  g_free(want);
+  g_free(loc);
+}
+END_TEST
+
+START_TEST(test_keep_alive)
+{
+  int fd = client_connect();
+  for (int i = 0; i < 5; i++) {
+    const char *r = "GET /api/v1/stats HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert(send_all(fd, r, strlen(r)));
+    HttpAnswer a;
+    read_answer(fd, FALSE, &a);
+    ck_assert_msg(a.status == 200, "request %d on one connection: %d", i,
+                  a.status);
+    json_t *j = answer_json(&a);
+    ck_assert(json_is_object(json_object_get(j, "pool")));
+    json_decref(j);
+    answer_clear(&a);
+  }
+  close(fd);
+}
+END_TEST
+
+START_TEST(test_body_limit)
+{
+  /* Announced too large: refused before the body is sent. */
+  int fd = client_connect();
+  char *r = g_strdup_printf("POST /api/v1/streams HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: %d\r\n"
+                            "Expect: 100-continue\r\n\r\n", BODY_LIMIT + 1);
+  ck_assert(send_all(fd, r, strlen(r)));
+  g_free(r);
+  HttpAnswer a;
+  read_answer(fd, FALSE, &a);
+  ck_assert_int_eq(a.status, 413);
+  json_t *j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")),
+                   "payload_too_large");
+  json_decref(j);
+  answer_clear(&a);
+  close(fd);
+
+  /* Chunked, no length up front: read, discarded, then 413. */
+  fd = client_connect();
+  GString *req = g_string_new("POST /api/v1/streams HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n");
+  for (int i = 0; i < 4; i++) {
+    g_string_append_printf(req, "%x\r\n", 1000);
+    for (int k = 0; k < 1000; k++)
+      g_string_append_c(req, ' ');
+    g_string_append(req, "\r\n");
+  }
+  g_string_append(req, "0\r\n\r\n");
+  ck_assert(send_all(fd, req->str, req->len));
+  g_string_free(req, TRUE);
+  read_answer(fd, FALSE, &a);
+  ck_assert_int_eq(a.status, 413);
+  answer_clear(&a);
+  close(fd);
+
+  /* Just under the limit is read and parsed (400: not a stream). */
+  char *body = g_malloc(BODY_LIMIT + 1);
+  memset(body, ' ', BODY_LIMIT);
+  body[0] = '{';
+  body[BODY_LIMIT - 1] = '}';
+  body[BODY_LIMIT] = '\0';
+  http_do("POST", "/api/v1/streams", NULL, body, &a);
+  ck_assert_int_eq(a.status, 400);
+  j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")),
+                   "invalid_argument");
+  json_decref(j);
+  answer_clear(&a);
+  g_free(body);
+}
+END_TEST
+
+START_TEST(test_port_in_use)
+{
+  HttpOptions o = {
+    .bind = "127.0.0.1", .port = http_server_port(srv), .threads = 1,
+    .max_connections = 4, .connection_timeout_s = 5,
+    .max_body_bytes = BODY_LIMIT,
+  };
+  GError *e = NULL;
+  HttpServer *second = http_server_start(&o, fx.routes, &e);
+  ck_assert_ptr_null(second);
+  ck_assert_msg(strstr(e->message, "cannot listen on 127.0.0.1 port") != NULL,
+                "%s", e->message);
+  g_clear_error(&e);
+  o.bind = "not-an-address";
+  o.port = 0;
+  second = http_server_start(&o, fx.routes, &e);
+  ck_assert_ptr_null(second);
+  ck_assert_msg(strstr(e->message, "not-an-address") != NULL, "%s",
+                e->message);
+  g_error_free(e);
+}
+END_TEST
+
+START_TEST(test_token_over_http)
+{
+  HttpAnswer a;
+  http_do("GET", "/api/v1/streams", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 401);
+  char *www = answer_header(&a, "WWW-Authenticate");
+  ck_assert_ptr_nonnull(www);
+  g_free(www);
+  answer_clear(&a);
+  http_do("GET", "/api/v1/streams", "Authorization: Bearer nope\r\n", NULL,
+          &a);
+  ck_assert_int_eq(a.status, 401);
+  answer_clear(&a);
+  http_do("GET", "/api/v1/streams", "Authorization: Bearer sekrit-Token\r\n",
+          NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  answer_clear(&a);
+  http_do("GET", "/healthz", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  answer_clear(&a);
+}
+END_TEST
+
+START_TEST(test_connection_limit_and_timeout)
+{
+  /* Two idle connections fill the limit of 2: a third is not served (it
+   * waits in the listen backlog) while they are open. */
+  int a1 = client_connect(), a2 = client_connect();
+  g_usleep(200 * 1000);
+  int b = client_connect();
+  const char *r = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                  "Connection: close\r\n\r\n";
+  ck_assert(send_all(b, r, strlen(r)));
+  char c;
+  struct timeval short_tv = { .tv_usec = 500 * 1000 };
+  setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &short_tv, sizeof short_tv);
+  ssize_t n = recv(b, &c, 1, MSG_PEEK);
+  ck_assert_msg(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK),
+                "third connection served beyond the limit (recv %zd)", n);
+
+  /* The idle ones are closed after the 1 s timeout... */
+  struct timeval tv = { .tv_sec = 5 };
+  setsockopt(a1, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  gint64 t0 = g_get_monotonic_time();
+  ck_assert_int_eq(recv(a1, &c, 1, 0), 0);
+  double waited = (double)(g_get_monotonic_time() - t0) / 1e6;
+  ck_assert_msg(waited < 4.0, "idle connection closed after %g s", waited);
+  close(a1);
+  close(a2);
+  /* ...and the waiting one is served. */
+  setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  HttpAnswer a;
+  read_answer(b, FALSE, &a);
+  ck_assert_int_eq(a.status, 200);
+  answer_clear(&a);
+  close(b);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+typedef struct {
+  int index;
+  int failures;
+  char first_failure[256];
+  int requests;
+} Client;
+
+static void
+client_fail(Client *c, const char *what, int status)
+{
+  if (c->failures++ == 0)
+    snprintf(c->first_failure, sizeof c->first_failure,
+             "client %d: %s -> %d", c->index, what, status);
+}
+
+static gpointer
+client_main(gpointer user)
+{
+  Client *c = user;
+  char *name_body = g_strdup_printf("{\"name\": \"client-%d\", \"uri\": "
+                                    "\"test:\", \"max_fps\": 5}", c->index);
+  char *own = NULL;
+  for (int i = 0; i < N_REQUESTS; i++) {
+    HttpAnswer a;
+    int kind = (i + c->index) % 6;
+    if (kind == 0) {
+      http_do("GET", "/api/v1/streams", NULL, NULL, &a);
+      json_t *j = answer_json(&a);
+      if (a.status != 200 || !json_is_array(json_object_get(j, "streams")))
+        client_fail(c, "list", a.status);
+      json_decref(j);
+    } else if (kind == 1) {
+      http_do("GET", "/api/v1/stats", NULL, NULL, &a);
+      json_t *j = answer_json(&a);
+      if (a.status != 200 || !json_is_object(json_object_get(j, "pool")))
+        client_fail(c, "stats", a.status);
+      json_decref(j);
+    } else if (kind == 2 || kind == 3) {
+      const char *which = (i / 6) % 2 ? "stream-1" : "stream-2";
+      char *p = g_strdup_printf("/api/v1/streams/%s/predictions%s", which,
+                                kind == 2 ? "/latest" : "?limit=20");
+      http_do("GET", p, NULL, NULL, &a);
+      json_t *j = answer_json(&a);
+      if (a.status != 200 || !json_is_object(j))
+        client_fail(c, p, a.status);
+      json_decref(j);
+      g_free(p);
+    } else if (kind == 4) {
+      /* Add or remove this client's own stream. */
+      if (!own) {
+        http_do("POST", "/api/v1/streams", NULL, name_body, &a);
+        json_t *j = answer_json(&a);
+        if (a.status == 201)
+          own = g_strdup(json_string_value(json_object_get(j, "id")));
+        else
+          client_fail(c, "create", a.status);
+        json_decref(j);
+      } else {
+        char *p = g_strdup_printf("/api/v1/streams/%s", own);
+        http_do("DELETE", p, NULL, NULL, &a);
+        if (a.status != 204)
+          client_fail(c, "delete", a.status);
+        g_clear_pointer(&own, g_free);
+        g_free(p);
+      }
+    } else {
+      http_do("GET", "/api/v1/streams/stream-1", NULL, NULL, &a);
+      if (a.status != 200)
+        client_fail(c, "get", a.status);
+    }
+    answer_clear(&a);
+    c->requests++;
+  }
+  if (own) {
+    char *p = g_strdup_printf("/api/v1/streams/%s", own);
+    HttpAnswer a;
+    http_do("DELETE", p, NULL, NULL, &a);
+    if (a.status != 204)
+      client_fail(c, "final delete", a.status);
+    answer_clear(&a);
+    g_free(p);
+    g_free(own);
+  }
+  g_free(name_body);
+  return NULL;
+}
+
+static guint64
+frames_inferred(const char *id)
+{
+  StreamInfo info;
+  ck_assert(registry_get(fx.registry, id, &info, NULL));
+  guint64 n = info.stats.counters[RESULTS_INFERRED];
+  stream_info_clear(&info);
+  return n;
+}
+
+START_TEST(test_concurrent_clients)
+{
+  /* Two streams run throughout (ids stream-1, stream-2). */
+  for (int i = 0; i < 2; i++) {
+    HttpAnswer a;
+    char *body = g_strdup_printf("{\"name\": \"base-%d\", \"uri\": "
+                                 "\"test:\", \"max_fps\": 10}", i);
+    http_do("POST", "/api/v1/streams", NULL, body, &a);
+    ck_assert_int_eq(a.status, 201);
+    answer_clear(&a);
+    g_free(body);
+  }
+  json_t *p = fixture_wait_prediction(&fx, "stream-1", PREDICTION_TIMEOUT_S,
+                                      NULL);
+  ck_assert_ptr_nonnull(p);
+  json_decref(p);
+  guint64 before = frames_inferred("stream-1");
+
+  Client clients[N_CLIENTS];
+  GThread *threads[N_CLIENTS];
+  gint64 t0 = g_get_monotonic_time();
+  for (int i = 0; i < N_CLIENTS; i++) {
+    memset(&clients[i], 0, sizeof clients[i]);
+    clients[i].index = i;
+    threads[i] = g_thread_new("client", client_main, &clients[i]);
+  }
+  int total = 0, failures = 0;
+  for (int i = 0; i < N_CLIENTS; i++) {
+    g_thread_join(threads[i]);
+    total += clients[i].requests;
+    failures += clients[i].failures;
+    if (clients[i].failures)
+      fprintf(stderr, "%s\n", clients[i].first_failure);
+  }
+  double secs = (double)(g_get_monotonic_time() - t0) / 1e6;
+  printf("concurrency: %d requests from %d clients in %.2f s (%.0f/s), "
+         "%d failures\n", total, N_CLIENTS, secs, total / secs, failures);
+  ck_assert_int_eq(total, N_CLIENTS * N_REQUESTS);
+  ck_assert_int_eq(failures, 0);
+
+  /* The base streams kept running and nothing of the clients is left. */
+  ck_assert_uint_eq(registry_count(fx.registry), 2);
+  guint64 t_wait = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (frames_inferred("stream-1") <= before &&
+         g_get_monotonic_time() < (gint64)t_wait)
+    g_usleep(50 * 1000);
+  ck_assert_uint_gt(frames_inferred("stream-1"), before);
+  guint64 ok, cerr, serr;
+  routes_counts(fx.routes, &ok, &cerr, &serr);
+  ck_assert_uint_eq(serr, 0);
+}
+END_TEST
+
+static Suite *
+http_suite(void)
+{
+  Suite *s = suite_create("http");
+  TCase *tc = tcase_create("smoke");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_smoke);
+  tcase_add_test(tc, test_keep_alive);
+  tcase_add_test(tc, test_body_limit);
+  tcase_add_test(tc, test_port_in_use);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("auth");
+  tcase_add_checked_fixture(tc, setup_auth, teardown);
+  tcase_add_test(tc, test_token_over_http);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("limits");
+  tcase_add_checked_fixture(tc, setup_limits, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_connection_limit_and_timeout);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("concurrency");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 240);
+  tcase_add_test(tc, test_concurrent_clients);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int
+main(void)
+{
+  json_object_seed(1);
+  return tu_run_suite(http_suite());
+}
