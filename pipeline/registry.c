@@ -1,0 +1,414 @@
+/* streamsight — the set of running streams (see registry.h).
+ *
+ * The registry lock protects the table and the order list only; each
+ * stream's own lock protects what it shows. Calls out (stream start/stop,
+ * the changed callback) happen after the registry lock is released, with a
+ * reference on the stream taken under it.
+ */
+#define G_LOG_DOMAIN "streamsight"
+
+#include "registry.h"
+
+#include <string.h>
+
+#include "stream.h"
+
+G_DEFINE_QUARK(ss-registry-error-quark, registry_error)
+
+#define ID_MAX 64
+
+struct Registry {
+  GMainContext *ctx;
+  const struct ss_engine *engine;
+  struct ss_pool *pool;
+  guint max_streams;
+
+  GMutex lock;
+  GHashTable *by_id;  /* id -> Stream* (the registry's reference) */
+  GPtrArray *order;   /* Stream*, creation order (borrowed from by_id) */
+  guint64 next_id;    /* for "stream-N" */
+  RegistryChangedFunc changed;
+  gpointer changed_user;
+};
+
+const char *
+stream_state_name(StreamState s)
+{
+  switch (s) {
+  case STREAM_STATE_STARTING: return "starting";
+  case STREAM_STATE_RUNNING: return "running";
+  case STREAM_STATE_BACKOFF: return "backoff";
+  case STREAM_STATE_STOPPED:
+  default: return "stopped";
+  }
+}
+
+void
+stream_info_clear(StreamInfo *info)
+{
+  if (!info)
+    return;
+  g_free(info->id);
+  g_free(info->name);
+  g_free(info->uri_redacted);
+  g_free(info->last_error);
+  stream_config_clear(&info->config);
+  memset(info, 0, sizeof *info);
+}
+
+static void
+stream_info_free(gpointer p)
+{
+  stream_info_clear(p);
+  g_free(p);
+}
+
+Registry *
+registry_new(GMainContext *ctx, const struct ss_engine *engine,
+             struct ss_pool *pool, guint max_streams)
+{
+  Registry *r;
+  g_return_val_if_fail(ctx && engine && pool && max_streams >= 1, NULL);
+  r = g_new0(Registry, 1);
+  r->ctx = g_main_context_ref(ctx);
+  r->engine = engine;
+  r->pool = pool;
+  r->max_streams = max_streams;
+  g_mutex_init(&r->lock);
+  r->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                   (GDestroyNotify)stream_unref);
+  r->order = g_ptr_array_new();
+  r->next_id = 1;
+  return r;
+}
+
+void
+registry_free(Registry *r)
+{
+  GPtrArray *all;
+  if (!r)
+    return;
+  g_mutex_lock(&r->lock);
+  all = g_ptr_array_new_with_free_func((GDestroyNotify)stream_unref);
+  for (guint i = 0; i < r->order->len; i++)
+    g_ptr_array_add(all, stream_ref(g_ptr_array_index(r->order, i)));
+  g_ptr_array_set_size(r->order, 0);
+  g_hash_table_remove_all(r->by_id);
+  g_mutex_unlock(&r->lock);
+  for (guint i = 0; i < all->len; i++)
+    stream_stop(g_ptr_array_index(all, i), TRUE);
+  g_ptr_array_unref(all);
+  g_ptr_array_unref(r->order);
+  g_hash_table_unref(r->by_id);
+  g_mutex_clear(&r->lock);
+  g_main_context_unref(r->ctx);
+  g_free(r);
+}
+
+static gboolean
+valid_id(const char *id)
+{
+  gsize n = strlen(id);
+  if (n < 1 || n > ID_MAX)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!(g_ascii_islower(id[i]) || g_ascii_isdigit(id[i]) || id[i] == '_' ||
+          id[i] == '-'))
+      return FALSE;
+  return TRUE;
+}
+
+/* Under the lock. */
+static gboolean
+name_used(Registry *r, const char *name)
+{
+  for (guint i = 0; i < r->order->len; i++) {
+    StreamConfig c;
+    gboolean same;
+    stream_copy_config(g_ptr_array_index(r->order, i), &c);
+    same = g_strcmp0(c.name, name) == 0;
+    stream_config_clear(&c);
+    if (same)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+notify_changed(Registry *r)
+{
+  RegistryChangedFunc fn;
+  gpointer user;
+  g_mutex_lock(&r->lock);
+  fn = r->changed;
+  user = r->changed_user;
+  g_mutex_unlock(&r->lock);
+  if (fn)
+    fn(r, user);
+}
+
+gboolean
+registry_add(Registry *r, const char *id, const StreamConfig *cfg,
+             char **out_id, GError **error)
+{
+  g_autoptr(GError) e = NULL;
+  g_autofree char *new_id = NULL;
+  Stream *s;
+
+  if (!stream_config_validate(cfg, &e)) {
+    g_set_error_literal(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
+                        e->message);
+    return FALSE;
+  }
+  if (id && !valid_id(id)) {
+    g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
+                "id: expected 1 to %d characters of a-z, 0-9, '_' and '-'",
+                ID_MAX);
+    return FALSE;
+  }
+
+  g_mutex_lock(&r->lock);
+  if (g_hash_table_size(r->by_id) >= r->max_streams) {
+    g_mutex_unlock(&r->lock);
+    g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_LIMIT,
+                "at most %u streams (max_streams)", r->max_streams);
+    return FALSE;
+  }
+  if (id && g_hash_table_contains(r->by_id, id)) {
+    g_mutex_unlock(&r->lock);
+    g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_EXISTS,
+                "id: '%s' is already used", id);
+    return FALSE;
+  }
+  if (name_used(r, cfg->name)) {
+    g_mutex_unlock(&r->lock);
+    g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_EXISTS,
+                "name: another stream is already called that");
+    return FALSE;
+  }
+  if (id) {
+    new_id = g_strdup(id);
+  } else {
+    do {
+      g_free(new_id);
+      new_id = g_strdup_printf("stream-%" G_GUINT64_FORMAT, r->next_id++);
+    } while (g_hash_table_contains(r->by_id, new_id));
+  }
+  s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool);
+  g_hash_table_insert(r->by_id, g_strdup(new_id), s);
+  g_ptr_array_add(r->order, s);
+  stream_ref(s);
+  g_mutex_unlock(&r->lock);
+
+  stream_start(s);
+  stream_unref(s);
+  if (out_id)
+    *out_id = g_steal_pointer(&new_id);
+  notify_changed(r);
+  return TRUE;
+}
+
+gboolean
+registry_remove(Registry *r, const char *id, GError **error)
+{
+  Stream *s;
+  g_mutex_lock(&r->lock);
+  s = id ? g_hash_table_lookup(r->by_id, id) : NULL;
+  if (!s) {
+    g_mutex_unlock(&r->lock);
+    g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND,
+                "no stream with id '%s'", id ? id : "(null)");
+    return FALSE;
+  }
+  stream_ref(s);
+  g_ptr_array_remove(r->order, s);
+  g_hash_table_remove(r->by_id, id);
+  g_mutex_unlock(&r->lock);
+
+  stream_stop(s, TRUE);
+  stream_unref(s);
+  notify_changed(r);
+  return TRUE;
+}
+
+static Stream *
+lookup_ref(Registry *r, const char *id)
+{
+  Stream *s;
+  g_mutex_lock(&r->lock);
+  s = id ? g_hash_table_lookup(r->by_id, id) : NULL;
+  if (s)
+    stream_ref(s);
+  g_mutex_unlock(&r->lock);
+  return s;
+}
+
+static void
+set_not_found(GError **error, const char *id)
+{
+  g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND,
+              "no stream with id '%s'", id ? id : "(null)");
+}
+
+gboolean
+registry_update(Registry *r, const char *id, const StreamPatch *p,
+                GError **error)
+{
+  Stream *s;
+  StreamConfig c;
+  gboolean enable_changed;
+  g_autoptr(GError) e = NULL;
+
+  s = lookup_ref(r, id);
+  if (!s) {
+    set_not_found(error, id);
+    return FALSE;
+  }
+  /* Validate the patched config as a whole before changing anything. */
+  stream_copy_config(s, &c);
+  if (p->set_max_fps)
+    c.max_fps = p->max_fps;
+  if (p->set_top_k)
+    c.top_k = p->top_k;
+  enable_changed = p->set_enabled && !c.enabled != !p->enabled;
+  if (p->set_enabled)
+    c.enabled = p->enabled;
+  if (!stream_config_validate(&c, &e)) {
+    stream_config_clear(&c);
+    stream_unref(s);
+    g_set_error_literal(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
+                        e->message);
+    return FALSE;
+  }
+  stream_config_clear(&c);
+  if (p->set_max_fps)
+    stream_set_max_fps(s, p->max_fps);
+  if (p->set_top_k)
+    stream_set_top_k(s, p->top_k);
+  if (enable_changed)
+    stream_set_enabled(s, p->enabled);
+  stream_unref(s);
+  notify_changed(r);
+  return TRUE;
+}
+
+/* References to every stream, in creation order. */
+static GPtrArray *
+snapshot(Registry *r)
+{
+  GPtrArray *all = g_ptr_array_new_with_free_func(
+      (GDestroyNotify)stream_unref);
+  g_mutex_lock(&r->lock);
+  for (guint i = 0; i < r->order->len; i++)
+    g_ptr_array_add(all, stream_ref(g_ptr_array_index(r->order, i)));
+  g_mutex_unlock(&r->lock);
+  return all;
+}
+
+GPtrArray *
+registry_list(Registry *r)
+{
+  g_autoptr(GPtrArray) all = snapshot(r);
+  GPtrArray *out = g_ptr_array_new_full(all->len, stream_info_free);
+  for (guint i = 0; i < all->len; i++) {
+    StreamInfo *info = g_new0(StreamInfo, 1);
+    stream_copy_info(g_ptr_array_index(all, i), info);
+    g_ptr_array_add(out, info);
+  }
+  return out;
+}
+
+gboolean
+registry_get(Registry *r, const char *id, StreamInfo *out, GError **error)
+{
+  Stream *s = lookup_ref(r, id);
+  if (!s) {
+    set_not_found(error, id);
+    return FALSE;
+  }
+  stream_copy_info(s, out);
+  stream_unref(s);
+  return TRUE;
+}
+
+StreamResults *
+registry_results(Registry *r, const char *id)
+{
+  Stream *s = lookup_ref(r, id);
+  StreamResults *res;
+  if (!s)
+    return NULL;
+  res = stream_get_results(s);
+  stream_unref(s);
+  return res;
+}
+
+GstSample *
+registry_last_sample(Registry *r, const char *id)
+{
+  Stream *s = lookup_ref(r, id);
+  GstSample *sample;
+  if (!s)
+    return NULL;
+  sample = stream_last_sample(s);
+  stream_unref(s);
+  return sample;
+}
+
+static void
+config_free(gpointer p)
+{
+  stream_config_clear(p);
+  g_free(p);
+}
+
+void
+registry_copy_configs(Registry *r, GPtrArray **configs, GPtrArray **ids)
+{
+  g_autoptr(GPtrArray) all = snapshot(r);
+  *configs = g_ptr_array_new_full(all->len, config_free);
+  *ids = g_ptr_array_new_full(all->len, g_free);
+  for (guint i = 0; i < all->len; i++) {
+    Stream *s = g_ptr_array_index(all, i);
+    StreamConfig *c = g_new0(StreamConfig, 1);
+    stream_copy_config(s, c);
+    g_ptr_array_add(*configs, c);
+    g_ptr_array_add(*ids, g_strdup(stream_get_id(s)));
+  }
+}
+
+void
+registry_set_changed_func(Registry *r, RegistryChangedFunc fn, gpointer user)
+{
+  g_mutex_lock(&r->lock);
+  r->changed = fn;
+  r->changed_user = user;
+  g_mutex_unlock(&r->lock);
+}
+
+guint
+registry_count(Registry *r)
+{
+  guint n;
+  g_mutex_lock(&r->lock);
+  n = g_hash_table_size(r->by_id);
+  g_mutex_unlock(&r->lock);
+  return n;
+}
+
+gboolean
+registry_all_started(Registry *r)
+{
+  g_autoptr(GPtrArray) all = snapshot(r);
+  for (guint i = 0; i < all->len; i++) {
+    Stream *s = g_ptr_array_index(all, i);
+    StreamConfig c;
+    gboolean enabled;
+    stream_copy_config(s, &c);
+    enabled = c.enabled;
+    stream_config_clear(&c);
+    if (enabled && !stream_has_started(s))
+      return FALSE;
+  }
+  return TRUE;
+}

@@ -1,0 +1,91 @@
+/* streamsight — one stream: its GStreamer pipeline and the supervisor that
+ * keeps it alive.
+ *
+ * A Stream owns, for the current attempt, one GstPipeline
+ *   source (rtspsrc | v4l2src | uridecodebin | videotestsrc)
+ *     -> decodebin (depayload, parse, decode; dynamic pads)
+ *     -> streamsightsink (connected to the stream's FrameInfer)
+ * with a bus watch and a periodic tick on the registry's main context. The
+ * supervisor (everything that touches the pipeline) runs on that context:
+ *
+ *   starting --first frame--> running
+ *   starting/running --error | EOS | no frame for stall_timeout_s--> backoff
+ *   backoff --delay elapsed--> starting (a NEW pipeline: new elements)
+ *   any --stop/disable/remove--> stopped
+ *
+ * The backoff delay is backoff_initial_s doubled per consecutive failure up
+ * to backoff_max_s, times a random factor in [0.8, 1.2]; the count of
+ * consecutive failures resets after running healthily for
+ * max(backoff_max_s, 10 s).
+ *
+ * connection_quality: "down" unless running; when running, "poor" with 4 or
+ * more reconnects + stalls in the last hour, or frames arriving at less than
+ * half the negotiated frame rate; "degraded" with 1 to 3 such events, or
+ * under 90% of the frame rate; "good" otherwise. The frame-rate rule applies
+ * only with decode=all, a known source rate and after 15 s of running.
+ *
+ * Thread safety: the fields the API shows are under the stream's lock and
+ * may be read from any thread; start/stop marshal onto the main context.
+ */
+#ifndef SS_STREAM_H
+#define SS_STREAM_H
+
+#include <glib.h>
+#include <gst/gst.h>
+
+#include "engine.h"
+#include "pool.h"
+#include "registry.h"
+#include "results.h"
+#include "stream-config.h"
+
+G_BEGIN_DECLS
+
+typedef struct Stream Stream;
+
+/* A stopped stream (nothing built yet). cfg is copied and must be valid
+ * (stream_config_validate); ctx is referenced; engine and pool are borrowed
+ * and must outlive the stream. Any thread. */
+Stream *stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
+                   const struct ss_engine *engine, struct ss_pool *pool);
+Stream *stream_ref(Stream *s);
+/* The last reference must be dropped after stream_stop(). NULL allowed. */
+void stream_unref(Stream *s);
+
+/* Starts the supervisor if the stream is enabled and not already started.
+ * Any thread; returns at once: the start runs from an idle source on the
+ * main context. */
+void stream_start(Stream *s);
+/* Stops the supervisor and tears the pipeline down to NULL on the main
+ * context, then waits for a frame still being inferred. Blocks the caller
+ * until done; any thread (runs directly when the context is not running
+ * elsewhere). final: the stream is being removed, later stream_start()
+ * calls do nothing. */
+void stream_stop(Stream *s, gboolean final);
+
+/* Run-time changes, any thread. Disabling stops the stream (state stopped),
+ * enabling starts it. */
+void stream_set_enabled(Stream *s, gboolean enabled);
+void stream_set_max_fps(Stream *s, double max_fps);
+void stream_set_top_k(Stream *s, int top_k);
+
+/* Borrowed, immutable for the life of the stream. */
+const char *stream_get_id(Stream *s);
+/* Copies, any thread. */
+void stream_copy_config(Stream *s, StreamConfig *out);
+void stream_copy_info(Stream *s, StreamInfo *out);
+gboolean stream_has_started(Stream *s); /* reached running at least once */
+StreamState stream_get_state(Stream *s);
+/* New references (NULL when there is no pipeline / no frame yet). */
+StreamResults *stream_get_results(Stream *s);
+GstSample *stream_last_sample(Stream *s);
+
+/* Runs func(data) on the thread that runs ctx and waits for it to return:
+ * directly when ctx can be acquired by the caller (nobody runs it, or the
+ * caller does), else through an idle source. */
+void stream_context_call_sync(GMainContext *ctx, GSourceFunc func,
+                              gpointer data);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,852 @@
+/* Streams end to end: a real RTSP server inside the test process
+ * (gst-rtsp-server on 127.0.0.1, H.264 from videotestsrc), a registry with a
+ * tiny MobileNetV2 (0.35, 96 px, random weights) and a real inference pool.
+ * Predictions arrive; a server that goes away puts the stream in backoff
+ * with last_error set and it comes back by itself; credentials with special
+ * characters work and never show; bad sources fail cleanly; a real clip
+ * gives every frame; streams added and removed many times leave no thread
+ * behind.
+ *
+ * Short stall/backoff settings keep the suite quick. The GLib main context
+ * that runs the pipelines' bus watches and timers runs on its own thread, as
+ * in the server.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gst/gst.h>
+
+#include "engine.h"
+#include "mobilenet.h"
+#include "model-graph.h"
+#include "pool.h"
+#include "registry.h"
+#include "rtsp-test-server.h"
+#include "streamsight-sink.h"
+#include "testutil.h"
+
+#define SEED 20261129u
+#define PASSWORD "p@ss:w/rd#1"
+#define PASSWORD_ENC "p%40ss%3Aw%2Frd%231"
+
+typedef struct {
+  struct ss_engine *engine;
+  struct ss_pool *pool;
+  GMainContext *ctx;
+  GMainLoop *loop;
+  GThread *thread;
+  Registry *reg;
+} Env;
+
+static Env env;
+
+/* ---- fixture ---- */
+
+static void
+fill_weights(struct ss_model *m, uint64_t seed)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, seed);
+  for (int i = 0; i < m->n_layers; i++) {
+    struct layer *l = &m->layers[i];
+    size_t n = layer_weight_count(l);
+    if (!n)
+      continue;
+    /* He-like scale keeps activations O(1), so rankings vary by input. */
+    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
+                                         : l->kh * l->kw * l->cin;
+    float s = sqrtf(3.0f / (float)fan_in);
+    tu_rng_fill(&r, l->weight, n, -s, s);
+    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
+  }
+}
+
+static gpointer
+loop_thread(gpointer p)
+{
+  g_main_context_push_thread_default(env.ctx);
+  g_main_loop_run(env.loop);
+  g_main_context_pop_thread_default(env.ctx);
+  return NULL;
+}
+
+static void
+setup(void)
+{
+  struct ss_model *m = NULL;
+  struct ss_error err = { 0 };
+  gst_init(NULL, NULL);
+  ck_assert(streamsight_sink_register());
+  kern_init();
+  ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
+                                PAD_RULE_SYMMETRIC, 1000, &m, &err) == 0,
+                "%s", err.message);
+  fill_weights(m, SEED);
+  ck_assert_msg(engine_new(m, KERN_ISA_AUTO, &env.engine, &err) == 0, "%s",
+                err.message);
+  model_unref(m);
+  ck_assert_msg(pool_new(env.engine, 2, 8, 0, &env.pool, &err) == 0, "%s",
+                err.message);
+  env.ctx = g_main_context_new();
+  env.loop = g_main_loop_new(env.ctx, FALSE);
+  env.thread = g_thread_new("test-main-loop", loop_thread, NULL);
+  while (!g_main_loop_is_running(env.loop))
+    g_usleep(1000);
+  env.reg = registry_new(env.ctx, env.engine, env.pool, 32);
+  ck_assert_ptr_nonnull(env.reg);
+}
+
+static void
+teardown(void)
+{
+  /* registry_free runs the teardown itself once the loop has stopped. */
+  g_main_loop_quit(env.loop);
+  g_thread_join(env.thread);
+  registry_free(env.reg);
+  g_main_loop_unref(env.loop);
+  g_main_context_unref(env.ctx);
+  pool_free(env.pool);
+  engine_free(env.engine);
+  memset(&env, 0, sizeof env);
+}
+
+/* ---- helpers ---- */
+
+/* Quick settings: a dead source is noticed in 2 s, retried in 0.2-1 s. */
+static void
+quick_config(StreamConfig *c, const char *name, const char *uri)
+{
+  stream_config_init(c);
+  c->name = g_strdup(name);
+  c->uri = g_strdup(uri);
+  c->max_fps = 0; /* as fast as the pool allows */
+  c->stall_timeout_s = 2.0;
+  c->backoff_initial_s = 0.2;
+  c->backoff_max_s = 1.0;
+  c->rtsp_latency_ms = 100;
+}
+
+static char *
+add(StreamConfig *c)
+{
+  char *id = NULL;
+  GError *e = NULL;
+  ck_assert_msg(registry_add(env.reg, NULL, c, &id, &e), "add %s: %s",
+                c->name, e ? e->message : "");
+  stream_config_clear(c);
+  return id;
+}
+
+static void
+get(const char *id, StreamInfo *info)
+{
+  GError *e = NULL;
+  ck_assert_msg(registry_get(env.reg, id, info, &e), "get %s: %s", id,
+                e ? e->message : "");
+}
+
+static guint64
+counter(const char *id, ResultsCounter c)
+{
+  StreamInfo info;
+  guint64 v;
+  get(id, &info);
+  v = info.stats.counters[c];
+  stream_info_clear(&info);
+  return v;
+}
+
+static StreamState
+state_of(const char *id)
+{
+  StreamInfo info;
+  StreamState st;
+  get(id, &info);
+  st = info.state;
+  stream_info_clear(&info);
+  return st;
+}
+
+/* Polls every 50 ms; returns the seconds it took, or -1 on timeout. */
+static double
+wait_inferred(const char *id, guint64 n, double timeout_s)
+{
+  gint64 t0 = g_get_monotonic_time();
+  while ((g_get_monotonic_time() - t0) / 1e6 < timeout_s) {
+    if (counter(id, RESULTS_INFERRED) >= n)
+      return (g_get_monotonic_time() - t0) / 1e6;
+    g_usleep(50000);
+  }
+  return -1;
+}
+
+static double
+wait_state(const char *id, StreamState st, double timeout_s)
+{
+  gint64 t0 = g_get_monotonic_time();
+  while ((g_get_monotonic_time() - t0) / 1e6 < timeout_s) {
+    if (state_of(id) == st)
+      return (g_get_monotonic_time() - t0) / 1e6;
+    g_usleep(50000);
+  }
+  return -1;
+}
+
+static void
+assert_no_secret(const StreamInfo *info, const char *what)
+{
+  const char *needles[] = { PASSWORD, PASSWORD_ENC, "p@ss", "p%40ss",
+                            "rd#1", "wrongpw" };
+  for (guint i = 0; i < G_N_ELEMENTS(needles); i++) {
+    ck_assert_msg(!strstr(info->uri_redacted, needles[i]),
+                  "%s: uri_redacted leaks: %s", what, info->uri_redacted);
+    ck_assert_msg(!info->last_error || !strstr(info->last_error, needles[i]),
+                  "%s: last_error leaks: %s", what, info->last_error);
+  }
+}
+
+static RtspTestServer *
+server_new(const RtspTestServerOptions *o)
+{
+  GError *e = NULL;
+  RtspTestServer *s = rtsp_test_server_new(o, &e);
+  ck_assert_msg(s != NULL, "RTSP server: %s", e ? e->message : "");
+  return s;
+}
+
+static guint
+count_threads(void)
+{
+  guint n = 0;
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *de;
+  ck_assert_ptr_nonnull(d);
+  while ((de = readdir(d)))
+    if (de->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
+/* ---- RTSP ---- */
+
+START_TEST(test_rtsp_predictions)
+{
+  RtspTestServer *srv = server_new(NULL);
+  g_autofree char *uri = rtsp_test_server_uri(srv, NULL);
+  StreamConfig c;
+  StreamInfo info;
+  Prediction p;
+  StreamResults *res;
+  g_autofree char *id = NULL;
+  double t;
+
+  quick_config(&c, "rtsp", uri);
+  c.top_k = 3;
+  id = add(&c);
+  t = wait_inferred(id, 5, 20);
+  ck_assert_msg(t >= 0, "no predictions within 20 s (state %s)",
+                stream_state_name(state_of(id)));
+  printf("rtsp: 5 predictions after %.2f s\n", t);
+  ck_assert(wait_state(id, STREAM_STATE_RUNNING, 1) >= 0);
+
+  get(id, &info);
+  ck_assert_int_eq(info.state, STREAM_STATE_RUNNING);
+  ck_assert_int_eq(info.width, 320);
+  ck_assert_int_eq(info.height, 240);
+  ck_assert_ptr_null(info.last_error);
+  ck_assert_uint_eq(info.reconnects, 0);
+  ck_assert_str_eq(info.connection_quality, "good");
+  ck_assert(info.started_wall_us > 0);
+  ck_assert(info.stats.counters[RESULTS_RECEIVED] >=
+            info.stats.counters[RESULTS_INFERRED]);
+  stream_info_clear(&info);
+
+  res = registry_results(env.reg, id);
+  ck_assert_ptr_nonnull(res);
+  ck_assert(stream_results_copy_latest(res, &p));
+  ck_assert_int_eq(p.n_top, 3);
+  ck_assert(p.top[0].score >= p.top[1].score);
+  ck_assert(p.e2e_ms > 0 && p.e2e_ms < 1000);
+  ck_assert(p.frame_no >= 1);
+  stream_results_unref(res);
+
+  {
+    GstSample *sample = registry_last_sample(env.reg, id);
+    ck_assert_msg(sample != NULL, "no last sample");
+    gst_sample_unref(sample);
+  }
+  ck_assert(registry_remove(env.reg, id, NULL));
+  ck_assert_uint_eq(registry_count(env.reg), 0);
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
+START_TEST(test_rtsp_reconnect)
+{
+  RtspTestServer *srv = server_new(NULL);
+  g_autofree char *uri = rtsp_test_server_uri(srv, NULL);
+  StreamConfig c;
+  StreamInfo info;
+  g_autofree char *id = NULL;
+  guint64 before;
+  double t;
+  GError *e = NULL;
+
+  quick_config(&c, "camera", uri);
+  id = add(&c);
+  ck_assert_msg(wait_inferred(id, 3, 20) >= 0, "no predictions at first");
+
+  rtsp_test_server_stop(srv);
+  t = wait_state(id, STREAM_STATE_BACKOFF, 10);
+  ck_assert_msg(t >= 0, "not in backoff 10 s after the server stopped "
+                        "(state %s)", stream_state_name(state_of(id)));
+  get(id, &info);
+  ck_assert_msg(info.last_error != NULL, "backoff without last_error");
+  printf("reconnect: backoff %.2f s after the server stopped: %s\n", t,
+         info.last_error);
+  ck_assert_str_eq(info.connection_quality, "down");
+  stream_info_clear(&info);
+
+  /* Down for a while: several attempts fail, the stream stays alive. */
+  g_usleep(2 * G_USEC_PER_SEC);
+  before = counter(id, RESULTS_INFERRED);
+  ck_assert_msg(rtsp_test_server_start(srv, &e), "restart: %s",
+                e ? e->message : "");
+  t = wait_inferred(id, before + 3, 15);
+  ck_assert_msg(t >= 0, "predictions did not resume within 15 s (state %s)",
+                stream_state_name(state_of(id)));
+  /* running is noticed on the supervisor's next tick (250 ms) */
+  ck_assert(wait_state(id, STREAM_STATE_RUNNING, 2) >= 0);
+  printf("reconnect: predictions resumed %.2f s after the server "
+         "restarted\n", t);
+  get(id, &info);
+  ck_assert_int_eq(info.state, STREAM_STATE_RUNNING);
+  ck_assert_msg(info.reconnects >= 1, "reconnects %" G_GUINT64_FORMAT,
+                info.reconnects);
+  ck_assert_uint_eq(info.reconnects_last_hour, info.reconnects);
+  ck_assert_uint_eq(info.stats.counters[RESULTS_RECONNECTS],
+                    info.reconnects);
+  /* 1-3 reconnects in the hour: degraded, 4 or more: poor. */
+  ck_assert_str_eq(info.connection_quality,
+                   info.reconnects >= 4 ? "poor" : "degraded");
+  ck_assert(info.last_error != NULL); /* the last error stays visible */
+  stream_info_clear(&info);
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
+START_TEST(test_rtsp_credentials)
+{
+  RtspTestServerOptions o = { .user = "cam", .password = PASSWORD };
+  RtspTestServer *srv = server_new(&o);
+  g_autofree char *good = rtsp_test_server_uri(srv, "cam:" PASSWORD_ENC);
+  g_autofree char *bad = rtsp_test_server_uri(srv, "cam:wrongpw");
+  g_autofree char *none = rtsp_test_server_uri(srv, NULL);
+  g_autofree char *id_good = NULL, *id_bad = NULL, *id_none = NULL;
+  StreamConfig c;
+  StreamInfo info;
+  GPtrArray *list;
+
+  quick_config(&c, "good", good);
+  id_good = add(&c);
+  quick_config(&c, "bad", bad);
+  c.backoff_initial_s = 0.5;
+  c.backoff_max_s = 4.0;
+  id_bad = add(&c);
+  quick_config(&c, "none", none);
+  id_none = add(&c);
+
+  ck_assert_msg(wait_inferred(id_good, 3, 20) >= 0,
+                "no predictions with the right password (state %s)",
+                stream_state_name(state_of(id_good)));
+  ck_assert(wait_state(id_bad, STREAM_STATE_BACKOFF, 10) >= 0);
+  ck_assert(wait_state(id_none, STREAM_STATE_BACKOFF, 10) >= 0);
+  /* Wrong credentials: backoff, not a hot loop. With 0.5 s doubling to 4 s
+   * (+-20%), 4 s hold at most 4 attempts. */
+  g_usleep(4 * G_USEC_PER_SEC);
+
+  list = registry_list(env.reg);
+  ck_assert_uint_eq(list->len, 3);
+  for (guint i = 0; i < list->len; i++) {
+    StreamInfo *in = g_ptr_array_index(list, i);
+    assert_no_secret(in, in->name);
+    ck_assert_msg(strstr(in->uri_redacted, "***@127.0.0.1") ||
+                      strcmp(in->name, "none") == 0,
+                  "%s: %s", in->name, in->uri_redacted);
+  }
+  g_ptr_array_unref(list);
+
+  get(id_bad, &info);
+  ck_assert_msg(info.last_error && strstr(info.last_error, "Unauthorized"),
+                "bad password: last_error %s", info.last_error);
+  printf("credentials: wrong password -> \"%s\", %" G_GUINT64_FORMAT
+         " reconnects in ~4 s\n",
+         info.last_error, info.reconnects);
+  ck_assert_msg(info.reconnects <= 4, "hot loop: %" G_GUINT64_FORMAT
+                " reconnects", info.reconnects);
+  ck_assert_uint_eq(info.stats.counters[RESULTS_INFERRED], 0);
+  stream_info_clear(&info);
+  get(id_none, &info);
+  ck_assert_msg(info.last_error && strstr(info.last_error, "Unauthorized"),
+                "no password: last_error %s", info.last_error);
+  stream_info_clear(&info);
+  get(id_good, &info);
+  ck_assert_int_eq(info.state, STREAM_STATE_RUNNING);
+  /* The real URI is kept for the config file, and only there. */
+  ck_assert_str_eq(info.config.uri, good);
+  stream_info_clear(&info);
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
+START_TEST(test_rtsp_transports)
+{
+  RtspTestServer *srv = server_new(NULL);
+  RtspTestServerOptions udp_only = { .protocols = 1 /* UDP */ };
+  RtspTestServer *srv_udp = server_new(&udp_only);
+  g_autofree char *uri = rtsp_test_server_uri(srv, NULL);
+  g_autofree char *uri_udp = rtsp_test_server_uri(srv_udp, NULL);
+  g_autofree char *id_udp = NULL, *id_auto = NULL, *id_tcp = NULL;
+  StreamConfig c;
+  StreamInfo info;
+
+  quick_config(&c, "udp forced", uri);
+  c.transport = STREAM_TRANSPORT_UDP;
+  id_udp = add(&c);
+  /* A server that offers no TCP: auto falls back to UDP, tcp fails. */
+  quick_config(&c, "auto on udp-only", uri_udp);
+  id_auto = add(&c);
+  quick_config(&c, "tcp on udp-only", uri_udp);
+  c.transport = STREAM_TRANSPORT_TCP;
+  id_tcp = add(&c);
+
+  ck_assert_msg(wait_inferred(id_udp, 3, 20) >= 0, "udp: no predictions");
+  ck_assert_msg(wait_inferred(id_auto, 3, 20) >= 0,
+                "auto -> udp fallback: no predictions (state %s)",
+                stream_state_name(state_of(id_auto)));
+  get(id_auto, &info);
+  ck_assert_uint_eq(info.reconnects, 0); /* the fallback is not a failure */
+  stream_info_clear(&info);
+  ck_assert(wait_state(id_tcp, STREAM_STATE_BACKOFF, 10) >= 0);
+  get(id_tcp, &info);
+  ck_assert_msg(info.last_error &&
+                    strstr(info.last_error, "refused the tcp transport"),
+                "tcp refused: %s", info.last_error);
+  printf("transports: tcp on a udp-only server -> \"%s\"\n",
+         info.last_error);
+  stream_info_clear(&info);
+  rtsp_test_server_free(srv);
+  rtsp_test_server_free(srv_udp);
+}
+END_TEST
+
+START_TEST(test_rtsp_keyframes)
+{
+  /* The default server sends a key frame every 15 frames at 15 fps. */
+  RtspTestServer *srv = server_new(NULL);
+  g_autofree char *uri = rtsp_test_server_uri(srv, NULL);
+  g_autofree char *id_all = NULL, *id_key = NULL;
+  StreamConfig c;
+  guint64 all0, key0, all1, key1;
+
+  quick_config(&c, "all", uri);
+  id_all = add(&c);
+  quick_config(&c, "keyframes", uri);
+  c.decode = STREAM_DECODE_KEYFRAMES;
+  c.stall_timeout_s = 4.0; /* one frame a second */
+  id_key = add(&c);
+  ck_assert(wait_inferred(id_all, 1, 20) >= 0);
+  ck_assert_msg(wait_inferred(id_key, 1, 20) >= 0, "keyframes: no frame");
+  all0 = counter(id_all, RESULTS_RECEIVED);
+  key0 = counter(id_key, RESULTS_RECEIVED);
+  g_usleep(4 * G_USEC_PER_SEC);
+  all1 = counter(id_all, RESULTS_RECEIVED) - all0;
+  key1 = counter(id_key, RESULTS_RECEIVED) - key0;
+  printf("keyframes: %" G_GUINT64_FORMAT " frames decoded in 4 s with "
+         "decode=all, %" G_GUINT64_FORMAT " with decode=keyframes\n",
+         all1, key1);
+  ck_assert_msg(all1 >= 45, "decode=all got %" G_GUINT64_FORMAT, all1);
+  ck_assert_msg(key1 >= 2 && key1 <= 6, "decode=keyframes got %"
+                G_GUINT64_FORMAT, key1);
+  ck_assert_int_eq(state_of(id_key), STREAM_STATE_RUNNING);
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
+/* ---- bad sources ---- */
+
+START_TEST(test_bad_sources)
+{
+  RtspTestServer *srv = server_new(NULL);
+  g_autofree char *nopath = NULL;
+  StreamConfig c;
+  GError *e = NULL;
+  struct {
+    const char *name, *uri, *expect;
+    char *id;
+  } cases[] = {
+    { "refused", "rtsp://127.0.0.1:1/x", "cannot connect", NULL },
+    { "unreachable", "rtsp://192.0.2.1:554/x", "", NULL },
+    { "unknown host", "rtsp://no-such-camera.invalid/x", "", NULL },
+    { "not found", NULL, "Not Found", NULL },
+    { "missing file", "file:///nonexistent/clip.mp4", "", NULL },
+  };
+  nopath = g_strdup_printf("rtsp://127.0.0.1:%u/nope",
+                           rtsp_test_server_port(srv));
+  cases[3].uri = nopath;
+
+  /* Invalid: refused by the registry, with the field named. */
+  quick_config(&c, "bad", "foo://bar");
+  ck_assert(!registry_add(env.reg, NULL, &c, NULL, &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_INVALID));
+  ck_assert_msg(g_str_has_prefix(e->message, "uri: "), "%s", e->message);
+  g_clear_error(&e);
+  stream_config_clear(&c);
+  ck_assert_uint_eq(registry_count(env.reg), 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    quick_config(&c, cases[i].name, cases[i].uri);
+    c.stall_timeout_s = 3.0;
+    cases[i].id = add(&c);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    StreamInfo info;
+    ck_assert_msg(wait_state(cases[i].id, STREAM_STATE_BACKOFF, 10) >= 0,
+                  "%s: not in backoff", cases[i].name);
+    get(cases[i].id, &info);
+    ck_assert_msg(info.last_error && strstr(info.last_error,
+                                            cases[i].expect),
+                  "%s: last_error \"%s\" lacks \"%s\"", cases[i].name,
+                  info.last_error, cases[i].expect);
+    printf("bad source %-12s -> %s\n", cases[i].name, info.last_error);
+    ck_assert_str_eq(info.connection_quality, "down");
+    stream_info_clear(&info);
+    g_free(cases[i].id);
+  }
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
+/* ---- other sources ---- */
+
+static void
+count_buffer(GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer user)
+{
+  (*(guint64 *)user)++;
+}
+
+/* The clip's video frame count, from the container (no decoding). */
+static guint64
+clip_frames(const char *path)
+{
+  guint64 n = 0;
+  GError *e = NULL;
+  g_autofree char *desc = g_strdup_printf(
+      "filesrc location=\"%s\" ! qtdemux ! video/x-h264 ! "
+      "fakesink name=f signal-handoffs=true sync=false", path);
+  GstElement *p = gst_parse_launch(desc, &e);
+  GstElement *f;
+  GstBus *bus;
+  GstMessage *m;
+  ck_assert_msg(p != NULL, "%s", e ? e->message : "");
+  f = gst_bin_get_by_name(GST_BIN(p), "f");
+  g_signal_connect(f, "handoff", G_CALLBACK(count_buffer), &n);
+  gst_object_unref(f);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  bus = gst_element_get_bus(p);
+  m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND,
+                                 GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  ck_assert_msg(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS,
+                "counting frames failed");
+  gst_message_unref(m);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  return n;
+}
+
+START_TEST(test_file_clip)
+{
+  char path[1024];
+  g_autofree char *uri = NULL, *id = NULL;
+  StreamConfig c;
+  StreamInfo info;
+  guint64 frames;
+  if (!tu_data_path("videos/car-detection.mp4", path, sizeof path))
+    return;
+  frames = clip_frames(path);
+  ck_assert(frames > 100);
+  uri = g_filename_to_uri(path, NULL, NULL);
+  quick_config(&c, "clip", uri);
+  c.realtime = FALSE;         /* as fast as it decodes */
+  c.backoff_initial_s = 60;   /* no replay within the test */
+  c.backoff_max_s = 60;
+  id = add(&c);
+  ck_assert_msg(wait_state(id, STREAM_STATE_BACKOFF, 60) >= 0,
+                "the clip did not end");
+  get(id, &info);
+  printf("file: %" G_GUINT64_FORMAT " frames in the clip, %"
+         G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT " inferred, "
+         "%dx%d; then \"%s\"\n",
+         frames, info.stats.counters[RESULTS_RECEIVED],
+         info.stats.counters[RESULTS_INFERRED], info.width, info.height,
+         info.last_error);
+  ck_assert_msg(g_str_has_prefix(info.last_error, "end of stream"), "%s",
+                info.last_error);
+  ck_assert_uint_eq(info.stats.counters[RESULTS_RECEIVED], frames);
+  ck_assert(info.stats.counters[RESULTS_INFERRED] >= 1);
+  ck_assert_int_eq(info.width, 768);
+  ck_assert_int_eq(info.height, 432);
+  stream_info_clear(&info);
+}
+END_TEST
+
+START_TEST(test_test_source)
+{
+  StreamConfig c;
+  StreamInfo info;
+  g_autofree char *id = NULL;
+  quick_config(&c, "pattern", "test:");
+  c.pattern = g_strdup("ball");
+  c.max_fps = 5;
+  id = add(&c);
+  ck_assert(wait_inferred(id, 5, 10) >= 0);
+  get(id, &info);
+  ck_assert_int_eq(info.state, STREAM_STATE_RUNNING);
+  ck_assert_int_eq(info.width, 640);
+  ck_assert_int_eq(info.height, 480);
+  ck_assert(fabs(info.source_fps - 15.0) < 1e-9);
+  ck_assert_str_eq(info.uri_redacted, "test:");
+  /* max_fps 5 of 15: about two of three frames dropped for the fps. */
+  ck_assert(info.stats.counters[RESULTS_DROPPED_FPS] > 0);
+  stream_info_clear(&info);
+}
+END_TEST
+
+/* ---- registry ---- */
+
+static int changes;
+
+static void
+on_changed(Registry *r, gpointer user)
+{
+  (*(int *)user)++;
+}
+
+START_TEST(test_registry_ops)
+{
+  StreamConfig c;
+  GError *e = NULL;
+  char *id = NULL;
+  StreamPatch patch = { 0 };
+  GPtrArray *configs, *ids;
+  StreamInfo info;
+
+  changes = 0;
+  registry_set_changed_func(env.reg, on_changed, &changes);
+  quick_config(&c, "a", "test:");
+  ck_assert(registry_add(env.reg, "front-door", &c, &id, &e));
+  ck_assert_str_eq(id, "front-door");
+  g_free(id);
+  /* Same id, same name, bad id. */
+  ck_assert(!registry_add(env.reg, "front-door", &c, NULL, &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_EXISTS));
+  g_clear_error(&e);
+  ck_assert(!registry_add(env.reg, NULL, &c, NULL, &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_EXISTS));
+  g_clear_error(&e);
+  g_free(c.name);
+  c.name = g_strdup("b");
+  ck_assert(!registry_add(env.reg, "Bad Id", &c, NULL, &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_INVALID));
+  g_clear_error(&e);
+  ck_assert(registry_add(env.reg, NULL, &c, &id, NULL));
+  ck_assert_str_eq(id, "stream-1");
+  g_free(id);
+  stream_config_clear(&c);
+  ck_assert_int_eq(changes, 2);
+
+  ck_assert(wait_state("front-door", STREAM_STATE_RUNNING, 10) >= 0);
+  ck_assert(registry_all_started(env.reg) ||
+            wait_state("stream-1", STREAM_STATE_RUNNING, 10) >= 0);
+
+  /* PATCH: disable stops, enable starts again; bad values refused. */
+  patch.set_enabled = TRUE;
+  patch.enabled = FALSE;
+  ck_assert(registry_update(env.reg, "front-door", &patch, NULL));
+  ck_assert_int_eq(state_of("front-door"), STREAM_STATE_STOPPED);
+  patch.enabled = TRUE;
+  patch.set_max_fps = TRUE;
+  patch.max_fps = 2.5;
+  ck_assert(registry_update(env.reg, "front-door", &patch, NULL));
+  ck_assert(wait_state("front-door", STREAM_STATE_RUNNING, 10) >= 0);
+  get("front-door", &info);
+  ck_assert(info.config.max_fps == 2.5);
+  stream_info_clear(&info);
+  memset(&patch, 0, sizeof patch);
+  patch.set_top_k = TRUE;
+  patch.top_k = 0;
+  ck_assert(!registry_update(env.reg, "front-door", &patch, &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_INVALID));
+  ck_assert_msg(g_str_has_prefix(e->message, "top_k: "), "%s", e->message);
+  g_clear_error(&e);
+  ck_assert(!registry_update(env.reg, "nope", &patch, &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND));
+  g_clear_error(&e);
+  ck_assert_int_eq(changes, 4);
+
+  registry_copy_configs(env.reg, &configs, &ids);
+  ck_assert_uint_eq(configs->len, 2);
+  ck_assert_str_eq(g_ptr_array_index(ids, 0), "front-door");
+  ck_assert_str_eq(((StreamConfig *)g_ptr_array_index(configs, 1))->name,
+                   "b");
+  g_ptr_array_unref(configs);
+  g_ptr_array_unref(ids);
+
+  ck_assert(!registry_remove(env.reg, "nope", &e));
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND));
+  g_clear_error(&e);
+  ck_assert(!registry_get(env.reg, "nope", &info, NULL));
+  ck_assert_ptr_null(registry_results(env.reg, "nope"));
+  ck_assert(registry_remove(env.reg, "front-door", NULL));
+  ck_assert_int_eq(changes, 5);
+  ck_assert_uint_eq(registry_count(env.reg), 1);
+}
+END_TEST
+
+START_TEST(test_registry_limit)
+{
+  Registry *small = registry_new(env.ctx, env.engine, env.pool, 2);
+  StreamConfig c;
+  GError *e = NULL;
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *name = g_strdup_printf("s%d", i);
+    gboolean ok;
+    quick_config(&c, name, "test:");
+    c.enabled = FALSE; /* nothing to run */
+    ok = registry_add(small, NULL, &c, NULL, &e);
+    stream_config_clear(&c);
+    ck_assert_msg(ok == (i < 2), "add %d", i);
+  }
+  ck_assert(g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_LIMIT));
+  g_clear_error(&e);
+  ck_assert_uint_eq(registry_count(small), 2);
+  {
+    StreamInfo info;
+    ck_assert(registry_get(small, "stream-1", &info, NULL));
+    ck_assert_int_eq(info.state, STREAM_STATE_STOPPED); /* disabled */
+    stream_info_clear(&info);
+  }
+  ck_assert(registry_all_started(small)); /* no enabled stream */
+  registry_free(small);
+}
+END_TEST
+
+/* ---- churn ---- */
+
+START_TEST(test_add_remove_cycles)
+{
+  RtspTestServer *srv = server_new(NULL);
+  g_autofree char *uri = rtsp_test_server_uri(srv, NULL);
+  const int n_streams = 8, n_cycles = 20, n_rtsp = 2;
+  guint threads_before = 0, threads_after = 0;
+  gint64 t0 = g_get_monotonic_time();
+
+  for (int cycle = -1; cycle < n_cycles; cycle++) {
+    char *ids[8];
+    gint64 deadline;
+    for (int i = 0; i < n_streams; i++) {
+      StreamConfig c;
+      g_autofree char *name = g_strdup_printf("churn-%d", i);
+      quick_config(&c, name, i < n_rtsp ? uri : "test:");
+      c.max_fps = 5;
+      ids[i] = add(&c);
+    }
+    /* Every stream reaches running: each cycle really builds pipelines. */
+    deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
+    while (!registry_all_started(env.reg) &&
+           g_get_monotonic_time() < deadline)
+      g_usleep(20000);
+    ck_assert_msg(registry_all_started(env.reg), "cycle %d: not all "
+                  "streams started", cycle);
+    for (int i = 0; i < n_streams; i++) {
+      ck_assert(registry_remove(env.reg, ids[i], NULL));
+      g_free(ids[i]);
+    }
+    ck_assert_uint_eq(registry_count(env.reg), 0);
+    if (cycle == -1) {
+      /* Warm-up cycle: plugin loading and GLib's shared worker threads. */
+      g_thread_pool_stop_unused_threads();
+      g_usleep(500000);
+      threads_before = count_threads();
+    }
+  }
+  /* Threads that end asynchronously (the RTSP server's media, GLib's idle
+   * pool threads) get a moment. */
+  for (int i = 0; i < 50; i++) {
+    g_thread_pool_stop_unused_threads();
+    threads_after = count_threads();
+    if (threads_after <= threads_before)
+      break;
+    g_usleep(100000);
+  }
+  printf("churn: %d cycles of %d streams in %.1f s; threads %u before, %u "
+         "after\n",
+         n_cycles, n_streams, (g_get_monotonic_time() - t0) / 1e6,
+         threads_before, threads_after);
+  ck_assert_msg(threads_after <= threads_before,
+                "stray threads: %u before, %u after", threads_before,
+                threads_after);
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
+static Suite *
+streams_suite(void)
+{
+  Suite *s = suite_create("streams");
+  TCase *tc;
+
+  tc = tcase_create("rtsp");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 90);
+  tcase_add_test(tc, test_rtsp_predictions);
+  tcase_add_test(tc, test_rtsp_reconnect);
+  tcase_add_test(tc, test_rtsp_credentials);
+  tcase_add_test(tc, test_rtsp_transports);
+  tcase_add_test(tc, test_rtsp_keyframes);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("sources");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 90);
+  tcase_add_test(tc, test_bad_sources);
+  tcase_add_test(tc, test_file_clip);
+  tcase_add_test(tc, test_test_source);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("registry");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 90);
+  tcase_add_test(tc, test_registry_ops);
+  tcase_add_test(tc, test_registry_limit);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("churn");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 180);
+  tcase_add_test(tc, test_add_remove_cycles);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int
+main(void)
+{
+  return tu_run_suite(streams_suite());
+}
