@@ -22,12 +22,12 @@
  * weight registers and one broadcast: 15 of the 16 ymm registers. */
 #define MR 6
 
-/* Rows of the input ("A") the GEMM keeps hot while it walks every output
- * block: the chunk is sized to about this many bytes so that it stays in
- * the 512 KiB L2 of Zen 3 next to one block of weights. Measured with the
- * MobileNetV2 shapes (bench/kernels-microbench.c): 64-256 KiB are all
- * within noise; smaller chunks cost up to 10% on K=24/32. */
-#define GEMM_A_CHUNK_BYTES (128u * 1024u)
+/* Bytes of packed weights the GEMM walks per pass over the input rows:
+ * about a quarter of Zen 3's 512 KiB L2. Measured on the MobileNetV2 shapes
+ * (bench/kernels-microbench.c): 32-128 KiB are within noise of each other;
+ * walking all rows per block of weights instead (input chunk in L2) was up
+ * to 25% slower on small K (K=16, N=96), where output writes dominate. */
+#define GEMM_B_CHUNK_BYTES (128u * 1024u)
 
 /* Largest K = kh*kw*cin that conv_row gathers into an on-stack tile of MR
  * pixels (MR * 512 floats = 12 KiB of stack). Larger convolutions take the
@@ -52,37 +52,49 @@ clamp8(__m256 v, __m256 vmin, __m256 vmax)
 
 /* ---- GEMM ---- */
 
+/* A stretch of the reduction: tile row r reads a[r * a_stride + kk] and
+ * multiplies it with the NR weights w[kk * NR ...], for kk < k. A GEMM tile
+ * is one segment; an interior convolution tile has one per input row. */
+struct tile_seg {
+  const float *a, *w;
+  size_t k;
+};
+
 /* One micro-tile: mr rows (1..MR) by one NR block of output channels, of
- * which nb are real. nv is the number of ymm columns computed: 2, or 1 when
- * nb <= 8 (the padded upper half would be all zeros). mr and nv are
- * compile-time constants at every call site, so the loops unroll and the
- * accumulators live in registers. */
+ * which nb are real, starting from the bias at blk. nv is the number of ymm
+ * columns computed: 2, or 1 when nb <= 8 (the padded upper half would be
+ * all zeros). mr and nv are compile-time constants at every call site, so
+ * the loops unroll and the accumulators live in registers. */
 ALWAYS_INLINE void
-gemm_tile(const size_t mr, const size_t nv, size_t k, const float *a,
-          size_t a_stride, const float *blk, float *c, size_t c_stride,
-          const float *res, size_t res_stride, size_t nb, __m256 vmin,
-          __m256 vmax)
+gemm_tile(const size_t mr, const size_t nv, const struct tile_seg *seg,
+          size_t nseg, size_t a_stride, const float *blk, float *c,
+          size_t c_stride, const float *res, size_t res_stride, size_t nb,
+          __m256 vmin, __m256 vmax)
 {
   __m256 acc0[MR], acc1[MR];
-  const float *ap[MR];
   const __m256 bias0 = _mm256_loadu_ps(blk);
   const __m256 bias1 = nv == 2 ? _mm256_loadu_ps(blk + 8) : bias0;
 #pragma GCC unroll 6
   for (size_t r = 0; r < mr; r++) {
     acc0[r] = bias0;
     acc1[r] = bias1;
-    ap[r] = a + r * a_stride;
   }
-  const float *w = blk + NR;
-  for (size_t kk = 0; kk < k; kk++, w += NR) {
-    const __m256 w0 = _mm256_loadu_ps(w);
-    const __m256 w1 = nv == 2 ? _mm256_loadu_ps(w + 8) : w0;
+  for (size_t sg = 0; sg < nseg; sg++) {
+    const float *ap[MR];
 #pragma GCC unroll 6
-    for (size_t r = 0; r < mr; r++) {
-      const __m256 av = _mm256_broadcast_ss(ap[r] + kk);
-      acc0[r] = _mm256_fmadd_ps(av, w0, acc0[r]);
-      if (nv == 2)
-        acc1[r] = _mm256_fmadd_ps(av, w1, acc1[r]);
+    for (size_t r = 0; r < mr; r++)
+      ap[r] = seg[sg].a + r * a_stride;
+    const float *w = seg[sg].w;
+    for (size_t kk = 0; kk < seg[sg].k; kk++, w += NR) {
+      const __m256 w0 = _mm256_loadu_ps(w);
+      const __m256 w1 = nv == 2 ? _mm256_loadu_ps(w + 8) : w0;
+#pragma GCC unroll 6
+      for (size_t r = 0; r < mr; r++) {
+        const __m256 av = _mm256_broadcast_ss(ap[r] + kk);
+        acc0[r] = _mm256_fmadd_ps(av, w0, acc0[r]);
+        if (nv == 2)
+          acc1[r] = _mm256_fmadd_ps(av, w1, acc1[r]);
+      }
     }
   }
   if (nb == nv * 8) {
@@ -120,110 +132,131 @@ gemm_tile(const size_t mr, const size_t nv, size_t k, const float *a,
 
 /* gemm_tile with mr and nv made constant: one specialisation per case. */
 static void
-gemm_tile_any(size_t mr, size_t k, const float *a, size_t a_stride,
-              const float *blk, float *c, size_t c_stride, const float *res,
-              size_t res_stride, size_t nb, __m256 vmin, __m256 vmax)
+gemm_tile_any(size_t mr, const struct tile_seg *seg, size_t nseg,
+              size_t a_stride, const float *blk, float *c, size_t c_stride,
+              const float *res, size_t res_stride, size_t nb, __m256 vmin,
+              __m256 vmax)
 {
   if (nb > 8) {
     switch (mr) {
     case 6:
-      gemm_tile(6, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(6, 2, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 5:
-      gemm_tile(5, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(5, 2, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 4:
-      gemm_tile(4, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(4, 2, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 3:
-      gemm_tile(3, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(3, 2, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 2:
-      gemm_tile(2, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(2, 2, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     default:
-      gemm_tile(1, 2, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(1, 2, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     }
   } else {
     switch (mr) {
     case 6:
-      gemm_tile(6, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(6, 1, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 5:
-      gemm_tile(5, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(5, 1, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 4:
-      gemm_tile(4, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(4, 1, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 3:
-      gemm_tile(3, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(3, 1, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     case 2:
-      gemm_tile(2, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(2, 1, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     default:
-      gemm_tile(1, 1, k, a, a_stride, blk, c, c_stride, res, res_stride, nb,
-                vmin, vmax);
+      gemm_tile(1, 1, seg, nseg, a_stride, blk, c, c_stride, res,
+                res_stride, nb, vmin, vmax);
       break;
     }
   }
 }
 
-/* m rows against one block. Full tiles of MR rows; the last 7..11 rows are
- * split into two balanced tiles instead of MR + a thin one, because a 1- or
- * 2-row tile has too few independent accumulators to hide FMA latency. */
-static void
-gemm_rows(size_t m, size_t k, const float *a, size_t a_stride,
-          const float *blk, float *c, size_t c_stride, const float *res,
-          size_t res_stride, size_t nb, __m256 vmin, __m256 vmax)
+/* Blocks of weights a one-row GEMM walks side by side. Measured on the
+ * classifier (K=1280, N=1000) with its 5 MB of weights evicted from the
+ * caches: 1 block 5.4 GFLOP/s, 2: 7.3, 4: 8.9, 8: 8.6; software prefetch
+ * on top did not help. With warm caches 4 blocks also give the best, 36. */
+#define GEMV_BLOCKS 4
+
+/* Stores one block of a row: bias + sum, residual, clamp, nb real columns. */
+ALWAYS_INLINE void
+gemv_store(__m256 acc0, __m256 acc1, const float *blk, const float *res,
+           float *c, size_t nb, __m256 vmin, __m256 vmax)
 {
-  size_t i = 0;
-  while (m - i >= 2 * MR || m - i == MR) {
-    gemm_tile_any(MR, k, a + i * a_stride, a_stride, blk, c + i * c_stride,
-                  c_stride, res ? res + i * res_stride : NULL, res_stride, nb,
-                  vmin, vmax);
-    i += MR;
+  acc0 = _mm256_add_ps(_mm256_loadu_ps(blk), acc0);
+  acc1 = _mm256_add_ps(_mm256_loadu_ps(blk + 8), acc1);
+  const __m256i m0 = mask_first(nb);
+  const __m256i m1 = mask_first(nb > 8 ? nb - 8 : 0);
+  if (res) {
+    acc0 = _mm256_add_ps(acc0, _mm256_maskload_ps(res, m0));
+    acc1 = _mm256_add_ps(acc1, _mm256_maskload_ps(res + 8, m1));
   }
-  size_t rem = m - i; /* 0, 1..5 or 7..11 */
-  if (rem > MR) {
-    size_t first = (rem + 1) / 2;
-    gemm_tile_any(first, k, a + i * a_stride, a_stride, blk, c + i * c_stride,
-                  c_stride, res ? res + i * res_stride : NULL, res_stride, nb,
-                  vmin, vmax);
-    i += first;
-    rem -= first;
-  }
-  if (rem)
-    gemm_tile_any(rem, k, a + i * a_stride, a_stride, blk, c + i * c_stride,
-                  c_stride, res ? res + i * res_stride : NULL, res_stride, nb,
-                  vmin, vmax);
+  _mm256_maskstore_ps(c, m0, clamp8(acc0, vmin, vmax));
+  _mm256_maskstore_ps(c + 8, m1, clamp8(acc1, vmin, vmax));
 }
 
-/* One row (fully connected layers). A 1-row tile would be one chain of
- * dependent FMAs per ymm column; splitting k four ways gives eight chains. */
+/* One row (fully connected layers). The weights are read once and, for a
+ * classifier, come from DRAM: GEMV_BLOCKS blocks are walked side by side so
+ * that several sequential streams are in flight, which also gives
+ * 2 * GEMV_BLOCKS independent FMA chains. */
 static void
 gemv(size_t n, size_t k, const float *a, const float *packed, float *c,
      const float *res, __m256 vmin, __m256 vmax)
 {
-  const float *blk = packed;
-  for (size_t n0 = 0; n0 < n; n0 += NR, blk += NR * (k + 1)) {
-    size_t nb = n - n0 < NR ? n - n0 : NR;
+  const size_t bf = NR * (k + 1);
+  const size_t nblocks = (n + NR - 1) / NR;
+  size_t b = 0;
+  for (; b + GEMV_BLOCKS <= nblocks; b += GEMV_BLOCKS) {
+    __m256 s0[GEMV_BLOCKS], s1[GEMV_BLOCKS];
+    const float *w[GEMV_BLOCKS];
+#pragma GCC unroll 8
+    for (int u = 0; u < GEMV_BLOCKS; u++) {
+      s0[u] = s1[u] = _mm256_setzero_ps();
+      w[u] = packed + (b + u) * bf + NR;
+    }
+    for (size_t kk = 0; kk < k; kk++) {
+      const __m256 av = _mm256_broadcast_ss(a + kk);
+#pragma GCC unroll 8
+      for (int u = 0; u < GEMV_BLOCKS; u++) {
+        s0[u] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w[u] + kk * NR), s0[u]);
+        s1[u] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w[u] + kk * NR + 8),
+                                s1[u]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int u = 0; u < GEMV_BLOCKS; u++) {
+      size_t n0 = (b + u) * NR;
+      gemv_store(s0[u], s1[u], packed + (b + u) * bf, res ? res + n0 : NULL,
+                 c + n0, n - n0 < NR ? n - n0 : NR, vmin, vmax);
+    }
+  }
+  for (; b < nblocks; b++) {
+    const float *blk = packed + b * bf, *w = blk + NR;
     __m256 s0[4], s1[4];
     for (int u = 0; u < 4; u++)
       s0[u] = s1[u] = _mm256_setzero_ps();
-    const float *w = blk + NR;
     size_t kk = 0;
     for (; kk + 4 <= k; kk += 4, w += 4 * NR) {
 #pragma GCC unroll 4
@@ -238,20 +271,13 @@ gemv(size_t n, size_t k, const float *a, const float *packed, float *c,
       s0[0] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w), s0[0]);
       s1[0] = _mm256_fmadd_ps(av, _mm256_loadu_ps(w + 8), s1[0]);
     }
-    __m256 acc0 = _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]),
-                                _mm256_add_ps(s0[2], s0[3]));
-    __m256 acc1 = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]),
-                                _mm256_add_ps(s1[2], s1[3]));
-    acc0 = _mm256_add_ps(_mm256_loadu_ps(blk), acc0);
-    acc1 = _mm256_add_ps(_mm256_loadu_ps(blk + 8), acc1);
-    const __m256i m0 = mask_first(nb);
-    const __m256i m1 = mask_first(nb > 8 ? nb - 8 : 0);
-    if (res) {
-      acc0 = _mm256_add_ps(acc0, _mm256_maskload_ps(res + n0, m0));
-      acc1 = _mm256_add_ps(acc1, _mm256_maskload_ps(res + n0 + 8, m1));
-    }
-    _mm256_maskstore_ps(c + n0, m0, clamp8(acc0, vmin, vmax));
-    _mm256_maskstore_ps(c + n0 + 8, m1, clamp8(acc1, vmin, vmax));
+    size_t n0 = b * NR;
+    gemv_store(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]),
+                             _mm256_add_ps(s0[2], s0[3])),
+               _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]),
+                             _mm256_add_ps(s1[2], s1[3])),
+               blk, res ? res + n0 : NULL, c + n0,
+               n - n0 < NR ? n - n0 : NR, vmin, vmax);
   }
 }
 
@@ -266,24 +292,38 @@ kern_f32_gemm__avx2(size_t m, size_t n, size_t k, const float *in,
     gemv(n, k, in, packed, out, res, vmin, vmax);
     return;
   }
-  /* Walk the rows in chunks that stay in L2 while every block of weights
-   * passes over them; each block of weights is reused by all tiles of the
-   * chunk. */
-  size_t mc = GEMM_A_CHUNK_BYTES / ((k ? k : 1) * sizeof(float)) / MR * MR;
-  if (mc < 2 * MR)
-    mc = 2 * MR;
-  for (size_t m0 = 0; m0 < m;) {
-    /* The last chunk takes the rest when less than a tile would remain. */
-    size_t mcur = m - m0 >= mc + MR ? mc : m - m0;
-    const float *blk = packed;
-    for (size_t n0 = 0; n0 < n; n0 += NR, blk += NR * (k + 1)) {
-      size_t nb = n - n0 < NR ? n - n0 : NR;
-      gemm_rows(mcur, k, in + m0 * in_stride, in_stride, blk,
-                out + m0 * out_stride + n0, out_stride,
-                res ? res + m0 * res_stride + n0 : NULL, res_stride, nb, vmin,
-                vmax);
+  /* Blocks of weights are taken in chunks that stay in L2 (or, for small
+   * K, all of them in L1); each tile of MR input rows stays in L1 while it
+   * meets every block of the chunk, and writes its output rows
+   * contiguously. */
+  const size_t blk_floats = NR * (k + 1);
+  size_t nc = GEMM_B_CHUNK_BYTES / (blk_floats * sizeof(float));
+  if (nc < 1)
+    nc = 1;
+  for (size_t n0 = 0; n0 < n; n0 += nc * NR) {
+    size_t n1 = n0 + nc * NR < n ? n0 + nc * NR : n;
+    /* Full tiles of MR rows; the last 7..11 rows are split into two
+     * balanced tiles rather than MR and a thin one, because a tile of one or
+     * two rows has too few independent accumulators to hide FMA latency. */
+    size_t i = 0;
+    while (i < m) {
+      size_t rem = m - i, mr;
+      if (rem >= 2 * MR || rem == MR)
+        mr = MR;
+      else if (rem > MR)
+        mr = (rem + 1) / 2;
+      else
+        mr = rem;
+      const float *blk = packed + (n0 / NR) * blk_floats;
+      for (size_t j = n0; j < n1; j += NR, blk += blk_floats) {
+        size_t nb = n - j < NR ? n - j : NR;
+        const struct tile_seg seg = { in + i * in_stride, blk + NR, k };
+        gemm_tile_any(mr, &seg, 1, in_stride, blk, out + i * out_stride + j,
+                      out_stride, res ? res + i * res_stride + j : NULL,
+                      res_stride, nb, vmin, vmax);
+      }
+      i += mr;
     }
-    m0 += mcur;
   }
 }
 
@@ -310,15 +350,15 @@ conv_gather(size_t cin, size_t in_w, const float *const *rows, size_t kh,
   }
 }
 
-/* Any K: one pixel at a time, straight from the rows. */
+/* Any K, pixels [x0, x1): one pixel at a time, straight from the rows. */
 static void
-conv_row_direct(size_t cin, size_t in_w, const float *const *rows, size_t kh,
-                size_t kw, size_t stride, size_t pad_left, size_t out_w,
-                size_t cout, const float *packed, float *out, __m256 vmin,
-                __m256 vmax)
+conv_pixels_direct(size_t cin, size_t in_w, const float *const *rows,
+                   size_t kh, size_t kw, size_t stride, size_t pad_left,
+                   size_t x0, size_t x1, size_t cout, const float *packed,
+                   float *out, __m256 vmin, __m256 vmax)
 {
   const size_t k = kh * kw * cin;
-  for (size_t x = 0; x < out_w; x++) {
+  for (size_t x = x0; x < x1; x++) {
     const float *blk = packed;
     for (size_t n0 = 0; n0 < cout; n0 += NR, blk += NR * (k + 1)) {
       size_t nb = cout - n0 < NR ? cout - n0 : NR;
@@ -347,6 +387,38 @@ conv_row_direct(size_t cin, size_t in_w, const float *const *rows, size_t kh,
   }
 }
 
+/* Border pixels [x0, x1) (some tap column is padding): their patches are
+ * gathered, MR at a time, into an on-stack tile with zeros for padding,
+ * then multiplied like a GEMM. */
+static void
+conv_pixels_gathered(size_t cin, size_t in_w, const float *const *rows,
+                     size_t kh, size_t kw, size_t stride, size_t pad_left,
+                     size_t x0, size_t x1, size_t cout, const float *packed,
+                     float *out, __m256 vmin, __m256 vmax)
+{
+  const size_t k = kh * kw * cin;
+  if (k > CONV_TILE_MAX_K) {
+    conv_pixels_direct(cin, in_w, rows, kh, kw, stride, pad_left, x0, x1,
+                       cout, packed, out, vmin, vmax);
+    return;
+  }
+  float tile[MR * CONV_TILE_MAX_K];
+  for (size_t x = x0; x < x1; x += MR) {
+    size_t mr = x1 - x < MR ? x1 - x : MR;
+    for (size_t r = 0; r < mr; r++)
+      conv_gather(cin, in_w, rows, kh, kw, stride, pad_left, x + r,
+                  tile + r * k);
+    const struct tile_seg seg = { tile, NULL, k };
+    const float *blk = packed;
+    for (size_t n0 = 0; n0 < cout; n0 += NR, blk += NR * (k + 1)) {
+      struct tile_seg s = seg;
+      s.w = blk + NR;
+      gemm_tile_any(mr, &s, 1, k, blk, out + x * cout + n0, cout, NULL, 0,
+                    cout - n0 < NR ? cout - n0 : NR, vmin, vmax);
+    }
+  }
+}
+
 void
 kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
                         size_t kh, size_t kw, size_t stride, size_t pad_left,
@@ -355,25 +427,44 @@ kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
 {
   const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
   const size_t k = kh * kw * cin;
-  if (k > CONV_TILE_MAX_K) {
-    conv_row_direct(cin, in_w, rows, kh, kw, stride, pad_left, out_w, cout,
-                    packed, out, vmin, vmax);
+  /* Interior pixels [x_lo, x_hi) read no padding column: x*stride >=
+   * pad_left and x*stride + kw-1 - pad_left < in_w. */
+  size_t x_lo = (pad_left + stride - 1) / stride;
+  size_t x_hi = in_w + pad_left >= kw ? (in_w + pad_left - kw) / stride + 1
+                                      : 0;
+  if (x_hi > out_w)
+    x_hi = out_w;
+  if (x_lo > x_hi)
+    x_lo = x_hi;
+  conv_pixels_gathered(cin, in_w, rows, kh, kw, stride, pad_left, 0, x_lo,
+                       cout, packed, out, vmin, vmax);
+  conv_pixels_gathered(cin, in_w, rows, kh, kw, stride, pad_left, x_hi,
+                       out_w, cout, packed, out, vmin, vmax);
+  if (x_lo == x_hi)
     return;
-  }
-  /* Gather MR pixels' patches (im2col of one tile), then run the GEMM
-   * micro-kernel over them. For the first layer (K = 27) the copy is 27
-   * floats per pixel against 27 * cout multiply-adds. */
-  float tile[MR * CONV_TILE_MAX_K];
-  for (size_t x0 = 0; x0 < out_w; x0 += MR) {
-    size_t mr = out_w - x0 < MR ? out_w - x0 : MR;
-    for (size_t r = 0; r < mr; r++)
-      conv_gather(cin, in_w, rows, kh, kw, stride, pad_left, x0 + r,
-                  tile + r * k);
+
+  /* Interior: each input row is one segment of the reduction, read in
+   * place. Tile row r is pixel x+r, whose patch in row ky starts
+   * r * stride * cin floats after pixel x's; within a row the kw * cin taps
+   * are contiguous and in the packed order (kx, ci). Padding rows (NULL)
+   * are left out. */
+  for (size_t x = x_lo; x < x_hi; x += MR) {
+    size_t mr = x_hi - x < MR ? x_hi - x : MR;
+    const size_t off = (x * stride - pad_left) * cin;
     const float *blk = packed;
     for (size_t n0 = 0; n0 < cout; n0 += NR, blk += NR * (k + 1)) {
-      size_t nb = cout - n0 < NR ? cout - n0 : NR;
-      gemm_tile_any(mr, k, tile, k, blk, out + x0 * cout + n0, cout, NULL, 0,
-                    nb, vmin, vmax);
+      struct tile_seg seg[16]; /* kh <= 15, as the engine's row table */
+      size_t nseg = 0;
+      for (size_t ky = 0; ky < kh && ky < 16; ky++) {
+        if (!rows[ky])
+          continue;
+        seg[nseg].a = rows[ky] + off;
+        seg[nseg].w = blk + NR + ky * kw * cin * NR;
+        seg[nseg++].k = kw * cin;
+      }
+      gemm_tile_any(mr, seg, nseg, stride * cin, blk, out + x * cout + n0,
+                    cout, NULL, 0, cout - n0 < NR ? cout - n0 : NR, vmin,
+                    vmax);
     }
   }
 }
@@ -398,63 +489,77 @@ struct dw_args {
   __m256 vmin, vmax;
 };
 
-/* Channels [ch, ch+8) (masked to the real ones when masked), all output
- * pixels. nrows, stride and masked are compile-time constants at each call
- * site: the nine weights, the bias and the clamp bounds stay in registers
- * while x walks the row. */
+/* The nine weights of channels [ch, ch+8) for the rows that are not
+ * padding (masked to the real channels when masked). */
 ALWAYS_INLINE void
-dw3x3_group(const struct dw_args *g, size_t ch, const size_t nrows,
-            const size_t stride, const bool masked, __m256i mask)
+dw3x3_weights(const struct dw_args *g, size_t ch, const size_t nrows,
+              const bool masked, __m256i mask, __m256 w[3][3])
 {
-  const size_t c = g->c;
-  const __m256 bias = load8(g->bias + ch, masked, mask);
-  __m256 w[3][3];
 #pragma GCC unroll 3
   for (size_t r = 0; r < nrows; r++)
 #pragma GCC unroll 3
     for (size_t kx = 0; kx < 3; kx++)
-      w[r][kx] = load8(g->w + (g->wi[r] * 3 + kx) * c + ch, masked, mask);
-  const float *rp[3];
-#pragma GCC unroll 3
-  for (size_t r = 0; r < nrows; r++)
-    rp[r] = g->rp[r] + ch;
-  float *out = g->out + ch;
+      w[r][kx] = load8(g->w + (g->wi[r] * 3 + kx) * g->c + ch, masked, mask);
+}
 
-  /* Border pixels: check each column. */
-  for (size_t x = 0; x < g->out_w; x++) {
-    if (x == g->x_lo) {
-      x = g->x_hi;
-      if (x >= g->out_w)
-        break;
-    }
-    __m256 acc = bias;
+/* Border pixel x (some column is padding) of channels [ch, ch+8). */
+ALWAYS_INLINE void
+dw3x3_border(const struct dw_args *g, size_t ch, size_t x, const size_t nrows,
+             const size_t stride, const bool masked, __m256i mask,
+             __m256 w[3][3])
+{
+  __m256 acc = load8(g->bias + ch, masked, mask);
 #pragma GCC unroll 3
-    for (size_t r = 0; r < nrows; r++) {
+  for (size_t r = 0; r < nrows; r++) {
 #pragma GCC unroll 3
-      for (size_t kx = 0; kx < 3; kx++) {
-        size_t ix = x * stride + kx;
-        if (ix < g->pad_left || ix - g->pad_left >= g->in_w)
-          continue;
-        const __m256 v = load8(rp[r] + (ix - g->pad_left) * c, masked, mask);
-        acc = _mm256_fmadd_ps(v, w[r][kx], acc);
-      }
+    for (size_t kx = 0; kx < 3; kx++) {
+      size_t ix = x * stride + kx;
+      if (ix < g->pad_left || ix - g->pad_left >= g->in_w)
+        continue;
+      const float *px = g->rp[r] + (ix - g->pad_left) * g->c + ch;
+      acc = _mm256_fmadd_ps(load8(px, masked, mask), w[r][kx], acc);
     }
-    const __m256 y = clamp8(acc, g->vmin, g->vmax);
-    if (masked)
-      _mm256_maskstore_ps(out + x * c, mask, y);
-    else
-      _mm256_storeu_ps(out + x * c, y);
   }
+  const __m256 y = clamp8(acc, g->vmin, g->vmax);
+  if (masked)
+    _mm256_maskstore_ps(g->out + x * g->c + ch, mask, y);
+  else
+    _mm256_storeu_ps(g->out + x * g->c + ch, y);
+}
 
-  /* Interior pixels: all three columns are inside the row. */
-  if (g->x_lo >= g->x_hi)
-    return;
+/* Interior pixels [x0, x1) of channels [ch, ch+8): every column is inside
+ * the row. nrows, stride and masked are compile-time constants at each call
+ * site, so the nine weights, the bias and the clamp bounds stay in
+ * registers while x walks the tile. */
+ALWAYS_INLINE void
+dw3x3_interior(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
+               const size_t nrows, const size_t stride, const bool masked,
+               __m256i mask)
+{
+  const size_t c = g->c;
+  __m256 w[3][3];
+  dw3x3_weights(g, ch, nrows, masked, mask, w);
+  const __m256 bias = load8(g->bias + ch, masked, mask);
   const float *p[3];
 #pragma GCC unroll 3
   for (size_t r = 0; r < nrows; r++)
-    p[r] = rp[r] + (g->x_lo * stride - g->pad_left) * c;
-  float *o = out + g->x_lo * c;
-  for (size_t x = g->x_lo; x < g->x_hi; x++) {
+    p[r] = g->rp[r] + (x0 * stride - g->pad_left) * c + ch;
+  float *o = g->out + x0 * c + ch;
+  for (size_t x = x0; x < x1; x++) {
+#ifdef DW_SPLIT
+    __m256 acc[3];
+#pragma GCC unroll 3
+    for (size_t r = 0; r < nrows; r++) {
+      acc[r] = _mm256_mul_ps(load8(p[r], masked, mask), w[r][0]);
+      acc[r] = _mm256_fmadd_ps(load8(p[r] + c, masked, mask), w[r][1], acc[r]);
+      acc[r] = _mm256_fmadd_ps(load8(p[r] + 2 * c, masked, mask), w[r][2], acc[r]);
+      p[r] += stride * c;
+    }
+    __m256 sum = _mm256_add_ps(bias, acc[0]);
+    if (nrows > 1) sum = _mm256_add_ps(sum, acc[1]);
+    if (nrows > 2) sum = _mm256_add_ps(sum, acc[2]);
+    const __m256 y = clamp8(sum, g->vmin, g->vmax);
+#else
     __m256 acc = bias;
 #pragma GCC unroll 3
     for (size_t r = 0; r < nrows; r++) {
@@ -464,6 +569,7 @@ dw3x3_group(const struct dw_args *g, size_t ch, const size_t nrows,
       p[r] += stride * c;
     }
     const __m256 y = clamp8(acc, g->vmin, g->vmax);
+#endif
     if (masked)
       _mm256_maskstore_ps(o, mask, y);
     else
@@ -472,16 +578,44 @@ dw3x3_group(const struct dw_args *g, size_t ch, const size_t nrows,
   }
 }
 
-/* All channel groups, with nrows and stride constant. */
+#ifndef DW_TILE_X
+#define DW_TILE_X 8
+#endif
+
+/* All channels and pixels of the row, with nrows and stride constant. The
+ * interior is walked in tiles of DW_TILE_X pixels, and within a tile channel
+ * group by group: the tile's input (3 rows x (DW_TILE_X*stride+2) pixels)
+ * stays in L1 across the groups while each group's weights are loaded
+ * once per tile. */
 ALWAYS_INLINE void
 dw3x3_rows(const struct dw_args *g, const size_t nrows, const size_t stride)
 {
-  size_t ch = 0;
+  const size_t c = g->c, cfull = c / 8 * 8;
   const __m256i all = _mm256_set1_epi32(-1);
-  for (; ch + 8 <= g->c; ch += 8)
-    dw3x3_group(g, ch, nrows, stride, false, all);
-  if (ch < g->c)
-    dw3x3_group(g, ch, nrows, stride, true, mask_first(g->c - ch));
+  const __m256i tail = mask_first(c - cfull);
+  for (size_t x = 0; x < g->out_w; x++) {
+    if (x == g->x_lo) {
+      x = g->x_hi;
+      if (x >= g->out_w)
+        break;
+    }
+    __m256 w[3][3];
+    for (size_t ch = 0; ch < cfull; ch += 8) {
+      dw3x3_weights(g, ch, nrows, false, all, w);
+      dw3x3_border(g, ch, x, nrows, stride, false, all, w);
+    }
+    if (cfull < c) {
+      dw3x3_weights(g, cfull, nrows, true, tail, w);
+      dw3x3_border(g, cfull, x, nrows, stride, true, tail, w);
+    }
+  }
+  for (size_t x0 = g->x_lo; x0 < g->x_hi; x0 += DW_TILE_X) {
+    size_t x1 = g->x_hi - x0 < DW_TILE_X ? g->x_hi : x0 + DW_TILE_X;
+    for (size_t ch = 0; ch < cfull; ch += 8)
+      dw3x3_interior(g, ch, x0, x1, nrows, stride, false, all);
+    if (cfull < c)
+      dw3x3_interior(g, cfull, x0, x1, nrows, stride, true, tail);
+  }
 }
 
 static void
