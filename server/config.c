@@ -794,7 +794,9 @@ write_atomic(const char *path, const char *data, gsize len, ConfigFault fault,
   char *tmp = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
   gboolean ok = FALSE;
   struct stat st;
-  mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0600;
+  /* The file holds camera credentials: never world-readable nor
+   * executable; an existing file keeps its owner and group bits. */
+  mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0660) : 0600;
 
   int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, (int)mode);
   if (fd < 0) {

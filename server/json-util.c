@@ -266,9 +266,9 @@ json_util_ms(double ms)
 char *
 json_util_dump(const json_t *v, size_t *len)
 {
-  /* 10 significant digits keep every microsecond of a latency and every
-   * score digit that matters, and never print float noise. */
-  char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10));
+  /* 7 significant digits: what a float32 score holds, and microseconds of
+   * any latency under 10 s; no float noise in the output. */
+  char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(7));
   if (s && len)
     *len = strlen(s);
   return s;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd-classify.h"
+#include "serve.h"
 
 #ifndef SS_VERSION
 #define SS_VERSION "unknown"
@@ -16,8 +17,12 @@ struct command {
 };
 
 static const struct command commands[] = {
+  { "serve", "run the stream server and its HTTP API (the default)",
+    cmd_serve },
   { "classify", "classify still images (JPEG, PNG, BMP) with a model",
     cmd_classify },
+  { "healthcheck", "exit 0 if the server answers GET /healthz (for Docker)",
+    cmd_healthcheck },
 };
 
 static void
@@ -25,6 +30,8 @@ usage(FILE *out)
 {
   fprintf(out,
           "Usage: streamsight COMMAND [OPTION...]\n"
+          "       streamsight [serve] [--config FILE] [--port N] "
+          "[--bind ADDR]\n"
           "       streamsight --help | --version\n"
           "\n"
           "Commands:\n");
@@ -37,10 +44,9 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
-  if (argc < 2) {
-    usage(stderr);
-    return 2;
-  }
+  /* No command, or options first: the default command, serve. */
+  if (argc < 2)
+    return cmd_serve(argc, argv);
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
       strcmp(cmd, "help") == 0) {
@@ -51,6 +57,8 @@ main(int argc, char **argv)
     printf("streamsight %s\n", SS_VERSION);
     return 0;
   }
+  if (cmd[0] == '-')
+    return cmd_serve(argc, argv);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(cmd, commands[i].name) == 0)
       return commands[i].run(argc - 1, argv + 1);

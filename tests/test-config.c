@@ -574,14 +574,13 @@ START_TEST(test_write_back_and_reload)
   ck_assert_msg(strstr(text, "history_len") == NULL, "%s", text);
   g_free(text);
 
-  /* The file holds camera passwords: owner-only when the write created
-   * it... and an existing file keeps its mode. */
+  /* The file holds camera passwords: an existing file keeps its owner
+   * and group bits but loses world access; a new one is owner-only. */
   struct stat sb;
-  ck_assert_int_eq(stat(path, &sb), 0);
-  mode_t before = sb.st_mode & 0777;
+  ck_assert_int_eq(chmod(path, 0664), 0);
   ck_assert(config_store_write(st, configs, ids, NULL));
   ck_assert_int_eq(stat(path, &sb), 0);
-  ck_assert_uint_eq(sb.st_mode & 0777, before);
+  ck_assert_uint_eq(sb.st_mode & 0777, 0660);
 
   char *fresh = tmp_path("new.json");
   ConfigStore *st2 = config_store_new(fresh, NULL);
@@ -772,6 +771,77 @@ START_TEST(test_stream_json_round_trip)
 }
 END_TEST
 
+
+/* ---- the sample config and its documentation ---- */
+
+static char *
+source_path(const char *rel)
+{
+  const char *root = getenv("SS_SOURCE_ROOT");
+  return g_build_filename(root ? root : ".", rel, NULL);
+}
+
+START_TEST(test_sample_config_loads)
+{
+  char *path = source_path("config/streamsight.json");
+  ServerConfig *c = server_config_new();
+  GError *e = NULL;
+  ck_assert_msg(server_config_load_file(c, path, &e), "%s",
+                e ? e->message : "");
+  ck_assert(c->file_exists);
+  ck_assert_uint_eq(c->port, 8080);
+  ck_assert_uint_eq(c->streams->len, 2);
+  ConfigStream *s = g_ptr_array_index(c->streams, 1);
+  ck_assert_str_eq(s->id, "front-door");
+  ck_assert(!s->config.enabled);
+  server_config_free(c);
+  g_free(path);
+}
+END_TEST
+
+/* Every key the loader accepts is documented (as `key` in the README). */
+static const char *const documented_keys[] = {
+  "comment", "bind", "port", "threads", "http_threads", "model", "labels",
+  "auth", "tls", "limits", "streams", "auth.token", "tls.cert", "tls.key",
+  "limits.max_streams", "limits.max_body_bytes", "limits.max_connections",
+  "limits.connection_timeout_s", "id", "name", "uri", "device", "pattern",
+  "transport", "decode", "max_fps", "top_k", "enabled", "history_len",
+  "stall_timeout_s", "backoff_initial_s", "backoff_max_s", "rtsp_latency_ms",
+  "resize_mode", "realtime", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
+  "STREAMSIGHT_BIND", "STREAMSIGHT_THREADS", "STREAMSIGHT_MODEL",
+  "STREAMSIGHT_LABELS", "STREAMSIGHT_TOKEN",
+};
+
+START_TEST(test_every_key_documented)
+{
+  char *path = source_path("config/README.md");
+  char *text = read_file(path);
+  for (gsize i = 0; i < G_N_ELEMENTS(documented_keys); i++) {
+    char *quoted = g_strdup_printf("| `%s` |", documented_keys[i]);
+    ck_assert_msg(strstr(text, quoted) != NULL, "%s lacks a row for %s",
+                  path, documented_keys[i]);
+    g_free(quoted);
+  }
+  /* And the loader really accepts each documented stream key. */
+  const char *stream_keys[] = { "device", "pattern", "transport", "decode",
+                                "max_fps", "top_k", "enabled", "history_len",
+                                "stall_timeout_s", "backoff_initial_s",
+                                "backoff_max_s", "rtsp_latency_ms",
+                                "resize_mode", "realtime" };
+  for (gsize i = 0; i < G_N_ELEMENTS(stream_keys); i++) {
+    char *t = g_strdup_printf("{\"streams\": [{\"name\": \"a\", \"uri\": "
+                              "\"test:\", \"%s\": null}]}", stream_keys[i]);
+    char *msg = NULL;
+    ServerConfig *c = load(t, &msg);
+    ck_assert_msg(c != NULL, "%s: %s", stream_keys[i], msg);
+    server_config_free(c);
+    g_free(t);
+  }
+  g_free(text);
+  g_free(path);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -803,6 +873,11 @@ config_suite(void)
   tcase_add_test(tc, test_write_back_empty_list_persists);
   tcase_add_test(tc, test_failed_write_keeps_old_file);
   tcase_add_test(tc, test_crash_during_write_keeps_old_file);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("sample");
+  tcase_add_test(tc, test_sample_config_loads);
+  tcase_add_test(tc, test_every_key_documented);
   suite_add_tcase(s, tc);
   return s;
 }
