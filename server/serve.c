@@ -134,6 +134,20 @@ load_model(Server *s)
             err.message);
     return 1;
   }
+  if (!c->labels_path && !model_has_labels(s->model)) {
+    /* No labels anywhere: use labels.txt beside the model if there is one
+     * (scripts/install-models.sh puts it there). */
+    char *dir = g_path_get_dirname(c->model_path);
+    char *beside = g_build_filename(dir, "labels.txt", NULL);
+    if (g_file_test(beside, G_FILE_TEST_IS_REGULAR)) {
+      if (model_set_labels_file(s->model, beside, &err) == 0)
+        g_message("labels from %s", beside);
+      else
+        g_warning("labels '%s' not used: %s", beside, err.message);
+    }
+    g_free(beside);
+    g_free(dir);
+  }
   if (engine_new(s->model, KERN_ISA_AUTO, &s->engine, &err) != 0) {
     fprintf(stderr, "streamsight: engine: %s\n", err.message);
     return 1;

@@ -1,0 +1,100 @@
+# streamsight: multi-stage image. The build stage compiles the same binary as
+# scripts/run.sh and installs the default model with scripts/install-models.sh
+# (which checks sha256 where one is pinned and verifies every model by loading
+# and running it); the runtime stage has only the shared libraries and the
+# GStreamer plugins the pipelines use, and runs as a non-root user.
+#
+#   docker build -t streamsight .
+#   docker build -t streamsight --build-arg MODELS_FROM=mirror .   # models
+#        from ./mirror in the build context (sha256 checked), no download
+#   docker build -t streamsight --build-arg MODEL_SHA256=<sha256> .  # pin
+#        the downloaded default model
+#   docker run --rm -p 8080:8080 -v streamsight-config:/config streamsight
+#
+# See server/README.md ("Docker") for cameras, tokens and volumes.
+
+# ---- build -------------------------------------------------------------------
+FROM debian:12 AS build
+
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential meson ninja-build pkg-config \
+      libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+      libmicrohttpd-dev libjansson-dev \
+      ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+COPY . .
+
+# Release build; tests are not built (no Check in this stage). The AVX2
+# kernels are chosen at run time, so the image runs on any x86-64 CPU.
+RUN meson setup /build --buildtype=release \
+ && ninja -C /build server/streamsight tools/streamsight-bench
+
+# The default model: from a mirror directory in the build context when
+# MODELS_FROM is set, else downloaded from TensorFlow's release archive.
+# MODEL_SHA256, when set, pins the installed file.
+ARG MODELS_FROM=
+ARG MODEL_SHA256=
+RUN if [ -n "$MODELS_FROM" ]; then \
+      scripts/install-models.sh --bench /build/tools/streamsight-bench \
+        --dest /out/models --from "$MODELS_FROM"; \
+    else \
+      scripts/install-models.sh --bench /build/tools/streamsight-bench \
+        --dest /out/models; \
+    fi \
+ && if [ -n "$MODEL_SHA256" ]; then \
+      echo "$MODEL_SHA256  /out/models/mobilenet_v2_1.0_224_quant.tflite" \
+        | sha256sum -c -; \
+    fi
+
+# ---- runtime -----------------------------------------------------------------
+FROM debian:12-slim
+
+# Runtime libraries, and the GStreamer plugins of the pipelines: base
+# (videotestsrc, uridecodebin, playback), good (rtspsrc, v4l2src, rtp
+# depayloaders, souphttpsrc, qtdemux/matroska), bad (h264parse/h265parse),
+# libav (H.264/H.265/MJPEG decoders).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libglib2.0-0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 \
+      libmicrohttpd12 libjansson4 \
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+      gstreamer1.0-plugins-bad gstreamer1.0-libav \
+      ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/streamsight \
+      --create-home --shell /usr/sbin/nologin streamsight \
+ && mkdir -p /config \
+ && chown streamsight:streamsight /config \
+ && chmod 0750 /config
+
+COPY --from=build /build/server/streamsight /usr/local/bin/streamsight
+COPY --from=build /out/models /opt/streamsight/models
+COPY config/README.md /opt/streamsight/config/README.md
+
+# Inside a container the server must listen on every interface; the port
+# is published with -p. The config file is created in the /config volume
+# when streams are added over the API.
+ENV STREAMSIGHT_BIND=0.0.0.0 \
+    STREAMSIGHT_PORT=8080 \
+    STREAMSIGHT_CONFIG=/config/streamsight.json \
+    STREAMSIGHT_MODEL=/opt/streamsight/models/mobilenet_v2_1.0_224_quant.tflite \
+    HOME=/var/lib/streamsight
+
+VOLUME ["/config"]
+EXPOSE 8080
+USER streamsight:streamsight
+WORKDIR /var/lib/streamsight
+
+# Plain-socket GET /healthz on 127.0.0.1:$STREAMSIGHT_PORT (no curl here).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/streamsight", "healthcheck"]
+
+# SIGTERM (docker stop) shuts down cleanly: HTTP stopped, pipelines to NULL,
+# inference drained, exit 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/streamsight"]
+CMD ["serve"]
