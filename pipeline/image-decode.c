@@ -701,18 +701,37 @@ make_decoder(const ImageHeader *hdr, GError **error)
   return NULL;
 }
 
-/* Turns a bus error into a GError: the element and GStreamer's message,
- * without the debug string (it is for developers). */
+/* Turns the bus's error messages into a GError. The decoder's own message
+ * is preferred; when only the generic "Internal data stream error" of the
+ * source is there, the decoder failed without saying why. The debug
+ * string is left out (it is for developers). */
 static void
-set_error_from_message(GstMessage *msg, const char *what, GError **error)
+set_error_from_bus(GstBus *bus, GstMessage *first, GstElement *dec,
+                   const char *what, GError **error)
 {
+  GstMessage *best = gst_message_ref(first);
+  GstMessage *more;
+  while (GST_MESSAGE_SRC(best) != GST_OBJECT(dec) &&
+         (more = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR))) {
+    if (GST_MESSAGE_SRC(more) == GST_OBJECT(dec)) {
+      gst_message_unref(best);
+      best = more;
+    } else {
+      gst_message_unref(more);
+    }
+  }
   GError *gerr = NULL;
-  gst_message_parse_error(msg, &gerr, NULL);
-  const char *src = GST_MESSAGE_SRC_NAME(msg);
-  g_set_error(error, IMAGE_DECODE_ERROR, IMAGE_DECODE_ERROR_FORMAT,
-              "%s could not be decoded: %s (%s)", what,
-              gerr ? gerr->message : "unknown error", src ? src : "pipeline");
+  gst_message_parse_error(best, &gerr, NULL);
+  const char *text = gerr && gerr->message ? gerr->message : "unknown error";
+  if (GST_MESSAGE_SRC(best) == GST_OBJECT(dec))
+    g_set_error(error, IMAGE_DECODE_ERROR, IMAGE_DECODE_ERROR_FORMAT,
+                "corrupt %s: %s: %s", what,
+                GST_OBJECT_NAME(gst_element_get_factory(dec)), text);
+  else
+    g_set_error(error, IMAGE_DECODE_ERROR, IMAGE_DECODE_ERROR_FORMAT,
+                "corrupt %s: the decoder failed (%s)", what, text);
   g_clear_error(&gerr);
+  gst_message_unref(best);
 }
 
 static gboolean
@@ -760,7 +779,7 @@ run_pipeline(GstBuffer *data, GstCaps *src_caps, const ImageHeader *hdr,
       GST_STATE_CHANGE_FAILURE) {
     GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
     if (msg) {
-      set_error_from_message(msg, what[hdr->kind], error);
+      set_error_from_bus(bus, msg, dec, what[hdr->kind], error);
       gst_message_unref(msg);
     } else {
       format_error(error, "the %s decoding pipeline did not start",
@@ -780,7 +799,7 @@ run_pipeline(GstBuffer *data, GstCaps *src_caps, const ImageHeader *hdr,
   for (;;) {
     GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
     if (msg) {
-      set_error_from_message(msg, what[hdr->kind], error);
+      set_error_from_bus(bus, msg, dec, what[hdr->kind], error);
       gst_message_unref(msg);
       break;
     }
@@ -791,7 +810,7 @@ run_pipeline(GstBuffer *data, GstCaps *src_caps, const ImageHeader *hdr,
       /* An error may have been posted just before EOS. */
       msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
       if (msg) {
-        set_error_from_message(msg, what[hdr->kind], error);
+        set_error_from_bus(bus, msg, dec, what[hdr->kind], error);
         gst_message_unref(msg);
       } else {
         format_error(error, "corrupt %s: the decoder produced no image",
