@@ -69,8 +69,8 @@ table_at(const uint8_t *buf, size_t size, uint64_t pos, const char *type,
                         vt_bytes, size);
   if (tbl_bytes < FB_SOFFSET_BYTES || pos + tbl_bytes > size)
     return ss_error_set(err, SS_EFORMAT,
-                        "%s: %s table at %llu: inline size %u runs past the "
-                        "buffer (%zu bytes)",
+                        "%s: %s table at %llu: inline size %u is below 4 or "
+                        "runs past the buffer (%zu bytes)",
                         what, type, (unsigned long long)pos, tbl_bytes, size);
   *out = (struct fb_table){
     .buf = buf, .size = size, .pos = (uint32_t)pos, .vt = (uint32_t)vt,

@@ -7,6 +7,18 @@
  * zero point. Every flatbuffer offset is verified before use; a truncated or
  * corrupt file gives an error naming the table, tensor or offset.
  * Labels in the TFLite metadata's appended zip are attached when present.
+ *
+ * What the model object then says:
+ * - input size from the input tensor [1,H,W,3]; normalisation: uint8 input
+ *   mean = zero point, std = 1/scale (pixel bytes are the quantised input);
+ *   int8 input mean = zero point + 128; float input mean = std = 127.5;
+ * - the output (model_num_outputs) is the logits: a final SOFTMAX is
+ *   dropped, its input becomes the output; class offset 1 for 1001 outputs;
+ * - TF SAME padding (PAD ops folded into the next convolution), format
+ *   TFLITE, quantized when weights were uint8/int8;
+ * - arch V2 when the graph has residual ADDs, else V1; alpha is the width
+ *   multiplier whose mobilenet_build() network has exactly these layers and
+ *   channels (0 when none does).
  */
 #ifndef SS_TFLITE_LOAD_H
 #define SS_TFLITE_LOAD_H
@@ -28,8 +40,10 @@ int model_load_tflite_buffer(const uint8_t *data, size_t size,
                              struct ss_error *err);
 
 struct tflite_load_opts {
-  /* Also clamp each layer to the range its quantised output tensor can
-   * represent (as TFLite's integer kernels saturate). */
+  /* Clamp every layer to the range its uint8/int8 output tensor can
+   * represent, as TFLite's integer kernels saturate. By default (false)
+   * only ranges that start at exactly 0 are applied: they encode a
+   * ReLU/ReLU6 that older files do not state as a fused activation. */
   bool clamp_qrange;
 };
 
