@@ -873,7 +873,8 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
     return ss_error_set(err, SS_EUNSUPPORTED,
                         "strides %dx%d (only equal strides 1..8)", sw, sth);
   if (dw != 1 || dh != 1)
-    return ss_error_set(err, SS_EUNSUPPORTED, "dilation %dx%d", dw, dh);
+    return ss_error_set(err, SS_EUNSUPPORTED,
+                        "dilation %dx%d (only 1x1 is supported)", dw, dh);
   if (padding != PADDING_SAME && padding != PADDING_VALID)
     return ss_error_set(err, SS_EFORMAT, "padding %u", padding);
 
@@ -942,7 +943,7 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
       l.pad_right >= l.kw)
     return ss_error_set(err, SS_EUNSUPPORTED,
                         "padding %d/%d/%d/%d (top/bottom/left/right) is not "
-                        "smaller than the %dx%d kernel",
+                        "smaller than the %dx%d kernel (not supported)",
                         l.pad_top, l.pad_bottom, l.pad_left, l.pad_right, l.kh,
                         l.kw);
   int oh = conv_out_size(in.h, l.kh, l.stride, l.pad_top, l.pad_bottom);

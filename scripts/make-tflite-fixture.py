@@ -25,6 +25,9 @@ dequantised weights) for a fixed input.
                        one byte short of its shape.
   bad-conv-channels.tflite   tiny-quant whose 1x1 conv filter has 6 input
                        channels for an 8-channel input.
+  bad-pad-kernel.tflite      tiny-quant with PAD 3 before the 3x3 VALID
+                       depthwise (shapes consistent; not foldable).
+  bad-dilation.tflite        tiny-quant whose first conv has dilation 2.
   *.expected           "flatbuffer_bytes N", "input_u8 N v...", "logits N
                        v..." (the logits are the softmax's input).
 
@@ -222,10 +225,12 @@ class Graph:
         return bytes(out), len(fb2)
 
 
-def conv_opts(padding, stride, act):
+def conv_opts(padding, stride, act, dilation=1):
     return Table((0, 'u8', padding) if padding else None,
                  (1, 'i32', stride), (2, 'i32', stride),
-                 (3, 'u8', act) if act else None)
+                 (3, 'u8', act) if act else None,
+                 (4, 'i32', dilation) if dilation != 1 else None,
+                 (5, 'i32', dilation) if dilation != 1 else None)
 
 
 def dw_opts(padding, stride, act):
@@ -380,7 +385,7 @@ def tiny_quant(rng, variant=None):
     t_b1 = g.tensor('conv1/bias', [8], INT32, b1q.tobytes(), b1s[0], 0)
     t_c1 = g.tensor('conv1/Relu6', [1, 4, 4, 8], UINT8, None, *rng_of['c1'])
     g.op(CONV_2D, [t_q, t_w1, t_b1], [t_c1], OPT_CONV,
-         conv_opts(SAME, 2, RELU6))
+         conv_opts(SAME, 2, RELU6, 2 if variant == 'dilation' else 1))
 
     t_w2 = g.tensor('block/depthwise/weights', [1, 3, 3, 8], INT8,
                     q2.tobytes(), s2, np.zeros(8, np.int64), qdim=3)
@@ -407,13 +412,16 @@ def tiny_quant(rng, variant=None):
     t_w5h = g.tensor('dw2/weights_f16', [1, 3, 3, 8], FLOAT16, w5.tobytes())
     t_w5 = g.tensor('dw2/weights', [1, 3, 3, 8], FLOAT32)
     g.op(DEQUANTIZE, [t_w5h], [t_w5])
+    p = 3 if variant == 'pad3' else 1  # 3 is not below the 3x3 kernel
     t_pads = g.tensor('pad/paddings', [4, 2], INT32,
-                      np.array([[0, 0], [1, 1], [1, 1], [0, 0]],
+                      np.array([[0, 0], [p, p], [p, p], [0, 0]],
                                np.int32).tobytes())
-    t_pad = g.tensor('pad/Pad', [1, 6, 6, 8], UINT8, None, *rng_of['add'])
+    t_pad = g.tensor('pad/Pad', [1, 4 + 2 * p, 4 + 2 * p, 8], UINT8, None,
+                     *rng_of['add'])
     g.op(PAD, [t_add, t_pads], [t_pad], OPT_PAD, Table())
     t_b5 = g.tensor('dw2/bias', [8], FLOAT32, b5.tobytes())
-    t_d2 = g.tensor('dw2/Relu6', [1, 2, 2, 8], UINT8, None, *rng_of['d2'])
+    t_d2 = g.tensor('dw2/Relu6', [1, p + 1, p + 1, 8], UINT8, None,
+                    *rng_of['d2'])
     g.op(DEPTHWISE_CONV_2D, [t_pad, t_w5, t_b5], [t_d2], OPT_DW,
          dw_opts(VALID, 2, RELU6))
 
@@ -543,7 +551,9 @@ def main():
     write_expected(os.path.join(out, 'tiny-float.expected'), fb_len, pixels,
                    logits, script)
     for variant, name in (('short', 'bad-short-weights'),
-                          ('channels', 'bad-conv-channels')):
+                          ('channels', 'bad-conv-channels'),
+                          ('pad3', 'bad-pad-kernel'),
+                          ('dilation', 'bad-dilation')):
         data = tiny_quant(np.random.default_rng(1), variant)[0]
         open(os.path.join(out, name + '.tflite'), 'wb').write(data)
 

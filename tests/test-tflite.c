@@ -522,9 +522,36 @@ START_TEST(test_bad_weights_and_shapes)
                 "%s", err.message);
   free(b.data);
 
+  b = read_fixture("tflite/bad-pad-kernel.tflite");
+  ck_assert_int_eq(load(b.data, b.size, &m, &err), SS_EUNSUPPORTED);
+  ck_assert_msg(strstr(err.message, "operator 7 (DEPTHWISE_CONV_2D)") &&
+                    strstr(err.message, "not smaller than the 3x3 kernel"),
+                "%s", err.message);
+  free(b.data);
+
+  b = read_fixture("tflite/bad-dilation.tflite");
+  ck_assert_int_eq(load(b.data, b.size, &m, &err), SS_EUNSUPPORTED);
+  ck_assert_msg(strstr(err.message, "operator 1 (CONV_2D): dilation 2x2"),
+                "%s", err.message);
+  free(b.data);
+
+  /* The first conv's fused activation set to TANH (4). */
+  b = read_fixture("tflite/tiny-quant.tflite");
+  uint32_t root = rd32(b.data);
+  uint32_t sg = fb_elem_table(b.data, root, 2, 0);
+  uint32_t conv = fb_elem_table(b.data, sg, 3, 1);
+  uint32_t opt = fb_follow(b.data, fb_field_pos(b.data, conv, 4));
+  ck_assert_uint_eq(b.data[fb_field_pos(b.data, opt, 3)], 3); /* RELU6 */
+  b.data[fb_field_pos(b.data, opt, 3)] = 4;
+  ck_assert_int_eq(load(b.data, b.size, &m, &err), SS_EUNSUPPORTED);
+  ck_assert_msg(strstr(err.message, "operator 1 (CONV_2D): fused activation "
+                                    "4"),
+                "%s", err.message);
+  free(b.data);
+
   /* Every op of tiny-float replaced by an unsupported one (MAX_POOL_2D). */
   b = read_fixture("tflite/tiny-float.tflite");
-  uint32_t root = rd32(b.data);
+  root = rd32(b.data);
   uint32_t code0 = fb_elem_table(b.data, root, 1, 0);
   b.data[fb_field_pos(b.data, code0, 0)] = 17;
   ck_assert_int_eq(load(b.data, b.size, &m, &err), SS_EUNSUPPORTED);
