@@ -392,7 +392,7 @@ check_conv(const struct conv_shape *s, bool dense, uint64_t seed,
   }
   const size_t row_len = out_w * s->cout;
   float *want = guarded_new(row_len);
-  const float *rows[16];
+  const float *rows[32]; /* kh <= 32 */
 
   for (size_t v = 0; v < N_VARIANTS; v++) {
     const struct kern_ops *ops = variant_ops(v);
@@ -576,6 +576,7 @@ START_TEST(test_conv_shapes)
     { 7, 9, 2, 8, 5, 5, 2, 2, 2, 2, 2, 0.0f, 6.0f },
     { 4, 7, 64, 40, 3, 3, 1, 1, 1, 1, 1, 0.0f, 6.0f }, /* K = 576 */
     { 3, 5, 100, 17, 3, 3, 2, 1, 0, 1, 2, 0.0f, 6.0f }, /* K = 900 */
+    { 20, 5, 2, 9, 17, 1, 1, 8, 0, 8, 0, 0.0f, 6.0f },   /* kh = 17 */
   };
   check_conv(&shapes[_i], true, case_seed(8, _i), NULL);
 }
@@ -939,7 +940,7 @@ kernels_suite(void)
   tc = tcase_create("conv");
   tcase_add_loop_test(tc, test_conv_first_layer, 0,
                       (int)(sizeof conv_couts / sizeof conv_couts[0]));
-  tcase_add_loop_test(tc, test_conv_shapes, 0, 8);
+  tcase_add_loop_test(tc, test_conv_shapes, 0, 9);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("reference");

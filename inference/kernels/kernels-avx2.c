@@ -29,10 +29,20 @@
  * to 25% slower on small K (K=16, N=96), where output writes dominate. */
 #define GEMM_B_CHUNK_BYTES (128u * 1024u)
 
-/* Largest K = kh*kw*cin that conv_row gathers into an on-stack tile of MR
- * pixels (MR * 512 floats = 12 KiB of stack). Larger convolutions take the
- * direct path. */
+/* Largest K = kh*kw*cin for which conv_row gathers border pixels into an
+ * on-stack tile of MR pixels (MR * 512 floats = 12 KiB of stack). Border
+ * pixels of larger convolutions are computed one at a time. */
 #define CONV_TILE_MAX_K 512
+
+/* Kernel heights whose interior conv_row reads in place, one segment per
+ * row (the engine allows kh <= 15). Taller kernels go pixel by pixel. */
+#define CONV_MAX_SEGS 16
+
+/* Output pixels per depthwise tile. Measured on the MobileNetV2 rows
+ * (bench/kernels-microbench.c): 8, 16 and 32 are within noise on wide rows;
+ * 16 keeps the 14- and 7-pixel rows in one tile (weights loaded once per
+ * channel group), where 8 was up to 30% slower. */
+#define DW_TILE_X 16
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -436,6 +446,8 @@ kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
     x_hi = out_w;
   if (x_lo > x_hi)
     x_lo = x_hi;
+  if (kh > CONV_MAX_SEGS)
+    x_lo = x_hi = out_w; /* all "border": one pixel at a time */
   conv_pixels_gathered(cin, in_w, rows, kh, kw, stride, pad_left, 0, x_lo,
                        cout, packed, out, vmin, vmax);
   conv_pixels_gathered(cin, in_w, rows, kh, kw, stride, pad_left, x_hi,
@@ -453,9 +465,9 @@ kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
     const size_t off = (x * stride - pad_left) * cin;
     const float *blk = packed;
     for (size_t n0 = 0; n0 < cout; n0 += NR, blk += NR * (k + 1)) {
-      struct tile_seg seg[16]; /* kh <= 15, as the engine's row table */
+      struct tile_seg seg[CONV_MAX_SEGS];
       size_t nseg = 0;
-      for (size_t ky = 0; ky < kh && ky < 16; ky++) {
+      for (size_t ky = 0; ky < kh; ky++) {
         if (!rows[ky])
           continue;
         seg[nseg].a = rows[ky] + off;
@@ -489,77 +501,59 @@ struct dw_args {
   __m256 vmin, vmax;
 };
 
-/* The nine weights of channels [ch, ch+8) for the rows that are not
- * padding (masked to the real channels when masked). */
+/* Output pixels [x0, x1) of channels [ch, ch+8) (masked to the real
+ * channels when masked). Pixels in [g->x_lo, g->x_hi) read no padding
+ * column; the others check each column. nrows, stride and masked are
+ * compile-time constants at each call site, so the nine weights, the bias
+ * and the clamp bounds stay in registers while x walks the pixels. */
 ALWAYS_INLINE void
-dw3x3_weights(const struct dw_args *g, size_t ch, const size_t nrows,
-              const bool masked, __m256i mask, __m256 w[3][3])
+dw3x3_pixels(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
+             const size_t nrows, const size_t stride, const bool masked,
+             __m256i mask)
 {
+  const size_t c = g->c;
+  __m256 w[3][3];
 #pragma GCC unroll 3
   for (size_t r = 0; r < nrows; r++)
 #pragma GCC unroll 3
     for (size_t kx = 0; kx < 3; kx++)
-      w[r][kx] = load8(g->w + (g->wi[r] * 3 + kx) * g->c + ch, masked, mask);
-}
-
-/* Border pixel x (some column is padding) of channels [ch, ch+8). */
-ALWAYS_INLINE void
-dw3x3_border(const struct dw_args *g, size_t ch, size_t x, const size_t nrows,
-             const size_t stride, const bool masked, __m256i mask,
-             __m256 w[3][3])
-{
-  __m256 acc = load8(g->bias + ch, masked, mask);
-#pragma GCC unroll 3
-  for (size_t r = 0; r < nrows; r++) {
-#pragma GCC unroll 3
-    for (size_t kx = 0; kx < 3; kx++) {
-      size_t ix = x * stride + kx;
-      if (ix < g->pad_left || ix - g->pad_left >= g->in_w)
-        continue;
-      const float *px = g->rp[r] + (ix - g->pad_left) * g->c + ch;
-      acc = _mm256_fmadd_ps(load8(px, masked, mask), w[r][kx], acc);
-    }
-  }
-  const __m256 y = clamp8(acc, g->vmin, g->vmax);
-  if (masked)
-    _mm256_maskstore_ps(g->out + x * g->c + ch, mask, y);
-  else
-    _mm256_storeu_ps(g->out + x * g->c + ch, y);
-}
-
-/* Interior pixels [x0, x1) of channels [ch, ch+8): every column is inside
- * the row. nrows, stride and masked are compile-time constants at each call
- * site, so the nine weights, the bias and the clamp bounds stay in
- * registers while x walks the tile. */
-ALWAYS_INLINE void
-dw3x3_interior(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
-               const size_t nrows, const size_t stride, const bool masked,
-               __m256i mask)
-{
-  const size_t c = g->c;
-  __m256 w[3][3];
-  dw3x3_weights(g, ch, nrows, masked, mask, w);
+      w[r][kx] = load8(g->w + (g->wi[r] * 3 + kx) * c + ch, masked, mask);
   const __m256 bias = load8(g->bias + ch, masked, mask);
+  const size_t xa = x0 > g->x_lo ? x0 : g->x_lo;
+  const size_t xb = x1 < g->x_hi ? x1 : g->x_hi;
+
+  /* Border pixels before and after the interior. */
+  for (size_t x = x0; x < x1; x++) {
+    if (x == xa && xa < xb) {
+      x = xb - 1;
+      continue;
+    }
+    __m256 acc = bias;
+#pragma GCC unroll 3
+    for (size_t r = 0; r < nrows; r++) {
+#pragma GCC unroll 3
+      for (size_t kx = 0; kx < 3; kx++) {
+        size_t ix = x * stride + kx;
+        if (ix < g->pad_left || ix - g->pad_left >= g->in_w)
+          continue;
+        const float *px = g->rp[r] + (ix - g->pad_left) * c + ch;
+        acc = _mm256_fmadd_ps(load8(px, masked, mask), w[r][kx], acc);
+      }
+    }
+    const __m256 y = clamp8(acc, g->vmin, g->vmax);
+    if (masked)
+      _mm256_maskstore_ps(g->out + x * c + ch, mask, y);
+    else
+      _mm256_storeu_ps(g->out + x * c + ch, y);
+  }
+
+  /* Interior: three columns per row, no checks. */
   const float *p[3];
 #pragma GCC unroll 3
   for (size_t r = 0; r < nrows; r++)
-    p[r] = g->rp[r] + (x0 * stride - g->pad_left) * c + ch;
-  float *o = g->out + x0 * c + ch;
-  for (size_t x = x0; x < x1; x++) {
-#ifdef DW_SPLIT
-    __m256 acc[3];
-#pragma GCC unroll 3
-    for (size_t r = 0; r < nrows; r++) {
-      acc[r] = _mm256_mul_ps(load8(p[r], masked, mask), w[r][0]);
-      acc[r] = _mm256_fmadd_ps(load8(p[r] + c, masked, mask), w[r][1], acc[r]);
-      acc[r] = _mm256_fmadd_ps(load8(p[r] + 2 * c, masked, mask), w[r][2], acc[r]);
-      p[r] += stride * c;
-    }
-    __m256 sum = _mm256_add_ps(bias, acc[0]);
-    if (nrows > 1) sum = _mm256_add_ps(sum, acc[1]);
-    if (nrows > 2) sum = _mm256_add_ps(sum, acc[2]);
-    const __m256 y = clamp8(sum, g->vmin, g->vmax);
-#else
+    p[r] = g->rp[r] + (xa * stride - g->pad_left) * c + ch;
+  float *o = g->out + xa * c + ch;
+  for (size_t x = xa; x < xb; x++) {
     __m256 acc = bias;
 #pragma GCC unroll 3
     for (size_t r = 0; r < nrows; r++) {
@@ -569,7 +563,6 @@ dw3x3_interior(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
       p[r] += stride * c;
     }
     const __m256 y = clamp8(acc, g->vmin, g->vmax);
-#endif
     if (masked)
       _mm256_maskstore_ps(o, mask, y);
     else
@@ -578,43 +571,23 @@ dw3x3_interior(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
   }
 }
 
-#ifndef DW_TILE_X
-#define DW_TILE_X 8
-#endif
-
 /* All channels and pixels of the row, with nrows and stride constant. The
- * interior is walked in tiles of DW_TILE_X pixels, and within a tile channel
- * group by group: the tile's input (3 rows x (DW_TILE_X*stride+2) pixels)
- * stays in L1 across the groups while each group's weights are loaded
- * once per tile. */
+ * row is walked in tiles of DW_TILE_X output pixels, and within a tile
+ * channel group by group: the tile's input (nrows x (DW_TILE_X * stride + 2)
+ * pixels) stays in L1 across the groups, and each group's weights are
+ * loaded once per tile. */
 ALWAYS_INLINE void
 dw3x3_rows(const struct dw_args *g, const size_t nrows, const size_t stride)
 {
   const size_t c = g->c, cfull = c / 8 * 8;
   const __m256i all = _mm256_set1_epi32(-1);
   const __m256i tail = mask_first(c - cfull);
-  for (size_t x = 0; x < g->out_w; x++) {
-    if (x == g->x_lo) {
-      x = g->x_hi;
-      if (x >= g->out_w)
-        break;
-    }
-    __m256 w[3][3];
-    for (size_t ch = 0; ch < cfull; ch += 8) {
-      dw3x3_weights(g, ch, nrows, false, all, w);
-      dw3x3_border(g, ch, x, nrows, stride, false, all, w);
-    }
-    if (cfull < c) {
-      dw3x3_weights(g, cfull, nrows, true, tail, w);
-      dw3x3_border(g, cfull, x, nrows, stride, true, tail, w);
-    }
-  }
-  for (size_t x0 = g->x_lo; x0 < g->x_hi; x0 += DW_TILE_X) {
-    size_t x1 = g->x_hi - x0 < DW_TILE_X ? g->x_hi : x0 + DW_TILE_X;
+  for (size_t x0 = 0; x0 < g->out_w; x0 += DW_TILE_X) {
+    size_t x1 = g->out_w - x0 < DW_TILE_X ? g->out_w : x0 + DW_TILE_X;
     for (size_t ch = 0; ch < cfull; ch += 8)
-      dw3x3_interior(g, ch, x0, x1, nrows, stride, false, all);
+      dw3x3_pixels(g, ch, x0, x1, nrows, stride, false, all);
     if (cfull < c)
-      dw3x3_interior(g, cfull, x0, x1, nrows, stride, true, tail);
+      dw3x3_pixels(g, cfull, x0, x1, nrows, stride, true, tail);
   }
 }
 
