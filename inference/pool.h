@@ -58,6 +58,6 @@ int pool_num_threads(const struct ss_pool *p);
 int pool_queue_depth(struct ss_pool *p);
 int pool_queue_capacity(const struct ss_pool *p);
 int pool_busy_workers(struct ss_pool *p);
-uint64_t pool_jobs_done(struct ss_pool *p);
+uint64_t pool_jobs_done(struct ss_pool *p); /* jobs whose done() returned */
 
 #endif

