@@ -727,6 +727,11 @@ model_load_safetensors_buffer(const uint8_t *data, size_t size,
     rc = meta_number(&f, "resolution", 32, 1024, &res_meta, err);
     if (rc < 0)
       goto fail_clear_file;
+    if (rc == 1 && res_meta != floor(res_meta)) {
+      rc = ss_error_set(err, SS_EFORMAT,
+                        "__metadata__ 'resolution' is not an integer");
+      goto fail_clear_file;
+    }
     resolution = rc == 1 ? (int)res_meta : ST_RESOLUTION_DEFAULT;
   }
 

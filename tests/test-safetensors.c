@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "file-util.h"
+#include "mobilenet.h"
 #include "model-graph.h"
 #include "safetensors-load.h"
 #include "testutil.h"
@@ -27,6 +28,7 @@ struct stf {
   json_t *header;
   uint8_t *data; /* the data section, owned */
   size_t data_size;
+  size_t data_cap; /* allocated bytes of data */
 };
 
 static uint8_t *
@@ -55,7 +57,7 @@ stf_load(const char *stem, struct stf *f)
   json_error_t jerr;
   f->header = json_loadb((const char *)buf + 8, n, 0, &jerr);
   ck_assert_msg(f->header != NULL, "%s: %s", stem, jerr.text);
-  f->data_size = size - 8 - n;
+  f->data_size = f->data_cap = size - 8 - n;
   f->data = malloc(f->data_size);
   ck_assert_ptr_nonnull(f->data);
   memcpy(f->data, buf + 8 + n, f->data_size);
@@ -101,10 +103,14 @@ stf_tensor(const struct stf *f, const char *name)
 static size_t
 stf_append(struct stf *f, const void *bytes, size_t n)
 {
-  uint8_t *d = realloc(f->data, f->data_size + n);
-  ck_assert_ptr_nonnull(d);
-  memcpy(d + f->data_size, bytes, n);
-  f->data = d;
+  if (f->data_size + n > f->data_cap) { /* grow geometrically */
+    size_t cap = 2 * (f->data_size + n);
+    uint8_t *d = realloc(f->data, cap);
+    ck_assert_ptr_nonnull(d);
+    f->data = d;
+    f->data_cap = cap;
+  }
+  memcpy(f->data + f->data_size, bytes, n);
   f->data_size += n;
   return f->data_size - n;
 }
@@ -231,7 +237,9 @@ find_layer(const struct ss_model *m, const char *name)
   return NULL;
 }
 
-/* Every layer's weights and bias are identical (bit for bit when tol == 0). */
+/* Every layer's weights and bias are identical (bit for bit when tol == 0).
+ * One assertion per layer: Check's assertions are too slow to make one per
+ * element under valgrind. */
 static void
 assert_same_weights(const struct ss_model *a, const struct ss_model *b,
                     double tol)
@@ -242,16 +250,20 @@ assert_same_weights(const struct ss_model *a, const struct ss_model *b,
     ck_assert_str_eq(la->name, lb->name);
     size_t n = layer_weight_count(la);
     ck_assert_uint_eq(n, layer_weight_count(lb));
-    for (size_t k = 0; k < n; k++)
-      ck_assert_msg(fabs(la->weight[k] - lb->weight[k]) <=
-                        tol * fabs(la->weight[k]),
-                    "%s weight[%zu]: %.9g vs %.9g", la->name, k,
-                    (double)la->weight[k], (double)lb->weight[k]);
-    for (int k = 0; n && k < la->cout; k++)
-      ck_assert_msg(fabs(la->bias[k] - lb->bias[k]) <=
-                        tol * fabs(la->bias[k]) + tol * 1e-3,
-                    "%s bias[%d]: %.9g vs %.9g", la->name, k,
-                    (double)la->bias[k], (double)lb->bias[k]);
+    size_t bad_w = n, bad_b = n;
+    for (size_t k = 0; k < n && bad_w == n; k++)
+      if (!(fabs(la->weight[k] - lb->weight[k]) <= tol * fabs(la->weight[k])))
+        bad_w = k;
+    for (size_t k = 0; n && k < (size_t)la->cout && bad_b == n; k++)
+      if (!(fabs(la->bias[k] - lb->bias[k]) <=
+            tol * fabs(la->bias[k]) + tol * 1e-3))
+        bad_b = k;
+    ck_assert_msg(bad_w == n, "%s weight[%zu]: %.9g vs %.9g", la->name, bad_w,
+                  bad_w < n ? (double)la->weight[bad_w] : 0.0,
+                  bad_w < n ? (double)lb->weight[bad_w] : 0.0);
+    ck_assert_msg(bad_b == n, "%s bias[%zu]: %.9g vs %.9g", la->name, bad_b,
+                  bad_b < n ? (double)la->bias[bad_b] : 0.0,
+                  bad_b < n ? (double)lb->bias[bad_b] : 0.0);
   }
 }
 
@@ -442,6 +454,91 @@ START_TEST(test_conv_bias_without_bn)
   model_unref(ref);
   free(nwt);
   free(nb);
+  stf_clear(&f);
+}
+END_TEST
+
+/* Round trip through PyTorch's layouts: a built graph with random weights is
+ * written the way PyTorch would store it, each layer with its own bias and
+ * no batch-norm and no metadata, so that the architecture, the width
+ * multiplier (not always the first candidate) and the class count must all
+ * be inferred. The loaded weights must be bit-identical. */
+static const struct {
+  enum model_arch arch;
+  float alpha;
+} roundtrip_cases[] = {
+  { MODEL_ARCH_MOBILENET_V1, 0.5f },  { MODEL_ARCH_MOBILENET_V1, 0.75f },
+  { MODEL_ARCH_MOBILENET_V2, 0.35f }, { MODEL_ARCH_MOBILENET_V2, 0.5f },
+  { MODEL_ARCH_MOBILENET_V2, 0.75f },
+};
+
+START_TEST(test_roundtrip_inferred)
+{
+  const uint64_t seed = 0x5afe7e45u + (uint64_t)_i;
+  printf("roundtrip case %d, seed %llu\n", _i, (unsigned long long)seed);
+  struct tu_rng rng;
+  tu_rng_seed(&rng, seed);
+  struct ss_model *built = NULL;
+  struct ss_error err = { 0 };
+  ck_assert_int_eq(mobilenet_build(roundtrip_cases[_i].arch,
+                                   roundtrip_cases[_i].alpha, 32,
+                                   PAD_RULE_SYMMETRIC, 10, &built, &err),
+                   0);
+  struct stf f = { .header = json_object() };
+  for (int i = 0; i < built->n_layers; i++) {
+    struct layer *l = &built->layers[i];
+    size_t n = layer_weight_count(l);
+    if (!n)
+      continue;
+    tu_rng_fill(&rng, l->weight, n, -1.0f, 1.0f);
+    tu_rng_fill(&rng, l->bias, (size_t)l->cout, -1.0f, 1.0f);
+    float *t = malloc(n * sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    int64_t shape[4] = { l->cout, l->cin, l->kh, l->kw };
+    int rank = 4;
+    for (int o = 0; o < l->cout; o++)
+      for (int ci = 0; ci < l->cin; ci++)
+        for (int y = 0; y < l->kh; y++)
+          for (int x = 0; x < l->kw; x++) {
+            if (l->kind == LAYER_CONV) /* ours [o][y][x][ci] */
+              t[((o * l->cin + ci) * l->kh + y) * l->kw + x] =
+                  l->weight[((o * l->kh + y) * l->kw + x) * l->cin + ci];
+            else if (l->kind == LAYER_DWCONV && ci == 0) /* ours [y][x][c] */
+              t[(o * l->kh + y) * l->kw + x] =
+                  l->weight[(y * l->kw + x) * l->cout + o];
+            else if (l->kind == LAYER_FC)
+              t[o * l->cin + ci] = l->weight[o * l->cin + ci];
+          }
+    if (l->kind == LAYER_DWCONV)
+      shape[1] = 1;
+    if (l->kind == LAYER_FC)
+      rank = 2;
+    char name[SS_NAME_MAX + 16];
+    snprintf(name, sizeof name, "%s.weight", l->name);
+    stf_replace(&f, name, "F32", shape, rank, t, n * sizeof *t);
+    snprintf(name, sizeof name, "%s.bias", l->name);
+    stf_replace(&f, name, "F32", shape, 1, l->bias,
+                (size_t)l->cout * sizeof(float));
+    free(t);
+  }
+  struct ss_model *m = load_ok(&f);
+  ck_assert_int_eq(model_arch(m), roundtrip_cases[_i].arch);
+  ck_assert_float_eq(model_alpha(m), roundtrip_cases[_i].alpha);
+  ck_assert_int_eq(model_num_outputs(m), 10);
+  assert_same_weights(built, m, 0.0);
+  model_unref(m);
+
+  /* A wrong shape in a file without metadata: the error says which width
+   * multiplier was inferred, then names the tensor. */
+  const char *t = "features.0.0.weight";
+  json_t *shape = json_object_get(stf_tensor(&f, t), "shape");
+  json_int_t c = json_integer_value(json_array_get(shape, 0));
+  json_object_set_new(stf_tensor(&f, t), "shape",
+                      json_pack("[I, i, i, i]", c, 3, 1, 9));
+  expect_error(&f, "(width multiplier inferred): tensor 'features.0.0.weight'"
+                   ": shape",
+               NULL);
+  model_unref(built);
   stf_clear(&f);
 }
 END_TEST
@@ -833,6 +930,8 @@ START_TEST(test_bad_metadata)
   set_meta(&f, "bn_eps", "1e-5");
   set_meta(&f, "resolution", "100000");
   expect_error(&f, "__metadata__ 'resolution' is '100000'", NULL);
+  set_meta(&f, "resolution", "64.5");
+  expect_error(&f, "'resolution' is not an integer", NULL);
   set_meta(&f, "resolution", "64");
   struct ss_model *m = load_ok(&f);
   model_unref(m);
@@ -877,6 +976,8 @@ safetensors_suite(void)
   tcase_add_test(tc, test_no_metadata_infers);
   tcase_add_test(tc, test_fold_and_layout);
   tcase_add_test(tc, test_conv_bias_without_bn);
+  tcase_add_loop_test(tc, test_roundtrip_inferred, 0,
+                      sizeof roundtrip_cases / sizeof *roundtrip_cases);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("dtypes");
