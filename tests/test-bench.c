@@ -388,26 +388,45 @@ START_TEST(test_model_tflite)
 END_TEST
 
 #ifdef SS_BENCH_HAVE_PIPELINE
-/* Accuracy mode on the 200 dev images: TFLite itself scores 88.5% / 97.0%
- * with this file (shared/reference); a wrong class offset or CSV column would
- * give about 0%. 80% / 90% leaves room for the float-vs-integer flips. */
+/* Accuracy mode on a fifth of the dev images (every 5th row of labels.csv:
+ * 40 images, so that the sanitizer build, ~1 s per inference, stays within
+ * the timeout). TFLite itself scores 88.5% / 97.0% on all 200 with this file
+ * (shared/reference); a wrong class offset or CSV column would give about 0%.
+ * 70% / 85% leaves room for a 40-image sample and the float-vs-integer
+ * flips. */
 START_TEST(test_accuracy)
 {
-  char model[512], dir[512], csv[512];
+  char model[512], dir[512], csv[512], sub[512];
   if (!tu_data_path("models/mobilenet_v2_1.0_224_quant.tflite", model,
                     sizeof model) ||
       !tu_data_path("images/dev/labels.csv", csv, sizeof csv))
     return;
   snprintf(dir, sizeof dir, "%s/images/dev", getenv("STREAMSIGHT_TEST_DATA"));
+  snprintf(sub, sizeof sub, "%s/labels-subset.csv", tu_tmp_dir());
+  FILE *in = fopen(csv, "r"), *out = fopen(sub, "w");
+  ck_assert(in && out);
+  char line[1024];
+  int row = 0, kept = 0;
+  while (fgets(line, sizeof line, in)) {
+    if (row == 0 || (row - 1) % 5 == 0) { /* header, then every 5th image */
+      fputs(line, out);
+      kept += row > 0;
+    }
+    row++;
+  }
+  fclose(in);
+  ck_assert_int_eq(fclose(out), 0);
+  ck_assert_int_eq(kept, 40);
   const char *args[] = { "--model", model, "--images", dir, "--labels-csv",
-                         csv, "--runs", "1", "--warmup", "0", "--duration",
+                         sub, "--runs", "1", "--warmup", "0", "--duration",
                          "0", "--json", NULL };
   struct run r = run_bench(args);
   ck_assert_int_eq(r.status, 0);
   json_t *j = json_line(r.out, 0);
   double top1 = num(j, "top1"), top5 = num(j, "top5");
-  ck_assert_int_eq((int)num(j, "images"), 200);
-  ck_assert_msg(top1 >= 0.80 && top5 >= 0.90 && top5 >= top1,
+  ck_assert_int_eq((int)num(j, "images"), kept);
+  ck_assert_int_eq((int)num(j, "images_failed"), 0);
+  ck_assert_msg(top1 >= 0.70 && top5 >= 0.85 && top5 >= top1,
                 "top1 %.3f top5 %.3f", top1, top5);
   json_decref(j);
   run_free(&r);
