@@ -7,6 +7,7 @@
   "( videotestsrc is-live=true pattern=ball "                               \
   "! video/x-raw,width=320,height=240,framerate=15/1 "                     \
   "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 "      \
+  "! valve name=valve drop=false "                                          \
   "! rtph264pay name=pay0 pt=96 config-interval=1 )"
 
 struct RtspTestServer {
@@ -21,6 +22,10 @@ struct RtspTestServer {
   /* Touched on the server thread only (through run_sync). */
   GstRTSPServer *server;
   guint source_id;
+
+  GMutex lock;       /* guards valves and stalled */
+  GPtrArray *valves; /* the "valve" element of every media configured */
+  gboolean stalled;
 };
 
 /* ---- run a function on the server's thread and wait ---- */
@@ -70,6 +75,23 @@ server_thread(gpointer p)
   return NULL;
 }
 
+/* A new media: remember its valve (if the launch line has one), so that
+ * the camera can be made to stall. Called on a server thread. */
+static void
+on_media_configure(GstRTSPMediaFactory *f, GstRTSPMedia *media, gpointer p)
+{
+  RtspTestServer *s = p;
+  GstElement *bin = gst_rtsp_media_get_element(media);
+  GstElement *valve = gst_bin_get_by_name(GST_BIN(bin), "valve");
+  if (valve) {
+    g_mutex_lock(&s->lock);
+    g_object_set(valve, "drop", s->stalled, NULL);
+    g_ptr_array_add(s->valves, valve);
+    g_mutex_unlock(&s->lock);
+  }
+  gst_object_unref(bin);
+}
+
 /* ---- start / stop, on the server thread ---- */
 
 typedef struct {
@@ -94,6 +116,8 @@ do_start(gpointer p)
   factory = gst_rtsp_media_factory_new();
   gst_rtsp_media_factory_set_launch(factory, s->launch);
   gst_rtsp_media_factory_set_shared(factory, TRUE);
+  g_signal_connect(factory, "media-configure",
+                   G_CALLBACK(on_media_configure), s);
   if (s->protocols)
     gst_rtsp_media_factory_set_protocols(factory,
                                          (GstRTSPLowerTrans)s->protocols);
@@ -191,6 +215,8 @@ rtsp_test_server_new(const RtspTestServerOptions *opts, GError **error)
   s->path = g_strdup(opts && opts->path ? opts->path : "/test");
   s->protocols = opts ? opts->protocols : 0;
   s->port = opts ? opts->port : 0;
+  g_mutex_init(&s->lock);
+  s->valves = g_ptr_array_new_with_free_func(gst_object_unref);
   s->ctx = g_main_context_new();
   s->loop = g_main_loop_new(s->ctx, FALSE);
   s->thread = g_thread_new("rtsp-test-server", server_thread, s);
@@ -230,6 +256,16 @@ rtsp_test_server_start(RtspTestServer *s, GError **error)
   return c.ok;
 }
 
+void
+rtsp_test_server_set_stalled(RtspTestServer *s, gboolean stalled)
+{
+  g_mutex_lock(&s->lock);
+  s->stalled = stalled;
+  for (guint i = 0; i < s->valves->len; i++)
+    g_object_set(g_ptr_array_index(s->valves, i), "drop", stalled, NULL);
+  g_mutex_unlock(&s->lock);
+}
+
 guint
 rtsp_test_server_n_clients(RtspTestServer *s)
 {
@@ -248,6 +284,8 @@ rtsp_test_server_free(RtspTestServer *s)
   g_thread_join(s->thread);
   g_main_loop_unref(s->loop);
   g_main_context_unref(s->ctx);
+  g_ptr_array_unref(s->valves);
+  g_mutex_clear(&s->lock);
   g_free(s->launch);
   g_free(s->user);
   g_free(s->password);

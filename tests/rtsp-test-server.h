@@ -40,6 +40,10 @@ char *rtsp_test_server_uri(RtspTestServer *s, const char *userinfo);
 void rtsp_test_server_stop(RtspTestServer *s);
 /* Listens again on the same port. */
 gboolean rtsp_test_server_start(RtspTestServer *s, GError **error);
+/* A camera that stays connected but stops sending (TRUE) or sends again:
+ * drops every buffer at the "valve" element of the media (the default
+ * launch line has one). */
+void rtsp_test_server_set_stalled(RtspTestServer *s, gboolean stalled);
 /* Number of clients currently connected. */
 guint rtsp_test_server_n_clients(RtspTestServer *s);
 /* Stops and frees; NULL is allowed. */

@@ -340,6 +340,45 @@ START_TEST(test_rtsp_reconnect)
 }
 END_TEST
 
+/* A camera that keeps the connection but sends nothing: the stream times
+ * out after stall_timeout_s, rebuilds, and recovers once frames flow. */
+START_TEST(test_rtsp_stall)
+{
+  RtspTestServer *srv = server_new(NULL);
+  g_autofree char *uri = rtsp_test_server_uri(srv, NULL);
+  g_autofree char *id = NULL;
+  StreamConfig c;
+  StreamInfo info;
+  guint64 before;
+  double t;
+
+  quick_config(&c, "staller", uri);
+  id = add(&c);
+  ck_assert_msg(wait_inferred(id, 3, 20) >= 0, "no predictions at first");
+  rtsp_test_server_set_stalled(srv, TRUE);
+  t = wait_state(id, STREAM_STATE_BACKOFF, 8);
+  ck_assert_msg(t >= 0, "no backoff 8 s into the stall (state %s)",
+                stream_state_name(state_of(id)));
+  get(id, &info);
+  printf("stall: backoff %.2f s into the stall: %s\n", t, info.last_error);
+  ck_assert_msg(info.last_error && g_str_has_prefix(info.last_error,
+                                                    "stalled"),
+                "last_error %s", info.last_error);
+  ck_assert_uint_eq(info.stalls_last_hour, 1);
+  ck_assert_uint_eq(info.stats.counters[RESULTS_STALLS], 1);
+  stream_info_clear(&info);
+
+  g_usleep(G_USEC_PER_SEC);
+  before = counter(id, RESULTS_INFERRED);
+  rtsp_test_server_set_stalled(srv, FALSE);
+  t = wait_inferred(id, before + 3, 15);
+  ck_assert_msg(t >= 0, "no predictions 15 s after the stall ended");
+  printf("stall: predictions resumed %.2f s after the stall ended\n", t);
+  ck_assert(wait_state(id, STREAM_STATE_RUNNING, 2) >= 0);
+  rtsp_test_server_free(srv);
+}
+END_TEST
+
 START_TEST(test_rtsp_credentials)
 {
   RtspTestServerOptions o = { .user = "cam", .password = PASSWORD };
@@ -430,7 +469,11 @@ START_TEST(test_rtsp_transports)
                 "auto -> udp fallback: no predictions (state %s)",
                 stream_state_name(state_of(id_auto)));
   get(id_auto, &info);
-  ck_assert_uint_eq(info.reconnects, 0); /* the fallback is not a failure */
+  /* The fallback itself is not a failure. (gst-rtsp-server may answer the
+   * UDP retry with 503 while it is still tearing down the media of the
+   * refused TCP attempt; hence one retry is allowed.) */
+  ck_assert_msg(info.reconnects <= 1, "reconnects %" G_GUINT64_FORMAT,
+                info.reconnects);
   stream_info_clear(&info);
   ck_assert(wait_state(id_tcp, STREAM_STATE_BACKOFF, 10) >= 0);
   get(id_tcp, &info);
@@ -817,6 +860,7 @@ streams_suite(void)
   tcase_set_timeout(tc, 90);
   tcase_add_test(tc, test_rtsp_predictions);
   tcase_add_test(tc, test_rtsp_reconnect);
+  tcase_add_test(tc, test_rtsp_stall);
   tcase_add_test(tc, test_rtsp_credentials);
   tcase_add_test(tc, test_rtsp_transports);
   tcase_add_test(tc, test_rtsp_keyframes);
