@@ -116,6 +116,8 @@ answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
     .content_type = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+    .if_none_match = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
     .body = st->body ? st->body->data : NULL,
     .body_len = st->body ? st->body->len : 0,
     .body_too_large = st->too_large,

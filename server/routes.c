@@ -8,6 +8,7 @@
 
 #include "json-util.h"
 #include "model.h"
+#include "static-files.h"
 
 /* ?limit= of the predictions history: the largest history_len a stream can
  * have, so that one request can read a whole ring. */
@@ -681,6 +682,9 @@ static const Route route_table[] = {
     FALSE },
   { "GET", "/api/v1/streams/*/predictions", h_predictions_history, FALSE },
   { "GET", "/api/v1/stats", h_stats, FALSE },
+  /* The dashboard: public, so that the page can ask for the token. */
+  { "GET", "/", static_files_route, TRUE },
+  { "GET", "/static/*", static_files_route, TRUE },
 };
 
 /* Matches path against pattern; a '*' segment is copied to id (which is

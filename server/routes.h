@@ -12,6 +12,8 @@
  *                                                    before the first one
  *   GET    /api/v1/streams/{id}/predictions?limit=N  N in 1..10000, default 10
  *   GET    /api/v1/stats
+ *   GET    /  and  /static/NAME                  the dashboard (static-files.h;
+ *                                                    no token needed)
  * HEAD works wherever GET does. Unknown paths are 404, known paths with
  * another method 405 with Allow. Errors are always
  * {"error": {"code": "...", "message": "..."}}; codes: invalid_json,
@@ -51,6 +53,7 @@ typedef struct {
   guint n_query;
   const char *authorization; /* the Authorization header, or NULL */
   const char *content_type;  /* or NULL */
+  const char *if_none_match; /* the If-None-Match header, or NULL */
   const guint8 *body;        /* NULL when there is none */
   gsize body_len;
   /* The body exceeded the limit and was discarded (http.c): answered 413
