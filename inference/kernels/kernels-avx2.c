@@ -547,22 +547,35 @@ dw3x3_pixels(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
       _mm256_storeu_ps(g->out + x * c + ch, y);
   }
 
-  /* Interior: three columns per row, no checks. */
+  /* Interior: three columns per row, no checks. Each row has its own
+   * accumulator (the first starts from the bias), so that the dependent
+   * chain is three FMAs and two adds rather than nine FMAs: one pixel's
+   * chain then no longer outlasts the window in which the core overlaps
+   * the next pixels. Measured on the interior loop alone (56x144, stride 1,
+   * all loads from one L1 line): 55 -> 87 GFLOP/s; on real rows the loads
+   * then dominate and the gain is within noise. */
   const float *p[3];
 #pragma GCC unroll 3
   for (size_t r = 0; r < nrows; r++)
     p[r] = g->rp[r] + (xa * stride - g->pad_left) * c + ch;
   float *o = g->out + xa * c + ch;
   for (size_t x = xa; x < xb; x++) {
-    __m256 acc = bias;
+    __m256 acc[3];
 #pragma GCC unroll 3
     for (size_t r = 0; r < nrows; r++) {
-      acc = _mm256_fmadd_ps(load8(p[r], masked, mask), w[r][0], acc);
-      acc = _mm256_fmadd_ps(load8(p[r] + c, masked, mask), w[r][1], acc);
-      acc = _mm256_fmadd_ps(load8(p[r] + 2 * c, masked, mask), w[r][2], acc);
+      const __m256 v0 = load8(p[r], masked, mask);
+      acc[r] = r == 0 ? _mm256_fmadd_ps(v0, w[r][0], bias)
+                      : _mm256_mul_ps(v0, w[r][0]);
+      acc[r] = _mm256_fmadd_ps(load8(p[r] + c, masked, mask), w[r][1], acc[r]);
+      acc[r] =
+          _mm256_fmadd_ps(load8(p[r] + 2 * c, masked, mask), w[r][2], acc[r]);
       p[r] += stride * c;
     }
-    const __m256 y = clamp8(acc, g->vmin, g->vmax);
+    if (nrows == 3)
+      acc[0] = _mm256_add_ps(acc[0], _mm256_add_ps(acc[1], acc[2]));
+    else if (nrows == 2)
+      acc[0] = _mm256_add_ps(acc[0], acc[1]);
+    const __m256 y = clamp8(acc[0], g->vmin, g->vmax);
     if (masked)
       _mm256_maskstore_ps(o, mask, y);
     else
