@@ -19,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <gst/base/gstbasesrc.h>
 #include <gst/video/video.h>
 
 #include "frame-infer.h"
@@ -210,7 +211,10 @@ location_host_port(Stream *s)
                    &port, NULL, NULL, NULL, NULL) || !host)
     return g_strdup("the server");
   if (port < 0)
-    port = g_str_equal(s->scheme, "rtsps") ? 322 : 554;
+    port = g_str_equal(s->scheme, "rtsps")   ? 322
+           : g_str_equal(s->scheme, "http")  ? 80
+           : g_str_equal(s->scheme, "https") ? 443
+                                             : 554;
   return strchr(host, ':') ? g_strdup_printf("[%s]:%d", host, port)
                            : g_strdup_printf("%s:%d", host, port);
 }
@@ -241,6 +245,15 @@ describe_error(Stream *s, GError *err, const char *debug, GstObject *origin)
     g_autofree char *hp = location_host_port(s);
     g_string_append_printf(out, "cannot connect to %s (refused, "
                                 "unreachable or unknown host): ", hp);
+  } else if (g_str_has_prefix(s->scheme, "http") &&
+             err->domain == GST_STREAM_ERROR &&
+             err->code == GST_STREAM_ERROR_FAILED && origin &&
+             GST_IS_BASE_SRC(origin)) {
+    /* souphttpsrc reports a refused connection or an HTTP error only as
+     * "Internal data stream error"; say at least where. */
+    g_autofree char *hp = location_host_port(s);
+    g_string_append_printf(out, "cannot fetch from %s (refused, "
+                                "unreachable, or an HTTP error): ", hp);
   }
   g_string_append(out, err->message);
   if (detail && !strstr(err->message, detail))

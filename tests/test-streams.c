@@ -538,6 +538,9 @@ START_TEST(test_bad_sources)
     { "unknown host", "rtsp://no-such-camera.invalid/x", "", NULL },
     { "not found", NULL, "Not Found", NULL },
     { "missing file", "file:///nonexistent/clip.mp4", "", NULL },
+    { "no webcam", "v4l2:///dev/video99", "", NULL },
+    { "http refused", "http://127.0.0.1:1/clip.mp4",
+      "cannot fetch from 127.0.0.1:1", NULL },
   };
   nopath = g_strdup_printf("rtsp://127.0.0.1:%u/nope",
                            rtsp_test_server_port(srv));
