@@ -21,6 +21,9 @@ pkgs=(
 )
 if [ "$mode" = test ]; then
   pkgs+=(check libgstrtspserver-1.0-dev valgrind clang libclang-rt-14-dev)
+  # The dashboard's browser test (tests/e2e): Debian's Chromium, driven by
+  # playwright-core from npm (tests/e2e/install.sh).
+  pkgs+=(chromium)
 fi
 
 missing=()

@@ -491,7 +491,7 @@ static const MethodCase method_cases[] = {
   { "PATCH", "/api/v1/stats", 405, "GET, HEAD, OPTIONS" },
   { "BREW", "/api/v1/stats", 405, "GET, HEAD, OPTIONS" },
   { "OPTIONS", "/api/v1/streams", 204, "GET, HEAD, POST, OPTIONS" },
-  { "GET", "/", 404, NULL },
+  { "POST", "/", 405, "GET, HEAD, OPTIONS" }, /* the dashboard */
   { "GET", "/api/v2/streams", 404, NULL },
   { "GET", "/api/v1/streams/", 404, NULL },
   { "GET", "/api/v1/streams/x/y", 404, NULL },

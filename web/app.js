@@ -58,6 +58,7 @@
       lastId: '', retryMs: SSE_RETRY_MIN_MS, retryTimer: 0, idleTimer: 0, dropped: 0,
     },
     pollTimer: 0,
+    noSnapshots: false,   // the server answered "no such route"
     drawPending: false,
     theme: null,
   };
@@ -239,6 +240,7 @@
       li.hidden = true;
       s.els.labels.append(li);
     }
+    s.els.snap.hidden = app.noSnapshots;
     s.els.remove.addEventListener('click', () => removeStream(s));
     s.els.img.addEventListener('load', () => {
       s.els.img.hidden = false;
@@ -462,7 +464,7 @@
   async function refreshSnapshot(s) {
     if (s.gone) return;
     const running = s.info && s.info.state === 'running';
-    if (!document.hidden && !app.needAuth && running) {
+    if (!document.hidden && !app.needAuth && running && !app.noSnapshots) {
       try {
         const res = await fetch(`${streamPath(s.id)}/snapshot.jpg?t=${Date.now()}`, {
           headers: authHeaders({ Accept: 'image/jpeg' }), cache: 'no-store',
@@ -479,6 +481,11 @@
           }
         } else if (res.status === 401) {
           requireAuth((await errorFrom(res)).message);
+        } else if (res.status === 404 && (await errorFrom(res)).message === 'no such route') {
+          // A server without snapshots: stop asking, and give the room to
+          // the labels.
+          app.noSnapshots = true;
+          for (const v of app.streams.values()) v.els.snap.hidden = true;
         } else if (!s.snapOk) {
           // 404/503 before the first frame, or a server without snapshots.
           s.els.snapMsg.textContent = res.status === 503 || res.status === 404
@@ -618,6 +625,13 @@
     } else if (type === 'heartbeat') {
       if (typeof obj.dropped === 'number') app.sse.dropped = obj.dropped;
       updateConn();
+    } else if (type === 'stream_removed') {
+      if (obj && app.streams.has(obj.stream_id)) {
+        dropStream(obj.stream_id);
+        renderLegend();
+        scheduleDraw();
+      }
+      scheduleListRefresh();
     } else if (type === 'stream') {
       const info = obj && obj.stream ? obj.stream : obj;
       const s = info && app.streams.get(info.id);
@@ -867,7 +881,8 @@
     ctx.fillStyle = th.text;
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    const digits = step < 0.1 ? 2 : step < 1 ? 1 : 0;
+    let digits = 0;
+    while (digits < 3 && Math.abs(step * 10 ** digits - Math.round(step * 10 ** digits)) > 1e-6) digits++;
     for (let v = 0; v <= top + step / 2; v += step) {
       const yy = Math.round(y(v)) + 0.5;
       ctx.beginPath();
@@ -878,7 +893,7 @@
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    for (const sec of [60, 45, 30, 15, 0]) {
+    for (const sec of pw < 320 ? [60, 30, 0] : [60, 45, 30, 15, 0]) {
       const xx = x(now - sec * 1000);
       ctx.textAlign = sec === 0 ? 'right' : sec === 60 ? 'left' : 'center';
       ctx.fillText(sec === 0 ? 'now' : `−${sec} s`, xx, h - padB + 5);
