@@ -284,6 +284,9 @@ START_TEST(test_threads_identical)
     /* different inputs give different outputs (the test can fail) */
     if (t > 0)
       ck_assert(memcmp(single[t], single[0], 1000 * sizeof(float)) != 0);
+  }
+  /* Freed only now: every t compares with single[0]. */
+  for (int t = 0; t < N; t++) {
     free(inputs[t]);
     free(outs[t]);
     free(single[t]);

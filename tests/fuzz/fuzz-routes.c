@@ -1,0 +1,392 @@
+/* streamsight — libFuzzer harness: HTTP requests as the route handlers see
+ * them (server/routes.c) on a real registry, engine, pool and config store.
+ *
+ * Input: up to FUZZ_MAX_REQUESTS requests separated by a line "%%". Each is
+ *   METHOD SP TARGET LF        TARGET = path[?query], percent-encoded
+ *   Name: value LF ...         headers (Authorization, Content-Type,
+ *   LF                         Content-Length), ended by an empty line
+ *   body                       the rest (if any)
+ * The path and the query are decoded as libmicrohttpd does for http.c
+ * (%XX everywhere, '+' as a space in the query; a decoded NUL ends the
+ * string), the body limit is applied as http.c applies it, and a request
+ * with an Authorization header goes to routes that require the token
+ * "fuzz-token-0123" (routes without a token otherwise), so both the
+ * authentication parser and the handlers get the input.
+ *
+ * Streams added by POST are never started: the registry's main context is
+ * not run by any thread, so the start-up the registry queues on it never
+ * happens (no pipeline, no network). After each input every stream is
+ * removed and the context drained (the queued start-ups see a removed
+ * stream and do nothing), so inputs do not depend on each other.
+ *
+ * Properties checked per response: a status in 200..599; a JSON body
+ * (except 204) that parses and, for >= 400, has error.code and
+ * error.message strings; Location on 201, Allow on 405,
+ * WWW-Authenticate on 401; and no camera password from a POSTed URI in
+ * any body or header value (see secret_of()).
+ */
+#include <glib.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "config.h"
+#include "engine.h"
+#include "fuzz.h"
+#include "kernels/kernels.h"
+#include "mobilenet.h"
+#include "pool.h"
+#include "registry.h"
+#include "routes.h"
+
+#define FUZZ_MAX_REQUESTS 4
+#define FUZZ_MAX_QUERY 16     /* http.c keeps at most 16 arguments */
+#define FUZZ_MAX_STREAMS 4
+#define FUZZ_MAX_BODY 4096
+#define FUZZ_TOKEN "fuzz-token-0123"
+/* Passwords shorter than this, or made only of characters that also occur
+ * in the server's own output (names of keys, ids, times), are not checked
+ * for leaks: they could appear in a response by coincidence. */
+#define FUZZ_SECRET_MIN 8
+
+static struct {
+  struct ss_model *model;
+  struct ss_engine *engine;
+  struct ss_pool *pool;
+  GMainContext *ctx;
+  Registry *registry;
+  ConfigStore *store;
+  Routes *open, *auth;
+} g;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  struct ss_error err = { 0 };
+  kern_init();
+  /* No gst_init: streams are never started, so nothing here needs
+   * GStreamer, and without it GLib's quark table stays in its first block
+   * (see tests/sanitizers/lsan.supp). */
+  /* Stream errors and config write failures log with g_warning; a fuzzer
+   * must not stop on them. */
+  g_log_set_always_fatal(G_LOG_FATAL_MASK);
+  FUZZ_CHECK(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
+                             PAD_RULE_TF_SAME, 1001, &g.model, &err) == 0,
+             "build: %s", err.message);
+  FUZZ_CHECK(engine_new(g.model, KERN_ISA_AUTO, &g.engine, &err) == 0,
+             "engine: %s", err.message);
+  FUZZ_CHECK(pool_new(g.engine, 1, FUZZ_MAX_STREAMS + 1, 0, &g.pool,
+                      &err) == 0, "pool: %s", err.message);
+  g.ctx = g_main_context_new();
+  g.registry = registry_new(g.ctx, g.engine, g.pool, FUZZ_MAX_STREAMS);
+
+  /* The config file lives in memory (tmpfs) when possible: every stream
+   * change writes it, with fsyncs. */
+  const char *base = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR)
+                         ? "/dev/shm" : g_get_tmp_dir();
+  char *dir = g_build_filename(base, "streamsight-fuzz-routes-XXXXXX", NULL);
+  FUZZ_CHECK(g_mkdtemp(dir) != NULL, "mkdtemp %s", dir);
+  char *path = g_build_filename(dir, "streamsight.json", NULL);
+  g.store = config_store_new(path, NULL);
+  g_free(path);
+  g_free(dir);
+  registry_set_changed_func(g.registry, config_store_registry_changed,
+                            g.store);
+
+  RoutesConfig rc = {
+    .registry = g.registry,
+    .engine = g.engine,
+    .pool = g.pool,
+    .store = g.store,
+    .auth_token = NULL,
+    .max_body_bytes = FUZZ_MAX_BODY,
+  };
+  g.open = routes_new(&rc);
+  rc.auth_token = FUZZ_TOKEN;
+  g.auth = routes_new(&rc);
+  return 0;
+}
+
+static int
+hex_value(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c = (char)g_ascii_tolower(c);
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* Decodes n bytes of s (%XX; '+' as space when plus_space) into a new
+ * NUL-terminated string cut at the first NUL. */
+static char *
+url_decode(const char *s, gsize n, gboolean plus_space)
+{
+  char *out = g_malloc(n + 1);
+  gsize o = 0;
+  for (gsize i = 0; i < n; i++) {
+    int hi, lo;
+    if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
+        (lo = hex_value(s[i + 2])) >= 0) {
+      out[o++] = (char)(hi * 16 + lo);
+      i += 2;
+    } else if (plus_space && s[i] == '+') {
+      out[o++] = ' ';
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = '\0';
+  return out; /* strlen(out) stops at a decoded NUL */
+}
+
+typedef struct {
+  char *method, *path, *authorization, *content_type;
+  RouteParam query[FUZZ_MAX_QUERY];
+  guint n_query;
+  const guint8 *body;
+  gsize body_len;
+  gboolean too_large;
+} Request;
+
+static void
+request_clear(Request *r)
+{
+  g_free(r->method);
+  g_free(r->path);
+  g_free(r->authorization);
+  g_free(r->content_type);
+  for (guint i = 0; i < r->n_query; i++) {
+    g_free((char *)r->query[i].name);
+    g_free((char *)r->query[i].value);
+  }
+  memset(r, 0, sizeof *r);
+}
+
+/* The next line of [*pos, end) without its LF (and CR). */
+static gboolean
+next_line(const char *buf, gsize end, gsize *pos, const char **line,
+          gsize *len)
+{
+  if (*pos >= end)
+    return FALSE;
+  const char *start = buf + *pos;
+  const char *nl = memchr(start, '\n', end - *pos);
+  gsize n = nl ? (gsize)(nl - start) : end - *pos;
+  *pos += n + (nl ? 1 : 0);
+  if (n > 0 && start[n - 1] == '\r')
+    n--;
+  *line = start;
+  *len = n;
+  return TRUE;
+}
+
+static void
+parse_request(const char *buf, gsize size, Request *r)
+{
+  gsize pos = 0, len = 0;
+  const char *line;
+  memset(r, 0, sizeof *r);
+  if (!next_line(buf, size, &pos, &line, &len))
+    return;
+  const char *sp = memchr(line, ' ', len);
+  gsize mlen = sp ? (gsize)(sp - line) : len;
+  r->method = g_strndup(line, mlen);
+  const char *target = sp ? sp + 1 : line + len;
+  gsize tlen = sp ? len - mlen - 1 : 0;
+  const char *q = memchr(target, '?', tlen);
+  gsize plen = q ? (gsize)(q - target) : tlen;
+  r->path = url_decode(target, plen, FALSE);
+  if (q) {
+    const char *a = q + 1, *end = target + tlen;
+    while (a <= end && r->n_query < FUZZ_MAX_QUERY) {
+      const char *amp = memchr(a, '&', (gsize)(end - a));
+      const char *aend = amp ? amp : end;
+      const char *eq = memchr(a, '=', (gsize)(aend - a));
+      if (aend > a) {
+        RouteParam *p = &r->query[r->n_query++];
+        p->name = url_decode(a, (gsize)((eq ? eq : aend) - a), TRUE);
+        p->value = eq ? url_decode(eq + 1, (gsize)(aend - eq - 1), TRUE)
+                      : NULL;
+      }
+      if (!amp)
+        break;
+      a = amp + 1;
+    }
+  }
+  guint64 announced = 0;
+  gboolean have_length = FALSE;
+  while (next_line(buf, size, &pos, &line, &len) && len > 0) {
+    const char *colon = memchr(line, ':', len);
+    if (!colon)
+      continue;
+    gsize nlen = (gsize)(colon - line);
+    const char *v = colon + 1;
+    gsize vlen = len - nlen - 1;
+    while (vlen && (*v == ' ' || *v == '\t')) {
+      v++;
+      vlen--;
+    }
+    char *value = g_strndup(v, vlen); /* a NUL inside ends it, as in MHD */
+    if (nlen == 13 && g_ascii_strncasecmp(line, "Authorization", 13) == 0) {
+      g_free(r->authorization);
+      r->authorization = value;
+    } else if (nlen == 12 &&
+               g_ascii_strncasecmp(line, "Content-Type", 12) == 0) {
+      g_free(r->content_type);
+      r->content_type = value;
+    } else if (nlen == 14 &&
+               g_ascii_strncasecmp(line, "Content-Length", 14) == 0) {
+      have_length = g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64,
+                                               &announced, NULL);
+      g_free(value);
+    } else {
+      g_free(value);
+    }
+  }
+  if (pos < size) {
+    r->body = (const guint8 *)buf + pos;
+    r->body_len = size - pos;
+  }
+  /* http.c: an announced length over the limit is refused before the body
+   * is read; a body that grows past it is dropped. */
+  if ((have_length && announced > FUZZ_MAX_BODY) ||
+      r->body_len > FUZZ_MAX_BODY) {
+    r->too_large = TRUE;
+    r->body = NULL;
+    r->body_len = 0;
+  }
+}
+
+/* The password of a POSTed stream URI worth checking for leaks (new
+ * string), or NULL. */
+static char *
+secret_of(const Request *r, const char *all, gsize all_len)
+{
+  if (!r->body || g_strcmp0(r->method, "POST") != 0)
+    return NULL;
+  json_t *o = json_loadb((const char *)r->body, r->body_len, 0, NULL);
+  const char *uri = json_string_value(json_object_get(o, "uri"));
+  char *user = NULL, *pw = NULL, *secret = NULL;
+  if (uri && stream_config_split_userinfo(uri, NULL, &user, &pw) && pw &&
+      strlen(pw) >= FUZZ_SECRET_MIN && strpbrk(pw, "!$&'()*,;=~") &&
+      !strpbrk(pw, "\"\\") && g_utf8_validate(pw, -1, NULL)) {
+    /* Once in the whole input, so no other field (a name) carries it. */
+    const char *first = g_strstr_len(all, (gssize)all_len, pw);
+    if (first && !g_strstr_len(first + 1, (gssize)(all + all_len - first - 1),
+                               pw))
+      secret = g_strdup(pw);
+  }
+  g_free(user);
+  g_free(pw);
+  json_decref(o);
+  return secret;
+}
+
+static void
+check_response(const Request *req, const RouteResponse *resp,
+               GPtrArray *secrets)
+{
+  guint st = resp->status;
+  FUZZ_CHECK(st >= 200 && st <= 599, "status %u", st);
+  if (st == 204) {
+    FUZZ_CHECK(resp->body == NULL && resp->body_len == 0, "204 with a body");
+  } else {
+    FUZZ_CHECK(resp->body && resp->body_len == strlen(resp->body),
+               "status %u: body missing or with a NUL", st);
+    FUZZ_CHECK(g_strcmp0(resp->content_type, "application/json") == 0,
+               "status %u: content type %s", st,
+               resp->content_type ? resp->content_type : "(null)");
+    json_error_t jerr;
+    json_t *j = json_loadb(resp->body, resp->body_len, 0, &jerr);
+    FUZZ_CHECK(json_is_object(j), "status %u: body is not a JSON object: %s",
+               st, jerr.text);
+    if (st >= 400) {
+      json_t *e = json_object_get(j, "error");
+      FUZZ_CHECK(json_is_string(json_object_get(e, "code")) &&
+                     json_is_string(json_object_get(e, "message")),
+                 "status %u: error without code and message", st);
+    }
+    json_decref(j);
+  }
+  if (st == 201)
+    FUZZ_CHECK(route_response_header(resp, "Location"), "201 w/o Location");
+  if (st == 405)
+    FUZZ_CHECK(route_response_header(resp, "Allow"), "405 without Allow");
+  if (st == 401)
+    FUZZ_CHECK(route_response_header(resp, "WWW-Authenticate"),
+               "401 without WWW-Authenticate");
+  for (guint i = 0; i < secrets->len; i++) {
+    const char *s = g_ptr_array_index(secrets, i);
+    FUZZ_CHECK(!resp->body || !strstr(resp->body, s),
+               "%s %s -> %u: the body shows a stream's password", req->method,
+               req->path, st);
+    for (guint h = 0; h < resp->n_headers; h++)
+      FUZZ_CHECK(!strstr(resp->headers[h].value, s),
+                 "header %s shows a stream's password", resp->headers[h].name);
+  }
+}
+
+/* Back to an empty registry: remove every stream, then run what their
+ * additions queued on the context (nothing starts: they are removed). */
+static void
+reset_registry(void)
+{
+  GPtrArray *list = registry_list(g.registry);
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    FUZZ_CHECK(registry_remove(g.registry, info->id, NULL),
+               "remove %s", info->id);
+  }
+  g_ptr_array_unref(list);
+  while (g_main_context_iteration(g.ctx, FALSE))
+    ;
+  FUZZ_CHECK(registry_count(g.registry) == 0, "streams left");
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  const char *all = (const char *)data;
+  GPtrArray *secrets = g_ptr_array_new_with_free_func(g_free);
+  gsize start = 0;
+  for (int n = 0; n < FUZZ_MAX_REQUESTS && start <= size; n++) {
+    /* This request ends at the next "\n%%\n" (or the end). */
+    gsize end = size;
+    for (gsize i = start; i + 4 <= size; i++) {
+      if (memcmp(all + i, "\n%%\n", 4) == 0) {
+        end = i + 1;
+        break;
+      }
+    }
+    Request req;
+    parse_request(all + start, end - start, &req);
+    if (req.method) {
+      char *secret = secret_of(&req, all, size);
+      if (secret)
+        g_ptr_array_add(secrets, secret);
+      RouteRequest rr = {
+        .method = req.method,
+        .path = req.path,
+        .query = req.query,
+        .n_query = req.n_query,
+        .authorization = req.authorization,
+        .content_type = req.content_type,
+        .body = req.body,
+        .body_len = req.body_len,
+        .body_too_large = req.too_large,
+      };
+      RouteResponse resp = { 0 };
+      routes_handle(req.authorization ? g.auth : g.open, &rr, &resp);
+      check_response(&req, &resp, secrets);
+      route_response_clear(&resp);
+    }
+    request_clear(&req);
+    if (end >= size)
+      break;
+    start = end + 3; /* past "%%\n" */
+  }
+  g_ptr_array_unref(secrets);
+  reset_registry();
+  return 0;
+}
