@@ -210,7 +210,8 @@ def measure_net(spec, a, out):
             log(f"  latency round {i + 1}/{a.rounds}: " + ", ".join(
                 f"{k} {rounds[k][-1]:.2f}" for k in rounds if rounds[k])
                 + " ms")
-        r["latency_ms"] = {k: {"median": median(v), "p90": p90(v), "n": len(v),
+        r["latency_ms"] = {k: {"median": median(v), "p90": p90(v),
+                               "min": min(v), "n": len(v),
                                "round_medians": rounds[k], "samples": v}
                            for k, v in lat.items() if v}
 
@@ -265,15 +266,17 @@ def md_tables(results, meta):
                f"PyTorch eager {meta['eager_runs']} runs per round):")
     out.append("")
     out.append("| network | MMACs | streamsight | ONNX Runtime | ours / ORT "
-               "| PyTorch TorchScript | PyTorch eager |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|")
+               "| PyTorch TorchScript | PyTorch eager | fastest run: ours / "
+               "ORT |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         lat = r["latency_ms"]
         ratio = lat["ours"]["median"] / lat["ort"]["median"]
         eager = mp(lat["eager"]) if "eager" in lat else "-"
         out.append(f"| {pretty_net(r)} | {r['macs'] / 1e6:.0f} | "
                    f"{mp(lat['ours'])} | {mp(lat['ort'])} | {ratio:.2f}x | "
-                   f"{mp(lat['torchscript'])} | {eager} |")
+                   f"{mp(lat['torchscript'])} | {eager} | "
+                   f"{lat['ours']['min']:.2f} / {lat['ort']['min']:.2f} ms |")
     if any("throughput_ips" in r for r in results):
         out.append("")
         out.append(f"Throughput, 2 parallel inferences, images/s (median of "
