@@ -312,6 +312,9 @@ server_config_new(void)
   c->limits.max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;
   c->limits.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
   c->limits.connection_timeout_s = CONFIG_DEFAULT_CONNECTION_TIMEOUT_S;
+  c->limits.max_sse_clients = CONFIG_DEFAULT_MAX_SSE_CLIENTS;
+  c->limits.max_header_bytes = CONFIG_DEFAULT_MAX_HEADER_BYTES;
+  c->limits.max_uri_bytes = CONFIG_DEFAULT_MAX_URI_BYTES;
   c->streams = g_ptr_array_new_with_free_func(config_stream_free);
   add_default_stream(c->streams);
   c->streams_defaulted = TRUE;
@@ -378,7 +381,7 @@ static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const limits_keys[] = {
   "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
-  NULL
+  "max_sse_clients", "max_header_bytes", "max_uri_bytes", NULL
 };
 
 #define PATH_MAX_LEN 4096
@@ -390,7 +393,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
 {
   GError *e = NULL;
   gint64 i64;
-  gboolean present;
+  gboolean present, sse_set = FALSE;
   json_t *sub;
   ServerConfig n = *c; /* the new values; strings below are replaced */
   n.bind = g_strdup(c->bind);
@@ -483,6 +486,33 @@ load_root(ServerConfig *c, json_t *root, GError **error)
                            &i64, NULL, &e))
       goto fail_e;
     n.limits.connection_timeout_s = (guint)i64;
+    i64 = n.limits.max_sse_clients;
+    if (!json_util_get_int(sub, "limits.", "max_sse_clients", 0, 4096, &i64,
+                           &sse_set, &e))
+      goto fail_e;
+    n.limits.max_sse_clients = (guint)i64;
+    i64 = (gint64)n.limits.max_header_bytes;
+    if (!json_util_get_int(sub, "limits.", "max_header_bytes", 1024,
+                           (gint64)1 << 20, &i64, NULL, &e))
+      goto fail_e;
+    n.limits.max_header_bytes = (guint64)i64;
+    i64 = (gint64)n.limits.max_uri_bytes;
+    if (!json_util_get_int(sub, "limits.", "max_uri_bytes", 256,
+                           (gint64)1 << 20, &i64, NULL, &e))
+      goto fail_e;
+    n.limits.max_uri_bytes = (guint64)i64;
+  }
+  /* Event streams hold their connection: leave room for API requests. The
+   * default gives them at most half of the connections. */
+  if (!sse_set)
+    n.limits.max_sse_clients = MIN(n.limits.max_sse_clients,
+                                   n.limits.max_connections / 2);
+  if (n.limits.max_sse_clients > 0 &&
+      n.limits.max_sse_clients >= n.limits.max_connections) {
+    invalid(error, "limits.max_sse_clients: %u must be less than "
+            "limits.max_connections (%u), or 0 to disable event streams",
+            n.limits.max_sse_clients, n.limits.max_connections);
+    goto fail;
   }
 
   json_t *streams = json_object_get(root, "streams");

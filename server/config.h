@@ -36,6 +36,9 @@ typedef enum {
 #define CONFIG_DEFAULT_MAX_BODY_BYTES (8u << 20)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 256
 #define CONFIG_DEFAULT_CONNECTION_TIMEOUT_S 30
+#define CONFIG_DEFAULT_MAX_SSE_CLIENTS 64
+#define CONFIG_DEFAULT_MAX_HEADER_BYTES (16u << 10)
+#define CONFIG_DEFAULT_MAX_URI_BYTES (8u << 10)
 #define CONFIG_MAX_THREADS 256
 #define CONFIG_FILE_MAX_BYTES (16u << 20)
 /* Longest accepted bearer token (bytes of printable ASCII). */
@@ -46,6 +49,10 @@ typedef struct {
   guint64 max_body_bytes;     /* request bodies, 1 KiB .. 1 GiB (413 above) */
   guint max_connections;      /* open HTTP connections, 1..65536 */
   guint connection_timeout_s; /* idle HTTP connection timeout, 1..3600 */
+  guint max_sse_clients;      /* event-stream clients, 0..4096 and less than
+                               * max_connections (0: no event streams) */
+  guint64 max_header_bytes;   /* request header lines, 1 KiB .. 1 MiB (431) */
+  guint64 max_uri_bytes;      /* request target, 256 .. 1 MiB (414) */
 } ConfigLimits;
 
 /* One stream of the file: its id (NULL: the registry generates one) and its

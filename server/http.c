@@ -1,3 +1,5 @@
+#define G_LOG_DOMAIN "streamsight"
+
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -7,33 +9,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
 
 G_DEFINE_QUARK(streamsight-http-error-quark, http_error)
 
 /* Query arguments kept per request; more are ignored (no route reads more
- * than two). */
+ * than four). */
 #define HTTP_MAX_QUERY 16
+/* Connection memory beyond the URI and header limits: libmicrohttpd's read
+ * and write buffers live in the same pool. */
+#define HTTP_POOL_HEADROOM (16u << 10)
+/* Bytes asked of an event stream's reader at a time. */
+#define HTTP_SSE_BLOCK (16u << 10)
 
 struct HttpServer {
   struct MHD_Daemon *daemon;
   Routes *routes;              /* borrowed */
+  EventHub *events;            /* borrowed */
   guint64 max_body_bytes;
   guint port;
   char *tls_cert_pem;          /* kept for the daemon's lifetime */
   char *tls_key_pem;
   GMutex log_lock;             /* protects last_log */
   char *last_log;              /* last message from libmicrohttpd */
+  size_t pool_bytes;           /* per-connection memory */
+
+  GMutex work_lock;            /* protects work and work_closed */
+  GThreadPool *work;
+  gboolean work_closed;
+  guint work_threads, work_queue_max;
+  /* Atomic. */
+  guint64 work_done, protocol_errors;
 };
 
-/* Per-request state, from the first call of the access handler to the
- * completion callback. */
+/* Per-request state, from the request line to the completion callback. */
 typedef struct {
-  GByteArray *body; /* NULL until data arrives */
+  GByteArray *body;  /* NULL until data arrives */
+  gboolean headers_seen;
   gboolean too_large;
   gboolean answered;
+  gboolean failed;   /* a deferred answer could not be queued */
+  gsize uri_bytes;
   gint64 start_us;
 } RequestState;
+
+typedef struct {
+  HttpServer *s;
+  struct MHD_Connection *conn;
+  RequestState *st;
+  RouteWork *work;
+} WorkJob;
+
+typedef struct {
+  struct MHD_Connection *conn;
+  EventClient *client;
+} SseConn;
 
 static void
 request_state_free(RequestState *st)
@@ -43,8 +78,9 @@ request_state_free(RequestState *st)
   g_free(st);
 }
 
-/* libmicrohttpd's log: kept for start-up errors, debug otherwise. Its
- * messages name sockets and states, never request data. */
+/* libmicrohttpd's log: kept for start-up errors, debug otherwise; its own
+ * error answers are counted and logged once. Its messages name sockets and
+ * states, never request data. */
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -52,6 +88,21 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
   char *msg = g_strdup_vprintf(fmt, ap);
   g_strchomp(msg);
   g_debug("http: libmicrohttpd: %s", msg);
+  static const char marker[] = "HTTP response code is ";
+  const char *code = strstr(msg, marker);
+  if (code) {
+    int status = atoi(code + sizeof marker - 1);
+    __atomic_add_fetch(&s->protocol_errors, 1, __ATOMIC_RELAXED);
+    char detail[160];
+    g_snprintf(detail, sizeof detail,
+               "libmicrohttpd answered %d itself (malformed request, or "
+               "request line and headers over the %zu bytes of connection "
+               "memory)", status, s->pool_bytes);
+    limit_log_hit(routes_limit_log(s->routes), LIMIT_PROTOCOL, detail);
+  } else if (strstr(msg, "connection limit")) {
+    limit_log_hit(routes_limit_log(s->routes), LIMIT_MAX_CONNECTIONS,
+                  "a connection waited or was closed at the limit");
+  }
   g_mutex_lock(&s->log_lock);
   g_free(s->last_log);
   s->last_log = msg;
@@ -77,10 +128,75 @@ collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 static enum MHD_Result
+sum_headers(void *cls, enum MHD_ValueKind kind, const char *key,
+            const char *value)
+{
+  gsize *n = cls;
+  /* "Name: value\r\n" */
+  *n += strlen(key) + (value ? strlen(value) : 0) + 4;
+  return MHD_YES;
+}
+
+/* ---- event streams ---- */
+
+/* Called by event_client_read() under the client's lock, from the reader
+ * below, i.e. from libmicrohttpd's content reader callback: the one place
+ * where suspending is allowed. */
+static void
+sse_idle(gpointer data)
+{
+  SseConn *sc = data;
+  MHD_suspend_connection(sc->conn);
+}
+
+/* Called under the client's lock from any thread, only after sse_idle:
+ * the connection is suspended and, the lock being held, still exists. */
+static void
+sse_wake(gpointer data)
+{
+  SseConn *sc = data;
+  MHD_resume_connection(sc->conn);
+}
+
+static ssize_t
+sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  SseConn *sc = cls;
+  gssize n = event_client_read(sc->client, buf, max);
+  return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void
+sse_free(void *cls)
+{
+  SseConn *sc = cls;
+  event_client_close(sc->client);
+  g_free(sc);
+}
+
+/* ---- answers ---- */
+
+static enum MHD_Result
 send_response(struct MHD_Connection *conn, RouteResponse *resp)
 {
   struct MHD_Response *r;
-  if (resp->body && resp->body_len > 0) {
+  SseConn *sc = NULL;
+  if (resp->events) {
+    sc = g_new0(SseConn, 1);
+    sc->conn = conn;
+    sc->client = resp->events;
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK,
+                                          sse_read, sc, sse_free);
+    if (!r) {
+      g_free(sc);
+      return MHD_NO; /* resp->events is closed by route_response_clear */
+    }
+    resp->events = NULL; /* the response owns it now (sse_free) */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    event_client_attach(sc->client, sse_idle, sse_wake, sc,
+                        ci ? ci->connect_fd : -1);
+  } else if (resp->body && resp->body_len > 0) {
     /* MHD frees the body with free() once sent. */
     r = MHD_create_response_from_buffer_with_free_callback(
         resp->body_len, resp->body, free);
@@ -101,12 +217,97 @@ send_response(struct MHD_Connection *conn, RouteResponse *resp)
   return ret;
 }
 
+/* An image-job thread: runs the work, queues its answer on the suspended
+ * connection and resumes it. */
+static void
+work_main(gpointer data, gpointer user)
+{
+  WorkJob *j = data;
+  HttpServer *s = user;
+  /* Below stream inference: raising one's own niceness needs no
+   * privilege (and these threads run nothing else). */
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HTTP_WORK_NICE);
+  RouteResponse resp = { 0 };
+  route_work_run(j->work, &resp);
+  g_debug("http: job -> %u (%.3f ms)", resp.status,
+          (double)(g_get_monotonic_time() - j->st->start_us) / 1000.0);
+  if (send_response(j->conn, &resp) != MHD_YES)
+    j->st->failed = TRUE;
+  route_response_clear(&resp);
+  __atomic_add_fetch(&s->work_done, 1, __ATOMIC_RELAXED);
+  MHD_resume_connection(j->conn);
+  g_free(j);
+}
+
+static void
+http_stats(gpointer user, RouteHttpStats *out)
+{
+  HttpServer *s = user;
+  out->work_threads = s->work_threads;
+  out->work_queue_max = s->work_queue_max;
+  g_mutex_lock(&s->work_lock);
+  out->work_queued = s->work ? g_thread_pool_unprocessed(s->work) : 0;
+  g_mutex_unlock(&s->work_lock);
+  out->work_done = __atomic_load_n(&s->work_done, __ATOMIC_RELAXED);
+  out->protocol_errors =
+      __atomic_load_n(&s->protocol_errors, __ATOMIC_RELAXED);
+}
+
+/* Hands work to an image-job thread and suspends the connection; FALSE
+ * when the queue is full or the server is stopping (resp then holds the
+ * 503 answer). */
+static gboolean
+defer(HttpServer *s, struct MHD_Connection *conn, RequestState *st,
+      RouteResponse *resp)
+{
+  RouteWork *w = resp->work;
+  gboolean ok = FALSE, closed;
+  g_mutex_lock(&s->work_lock);
+  closed = s->work_closed;
+  if (!closed && g_thread_pool_unprocessed(s->work) < s->work_queue_max) {
+    WorkJob *j = g_new0(WorkJob, 1);
+    j->s = s;
+    j->conn = conn;
+    j->st = st;
+    j->work = w;
+    /* Suspended before the job can possibly finish and resume it. */
+    MHD_suspend_connection(conn);
+    ok = g_thread_pool_push(s->work, j, NULL);
+    if (!ok) {
+      MHD_resume_connection(conn);
+      g_free(j);
+    }
+  }
+  g_mutex_unlock(&s->work_lock);
+  if (ok) {
+    resp->work = NULL;
+    return TRUE;
+  }
+  route_response_clear(resp);
+  if (closed) {
+    route_response_error(resp, 503, "unavailable", "the server is stopping");
+  } else {
+    char detail[96];
+    g_snprintf(detail, sizeof detail, "%u image jobs queued: a snapshot or "
+               "classify request was refused (503)", s->work_queue_max);
+    limit_log_hit(routes_limit_log(s->routes), LIMIT_WORK_QUEUE, detail);
+    route_response_error(resp, 503, "busy",
+                         "%u image jobs (snapshots, classifications) are "
+                         "already queued; retry shortly", s->work_queue_max);
+    route_response_add_header(resp, "Retry-After", "1");
+  }
+  return FALSE;
+}
+
 static enum MHD_Result
 answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
        const char *method, RequestState *st)
 {
   QueryCollect q = { .n = 0 };
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+  gsize header_bytes = 0;
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_headers,
+                            &header_bytes);
   RouteRequest req = {
     .method = method,
     .path = url,
@@ -118,19 +319,36 @@ answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
     .if_none_match = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+    .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 "Last-Event-ID"),
     .body = st->body ? st->body->data : NULL,
     .body_len = st->body ? st->body->len : 0,
     .body_too_large = st->too_large,
+    .uri_bytes = st->uri_bytes,
+    .header_bytes = header_bytes,
   };
   RouteResponse resp = { 0 };
   routes_handle(s->routes, &req, &resp);
+  st->answered = TRUE;
+  if (resp.work && defer(s, conn, st, &resp))
+    return MHD_YES; /* the job queues the answer and resumes */
   /* Method and path only: the query may hold secrets, the body too. */
   g_debug("http: %s %s -> %u (%.3f ms)", method, url, resp.status,
           (double)(g_get_monotonic_time() - st->start_us) / 1000.0);
   enum MHD_Result ret = send_response(conn, &resp);
   route_response_clear(&resp);
-  st->answered = TRUE;
   return ret;
+}
+
+/* The request line has been read: the first thing known of a request. Its
+ * length (query included) is checked against limits.max_uri_bytes. */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  RequestState *st = g_new0(RequestState, 1);
+  st->start_us = g_get_monotonic_time();
+  st->uri_bytes = uri ? strlen(uri) : 0;
+  return st;
 }
 
 static enum MHD_Result
@@ -142,12 +360,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   RequestState *st = *con_cls;
 
   if (!st) {
-    /* First call: headers only. A body announced larger than the limit is
-     * refused now, before it is read (libmicrohttpd then closes the
-     * connection instead of reading the rest, and sends no 100 Continue). */
+    /* Not through on_uri (should not happen): still serve it. */
     st = g_new0(RequestState, 1);
     st->start_us = g_get_monotonic_time();
     *con_cls = st;
+  }
+  if (!st->headers_seen) {
+    /* First call: headers only. A body announced larger than the limit is
+     * refused now, before it is read (libmicrohttpd then closes the
+     * connection instead of reading the rest, and sends no 100 Continue);
+     * so are requests over the URI or header limits. */
+    st->headers_seen = TRUE;
     const char *cl = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     guint64 announced;
@@ -179,6 +402,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     return MHD_YES;
   }
 
+  if (st->failed)
+    return MHD_NO; /* close: the deferred answer could not be queued */
   if (st->answered)
     return MHD_YES;
   return answer(s, conn, url, method, st);
@@ -212,8 +437,30 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
 
   HttpServer *s = g_new0(HttpServer, 1);
   g_mutex_init(&s->log_lock);
+  g_mutex_init(&s->work_lock);
   s->routes = routes;
+  s->events = opt->events;
   s->max_body_bytes = opt->max_body_bytes;
+  guint64 uri_max = opt->max_uri_bytes ? opt->max_uri_bytes
+                                       : CONFIG_DEFAULT_MAX_URI_BYTES;
+  guint64 header_max = opt->max_header_bytes ? opt->max_header_bytes
+                                             : CONFIG_DEFAULT_MAX_HEADER_BYTES;
+  s->pool_bytes = (size_t)(uri_max + header_max + HTTP_POOL_HEADROOM);
+  s->work_threads = opt->work_threads ? opt->work_threads
+                                      : HTTP_DEFAULT_WORK_THREADS;
+  s->work_queue_max = opt->work_queue_max ? opt->work_queue_max
+                                          : HTTP_DEFAULT_WORK_QUEUE_MAX;
+  GError *e = NULL;
+  /* Exclusive threads: they are niced, and must never run anything but
+   * our jobs (GLib's shared pool threads would carry the niceness). */
+  s->work = g_thread_pool_new(work_main, s, (gint)s->work_threads, TRUE, &e);
+  if (!s->work) {
+    g_set_error(error, HTTP_ERROR, HTTP_ERROR_START,
+                "cannot start the image-job threads: %s", e->message);
+    g_error_free(e);
+    freeaddrinfo(ai);
+    goto fail_free;
+  }
 
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
                        MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -251,6 +498,8 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)MAX(opt->threads, 1u),
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX(opt->max_connections, 1u),
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opt->connection_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->pool_bytes,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);
@@ -266,13 +515,17 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
   s->port = info ? info->port : opt->port;
+  routes_set_http_stats(routes, http_stats, s);
   return s;
 
 fail_free:
+  if (s->work)
+    g_thread_pool_free(s->work, TRUE, TRUE);
   g_free(s->tls_cert_pem);
   g_free(s->tls_key_pem);
   g_free(s->last_log);
   g_mutex_clear(&s->log_lock);
+  g_mutex_clear(&s->work_lock);
   g_free(s);
   return NULL;
 }
@@ -288,12 +541,27 @@ http_server_stop(HttpServer *s)
 {
   if (!s)
     return;
+  /* Suspended connections must be resumed before the daemon stops: let
+   * the queued jobs answer theirs (new ones are refused from now on), and
+   * end the event streams. */
+  g_mutex_lock(&s->work_lock);
+  s->work_closed = TRUE;
+  GThreadPool *work = s->work;
+  g_mutex_unlock(&s->work_lock);
+  g_thread_pool_free(work, FALSE, TRUE);
+  g_mutex_lock(&s->work_lock);
+  s->work = NULL;
+  g_mutex_unlock(&s->work_lock);
+  if (s->events)
+    event_hub_shutdown(s->events);
   MHD_stop_daemon(s->daemon);
+  routes_set_http_stats(s->routes, NULL, s);
   if (s->tls_key_pem)
     memset(s->tls_key_pem, 0, strlen(s->tls_key_pem));
   g_free(s->tls_cert_pem);
   g_free(s->tls_key_pem);
   g_free(s->last_log);
   g_mutex_clear(&s->log_lock);
+  g_mutex_clear(&s->work_lock);
   g_free(s);
 }

@@ -6,14 +6,25 @@
  * thread per connection. Handlers never block for long (they copy small
  * structs under short locks), so a few threads serve many connections, and
  * the thread count stays fixed however many clients (up to the connection
- * limit) are connected, including the long-lived event streams that
- * suspend/resume will serve.
+ * limit) are connected:
+ * - event streams (SSE) are callback responses whose connection is
+ *   suspended while the client's queue is empty and resumed when an event
+ *   arrives (events.h), so an idle subscriber costs no thread;
+ * - slow work the routes hand back (RouteWork: JPEG snapshots, image
+ *   classification) runs on a few "image-job" threads at a lower CPU
+ *   priority (nice HTTP_WORK_NICE) than stream inference, while its
+ *   connection is suspended; more than work_queue_max waiting jobs are
+ *   answered 503 busy at once.
+ * libmicrohttpd's own refusals (malformed requests, headers beyond the
+ * connection memory) cannot carry our JSON body in 0.9.75; they are counted
+ * and logged once (limit-log.h).
  */
 #ifndef SS_HTTP_H
 #define SS_HTTP_H
 
 #include <glib.h>
 
+#include "events.h"
 #include "routes.h"
 
 G_BEGIN_DECLS
@@ -24,6 +35,12 @@ typedef enum {
   HTTP_ERROR_START, /* the daemon could not start (bind failed, bad TLS) */
 } HttpError;
 
+#define HTTP_DEFAULT_WORK_THREADS 2
+#define HTTP_DEFAULT_WORK_QUEUE_MAX 32
+/* Niceness of the image-job threads: under CPU contention stream inference
+ * (nice 0) gets about 10x their share (CFS weights 1024 vs 110). */
+#define HTTP_WORK_NICE 10
+
 typedef struct {
   const char *bind;            /* numeric IPv4 or IPv6 address */
   guint port;                  /* 0: an ephemeral port (http_server_port) */
@@ -31,6 +48,14 @@ typedef struct {
   guint max_connections;       /* >= 1 */
   guint connection_timeout_s;  /* idle connections are closed after this */
   guint64 max_body_bytes;      /* larger bodies are answered 413 */
+  /* Request target and header limits (0: defaults of config.h); they size
+   * each connection's memory so that requests just over them still reach
+   * the routes (414/431 with a JSON body). */
+  guint64 max_uri_bytes;
+  guint64 max_header_bytes;
+  guint work_threads;          /* 0: HTTP_DEFAULT_WORK_THREADS */
+  guint work_queue_max;        /* 0: HTTP_DEFAULT_WORK_QUEUE_MAX */
+  EventHub *events;            /* borrowed; ended before the daemon stops */
   const char *tls_cert_pem;    /* both NULL: plain HTTP */
   const char *tls_key_pem;
 } HttpOptions;
@@ -43,8 +68,9 @@ HttpServer *http_server_start(const HttpOptions *opt, Routes *routes,
                               GError **error);
 /* The port actually bound. */
 guint http_server_port(const HttpServer *s);
-/* Stops accepting, closes every connection, waits for handlers in progress
- * and frees the server. NULL is allowed. */
+/* Stops accepting, finishes the image jobs queued, ends the event streams,
+ * closes every connection, waits for handlers in progress and frees the
+ * server. NULL is allowed. */
 void http_server_stop(HttpServer *s);
 
 G_END_DECLS

@@ -1,13 +1,23 @@
 #include "routes.h"
 
+#include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "api-json.h"
+#include "classify-pool.h"
+#include "image-classify.h"
+#include "image-decode.h"
 #include "json-util.h"
+#include "metrics.h"
 #include "model.h"
+#include "multipart.h"
+#include "snapshot.h"
 #include "static-files.h"
 
 /* ?limit= of the predictions history: the largest history_len a stream can
@@ -18,6 +28,22 @@
  * longer segment cannot name a stream). */
 #define ROUTES_ID_MAX 64
 #define SHA256_LEN 32
+/* POST /api/v1/classify: ?top_k= default. */
+#define ROUTES_CLASSIFY_TOP_K_DEFAULT 5
+/* Retry-After (s) on 503 answers: a frame arrives, a client leaves, a job
+ * finishes within seconds. */
+#define ROUTES_RETRY_FRAME_S "1"
+#define ROUTES_RETRY_SSE_S "5"
+/* readyz: reasons listed before "and N more". */
+#define ROUTES_READY_REASONS_MAX 5
+/* Encode failures are logged at most this often (they are not a limit a
+ * client hits, but a missing plugin would fail every request). */
+#define ROUTES_ENCODE_WARN_INTERVAL_US (60 * G_USEC_PER_SEC)
+
+/* server/openapi.json, compiled in by server/embed-openapi.py
+ * (openapi-data.c): NUL-terminated, size without the NUL. */
+extern const char routes_openapi_data[];
+extern const size_t routes_openapi_size;
 
 struct Routes {
   /* Immutable after routes_new(). */
@@ -25,13 +51,36 @@ struct Routes {
   const struct ss_engine *engine;
   struct ss_pool *pool;
   ConfigStore *store;
+  EventHub *events;
   gboolean auth;
   guint8 token_sha256[SHA256_LEN];
-  guint64 max_body_bytes;
+  guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
   gint64 start_mono_us;
   gint64 start_wall_us;
-  /* Atomic counters. */
+  /* Owned, each thread-safe. */
+  LimitLog *limits;
+  Snapshots *snapshots;
+  ClassifyPool *classify;
+  /* Protected by http_lock. */
+  GMutex http_lock;
+  RouteHttpStatsFunc http_stats;
+  gpointer http_stats_user;
+  /* Atomic. */
   guint64 n_ok, n_client_errors, n_server_errors;
+  gint64 last_encode_warn_us;
+};
+
+/* Deferred work: a snapshot or a classification. */
+typedef void (*RouteWorkFunc)(RouteWork *w, RouteResponse *resp);
+struct RouteWork {
+  RouteWorkFunc run;
+  Routes *r;
+  char id[ROUTES_ID_MAX + 1]; /* snapshot: the stream */
+  guint max_width;            /* snapshot: ?width= */
+  int top_k;                  /* classify */
+  const guint8 *data;         /* classify: the image (in the request body) */
+  gsize data_len;
+  gint64 created_us;
 };
 
 /* ---- responses ---- */
@@ -42,6 +91,10 @@ route_response_clear(RouteResponse *resp)
   free(resp->body);
   for (guint i = 0; i < resp->n_headers; i++)
     g_free(resp->headers[i].value);
+  if (resp->events)
+    event_client_close(resp->events);
+  if (resp->work)
+    route_work_free(resp->work);
   memset(resp, 0, sizeof *resp);
 }
 
@@ -54,15 +107,18 @@ route_response_header(const RouteResponse *resp, const char *name)
   return NULL;
 }
 
-static void
-resp_header(RouteResponse *resp, const char *name, const char *value)
+void
+route_response_add_header(RouteResponse *resp, const char *name,
+                          const char *value)
 {
-  /* The handlers set at most 4 headers; more would be a bug here. */
+  /* The handlers set at most ROUTE_MAX_HEADERS; more would be a bug. */
   g_assert(resp->n_headers < ROUTE_MAX_HEADERS);
   resp->headers[resp->n_headers].name = name;
   resp->headers[resp->n_headers].value = g_strdup(value);
   resp->n_headers++;
 }
+
+#define resp_header route_response_add_header
 
 /* Sets a JSON body (v is stolen). */
 static void
@@ -89,28 +145,30 @@ resp_json(RouteResponse *resp, guint status, json_t *v)
   resp_header(resp, "Cache-Control", "no-store");
 }
 
-static void resp_error(RouteResponse *resp, guint status, const char *code,
-                       const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static void
+resp_error_v(RouteResponse *resp, guint status, const char *code,
+             const char *fmt, va_list ap) G_GNUC_PRINTF(4, 0);
 
 static void
-resp_error(RouteResponse *resp, guint status, const char *code,
-           const char *fmt, ...)
+resp_error_v(RouteResponse *resp, guint status, const char *code,
+             const char *fmt, va_list ap)
+{
+  char *msg = g_strdup_vprintf(fmt, ap);
+  resp_json(resp, status, api_error_to_json(code, msg));
+  g_free(msg);
+}
+
+void
+route_response_error(RouteResponse *resp, guint status, const char *code,
+                     const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  char *msg = g_strdup_vprintf(fmt, ap);
+  resp_error_v(resp, status, code, fmt, ap);
   va_end(ap);
-  json_t *m = json_string(msg);
-  if (!m)
-    m = json_string("(message not valid UTF-8)");
-  g_free(msg);
-  json_t *err = json_object();
-  json_object_set_new(err, "code", json_string(code));
-  json_object_set_new(err, "message", m);
-  json_t *root = json_object();
-  json_object_set_new(root, "error", err);
-  resp_json(resp, status, root);
 }
+
+#define resp_error route_response_error
 
 static void
 resp_empty(RouteResponse *resp, guint status)
@@ -119,6 +177,17 @@ resp_empty(RouteResponse *resp, guint status)
   resp->content_type = NULL;
   resp->body = NULL;
   resp->body_len = 0;
+}
+
+/* Hands a malloc'd buffer over as the body. */
+static void
+resp_bytes(RouteResponse *resp, guint status, const char *content_type,
+           guint8 *data, gsize len)
+{
+  resp->status = status;
+  resp->content_type = content_type;
+  resp->body = (char *)data;
+  resp->body_len = len;
 }
 
 /* ---- helpers ---- */
@@ -142,12 +211,24 @@ sha256(const void *data, gsize len, guint8 out[SHA256_LEN])
   g_checksum_free(c);
 }
 
-/* TRUE when the header carries the configured bearer token. The presented
- * token is hashed and the digests are compared without an early exit, so
- * the time taken says nothing about how much of the token was right (nor,
- * through the fixed-size digest, about its length). */
+/* TRUE when tok (len bytes) is the configured token. The presented token is
+ * hashed and the digests compared without an early exit, so the time taken
+ * says nothing about how much of the token was right (nor, through the
+ * fixed-size digest, about its length). */
 static gboolean
-auth_ok(Routes *r, const char *header, const char **why)
+token_ok(Routes *r, const char *tok, gsize len)
+{
+  guint8 digest[SHA256_LEN];
+  sha256(tok, len, digest);
+  volatile guint8 diff = 0;
+  for (int i = 0; i < SHA256_LEN; i++)
+    diff |= digest[i] ^ r->token_sha256[i];
+  return diff == 0 && len > 0;
+}
+
+/* TRUE when the header carries the configured bearer token. */
+static gboolean
+auth_header_ok(Routes *r, const char *header, const char **why)
 {
   if (!header) {
     *why = "missing Authorization header (expected: Bearer <token>)";
@@ -166,12 +247,7 @@ auth_ok(Routes *r, const char *header, const char **why)
   gsize len = strlen(tok);
   while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
     len--;
-  guint8 digest[SHA256_LEN];
-  sha256(tok, len, digest);
-  volatile guint8 diff = 0;
-  for (int i = 0; i < SHA256_LEN; i++)
-    diff |= digest[i] ^ r->token_sha256[i];
-  if (diff != 0 || len == 0) {
+  if (!token_ok(r, tok, len)) {
     *why = "invalid bearer token";
     return FALSE;
   }
@@ -200,154 +276,50 @@ resp_stream_not_found(RouteResponse *resp, const char *id)
     resp_error(resp, 404, "not_found", "no stream with that id");
 }
 
-/* ---- JSON shapes ---- */
-
-static json_t *
-counters_to_json(const ResultsStats *s)
+static gboolean
+stream_exists(Routes *r, const char *id)
 {
-  const guint64 *c = s->counters;
-  json_t *o = json_object();
-  json_object_set_new(o, "frames_received",
-                      json_integer((json_int_t)c[RESULTS_RECEIVED]));
-  json_object_set_new(o, "frames_inferred",
-                      json_integer((json_int_t)c[RESULTS_INFERRED]));
-  json_object_set_new(o, "frames_dropped",
-                      json_integer((json_int_t)(c[RESULTS_DROPPED_BUSY] +
-                                                c[RESULTS_DROPPED_FPS] +
-                                                c[RESULTS_DROPPED_QUEUE])));
-  json_object_set_new(o, "frames_dropped_busy",
-                      json_integer((json_int_t)c[RESULTS_DROPPED_BUSY]));
-  json_object_set_new(o, "frames_dropped_fps",
-                      json_integer((json_int_t)c[RESULTS_DROPPED_FPS]));
-  json_object_set_new(o, "frames_dropped_queue",
-                      json_integer((json_int_t)c[RESULTS_DROPPED_QUEUE]));
-  json_object_set_new(o, "errors",
-                      json_integer((json_int_t)c[RESULTS_ERRORS]));
-  json_object_set_new(o, "reconnects",
-                      json_integer((json_int_t)c[RESULTS_RECONNECTS]));
-  json_object_set_new(o, "stalls",
-                      json_integer((json_int_t)c[RESULTS_STALLS]));
-  return o;
+  StreamResults *res = registry_results(r->registry, id);
+  stream_results_unref(res);
+  return res != NULL;
 }
 
-static json_t *
-stream_to_json(const StreamInfo *info)
+/* 413 for a discarded body, counted once per request. */
+static void
+resp_too_large(Routes *r, RouteResponse *resp)
 {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_util_string_or_null(info->id));
-  json_object_set_new(o, "name", json_util_string_or_null(info->name));
-  /* Never info->config.uri: it may hold credentials. */
-  json_object_set_new(o, "uri", json_util_string_or_null(info->uri_redacted));
-  json_object_set_new(o, "state",
-                      json_string(stream_state_name(info->state)));
-  config_stream_options_to_json(o, &info->config, FALSE);
-  json_object_set_new(o, "last_error",
-                      json_util_string_or_null(info->last_error));
-  json_object_set_new(o, "last_error_time",
-                      json_util_time_or_null(info->last_error_wall_us));
-  json_object_set_new(o, "reconnects",
-                      json_integer((json_int_t)info->reconnects));
-  json_object_set_new(o, "reconnects_last_hour",
-                      json_integer(info->reconnects_last_hour));
-  json_object_set_new(o, "stalls_last_hour",
-                      json_integer(info->stalls_last_hour));
-  json_object_set_new(o, "connection_quality",
-                      json_util_string_or_null(info->connection_quality));
-  json_object_set_new(o, "created_time",
-                      json_util_time_or_null(info->created_wall_us));
-  json_object_set_new(o, "started_time",
-                      json_util_time_or_null(info->started_wall_us));
-  json_object_set_new(o, "width",
-                      info->width > 0 ? json_integer(info->width)
-                                      : json_null());
-  json_object_set_new(o, "height",
-                      info->height > 0 ? json_integer(info->height)
-                                       : json_null());
-  json_object_set_new(o, "source_fps",
-                      info->source_fps > 0 ? json_real(info->source_fps)
-                                           : json_null());
-  json_object_set_new(o, "fps_in", json_real(info->stats.fps_in));
-  json_object_set_new(o, "fps_out", json_real(info->stats.fps_out));
-  json_object_set_new(o, "last_prediction_time",
-                      json_util_time_or_null(
-                          info->stats.last_prediction_wall_us));
-  json_object_set_new(o, "counters", counters_to_json(&info->stats));
-  return o;
+  char detail[96];
+  g_snprintf(detail, sizeof detail, "a request body over %" G_GUINT64_FORMAT
+             " bytes was refused (413)", r->max_body_bytes);
+  limit_log_hit(r->limits, LIMIT_MAX_BODY, detail);
+  resp_error(resp, 413, "payload_too_large",
+             "request body: larger than the limit of %" G_GUINT64_FORMAT
+             " bytes (limits.max_body_bytes)", r->max_body_bytes);
 }
 
+/* Parses a JSON object body, answering 413/400 itself when it cannot. */
 static json_t *
-prediction_to_json(Routes *r, const Prediction *p)
+body_object(Routes *r, const RouteRequest *req, RouteResponse *resp,
+            const char *expected)
 {
-  const struct ss_model *m = engine_model(r->engine);
-  json_t *o = json_object();
-  json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
-  json_object_set_new(o, "frame", json_integer((json_int_t)p->frame_no));
-  json_object_set_new(o, "pts_ns",
-                      GST_CLOCK_TIME_IS_VALID(p->pts)
-                          ? json_integer((json_int_t)p->pts)
-                          : json_null());
-  json_object_set_new(o, "capture_time",
-                      json_util_time_or_null(p->capture_wall_us));
-  json_object_set_new(o, "capture_mono_ns",
-                      json_integer((json_int_t)p->capture_mono_ns));
-  json_object_set_new(o, "published_mono_ns",
-                      json_integer((json_int_t)p->published_mono_ns));
-  json_object_set_new(o, "model", json_util_string_or_null(model_name(m)));
-  json_t *in = json_object();
-  json_object_set_new(in, "width", json_integer(model_input_width(m)));
-  json_object_set_new(in, "height", json_integer(model_input_height(m)));
-  json_object_set_new(o, "input", in);
-  json_t *classes = json_array();
-  for (int i = 0; i < p->n_top && i < POOL_MAX_TOP_K; i++) {
-    json_t *c = json_object();
-    json_object_set_new(c, "index", json_integer(p->top[i].index));
-    json_object_set_new(c, "label", json_util_string_or_null(
-                                        model_label(m, p->top[i].index)));
-    json_object_set_new(c, "score", json_real(p->top[i].score));
-    json_array_append_new(classes, c);
+  GError *e = NULL;
+  if (req->body_too_large) {
+    resp_too_large(r, resp);
+    return NULL;
   }
-  json_object_set_new(o, "classes", classes);
-  json_t *lat = json_object();
-  json_object_set_new(lat, "queue", json_util_ms(p->queue_ms));
-  json_object_set_new(lat, "preprocess", json_util_ms(p->preprocess_ms));
-  json_object_set_new(lat, "infer", json_util_ms(p->infer_ms));
-  json_object_set_new(lat, "e2e", json_util_ms(p->e2e_ms));
-  json_object_set_new(o, "latency_ms", lat);
-  return o;
-}
-
-static json_t *
-summary_to_json(const LatencySummary *s)
-{
-  json_t *o = json_object();
-  json_object_set_new(o, "count", json_integer((json_int_t)s->count));
-  json_object_set_new(o, "mean", json_util_ms(s->mean_ms));
-  json_object_set_new(o, "p50", json_util_ms(s->p50_ms));
-  json_object_set_new(o, "p90", json_util_ms(s->p90_ms));
-  json_object_set_new(o, "p99", json_util_ms(s->p99_ms));
-  json_object_set_new(o, "max", json_util_ms(s->max_ms));
-  return o;
-}
-
-static const char *const stage_names[LATENCY_N_STAGES] = {
-  [LATENCY_STAGE_QUEUE] = "queue",
-  [LATENCY_STAGE_PREPROCESS] = "preprocess",
-  [LATENCY_STAGE_INFER] = "infer",
-  [LATENCY_STAGE_E2E] = "e2e",
-};
-
-static json_t *
-latency_to_json(const ResultsStats *s)
-{
-  json_t *o = json_object();
-  for (int i = 0; i < LATENCY_N_STAGES; i++) {
-    json_t *st = json_object();
-    json_object_set_new(st, "last_60s", summary_to_json(&s->window[i]));
-    json_object_set_new(st, "since_start",
-                        summary_to_json(&s->since_start[i]));
-    json_object_set_new(o, stage_names[i], st);
+  if (!req->body || req->body_len == 0) {
+    resp_error(resp, 400, "invalid_json",
+               "request body: empty (expected a JSON object with %s)",
+               expected);
+    return NULL;
   }
-  return o;
+  json_t *obj = json_util_parse_object((const char *)req->body, req->body_len,
+                                       "request body", &e);
+  if (!obj) {
+    resp_error(resp, 400, "invalid_json", "%s", e->message);
+    g_error_free(e);
+  }
+  return obj;
 }
 
 /* Resident set size in bytes from /proc/self/statm, 0 if unavailable. */
@@ -362,6 +334,63 @@ process_rss_bytes(void)
   fclose(f);
   long page = sysconf(_SC_PAGESIZE);
   return n == 2 && page > 0 ? (guint64)resident * (guint64)page : 0;
+}
+
+/* Open file descriptors (entries of /proc/self/fd, minus the one reading
+ * it), -1 if unavailable. */
+static int
+process_open_fds(void)
+{
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (de->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1;
+}
+
+/* Threads of the process from /proc/self/status, -1 if unavailable. */
+static int
+process_threads(void)
+{
+  FILE *f = fopen("/proc/self/status", "re");
+  if (!f)
+    return -1;
+  char line[256];
+  int n = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %d", &n) == 1)
+      break;
+  fclose(f);
+  return n;
+}
+
+static double
+process_cpu_s(void)
+{
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return 0.0;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void
+http_stats(Routes *r, RouteHttpStats *out)
+{
+  memset(out, 0, sizeof *out);
+  g_mutex_lock(&r->http_lock);
+  RouteHttpStatsFunc fn = r->http_stats;
+  gpointer user = r->http_stats_user;
+  g_mutex_unlock(&r->http_lock);
+  /* Registered by http.c for the life of the daemon; it unregisters
+   * before stopping, after which no request runs. */
+  if (fn)
+    fn(user, out);
 }
 
 /* ---- handlers ---- */
@@ -379,13 +408,134 @@ h_healthz(Routes *r, const RouteRequest *req, const char *id,
 }
 
 static void
+h_readyz(Routes *r, const RouteRequest *req, const char *id,
+         RouteResponse *resp)
+{
+  GString *why = g_string_new(NULL);
+  guint n_reasons = 0, enabled = 0, started = 0;
+  if (!r->engine) {
+    g_string_append(why, "the model is not loaded");
+    n_reasons++;
+  }
+  GPtrArray *list = registry_list(r->registry);
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *s = g_ptr_array_index(list, i);
+    if (!s->config.enabled)
+      continue;
+    enabled++;
+    if (s->started_wall_us > 0) {
+      started++;
+      continue;
+    }
+    if (n_reasons++ >= ROUTES_READY_REASONS_MAX)
+      continue;
+    g_string_append_printf(why, "%sstream '%s' has not started (state %s%s%s)",
+                           why->len ? "; " : "", s->id,
+                           stream_state_name(s->state),
+                           s->last_error ? ", last error: " : "",
+                           s->last_error ? s->last_error : "");
+  }
+  g_ptr_array_unref(list);
+  if (n_reasons > ROUTES_READY_REASONS_MAX)
+    g_string_append_printf(why, "; and %u more",
+                           n_reasons - ROUTES_READY_REASONS_MAX);
+  if (n_reasons > 0) {
+    resp_error(resp, 503, "not_ready", "not ready: %s", why->str);
+    resp_header(resp, "Retry-After", ROUTES_RETRY_FRAME_S);
+  } else {
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string("ready"));
+    json_object_set_new(o, "model", json_util_string_or_null(
+                                        model_name(engine_model(r->engine))));
+    json_object_set_new(o, "streams_enabled", json_integer(enabled));
+    json_object_set_new(o, "streams_started", json_integer(started));
+    resp_json(resp, 200, o);
+  }
+  g_string_free(why, TRUE);
+}
+
+static const char *
+format_name(enum model_format f)
+{
+  switch (f) {
+  case MODEL_FORMAT_TFLITE: return "tflite";
+  case MODEL_FORMAT_SAFETENSORS: return "safetensors";
+  case MODEL_FORMAT_BUILT:
+  default: return "built";
+  }
+}
+
+static void
+h_model(Routes *r, const RouteRequest *req, const char *id,
+        RouteResponse *resp)
+{
+  const struct ss_model *m = engine_model(r->engine);
+  enum model_arch arch = model_arch(m);
+  json_t *o = json_object();
+  json_object_set_new(o, "name", json_util_string_or_null(model_name(m)));
+  json_object_set_new(o, "arch", json_string(model_arch_name(arch)));
+  json_object_set_new(o, "version",
+                      json_string(arch == MODEL_ARCH_MOBILENET_V1   ? "V1"
+                                  : arch == MODEL_ARCH_MOBILENET_V2 ? "V2"
+                                                                    : "unknown"));
+  float alpha = model_alpha(m);
+  json_object_set_new(o, "alpha", alpha > 0 ? json_real(alpha) : json_null());
+  json_t *in = json_object();
+  json_object_set_new(in, "width", json_integer(model_input_width(m)));
+  json_object_set_new(in, "height", json_integer(model_input_height(m)));
+  json_object_set_new(in, "channels", json_integer(3));
+  float mean[3], std[3];
+  model_input_norm(m, mean, std);
+  json_t *jm = json_array(), *js = json_array();
+  for (int i = 0; i < 3; i++) {
+    json_array_append_new(jm, json_real(mean[i]));
+    json_array_append_new(js, json_real(std[i]));
+  }
+  json_object_set_new(in, "mean", jm);
+  json_object_set_new(in, "std", js);
+  json_object_set_new(o, "input", in);
+  json_object_set_new(o, "macs", json_integer((json_int_t)model_macs(m)));
+  json_object_set_new(o, "parameters",
+                      json_integer((json_int_t)model_params(m)));
+  json_object_set_new(o, "num_outputs", json_integer(model_num_outputs(m)));
+  json_object_set_new(o, "num_classes", json_integer(model_num_classes(m)));
+  json_object_set_new(o, "class_offset", json_integer(model_class_offset(m)));
+  json_object_set_new(o, "labels",
+                      json_integer(model_has_labels(m) ? model_num_classes(m)
+                                                       : 0));
+  json_object_set_new(o, "format", json_string(format_name(model_format(m))));
+  json_object_set_new(o, "quantized", json_boolean(model_is_quantized(m)));
+  json_object_set_new(o, "kernels", json_string(engine_isa_name(r->engine)));
+  json_object_set_new(o, "scratch_bytes",
+                      json_integer((json_int_t)engine_scratch_bytes(
+                          r->engine)));
+  resp_json(resp, 200, o);
+}
+
+static void
+h_openapi(Routes *r, const RouteRequest *req, const char *id,
+          RouteResponse *resp)
+{
+  gsize len = 0;
+  const char *doc = routes_openapi_json(&len);
+  guint8 *copy = malloc(len ? len : 1);
+  if (!copy) {
+    resp_error(resp, 500, "internal", "out of memory");
+    return;
+  }
+  memcpy(copy, doc, len);
+  resp_bytes(resp, 200, "application/json", copy, len);
+  resp_header(resp, "Cache-Control", "no-cache");
+}
+
+static void
 h_streams_list(Routes *r, const RouteRequest *req, const char *id,
                RouteResponse *resp)
 {
   GPtrArray *list = registry_list(r->registry);
   json_t *arr = json_array();
   for (guint i = 0; i < list->len; i++)
-    json_array_append_new(arr, stream_to_json(g_ptr_array_index(list, i)));
+    json_array_append_new(arr, api_stream_to_json(g_ptr_array_index(list, i)));
   g_ptr_array_unref(list);
   json_t *o = json_object();
   json_object_set_new(o, "streams", arr);
@@ -415,7 +565,8 @@ resp_persist_warning(Routes *r, RouteResponse *resp)
 }
 
 static void
-resp_registry_error(RouteResponse *resp, GError *e, const char *what)
+resp_registry_error(Routes *r, RouteResponse *resp, GError *e,
+                    const char *what)
 {
   if (e->domain == REGISTRY_ERROR) {
     switch ((RegistryError)e->code) {
@@ -429,6 +580,8 @@ resp_registry_error(RouteResponse *resp, GError *e, const char *what)
       resp_error(resp, 409, "conflict", "%s", e->message);
       return;
     case REGISTRY_ERROR_LIMIT:
+      limit_log_hit(r->limits, LIMIT_MAX_STREAMS,
+                    "POST /api/v1/streams refused (409)");
       resp_error(resp, 409, "limit_reached", "%s", e->message);
       return;
     }
@@ -442,25 +595,9 @@ h_streams_create(Routes *r, const RouteRequest *req, const char *id,
                  RouteResponse *resp)
 {
   GError *e = NULL;
-  if (req->body_too_large) {
-    resp_error(resp, 413, "payload_too_large",
-               "request body: larger than the limit of %" G_GUINT64_FORMAT
-               " bytes", r->max_body_bytes);
+  json_t *obj = body_object(r, req, resp, "name and uri");
+  if (!obj)
     return;
-  }
-  if (!req->body || req->body_len == 0) {
-    resp_error(resp, 400, "invalid_json",
-               "request body: empty (expected a JSON object with name and "
-               "uri)");
-    return;
-  }
-  json_t *obj = json_util_parse_object((const char *)req->body, req->body_len,
-                                       "request body", &e);
-  if (!obj) {
-    resp_error(resp, 400, "invalid_json", "%s", e->message);
-    g_error_free(e);
-    return;
-  }
   StreamConfig cfg;
   char *want_id = NULL;
   gboolean ok = config_stream_from_json(obj, "", TRUE, &want_id, &cfg, &e);
@@ -475,13 +612,13 @@ h_streams_create(Routes *r, const RouteRequest *req, const char *id,
   g_free(want_id);
   stream_config_clear(&cfg);
   if (!ok) {
-    resp_registry_error(resp, e, "adding the stream");
+    resp_registry_error(r, resp, e, "adding the stream");
     g_error_free(e);
     return;
   }
   StreamInfo info;
   if (registry_get(r->registry, new_id, &info, NULL)) {
-    resp_json(resp, 201, stream_to_json(&info));
+    resp_json(resp, 201, api_stream_to_json(&info));
     stream_info_clear(&info);
   } else {
     /* Removed by another request in the meantime. */
@@ -505,8 +642,84 @@ h_stream_get(Routes *r, const RouteRequest *req, const char *id,
     resp_stream_not_found(resp, id);
     return;
   }
-  resp_json(resp, 200, stream_to_json(&info));
+  resp_json(resp, 200, api_stream_to_json(&info));
   stream_info_clear(&info);
+}
+
+/* The keys PATCH accepts; anything else is named in a 400. */
+static const char *const patch_keys[] = { "max_fps", "top_k", "enabled",
+                                          NULL };
+
+static void
+h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
+               RouteResponse *resp)
+{
+  GError *e = NULL;
+  /* An unknown id is 404 whatever the body says. */
+  if (!stream_exists(r, id)) {
+    resp_stream_not_found(resp, id);
+    return;
+  }
+  json_t *obj = body_object(r, req, resp, "max_fps, top_k and/or enabled");
+  if (!obj)
+    return;
+  const char *key;
+  json_t *value;
+  json_object_foreach(obj, key, value) {
+    if (!g_strv_contains(patch_keys, key)) {
+      /* Keys are echoed only when they look like keys. */
+      gboolean printable = strlen(key) <= 64;
+      for (const char *p = key; *p && printable; p++)
+        printable = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
+      if (printable && *key)
+        resp_error(resp, 400, "invalid_argument",
+                   "%s: cannot be changed with PATCH (only max_fps, top_k "
+                   "and enabled; delete and re-create the stream for the "
+                   "rest)", key);
+      else
+        resp_error(resp, 400, "invalid_argument",
+                   "unknown key (PATCH accepts max_fps, top_k and enabled)");
+      json_decref(obj);
+      return;
+    }
+  }
+  StreamPatch p = { 0 };
+  gint64 top_k = 0;
+  if (!json_util_get_number(obj, "", "max_fps", &p.max_fps, &p.set_max_fps,
+                            &e) ||
+      !json_util_get_int(obj, "", "top_k", 1, POOL_MAX_TOP_K, &top_k,
+                         &p.set_top_k, &e) ||
+      !json_util_get_bool(obj, "", "enabled", &p.enabled, &p.set_enabled,
+                          &e)) {
+    resp_error(resp, 400, "invalid_argument", "%s", e->message);
+    g_error_free(e);
+    json_decref(obj);
+    return;
+  }
+  json_decref(obj);
+  p.top_k = (int)top_k;
+  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled) {
+    resp_error(resp, 400, "invalid_argument",
+               "request body: nothing to change (expected max_fps, top_k "
+               "and/or enabled)");
+    return;
+  }
+  if (!registry_update(r->registry, id, &p, &e)) {
+    if (g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND))
+      resp_stream_not_found(resp, id);
+    else
+      resp_registry_error(r, resp, e, "updating the stream");
+    g_error_free(e);
+    return;
+  }
+  StreamInfo info;
+  if (!registry_get(r->registry, id, &info, NULL)) {
+    resp_stream_not_found(resp, id); /* removed in the meantime */
+    return;
+  }
+  resp_json(resp, 200, api_stream_to_json(&info));
+  stream_info_clear(&info);
+  resp_persist_warning(r, resp);
 }
 
 static void
@@ -518,7 +731,7 @@ h_stream_delete(Routes *r, const RouteRequest *req, const char *id,
     if (g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND))
       resp_stream_not_found(resp, id);
     else
-      resp_registry_error(resp, e, "removing the stream");
+      resp_registry_error(r, resp, e, "removing the stream");
     g_error_free(e);
     return;
   }
@@ -541,15 +754,46 @@ h_predictions_latest(Routes *r, const RouteRequest *req, const char *id,
   json_t *o = json_object();
   json_object_set_new(o, "stream_id", json_string(id));
   json_object_set_new(o, "prediction",
-                      have ? prediction_to_json(r, &p) : json_null());
+                      have ? api_prediction_to_json(engine_model(r->engine),
+                                                    &p)
+                           : json_null());
   resp_json(resp, 200, o);
+}
+
+/* ?since=: digits are monotonic nanoseconds (capture_mono_ns); anything
+ * else must be an ISO-8601 time with a zone. Sets exactly one of *mono_ns
+ * and *wall_us. */
+static gboolean
+parse_since(const char *s, gint64 *mono_ns, gint64 *wall_us)
+{
+  guint64 v;
+  *mono_ns = 0;
+  *wall_us = 0;
+  if (*s && strspn(s, "0123456789") == strlen(s))
+    return g_ascii_string_to_unsigned(s, 10, 1, G_MAXINT64, &v, NULL) &&
+           (*mono_ns = (gint64)v, TRUE);
+  if (strlen(s) > 64)
+    return FALSE;
+  /* A '+' of a zone offset arrives as a space when the client did not
+   * percent-encode it (form encoding): put it back. */
+  char *t = g_strdup(s);
+  g_strdelimit(t, " ", '+');
+  GDateTime *dt = g_date_time_new_from_iso8601(t, NULL);
+  g_free(t);
+  if (!dt)
+    return FALSE;
+  *wall_us = g_date_time_to_unix(dt) * G_USEC_PER_SEC +
+             g_date_time_get_microsecond(dt);
+  g_date_time_unref(dt);
+  return *wall_us > 0;
 }
 
 static void
 h_predictions_history(Routes *r, const RouteRequest *req, const char *id,
                       RouteResponse *resp)
 {
-  guint64 limit = ROUTES_HISTORY_LIMIT_DEFAULT;
+  guint64 limit = ROUTES_HISTORY_LIMIT_DEFAULT, after_seq = 0;
+  gint64 since_mono = 0, since_wall = 0;
   const char *s = query_get(req, "limit");
   if (s && !g_ascii_string_to_unsigned(s, 10, 1, ROUTES_HISTORY_LIMIT_MAX,
                                        &limit, NULL)) {
@@ -557,23 +801,334 @@ h_predictions_history(Routes *r, const RouteRequest *req, const char *id,
                "limit: must be an integer 1..%d", ROUTES_HISTORY_LIMIT_MAX);
     return;
   }
+  s = query_get(req, "since");
+  if (s && !parse_since(s, &since_mono, &since_wall)) {
+    resp_error(resp, 400, "invalid_argument",
+               "since: must be monotonic nanoseconds (capture_mono_ns, "
+               "digits) or an ISO-8601 time with a zone, e.g. "
+               "2026-11-28T10:00:00.000Z");
+    return;
+  }
+  s = query_get(req, "after_seq");
+  if (s && !g_ascii_string_to_unsigned(s, 10, 0, G_MAXINT64, &after_seq,
+                                       NULL)) {
+    resp_error(resp, 400, "invalid_argument",
+               "after_seq: must be an integer >= 0 (a prediction's seq)");
+    return;
+  }
   StreamResults *res = registry_results(r->registry, id);
   if (!res) {
     resp_stream_not_found(resp, id);
     return;
   }
+  if (since_wall) {
+    /* The history is indexed by monotonic capture time: translate, with a
+     * margin for a wall clock stepped since, then filter on wall time. */
+    gint64 offset_ns = g_get_monotonic_time() * 1000 -
+                       g_get_real_time() * 1000;
+    since_mono = MAX(since_wall * 1000 + offset_ns - 2 * 1000000000LL, 1);
+  }
   Prediction *buf = g_new(Prediction, limit);
-  guint n = stream_results_copy_history(res, 0, 0, buf, (guint)limit);
+  guint n = stream_results_copy_history(res, after_seq, since_mono, buf,
+                                        (guint)limit);
   stream_results_unref(res);
   json_t *arr = json_array();
-  for (guint i = 0; i < n; i++)
-    json_array_append_new(arr, prediction_to_json(r, &buf[i]));
+  guint count = 0;
+  for (guint i = 0; i < n; i++) {
+    if (since_wall && buf[i].capture_wall_us < since_wall)
+      continue;
+    json_array_append_new(arr, api_prediction_to_json(engine_model(r->engine),
+                                                      &buf[i]));
+    count++;
+  }
   g_free(buf);
   json_t *o = json_object();
   json_object_set_new(o, "stream_id", json_string(id));
-  json_object_set_new(o, "count", json_integer(n));
+  json_object_set_new(o, "count", json_integer(count));
   json_object_set_new(o, "predictions", arr);
   resp_json(resp, 200, o);
+}
+
+static void
+events_answer(Routes *r, const RouteRequest *req, const char *stream_id,
+              RouteResponse *resp)
+{
+  GError *e = NULL;
+  if (!r->events) {
+    resp_error(resp, 503, "unavailable", "event streams are not available");
+    return;
+  }
+  if (strcmp(req->method, "HEAD") == 0) {
+    if (stream_id && !stream_exists(r, stream_id)) {
+      resp_stream_not_found(resp, stream_id);
+      return;
+    }
+    resp_empty(resp, 200);
+    resp->content_type = "text/event-stream";
+    resp_header(resp, "Cache-Control", "no-store");
+    return;
+  }
+  EventClient *c = event_hub_connect(r->events, stream_id, req->last_event_id,
+                                     &e);
+  if (!c) {
+    if (g_error_matches(e, EVENTS_ERROR, EVENTS_ERROR_NOT_FOUND)) {
+      resp_stream_not_found(resp, stream_id);
+    } else if (g_error_matches(e, EVENTS_ERROR, EVENTS_ERROR_LIMIT)) {
+      limit_log_hit(r->limits, LIMIT_MAX_SSE_CLIENTS,
+                    "an event-stream client was refused (503)");
+      resp_error(resp, 503, "limit_reached", "%s", e->message);
+      resp_header(resp, "Retry-After", ROUTES_RETRY_SSE_S);
+    } else {
+      resp_error(resp, 503, "unavailable", "%s", e->message);
+    }
+    g_error_free(e);
+    return;
+  }
+  resp->status = 200;
+  resp->content_type = "text/event-stream";
+  resp_header(resp, "Cache-Control", "no-store");
+  /* Reverse proxies (nginx) must not buffer the stream. */
+  resp_header(resp, "X-Accel-Buffering", "no");
+  resp->events = c;
+}
+
+static void
+h_stream_events(Routes *r, const RouteRequest *req, const char *id,
+                RouteResponse *resp)
+{
+  if (!stream_exists(r, id)) {
+    resp_stream_not_found(resp, id);
+    return;
+  }
+  events_answer(r, req, id, resp);
+}
+
+static void
+h_events(Routes *r, const RouteRequest *req, const char *id,
+         RouteResponse *resp)
+{
+  events_answer(r, req, NULL, resp);
+}
+
+static RouteWork *
+work_new(Routes *r, RouteWorkFunc run)
+{
+  RouteWork *w = g_new0(RouteWork, 1);
+  w->run = run;
+  w->r = r;
+  w->created_us = g_get_monotonic_time();
+  return w;
+}
+
+void
+route_work_free(RouteWork *w)
+{
+  g_free(w);
+}
+
+void
+route_work_run(RouteWork *w, RouteResponse *resp)
+{
+  Routes *r = w->r;
+  w->run(w, resp);
+  route_work_free(w);
+  guint64 *counter = resp->status >= 500   ? &r->n_server_errors
+                     : resp->status >= 400 ? &r->n_client_errors
+                                           : &r->n_ok;
+  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
+static void
+work_snapshot(RouteWork *w, RouteResponse *resp)
+{
+  Routes *r = w->r;
+  GError *e = NULL;
+  guint8 *jpeg = NULL;
+  gsize len = 0;
+  int width = 0, height = 0;
+  if (!snapshots_encode(r->snapshots, w->id, w->max_width, &jpeg, &len,
+                        &width, &height, &e)) {
+    if (g_error_matches(e, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NOT_FOUND)) {
+      resp_stream_not_found(resp, w->id);
+    } else if (g_error_matches(e, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NO_FRAME)) {
+      resp_error(resp, 503, "unavailable", "%s", e->message);
+      resp_header(resp, "Retry-After", ROUTES_RETRY_FRAME_S);
+    } else {
+      gint64 now = g_get_monotonic_time();
+      gint64 last = __atomic_load_n(&r->last_encode_warn_us,
+                                    __ATOMIC_RELAXED);
+      if (last == 0 || now - last >= ROUTES_ENCODE_WARN_INTERVAL_US) {
+        __atomic_store_n(&r->last_encode_warn_us, now, __ATOMIC_RELAXED);
+        g_warning("http: snapshot: %s", e->message);
+      }
+      resp_error(resp, 503, "unavailable", "%s", e->message);
+      resp_header(resp, "Retry-After", ROUTES_RETRY_FRAME_S);
+    }
+    g_error_free(e);
+    return;
+  }
+  resp_bytes(resp, 200, "image/jpeg", jpeg, len);
+  resp_header(resp, "Cache-Control", "no-store");
+  char v[32];
+  g_snprintf(v, sizeof v, "%d", width);
+  resp_header(resp, "X-Image-Width", v);
+  g_snprintf(v, sizeof v, "%d", height);
+  resp_header(resp, "X-Image-Height", v);
+}
+
+static void
+h_snapshot(Routes *r, const RouteRequest *req, const char *id,
+           RouteResponse *resp)
+{
+  guint64 width = 0;
+  const char *s = query_get(req, "width");
+  if (s && !g_ascii_string_to_unsigned(s, 10, SNAPSHOT_MIN_WIDTH,
+                                       SNAPSHOT_MAX_WIDTH, &width, NULL)) {
+    resp_error(resp, 400, "invalid_argument",
+               "width: must be an integer %d..%d (pixels; the frame is "
+               "scaled down to it)", SNAPSHOT_MIN_WIDTH, SNAPSHOT_MAX_WIDTH);
+    return;
+  }
+  if (!stream_exists(r, id)) {
+    resp_stream_not_found(resp, id);
+    return;
+  }
+  RouteWork *w = work_new(r, work_snapshot);
+  g_strlcpy(w->id, id, sizeof w->id);
+  w->max_width = (guint)width;
+  resp->work = w;
+}
+
+static void
+work_classify(RouteWork *w, RouteResponse *resp)
+{
+  Routes *r = w->r;
+  GError *e = NULL;
+  struct prediction top[POOL_MAX_TOP_K];
+  ClassifyInfo info;
+  gint64 start = g_get_monotonic_time();
+  int n = classify_pool_run(r->classify, w->data, w->data_len, w->top_k, top,
+                            &info, &e);
+  if (n < 0) {
+    if (e->domain == IMAGE_DECODE_ERROR &&
+        e->code == IMAGE_DECODE_ERROR_TOO_LARGE) {
+      resp_error(resp, 413, "payload_too_large", "%s", e->message);
+    } else if (e->domain == IMAGE_DECODE_ERROR &&
+               e->code != IMAGE_DECODE_ERROR_MISSING_PLUGIN) {
+      resp_error(resp, 400, "invalid_image", "%s", e->message);
+    } else {
+      g_warning("http: classify: %s", e->message);
+      resp_error(resp, 500, "internal", "%s", e->message);
+    }
+    g_error_free(e);
+    return;
+  }
+  const struct ss_model *m = engine_model(r->engine);
+  json_t *o = json_object();
+  json_object_set_new(o, "model", json_util_string_or_null(model_name(m)));
+  json_t *in = json_object();
+  json_object_set_new(in, "width", json_integer(model_input_width(m)));
+  json_object_set_new(in, "height", json_integer(model_input_height(m)));
+  json_object_set_new(o, "input", in);
+  json_t *img = json_object();
+  json_object_set_new(img, "width", json_integer(info.image_width));
+  json_object_set_new(img, "height", json_integer(info.image_height));
+  json_object_set_new(o, "image", img);
+  json_t *classes = json_array();
+  for (int i = 0; i < n; i++) {
+    json_t *c = json_object();
+    json_object_set_new(c, "index", json_integer(top[i].index));
+    json_object_set_new(c, "label",
+                        json_util_string_or_null(model_label(m, top[i].index)));
+    json_object_set_new(c, "score", json_real(top[i].score));
+    json_array_append_new(classes, c);
+  }
+  json_object_set_new(o, "classes", classes);
+  json_t *lat = json_object();
+  json_object_set_new(lat, "queue",
+                      json_util_ms((double)(start - w->created_us) / 1000.0));
+  json_object_set_new(lat, "decode", json_util_ms(info.decode_ms));
+  json_object_set_new(lat, "infer", json_util_ms(info.infer_ms));
+  json_object_set_new(o, "latency_ms", lat);
+  resp_json(resp, 200, o);
+}
+
+/* Raw bodies of these types (or none) are taken as the image itself. */
+static gboolean
+raw_image_type(const char *ct)
+{
+  if (!ct || !*ct)
+    return TRUE;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  return g_ascii_strncasecmp(ct, "image/", 6) == 0 ||
+         g_ascii_strncasecmp(ct, "application/octet-stream", 24) == 0;
+}
+
+static void
+h_classify(Routes *r, const RouteRequest *req, const char *id,
+           RouteResponse *resp)
+{
+  guint64 k = ROUTES_CLASSIFY_TOP_K_DEFAULT;
+  const char *s = query_get(req, "top_k");
+  if (s && !g_ascii_string_to_unsigned(s, 10, 1, POOL_MAX_TOP_K, &k, NULL)) {
+    resp_error(resp, 400, "invalid_argument", "top_k: must be an integer "
+               "1..%d", POOL_MAX_TOP_K);
+    return;
+  }
+  if (req->body_too_large) {
+    resp_too_large(r, resp);
+    return;
+  }
+  const guint8 *data = req->body;
+  gsize len = req->body_len;
+  if (multipart_is_form_data(req->content_type)) {
+    GError *e = NULL;
+    if (!multipart_first_file(req->content_type, req->body, req->body_len,
+                              &data, &len, NULL, &e)) {
+      resp_error(resp, 400, "invalid_argument", "%s", e->message);
+      g_error_free(e);
+      return;
+    }
+  } else if (!raw_image_type(req->content_type)) {
+    resp_error(resp, 415, "unsupported_media_type",
+               "Content-Type: send the image itself (image/jpeg, image/png, "
+               "application/octet-stream) or multipart/form-data with a file "
+               "part");
+    return;
+  }
+  if (!data || len == 0) {
+    resp_error(resp, 400, "invalid_image",
+               "request body: empty (expected a JPEG or PNG image)");
+    return;
+  }
+  RouteWork *w = work_new(r, work_classify);
+  w->top_k = (int)k;
+  w->data = data;
+  w->data_len = len;
+  resp->work = w;
+}
+
+static json_t *
+http_to_json(Routes *r)
+{
+  guint64 ok, cerr, serr;
+  routes_counts(r, &ok, &cerr, &serr);
+  RouteHttpStats hs;
+  http_stats(r, &hs);
+  json_t *http = json_object();
+  json_object_set_new(http, "responses_2xx", json_integer((json_int_t)ok));
+  json_object_set_new(http, "responses_4xx", json_integer((json_int_t)cerr));
+  json_object_set_new(http, "responses_5xx", json_integer((json_int_t)serr));
+  json_object_set_new(http, "protocol_errors",
+                      json_integer((json_int_t)hs.protocol_errors));
+  json_t *jobs = json_object();
+  json_object_set_new(jobs, "threads", json_integer(hs.work_threads));
+  json_object_set_new(jobs, "queued", json_integer(hs.work_queued));
+  json_object_set_new(jobs, "queue_max", json_integer(hs.work_queue_max));
+  json_object_set_new(jobs, "done", json_integer((json_int_t)hs.work_done));
+  json_object_set_new(http, "image_jobs", jobs);
+  return http;
 }
 
 static void
@@ -582,8 +1137,8 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
 {
   json_t *o = json_object();
   gint64 now_us = g_get_monotonic_time();
-  json_object_set_new(o, "uptime_s",
-                      json_real((double)(now_us - r->start_mono_us) / 1e6));
+  double uptime = (double)(now_us - r->start_mono_us) / 1e6;
+  json_object_set_new(o, "uptime_s", json_real(uptime));
   json_object_set_new(o, "start_time",
                       json_util_time_or_null(r->start_wall_us));
 
@@ -612,17 +1167,60 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
                         json_real((double)ru.ru_stime.tv_sec +
                                   (double)ru.ru_stime.tv_usec / 1e6));
   }
+  /* Since the server started: 100 = one core busy all the time. */
+  json_object_set_new(proc, "cpu_percent_since_start",
+                      json_real(uptime > 0 ? 100.0 * process_cpu_s() / uptime
+                                           : 0.0));
   json_object_set_new(proc, "rss_bytes",
                       json_integer((json_int_t)process_rss_bytes()));
+  json_object_set_new(proc, "open_fds", json_integer(process_open_fds()));
+  json_object_set_new(proc, "threads", json_integer(process_threads()));
   json_object_set_new(o, "process", proc);
 
-  guint64 ok, cerr, serr;
-  routes_counts(r, &ok, &cerr, &serr);
-  json_t *http = json_object();
-  json_object_set_new(http, "responses_2xx", json_integer((json_int_t)ok));
-  json_object_set_new(http, "responses_4xx", json_integer((json_int_t)cerr));
-  json_object_set_new(http, "responses_5xx", json_integer((json_int_t)serr));
-  json_object_set_new(o, "http", http);
+  json_object_set_new(o, "http", http_to_json(r));
+
+  json_t *ev = json_object();
+  if (r->events) {
+    EventHubStats es;
+    event_hub_stats(r->events, &es);
+    json_object_set_new(ev, "clients", json_integer(es.clients));
+    json_object_set_new(ev, "max_clients", json_integer(es.max_clients));
+    json_object_set_new(ev, "clients_total",
+                        json_integer((json_int_t)es.clients_total));
+    json_object_set_new(ev, "clients_rejected",
+                        json_integer((json_int_t)es.clients_rejected));
+    json_object_set_new(ev, "events_sent",
+                        json_integer((json_int_t)es.events_sent));
+    json_object_set_new(ev, "events_dropped",
+                        json_integer((json_int_t)es.events_dropped));
+  }
+  json_object_set_new(o, "sse", ev);
+
+  json_t *lim = json_object();
+  for (int k = 0; k < LIMIT_N_KINDS; k++)
+    json_object_set_new(lim, limit_name(k),
+                        json_integer((json_int_t)limit_log_count(r->limits,
+                                                                 k)));
+  json_object_set_new(o, "limit_hits", lim);
+
+  SnapshotStats ss;
+  snapshots_stats(r->snapshots, &ss);
+  json_t *snap = json_object();
+  json_object_set_new(snap, "encodes", json_integer((json_int_t)ss.encodes));
+  json_object_set_new(snap, "cache_hits",
+                      json_integer((json_int_t)ss.cache_hits));
+  json_object_set_new(snap, "failures",
+                      json_integer((json_int_t)ss.failures));
+  json_object_set_new(snap, "last_encode_ms", json_util_ms(ss.last_encode_ms));
+  json_object_set_new(o, "snapshots", snap);
+  ClassifyPoolStats cs;
+  classify_pool_stats(r->classify, &cs);
+  json_t *cl = json_object();
+  json_object_set_new(cl, "requests", json_integer((json_int_t)cs.requests));
+  json_object_set_new(cl, "bad_images",
+                      json_integer((json_int_t)cs.bad_images));
+  json_object_set_new(cl, "classifiers", json_integer(cs.classifiers));
+  json_object_set_new(o, "classify", cl);
 
   json_t *cfg = json_object();
   if (r->store) {
@@ -643,10 +1241,22 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
   }
   json_object_set_new(o, "config", cfg);
 
+  /* Every prediction of every stream, as the hub saw them. */
+  if (r->events) {
+    LatencySummary win[LATENCY_N_STAGES], since[LATENCY_N_STAGES];
+    event_hub_latency(r->events, win, since);
+    json_object_set_new(o, "latency_ms", api_latency_to_json(win, since));
+  } else {
+    json_object_set_new(o, "latency_ms", json_null());
+  }
+
   GPtrArray *list = registry_list(r->registry);
   json_t *arr = json_array();
+  guint64 tot[RESULTS_N_COUNTERS] = { 0 };
   for (guint i = 0; i < list->len; i++) {
     const StreamInfo *info = g_ptr_array_index(list, i);
+    for (int c = 0; c < RESULTS_N_COUNTERS; c++)
+      tot[c] += info->stats.counters[c];
     json_t *s = json_object();
     json_object_set_new(s, "id", json_util_string_or_null(info->id));
     json_object_set_new(s, "name", json_util_string_or_null(info->name));
@@ -654,38 +1264,344 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
                         json_string(stream_state_name(info->state)));
     json_object_set_new(s, "fps_in", json_real(info->stats.fps_in));
     json_object_set_new(s, "fps_out", json_real(info->stats.fps_out));
-    json_object_set_new(s, "counters", counters_to_json(&info->stats));
-    json_object_set_new(s, "latency_ms", latency_to_json(&info->stats));
+    json_object_set_new(s, "counters", api_counters_to_json(&info->stats));
+    json_object_set_new(s, "latency_ms",
+                        api_latency_to_json(info->stats.window,
+                                            info->stats.since_start));
     json_array_append_new(arr, s);
   }
   g_ptr_array_unref(list);
+  ResultsStats total = { 0 };
+  memcpy(total.counters, tot, sizeof tot);
+  json_object_set_new(o, "counters", api_counters_to_json(&total));
   json_object_set_new(o, "streams", arr);
   resp_json(resp, 200, o);
 }
 
+/* ---- /metrics ---- */
+
+static void
+metrics_stream_counter(GString *out, GPtrArray *list, const char *name,
+                       const char *help, ResultsCounter c)
+{
+  metrics_family(out, name, METRICS_COUNTER, help);
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    const char *labels[] = { "stream", info->id, NULL };
+    metrics_sample_u64(out, name, labels, info->stats.counters[c]);
+  }
+}
+
+static void
+h_metrics(Routes *r, const RouteRequest *req, const char *id,
+          RouteResponse *resp)
+{
+  GString *out = g_string_sized_new(16384);
+  double uptime = (double)(g_get_monotonic_time() - r->start_mono_us) / 1e6;
+  const struct ss_model *m = engine_model(r->engine);
+
+  metrics_family(out, "process_cpu_seconds_total", METRICS_COUNTER,
+                 "User and system CPU time of the process, in seconds.");
+  metrics_sample(out, "process_cpu_seconds_total", NULL, process_cpu_s());
+  metrics_family(out, "process_resident_memory_bytes", METRICS_GAUGE,
+                 "Resident memory size in bytes.");
+  metrics_sample_u64(out, "process_resident_memory_bytes", NULL,
+                     process_rss_bytes());
+  metrics_family(out, "process_open_fds", METRICS_GAUGE,
+                 "Open file descriptors.");
+  metrics_sample(out, "process_open_fds", NULL, process_open_fds());
+  metrics_family(out, "process_start_time_seconds", METRICS_GAUGE,
+                 "Start time of the server since the Unix epoch, in "
+                 "seconds.");
+  metrics_sample(out, "process_start_time_seconds", NULL,
+                 (double)r->start_wall_us / 1e6);
+  metrics_family(out, "streamsight_uptime_seconds", METRICS_GAUGE,
+                 "Seconds since the server started.");
+  metrics_sample(out, "streamsight_uptime_seconds", NULL, uptime);
+  {
+    const char *labels[] = { "model", model_name(m),
+                             "arch", model_arch_name(model_arch(m)),
+                             "format", format_name(model_format(m)),
+                             "kernels", engine_isa_name(r->engine), NULL };
+    metrics_family(out, "streamsight_model_info", METRICS_GAUGE,
+                   "The loaded model (always 1).");
+    metrics_sample(out, "streamsight_model_info", labels, 1);
+  }
+
+  /* Inference pool. */
+  metrics_family(out, "streamsight_pool_threads", METRICS_GAUGE,
+                 "Inference worker threads.");
+  metrics_sample(out, "streamsight_pool_threads", NULL,
+                 pool_num_threads(r->pool));
+  metrics_family(out, "streamsight_pool_busy_workers", METRICS_GAUGE,
+                 "Workers running a frame now.");
+  metrics_sample(out, "streamsight_pool_busy_workers", NULL,
+                 pool_busy_workers(r->pool));
+  metrics_family(out, "streamsight_pool_queue_depth", METRICS_GAUGE,
+                 "Frames waiting for a worker.");
+  metrics_sample(out, "streamsight_pool_queue_depth", NULL,
+                 pool_queue_depth(r->pool));
+  metrics_family(out, "streamsight_pool_queue_capacity", METRICS_GAUGE,
+                 "Frames the queue can hold.");
+  metrics_sample(out, "streamsight_pool_queue_capacity", NULL,
+                 pool_queue_capacity(r->pool));
+  metrics_family(out, "streamsight_pool_jobs_total", METRICS_COUNTER,
+                 "Frames inferred by the pool.");
+  metrics_sample_u64(out, "streamsight_pool_jobs_total", NULL,
+                     pool_jobs_done(r->pool));
+
+  /* Streams. */
+  GPtrArray *list = registry_list(r->registry);
+  metrics_family(out, "streamsight_streams", METRICS_GAUGE,
+                 "Streams configured.");
+  metrics_sample(out, "streamsight_streams", NULL, list->len);
+  metrics_family(out, "streamsight_stream_info", METRICS_GAUGE,
+                 "A stream's name (always 1).");
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    const char *labels[] = { "stream", info->id, "name", info->name, NULL };
+    metrics_sample(out, "streamsight_stream_info", labels, 1);
+  }
+  metrics_family(out, "streamsight_stream_state", METRICS_GAUGE,
+                 "1 for the state a stream is in, 0 for the others.");
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    for (int st = STREAM_STATE_STARTING; st <= STREAM_STATE_STOPPED; st++) {
+      const char *labels[] = { "stream", info->id,
+                               "state", stream_state_name(st), NULL };
+      metrics_sample(out, "streamsight_stream_state", labels,
+                     info->state == (StreamState)st);
+    }
+  }
+  metrics_family(out, "streamsight_stream_frames_per_second", METRICS_GAUGE,
+                 "Frames received and inferred per second, last 10 s.");
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    const char *in[] = { "stream", info->id, "kind", "received", NULL };
+    const char *outl[] = { "stream", info->id, "kind", "inferred", NULL };
+    metrics_sample(out, "streamsight_stream_frames_per_second", in,
+                   info->stats.fps_in);
+    metrics_sample(out, "streamsight_stream_frames_per_second", outl,
+                   info->stats.fps_out);
+  }
+  metrics_stream_counter(out, list, "streamsight_stream_frames_received_total",
+                         "Frames that reached the stream's sink.",
+                         RESULTS_RECEIVED);
+  metrics_stream_counter(out, list, "streamsight_stream_frames_inferred_total",
+                         "Predictions published.", RESULTS_INFERRED);
+  metrics_family(out, "streamsight_stream_frames_dropped_total",
+                 METRICS_COUNTER,
+                 "Frames not inferred: a frame was in flight (busy), over "
+                 "max_fps (fps), or the pool's queue was full (queue).");
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    static const struct { const char *reason; ResultsCounter c; } drops[] = {
+      { "busy", RESULTS_DROPPED_BUSY },
+      { "fps", RESULTS_DROPPED_FPS },
+      { "queue", RESULTS_DROPPED_QUEUE },
+    };
+    for (gsize d = 0; d < G_N_ELEMENTS(drops); d++) {
+      const char *labels[] = { "stream", info->id, "reason", drops[d].reason,
+                               NULL };
+      metrics_sample_u64(out, "streamsight_stream_frames_dropped_total",
+                         labels, info->stats.counters[drops[d].c]);
+    }
+  }
+  metrics_stream_counter(out, list, "streamsight_stream_errors_total",
+                         "Frames that failed conversion or inference.",
+                         RESULTS_ERRORS);
+  metrics_stream_counter(out, list, "streamsight_stream_reconnects_total",
+                         "Pipeline rebuilds after an error, EOS or stall.",
+                         RESULTS_RECONNECTS);
+  metrics_stream_counter(out, list, "streamsight_stream_stalls_total",
+                         "Times no frame arrived for stall_timeout_s.",
+                         RESULTS_STALLS);
+  metrics_family(out, "streamsight_stream_latency_seconds",
+                 METRICS_HISTOGRAM,
+                 "Per-stage latency of each prediction since start: queue "
+                 "(waiting for a worker), preprocess (resize/convert in the "
+                 "sink), infer (engine and ranking), e2e (frame arrival to "
+                 "published).");
+  static const double bounds[LATENCY_PROM_NBUCKETS] = LATENCY_PROM_BUCKETS;
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    StreamResults *res = registry_results(r->registry, info->id);
+    if (!res)
+      continue; /* removed in the meantime */
+    for (int st = 0; st < LATENCY_N_STAGES; st++) {
+      guint64 cum[LATENCY_PROM_NBUCKETS], count = 0;
+      double sum = 0;
+      stream_results_copy_prometheus(res, st, cum, &count, &sum);
+      const char *labels[] = { "stream", info->id, "stage",
+                               api_stage_name(st), NULL };
+      metrics_histogram(out, "streamsight_stream_latency_seconds", labels,
+                        bounds, cum, LATENCY_PROM_NBUCKETS, count, sum);
+    }
+    stream_results_unref(res);
+  }
+  g_ptr_array_unref(list);
+
+  /* HTTP. */
+  guint64 ok, cerr, serr;
+  routes_counts(r, &ok, &cerr, &serr);
+  metrics_family(out, "streamsight_http_responses_total", METRICS_COUNTER,
+                 "HTTP answers by status class.");
+  const char *c2[] = { "class", "2xx", NULL };
+  const char *c4[] = { "class", "4xx", NULL };
+  const char *c5[] = { "class", "5xx", NULL };
+  metrics_sample_u64(out, "streamsight_http_responses_total", c2, ok);
+  metrics_sample_u64(out, "streamsight_http_responses_total", c4, cerr);
+  metrics_sample_u64(out, "streamsight_http_responses_total", c5, serr);
+  RouteHttpStats hs;
+  http_stats(r, &hs);
+  metrics_family(out, "streamsight_http_protocol_errors_total",
+                 METRICS_COUNTER,
+                 "Requests libmicrohttpd refused itself (malformed, headers "
+                 "over the connection memory).");
+  metrics_sample_u64(out, "streamsight_http_protocol_errors_total", NULL,
+                     hs.protocol_errors);
+  metrics_family(out, "streamsight_image_jobs_queued", METRICS_GAUGE,
+                 "Snapshot and classify jobs waiting for a thread.");
+  metrics_sample(out, "streamsight_image_jobs_queued", NULL, hs.work_queued);
+  metrics_family(out, "streamsight_image_jobs_total", METRICS_COUNTER,
+                 "Snapshot and classify jobs run.");
+  metrics_sample_u64(out, "streamsight_image_jobs_total", NULL, hs.work_done);
+  metrics_family(out, "streamsight_limit_hits_total", METRICS_COUNTER,
+                 "Requests refused by a configured limit.");
+  for (int k = 0; k < LIMIT_N_KINDS; k++) {
+    const char *labels[] = { "limit", limit_name(k), NULL };
+    metrics_sample_u64(out, "streamsight_limit_hits_total", labels,
+                       limit_log_count(r->limits, k));
+  }
+
+  /* Event streams. */
+  if (r->events) {
+    EventHubStats es;
+    event_hub_stats(r->events, &es);
+    metrics_family(out, "streamsight_sse_clients", METRICS_GAUGE,
+                   "Event-stream clients connected.");
+    metrics_sample(out, "streamsight_sse_clients", NULL, es.clients);
+    metrics_family(out, "streamsight_sse_clients_max", METRICS_GAUGE,
+                   "limits.max_sse_clients.");
+    metrics_sample(out, "streamsight_sse_clients_max", NULL, es.max_clients);
+    metrics_family(out, "streamsight_sse_connections_total", METRICS_COUNTER,
+                   "Event-stream clients accepted since start.");
+    metrics_sample_u64(out, "streamsight_sse_connections_total", NULL,
+                       es.clients_total);
+    metrics_family(out, "streamsight_sse_rejected_total", METRICS_COUNTER,
+                   "Event-stream clients refused at the limit.");
+    metrics_sample_u64(out, "streamsight_sse_rejected_total", NULL,
+                       es.clients_rejected);
+    metrics_family(out, "streamsight_sse_events_sent_total", METRICS_COUNTER,
+                   "Events written to clients.");
+    metrics_sample_u64(out, "streamsight_sse_events_sent_total", NULL,
+                       es.events_sent);
+    metrics_family(out, "streamsight_sse_events_dropped_total",
+                   METRICS_COUNTER,
+                   "Events dropped from slow clients' full queues.");
+    metrics_sample_u64(out, "streamsight_sse_events_dropped_total", NULL,
+                       es.events_dropped);
+  }
+
+  /* Snapshots, classify, config. */
+  SnapshotStats ss;
+  snapshots_stats(r->snapshots, &ss);
+  metrics_family(out, "streamsight_snapshots_total", METRICS_COUNTER,
+                 "Snapshot answers: encoded, from the cache, failed.");
+  const char *enc[] = { "result", "encoded", NULL };
+  const char *hit[] = { "result", "cached", NULL };
+  const char *fail[] = { "result", "failed", NULL };
+  metrics_sample_u64(out, "streamsight_snapshots_total", enc, ss.encodes);
+  metrics_sample_u64(out, "streamsight_snapshots_total", hit, ss.cache_hits);
+  metrics_sample_u64(out, "streamsight_snapshots_total", fail, ss.failures);
+  ClassifyPoolStats cs;
+  classify_pool_stats(r->classify, &cs);
+  metrics_family(out, "streamsight_classify_total", METRICS_COUNTER,
+                 "Uploaded images: classified, or refused by the decoder.");
+  const char *done[] = { "result", "classified", NULL };
+  const char *bad[] = { "result", "bad_image", NULL };
+  metrics_sample_u64(out, "streamsight_classify_total", done, cs.requests);
+  metrics_sample_u64(out, "streamsight_classify_total", bad, cs.bad_images);
+  if (r->store) {
+    guint64 wok = 0, wfail = 0;
+    config_store_status(r->store, &wok, &wfail, NULL);
+    metrics_family(out, "streamsight_config_writes_total", METRICS_COUNTER,
+                   "Config file write-backs.");
+    const char *wo[] = { "result", "ok", NULL };
+    const char *wf[] = { "result", "failed", NULL };
+    metrics_sample_u64(out, "streamsight_config_writes_total", wo, wok);
+    metrics_sample_u64(out, "streamsight_config_writes_total", wf, wfail);
+  }
+
+  gsize len = out->len;
+  resp_bytes(resp, 200, METRICS_CONTENT_TYPE,
+             (guint8 *)g_string_free(out, FALSE), len);
+  /* g_string_free's buffer comes from g_malloc, which is malloc (GLib
+   * >= 2.46 always uses the system allocator), so free() can release it. */
+  resp_header(resp, "Cache-Control", "no-store");
+}
+
 /* ---- the route table ---- */
+
+enum {
+  ROUTE_PUBLIC = 1 << 0,      /* answered without a token */
+  ROUTE_QUERY_TOKEN = 1 << 1, /* also takes ?access_token= */
+};
 
 typedef struct {
   const char *method;
   const char *pattern; /* '*' is one path segment: the stream id */
   RouteHandler fn;
-  gboolean public;     /* answered without a token */
+  guint flags;
 } Route;
 
+/* To add a route: one line here (a '*' segment is passed to the handler as
+ * id) and its path in server/openapi.json (test-routes checks both ways). */
 static const Route route_table[] = {
-  { "GET", "/healthz", h_healthz, TRUE },
-  { "GET", "/api/v1/streams", h_streams_list, FALSE },
-  { "POST", "/api/v1/streams", h_streams_create, FALSE },
-  { "GET", "/api/v1/streams/*", h_stream_get, FALSE },
-  { "DELETE", "/api/v1/streams/*", h_stream_delete, FALSE },
-  { "GET", "/api/v1/streams/*/predictions/latest", h_predictions_latest,
-    FALSE },
-  { "GET", "/api/v1/streams/*/predictions", h_predictions_history, FALSE },
-  { "GET", "/api/v1/stats", h_stats, FALSE },
+  { "GET", "/healthz", h_healthz, ROUTE_PUBLIC },
+  { "GET", "/readyz", h_readyz, 0 },
+  { "GET", "/metrics", h_metrics, 0 },
+  { "GET", "/api/v1/openapi.json", h_openapi, 0 },
+  { "GET", "/api/v1/model", h_model, 0 },
+  { "GET", "/api/v1/stats", h_stats, 0 },
+  { "GET", "/api/v1/streams", h_streams_list, 0 },
+  { "POST", "/api/v1/streams", h_streams_create, 0 },
+  { "GET", "/api/v1/streams/*", h_stream_get, 0 },
+  { "PATCH", "/api/v1/streams/*", h_stream_patch, 0 },
+  { "DELETE", "/api/v1/streams/*", h_stream_delete, 0 },
+  { "GET", "/api/v1/streams/*/predictions/latest", h_predictions_latest, 0 },
+  { "GET", "/api/v1/streams/*/predictions", h_predictions_history, 0 },
+  { "GET", "/api/v1/streams/*/events", h_stream_events, ROUTE_QUERY_TOKEN },
+  { "GET", "/api/v1/streams/*/snapshot.jpg", h_snapshot, ROUTE_QUERY_TOKEN },
+  { "GET", "/api/v1/events", h_events, ROUTE_QUERY_TOKEN },
+  { "POST", "/api/v1/classify", h_classify, 0 },
   /* The dashboard: public, so that the page can ask for the token. */
-  { "GET", "/", static_files_route, TRUE },
-  { "GET", "/static/*", static_files_route, TRUE },
+  { "GET", "/", static_files_route, ROUTE_PUBLIC },
+  { "GET", "/static/*", static_files_route, ROUTE_PUBLIC },
 };
+
+guint
+routes_table_size(void)
+{
+  return G_N_ELEMENTS(route_table);
+}
+
+void
+routes_table_entry(guint i, const char **method, const char **pattern,
+                   gboolean *public)
+{
+  g_assert(i < G_N_ELEMENTS(route_table));
+  *method = route_table[i].method;
+  *pattern = route_table[i].pattern;
+  *public = (route_table[i].flags & ROUTE_PUBLIC) != 0;
+}
+
+const char *
+routes_openapi_json(gsize *len)
+{
+  *len = routes_openapi_size;
+  return routes_openapi_data;
+}
 
 /* Matches path against pattern; a '*' segment is copied to id (which is
  * left empty when the segment is too long to be an id: no stream has it). */
@@ -725,13 +1641,20 @@ routes_new(const RoutesConfig *cfg)
   r->engine = cfg->engine;
   r->pool = cfg->pool;
   r->store = cfg->store;
+  r->events = cfg->events;
   r->max_body_bytes = cfg->max_body_bytes;
+  r->max_uri_bytes = cfg->max_uri_bytes;
+  r->max_header_bytes = cfg->max_header_bytes;
   if (cfg->auth_token && *cfg->auth_token) {
     r->auth = TRUE;
     sha256(cfg->auth_token, strlen(cfg->auth_token), r->token_sha256);
   }
   r->start_mono_us = g_get_monotonic_time();
   r->start_wall_us = g_get_real_time();
+  r->limits = limit_log_new();
+  r->snapshots = snapshots_new(cfg->registry);
+  r->classify = classify_pool_new(cfg->engine, MAX(cfg->classifiers, 1u));
+  g_mutex_init(&r->http_lock);
   return r;
 }
 
@@ -741,6 +1664,10 @@ routes_free(Routes *r)
   if (!r)
     return;
   memset(r->token_sha256, 0, sizeof r->token_sha256);
+  limit_log_free(r->limits);
+  snapshots_free(r->snapshots);
+  classify_pool_free(r->classify);
+  g_mutex_clear(&r->http_lock);
   g_free(r);
 }
 
@@ -753,6 +1680,56 @@ routes_counts(Routes *r, guint64 *ok, guint64 *client_errors,
   *server_errors = __atomic_load_n(&r->n_server_errors, __ATOMIC_RELAXED);
 }
 
+LimitLog *
+routes_limit_log(Routes *r)
+{
+  return r->limits;
+}
+
+void
+routes_set_http_stats(Routes *r, RouteHttpStatsFunc fn, gpointer user)
+{
+  g_mutex_lock(&r->http_lock);
+  if (fn) {
+    r->http_stats = fn;
+    r->http_stats_user = user;
+  } else if (r->http_stats_user == user) {
+    r->http_stats = NULL;
+    r->http_stats_user = NULL;
+  }
+  g_mutex_unlock(&r->http_lock);
+}
+
+/* The request's own size limits: answered before anything else (they hold
+ * nothing secret, and a client over them should learn which limit). */
+static gboolean
+check_sizes(Routes *r, const RouteRequest *req, RouteResponse *resp)
+{
+  char detail[128];
+  if (r->max_uri_bytes && req->uri_bytes > r->max_uri_bytes) {
+    g_snprintf(detail, sizeof detail, "a request target of %zu bytes > %"
+               G_GUINT64_FORMAT " (414)", req->uri_bytes, r->max_uri_bytes);
+    limit_log_hit(r->limits, LIMIT_MAX_URI, detail);
+    resp_error(resp, 414, "uri_too_long",
+               "request target: %zu bytes, more than the limit of %"
+               G_GUINT64_FORMAT " (limits.max_uri_bytes)", req->uri_bytes,
+               r->max_uri_bytes);
+    return FALSE;
+  }
+  if (r->max_header_bytes && req->header_bytes > r->max_header_bytes) {
+    g_snprintf(detail, sizeof detail, "request headers of %zu bytes > %"
+               G_GUINT64_FORMAT " (431)", req->header_bytes,
+               r->max_header_bytes);
+    limit_log_hit(r->limits, LIMIT_MAX_HEADER, detail);
+    resp_error(resp, 431, "header_too_large",
+               "request headers: %zu bytes, more than the limit of %"
+               G_GUINT64_FORMAT " (limits.max_header_bytes)",
+               req->header_bytes, r->max_header_bytes);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
 {
@@ -761,24 +1738,38 @@ dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
   gboolean head = strcmp(method, "HEAD") == 0;
   char id[ROUTES_ID_MAX + 1];
 
+  if (!check_sizes(r, req, resp))
+    return;
+
   /* Authentication first, so that without a token nothing, not even
    * which paths exist, is revealed. */
-  gboolean public = FALSE;
+  guint flags = 0;
   for (gsize i = 0; i < G_N_ELEMENTS(route_table); i++)
-    if (route_table[i].public && route_match(route_table[i].pattern, path, id))
-      public = TRUE;
+    if (route_match(route_table[i].pattern, path, id))
+      flags |= route_table[i].flags;
   const char *why = NULL;
-  if (r->auth && !public && !auth_ok(r, req->authorization, &why)) {
-    resp_error(resp, 401, "unauthorized", "%s", why);
-    resp_header(resp, "WWW-Authenticate",
-                req->authorization
-                    ? "Bearer realm=\"streamsight\", error=\"invalid_token\""
-                    : "Bearer realm=\"streamsight\"");
-    return;
+  if (r->auth && !(flags & ROUTE_PUBLIC)) {
+    gboolean ok;
+    const char *qt = (flags & ROUTE_QUERY_TOKEN) && !req->authorization
+                         ? query_get(req, "access_token")
+                         : NULL;
+    if (qt) {
+      ok = token_ok(r, qt, strlen(qt));
+      why = "invalid access_token";
+    } else {
+      ok = auth_header_ok(r, req->authorization, &why);
+    }
+    if (!ok) {
+      resp_error(resp, 401, "unauthorized", "%s", why);
+      resp_header(resp, "WWW-Authenticate",
+                  req->authorization || qt
+                      ? "Bearer realm=\"streamsight\", error=\"invalid_token\""
+                      : "Bearer realm=\"streamsight\"");
+      return;
+    }
   }
 
   gboolean path_known = FALSE;
-  GString *allow = NULL;
   for (gsize i = 0; i < G_N_ELEMENTS(route_table); i++) {
     const Route *rt = &route_table[i];
     if (!route_match(rt->pattern, path, id))
@@ -794,7 +1785,7 @@ dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
     resp_error(resp, 404, "not_found", "no such route");
     return;
   }
-  allow = g_string_new(NULL);
+  GString *allow = g_string_new(NULL);
   for (gsize i = 0; i < G_N_ELEMENTS(route_table); i++) {
     const Route *rt = &route_table[i];
     if (!route_match(rt->pattern, path, id))
@@ -819,6 +1810,8 @@ void
 routes_handle(Routes *r, const RouteRequest *req, RouteResponse *resp)
 {
   dispatch(r, req, resp);
+  if (resp->work)
+    return; /* counted when it has run */
   guint64 *counter = resp->status >= 500   ? &r->n_server_errors
                      : resp->status >= 400 ? &r->n_client_errors
                                            : &r->n_ok;

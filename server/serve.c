@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "events.h"
 #include "http.h"
 #include "kernels/kernels.h"
 #include "model.h"
@@ -70,11 +71,24 @@ typedef struct {
   struct ss_pool *pool;
   Registry *registry;
   ConfigStore *store;
+  EventHub *events;
   Routes *routes;
   HttpServer *http;
   GMainLoop *loop;
   int signal_received;
 } Server;
+
+/* The registry's one changed callback: the config file and the event
+ * hub both follow the streams. */
+static void
+on_registry_changed(Registry *r, gpointer user)
+{
+  Server *s = user;
+  if (s->store)
+    config_store_registry_changed(r, s->store);
+  if (s->events)
+    event_hub_registry_changed(r, s->events);
+}
 
 static gboolean
 on_signal(gpointer user)
@@ -212,8 +226,12 @@ start_http(Server *s)
     .engine = s->engine,
     .pool = s->pool,
     .store = s->store,
+    .events = s->events,
     .auth_token = c->auth_token,
     .max_body_bytes = c->limits.max_body_bytes,
+    .max_uri_bytes = c->limits.max_uri_bytes,
+    .max_header_bytes = c->limits.max_header_bytes,
+    .classifiers = HTTP_DEFAULT_WORK_THREADS,
   };
   s->routes = routes_new(&rc);
   HttpOptions ho = {
@@ -223,6 +241,10 @@ start_http(Server *s)
     .max_connections = c->limits.max_connections,
     .connection_timeout_s = c->limits.connection_timeout_s,
     .max_body_bytes = c->limits.max_body_bytes,
+    .max_uri_bytes = c->limits.max_uri_bytes,
+    .max_header_bytes = c->limits.max_header_bytes,
+    .work_threads = HTTP_DEFAULT_WORK_THREADS,
+    .events = s->events,
     .tls_cert_pem = cert,
     .tls_key_pem = key,
   };
@@ -249,10 +271,10 @@ server_shutdown(Server *s)
    * stopping the streams is not mistaken for removing them from the file. */
   http_server_stop(s->http);
   routes_free(s->routes);
-  if (s->registry) {
+  if (s->registry)
     registry_set_changed_func(s->registry, NULL, NULL);
-    registry_free(s->registry);
-  }
+  event_hub_free(s->events);
+  registry_free(s->registry);
   pool_free(s->pool);
   engine_free(s->engine);
   model_unref(s->model);
@@ -365,12 +387,16 @@ cmd_serve(int argc, char **argv)
                             s.config->limits.max_streams);
   if ((rc = restore_streams(&s)) != 0)
     goto out;
-  if (s.config->path) {
+  if (s.config->path)
     s.store = config_store_new(s.config->path,
                                s.config->file_exists ? s.config->root : NULL);
-    registry_set_changed_func(s.registry, config_store_registry_changed,
-                              s.store);
+  if (s.config->limits.max_sse_clients > 0) {
+    EventHubOptions eo = {
+      .max_clients = s.config->limits.max_sse_clients,
+    };
+    s.events = event_hub_new(s.registry, s.model, &eo);
   }
+  registry_set_changed_func(s.registry, on_registry_changed, &s);
   if ((rc = start_http(&s)) != 0)
     goto out;
 

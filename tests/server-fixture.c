@@ -43,9 +43,17 @@ loop_main(gpointer user)
   return NULL;
 }
 
+static void
+on_registry_changed(Registry *r, gpointer user)
+{
+  ServerFixture *f = user;
+  config_store_registry_changed(r, f->store);
+  if (f->events)
+    event_hub_registry_changed(r, f->events);
+}
+
 void
-server_fixture_init(ServerFixture *f, int threads, guint max_streams,
-                    const char *token, guint64 max_body_bytes)
+server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
 {
   struct ss_error err = { 0 };
   memset(f, 0, sizeof *f);
@@ -53,18 +61,31 @@ server_fixture_init(ServerFixture *f, int threads, guint max_streams,
   gst_init(NULL, NULL);
   ck_assert(streamsight_sink_register());
 
-  ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                                PAD_RULE_TF_SAME, 1001, &f->model, &err) == 0,
-                "build: %s", err.message);
-  fill_weights(f->model, FIXTURE_SEED);
+  if (o->real_model) {
+    char path[1024], labels[1024];
+    ck_assert(tu_data_path("models/mobilenet_v2_1.0_224_quant.tflite", path,
+                           sizeof path));
+    ck_assert_msg(model_load(path, &f->model, &err) == 0, "model: %s",
+                  err.message);
+    if (!model_has_labels(f->model) &&
+        tu_data_path("models/labels.txt", labels, sizeof labels))
+      ck_assert_msg(model_set_labels_file(f->model, labels, &err) == 0,
+                    "labels: %s", err.message);
+  } else {
+    ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
+                                  PAD_RULE_TF_SAME, 1001, &f->model,
+                                  &err) == 0, "build: %s", err.message);
+    fill_weights(f->model, FIXTURE_SEED);
+  }
   ck_assert_msg(engine_new(f->model, KERN_ISA_AUTO, &f->engine, &err) == 0,
                 "engine: %s", err.message);
-  ck_assert_msg(pool_new(f->engine, threads, (int)max_streams + threads, 0,
-                         &f->pool, &err) == 0, "pool: %s", err.message);
+  ck_assert_msg(pool_new(f->engine, o->threads,
+                         (int)o->max_streams + o->threads, 0, &f->pool,
+                         &err) == 0, "pool: %s", err.message);
 
   f->ctx = g_main_context_new();
   f->loop = g_main_loop_new(f->ctx, FALSE);
-  f->registry = registry_new(f->ctx, f->engine, f->pool, max_streams);
+  f->registry = registry_new(f->ctx, f->engine, f->pool, o->max_streams);
   f->loop_thread = g_thread_new("fixture-loop", loop_main, f);
 
   char *dir = g_strdup_printf("%s/srv-XXXXXX", tu_tmp_dir());
@@ -72,18 +93,44 @@ server_fixture_init(ServerFixture *f, int threads, guint max_streams,
   f->config_path = g_build_filename(dir, "streamsight.json", NULL);
   g_free(dir);
   f->store = config_store_new(f->config_path, NULL);
-  registry_set_changed_func(f->registry, config_store_registry_changed,
-                            f->store);
+  if (o->max_sse_clients > 0) {
+    EventHubOptions eo = {
+      .max_clients = o->max_sse_clients,
+      .queue_len = o->sse_queue_len,
+      .heartbeat_ms = o->sse_heartbeat_ms,
+      .poll_ms = o->sse_poll_ms,
+    };
+    f->events = event_hub_new(f->registry, f->model, &eo);
+  }
+  registry_set_changed_func(f->registry, on_registry_changed, f);
 
   RoutesConfig rc = {
     .registry = f->registry,
     .engine = f->engine,
     .pool = f->pool,
     .store = f->store,
-    .auth_token = token,
-    .max_body_bytes = max_body_bytes,
+    .events = f->events,
+    .auth_token = o->token,
+    .max_body_bytes = o->max_body_bytes,
+    .max_uri_bytes = o->max_uri_bytes,
+    .max_header_bytes = o->max_header_bytes,
+    .classifiers = 2,
   };
   f->routes = routes_new(&rc);
+}
+
+void
+server_fixture_init(ServerFixture *f, int threads, guint max_streams,
+                    const char *token, guint64 max_body_bytes)
+{
+  ServerFixtureOptions o = {
+    .threads = threads,
+    .max_streams = max_streams,
+    .token = token,
+    .max_body_bytes = max_body_bytes,
+    .max_sse_clients = 8,
+  };
+  server_fixture_init_opts(f, &o);
 }
 
 static gboolean
@@ -98,6 +145,7 @@ server_fixture_clear(ServerFixture *f)
 {
   routes_free(f->routes);
   registry_set_changed_func(f->registry, NULL, NULL);
+  event_hub_free(f->events);
   /* registry_free runs the teardown itself with the context not running
    * elsewhere. */
   g_main_context_invoke(f->ctx, quit_loop, f->loop);
@@ -130,8 +178,21 @@ fixture_request(ServerFixture *f, const char *method, const char *path,
     .body = (const guint8 *)body,
     .body_len = body ? strlen(body) : 0,
   };
+  return fixture_request_full(f, &req, json_out, resp_out);
+}
+
+guint
+fixture_request_full(ServerFixture *f, const RouteRequest *req,
+                     json_t **json_out, RouteResponse *resp_out)
+{
   RouteResponse resp = { 0 };
-  routes_handle(f->routes, &req, &resp);
+  routes_handle(f->routes, req, &resp);
+  if (resp.work) {
+    RouteWork *w = resp.work;
+    resp.work = NULL;
+    ck_assert_uint_eq(resp.status, 0);
+    route_work_run(w, &resp);
+  }
   guint status = resp.status;
   if (json_out) {
     *json_out = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL)

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "events.h"
 #include "pool.h"
 #include "registry.h"
 #include "routes.h"
@@ -23,8 +24,26 @@ typedef struct {
   Registry *registry;
   char *config_path; /* in a fresh temporary directory */
   ConfigStore *store;
+  EventHub *events;
   Routes *routes;
 } ServerFixture;
+
+typedef struct {
+  int threads;              /* inference workers */
+  guint max_streams;
+  const char *token;        /* NULL: no auth */
+  guint64 max_body_bytes;
+  guint64 max_uri_bytes;    /* 0: unchecked */
+  guint64 max_header_bytes; /* 0: unchecked */
+  /* The event hub; max_sse_clients 0 = no hub (event routes answer 503). */
+  guint max_sse_clients;
+  guint sse_queue_len;      /* 0: default */
+  guint sse_heartbeat_ms;   /* 0: default */
+  guint sse_poll_ms;        /* 0: default */
+  gboolean real_model;      /* the real MobileNetV2 1.0/224 from
+                             * STREAMSIGHT_TEST_DATA (with labels); the
+                             * caller checks that it exists */
+} ServerFixtureOptions;
 
 /* Builds MobileNetV2 0.35/96 (1001 outputs, random weights from a fixed
  * seed), an engine, a pool of `threads` workers, a registry of at most
@@ -33,13 +52,18 @@ typedef struct {
  * auth). Calls gst_init and registers the sink. */
 void server_fixture_init(ServerFixture *f, int threads, guint max_streams,
                          const char *token, guint64 max_body_bytes);
+/* The same with every option; the hub (when enabled) follows the registry
+ * through the changed callback, as in serve.c. */
+void server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o);
 /* Tears down in the server's order: routes, registry (loop stopped first),
  * pool, engine, model, store. */
 void server_fixture_clear(ServerFixture *f);
 
-/* Runs one request through the routes; returns the status. *json_out (if
- * not NULL) gets the parsed body (NULL for an empty or non-JSON body).
- * resp_out (if not NULL) receives the raw response (caller clears it). */
+/* Runs one request through the routes; returns the status. Work the
+ * routes defer (snapshot, classify) is run at once, as http.c's job threads
+ * would. *json_out (if not NULL) gets the parsed body (NULL for an empty or
+ * non-JSON body). resp_out (if not NULL) receives the raw response (caller
+ * clears it). */
 guint fixture_request(ServerFixture *f, const char *method, const char *path,
                       const char *query_name, const char *query_value,
                       const char *body, const char *authorization,
@@ -47,6 +71,10 @@ guint fixture_request(ServerFixture *f, const char *method, const char *path,
 
 /* Polls GET .../predictions/latest until a prediction is there or timeout_s
  * passes; returns it (new reference) or NULL. */
+/* The same with a full request (body length, content type, query). */
+guint fixture_request_full(ServerFixture *f, const RouteRequest *req,
+                           json_t **json_out, RouteResponse *resp_out);
+
 json_t *fixture_wait_prediction(ServerFixture *f, const char *id,
                                 double timeout_s, const char *authorization);
 

@@ -484,7 +484,7 @@ static const MethodCase method_cases[] = {
   { "PUT", "/api/v1/streams", 405, "GET, HEAD, POST, OPTIONS" },
   { "DELETE", "/api/v1/streams", 405, "GET, HEAD, POST, OPTIONS" },
   { "POST", "/healthz", 405, "GET, HEAD, OPTIONS" },
-  { "POST", "/api/v1/streams/x", 405, "GET, HEAD, DELETE, OPTIONS" },
+  { "POST", "/api/v1/streams/x", 405, "GET, HEAD, PATCH, DELETE, OPTIONS" },
   { "DELETE", "/api/v1/streams/x/predictions", 405, "GET, HEAD, OPTIONS" },
   { "POST", "/api/v1/streams/x/predictions/latest", 405,
     "GET, HEAD, OPTIONS" },

@@ -1,0 +1,173 @@
+#include "api-json.h"
+
+#include "config.h"
+#include "json-util.h"
+#include "pool.h"
+
+static const char *const stage_names[LATENCY_N_STAGES] = {
+  [LATENCY_STAGE_QUEUE] = "queue",
+  [LATENCY_STAGE_PREPROCESS] = "preprocess",
+  [LATENCY_STAGE_INFER] = "infer",
+  [LATENCY_STAGE_E2E] = "e2e",
+};
+
+const char *
+api_stage_name(LatencyStage stage)
+{
+  g_assert(stage >= 0 && stage < LATENCY_N_STAGES);
+  return stage_names[stage];
+}
+
+json_t *
+api_counters_to_json(const ResultsStats *s)
+{
+  const guint64 *c = s->counters;
+  json_t *o = json_object();
+  json_object_set_new(o, "frames_received",
+                      json_integer((json_int_t)c[RESULTS_RECEIVED]));
+  json_object_set_new(o, "frames_inferred",
+                      json_integer((json_int_t)c[RESULTS_INFERRED]));
+  json_object_set_new(o, "frames_dropped",
+                      json_integer((json_int_t)(c[RESULTS_DROPPED_BUSY] +
+                                                c[RESULTS_DROPPED_FPS] +
+                                                c[RESULTS_DROPPED_QUEUE])));
+  json_object_set_new(o, "frames_dropped_busy",
+                      json_integer((json_int_t)c[RESULTS_DROPPED_BUSY]));
+  json_object_set_new(o, "frames_dropped_fps",
+                      json_integer((json_int_t)c[RESULTS_DROPPED_FPS]));
+  json_object_set_new(o, "frames_dropped_queue",
+                      json_integer((json_int_t)c[RESULTS_DROPPED_QUEUE]));
+  json_object_set_new(o, "errors",
+                      json_integer((json_int_t)c[RESULTS_ERRORS]));
+  json_object_set_new(o, "reconnects",
+                      json_integer((json_int_t)c[RESULTS_RECONNECTS]));
+  json_object_set_new(o, "stalls",
+                      json_integer((json_int_t)c[RESULTS_STALLS]));
+  return o;
+}
+
+json_t *
+api_stream_to_json(const StreamInfo *info)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_util_string_or_null(info->id));
+  json_object_set_new(o, "name", json_util_string_or_null(info->name));
+  /* Never info->config.uri: it may hold credentials. */
+  json_object_set_new(o, "uri", json_util_string_or_null(info->uri_redacted));
+  json_object_set_new(o, "state",
+                      json_string(stream_state_name(info->state)));
+  config_stream_options_to_json(o, &info->config, FALSE);
+  json_object_set_new(o, "last_error",
+                      json_util_string_or_null(info->last_error));
+  json_object_set_new(o, "last_error_time",
+                      json_util_time_or_null(info->last_error_wall_us));
+  json_object_set_new(o, "reconnects",
+                      json_integer((json_int_t)info->reconnects));
+  json_object_set_new(o, "reconnects_last_hour",
+                      json_integer(info->reconnects_last_hour));
+  json_object_set_new(o, "stalls_last_hour",
+                      json_integer(info->stalls_last_hour));
+  json_object_set_new(o, "connection_quality",
+                      json_util_string_or_null(info->connection_quality));
+  json_object_set_new(o, "created_time",
+                      json_util_time_or_null(info->created_wall_us));
+  json_object_set_new(o, "started_time",
+                      json_util_time_or_null(info->started_wall_us));
+  json_object_set_new(o, "width",
+                      info->width > 0 ? json_integer(info->width)
+                                      : json_null());
+  json_object_set_new(o, "height",
+                      info->height > 0 ? json_integer(info->height)
+                                       : json_null());
+  json_object_set_new(o, "source_fps",
+                      info->source_fps > 0 ? json_real(info->source_fps)
+                                           : json_null());
+  json_object_set_new(o, "fps_in", json_real(info->stats.fps_in));
+  json_object_set_new(o, "fps_out", json_real(info->stats.fps_out));
+  json_object_set_new(o, "last_prediction_time",
+                      json_util_time_or_null(
+                          info->stats.last_prediction_wall_us));
+  json_object_set_new(o, "counters", api_counters_to_json(&info->stats));
+  return o;
+}
+
+json_t *
+api_prediction_to_json(const struct ss_model *m, const Prediction *p)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
+  json_object_set_new(o, "frame", json_integer((json_int_t)p->frame_no));
+  json_object_set_new(o, "pts_ns",
+                      GST_CLOCK_TIME_IS_VALID(p->pts)
+                          ? json_integer((json_int_t)p->pts)
+                          : json_null());
+  json_object_set_new(o, "capture_time",
+                      json_util_time_or_null(p->capture_wall_us));
+  json_object_set_new(o, "capture_mono_ns",
+                      json_integer((json_int_t)p->capture_mono_ns));
+  json_object_set_new(o, "published_mono_ns",
+                      json_integer((json_int_t)p->published_mono_ns));
+  json_object_set_new(o, "model", json_util_string_or_null(model_name(m)));
+  json_t *in = json_object();
+  json_object_set_new(in, "width", json_integer(model_input_width(m)));
+  json_object_set_new(in, "height", json_integer(model_input_height(m)));
+  json_object_set_new(o, "input", in);
+  json_t *classes = json_array();
+  for (int i = 0; i < p->n_top && i < POOL_MAX_TOP_K; i++) {
+    json_t *c = json_object();
+    json_object_set_new(c, "index", json_integer(p->top[i].index));
+    json_object_set_new(c, "label", json_util_string_or_null(
+                                        model_label(m, p->top[i].index)));
+    json_object_set_new(c, "score", json_real(p->top[i].score));
+    json_array_append_new(classes, c);
+  }
+  json_object_set_new(o, "classes", classes);
+  json_t *lat = json_object();
+  json_object_set_new(lat, "queue", json_util_ms(p->queue_ms));
+  json_object_set_new(lat, "preprocess", json_util_ms(p->preprocess_ms));
+  json_object_set_new(lat, "infer", json_util_ms(p->infer_ms));
+  json_object_set_new(lat, "e2e", json_util_ms(p->e2e_ms));
+  json_object_set_new(o, "latency_ms", lat);
+  return o;
+}
+
+json_t *
+api_summary_to_json(const LatencySummary *s)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "count", json_integer((json_int_t)s->count));
+  json_object_set_new(o, "mean", json_util_ms(s->mean_ms));
+  json_object_set_new(o, "p50", json_util_ms(s->p50_ms));
+  json_object_set_new(o, "p90", json_util_ms(s->p90_ms));
+  json_object_set_new(o, "p99", json_util_ms(s->p99_ms));
+  json_object_set_new(o, "max", json_util_ms(s->max_ms));
+  return o;
+}
+
+json_t *
+api_latency_to_json(const LatencySummary window[LATENCY_N_STAGES],
+                    const LatencySummary since[LATENCY_N_STAGES])
+{
+  json_t *o = json_object();
+  for (int i = 0; i < LATENCY_N_STAGES; i++) {
+    json_t *st = json_object();
+    json_object_set_new(st, "last_60s", api_summary_to_json(&window[i]));
+    json_object_set_new(st, "since_start", api_summary_to_json(&since[i]));
+    json_object_set_new(o, stage_names[i], st);
+  }
+  return o;
+}
+
+json_t *
+api_error_to_json(const char *code, const char *message)
+{
+  json_t *m = json_string(message ? message : "");
+  if (!m)
+    m = json_string("(message not valid UTF-8)");
+  json_t *err = json_object();
+  json_object_set_new(err, "code", json_string(code));
+  json_object_set_new(err, "message", m);
+  json_t *root = json_object();
+  json_object_set_new(root, "error", err);
+  return root;
+}

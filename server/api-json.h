@@ -1,0 +1,54 @@
+/* streamsight — the JSON shapes of the API, shared by the REST routes
+ * (routes.c) and the event streams (events.c), so that a prediction or a
+ * stream looks the same in GET /api/v1/streams/{id}/predictions/latest and
+ * in an SSE "prediction" event.
+ *
+ * Pure functions of their arguments; any thread. Every function returns a
+ * new reference.
+ */
+#ifndef SS_API_JSON_H
+#define SS_API_JSON_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "latency.h"
+#include "model.h"
+#include "registry.h"
+#include "results.h"
+
+G_BEGIN_DECLS
+
+/* A stream as GET /api/v1/streams/{id} shows it: id, name, redacted uri,
+ * state, every option, errors, reconnects, times, size, fps and counters.
+ * Never the URI with credentials. */
+json_t *api_stream_to_json(const StreamInfo *info);
+
+/* frames_received, frames_inferred, frames_dropped (+ its parts), errors,
+ * reconnects, stalls. */
+json_t *api_counters_to_json(const ResultsStats *s);
+
+/* A prediction: seq, frame, pts_ns, capture_time, capture_mono_ns,
+ * published_mono_ns, model, input {width, height}, classes [{index, label,
+ * score}] and latency_ms {queue, preprocess, infer, e2e}. m gives the model
+ * name, input size and labels (borrowed). */
+json_t *api_prediction_to_json(const struct ss_model *m, const Prediction *p);
+
+/* {count, mean, p50, p90, p99, max} in ms. */
+json_t *api_summary_to_json(const LatencySummary *s);
+
+/* {"queue": {"last_60s": summary, "since_start": summary}, "preprocess",
+ * "infer", "e2e"} from parallel arrays indexed by LatencyStage. */
+json_t *api_latency_to_json(const LatencySummary window[LATENCY_N_STAGES],
+                            const LatencySummary since[LATENCY_N_STAGES]);
+
+/* "queue", "preprocess", "infer", "e2e". */
+const char *api_stage_name(LatencyStage stage);
+
+/* {"error": {"code": code, "message": message}}; a message that is not
+ * valid UTF-8 is replaced by a fixed text. */
+json_t *api_error_to_json(const char *code, const char *message);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,253 @@
+#define _GNU_SOURCE /* memmem */
+#include "multipart.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK(ss-multipart-error-quark, multipart_error)
+
+static gboolean
+invalid(GError **error, MultipartError code, const char *msg)
+{
+  g_set_error_literal(error, MULTIPART_ERROR, code, msg);
+  return FALSE;
+}
+
+gboolean
+multipart_is_form_data(const char *content_type)
+{
+  static const char mt[] = "multipart/form-data";
+  if (!content_type)
+    return FALSE;
+  while (*content_type == ' ' || *content_type == '\t')
+    content_type++;
+  if (g_ascii_strncasecmp(content_type, mt, sizeof mt - 1) != 0)
+    return FALSE;
+  char next = content_type[sizeof mt - 1];
+  return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* Copies the value of parameter name (case-insensitive) of a header value
+ * such as `multipart/form-data; boundary="x y"` into out (cap bytes with the
+ * NUL); quoted values lose their quotes and backslash escapes. FALSE when
+ * the parameter is absent, empty or too long. */
+static gboolean
+header_param(const char *value, const char *name, char *out, gsize cap)
+{
+  gsize nlen = strlen(name);
+  const char *p = strchr(value, ';');
+  while (p) {
+    p++;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (g_ascii_strncasecmp(p, name, nlen) == 0 && p[nlen] == '=') {
+      const char *v = p + nlen + 1;
+      gsize n = 0;
+      if (*v == '"') {
+        for (v++; *v && *v != '"'; v++) {
+          if (*v == '\\' && v[1])
+            v++;
+          if (n + 1 >= cap)
+            return FALSE;
+          out[n++] = *v;
+        }
+        if (*v != '"')
+          return FALSE;
+      } else {
+        for (; *v && *v != ';' && *v != ' ' && *v != '\t'; v++) {
+          if (n + 1 >= cap)
+            return FALSE;
+          out[n++] = *v;
+        }
+      }
+      out[n] = '\0';
+      return n > 0;
+    }
+    p = strchr(p, ';');
+  }
+  return FALSE;
+}
+
+/* TRUE when the header value has a parameter called name (any value). */
+static gboolean
+has_param(const char *value, gsize len, const char *name)
+{
+  gsize nlen = strlen(name);
+  for (gsize i = 0; i + nlen < len; i++) {
+    if (value[i] != ';')
+      continue;
+    gsize j = i + 1;
+    while (j < len && (value[j] == ' ' || value[j] == '\t'))
+      j++;
+    if (j + nlen < len && g_ascii_strncasecmp(value + j, name, nlen) == 0 &&
+        (value[j + nlen] == '=' || value[j + nlen] == '*'))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The next delimiter "--boundary" at or after from that starts a line
+ * (body start, or after LF) and is followed by "--", transport padding or
+ * a line end; or NULL. */
+static const guint8 *
+find_delimiter(const guint8 *body, gsize len, gsize from, const char *delim,
+               gsize dlen)
+{
+  while (from < len) {
+    const guint8 *p = memmem(body + from, len - from, delim, dlen);
+    if (!p)
+      return NULL;
+    gsize at = (gsize)(p - body);
+    gsize after = at + dlen;
+    gboolean line_start = at == 0 || body[at - 1] == '\n';
+    gboolean ends = after >= len || body[after] == '-' ||
+                    body[after] == '\r' || body[after] == '\n' ||
+                    body[after] == ' ' || body[after] == '\t';
+    if (line_start && ends)
+      return p;
+    from = at + 1;
+  }
+  return NULL;
+}
+
+gboolean
+multipart_first_file(const char *content_type, const guint8 *body,
+                     gsize len, const guint8 **data, gsize *data_len,
+                     char **part_type, GError **error)
+{
+  char boundary[MULTIPART_BOUNDARY_MAX + 2];
+  if (!multipart_is_form_data(content_type))
+    return invalid(error, MULTIPART_ERROR_INVALID,
+                   "Content-Type: not multipart/form-data");
+  if (!header_param(content_type, "boundary", boundary, sizeof boundary) ||
+      strlen(boundary) > MULTIPART_BOUNDARY_MAX)
+    return invalid(error, MULTIPART_ERROR_INVALID,
+                   "Content-Type: multipart/form-data needs a boundary "
+                   "parameter of 1..70 characters");
+  char delim[MULTIPART_BOUNDARY_MAX + 3];
+  g_snprintf(delim, sizeof delim, "--%s", boundary);
+  gsize dlen = strlen(delim);
+
+  const guint8 *image_data = NULL, *pos;
+  gsize image_len = 0;
+  char *image_type = NULL;
+  pos = find_delimiter(body, len, 0, delim, dlen);
+  if (!pos)
+    return invalid(error, MULTIPART_ERROR_INVALID,
+                   "multipart body: no boundary delimiter");
+  for (;;) {
+    gsize at = (gsize)(pos - body) + dlen;
+    if (at + 2 <= len && body[at] == '-' && body[at + 1] == '-')
+      break; /* the close delimiter */
+    while (at < len && (body[at] == ' ' || body[at] == '\t'))
+      at++;
+    if (at < len && body[at] == '\r')
+      at++;
+    if (at >= len || body[at] != '\n') {
+      g_free(image_type);
+      return invalid(error, MULTIPART_ERROR_INVALID,
+                     "multipart body: truncated after a boundary");
+    }
+    at++;
+    /* The part's headers, up to the first empty line. */
+    gsize hstart = at, hend = 0, cstart = 0, line = at;
+    gboolean found = FALSE;
+    while (line < len) {
+      const guint8 *nl = memchr(body + line, '\n', len - line);
+      if (!nl)
+        break;
+      gsize eol = (gsize)(nl - body);
+      gsize content_end = eol > line && body[eol - 1] == '\r' ? eol - 1 : eol;
+      if (content_end == line) {
+        hend = line;
+        cstart = eol + 1;
+        found = TRUE;
+        break;
+      }
+      line = eol + 1;
+    }
+    if (!found) {
+      g_free(image_type);
+      return invalid(error, MULTIPART_ERROR_INVALID,
+                     "multipart body: a part's headers do not end");
+    }
+    const guint8 *next = find_delimiter(body, len, cstart, delim, dlen);
+    if (!next) {
+      g_free(image_type);
+      return invalid(error, MULTIPART_ERROR_INVALID,
+                     "multipart body: truncated (no closing boundary)");
+    }
+    gsize cend = (gsize)(next - body);
+    /* The line break before the delimiter belongs to it. */
+    if (cend > cstart && body[cend - 1] == '\n')
+      cend--;
+    if (cend > cstart && body[cend - 1] == '\r')
+      cend--;
+
+    gboolean is_file = FALSE;
+    char *ctype = NULL;
+    gsize i = hstart;
+    while (i < hend) {
+      gsize eol = i;
+      while (eol < hend && body[eol] != '\n')
+        eol++;
+      gsize end = eol;
+      if (end > i && body[end - 1] == '\r')
+        end--;
+      const char *hline = (const char *)body + i;
+      gsize llen = end - i;
+      static const char cd[] = "content-disposition:";
+      static const char ct[] = "content-type:";
+      if (llen >= sizeof cd - 1 &&
+          g_ascii_strncasecmp(hline, cd, sizeof cd - 1) == 0) {
+        if (has_param(hline, llen, "filename"))
+          is_file = TRUE;
+      } else if (llen >= sizeof ct - 1 &&
+                 g_ascii_strncasecmp(hline, ct, sizeof ct - 1) == 0 &&
+                 !ctype) {
+        const char *v = hline + sizeof ct - 1;
+        gsize vlen = llen - (sizeof ct - 1);
+        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+          v++;
+          vlen--;
+        }
+        ctype = g_strndup(v, vlen);
+        if (!g_utf8_validate(ctype, -1, NULL)) {
+          g_free(ctype);
+          ctype = NULL;
+        }
+      }
+      i = eol + 1;
+    }
+    if (is_file) {
+      *data = body + cstart;
+      *data_len = cend - cstart;
+      if (part_type)
+        *part_type = ctype;
+      else
+        g_free(ctype);
+      g_free(image_type);
+      return TRUE;
+    }
+    if (!image_data && ctype &&
+        g_ascii_strncasecmp(ctype, "image/", 6) == 0) {
+      image_data = body + cstart;
+      image_len = cend - cstart;
+      image_type = ctype;
+      ctype = NULL;
+    }
+    g_free(ctype);
+    pos = next;
+  }
+  if (image_data) {
+    *data = image_data;
+    *data_len = image_len;
+    if (part_type)
+      *part_type = image_type;
+    else
+      g_free(image_type);
+    return TRUE;
+  }
+  return invalid(error, MULTIPART_ERROR_NO_FILE,
+                 "multipart body: no file part (expected a part with a "
+                 "filename, e.g. curl -F image=@photo.jpg)");
+}
