@@ -149,7 +149,10 @@
       app.token = '';
       sessionStorage.removeItem(TOKEN_KEY);
     }
-    $('auth-error').textContent = refused ? `The server refused the token: ${message}` : '';
+    // Requests still on their way with the old token also come back 401:
+    // they must not wipe the message.
+    if (refused) $('auth-error').textContent = `The server refused the token: ${message}`;
+    else if (!app.needAuth) $('auth-error').textContent = '';
     $('forget-token').hidden = true;
     if (!app.needAuth) {
       app.needAuth = true;
@@ -244,7 +247,7 @@
     s.els.remove.addEventListener('click', () => removeStream(s));
     s.els.img.addEventListener('load', () => {
       s.els.img.hidden = false;
-      s.els.snapMsg.hidden = true;
+      updateSnapMessage(s);
     });
     app.streams.set(info.id, s);
     loadHistory(s);
@@ -279,11 +282,26 @@
     if (info.width > 0 && info.height > 0) {
       e.snap.style.aspectRatio = `${info.width} / ${info.height}`;
     }
+    updateSnapMessage(s);
+  }
+
+  // The text over the picture area: why there is no picture, or why the
+  // one shown is old.
+  function updateSnapMessage(s) {
+    const st = (s.info && s.info.state) || 'starting';
+    const e = s.els;
+    let text = '';
     if (!s.snapOk) {
-      e.snapMsg.textContent = st === 'running' ? 'Waiting for a frame…'
+      text = st === 'running' ? 'Waiting for a frame…'
         : st === 'backoff' ? 'Camera unreachable; reconnecting…'
           : st === 'starting' ? 'Connecting…' : 'Stream stopped.';
+    } else if (st !== 'running') {
+      text = st === 'backoff' ? 'Last frame; camera unreachable, reconnecting…'
+        : st === 'starting' ? 'Last frame; connecting…' : 'Last frame; stream stopped.';
     }
+    e.snap.classList.toggle('stale', s.snapOk && st !== 'running');
+    e.snapMsg.hidden = !text;
+    if (e.snapMsg.textContent !== text) e.snapMsg.textContent = text;
   }
 
   function dropStream(id) {
@@ -487,7 +505,7 @@
           app.noSnapshots = true;
           for (const v of app.streams.values()) v.els.snap.hidden = true;
         } else if (!s.snapOk) {
-          // 404/503 before the first frame, or a server without snapshots.
+          // 404/503 before the first frame.
           s.els.snapMsg.textContent = res.status === 503 || res.status === 404
             ? 'No frame yet.' : `Snapshot unavailable (HTTP ${res.status}).`;
         }

@@ -33,6 +33,7 @@ const SOURCE_ROOT = process.env.SS_SOURCE_ROOT || path.resolve(HERE, '..', '..')
 const CHROMIUM = process.env.SS_CHROMIUM || '/usr/bin/chromium';
 const OUT_DIR = process.env.SS_E2E_OUT_DIR || os.tmpdir();
 const TOKEN = 'e2e-Secret-token-42';
+const SECRET = 'Camera%40pw-91';  // a camera password: never on the page
 // The whole test; CI's meson timeout is larger.
 const DEADLINE_MS = 150 * 1000;
 const T0 = Date.now();
@@ -247,6 +248,11 @@ async function runOpen(browser, m, tmp) {
   const dir = fs.mkdtempSync(path.join(tmp, 'open-'));
   const cfg = writeConfig(dir, m, [
     { id: 'cam-e2e', name: 'Test pattern', uri: 'test:', max_fps: 4 },
+    // Nothing listens on port 9: the stream keeps failing and retrying.
+    {
+      id: 'cam-down', name: 'Yard (offline)', uri: `rtsp://admin:${SECRET}@127.0.0.1:9/live`,
+      backoff_initial_s: 0.5, backoff_max_s: 2,
+    },
   ]);
   const server = new Server(cfg, {});
   await server.start();
@@ -281,6 +287,17 @@ async function runOpen(browser, m, tmp) {
       (els) => els.map((e) => e.getBoundingClientRect().width));
     ok(fills[0] > 0 && fills[0] >= fills[1] && fills[1] >= fills[2],
       `score bars drawn, best first (${fills.map((w) => w.toFixed(1))} px)`);
+
+    // The failing camera: state in words, its error, never its password.
+    const down = card(page, 'cam-down');
+    await down.locator('.state[data-state="backoff"]').waitFor({ timeout: 15000 });
+    ok(await down.locator('.state').textContent() === 'Reconnecting', 'a failing camera shows "Reconnecting"');
+    await down.locator('.last-error:not([hidden])').waitFor({ timeout: 10000 });
+    ok(/^Last error: /.test(await down.locator('.last-error').textContent()),
+      `its last error is shown: "${await down.locator('.last-error').textContent()}"`);
+    ok(await down.locator('.uri').textContent() === 'rtsp://***@127.0.0.1:9/live', 'its URI is shown redacted');
+    const html = await page.content();
+    ok(!html.includes('Camera%40pw') && !html.includes('Camera@pw'), 'the camera password is nowhere on the page');
 
     const features = await server.features('cam-e2e');
     log(`server features: ${JSON.stringify(features)}`);
@@ -343,7 +360,7 @@ async function runOpen(browser, m, tmp) {
     const got = await server.api('GET', `/api/v1/streams/${id2}`);
     ok(got.status === 200 && got.json.uri === 'test:' && got.json.max_fps === 2,
       `the API has the new stream ${id2} (max_fps ${got.json && got.json.max_fps})`);
-    ok(await page.locator('#stream-count').textContent() === '(2)', 'count shows 2 streams');
+    ok(await page.locator('#stream-count').textContent() === '(3)', 'count shows 3 streams');
     ok((await page.locator('#announce').textContent()).includes('Added stream Door camera') ||
       await page.waitForFunction(() => document.getElementById('announce').textContent.includes('Added'),
         null, { timeout: 2000 }).then(() => true), 'the addition is announced (aria-live)');
@@ -379,8 +396,8 @@ async function runOpen(browser, m, tmp) {
     ok(await page.evaluate(() => document.activeElement.id) === 'streams-heading',
       'focus moves to the streams heading');
     await page.waitForTimeout(3500); // one list refresh: the card stays gone
-    ok(await c2.count() === 0 && await card(page, 'cam-e2e').count() === 1,
-      'after a list refresh: only the first stream');
+    ok(await c2.count() === 0 && await page.locator('li.card').count() === 2,
+      'after a list refresh: the two configured streams only');
 
     ok(page.errors.length === 0, `no uncaught page errors ${JSON.stringify(page.errors)}`);
     ok(page.foreign.length === 0, `no request leaves the server ${JSON.stringify(page.foreign)}`);
@@ -389,7 +406,11 @@ async function runOpen(browser, m, tmp) {
     throw Object.assign(e, { server });
   } finally {
     const x = await server.stop();
-    ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
+    try {
+      ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
+    } catch (e) {
+      throw Object.assign(e, { server });
+    }
   }
 }
 
@@ -444,7 +465,11 @@ async function runToken(browser, m, tmp) {
     throw Object.assign(e, { server });
   } finally {
     const x = await server.stop();
-    ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
+    try {
+      ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
+    } catch (e) {
+      throw Object.assign(e, { server });
+    }
   }
 }
 
