@@ -116,7 +116,8 @@ teardown(void)
 
 /* ---- helpers ---- */
 
-/* Quick settings: a dead source is noticed in 2 s, retried in 0.2-1 s. */
+/* Quick settings: a dead source is noticed in 5 s (enough for a first RTSP
+ * connection under a sanitizer), retried in 0.2-1 s. */
 static void
 quick_config(StreamConfig *c, const char *name, const char *uri)
 {
@@ -124,7 +125,7 @@ quick_config(StreamConfig *c, const char *name, const char *uri)
   c->name = g_strdup(name);
   c->uri = g_strdup(uri);
   c->max_fps = 0; /* as fast as the pool allows */
-  c->stall_timeout_s = 2.0;
+  c->stall_timeout_s = 5.0;
   c->backoff_initial_s = 0.2;
   c->backoff_max_s = 1.0;
   c->rtsp_latency_ms = 100;
@@ -353,6 +354,7 @@ START_TEST(test_rtsp_stall)
   double t;
 
   quick_config(&c, "staller", uri);
+  c.stall_timeout_s = 2.0;
   id = add(&c);
   ck_assert_msg(wait_inferred(id, 3, 20) >= 0, "no predictions at first");
   rtsp_test_server_set_stalled(srv, TRUE);
@@ -500,8 +502,7 @@ START_TEST(test_rtsp_keyframes)
   quick_config(&c, "all", uri);
   id_all = add(&c);
   quick_config(&c, "keyframes", uri);
-  c.decode = STREAM_DECODE_KEYFRAMES;
-  c.stall_timeout_s = 4.0; /* one frame a second */
+  c.decode = STREAM_DECODE_KEYFRAMES; /* one frame a second */
   id_key = add(&c);
   ck_assert(wait_inferred(id_all, 1, 20) >= 0);
   ck_assert_msg(wait_inferred(id_key, 1, 20) >= 0, "keyframes: no frame");
