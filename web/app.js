@@ -300,6 +300,8 @@
         : st === 'starting' ? 'Last frame; connecting…' : 'Last frame; stream stopped.';
     }
     e.snap.classList.toggle('stale', s.snapOk && st !== 'running');
+    // No picture and none coming soon: a short banner, not an empty frame.
+    e.snap.classList.toggle('collapsed', !s.snapOk && (st === 'backoff' || st === 'stopped'));
     e.snapMsg.hidden = !text;
     if (e.snapMsg.textContent !== text) e.snapMsg.textContent = text;
   }
@@ -884,8 +886,13 @@
     }
     const sorted = values.slice().sort((a, b) => a - b);
     const max = sorted.length ? sorted[sorted.length - 1] : 0;
-    const step = niceStep(Math.max(max * 1.1, 0.1), 3);
-    const top = Math.max(step, Math.ceil((max * 1.1) / step) * step);
+    // Scale to the bulk of the data: a start-up spike would flatten the
+    // rest. Higher points are drawn at the top edge; the summary gives the
+    // true maximum.
+    const p95 = sorted.length ? sorted[Math.floor((sorted.length - 1) * 0.95)] : 0;
+    const span = Math.max(Math.min(max, p95 * 2) * 1.1, 0.1);
+    const step = niceStep(span, 3);
+    const top = Math.max(step, Math.ceil(span / step) * step);
 
     const padL = 44, padR = 8, padT = 8, padB = 20;
     const pw = w - padL - padR;
