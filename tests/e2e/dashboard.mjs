@@ -9,7 +9,9 @@
 //      snapshot shows when the server has snapshots.
 //   2. The add form shows the API's 400 message for a bad URI, then adds a
 //      camera (submitted with the keyboard); the card appears and the API
-//      has the stream. Screenshots (desktop and phone width) are saved.
+//      has the stream. Screenshots are saved: dashboard.png (desktop),
+//      dashboard-phone.png (390 px wide), dashboard-dark.png (dark scheme),
+//      dashboard-token.png (the token prompt).
 //   3. Remove: cancelling the confirm keeps the stream, accepting removes it
 //      (card gone, API 404).
 //   4. With a token configured: the page asks for it, a wrong one is
@@ -376,6 +378,10 @@ async function runOpen(browser, m, tmp) {
     ok(overflow <= 0, `no horizontal scrolling at phone width (overflow ${overflow} px)`);
     await shot(page, 'dashboard-phone.png');
     await page.setViewportSize({ width: 1280, height: 900 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(1200); // a chart redraw picks up the colours
+    await shot(page, 'dashboard-dark.png');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     // -- remove: cancel keeps it, accept removes it --
     const removeBtn = page.getByRole('button', { name: 'Remove Door camera' });
