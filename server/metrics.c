@@ -70,8 +70,10 @@ append_double(GString *out, double v)
   } else if (isinf(v)) {
     g_string_append(out, v > 0 ? "+Inf" : "-Inf");
   } else {
+    /* 15 significant digits: exact for counts up to 10^15, and no float
+     * noise (0.1 stays 0.1). */
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    g_string_append(out, g_ascii_dtostr(buf, sizeof buf, v));
+    g_string_append(out, g_ascii_formatd(buf, sizeof buf, "%.15g", v));
   }
 }
 
@@ -103,7 +105,7 @@ metrics_histogram(GString *out, const char *name, const char *const *labels,
   char *bucket = g_strdup_printf("%s_bucket", name);
   for (guint i = 0; i < n_bounds; i++) {
     char le[G_ASCII_DTOSTR_BUF_SIZE];
-    g_ascii_dtostr(le, sizeof le, bounds[i]);
+    g_ascii_formatd(le, sizeof le, "%.15g", bounds[i]);
     g_string_append(out, bucket);
     append_labels(out, labels, le);
     g_string_append_printf(out, " %" G_GUINT64_FORMAT "\n", cumulative[i]);

@@ -84,10 +84,12 @@ static void
 on_registry_changed(Registry *r, gpointer user)
 {
   Server *s = user;
-  if (s->store)
-    config_store_registry_changed(r, s->store);
+  /* The hub first: it subscribes to a new stream before the config file
+   * write (with its fsyncs) delays anything. */
   if (s->events)
     event_hub_registry_changed(r, s->events);
+  if (s->store)
+    config_store_registry_changed(r, s->store);
 }
 
 static gboolean

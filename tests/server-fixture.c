@@ -47,9 +47,11 @@ static void
 on_registry_changed(Registry *r, gpointer user)
 {
   ServerFixture *f = user;
-  config_store_registry_changed(r, f->store);
+  /* The hub first: it subscribes to a new stream before the config file
+   * write (with its fsyncs) delays anything. */
   if (f->events)
     event_hub_registry_changed(r, f->events);
+  config_store_registry_changed(r, f->store);
 }
 
 void
