@@ -235,11 +235,11 @@ def main():
               f"{'PASS' if r['e2e_p99_ms'] < 3 * a.infer_median_ms else 'FAIL'}")
         rows.append(r)
 
-    print("\n| decode | streams | recv/s | inferred/s | dropped/s "
+    print("\n| decode | streams | recv/s | inferred/s | dropped/s | CPU % "
           "| CPU ms/inferred | workers ms/inferred | rest ms/received "
           "| e2e p50 ms | e2e p99 ms | ratio (1-thread infer) "
           "| ratio (all-cores infer) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         if not r["cpu_ms_per_inferred"]:
             print(f"| {r['label']} | no inference |")
@@ -247,7 +247,8 @@ def main():
         fps = f" @{r['max_fps']:g} fps" if r["max_fps"] else ""
         print(f"| {r['decode']}{fps} | {r['streams']} "
               f"| {r['received_per_s']:.1f} | {r['inferred_per_s']:.1f} "
-              f"| {r['dropped_per_s']:.1f} | {r['cpu_ms_per_inferred']:.1f} "
+              f"| {r['dropped_per_s']:.1f} | {100 * r['cpu_s'] / r['seconds']:.0f} "
+              f"| {r['cpu_ms_per_inferred']:.1f} "
               f"| {r['workers_ms_per_inferred']:.1f} "
               f"| {r['rest_ms_per_received']:.2f} "
               f"| {r['e2e_p50_ms']:.1f} | {r['e2e_p99_ms']:.1f} "

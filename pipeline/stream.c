@@ -449,6 +449,16 @@ on_deep_element_added(GstBin *bin, GstBin *sub, GstElement *element,
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(element),
                                    "max-threads"))
     g_object_set(element, "max-threads", 1, NULL);
+  /* A frame damaged by packet loss (late packets dropped by the
+   * jitterbuffer when the machine falls behind, UDP loss) would be
+   * classified as whatever its smears look like: drop it instead. libav's
+   * own flag for avdec_*, GstVideoDecoder's for the others. */
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(element),
+                                   "output-corrupt"))
+    g_object_set(element, "output-corrupt", FALSE, NULL);
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(element),
+                                   "discard-corrupted-frames"))
+    g_object_set(element, "discard-corrupted-frames", TRUE, NULL);
   if (s->cfg.decode != STREAM_DECODE_KEYFRAMES) /* immutable field */
     return;
   pad = gst_element_get_static_pad(element, "sink");
