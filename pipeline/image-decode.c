@@ -23,7 +23,8 @@
  *   libjpeg's on about 2% of the samples by one level. Without gst-libav
  *   jpegdec is used anyway (colour edges are then softer).
  * - PNG: pngdec (alpha dropped, 16-bit reduced to the high byte as libpng's
- *   strip_16 and PIL do). BMP: avdec_bmp.
+ *   strip_16 and PIL do); 16-bit colour PNGs go to gdkpixbufdec instead
+ *   (pngdec 1.22 shifts their samples). BMP: avdec_bmp.
  *
  * No colour management, no EXIF rotation. Limits are checked on the header
  * before decoding and again on the decoded caps.
@@ -72,6 +73,8 @@ typedef struct {
   gboolean saw_adobe; /* APP14 "Adobe" */
   int adobe_transform;
   gboolean ycc;       /* 3 components in YCbCr (as libjpeg decides) */
+  /* PNG only */
+  int png_depth, png_color_type;
 } ImageHeader;
 
 static guint16
@@ -312,6 +315,8 @@ probe_png(const guint8 *d, gsize n, ImageHeader *h, GError **error)
     return format_error(error, "corrupt PNG: no IHDR chunk");
   h->width = rd32be(d + 16);
   h->height = rd32be(d + 20);
+  h->png_depth = d[24];
+  h->png_color_type = d[25];
   if (h->width == 0 || h->height == 0 || h->width > 0x7FFFFFFF ||
       h->height > 0x7FFFFFFF)
     return format_error(error, "corrupt PNG: size %ux%u", h->width,
@@ -694,7 +699,13 @@ make_decoder(const ImageHeader *hdr, GError **error)
       gst_util_set_object_arg(G_OBJECT(e), "idct-method", "islow");
     return e;
   }
-  case IMAGE_KIND_PNG: return make_element("pngdec", error);
+  case IMAGE_KIND_PNG:
+    /* pngdec scrambles 16-bit colour rows (its ARGB64 output is shifted
+     * by one sample); gdkpixbufdec reduces them to 8 bits correctly (the
+     * high byte). 16-bit grey is fine in pngdec (GRAY16_BE). */
+    if (hdr->png_depth == 16 && hdr->png_color_type != 0)
+      return make_element("gdkpixbufdec", error);
+    return make_element("pngdec", error);
   case IMAGE_KIND_BMP: return make_element("avdec_bmp", error);
   }
   g_assert_not_reached();

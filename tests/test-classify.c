@@ -39,6 +39,26 @@
 #define MIN_AGREEMENT 0.90
 #define MAX_ACCURACY_GAP_POINTS 2.0
 
+/* Under AddressSanitizer (an unoptimised build, several times slower) the
+ * reference test classifies every 5th dev image only: that run is there to
+ * find memory errors, and 8 models x 200 images would not fit its time
+ * limit. It still checks agreement, with a bar loosened for 40 images (one
+ * flip is 2.5 points); the accuracy bars are checked by the normal build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SS_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SS_TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifdef SS_TEST_UNDER_ASAN
+#define REF_IMAGE_STRIDE 5
+#define REF_MIN_AGREEMENT 0.80
+#else
+#define REF_IMAGE_STRIDE 1
+#define REF_MIN_AGREEMENT MIN_AGREEMENT
+#endif
+
 /* Model stems with a reference file, found in main() (sorted). */
 static GPtrArray *ref_models;
 
@@ -117,7 +137,9 @@ START_TEST(test_reference_agreement)
   ck_assert_msg(f != NULL, "%s", ref_path);
   char line[8192];
   int n = 0, agree = 0, our1 = 0, our5 = 0, ref1 = 0, ref5 = 0;
-  while (fgets(line, sizeof line, f)) {
+  for (int lineno = 0; fgets(line, sizeof line, f); lineno++) {
+    if (lineno % REF_IMAGE_STRIDE != 0)
+      continue;
     json_error_t jerr;
     json_t *o = json_loads(line, 0, &jerr);
     ck_assert_msg(o != NULL, "%s line %d: %s", ref_path, n + 1, jerr.text);
@@ -160,15 +182,22 @@ START_TEST(test_reference_agreement)
   fclose(f);
   unload_model(&l);
 
-  ck_assert_int_ge(n, 100);
+  ck_assert_int_ge(n, 200 / REF_IMAGE_STRIDE / 2);
   double a = 100.0 * agree / n;
   double o1 = 100.0 * our1 / n, o5 = 100.0 * our5 / n;
   double r1 = 100.0 * ref1 / n, r5 = 100.0 * ref5 / n;
   printf("%-40s images %d  top-1 agreement %.1f%%  top-1 %.1f%% (TFLite "
          "%.1f%%)  top-5 %.1f%% (TFLite %.1f%%)\n",
          stem, n, a, o1, r1, o5, r5);
-  ck_assert_msg(a >= 100.0 * MIN_AGREEMENT, "%s: top-1 agreement %.1f%%",
-                stem, a);
+  ck_assert_msg(a >= 100.0 * REF_MIN_AGREEMENT,
+                "%s: top-1 agreement %.1f%%", stem, a);
+  if (REF_IMAGE_STRIDE != 1) {
+    printf("(sanitizer build: every %dth image; accuracy bars not checked)\n",
+           REF_IMAGE_STRIDE);
+    g_free(model_path);
+    g_free(ref_path);
+    return;
+  }
   ck_assert_msg(o1 >= r1 - MAX_ACCURACY_GAP_POINTS &&
                     o1 <= r1 + MAX_ACCURACY_GAP_POINTS,
                 "%s: top-1 %.1f%% vs TFLite %.1f%%", stem, o1, r1);
