@@ -26,6 +26,12 @@ G_DEFINE_QUARK(streamsight-http-error-quark, http_error)
 #define HTTP_POOL_HEADROOM (16u << 10)
 /* Bytes asked of an event stream's reader at a time. */
 #define HTTP_SSE_BLOCK (16u << 10)
+/* The kernel send buffer of an event stream. Left to autotuning it grows
+ * to net.ipv4.tcp_wmem's maximum (4 MiB by default): minutes of events a
+ * stalled client would get late instead of seeing them dropped. With this
+ * cap (the kernel doubles it) a slow client lags by at most its queue
+ * (EVENTS_DEFAULT_QUEUE_LEN events) plus ~64 KiB. */
+#define HTTP_SSE_SNDBUF (32 << 10)
 
 struct HttpServer {
   struct MHD_Daemon *daemon;
@@ -194,8 +200,12 @@ send_response(struct MHD_Connection *conn, RouteResponse *resp)
     resp->events = NULL; /* the response owns it now (sse_free) */
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    event_client_attach(sc->client, sse_idle, sse_wake, sc,
-                        ci ? ci->connect_fd : -1);
+    int fd = ci ? ci->connect_fd : -1;
+    if (fd >= 0) {
+      int sndbuf = HTTP_SSE_SNDBUF;
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
+    event_client_attach(sc->client, sse_idle, sse_wake, sc, fd);
   } else if (resp->body && resp->body_len > 0) {
     /* MHD frees the body with free() once sent. */
     r = MHD_create_response_from_buffer_with_free_callback(

@@ -17,9 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gst/video/video.h>
+
 #include "http.h"
+#include "image-decode.h"
+#include "prom-check.h"
 #include "serve.h"
 #include "server-fixture.h"
+#include "sse-parse.h"
 #include "testutil.h"
 
 #define BODY_LIMIT 2048
@@ -35,7 +40,15 @@ static HttpServer *srv;
 static void
 start_server(const char *token, guint max_connections, guint timeout_s)
 {
-  server_fixture_init(&fx, 2, 16, token, BODY_LIMIT);
+  ServerFixtureOptions fo = {
+    .threads = 2,
+    .max_streams = 16,
+    .token = token,
+    .max_body_bytes = BODY_LIMIT,
+    .max_sse_clients = MIN(32, max_connections / 2),
+    .sse_poll_ms = 200,
+  };
+  server_fixture_init_opts(&fx, &fo);
   HttpOptions o = {
     .bind = "127.0.0.1",
     .port = 0,
@@ -43,6 +56,7 @@ start_server(const char *token, guint max_connections, guint timeout_s)
     .max_connections = max_connections,
     .connection_timeout_s = timeout_s,
     .max_body_bytes = BODY_LIMIT,
+    .events = fx.events,
   };
   GError *e = NULL;
   srv = http_server_start(&o, fx.routes, &e);
@@ -455,6 +469,734 @@ START_TEST(test_connection_limit_and_timeout)
 }
 END_TEST
 
+/* ==== issue 5: events, media and limits over real sockets ==== */
+
+/* An event-stream client on a socket: the response headers, then the
+ * chunked body de-chunked into an SSE parser. */
+typedef struct {
+  int fd;
+  int status;
+  char *headers;
+  GString *raw;      /* body bytes not yet de-chunked */
+  gsize chunk_left;  /* bytes left in the current chunk */
+  gboolean need_crlf;
+  gboolean ended;    /* last chunk or EOF */
+  SseParser p;
+} SseClient;
+
+static void
+sse_dechunk(SseClient *c)
+{
+  for (;;) {
+    if (c->need_crlf) {
+      if (c->raw->len < 2)
+        return;
+      ck_assert_msg(c->raw->str[0] == '\r' && c->raw->str[1] == '\n',
+                    "bad chunk framing");
+      g_string_erase(c->raw, 0, 2);
+      c->need_crlf = FALSE;
+    }
+    if (c->chunk_left == 0) {
+      char *nl = memchr(c->raw->str, '\n', c->raw->len);
+      if (!nl)
+        return;
+      gsize size = (gsize)g_ascii_strtoull(c->raw->str, NULL, 16);
+      g_string_erase(c->raw, 0, nl - c->raw->str + 1);
+      if (size == 0) {
+        c->ended = TRUE;
+        return;
+      }
+      c->chunk_left = size;
+    }
+    gsize n = MIN(c->chunk_left, c->raw->len);
+    if (n == 0)
+      return;
+    sse_parser_feed(&c->p, c->raw->str, n);
+    g_string_erase(c->raw, 0, (gssize)n);
+    c->chunk_left -= n;
+    if (c->chunk_left == 0)
+      c->need_crlf = TRUE;
+  }
+}
+
+/* Reads what arrives within timeout_ms; FALSE once the stream ended. */
+static gboolean
+sse_pump(SseClient *c, int timeout_ms)
+{
+  if (c->ended)
+    return FALSE;
+  struct pollfd p = { .fd = c->fd, .events = POLLIN };
+  if (poll(&p, 1, timeout_ms) != 1)
+    return TRUE;
+  char buf[16384];
+  ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+  if (n <= 0) {
+    c->ended = TRUE;
+    return FALSE;
+  }
+  g_string_append_len(c->raw, buf, n);
+  sse_dechunk(c);
+  return !c->ended;
+}
+
+/* Connects (rcvbuf > 0: a small receive buffer, set before connecting),
+ * sends GET target and reads the response head. */
+static void
+sse_open(SseClient *c, const char *target, const char *extra, int rcvbuf)
+{
+  memset(c, 0, sizeof *c);
+  sse_parser_init(&c->p);
+  c->raw = g_string_new(NULL);
+  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(c->fd, 0);
+  if (rcvbuf > 0)
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_in a = { .sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)http_server_port(srv)) };
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+  char *r = g_strdup_printf("GET %s HTTP/1.1\r\nHost: x\r\nAccept: "
+                            "text/event-stream\r\n%s\r\n", target,
+                            extra ? extra : "");
+  ck_assert(send_all(c->fd, r, strlen(r)));
+  g_free(r);
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  char *end = NULL;
+  while (!(end = strstr(c->raw->str, "\r\n\r\n")) &&
+         g_get_monotonic_time() < deadline) {
+    struct pollfd p = { .fd = c->fd, .events = POLLIN };
+    if (poll(&p, 1, 100) != 1)
+      continue;
+    char buf[4096];
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    g_string_append_len(c->raw, buf, n);
+  }
+  ck_assert_msg(end != NULL, "no response head");
+  c->headers = g_strndup(c->raw->str, end - c->raw->str);
+  sscanf(c->headers, "HTTP/1.%*d %d", &c->status);
+  g_string_erase(c->raw, 0, end - c->raw->str + 4);
+  if (c->status == 200)
+    sse_dechunk(c);
+}
+
+static void
+sse_close(SseClient *c)
+{
+  if (c->fd >= 0)
+    close(c->fd);
+  g_free(c->headers);
+  g_string_free(c->raw, TRUE);
+  sse_parser_clear(&c->p);
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+}
+
+/* Events named name received so far. */
+static int
+sse_count(SseClient *c, const char *name)
+{
+  int have = 0;
+  for (int i = sse_parser_find(&c->p, name, 0); i >= 0;
+       i = sse_parser_find(&c->p, name, (guint)i + 1))
+    have++;
+  return have;
+}
+
+/* Pumps until there are n events named name, or timeout_s. */
+static int
+sse_wait(SseClient *c, const char *name, int n, double timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time() + (gint64)(timeout_s * 1e6);
+  int have;
+  while ((have = sse_count(c, name)) < n &&
+         g_get_monotonic_time() < deadline && sse_pump(c, 100))
+    ;
+  return sse_count(c, name);
+}
+
+static json_t *
+get_json(const char *target)
+{
+  HttpAnswer a;
+  http_do("GET", target, NULL, NULL, &a);
+  ck_assert_msg(a.status == 200, "GET %s: %d", target, a.status);
+  json_t *j = answer_json(&a);
+  answer_clear(&a);
+  return j;
+}
+
+static json_int_t
+stats_int(const char *section, const char *key)
+{
+  json_t *j = get_json("/api/v1/stats");
+  json_int_t v = json_integer_value(json_object_get(
+      json_object_get(j, section), key));
+  json_decref(j);
+  return v;
+}
+
+/* POSTs a stream; returns its id (new string). */
+static char *
+http_create(const char *body)
+{
+  HttpAnswer a;
+  http_do("POST", "/api/v1/streams", NULL, body, &a);
+  ck_assert_msg(a.status == 201, "POST %s: %d", body, a.status);
+  json_t *j = answer_json(&a);
+  char *id = g_strdup(json_string_value(json_object_get(j, "id")));
+  json_decref(j);
+  answer_clear(&a);
+  return id;
+}
+
+static void
+start_events_server(const char *token, guint max_sse, guint queue_len,
+                    guint64 body_limit)
+{
+  ServerFixtureOptions fo = {
+    .threads = 2,
+    .max_streams = 16,
+    .token = token,
+    .max_body_bytes = body_limit,
+    .max_uri_bytes = 1024,
+    .max_header_bytes = 2048,
+    .max_sse_clients = max_sse,
+    .sse_queue_len = queue_len,
+    .sse_heartbeat_ms = 300,
+    .sse_poll_ms = 200,
+  };
+  server_fixture_init_opts(&fx, &fo);
+  HttpOptions o = {
+    .bind = "127.0.0.1",
+    .port = 0,
+    .threads = 2,
+    .max_connections = 64,
+    .connection_timeout_s = 30,
+    .max_body_bytes = body_limit,
+    .max_uri_bytes = 1024,
+    .max_header_bytes = 2048,
+    .events = fx.events,
+  };
+  GError *e = NULL;
+  srv = http_server_start(&o, fx.routes, &e);
+  ck_assert_msg(srv != NULL, "start: %s", e ? e->message : "");
+}
+
+static void
+setup_events(void)
+{
+  start_events_server(NULL, 4, 16, 1 << 20);
+}
+
+static void
+setup_events_auth(void)
+{
+  start_events_server("sekrit-Token", 4, 16, 1 << 20);
+}
+
+START_TEST(test_sse_delivery)
+{
+  char *id = http_create("{\"name\": \"sse\", \"uri\": \"test:\", "
+                         "\"max_fps\": 20}");
+  char *target = g_strdup_printf("/api/v1/streams/%s/events", id);
+  SseClient c;
+  sse_open(&c, target, NULL, 0);
+  ck_assert_int_eq(c.status, 200);
+  ck_assert_msg(strstr(c.headers, "Content-Type: text/event-stream") &&
+                strstr(c.headers, "chunked"), "%s", c.headers);
+  ck_assert_int_ge(sse_wait(&c, "prediction", 4, PREDICTION_TIMEOUT_S), 4);
+  ck_assert_int_eq(c.p.retry_ms, 3000);
+  ck_assert_int_eq(sse_parser_find(&c.p, "stream", 0), 0);
+  json_int_t prev = 0;
+  for (int i = sse_parser_find(&c.p, "prediction", 0); i >= 0;
+       i = sse_parser_find(&c.p, "prediction", (guint)i + 1)) {
+    SseEvent *e = g_ptr_array_index(c.p.events, i);
+    json_t *j = json_loads(e->data, 0, NULL);
+    ck_assert_msg(j, "data not JSON: %s", e->data);
+    json_t *p = json_object_get(j, "prediction");
+    json_int_t seq = json_integer_value(json_object_get(p, "seq"));
+    ck_assert_int_gt(seq, prev);
+    prev = seq;
+    char *want = g_strdup_printf("%s:%lld", id, (long long)seq);
+    ck_assert_str_eq(e->id, want);
+    g_free(want);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "stream_id")), id);
+    ck_assert(json_array_size(json_object_get(p, "classes")) == 5);
+    json_decref(j);
+  }
+  /* Heartbeats (every 300 ms here). */
+  ck_assert_int_ge(sse_wait(&c, "heartbeat", 2, 5), 2);
+  SseEvent *hb = g_ptr_array_index(c.p.events,
+                                   sse_parser_find(&c.p, "heartbeat", 0));
+  json_t *j = json_loads(hb->data, 0, NULL);
+  ck_assert(json_is_string(json_object_get(j, "time")));
+  ck_assert_int_eq(json_integer_value(json_object_get(j, "dropped")), 0);
+  json_decref(j);
+
+  /* All streams, and a PATCH seen as a stream event. */
+  SseClient all;
+  sse_open(&all, "/api/v1/events", NULL, 0);
+  ck_assert_int_eq(all.status, 200);
+  ck_assert_int_ge(sse_wait(&all, "prediction", 1, PREDICTION_TIMEOUT_S), 1);
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  HttpAnswer a;
+  http_do("PATCH", path, NULL, "{\"max_fps\": 2}", &a);
+  ck_assert_int_eq(a.status, 200);
+  answer_clear(&a);
+  ck_assert_int_ge(sse_wait(&all, "stream", 2, 5), 2);
+  /* Removing the stream ends the per-stream client. */
+  http_do("DELETE", path, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 204);
+  answer_clear(&a);
+  gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (sse_pump(&c, 100) && g_get_monotonic_time() < deadline)
+    ;
+  ck_assert_msg(c.ended, "per-stream events did not end after DELETE");
+  ck_assert_int_ge(sse_parser_find(&c.p, "stream_removed", 0), 0);
+  ck_assert_int_ge(sse_wait(&all, "stream_removed", 1, 5), 1);
+  ck_assert(!all.ended);
+  sse_close(&all);
+  sse_close(&c);
+  g_free(path);
+  g_free(target);
+  g_free(id);
+}
+END_TEST
+
+static double
+inferred_per_s(const char *id, double seconds)
+{
+  StreamInfo a, b;
+  ck_assert(registry_get(fx.registry, id, &a, NULL));
+  gint64 t0 = g_get_monotonic_time();
+  g_usleep((gulong)(seconds * 1e6));
+  ck_assert(registry_get(fx.registry, id, &b, NULL));
+  double dt = (double)(g_get_monotonic_time() - t0) / 1e6;
+  double r = (double)(b.stats.counters[RESULTS_INFERRED] -
+                      a.stats.counters[RESULTS_INFERRED]) / dt;
+  stream_info_clear(&a);
+  stream_info_clear(&b);
+  return r;
+}
+
+START_TEST(test_sse_slow_client)
+{
+  /* Two streams at full rate feed the client ~2x the frame rate. */
+  char *id = http_create("{\"name\": \"f1\", \"uri\": \"test:\", "
+                         "\"max_fps\": 0}");
+  g_free(http_create("{\"name\": \"f2\", \"uri\": \"test:\", "
+                     "\"max_fps\": 0}"));
+  json_decref(fixture_wait_prediction(&fx, id, PREDICTION_TIMEOUT_S, NULL));
+  double before = inferred_per_s(id, 2.0);
+  /* A client that never reads, with a small receive buffer: the kernel
+   * buffers fill, the server's queue (16) fills, then events drop. */
+  SseClient c;
+  sse_open(&c, "/api/v1/events", NULL, 4096);
+  ck_assert_int_eq(c.status, 200);
+  StreamInfo a;
+  ck_assert(registry_get(fx.registry, id, &a, NULL));
+  gint64 t0 = g_get_monotonic_time();
+  gint64 deadline = t0 + 90 * G_USEC_PER_SEC;
+  while (stats_int("sse", "events_dropped") < 50 &&
+         g_get_monotonic_time() < deadline)
+    g_usleep(200 * 1000);
+  json_int_t dropped = stats_int("sse", "events_dropped");
+  ck_assert_msg(dropped >= 50, "only %lld events dropped in 90 s",
+                (long long)dropped);
+  double during = inferred_per_s(id, 2.0);
+  StreamInfo b;
+  ck_assert(registry_get(fx.registry, id, &b, NULL));
+  double waited = (double)(g_get_monotonic_time() - t0) / 1e6;
+  printf("slow SSE client: %lld events dropped after %.1f s; stream f1 "
+         "inferred %.1f/s before, %.1f/s while the client stalled (%"
+         G_GUINT64_FORMAT " frames)\n", (long long)dropped, waited, before,
+         during, b.stats.counters[RESULTS_INFERRED] -
+                     a.stats.counters[RESULTS_INFERRED]);
+  /* Inference did not wait for the client: still at the source's rate
+   * (the bound leaves room for the shared, noisy 2-core machine). */
+  ck_assert_msg(during >= 0.6 * before, "inference slowed: %.1f/s -> %.1f/s",
+                before, during);
+  stream_info_clear(&a);
+  stream_info_clear(&b);
+  /* Reading now: what the kernel held (older heartbeats among it), the
+   * queue's worth, then heartbeats that count the drops. */
+  json_int_t hb_dropped = 0;
+  deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  guint seen = 0;
+  while (hb_dropped < dropped && g_get_monotonic_time() < deadline &&
+         sse_pump(&c, 100)) {
+    for (; seen < c.p.events->len; seen++) {
+      SseEvent *e = g_ptr_array_index(c.p.events, seen);
+      if (strcmp(e->event, "heartbeat") != 0)
+        continue;
+      json_t *j = json_loads(e->data, 0, NULL);
+      hb_dropped = MAX(hb_dropped,
+                       json_integer_value(json_object_get(j, "dropped")));
+      json_decref(j);
+    }
+  }
+  ck_assert_msg(hb_dropped >= dropped, "heartbeats report %lld dropped, "
+                "stats %lld", (long long)hb_dropped, (long long)dropped);
+  /* The other clients, the API and the streams are unaffected. */
+  json_t *s = get_json("/api/v1/stats");
+  ck_assert_int_eq(json_integer_value(json_object_get(
+                       json_object_get(s, "sse"), "clients")), 1);
+  json_decref(s);
+  sse_close(&c);
+  g_free(id);
+}
+END_TEST
+
+START_TEST(test_sse_disconnect_and_limit)
+{
+  SseClient c[4];
+  for (int i = 0; i < 4; i++) {
+    sse_open(&c[i], "/api/v1/events", NULL, 0);
+    ck_assert_int_eq(c[i].status, 200);
+  }
+  ck_assert_int_eq(stats_int("sse", "clients"), 4);
+  /* At the limit: 503, the error shape, Retry-After. */
+  HttpAnswer a;
+  http_do("GET", "/api/v1/events", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 503);
+  char *ra = answer_header(&a, "Retry-After");
+  ck_assert_str_eq(ra, "5");
+  g_free(ra);
+  json_t *j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")), "limit_reached");
+  json_decref(j);
+  answer_clear(&a);
+  /* Clients that hang up (while idle: no stream runs) are noticed and
+   * cleaned up without waiting for a heartbeat's write. */
+  for (int i = 0; i < 3; i++)
+    sse_close(&c[i]);
+  gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (stats_int("sse", "clients") > 1 &&
+         g_get_monotonic_time() < deadline)
+    g_usleep(50 * 1000);
+  ck_assert_int_eq(stats_int("sse", "clients"), 1);
+  sse_open(&c[0], "/api/v1/events", NULL, 0);
+  ck_assert_int_eq(c[0].status, 200);
+  /* Stopping the server with clients connected ends them. */
+  http_server_stop(srv);
+  srv = NULL;
+  for (int i = 0; i < 4; i += 3) {
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (sse_pump(&c[i], 100) && g_get_monotonic_time() < deadline)
+      ;
+    ck_assert_msg(c[i].ended, "client %d not ended by the server's stop", i);
+    sse_close(&c[i]);
+  }
+}
+END_TEST
+
+START_TEST(test_sse_token)
+{
+  SseClient c;
+  sse_open(&c, "/api/v1/events", NULL, 0);
+  ck_assert_int_eq(c.status, 401);
+  sse_close(&c);
+  sse_open(&c, "/api/v1/events?access_token=nope", NULL, 0);
+  ck_assert_int_eq(c.status, 401);
+  sse_close(&c);
+  sse_open(&c, "/api/v1/events?access_token=sekrit-Token", NULL, 0);
+  ck_assert_int_eq(c.status, 200);
+  ck_assert_int_ge(sse_wait(&c, "heartbeat", 1, 5), 1);
+  sse_close(&c);
+  sse_open(&c, "/api/v1/events", "Authorization: Bearer sekrit-Token\r\n", 0);
+  ck_assert_int_eq(c.status, 200);
+  sse_close(&c);
+  /* Not on the other routes. */
+  HttpAnswer a;
+  http_do("GET", "/api/v1/streams?access_token=sekrit-Token", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 401);
+  answer_clear(&a);
+}
+END_TEST
+
+/* An encoded image made by GStreamer's encoders (caps "image/png", ...). */
+static guint8 *
+make_image(const char *caps_str, int w, int h, gsize *len)
+{
+  gsize stride = (gsize)w * 3;
+  GstBuffer *buf = gst_buffer_new_allocate(NULL, stride * (gsize)h, NULL);
+  GstMapInfo map;
+  ck_assert(gst_buffer_map(buf, &map, GST_MAP_WRITE));
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      guint8 *px = map.data + (gsize)y * stride + (gsize)x * 3;
+      px[0] = (guint8)(x * 7);
+      px[1] = (guint8)(y * 5);
+      px[2] = (guint8)(x ^ y);
+    }
+  gst_buffer_unmap(buf, &map);
+  GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING,
+                                      "RGB", "width", G_TYPE_INT, w, "height",
+                                      G_TYPE_INT, h, "framerate",
+                                      GST_TYPE_FRACTION, 0, 1, NULL);
+  GstSample *s = gst_sample_new(buf, caps, NULL, NULL);
+  GstCaps *to = gst_caps_from_string(caps_str);
+  GstSample *out = gst_video_convert_sample(s, to, 5 * GST_SECOND, NULL);
+  ck_assert_ptr_nonnull(out);
+  GstBuffer *ob = gst_sample_get_buffer(out);
+  ck_assert(gst_buffer_map(ob, &map, GST_MAP_READ));
+  guint8 *data = g_memdup2(map.data, map.size);
+  *len = map.size;
+  gst_buffer_unmap(ob, &map);
+  gst_sample_unref(out);
+  gst_sample_unref(s);
+  gst_caps_unref(to);
+  gst_caps_unref(caps);
+  gst_buffer_unref(buf);
+  return data;
+}
+
+/* Sends a raw request (head + body) and reads the answer. */
+static void
+http_raw(const char *head, const void *body, gsize len, HttpAnswer *out)
+{
+  int fd = client_connect();
+  ck_assert(send_all(fd, head, strlen(head)));
+  if (body)
+    ck_assert(send_all(fd, body, len));
+  read_answer(fd, FALSE, out);
+  close(fd);
+}
+
+START_TEST(test_media_over_http)
+{
+  char *id = http_create("{\"name\": \"m\", \"uri\": \"test:\", "
+                         "\"max_fps\": 5}");
+  json_decref(fixture_wait_prediction(&fx, id, PREDICTION_TIMEOUT_S, NULL));
+  /* Snapshot: a JPEG that decodes. */
+  char *target = g_strdup_printf("/api/v1/streams/%s/snapshot.jpg?width=100",
+                                 id);
+  HttpAnswer a;
+  http_do("GET", target, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  char *ct = answer_header(&a, "Content-Type");
+  ck_assert_str_eq(ct, "image/jpeg");
+  g_free(ct);
+  const guint8 *d = (const guint8 *)a.body;
+  ck_assert(a.body_len > 100 && d[0] == 0xff && d[1] == 0xd8 &&
+            d[a.body_len - 2] == 0xff && d[a.body_len - 1] == 0xd9);
+  RgbImage img;
+  ck_assert(image_decode_buffer(d, a.body_len, &img, NULL));
+  ck_assert_int_eq(img.width, 100);
+  rgb_image_clear(&img);
+  answer_clear(&a);
+  g_free(target);
+
+  /* Classify: raw, then multipart (what curl -F sends). */
+  gsize len = 0;
+  guint8 *png = make_image("image/png", 64, 48, &len);
+  char *head = g_strdup_printf("POST /api/v1/classify?top_k=3 HTTP/1.1\r\n"
+                               "Host: x\r\nConnection: close\r\n"
+                               "Content-Type: image/png\r\n"
+                               "Content-Length: %zu\r\n\r\n", len);
+  http_raw(head, png, len, &a);
+  g_free(head);
+  ck_assert_int_eq(a.status, 200);
+  json_t *j = answer_json(&a);
+  ck_assert_uint_eq(json_array_size(json_object_get(j, "classes")), 3);
+  json_decref(j);
+  answer_clear(&a);
+  GString *mp = g_string_new("--------------------------d74496d66958873e\r\n"
+                             "Content-Disposition: form-data; name=\"image\"; "
+                             "filename=\"x.png\"\r\n"
+                             "Content-Type: image/png\r\n\r\n");
+  g_string_append_len(mp, (const char *)png, (gssize)len);
+  g_string_append(mp, "\r\n--------------------------d74496d66958873e--\r\n");
+  head = g_strdup_printf("POST /api/v1/classify HTTP/1.1\r\nHost: x\r\n"
+                         "Connection: close\r\nContent-Type: multipart/"
+                         "form-data; boundary=------------------------"
+                         "d74496d66958873e\r\nContent-Length: %zu\r\n\r\n",
+                         mp->len);
+  http_raw(head, mp->str, mp->len, &a);
+  g_free(head);
+  ck_assert_int_eq(a.status, 200);
+  j = answer_json(&a);
+  ck_assert_uint_eq(json_array_size(json_object_get(j, "classes")), 5);
+  json_decref(j);
+  answer_clear(&a);
+  /* Not an image: 400 with the decoder's message. */
+  head = g_strdup_printf("POST /api/v1/classify HTTP/1.1\r\nHost: x\r\n"
+                         "Connection: close\r\nContent-Length: 5\r\n\r\n");
+  http_raw(head, "hello", 5, &a);
+  g_free(head);
+  ck_assert_int_eq(a.status, 400);
+  j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")),
+                   "invalid_image");
+  json_decref(j);
+  answer_clear(&a);
+  /* Over the body limit (1 MiB here), announced: 413 before reading. */
+  head = "POST /api/v1/classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+         "Content-Type: image/jpeg\r\nContent-Length: 2000000\r\n\r\n";
+  http_raw(head, NULL, 0, &a);
+  ck_assert_int_eq(a.status, 413);
+  answer_clear(&a);
+  json_t *s = get_json("/api/v1/stats");
+  ck_assert_int_ge(json_integer_value(json_object_get(json_object_get(
+                       json_object_get(s, "http"), "image_jobs"), "done")),
+                   4);
+  json_decref(s);
+  g_string_free(mp, TRUE);
+  g_free(png);
+  g_free(id);
+}
+END_TEST
+
+START_TEST(test_limits_over_http)
+{
+  /* A request target over limits.max_uri_bytes (1024) but within the
+   * connection memory: our JSON 414. */
+  GString *t = g_string_new("/api/v1/streams?pad=");
+  while (t->len < 1100)
+    g_string_append_c(t, 'a');
+  HttpAnswer a;
+  http_do("GET", t->str, NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 414);
+  json_t *j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")), "uri_too_long");
+  json_decref(j);
+  answer_clear(&a);
+  /* Headers over limits.max_header_bytes (2048): our JSON 431. */
+  GString *h = g_string_new("X-Pad: ");
+  while (h->len < 3000)
+    g_string_append_c(h, 'b');
+  g_string_append(h, "\r\n");
+  http_do("GET", "/api/v1/streams", h->str, NULL, &a);
+  ck_assert_int_eq(a.status, 431);
+  j = answer_json(&a);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(j, "error"), "code")),
+                   "header_too_large");
+  json_decref(j);
+  answer_clear(&a);
+  /* Far beyond the connection memory: libmicrohttpd answers by itself
+   * (not JSON); it is counted. */
+  while (h->len < 200000)
+    g_string_append(h, "X-More: cccccccccccccccccccccccccccccccccccc\r\n");
+  http_do("GET", "/api/v1/streams", h->str, NULL, &a);
+  ck_assert_msg(a.status == 431 || a.status == 413 || a.status == 400 ||
+                a.status == 0, "status %d", a.status);
+  answer_clear(&a);
+  gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+  while (stats_int("http", "protocol_errors") < 1 &&
+         g_get_monotonic_time() < deadline)
+    g_usleep(20 * 1000);
+  ck_assert_int_ge(stats_int("http", "protocol_errors"), 1);
+  json_t *s = get_json("/api/v1/stats");
+  json_t *lim = json_object_get(s, "limit_hits");
+  ck_assert_int_eq(json_integer_value(json_object_get(lim,
+                                                      "limits.max_uri_bytes")),
+                   1);
+  ck_assert_int_eq(json_integer_value(json_object_get(
+                       lim, "limits.max_header_bytes")), 1);
+  json_decref(s);
+  /* The server still answers. */
+  http_do("GET", "/healthz", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  answer_clear(&a);
+  /* /metrics over HTTP. */
+  http_do("GET", "/metrics", NULL, NULL, &a);
+  ck_assert_int_eq(a.status, 200);
+  char *ct = answer_header(&a, "Content-Type");
+  ck_assert_str_eq(ct, "text/plain; version=0.0.4; charset=utf-8");
+  g_free(ct);
+  char *err = prom_check(a.body, a.body_len);
+  ck_assert_msg(err == NULL, "%s", err);
+  answer_clear(&a);
+  g_string_free(h, TRUE);
+  g_string_free(t, TRUE);
+}
+END_TEST
+
+/* TLS keeps working, event streams included (openssl makes a throwaway
+ * certificate; curl is the client). */
+START_TEST(test_tls)
+{
+  char *openssl = g_find_program_in_path("openssl");
+  char *curl = g_find_program_in_path("curl");
+  if (!openssl || !curl) {
+    printf("SKIP: openssl or curl not installed\n");
+    g_free(openssl);
+    g_free(curl);
+    return;
+  }
+  char *dir = g_strdup_printf("%s/tls-XXXXXX", tu_tmp_dir());
+  ck_assert_ptr_nonnull(g_mkdtemp(dir));
+  char *cert = g_build_filename(dir, "cert.pem", NULL);
+  char *key = g_build_filename(dir, "key.pem", NULL);
+  char *argv[] = { openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                   "-keyout", key, "-out", cert, "-days", "1", "-subj",
+                   "/CN=127.0.0.1", NULL };
+  int status = -1;
+  ck_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL |
+                         G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+                         &status, NULL));
+  ck_assert_int_eq(status, 0);
+  char *cert_pem = NULL, *key_pem = NULL;
+  ck_assert(g_file_get_contents(cert, &cert_pem, NULL, NULL));
+  ck_assert(g_file_get_contents(key, &key_pem, NULL, NULL));
+  server_fixture_init(&fx, 1, 4, NULL, 4096);
+  HttpOptions o = {
+    .bind = "127.0.0.1", .threads = 2, .max_connections = 16,
+    .connection_timeout_s = 10, .max_body_bytes = 4096,
+    .events = fx.events, .tls_cert_pem = cert_pem, .tls_key_pem = key_pem,
+  };
+  GError *e = NULL;
+  srv = http_server_start(&o, fx.routes, &e);
+  ck_assert_msg(srv != NULL, "TLS start: %s", e ? e->message : "");
+  char *url = g_strdup_printf("https://127.0.0.1:%u/api/v1/model",
+                              http_server_port(srv));
+  char *out = NULL;
+  char *cargv[] = { curl, "-sk", "--max-time", "10", url, NULL };
+  ck_assert(g_spawn_sync(NULL, cargv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                         NULL, &out, NULL, &status, NULL));
+  json_t *j = json_loads(out, 0, NULL);
+  ck_assert_msg(j && json_is_string(json_object_get(j, "arch")),
+                "over TLS: %s", out);
+  json_decref(j);
+  g_free(out);
+  g_free(url);
+  /* Events over TLS: a stream's state at once, then its predictions. */
+  StreamConfig sc;
+  stream_config_init(&sc);
+  sc.name = g_strdup("tls");
+  sc.uri = g_strdup("test:");
+  ck_assert(registry_add(fx.registry, "tls", &sc, NULL, NULL));
+  stream_config_clear(&sc);
+  url = g_strdup_printf("https://127.0.0.1:%u/api/v1/events",
+                        http_server_port(srv));
+  char *sargv[] = { curl, "-skN", "--max-time", "4", url, NULL };
+  ck_assert(g_spawn_sync(NULL, sargv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                         NULL, &out, NULL, &status, NULL));
+  ck_assert_msg(out && strstr(out, "event: stream\n") &&
+                strstr(out, "event: prediction\n"), "SSE over TLS: %s",
+                out ? out : "(nothing)");
+  g_free(out);
+  g_free(url);
+  http_server_stop(srv);
+  srv = NULL;
+  server_fixture_clear(&fx);
+  memset(key_pem, 0, strlen(key_pem));
+  g_free(key_pem);
+  g_free(cert_pem);
+  g_free(key);
+  g_free(cert);
+  g_free(dir);
+  g_free(openssl);
+  g_free(curl);
+}
+END_TEST
+
 /* ---- concurrency ---- */
 
 typedef struct {
@@ -462,6 +1204,7 @@ typedef struct {
   int failures;
   char first_failure[256];
   int requests;
+  int done; /* atomic */
 } Client;
 
 static void
@@ -481,7 +1224,7 @@ client_main(gpointer user)
   char *own = NULL;
   for (int i = 0; i < N_REQUESTS; i++) {
     HttpAnswer a;
-    int kind = (i + c->index) % 6;
+    int kind = (i + c->index) % 10;
     if (kind == 0) {
       http_do("GET", "/api/v1/streams", NULL, NULL, &a);
       json_t *j = answer_json(&a);
@@ -522,10 +1265,46 @@ client_main(gpointer user)
         g_clear_pointer(&own, g_free);
         g_free(p);
       }
-    } else {
+    } else if (kind == 5) {
       http_do("GET", "/api/v1/streams/stream-1", NULL, NULL, &a);
       if (a.status != 200)
         client_fail(c, "get", a.status);
+    } else if (kind == 6) {
+      http_do("GET", "/metrics", NULL, NULL, &a);
+      char *err = a.status == 200 ? prom_check(a.body, a.body_len) : NULL;
+      if (a.status != 200 || err)
+        client_fail(c, err ? err : "metrics", a.status);
+      g_free(err);
+    } else if (kind == 7) {
+      http_do("GET", (i / 10) % 2 ? "/api/v1/model" : "/api/v1/openapi.json",
+              NULL, NULL, &a);
+      json_t *j = answer_json(&a);
+      if (a.status != 200 || !json_is_object(j))
+        client_fail(c, "model/openapi", a.status);
+      json_decref(j);
+    } else if (kind == 8) {
+      if (own) {
+        char *p = g_strdup_printf("/api/v1/streams/%s", own);
+        http_do("PATCH", p, NULL, (i / 10) % 2 ? "{\"max_fps\": 3}"
+                                                : "{\"top_k\": 2}", &a);
+        if (a.status != 200)
+          client_fail(c, "patch", a.status);
+        g_free(p);
+      } else {
+        http_do("GET", "/api/v1/streams/stream-1/snapshot.jpg?width=80",
+                NULL, NULL, &a);
+        if (a.status != 200 || a.body_len < 4 ||
+            (guint8)a.body[0] != 0xff || (guint8)a.body[1] != 0xd8)
+          client_fail(c, "snapshot", a.status);
+      }
+    } else {
+      /* A short-lived event stream: its first event, then hang up. */
+      SseClient e;
+      sse_open(&e, "/api/v1/streams/stream-1/events", NULL, 0);
+      if (e.status != 200 || sse_wait(&e, "stream", 1, 10) < 1)
+        client_fail(c, "events", e.status);
+      sse_close(&e);
+      memset(&a, 0, sizeof a);
     }
     answer_clear(&a);
     c->requests++;
@@ -541,6 +1320,7 @@ client_main(gpointer user)
     g_free(own);
   }
   g_free(name_body);
+  g_atomic_int_set(&c->done, 1);
   return NULL;
 }
 
@@ -572,6 +1352,14 @@ START_TEST(test_concurrent_clients)
   json_decref(p);
   guint64 before = frames_inferred("stream-1");
 
+  /* A dashboard-like client watches every stream's events throughout. */
+  SseClient watcher;
+  sse_open(&watcher, "/api/v1/events", NULL, 0);
+  ck_assert_int_eq(watcher.status, 200);
+  ck_assert_int_ge(sse_wait(&watcher, "prediction", 1, PREDICTION_TIMEOUT_S),
+                   1);
+  int watched0 = sse_count(&watcher, "prediction");
+
   Client clients[N_CLIENTS];
   GThread *threads[N_CLIENTS];
   gint64 t0 = g_get_monotonic_time();
@@ -582,6 +1370,8 @@ START_TEST(test_concurrent_clients)
   }
   int total = 0, failures = 0;
   for (int i = 0; i < N_CLIENTS; i++) {
+    while (!g_atomic_int_get(&clients[i].done))
+      sse_pump(&watcher, 20);
     g_thread_join(threads[i]);
     total += clients[i].requests;
     failures += clients[i].failures;
@@ -589,8 +1379,13 @@ START_TEST(test_concurrent_clients)
       fprintf(stderr, "%s\n", clients[i].first_failure);
   }
   double secs = (double)(g_get_monotonic_time() - t0) / 1e6;
+  int watched = sse_count(&watcher, "prediction") - watched0;
   printf("concurrency: %d requests from %d clients in %.2f s (%.0f/s), "
-         "%d failures\n", total, N_CLIENTS, secs, total / secs, failures);
+         "%d failures; a watcher received %d predictions meanwhile\n", total,
+         N_CLIENTS, secs, total / secs, failures, watched);
+  ck_assert_int_gt(watched, 0);
+  ck_assert(!watcher.ended);
+  sse_close(&watcher);
   ck_assert_int_eq(total, N_CLIENTS * N_REQUESTS);
   ck_assert_int_eq(failures, 0);
 
@@ -904,6 +1699,27 @@ http_suite(void)
   tcase_set_timeout(tc, 240);
   tcase_add_test(tc, test_binary_serve_restart);
   tcase_add_test(tc, test_binary_start_errors);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("events");
+  tcase_add_checked_fixture(tc, setup_events, teardown);
+  tcase_set_timeout(tc, 240);
+  tcase_add_test(tc, test_sse_delivery);
+  tcase_add_test(tc, test_sse_slow_client);
+  tcase_add_test(tc, test_sse_disconnect_and_limit);
+  tcase_add_test(tc, test_media_over_http);
+  tcase_add_test(tc, test_limits_over_http);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("events-auth");
+  tcase_add_checked_fixture(tc, setup_events_auth, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_sse_token);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("tls");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_tls);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("concurrency");
