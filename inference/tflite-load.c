@@ -1147,14 +1147,15 @@ add_average_pool(struct loader *L, const struct tfl_op *op,
     return v;
   const struct value in = L->m->values[v];
   /* Only the global pool: the filter covers the input, one output pixel. */
-  int oh = 0, ow = 0;
+  /* 64-bit: the filter and stride are the file's, any int32. */
+  int64_t oh = 0, ow = 0;
   if (sw >= 1 && sth >= 1) {
     if (padding == PADDING_VALID) {
-      oh = in.h >= fh ? (in.h - fh) / sth + 1 : 0;
-      ow = in.w >= fw ? (in.w - fw) / sw + 1 : 0;
+      oh = in.h >= fh ? ((int64_t)in.h - fh) / sth + 1 : 0;
+      ow = in.w >= fw ? ((int64_t)in.w - fw) / sw + 1 : 0;
     } else {
-      oh = (in.h + sth - 1) / sth;
-      ow = (in.w + sw - 1) / sw;
+      oh = ((int64_t)in.h + sth - 1) / sth;
+      ow = ((int64_t)in.w + sw - 1) / sw;
     }
   }
   if (fh != in.h || fw != in.w || oh != 1 || ow != 1 || act != ACT_NONE)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,7 @@ END_TEST
 
 struct free_arg {
   struct ss_pool *p;
+  atomic_int started;
   atomic_int returned;
 };
 
@@ -321,6 +323,7 @@ static void *
 free_thread(void *arg)
 {
   struct free_arg *fa = arg;
+  atomic_store(&fa->started, 1);
   pool_free(fa->p);
   atomic_store(&fa->returned, 1);
   return NULL;
@@ -346,9 +349,13 @@ START_TEST(test_free_drains)
   }
   /* pool_free on another thread: it must wait for the worker, which is held
    * by the gate; meanwhile new jobs are refused with SS_EINVAL. */
-  struct free_arg fa = { p, 0 };
+  struct free_arg fa = { p, 0, 0 };
   pthread_t th;
   pthread_create(&th, NULL, free_thread, &fa);
+  /* On a loaded machine (sanitizers, parallel tests) the thread may start
+   * late; the submissions below must not fill the queue before then. */
+  while (!atomic_load(&fa.started))
+    sched_yield();
   int rc = 0;
   for (int tries = 0; tries < 10000; tries++) {
     ck_assert_int_lt(queued, CAP + 1);
@@ -357,7 +364,7 @@ START_TEST(test_free_drains)
     if (rc != 0)
       break;
     queued++; /* accepted before pool_free began: it will run too */
-    nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+    nanosleep(&(struct timespec){ 0, 1000000 }, NULL); /* 1 ms */
   }
   ck_assert_int_eq(rc, SS_EINVAL);
   ck_assert_int_eq(atomic_load(&fa.returned), 0);

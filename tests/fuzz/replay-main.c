@@ -80,7 +80,8 @@ run_dir(const char *dir, int *count)
     names[n++] = strdup(e->d_name);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp_names);
+  if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+    qsort(names, n, sizeof *names, cmp_names);
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     size_t len = strlen(dir) + strlen(names[i]) + 2;
