@@ -69,7 +69,9 @@ struct engine_step_info {
 int engine_num_steps(const struct ss_engine *e);
 void engine_step_info(const struct ss_engine *e, int i,
                       struct engine_step_info *info);
-/* As engine_run, and adds each step's wall time in ns to step_ns[i]. */
+/* As engine_run, and adds each step's time in ns to step_ns[i]: the CPU time
+ * of the calling thread (time spent descheduled on a busy machine does not
+ * count; on an idle core it equals wall time). */
 void engine_run_profiled(const struct ss_engine *e, struct ss_scratch *s,
                          const float *input, float *logits,
                          uint64_t *step_ns);

@@ -734,21 +734,29 @@ END_TEST
 
 START_TEST(test_dw_pack_layout)
 {
-  const size_t c = 1 + (size_t)_i * 3, taps = 9;
-  ck_assert_uint_eq(kern_dw_packed_size(c, taps), c * (taps + 1));
+  const size_t c = 1 + (size_t)_i * 3, taps = 9, cb = KERN_DW_CB;
+  const size_t blocks = (c + cb - 1) / cb, size = blocks * cb * (taps + 1);
+  ck_assert_uint_eq(kern_dw_packed_size(c, taps), size);
   float *w = xmalloc_floats(c * taps), *bias = xmalloc_floats(c);
   for (size_t i = 0; i < c * taps; i++)
     w[i] = (float)i + 1;
   for (size_t i = 0; i < c; i++)
     bias[i] = -(float)i - 1;
   for (int with_bias = 0; with_bias < 2; with_bias++) {
-    float *p = guarded_new(c * (taps + 1));
+    float *p = guarded_new(size);
     kern_dw_pack(c, taps, w, with_bias ? bias : NULL, p);
-    expect_msg(guard_clobbered(p, c * (taps + 1)) < 0, "wrote a guard float");
-    for (size_t i = 0; i < c; i++)
-      expect_msg(p[i] == (with_bias ? bias[i] : 0.0f), "bias[%zu]", i);
-    for (size_t i = 0; i < c * taps; i++)
-      expect_msg(p[c + i] == w[i], "w[%zu]", i);
+    expect_msg(guard_clobbered(p, size) < 0, "wrote a guard float");
+    /* Block b holds cb biases then taps x cb weights; channels past c are
+     * zero. */
+    for (size_t ch = 0; ch < blocks * cb; ch++) {
+      const float *blk = p + ch / cb * cb * (taps + 1);
+      const bool real = ch < c;
+      expect_msg(blk[ch % cb] == (real && with_bias ? bias[ch] : 0.0f),
+                 "bias[%zu]", ch);
+      for (size_t t = 0; t < taps; t++)
+        expect_msg(blk[cb + t * cb + ch % cb] == (real ? w[t * c + ch] : 0.0f),
+                   "w[%zu][%zu]", t, ch);
+    }
     guarded_free(p);
   }
   free(w);
@@ -949,7 +957,7 @@ kernels_suite(void)
 
   tc = tcase_create("pack");
   tcase_add_loop_test(tc, test_gemm_pack_layout, 0, 20);
-  tcase_add_loop_test(tc, test_dw_pack_layout, 0, 6);
+  tcase_add_loop_test(tc, test_dw_pack_layout, 0, 12);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("elementwise");

@@ -38,11 +38,10 @@
  * row (the engine allows kh <= 15). Taller kernels go pixel by pixel. */
 #define CONV_MAX_SEGS 16
 
-/* Output pixels per depthwise tile. Measured on the MobileNetV2 rows
- * (bench/kernels-microbench.c): 8, 16 and 32 are within noise on wide rows;
- * 16 keeps the 14- and 7-pixel rows in one tile (weights loaded once per
- * channel group), where 8 was up to 30% slower. */
-#define DW_TILE_X 16
+/* Output pixels of one depthwise interior step (see dw3x3_block). */
+#ifndef DW_QUAD
+#define DW_QUAD 4
+#endif
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -483,125 +482,172 @@ kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
 
 /* ---- depthwise 3x3, one output row ---- */
 
-ALWAYS_INLINE __m256
-load8(const float *p, const bool masked, __m256i mask)
-{
-  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
-}
-
-/* Everything one channel group needs. rp[0..nrows) are the rows that are not
+/* Everything one row needs. rp[0..nrows) are the rows that are not
  * padding and wi[] their tap rows (ky). Output pixels [x_lo, x_hi) read no
  * padding column. */
 struct dw_args {
   size_t c, in_w, pad_left, out_w, x_lo, x_hi;
   const float *rp[3];
   size_t wi[3];
-  const float *bias, *w;
+  const float *packed; /* "dw" layout, blocks of KERN_DW_CB channels */
   float *out;
   __m256 vmin, vmax;
 };
 
-/* Output pixels [x0, x1) of channels [ch, ch+8) (masked to the real
- * channels when masked). Pixels in [g->x_lo, g->x_hi) read no padding
- * column; the others check each column. nrows, stride and masked are
- * compile-time constants at each call site, so the nine weights, the bias
- * and the clamp bounds stay in registers while x walks the pixels. */
-ALWAYS_INLINE void
-dw3x3_pixels(const struct dw_args *g, size_t ch, size_t x0, size_t x1,
-             const size_t nrows, const size_t stride, const bool masked,
-             __m256i mask)
+/* Loads 8 channels, masked when masked (the tail of the last block). */
+ALWAYS_INLINE __m256
+load8(const float *p, const bool masked, __m256i mask)
 {
-  const size_t c = g->c;
-  __m256 w[3][3];
-#pragma GCC unroll 3
-  for (size_t r = 0; r < nrows; r++)
-#pragma GCC unroll 3
-    for (size_t kx = 0; kx < 3; kx++)
-      w[r][kx] = load8(g->w + (g->wi[r] * 3 + kx) * c + ch, masked, mask);
-  const __m256 bias = load8(g->bias + ch, masked, mask);
-  const size_t xa = x0 > g->x_lo ? x0 : g->x_lo;
-  const size_t xb = x1 < g->x_hi ? x1 : g->x_hi;
+  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
 
-  /* Border pixels before and after the interior. */
-  for (size_t x = x0; x < x1; x++) {
-    if (x == xa && xa < xb) {
-      x = xb - 1;
+ALWAYS_INLINE void
+store8(float *p, __m256 v, const bool masked, __m256i mask)
+{
+  if (masked)
+    _mm256_maskstore_ps(p, mask, v);
+  else
+    _mm256_storeu_ps(p, v);
+}
+
+/* One block of up to 16 channels starting at ch, all output pixels of the
+ * row: nv halves of 8 channels (2, or 1 for a last block of exactly 8),
+ * masked to the real channels when masked. nrows, stride, nv and masked
+ * are compile-time constants at each call site.
+ *
+ * A block is one 64-byte line of each pixel, and both halves are used as
+ * soon as a line is loaded: no line has to survive in L1 until another
+ * pass comes back for its other half. With 16 channels per block that
+ * matters: pixels of 512 or 1024 channels lie 2 or 4 KiB apart, so a row's
+ * lines all fall in one or two L1 sets, and a pass of 8 channels followed
+ * by another for the next 8 fetched every line twice from L2 (measured:
+ * 14x14x512 rows at 20% of peak, 7x7x1024 at 12%).
+ *
+ * Interior pixels go DW_QUAD at a time: pixel x+q reads columns
+ * (x+q)*stride + kx, so the quad's columns of one row are loaded once and
+ * each is multiplied into every pixel that reads it (stride 1: 6 column
+ * loads for 12 FMAs per row and half). 2*DW_QUAD accumulators give enough
+ * independent FMA chains to cover the FMA latency; the 6 weights of the
+ * current row and one column take the other registers. */
+ALWAYS_INLINE void
+dw3x3_block(const struct dw_args *g, size_t ch, const float *wb,
+            const size_t nrows, const size_t stride, const size_t nv,
+            const bool masked, __m256i m0, __m256i m1)
+{
+  const size_t c = g->c, pad = g->pad_left;
+  const float *wt = wb + KERN_DW_CB; /* tap t, half h: wt[t*16 + 8h] */
+  const __m256 bias0 = _mm256_loadu_ps(wb);
+  const __m256 bias1 = nv == 2 ? _mm256_loadu_ps(wb + 8) : bias0;
+  float *out = g->out + ch;
+
+  /* Border pixels (some column is padding), one at a time. */
+  for (size_t x = 0; x < g->out_w; x++) {
+    if (x == g->x_lo && g->x_lo < g->x_hi) {
+      x = g->x_hi - 1;
       continue;
     }
-    __m256 acc = bias;
+    __m256 a0 = bias0, a1 = bias1;
 #pragma GCC unroll 3
     for (size_t r = 0; r < nrows; r++) {
 #pragma GCC unroll 3
       for (size_t kx = 0; kx < 3; kx++) {
         size_t ix = x * stride + kx;
-        if (ix < g->pad_left || ix - g->pad_left >= g->in_w)
+        if (ix < pad || ix - pad >= g->in_w)
           continue;
-        const float *px = g->rp[r] + (ix - g->pad_left) * c + ch;
-        acc = _mm256_fmadd_ps(load8(px, masked, mask), w[r][kx], acc);
+        const float *px = g->rp[r] + (ix - pad) * c + ch;
+        const float *w = wt + (g->wi[r] * 3 + kx) * KERN_DW_CB;
+        a0 = _mm256_fmadd_ps(load8(px, masked, m0), _mm256_loadu_ps(w), a0);
+        if (nv == 2)
+          a1 = _mm256_fmadd_ps(load8(px + 8, masked, m1),
+                               _mm256_loadu_ps(w + 8), a1);
       }
     }
-    const __m256 y = clamp8(acc, g->vmin, g->vmax);
-    if (masked)
-      _mm256_maskstore_ps(g->out + x * c + ch, mask, y);
-    else
-      _mm256_storeu_ps(g->out + x * c + ch, y);
+    store8(out + x * c, clamp8(a0, g->vmin, g->vmax), masked, m0);
+    if (nv == 2)
+      store8(out + x * c + 8, clamp8(a1, g->vmin, g->vmax), masked, m1);
   }
 
-  /* Interior: three columns per row, no checks. Each row has its own
-   * accumulator (the first starts from the bias), so that the dependent
-   * chain is three FMAs and two adds rather than nine FMAs: one pixel's
-   * chain then no longer outlasts the window in which the core overlaps
-   * the next pixels. Measured on the interior loop alone (56x144, stride 1,
-   * all loads from one L1 line): 55 -> 87 GFLOP/s; on real rows the loads
-   * then dominate and the gain is within noise. */
-  const float *p[3];
-#pragma GCC unroll 3
-  for (size_t r = 0; r < nrows; r++)
-    p[r] = g->rp[r] + (xa * stride - g->pad_left) * c + ch;
-  float *o = g->out + xa * c + ch;
-  for (size_t x = xa; x < xb; x++) {
-    __m256 acc[3];
+  /* Interior, DW_QUAD pixels at a time. */
+  const size_t ncol = 3 + (DW_QUAD - 1) * stride;
+  size_t x = g->x_lo;
+  for (; x + DW_QUAD <= g->x_hi; x += DW_QUAD) {
+    __m256 acc0[DW_QUAD], acc1[DW_QUAD];
+#pragma GCC unroll 4
+    for (size_t q = 0; q < DW_QUAD; q++) {
+      acc0[q] = bias0;
+      acc1[q] = bias1;
+    }
 #pragma GCC unroll 3
     for (size_t r = 0; r < nrows; r++) {
-      const __m256 v0 = load8(p[r], masked, mask);
-      acc[r] = r == 0 ? _mm256_fmadd_ps(v0, w[r][0], bias)
-                      : _mm256_mul_ps(v0, w[r][0]);
-      acc[r] = _mm256_fmadd_ps(load8(p[r] + c, masked, mask), w[r][1], acc[r]);
-      acc[r] =
-          _mm256_fmadd_ps(load8(p[r] + 2 * c, masked, mask), w[r][2], acc[r]);
-      p[r] += stride * c;
+      const float *pr = g->rp[r] + (x * stride - pad) * c + ch;
+      const float *wr = wt + g->wi[r] * 3 * KERN_DW_CB;
+      __m256 w0[3], w1[3];
+#pragma GCC unroll 3
+      for (size_t kx = 0; kx < 3; kx++) {
+        w0[kx] = _mm256_loadu_ps(wr + kx * KERN_DW_CB);
+        w1[kx] = nv == 2 ? _mm256_loadu_ps(wr + kx * KERN_DW_CB + 8) : w0[kx];
+      }
+#pragma GCC unroll 9
+      for (size_t j = 0; j < ncol; j++) {
+        const __m256 v0 = load8(pr + j * c, masked, m0);
+        const __m256 v1 = nv == 2 ? load8(pr + j * c + 8, masked, m1) : v0;
+#pragma GCC unroll 4
+        for (size_t q = 0; q < DW_QUAD; q++) {
+          /* column j is tap kx = j - q*stride of pixel q */
+          if (j >= q * stride && j - q * stride < 3) {
+            acc0[q] = _mm256_fmadd_ps(v0, w0[j - q * stride], acc0[q]);
+            if (nv == 2)
+              acc1[q] = _mm256_fmadd_ps(v1, w1[j - q * stride], acc1[q]);
+          }
+        }
+      }
     }
-    if (nrows == 3)
-      acc[0] = _mm256_add_ps(acc[0], _mm256_add_ps(acc[1], acc[2]));
-    else if (nrows == 2)
-      acc[0] = _mm256_add_ps(acc[0], acc[1]);
-    const __m256 y = clamp8(acc[0], g->vmin, g->vmax);
-    if (masked)
-      _mm256_maskstore_ps(o, mask, y);
-    else
-      _mm256_storeu_ps(o, y);
-    o += c;
+#pragma GCC unroll 4
+    for (size_t q = 0; q < DW_QUAD; q++) {
+      store8(out + (x + q) * c, clamp8(acc0[q], g->vmin, g->vmax), masked, m0);
+      if (nv == 2)
+        store8(out + (x + q) * c + 8, clamp8(acc1[q], g->vmin, g->vmax),
+               masked, m1);
+    }
+  }
+  /* The last interior pixels, one at a time. */
+  for (; x < g->x_hi; x++) {
+    __m256 a0 = bias0, a1 = bias1;
+#pragma GCC unroll 3
+    for (size_t r = 0; r < nrows; r++) {
+      const float *pr = g->rp[r] + (x * stride - pad) * c + ch;
+      const float *wr = wt + g->wi[r] * 3 * KERN_DW_CB;
+#pragma GCC unroll 3
+      for (size_t kx = 0; kx < 3; kx++) {
+        a0 = _mm256_fmadd_ps(load8(pr + kx * c, masked, m0),
+                             _mm256_loadu_ps(wr + kx * KERN_DW_CB), a0);
+        if (nv == 2)
+          a1 = _mm256_fmadd_ps(load8(pr + kx * c + 8, masked, m1),
+                               _mm256_loadu_ps(wr + kx * KERN_DW_CB + 8), a1);
+      }
+    }
+    store8(out + x * c, clamp8(a0, g->vmin, g->vmax), masked, m0);
+    if (nv == 2)
+      store8(out + x * c + 8, clamp8(a1, g->vmin, g->vmax), masked, m1);
   }
 }
 
-/* All channels and pixels of the row, with nrows and stride constant. The
- * row is walked in tiles of DW_TILE_X output pixels, and within a tile
- * channel group by group: the tile's input (nrows x (DW_TILE_X * stride + 2)
- * pixels) stays in L1 across the groups, and each group's weights are
- * loaded once per tile. */
+/* All blocks of the row, with nrows and stride constant: full blocks of 16
+ * channels, then the tail (exactly 8 channels: one unmasked half; else
+ * masked). */
 ALWAYS_INLINE void
 dw3x3_rows(const struct dw_args *g, const size_t nrows, const size_t stride)
 {
-  const size_t c = g->c, cfull = c / 8 * 8;
+  const size_t c = g->c, cfull = c / KERN_DW_CB * KERN_DW_CB;
   const __m256i all = _mm256_set1_epi32(-1);
-  const __m256i tail = mask_first(c - cfull);
-  for (size_t x0 = 0; x0 < g->out_w; x0 += DW_TILE_X) {
-    size_t x1 = g->out_w - x0 < DW_TILE_X ? g->out_w : x0 + DW_TILE_X;
-    for (size_t ch = 0; ch < cfull; ch += 8)
-      dw3x3_pixels(g, ch, x0, x1, nrows, stride, false, all);
-    if (cfull < c)
-      dw3x3_pixels(g, cfull, x0, x1, nrows, stride, true, tail);
-  }
+  const float *wb = g->packed;
+  for (size_t ch = 0; ch < cfull; ch += KERN_DW_CB, wb += KERN_DW_CB * 10)
+    dw3x3_block(g, ch, wb, nrows, stride, 2, false, all, all);
+  if (c - cfull == 8)
+    dw3x3_block(g, cfull, wb, nrows, stride, 1, false, all, all);
+  else if (cfull < c)
+    dw3x3_block(g, cfull, wb, nrows, stride, 2, true, mask_first(c - cfull),
+                mask_first(c - cfull > 8 ? c - cfull - 8 : 0));
 }
 
 static void
@@ -644,16 +690,11 @@ dw3x3_rows3_s2(const struct dw_args *g)
 static void
 dw_bias_only(const struct dw_args *g)
 {
-  size_t ch = 0;
-  for (; ch + 8 <= g->c; ch += 8) {
-    const __m256 y = clamp8(_mm256_loadu_ps(g->bias + ch), g->vmin, g->vmax);
-    for (size_t x = 0; x < g->out_w; x++)
-      _mm256_storeu_ps(g->out + x * g->c + ch, y);
-  }
-  if (ch < g->c) {
+  for (size_t ch = 0; ch < g->c; ch += 8) {
+    const float *bias = g->packed + ch / KERN_DW_CB * KERN_DW_CB * 10 +
+                        ch % KERN_DW_CB;
     const __m256i mask = mask_first(g->c - ch);
-    const __m256 y = clamp8(_mm256_maskload_ps(g->bias + ch, mask), g->vmin,
-                            g->vmax);
+    const __m256 y = clamp8(_mm256_loadu_ps(bias), g->vmin, g->vmax);
     for (size_t x = 0; x < g->out_w; x++)
       _mm256_maskstore_ps(g->out + x * g->c + ch, mask, y);
   }
@@ -674,7 +715,7 @@ kern_f32_dwconv_row__avx2(size_t c, size_t in_w, const float *const *rows,
   }
   struct dw_args g = {
     .c = c, .in_w = in_w, .pad_left = pad_left, .out_w = out_w,
-    .bias = packed, .w = packed + c, .out = out,
+    .packed = packed, .out = out,
     .vmin = _mm256_set1_ps(min), .vmax = _mm256_set1_ps(max),
   };
   size_t nrows = 0;

@@ -75,11 +75,13 @@ kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
                          size_t out_w, const float *packed, float *out,
                          float min, float max)
 {
-  const float *bias = packed;
-  const float *w = packed + c;
+  const size_t taps = kh * kw;
   for (size_t x = 0; x < out_w; x++) {
     for (size_t ch = 0; ch < c; ch++) {
-      float acc = bias[ch];
+      /* block ch / CB: CB biases, then taps x CB weights */
+      const float *blk = packed + ch / KERN_DW_CB * KERN_DW_CB * (taps + 1);
+      const float *w = blk + KERN_DW_CB + ch % KERN_DW_CB;
+      float acc = blk[ch % KERN_DW_CB];
       for (size_t ky = 0; ky < kh; ky++) {
         if (!rows[ky])
           continue;
@@ -88,7 +90,7 @@ kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
           if (ix < pad_left || ix - pad_left >= in_w)
             continue;
           ix -= pad_left;
-          acc += rows[ky][ix * c + ch] * w[(ky * kw + kx) * c + ch];
+          acc += rows[ky][ix * c + ch] * w[(ky * kw + kx) * KERN_DW_CB];
         }
       }
       out[x * c + ch] = clampf(acc, min, max);

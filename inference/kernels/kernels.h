@@ -25,9 +25,15 @@
  *     K groups of NR floats        w[n0 + j][k]   for k = 0 .. K-1
  *   NR is the table's gemm_nr. Size in floats: kern_gemm_packed_size().
  *
- * Depthwise ("dw" layout), for C channels and T = kh*kw taps:
- *   C floats of bias, then T rows of C floats: w[t][c], t = ky*kw + kx.
+ * Depthwise ("dw" layout), for C channels and T = kh*kw taps, in blocks of
+ * KERN_DW_CB channels (the last one zero-padded up to KERN_DW_CB):
+ *   for each block c0 = 0, CB, 2CB, ...:
+ *     CB floats of bias            bias[c0 + j]
+ *     T groups of CB floats        w[t][c0 + j]   for t = ky*kw + kx
+ *   so one block's weights are contiguous, and a block of 16 float32
+ *   channels is one 64-byte line of a pixel. Size: kern_dw_packed_size().
  */
+#define KERN_DW_CB 16
 size_t kern_gemm_packed_size(size_t nr, size_t n, size_t k);
 /* w: [n][k] row-major; bias: [n] or NULL for zeros. */
 void kern_gemm_pack(size_t nr, size_t n, size_t k, const float *w,

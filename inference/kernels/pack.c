@@ -1,8 +1,6 @@
 /* streamsight — weight packing shared by every kernel variant. */
 #include "kernels.h"
 
-#include <string.h>
-
 size_t
 kern_gemm_packed_size(size_t nr, size_t n, size_t k)
 {
@@ -26,16 +24,18 @@ kern_gemm_pack(size_t nr, size_t n, size_t k, const float *w,
 size_t
 kern_dw_packed_size(size_t c, size_t taps)
 {
-  return c * (taps + 1);
+  return (c + KERN_DW_CB - 1) / KERN_DW_CB * KERN_DW_CB * (taps + 1);
 }
 
 void
 kern_dw_pack(size_t c, size_t taps, const float *w, const float *bias,
              float *packed)
 {
-  if (bias)
-    memcpy(packed, bias, c * sizeof *packed);
-  else
-    memset(packed, 0, c * sizeof *packed);
-  memcpy(packed + c, w, c * taps * sizeof *packed);
+  for (size_t c0 = 0; c0 < c; c0 += KERN_DW_CB) {
+    for (size_t j = 0; j < KERN_DW_CB; j++)
+      *packed++ = (c0 + j < c && bias) ? bias[c0 + j] : 0.0f;
+    for (size_t t = 0; t < taps; t++)
+      for (size_t j = 0; j < KERN_DW_CB; j++)
+        *packed++ = c0 + j < c ? w[t * c + c0 + j] : 0.0f;
+  }
 }
