@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "model-graph.h"
@@ -71,6 +72,31 @@ static size_t
 round_up(size_t v, size_t a)
 {
   return (v + a - 1) / a * a;
+}
+
+/* Buffers from this size on are placed on transparent huge pages. */
+#define HUGE_MIN_BYTES (1u << 20)
+#define HUGE_PAGE_BYTES (2u << 20)
+
+/* A 64-byte aligned buffer (free() it); from HUGE_MIN_BYTES on, 2 MiB
+ * aligned and advised to live on huge pages. The packed weights (17 MB for
+ * MobileNetV1) and the activations are walked once per inference, and with
+ * 4 KiB pages nearly every page's walk misses the TLB; under a hypervisor
+ * each miss is a two-level page walk. Measured on the 14x14x512 pointwise
+ * GEMM with cold caches: 2.0 -> 1.75 ms (hot: 1.1 ms). The advice is only
+ * a hint: without huge pages the buffer works the same. */
+static void *
+alloc_buffer(size_t bytes)
+{
+  if (bytes < HUGE_MIN_BYTES)
+    return aligned_alloc(64, round_up(bytes ? bytes : 1, 64));
+  bytes = round_up(bytes, HUGE_PAGE_BYTES);
+  void *p = aligned_alloc(HUGE_PAGE_BYTES, bytes);
+#ifdef MADV_HUGEPAGE
+  if (p)
+    (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
 }
 
 static size_t
@@ -306,8 +332,7 @@ pack_weights(struct ss_engine *e, struct ss_error *err)
       break;
     }
   }
-  e->packed = aligned_alloc(64, round_up((total ? total : 1) * sizeof(float),
-                                         64));
+  e->packed = alloc_buffer(total * sizeof(float));
   if (!e->packed)
     return ss_error_set(err, SS_ENOMEM, "out of memory packing %zu weights",
                         total);
@@ -494,7 +519,7 @@ engine_scratch_new(const struct ss_engine *e, struct ss_scratch **out,
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   s->engine = e;
   size_t bytes = engine_scratch_bytes(e);
-  s->arena = aligned_alloc(64, round_up(bytes ? bytes : 1, 64));
+  s->arena = alloc_buffer(bytes);
   if (!s->arena) {
     free(s);
     return ss_error_set(err, SS_ENOMEM, "out of memory for a %zu-byte arena",
