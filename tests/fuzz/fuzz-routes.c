@@ -4,7 +4,8 @@
  * Input: up to FUZZ_MAX_REQUESTS requests separated by a line "%%". Each is
  *   METHOD SP TARGET LF        TARGET = path[?query], percent-encoded
  *   Name: value LF ...         headers (Authorization, Content-Type,
- *   LF                         Content-Length), ended by an empty line
+ *                              Content-Length, If-None-Match,
+ *                              Last-Event-ID), ended by an empty line
  *   body                       the rest (if any)
  * The path and the query are decoded as libmicrohttpd does for http.c
  * (%XX everywhere, '+' as a space in the query; a decoded NUL ends the
@@ -17,13 +18,18 @@
  * not run by any thread, so the start-up the registry queues on it never
  * happens (no pipeline, no network). After each input every stream is
  * removed and the context drained (the queued start-ups see a removed
- * stream and do nothing), so inputs do not depend on each other.
+ * stream and do nothing), so inputs do not depend on each other. The event
+ * hub is real (its ticker polls rarely); an event stream's pending text is
+ * read and the client closed. Slow work (POST /api/v1/classify, the
+ * snapshot) is checked to come back as work and freed without running it:
+ * its parsing (query, Content-Type, multipart) is in routes_handle(), and
+ * the image decode has its own harness (fuzz-image.c).
  *
- * Properties checked per response: a status in 200..599; a JSON body
- * (except 204) that parses and, for >= 400, has error.code and
- * error.message strings; Location on 201, Allow on 405,
- * WWW-Authenticate on 401; and no camera password from a POSTed URI in
- * any body or header value (see secret_of()).
+ * Properties checked per response: a status in 200..599; a JSON body when
+ * the content type says so, and always for >= 400 (error.code and
+ * error.message strings); no body on 204/304; Location on 201, Allow on
+ * 405, WWW-Authenticate on 401; and no camera password from a POSTed URI
+ * in any body, event text or header value (see secret_of()).
  */
 #include <glib.h>
 #include <jansson.h>
@@ -31,6 +37,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "events.h"
 #include "fuzz.h"
 #include "kernels/kernels.h"
 #include "mobilenet.h"
@@ -42,6 +49,10 @@
 #define FUZZ_MAX_QUERY 16     /* http.c keeps at most 16 arguments */
 #define FUZZ_MAX_STREAMS 4
 #define FUZZ_MAX_BODY 4096
+#define FUZZ_MAX_URI 2048
+#define FUZZ_MAX_HEADERS 8192
+/* Event text read from a stream response per request. */
+#define FUZZ_EVENT_READ_MAX 65536
 #define FUZZ_TOKEN "fuzz-token-0123"
 /* Passwords shorter than this, or made only of characters that also occur
  * in the server's own output (names of keys, ids, times), are not checked
@@ -55,8 +66,17 @@ static struct {
   GMainContext *ctx;
   Registry *registry;
   ConfigStore *store;
+  EventHub *events;
   Routes *open, *auth;
 } g;
+
+/* The registry's one changed callback, as serve.c wires it. */
+static void
+on_registry_changed(Registry *r, gpointer user)
+{
+  event_hub_registry_changed(r, g.events);
+  config_store_registry_changed(r, g.store);
+}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -89,16 +109,24 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
   g.store = config_store_new(path, NULL);
   g_free(path);
   g_free(dir);
-  registry_set_changed_func(g.registry, config_store_registry_changed,
-                            g.store);
+  /* Heartbeats and state polls once a minute: the inputs, not the ticker,
+   * drive what the hub sends. */
+  EventHubOptions eo = { .max_clients = 4, .queue_len = 0,
+                         .heartbeat_ms = 60000, .poll_ms = 60000 };
+  g.events = event_hub_new(g.registry, g.model, &eo);
+  registry_set_changed_func(g.registry, on_registry_changed, NULL);
 
   RoutesConfig rc = {
     .registry = g.registry,
     .engine = g.engine,
     .pool = g.pool,
     .store = g.store,
+    .events = g.events,
     .auth_token = NULL,
     .max_body_bytes = FUZZ_MAX_BODY,
+    .max_uri_bytes = FUZZ_MAX_URI,
+    .max_header_bytes = FUZZ_MAX_HEADERS,
+    .classifiers = 1,
   };
   g.open = routes_new(&rc);
   rc.auth_token = FUZZ_TOKEN;
@@ -142,11 +170,13 @@ url_decode(const char *s, gsize n, gboolean plus_space)
 
 typedef struct {
   char *method, *path, *authorization, *content_type;
+  char *if_none_match, *last_event_id;
   RouteParam query[FUZZ_MAX_QUERY];
   guint n_query;
   const guint8 *body;
   gsize body_len;
   gboolean too_large;
+  gsize uri_bytes, header_bytes;
 } Request;
 
 static void
@@ -156,6 +186,8 @@ request_clear(Request *r)
   g_free(r->path);
   g_free(r->authorization);
   g_free(r->content_type);
+  g_free(r->if_none_match);
+  g_free(r->last_event_id);
   for (guint i = 0; i < r->n_query; i++) {
     g_free((char *)r->query[i].name);
     g_free((char *)r->query[i].value);
@@ -194,6 +226,7 @@ parse_request(const char *buf, gsize size, Request *r)
   r->method = g_strndup(line, mlen);
   const char *target = sp ? sp + 1 : line + len;
   gsize tlen = sp ? len - mlen - 1 : 0;
+  r->uri_bytes = tlen;
   const char *q = memchr(target, '?', tlen);
   gsize plen = q ? (gsize)(q - target) : tlen;
   r->path = url_decode(target, plen, FALSE);
@@ -217,6 +250,7 @@ parse_request(const char *buf, gsize size, Request *r)
   guint64 announced = 0;
   gboolean have_length = FALSE;
   while (next_line(buf, size, &pos, &line, &len) && len > 0) {
+    r->header_bytes += len + 2; /* "Name: value\r\n" */
     const char *colon = memchr(line, ':', len);
     if (!colon)
       continue;
@@ -235,6 +269,14 @@ parse_request(const char *buf, gsize size, Request *r)
                g_ascii_strncasecmp(line, "Content-Type", 12) == 0) {
       g_free(r->content_type);
       r->content_type = value;
+    } else if (nlen == 13 &&
+               g_ascii_strncasecmp(line, "If-None-Match", 13) == 0) {
+      g_free(r->if_none_match);
+      r->if_none_match = value;
+    } else if (nlen == 13 &&
+               g_ascii_strncasecmp(line, "Last-Event-ID", 13) == 0) {
+      g_free(r->last_event_id);
+      r->last_event_id = value;
     } else if (nlen == 14 &&
                g_ascii_strncasecmp(line, "Content-Length", 14) == 0) {
       have_length = g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64,
@@ -284,30 +326,70 @@ secret_of(const Request *r, const char *all, gsize all_len)
 }
 
 static void
-check_response(const Request *req, const RouteResponse *resp,
-               GPtrArray *secrets)
+check_no_secret(const Request *req, const char *text, gsize len,
+                GPtrArray *secrets, const char *where)
+{
+  for (guint i = 0; text && i < secrets->len; i++) {
+    const char *secret = g_ptr_array_index(secrets, i);
+    FUZZ_CHECK(!g_strstr_len(text, (gssize)len, secret),
+               "%s %s: %s shows a stream's password", req->method,
+               req->path, where);
+  }
+}
+
+static void
+check_response(const Request *req, RouteResponse *resp, GPtrArray *secrets)
 {
   guint st = resp->status;
+  for (guint h = 0; h < resp->n_headers; h++)
+    check_no_secret(req, resp->headers[h].value,
+                    strlen(resp->headers[h].value), secrets,
+                    resp->headers[h].name);
+  if (resp->work) {
+    /* Slow work: nothing else is set (routes.h). */
+    FUZZ_CHECK(st == 0 && !resp->body && !resp->events,
+               "work with status %u", st);
+    return;
+  }
   FUZZ_CHECK(st >= 200 && st <= 599, "status %u", st);
-  if (st == 204) {
-    FUZZ_CHECK(resp->body == NULL && resp->body_len == 0, "204 with a body");
+  if (resp->events) {
+    FUZZ_CHECK(st == 200 && g_strcmp0(resp->content_type,
+                                      "text/event-stream") == 0,
+               "event stream with status %u", st);
+    char *buf = g_malloc(FUZZ_EVENT_READ_MAX);
+    gsize have = 0;
+    gssize n;
+    while (have < FUZZ_EVENT_READ_MAX &&
+           (n = event_client_read(resp->events, buf + have,
+                                  FUZZ_EVENT_READ_MAX - have)) > 0)
+      have += (gsize)n;
+    check_no_secret(req, buf, have, secrets, "an event");
+    g_free(buf);
+    return;
+  }
+  if (st == 204 || st == 304) {
+    FUZZ_CHECK(resp->body == NULL && resp->body_len == 0, "%u with a body",
+               st);
   } else {
-    FUZZ_CHECK(resp->body && resp->body_len == strlen(resp->body),
-               "status %u: body missing or with a NUL", st);
-    FUZZ_CHECK(g_strcmp0(resp->content_type, "application/json") == 0,
-               "status %u: content type %s", st,
-               resp->content_type ? resp->content_type : "(null)");
-    json_error_t jerr;
-    json_t *j = json_loadb(resp->body, resp->body_len, 0, &jerr);
-    FUZZ_CHECK(json_is_object(j), "status %u: body is not a JSON object: %s",
-               st, jerr.text);
-    if (st >= 400) {
-      json_t *e = json_object_get(j, "error");
-      FUZZ_CHECK(json_is_string(json_object_get(e, "code")) &&
-                     json_is_string(json_object_get(e, "message")),
-                 "status %u: error without code and message", st);
+    FUZZ_CHECK(resp->body && resp->content_type, "status %u without a body",
+               st);
+    gboolean json = g_strcmp0(resp->content_type, "application/json") == 0;
+    FUZZ_CHECK(json || st < 400, "error %u is %s, not JSON", st,
+               resp->content_type);
+    if (json) {
+      json_error_t jerr;
+      json_t *j = json_loadb(resp->body, resp->body_len, 0, &jerr);
+      FUZZ_CHECK(json_is_object(j), "status %u: body is not a JSON object: "
+                 "%s", st, jerr.text);
+      if (st >= 400) {
+        json_t *e = json_object_get(j, "error");
+        FUZZ_CHECK(json_is_string(json_object_get(e, "code")) &&
+                       json_is_string(json_object_get(e, "message")),
+                   "status %u: error without code and message", st);
+      }
+      json_decref(j);
     }
-    json_decref(j);
+    check_no_secret(req, resp->body, resp->body_len, secrets, "the body");
   }
   if (st == 201)
     FUZZ_CHECK(route_response_header(resp, "Location"), "201 w/o Location");
@@ -316,15 +398,6 @@ check_response(const Request *req, const RouteResponse *resp,
   if (st == 401)
     FUZZ_CHECK(route_response_header(resp, "WWW-Authenticate"),
                "401 without WWW-Authenticate");
-  for (guint i = 0; i < secrets->len; i++) {
-    const char *s = g_ptr_array_index(secrets, i);
-    FUZZ_CHECK(!resp->body || !strstr(resp->body, s),
-               "%s %s -> %u: the body shows a stream's password", req->method,
-               req->path, st);
-    for (guint h = 0; h < resp->n_headers; h++)
-      FUZZ_CHECK(!strstr(resp->headers[h].value, s),
-                 "header %s shows a stream's password", resp->headers[h].name);
-  }
 }
 
 /* Back to an empty registry: remove every stream, then run what their
@@ -372,9 +445,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .n_query = req.n_query,
         .authorization = req.authorization,
         .content_type = req.content_type,
+        .if_none_match = req.if_none_match,
+        .last_event_id = req.last_event_id,
         .body = req.body,
         .body_len = req.body_len,
         .body_too_large = req.too_large,
+        .uri_bytes = req.uri_bytes,
+        .header_bytes = req.header_bytes,
       };
       RouteResponse resp = { 0 };
       routes_handle(req.authorization ? g.auth : g.open, &rr, &resp);

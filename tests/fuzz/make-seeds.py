@@ -116,6 +116,31 @@ def route_seeds():
                         request("DELETE", "/api/v1/streams/front-door"),
         "encoded-path.txt": request("GET", "/api/v1/streams/%2e%2e%2Fstats%00x/predictions"),
         "long-id.txt": request("GET", "/api/v1/streams/" + "a" * 80),
+        "readyz.txt": request("GET", "/readyz"),
+        "metrics.txt": request("GET", "/metrics"),
+        "openapi.txt": request("GET", "/api/v1/openapi.json"),
+        "model.txt": request("GET", "/api/v1/model", [auth]),
+        "dashboard.txt": request("GET", "/", ['If-None-Match: "abc"']),
+        "static.txt": request("GET", "/static/app.js"),
+        "static-traversal.txt": request("GET", "/static/..%2F..%2Fetc%2Fpasswd"),
+        "events-all.txt": request("GET", "/api/v1/events?access_token=fuzz-token-0123"),
+        "events-stream.txt": request("POST", "/api/v1/streams", [ctype], create_id) + "\n" + sep +
+                             request("GET", "/api/v1/streams/front-door/events",
+                                     ["Last-Event-ID: front-door:3"]),
+        "patch.txt": request("POST", "/api/v1/streams", [ctype], create_id) + "\n" + sep +
+                     request("PATCH", "/api/v1/streams/front-door", [ctype],
+                             '{"max_fps": 0.5, "top_k": 2, "enabled": true}') + "\n" + sep +
+                     request("GET", "/api/v1/streams/front-door/predictions",
+                             []) ,
+        "snapshot.txt": request("GET", "/api/v1/streams/front-door/snapshot.jpg?width=64"),
+        "classify-raw.txt": request("POST", "/api/v1/classify?top_k=3",
+                                    ["Content-Type: image/png"], "\x89PNG\r\n\x1a\n"),
+        "classify-multipart.txt": request(
+            "POST", "/api/v1/classify",
+            ["Content-Type: multipart/form-data; boundary=XyZ"],
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+            "filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            "\xff\xd8\xff\xd9\r\n--XyZ--\r\n"),
     }
 
 
