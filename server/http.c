@@ -69,6 +69,7 @@ typedef struct {
   struct MHD_Connection *conn;
   RequestState *st;
   RouteWork *work;
+  gint64 queued_us;
 } WorkJob;
 
 typedef struct {
@@ -238,7 +239,20 @@ work_main(gpointer data, gpointer user)
    * privilege (and these threads run nothing else). */
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HTTP_WORK_NICE);
   RouteResponse resp = { 0 };
-  route_work_run(j->work, &resp);
+  gint64 waited_ms = (g_get_monotonic_time() - j->queued_us) / 1000;
+  if (waited_ms > HTTP_WORK_MAX_WAIT_MS) {
+    route_work_free(j->work);
+    limit_log_hit(routes_limit_log(s->routes), LIMIT_WORK_QUEUE,
+                  "an image job waited too long for a thread (503)");
+    route_response_error(&resp, 503, "busy",
+                         "the image job waited %" G_GINT64_FORMAT " ms for a "
+                         "thread (limit %d ms): the server is overloaded; "
+                         "retry later", waited_ms, HTTP_WORK_MAX_WAIT_MS);
+    route_response_add_header(&resp, "Retry-After", "2");
+    routes_count_answer(s->routes, resp.status);
+  } else {
+    route_work_run(j->work, &resp);
+  }
   g_debug("http: job -> %u (%.3f ms)", resp.status,
           (double)(g_get_monotonic_time() - j->st->start_us) / 1000.0);
   if (send_response(j->conn, &resp) != MHD_YES)
@@ -280,6 +294,7 @@ defer(HttpServer *s, struct MHD_Connection *conn, RequestState *st,
     j->conn = conn;
     j->st = st;
     j->work = w;
+    j->queued_us = g_get_monotonic_time();
     /* Suspended before the job can possibly finish and resume it. */
     MHD_suspend_connection(conn);
     ok = g_thread_pool_push(s->work, j, NULL);
@@ -294,6 +309,7 @@ defer(HttpServer *s, struct MHD_Connection *conn, RequestState *st,
     return TRUE;
   }
   route_response_clear(resp);
+  routes_count_answer(s->routes, 503);
   if (closed) {
     route_response_error(resp, 503, "unavailable", "the server is stopping");
   } else {

@@ -37,6 +37,10 @@ typedef enum {
 
 #define HTTP_DEFAULT_WORK_THREADS 2
 #define HTTP_DEFAULT_WORK_QUEUE_MAX 32
+/* An image job that waited longer than this for a thread (a machine so
+ * loaded that the niced threads starve) is answered 503 busy without
+ * running: the client learns at once instead of after many seconds. */
+#define HTTP_WORK_MAX_WAIT_MS 5000
 /* Niceness of the image-job threads: under CPU contention stream inference
  * (nice 0) gets about 10x their share (CFS weights 1024 vs 110). */
 #define HTTP_WORK_NICE 10

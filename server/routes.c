@@ -823,10 +823,12 @@ h_predictions_history(Routes *r, const RouteRequest *req, const char *id,
   }
   if (since_wall) {
     /* The history is indexed by monotonic capture time: translate, with a
-     * margin for a wall clock stepped since, then filter on wall time. */
-    gint64 offset_ns = g_get_monotonic_time() * 1000 -
-                       g_get_real_time() * 1000;
-    since_mono = MAX(since_wall * 1000 + offset_ns - 2 * 1000000000LL, 1);
+     * margin for a wall clock stepped since, then filter on wall time.
+     * The distance is clamped to +-30 years so that nothing overflows. */
+    const gint64 far_us = (gint64)30 * 366 * 24 * 3600 * G_USEC_PER_SEC;
+    gint64 delta_us = CLAMP(since_wall - g_get_real_time(), -far_us, far_us);
+    since_mono = MAX((g_get_monotonic_time() + delta_us) * 1000 -
+                         2 * (gint64)1000000000, 1);
   }
   Prediction *buf = g_new(Prediction, limit);
   guint n = stream_results_copy_history(res, after_seq, since_mono, buf,
@@ -932,10 +934,7 @@ route_work_run(RouteWork *w, RouteResponse *resp)
   Routes *r = w->r;
   w->run(w, resp);
   route_work_free(w);
-  guint64 *counter = resp->status >= 500   ? &r->n_server_errors
-                     : resp->status >= 400 ? &r->n_client_errors
-                                           : &r->n_ok;
-  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+  routes_count_answer(r, resp->status);
 }
 
 static void
@@ -1680,6 +1679,15 @@ routes_counts(Routes *r, guint64 *ok, guint64 *client_errors,
   *server_errors = __atomic_load_n(&r->n_server_errors, __ATOMIC_RELAXED);
 }
 
+void
+routes_count_answer(Routes *r, guint status)
+{
+  guint64 *counter = status >= 500   ? &r->n_server_errors
+                     : status >= 400 ? &r->n_client_errors
+                                     : &r->n_ok;
+  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
 LimitLog *
 routes_limit_log(Routes *r)
 {
@@ -1811,9 +1819,6 @@ routes_handle(Routes *r, const RouteRequest *req, RouteResponse *resp)
 {
   dispatch(r, req, resp);
   if (resp->work)
-    return; /* counted when it has run */
-  guint64 *counter = resp->status >= 500   ? &r->n_server_errors
-                     : resp->status >= 400 ? &r->n_client_errors
-                                           : &r->n_ok;
-  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+    return; /* counted when it has run (or http.c refused it) */
+  routes_count_answer(r, resp->status);
 }

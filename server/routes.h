@@ -164,6 +164,9 @@ void route_work_free(RouteWork *w);
 /* Number of requests answered, by class (2xx, 4xx, 5xx), for stats. */
 void routes_counts(Routes *r, guint64 *ok, guint64 *client_errors,
                    guint64 *server_errors);
+/* Counts an answer http.c gave without the routes (503 busy for image
+ * jobs), so that the counts above cover every answer. */
+void routes_count_answer(Routes *r, guint status);
 /* The limits' counters (borrowed, lives as long as r), shared with http.c
  * for the limits it enforces itself. */
 LimitLog *routes_limit_log(Routes *r);
