@@ -101,6 +101,9 @@ START_TEST(test_empty_object_is_defaults)
   ck_assert_uint_eq(c->limits.max_body_bytes, 8u << 20);
   ck_assert_uint_eq(c->limits.max_connections, 256);
   ck_assert_uint_eq(c->limits.connection_timeout_s, 30);
+  ck_assert_uint_eq(c->limits.max_sse_clients, 64);
+  ck_assert_uint_eq(c->limits.max_header_bytes, 16384);
+  ck_assert_uint_eq(c->limits.max_uri_bytes, 8192);
   ck_assert(c->streams_defaulted);
   ck_assert_uint_eq(c->streams->len, 1);
   ConfigStream *s = g_ptr_array_index(c->streams, 0);
@@ -137,6 +140,21 @@ START_TEST(test_null_means_default)
 }
 END_TEST
 
+/* Unset, max_sse_clients takes at most half of the connections. */
+START_TEST(test_sse_clients_default_follows_connections)
+{
+  char *msg = NULL;
+  ServerConfig *c = load("{\"limits\": {\"max_connections\": 10}}", &msg);
+  ck_assert_msg(c != NULL, "rejected: %s", msg);
+  ck_assert_uint_eq(c->limits.max_sse_clients, 5);
+  server_config_free(c);
+  c = load("{\"limits\": {\"max_connections\": 1}}", &msg);
+  ck_assert_msg(c != NULL, "rejected: %s", msg);
+  ck_assert_uint_eq(c->limits.max_sse_clients, 0);
+  server_config_free(c);
+}
+END_TEST
+
 START_TEST(test_every_key_parsed)
 {
   const char *text =
@@ -146,7 +164,9 @@ START_TEST(test_every_key_parsed)
       " \"auth\": {\"token\": \"s3cr3t-token\"},\n"
       " \"tls\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\"},\n"
       " \"limits\": {\"max_streams\": 4, \"max_body_bytes\": 2048,\n"
-      "   \"max_connections\": 9, \"connection_timeout_s\": 7},\n"
+      "   \"max_connections\": 9, \"connection_timeout_s\": 7,\n"
+      "   \"max_sse_clients\": 3, \"max_header_bytes\": 4096,\n"
+      "   \"max_uri_bytes\": 512},\n"
       " \"streams\": [{\"id\": \"cam-1\", \"name\": \"Door\",\n"
       "   \"uri\": \"rtsp://u:p%40ss@10.0.0.2:554/live\", \"transport\": "
       "\"udp\",\n"
@@ -174,6 +194,9 @@ START_TEST(test_every_key_parsed)
   ck_assert_uint_eq(c->limits.max_body_bytes, 2048);
   ck_assert_uint_eq(c->limits.max_connections, 9);
   ck_assert_uint_eq(c->limits.connection_timeout_s, 7);
+  ck_assert_uint_eq(c->limits.max_sse_clients, 3);
+  ck_assert_uint_eq(c->limits.max_header_bytes, 4096);
+  ck_assert_uint_eq(c->limits.max_uri_bytes, 512);
   ck_assert(!c->streams_defaulted);
   ck_assert_uint_eq(c->streams->len, 3);
   ConfigStream *s = g_ptr_array_index(c->streams, 0);
@@ -256,6 +279,15 @@ static const BadCase bad_cases[] = {
     "limits.max_connections: must be an integer 1..65536" },
   { "{\"limits\": {\"connection_timeout_s\": 0}}",
     "limits.connection_timeout_s: must be an integer 1..3600" },
+  { "{\"limits\": {\"max_sse_clients\": -1}}",
+    "limits.max_sse_clients: must be an integer 0..4096" },
+  { "{\"limits\": {\"max_sse_clients\": 10, \"max_connections\": 10}}",
+    "limits.max_sse_clients: 10 must be less than limits.max_connections "
+    "(10)" },
+  { "{\"limits\": {\"max_header_bytes\": 100}}",
+    "limits.max_header_bytes: must be an integer 1024..1048576" },
+  { "{\"limits\": {\"max_uri_bytes\": 2097152}}",
+    "limits.max_uri_bytes: must be an integer 256..1048576" },
   /* streams */
   { "{\"streams\": {}}", "streams: must be an array" },
   { "{\"streams\": [1]}", "streams[0]: must be an object" },
@@ -851,6 +883,7 @@ config_suite(void)
   tcase_add_test(tc, test_empty_streams_means_none);
   tcase_add_test(tc, test_null_means_default);
   tcase_add_test(tc, test_every_key_parsed);
+  tcase_add_test(tc, test_sse_clients_default_follows_connections);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("validation");

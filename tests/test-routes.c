@@ -2052,6 +2052,58 @@ START_TEST(test_classify)
 }
 END_TEST
 
+/* With the real MobileNetV2 1.0/224 and labels (STREAMSIGHT_TEST_DATA):
+ * real photos get the label a person would give them. */
+START_TEST(test_classify_real_photos)
+{
+  char model[1024];
+  if (!tu_data_path("models/mobilenet_v2_1.0_224_quant.tflite", model,
+                    sizeof model))
+    return;
+  ServerFixtureOptions o = {
+    .threads = 1, .max_streams = 2, .max_body_bytes = 16u << 20,
+    .real_model = TRUE,
+  };
+  server_fixture_init_opts(&fx, &o);
+  static const struct {
+    const char *file;
+    int index;
+    const char *label;
+  } photos[] = {
+    { "images/photos/hot_dog.jpg", 934, "hotdog" },
+    { "images/photos/grace_hopper.jpg", 652, "military uniform" },
+    { "images/photos/parrot.jpg", 88, "macaw" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(photos); i++) {
+    char path[1024];
+    if (!tu_data_path(photos[i].file, path, sizeof path))
+      continue;
+    char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(path, &data, &len, NULL));
+    json_t *j = NULL;
+    RouteParam q[] = { { "top_k", "3" } };
+    ck_assert_uint_eq(req_full("POST", "/api/v1/classify", q, 1, data, len,
+                               "image/jpeg", NULL, &j, NULL), 200);
+    json_t *top = json_array_get(json_object_get(j, "classes"), 0);
+    printf("classify %s: %s (%.3f)\n", photos[i].file,
+           json_string_value(json_object_get(top, "label")),
+           json_number_value(json_object_get(top, "score")));
+    ck_assert_int_eq(json_integer_value(json_object_get(top, "index")),
+                     photos[i].index);
+    /* Label files differ in synonyms ("hotdog, hot dog, red hot"). */
+    ck_assert(g_str_has_prefix(json_string_value(json_object_get(top,
+                                                                 "label")),
+                               photos[i].label));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "model")),
+                     "mobilenet_v2_1.0_224_quant");
+    json_decref(j);
+    g_free(data);
+  }
+  server_fixture_clear(&fx);
+}
+END_TEST
+
 /* ---- query tokens, size limits ---- */
 
 typedef struct {
@@ -2199,6 +2251,11 @@ routes_suite(void)
   tcase_add_test(tc, test_openapi);
   tcase_add_test(tc, test_snapshot);
   tcase_add_test(tc, test_classify);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("real-model");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_classify_real_photos);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("metrics-validator");
