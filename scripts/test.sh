@@ -17,8 +17,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   # fast_unwind_on_malloc=0: Debian's GLib has no frame pointers, so the fast
   # unwinder stops at g_malloc and every GLib-allocated leak (ours included)
   # shows a 2-frame stack that no suppression can match or anyone can read.
-  # malloc_context_size=8: the slow unwinder costs per frame (test-sink on a
-  # loaded machine: 24 s fast, 85 s slow with the default 30 frames, 56 s
+  # malloc_context_size=8: the slow unwinder costs per frame (test-image on
+  # a loaded machine: 32 s fast, 429 s slow with the default 30 frames, 148 s
   # with 8); 8 frames reach every suppressed function (the deepest,
   # _dl_init, is frame 6) and still locate our own leaks.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:fast_unwind_on_malloc=0:malloc_context_size=8${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
