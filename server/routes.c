@@ -39,11 +39,40 @@
 /* Encode failures are logged at most this often (they are not a limit a
  * client hits, but a missing plugin would fail every request). */
 #define ROUTES_ENCODE_WARN_INTERVAL_US (60 * G_USEC_PER_SEC)
+/* Largest history answer kept in the per-stream cache (about 100
+ * predictions): bigger ones are rare and would hold megabytes. */
+#define ROUTES_PRED_CACHE_MAX_BYTES (64u << 10)
 
 /* server/openapi.json, compiled in by server/embed-openapi.py
  * (openapi-data.c): NUL-terminated, size without the NUL. */
 extern const char routes_openapi_data[];
 extern const size_t routes_openapi_size;
+
+/* Process figures read from /proc (a few syscalls each): sampled at most
+ * every PROCESS_SAMPLE_US, so that a stats or metrics poller at thousands
+ * of requests per second does not spend its time in /proc. */
+#define PROCESS_SAMPLE_US (G_USEC_PER_SEC / 2)
+typedef struct {
+  gint64 taken_us; /* monotonic; 0 = never */
+  guint64 rss_bytes;
+  int open_fds, threads;
+} ProcessSample;
+
+/* The last answers of GET .../predictions/latest and .../predictions?limit=
+ * of one stream (without since/after_seq), valid while the stream's latest
+ * seq is unchanged: a new prediction is the only thing that changes them.
+ * Pollers (dashboards, the load benchmark) ask far more often than
+ * predictions arrive. */
+typedef struct {
+  StreamResults *res;   /* reference: identifies the stream's incarnation */
+  guint64 latest_seq;
+  char *latest_body;    /* g_malloc'd, NULL = none */
+  gsize latest_len;
+  guint64 hist_seq;
+  guint hist_limit;
+  char *hist_body;
+  gsize hist_len;
+} PredCache;
 
 struct Routes {
   /* Immutable after routes_new(). */
@@ -61,6 +90,10 @@ struct Routes {
   LimitLog *limits;
   Snapshots *snapshots;
   ClassifyPool *classify;
+  /* Protected by cache_lock. */
+  GMutex cache_lock;
+  ProcessSample proc;
+  GHashTable *pred_cache; /* stream id -> PredCache* */
   /* Protected by http_lock. */
   GMutex http_lock;
   RouteHttpStatsFunc http_stats;
@@ -377,6 +410,118 @@ process_cpu_s(void)
     return 0.0;
   return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void
+process_sample(Routes *r, ProcessSample *out)
+{
+  gint64 now = g_get_monotonic_time();
+  g_mutex_lock(&r->cache_lock);
+  gboolean fresh = r->proc.taken_us && now - r->proc.taken_us <
+                                           PROCESS_SAMPLE_US;
+  *out = r->proc;
+  g_mutex_unlock(&r->cache_lock);
+  if (fresh)
+    return;
+  ProcessSample s = {
+    .taken_us = now,
+    .rss_bytes = process_rss_bytes(),
+    .open_fds = process_open_fds(),
+    .threads = process_threads(),
+  };
+  g_mutex_lock(&r->cache_lock);
+  r->proc = s;
+  g_mutex_unlock(&r->cache_lock);
+  *out = s;
+}
+
+static void
+pred_cache_free(gpointer p)
+{
+  PredCache *c = p;
+  stream_results_unref(c->res);
+  g_free(c->latest_body);
+  g_free(c->hist_body);
+  g_free(c);
+}
+
+/* A malloc'd copy of the cached answer (kind 0: latest, 1: history with
+ * limit) when it is still valid for res at seq. cache_lock taken here. */
+static char *
+pred_cache_get(Routes *r, const char *id, StreamResults *res, guint64 seq,
+               int kind, guint limit, gsize *len)
+{
+  char *copy = NULL;
+  g_mutex_lock(&r->cache_lock);
+  PredCache *c = g_hash_table_lookup(r->pred_cache, id);
+  if (c && c->res == res) {
+    const char *body = NULL;
+    if (kind == 0 && c->latest_body && c->latest_seq == seq) {
+      body = c->latest_body;
+      *len = c->latest_len;
+    } else if (kind == 1 && c->hist_body && c->hist_seq == seq &&
+               c->hist_limit == limit) {
+      body = c->hist_body;
+      *len = c->hist_len;
+    }
+    if (body && (copy = malloc(*len ? *len : 1)))
+      memcpy(copy, body, *len);
+  }
+  g_mutex_unlock(&r->cache_lock);
+  return copy;
+}
+
+/* Keeps a copy of an answer just built for res at seq. */
+static void
+pred_cache_put(Routes *r, const char *id, StreamResults *res, guint64 seq,
+               int kind, guint limit, const char *body, gsize len)
+{
+  gboolean prune = FALSE;
+  g_mutex_lock(&r->cache_lock);
+  PredCache *c = g_hash_table_lookup(r->pred_cache, id);
+  if (!c || c->res != res) {
+    c = g_new0(PredCache, 1);
+    c->res = stream_results_ref(res);
+    g_hash_table_replace(r->pred_cache, g_strdup(id), c);
+    prune = TRUE;
+  }
+  if (kind == 0) {
+    g_free(c->latest_body);
+    c->latest_body = g_memdup2(body, len);
+    c->latest_len = len;
+    c->latest_seq = seq;
+  } else {
+    g_free(c->hist_body);
+    c->hist_body = g_memdup2(body, len);
+    c->hist_len = len;
+    c->hist_seq = seq;
+    c->hist_limit = limit;
+  }
+  guint n = g_hash_table_size(r->pred_cache);
+  g_mutex_unlock(&r->cache_lock);
+  /* Entries of removed streams hold their results: drop them when there
+   * are more entries than streams. */
+  if (!prune || n <= registry_count(r->registry))
+    return;
+  GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+  g_mutex_lock(&r->cache_lock);
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init(&it, r->pred_cache);
+  while (g_hash_table_iter_next(&it, &key, NULL))
+    g_ptr_array_add(ids, g_strdup(key));
+  g_mutex_unlock(&r->cache_lock);
+  for (guint i = 0; i < ids->len; i++) {
+    const char *k = g_ptr_array_index(ids, i);
+    StreamResults *cur = registry_results(r->registry, k);
+    g_mutex_lock(&r->cache_lock);
+    PredCache *e = g_hash_table_lookup(r->pred_cache, k);
+    if (e && e->res != cur)
+      g_hash_table_remove(r->pred_cache, k);
+    g_mutex_unlock(&r->cache_lock);
+    stream_results_unref(cur);
+  }
+  g_ptr_array_unref(ids);
 }
 
 static void
@@ -750,7 +895,15 @@ h_predictions_latest(Routes *r, const RouteRequest *req, const char *id,
   }
   Prediction p;
   gboolean have = stream_results_copy_latest(res, &p);
-  stream_results_unref(res);
+  guint64 seq = have ? p.seq : 0;
+  gsize len = 0;
+  char *cached = pred_cache_get(r, id, res, seq, 0, 0, &len);
+  if (cached) {
+    stream_results_unref(res);
+    resp_bytes(resp, 200, "application/json", (guint8 *)cached, len);
+    resp_header(resp, "Cache-Control", "no-store");
+    return;
+  }
   json_t *o = json_object();
   json_object_set_new(o, "stream_id", json_string(id));
   json_object_set_new(o, "prediction",
@@ -758,6 +911,9 @@ h_predictions_latest(Routes *r, const RouteRequest *req, const char *id,
                                                     &p)
                            : json_null());
   resp_json(resp, 200, o);
+  if (resp->status == 200)
+    pred_cache_put(r, id, res, seq, 0, 0, resp->body, resp->body_len);
+  stream_results_unref(res);
 }
 
 /* ?since=: digits are monotonic nanoseconds (capture_mono_ns); anything
@@ -830,10 +986,27 @@ h_predictions_history(Routes *r, const RouteRequest *req, const char *id,
     since_mono = MAX((g_get_monotonic_time() + delta_us) * 1000 -
                          2 * (gint64)1000000000, 1);
   }
+  /* The plain form (limit only) is served from the cache while no
+   * prediction arrived; the history's newest seq is the latest's. */
+  gboolean plain = !since_mono && !since_wall && after_seq == 0;
+  guint64 seq = 0;
+  if (plain) {
+    Prediction latest;
+    seq = stream_results_copy_latest(res, &latest) ? latest.seq : 0;
+    gsize len = 0;
+    char *cached = pred_cache_get(r, id, res, seq, 1, (guint)limit, &len);
+    if (cached) {
+      stream_results_unref(res);
+      resp_bytes(resp, 200, "application/json", (guint8 *)cached, len);
+      resp_header(resp, "Cache-Control", "no-store");
+      return;
+    }
+  }
   Prediction *buf = g_new(Prediction, limit);
   guint n = stream_results_copy_history(res, after_seq, since_mono, buf,
                                         (guint)limit);
-  stream_results_unref(res);
+  /* Cached only if nothing was published between the two copies. */
+  gboolean cacheable = plain && (n == 0 ? seq == 0 : buf[n - 1].seq == seq);
   json_t *arr = json_array();
   guint count = 0;
   for (guint i = 0; i < n; i++) {
@@ -849,6 +1022,11 @@ h_predictions_history(Routes *r, const RouteRequest *req, const char *id,
   json_object_set_new(o, "count", json_integer(count));
   json_object_set_new(o, "predictions", arr);
   resp_json(resp, 200, o);
+  if (cacheable && resp->status == 200 &&
+      resp->body_len <= ROUTES_PRED_CACHE_MAX_BYTES)
+    pred_cache_put(r, id, res, seq, 1, (guint)limit, resp->body,
+                   resp->body_len);
+  stream_results_unref(res);
 }
 
 static void
@@ -1170,10 +1348,11 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
   json_object_set_new(proc, "cpu_percent_since_start",
                       json_real(uptime > 0 ? 100.0 * process_cpu_s() / uptime
                                            : 0.0));
-  json_object_set_new(proc, "rss_bytes",
-                      json_integer((json_int_t)process_rss_bytes()));
-  json_object_set_new(proc, "open_fds", json_integer(process_open_fds()));
-  json_object_set_new(proc, "threads", json_integer(process_threads()));
+  ProcessSample ps;
+  process_sample(r, &ps);
+  json_object_set_new(proc, "rss_bytes", json_integer((json_int_t)ps.rss_bytes));
+  json_object_set_new(proc, "open_fds", json_integer(ps.open_fds));
+  json_object_set_new(proc, "threads", json_integer(ps.threads));
   json_object_set_new(o, "process", proc);
 
   json_object_set_new(o, "http", http_to_json(r));
@@ -1304,11 +1483,13 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
   metrics_sample(out, "process_cpu_seconds_total", NULL, process_cpu_s());
   metrics_family(out, "process_resident_memory_bytes", METRICS_GAUGE,
                  "Resident memory size in bytes.");
+  ProcessSample ps;
+  process_sample(r, &ps);
   metrics_sample_u64(out, "process_resident_memory_bytes", NULL,
-                     process_rss_bytes());
+                     ps.rss_bytes);
   metrics_family(out, "process_open_fds", METRICS_GAUGE,
                  "Open file descriptors.");
-  metrics_sample(out, "process_open_fds", NULL, process_open_fds());
+  metrics_sample(out, "process_open_fds", NULL, ps.open_fds);
   metrics_family(out, "process_start_time_seconds", METRICS_GAUGE,
                  "Start time of the server since the Unix epoch, in "
                  "seconds.");
@@ -1654,6 +1835,9 @@ routes_new(const RoutesConfig *cfg)
   r->snapshots = snapshots_new(cfg->registry);
   r->classify = classify_pool_new(cfg->engine, MAX(cfg->classifiers, 1u));
   g_mutex_init(&r->http_lock);
+  g_mutex_init(&r->cache_lock);
+  r->pred_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        pred_cache_free);
   return r;
 }
 
@@ -1667,6 +1851,8 @@ routes_free(Routes *r)
   snapshots_free(r->snapshots);
   classify_pool_free(r->classify);
   g_mutex_clear(&r->http_lock);
+  g_hash_table_unref(r->pred_cache);
+  g_mutex_clear(&r->cache_lock);
   g_free(r);
 }
 

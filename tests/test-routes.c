@@ -1105,6 +1105,64 @@ START_TEST(test_history_since)
 }
 END_TEST
 
+/* The answers of latest/history are cached per stream while no new
+ * prediction arrives: a new prediction, and a new stream under the same
+ * id, must show at once. */
+START_TEST(test_prediction_cache)
+{
+  char *id = create("{\"name\": \"c\", \"uri\": \"test:\", \"id\": \"same\", "
+                    "\"max_fps\": 30}");
+  wait_history(id, 2);
+  json_t *a = NULL, *b = NULL;
+  ck_assert_uint_eq(fixture_request(&fx, "GET",
+                                    "/api/v1/streams/same/predictions",
+                                    "limit", "3", NULL, NULL, &a, NULL), 200);
+  json_t *l1 = NULL, *l2 = NULL;
+  ck_assert_uint_eq(req("GET", "/api/v1/streams/same/predictions/latest",
+                        NULL, &l1), 200);
+  json_int_t seq1 = json_integer_value(json_object_get(
+      json_object_get(l1, "prediction"), "seq"));
+  /* Later answers move on with the stream. */
+  json_int_t seq2 = seq1;
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (seq2 == seq1 && g_get_monotonic_time() < deadline) {
+    g_usleep(20 * 1000);
+    ck_assert_uint_eq(req("GET", "/api/v1/streams/same/predictions/latest",
+                          NULL, &l2), 200);
+    seq2 = json_integer_value(json_object_get(
+        json_object_get(l2, "prediction"), "seq"));
+    json_decref(l2);
+  }
+  ck_assert_int_gt(seq2, seq1);
+  ck_assert_uint_eq(fixture_request(&fx, "GET",
+                                    "/api/v1/streams/same/predictions",
+                                    "limit", "3", NULL, NULL, &b, NULL), 200);
+  json_t *pa = json_object_get(a, "predictions"), *pb =
+      json_object_get(b, "predictions");
+  ck_assert_int_gt(json_integer_value(json_object_get(
+                       json_array_get(pb, json_array_size(pb) - 1), "seq")),
+                   json_integer_value(json_object_get(
+                       json_array_get(pa, json_array_size(pa) - 1), "seq")));
+  json_decref(a);
+  json_decref(b);
+  json_decref(l1);
+  /* Same id, new stream: nothing of the old one. */
+  ck_assert_uint_eq(req("DELETE", "/api/v1/streams/same", NULL, NULL), 204);
+  g_free(create("{\"name\": \"c\", \"uri\": \"test:\", \"id\": \"same\", "
+                "\"enabled\": false}"));
+  ck_assert_uint_eq(req("GET", "/api/v1/streams/same/predictions/latest",
+                        NULL, &a), 200);
+  ck_assert(json_is_null(json_object_get(a, "prediction")));
+  json_decref(a);
+  ck_assert_uint_eq(fixture_request(&fx, "GET",
+                                    "/api/v1/streams/same/predictions",
+                                    "limit", "3", NULL, NULL, &a, NULL), 200);
+  ck_assert_int_eq(json_integer_value(json_object_get(a, "count")), 0);
+  json_decref(a);
+  g_free(id);
+}
+END_TEST
+
 /* ---- model, readyz ---- */
 
 START_TEST(test_model)
@@ -2244,6 +2302,7 @@ routes_suite(void)
                       (int)G_N_ELEMENTS(bad_patches));
   tcase_add_test(tc, test_patch_not_found_and_too_large);
   tcase_add_test(tc, test_history_since);
+  tcase_add_test(tc, test_prediction_cache);
   tcase_add_test(tc, test_model);
   tcase_add_test(tc, test_readyz);
   tcase_add_test(tc, test_stats_more);
