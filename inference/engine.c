@@ -9,6 +9,7 @@
  */
 #include "engine.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@ struct step {
   size_t packed_expand, packed_project;
   int tile_rows; /* output rows per tile */
   int ring_rows; /* expanded rows kept (expand only) */
+  /* STEP_GEMM only: a fully connected layer with "gemv16" (half-precision)
+   * weights */
+  bool f16;
 };
 
 struct ss_engine {
@@ -154,6 +158,17 @@ fuse_add(const struct ss_model *m, const int *readers, int i, struct step *s)
   return 0;
 }
 
+/* Whether every weight of a fully connected layer has a finite half. */
+static bool
+fc_fits_f16(const struct layer *l)
+{
+  size_t n = (size_t)l->cin * l->cout;
+  for (size_t i = 0; i < n; i++)
+    if (!(fabsf(l->weight[i]) <= KERN_GEMV16_MAX_ABS))
+      return false;
+  return true;
+}
+
 /* Picks the tile height of a fused block: enough output rows for a
  * reasonably tall projection GEMM, within the cache budget. */
 static void
@@ -251,6 +266,7 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
     case LAYER_FC:
       s->kind = STEP_GEMM;
       s->macs = (uint64_t)l->cin * l->cout;
+      s->f16 = o->f16_classifier && e->ops->gemv16 && fc_fits_f16(l);
       break;
     case LAYER_DWCONV:
       s->kind = STEP_DWCONV;
@@ -311,7 +327,10 @@ pack_weights(struct ss_engine *e, struct ss_error *err)
     case STEP_GEMM:
     case STEP_CONV:
       s->packed_off = total;
-      total += round_up(gemm_packed_floats(e, s->l), ALIGN_FLOATS);
+      total += round_up(s->f16 ? kern_gemv16_packed_size(
+                                     (size_t)s->l->cout, (size_t)s->l->cin)
+                               : gemm_packed_floats(e, s->l),
+                        ALIGN_FLOATS);
       break;
     case STEP_DWCONV:
       s->packed_off = total;
@@ -341,7 +360,15 @@ pack_weights(struct ss_engine *e, struct ss_error *err)
     switch (s->kind) {
     case STEP_GEMM:
     case STEP_CONV:
-      pack_gemm_layer(e, s->l, e->packed + s->packed_off);
+      if (s->f16) {
+        int rc = kern_gemv16_pack((size_t)s->l->cout, (size_t)s->l->cin,
+                                  s->l->weight, s->l->bias,
+                                  e->packed + s->packed_off);
+        assert(rc == 0); /* fc_fits_f16() checked the weights */
+        (void)rc;
+      } else {
+        pack_gemm_layer(e, s->l, e->packed + s->packed_off);
+      }
       break;
     case STEP_DWCONV:
       pack_dw_layer(s->l, e->packed + s->packed_off);
@@ -666,6 +693,11 @@ run_step(const struct ss_engine *e, const struct step *s, float *arena,
   case STEP_GEMM: {
     const struct layer *l = s->l;
     size_t k = (size_t)l->cin;
+    if (s->f16) {
+      e->ops->gemv16((size_t)l->cout, k, in, e->packed + s->packed_off, out,
+                     s->min, s->max);
+      break;
+    }
     e->ops->gemm((size_t)ov->h * ov->w, (size_t)l->cout, k, in, k,
                  e->packed + s->packed_off, out, (size_t)l->cout, in2,
                  (size_t)l->cout, s->min, s->max);
@@ -741,7 +773,7 @@ engine_step_info(const struct ss_engine *e, int i,
   const struct layer *named = s->kind == STEP_BLOCK && s->expand ? s->expand
                                                                  : s->l;
   *info = (struct engine_step_info){
-    .name = named->name, .kind = kinds[s->kind],
+    .name = named->name, .kind = s->f16 ? "gemv16" : kinds[s->kind],
     .in_h = iv->h, .in_w = iv->w, .in_c = iv->c,
     .out_h = ov->h, .out_w = ov->w, .out_c = ov->c,
     .kh = s->l->kh, .kw = s->l->kw, .stride = s->l->stride,

@@ -163,6 +163,73 @@ START_TEST(test_engine_matches_naive)
 }
 END_TEST
 
+/* The half-precision classifier (engine_options.f16_classifier): the
+ * classifier step runs the gemv16 kernel, and the logits move by no more
+ * than the weights' rounding allows. Rounding to binary16 changes each
+ * weight by at most 2^-11 of itself, so logit j moves by at most
+ * 2^-11 * sum_k |a_k| |w_jk| <= 2^-11 * 6 * max_j sum_k |w_jk|, the
+ * classifier's inputs a_k being averages of ReLU6 outputs (<= 6); plus the
+ * float32 bar of test_engine_matches_naive. */
+START_TEST(test_f16_classifier)
+{
+  struct ss_model *m = NULL;
+  struct ss_error err = { 0 };
+  ck_assert_int_eq(mobilenet_build(nets[_i].arch, nets[_i].alpha, nets[_i].res,
+                                   nets[_i].pad, 1001, &m, &err), 0);
+  fill_weights(m, SEED + (uint64_t)_i);
+  const struct layer *fc = &m->layers[m->n_layers - 1];
+  ck_assert_int_eq(fc->kind, LAYER_FC);
+  double l1 = 0;
+  for (int j = 0; j < fc->cout; j++) {
+    double sum = 0;
+    for (int k = 0; k < fc->cin; k++)
+      sum += fabs(fc->weight[(size_t)j * fc->cin + k]);
+    l1 = fmax(l1, sum);
+  }
+  const double bound16 = ldexp(1.0, -11) * 6.0 * l1;
+  size_t n_in = (size_t)nets[_i].res * nets[_i].res * 3;
+  float *input = malloc(n_in * sizeof *input);
+  struct tu_rng r;
+  tu_rng_seed(&r, SEED + 7);
+  tu_rng_fill(&r, input, n_in, -1.0f, 1.0f);
+  float *want = naive_run(m, input);
+  float *got = malloc((size_t)m->num_outputs * sizeof *got);
+
+  for (int isa = KERN_ISA_REF; isa <= KERN_ISA_AVX2; isa++) {
+    if (!kern_ops_get((enum kern_isa)isa))
+      continue;
+    for (int f16 = 0; f16 < 2; f16++) {
+      struct engine_options o = { .isa = (enum kern_isa)isa,
+                                  .fuse_blocks = 1, .f16_classifier = f16 };
+      struct ss_engine *e = NULL;
+      struct ss_scratch *s = NULL;
+      ck_assert_msg(engine_new_opts(m, &o, &e, &err) == 0, "%s", err.message);
+      struct engine_step_info info;
+      engine_step_info(e, engine_num_steps(e) - 1, &info);
+      ck_assert_str_eq(info.kind, f16 ? "gemv16" : "gemm");
+      ck_assert_int_eq(engine_scratch_new(e, &s, &err), 0);
+      engine_run(e, s, input, got);
+      double max_err = 0, max_ref = 0;
+      for (int j = 0; j < m->num_outputs; j++) {
+        max_err = fmax(max_err, fabs((double)got[j] - want[j]));
+        max_ref = fmax(max_ref, fabs((double)want[j]));
+      }
+      double tol = 1e-4 * fmax(1.0, max_ref) + (f16 ? bound16 : 0.0);
+      printf("net %d (%s, f16 classifier %d): max abs err %.2e (bound "
+             "%.2e)\n", _i, engine_isa_name(e), f16, max_err, tol);
+      ck_assert_msg(max_err <= tol, "net %d %s f16 %d: max abs err %g > %g",
+                    _i, engine_isa_name(e), f16, max_err, tol);
+      engine_scratch_free(s);
+      engine_free(e);
+    }
+  }
+  free(got);
+  free(want);
+  free(input);
+  model_unref(m);
+}
+END_TEST
+
 static void
 count_steps(const struct ss_engine *e, int *blocks, int *fused_adds,
             int *adds, uint64_t *macs)
@@ -305,6 +372,8 @@ engine_suite(void)
                       (int)(sizeof nets / sizeof nets[0]));
   suite_add_tcase(s, tc);
   tc = tcase_create("plan");
+  tcase_add_loop_test(tc, test_f16_classifier, 0,
+                      (int)(sizeof nets / sizeof nets[0]));
   tcase_add_test(tc, test_plan);
   tcase_add_test(tc, test_threads_identical);
   suite_add_tcase(s, tc);

@@ -765,6 +765,132 @@ START_TEST(test_dw_pack_layout)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* half-precision weights: conversion, gemv16                          */
+
+/* Conversions against values whose binary16 encodings are known, ties that
+ * must round to even, subnormals, overflow, and a round trip over every
+ * finite half. */
+START_TEST(test_f16_convert)
+{
+  static const struct {
+    float f;
+    unsigned short h;
+  } cases[] = {
+    { 0.0f, 0x0000 },        { -0.0f, 0x8000 },
+    { 1.0f, 0x3c00 },        { -2.0f, 0xc000 },
+    { 65504.0f, 0x7bff },    { 65519.0f, 0x7bff }, /* below the midpoint */
+    { 65520.0f, 0x7c00 },    { INFINITY, 0x7c00 }, /* overflow: inf */
+    { 0x1p-14f, 0x0400 },    { 0x1p-24f, 0x0001 }, /* min normal, subnormal */
+    { 0x1p-25f, 0x0000 },    { 0x1.8p-25f, 0x0001 }, /* tie to even, above */
+    { 0x1.002p0f, 0x3c00 },  { 0x1.006p0f, 0x3c02 }, /* ties to even */
+    { 0x1.0021p0f, 0x3c01 }, { 0.1f, 0x2e66 },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    unsigned short h = kern_f32_to_f16(cases[i].f);
+    expect_msg(h == cases[i].h, "f32_to_f16(%a) = %#06x, want %#06x",
+               (double)cases[i].f, h, cases[i].h);
+  }
+  ck_assert(isnan(kern_f16_to_f32(kern_f32_to_f16(NAN))));
+  for (unsigned u = 0; u < 0x10000u; u++) {
+    if ((u & 0x7c00u) == 0x7c00u)
+      continue; /* inf, NaN */
+    float f = kern_f16_to_f32((unsigned short)u);
+    expect_msg(kern_f32_to_f16(f) == u, "round trip of %#06x via %a", u,
+               (double)f);
+  }
+  expect_msg(kern_f16_to_f32(0x3555) == 0x1.554p-2f, "f16_to_f32(0x3555)");
+  expect_msg(kern_f16_to_f32(0x8001) == -0x1p-24f, "f16_to_f32(0x8001)");
+}
+END_TEST
+
+/* Packing refuses weights that have no finite half; the layout holds the
+ * bias in float32 and every weight rounded to nearest. */
+START_TEST(test_gemv16_pack)
+{
+  const size_t n = 1 + (size_t)_i * 5, k = 3 + (size_t)_i, np = (n + 15) / 16 * 16;
+  struct tu_rng r;
+  tu_rng_seed(&r, case_seed(30, _i));
+  float *w = random_floats(&r, n * k, -2.0f, 2.0f);
+  float *bias = random_floats(&r, n, -1.0f, 1.0f);
+  ck_assert_uint_eq(kern_gemv16_packed_size(n, k), np + np * k / 2);
+  float *p = guarded_new(kern_gemv16_packed_size(n, k));
+  ck_assert_int_eq(kern_gemv16_pack(n, k, w, bias, p), 0);
+  expect_msg(guard_clobbered(p, kern_gemv16_packed_size(n, k)) < 0,
+             "wrote a guard float");
+  const unsigned short *h = (const unsigned short *)(p + np);
+  for (size_t j = 0; j < np; j++) {
+    expect_msg(p[j] == (j < n ? bias[j] : 0.0f), "bias[%zu]", j);
+    for (size_t kk = 0; kk < k; kk++) {
+      unsigned short want = j < n ? kern_f32_to_f16(w[j * k + kk]) : 0;
+      expect_msg(h[j / 16 * 16 * k + kk * 16 + j % 16] == want,
+                 "w[%zu][%zu]", j, kk);
+    }
+  }
+  w[n * k / 2] = 70000.0f;
+  ck_assert_int_eq(kern_gemv16_pack(n, k, w, bias, p), -1);
+  w[n * k / 2] = NAN;
+  ck_assert_int_eq(kern_gemv16_pack(n, k, w, bias, p), -1);
+  guarded_free(p);
+  free(w);
+  free(bias);
+}
+END_TEST
+
+/* Every variant's gemv16 against the reference's (same half weights, so the
+ * usual tolerance), and the reference against a double loop over the
+ * widened weights. N tails 1..33 around the blocks of 16 and of 4 blocks,
+ * the classifier's shapes, clamps that bite. */
+START_TEST(test_gemv16)
+{
+  static const size_t ks[] = { 1, 7, 64, 1024, 1280 };
+  const size_t n = _i < 33 ? (size_t)_i + 1 : (_i == 33 ? 1000 : 1001);
+  const size_t k = ks[_i % 5];
+  float min, max;
+  pick_clamp(_i, &min, &max);
+  struct tu_rng r;
+  tu_rng_seed(&r, case_seed(31, _i));
+  const float ws = 1.0f / sqrtf((float)k);
+  float *in = random_floats(&r, k, -1.0f, 1.0f);
+  float *w = random_floats(&r, n * k, -ws, ws);
+  float *bias = random_floats(&r, n, -1.0f, 1.0f);
+  float *p = xmalloc_floats(kern_gemv16_packed_size(n, k));
+  ck_assert_int_eq(kern_gemv16_pack(n, k, w, bias, p), 0);
+  float *want = guarded_new(n);
+  kern_ops_ref()->gemv16(n, k, in, p, want, min, max);
+  for (size_t j = 0; j < n; j++) {
+    double acc = bias[j];
+    for (size_t kk = 0; kk < k; kk++)
+      acc += (double)in[kk] * kern_f16_to_f32(kern_f32_to_f16(w[j * k + kk]));
+    float v = (float)acc;
+    v = v < min ? min : v > max ? max : v;
+    expect_msg(close_enough(want[j], v), "ref gemv16 n=%zu k=%zu: out[%zu] "
+               "= %.7g, double loop %.7g", n, k, j, (double)want[j],
+               (double)v);
+  }
+  for (size_t v = 0; v < N_VARIANTS; v++) {
+    const struct kern_ops *ops = variant_ops(v);
+    if (!ops)
+      continue;
+    float *got = guarded_new(n);
+    ops->gemv16(n, k, in, p, got, min, max);
+    expect_msg(guard_clobbered(got, n) < 0, "%s gemv16 n=%zu k=%zu: wrote a "
+               "guard float", ops->isa, n, k);
+    for (size_t j = 0; j < n; j++)
+      expect_msg(close_enough(got[j], want[j]), "%s gemv16 n=%zu k=%zu "
+                 "seed=%#llx: out[%zu] = %.7g, reference %.7g", ops->isa, n,
+                 k, (unsigned long long)case_seed(31, _i), j,
+                 (double)got[j], (double)want[j]);
+    guarded_free(got);
+  }
+  guarded_free(want);
+  free(p);
+  free(in);
+  free(w);
+  free(bias);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* avgpool, add, softmax                                               */
 
 START_TEST(test_avgpool)
@@ -914,11 +1040,12 @@ START_TEST(test_dispatch)
     ck_assert_str_eq(ops->isa, variants[v].name);
     ck_assert_uint_gt(ops->gemm_nr, 0);
     ck_assert(ops->gemm && ops->conv_row && ops->dwconv_row &&
-              ops->avgpool && ops->add && ops->softmax);
+              ops->gemv16 && ops->avgpool && ops->add && ops->softmax);
   }
   ck_assert_ptr_eq(best, last);
 #if defined(__x86_64__)
-  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
   ck_assert_int_eq(kern_ops_get(KERN_ISA_AVX2) != NULL, avx2);
   if (avx2)
     ck_assert_str_eq(best->isa, "avx2");
@@ -958,6 +1085,9 @@ kernels_suite(void)
   tc = tcase_create("pack");
   tcase_add_loop_test(tc, test_gemm_pack_layout, 0, 20);
   tcase_add_loop_test(tc, test_dw_pack_layout, 0, 12);
+  tcase_add_loop_test(tc, test_gemv16_pack, 0, 8);
+  tcase_add_test(tc, test_f16_convert);
+  tcase_add_loop_test(tc, test_gemv16, 0, 35);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("elementwise");

@@ -13,7 +13,9 @@
 static bool
 cpu_has_avx2_fma(void)
 {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  /* F16C comes with every AVX2 CPU made; checked for the gemv16 kernel. */
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
 }
 #endif
 
@@ -25,6 +27,7 @@ cpu_has_avx2_fma(void)
     .gemm = kern_f32_gemm__##name,                                            \
     .conv_row = kern_f32_conv_row__##name,                                    \
     .dwconv_row = kern_f32_dwconv_row__##name,                                \
+    .gemv16 = kern_f32_gemv16__##name,                                        \
     .avgpool = kern_f32_avgpool__##name,                                      \
     .add = kern_f32_add__##name,                                              \
     .softmax = kern_f32_softmax__##name,                                      \

@@ -293,6 +293,56 @@ gemv(size_t n, size_t k, const float *a, const float *packed, float *c,
   }
 }
 
+/* 16 weights of the "gemv16" layout, widened to float32. */
+ALWAYS_INLINE void
+load16h(const unsigned short *p, __m256 *lo, __m256 *hi)
+{
+  *lo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+  *hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8)));
+}
+
+void
+kern_f32_gemv16__avx2(size_t n, size_t k, const float *in,
+                      const float *packed, float *out, float min, float max)
+{
+  /* As gemv(): GEMV_BLOCKS blocks of 16 outputs side by side, so that
+   * several sequential weight streams are in flight; the weights are half
+   * as many bytes, which is the point (the classifier's come from memory). */
+  const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
+  const size_t np = (n + 15) / 16 * 16, nblocks = np / 16;
+  const unsigned short *h = (const unsigned short *)(packed + np);
+  size_t b = 0;
+  for (; b < nblocks; b += GEMV_BLOCKS) {
+    const size_t nb = nblocks - b < GEMV_BLOCKS ? nblocks - b : GEMV_BLOCKS;
+    __m256 s0[GEMV_BLOCKS], s1[GEMV_BLOCKS];
+    const unsigned short *w[GEMV_BLOCKS];
+#pragma GCC unroll 8
+    for (size_t u = 0; u < GEMV_BLOCKS; u++) {
+      s0[u] = s1[u] = _mm256_setzero_ps();
+      /* a short last group repeats its first block (computed, not stored) */
+      w[u] = h + (b + (u < nb ? u : 0)) * 16 * k;
+    }
+    for (size_t kk = 0; kk < k; kk++) {
+      const __m256 av = _mm256_broadcast_ss(in + kk);
+#pragma GCC unroll 8
+      for (size_t u = 0; u < GEMV_BLOCKS; u++) {
+        __m256 lo, hi;
+        load16h(w[u] + kk * 16, &lo, &hi);
+        s0[u] = _mm256_fmadd_ps(av, lo, s0[u]);
+        s1[u] = _mm256_fmadd_ps(av, hi, s1[u]);
+      }
+    }
+#pragma GCC unroll 8
+    for (size_t u = 0; u < GEMV_BLOCKS; u++) {
+      if (u >= nb)
+        break;
+      size_t n0 = (b + u) * 16;
+      gemv_store(s0[u], s1[u], packed + n0, NULL, out + n0,
+                 n - n0 < 16 ? n - n0 : 16, vmin, vmax);
+    }
+  }
+}
+
 void
 kern_f32_gemm__avx2(size_t m, size_t n, size_t k, const float *in,
                     size_t in_stride, const float *packed, float *out,

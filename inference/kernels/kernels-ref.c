@@ -99,6 +99,21 @@ kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
 }
 
 void
+kern_f32_gemv16__ref(size_t n, size_t k, const float *in, const float *packed,
+                     float *out, float min, float max)
+{
+  const size_t np = (n + 15) / 16 * 16;
+  const unsigned short *h = (const unsigned short *)(packed + np);
+  for (size_t j = 0; j < n; j++) {
+    const unsigned short *wj = h + j / 16 * 16 * k + j % 16;
+    float acc = packed[j];
+    for (size_t kk = 0; kk < k; kk++)
+      acc += in[kk] * kern_f16_to_f32(wj[kk * 16]);
+    out[j] = clampf(acc, min, max);
+  }
+}
+
+void
 kern_f32_avgpool__ref(size_t n, size_t c, const float *in, float *out)
 {
   for (size_t ch = 0; ch < c; ch++) {

@@ -22,6 +22,9 @@ void kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
                               size_t pad_left, size_t out_w,
                               const float *packed, float *out, float min,
                               float max);
+void kern_f32_gemv16__ref(size_t n, size_t k, const float *in,
+                          const float *packed, float *out, float min,
+                          float max);
 void kern_f32_avgpool__ref(size_t n, size_t c, const float *in, float *out);
 void kern_f32_add__ref(size_t n, const float *a, const float *b, float *out,
                        float min, float max);

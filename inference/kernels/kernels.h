@@ -38,6 +38,24 @@ size_t kern_gemm_packed_size(size_t nr, size_t n, size_t k);
 /* w: [n][k] row-major; bias: [n] or NULL for zeros. */
 void kern_gemm_pack(size_t nr, size_t n, size_t k, const float *w,
                     const float *bias, float *packed);
+/* Matrix-vector with half-precision weights ("gemv16" layout), for a
+ * fully connected layer of N outputs and K inputs run on one row (the
+ * classifier, whose weights are read once per inference, from memory):
+ *   NP = N rounded up to 16 floats of bias (zero-padded), then
+ *   for each block of 16 outputs n0 = 0, 16, ...:
+ *     K groups of 16 IEEE binary16 weights   w[n0 + j][k] (zero-padded)
+ *   stored in the float buffer two halves per float. Size in floats:
+ *   kern_gemv16_packed_size(). Weights are rounded to nearest even; a weight
+ *   above 65504 in magnitude would become infinite, so kern_gemv16_pack()
+ *   refuses (returns -1) when max |w| exceeds KERN_GEMV16_MAX_ABS. */
+#define KERN_GEMV16_MAX_ABS 65504.0f
+size_t kern_gemv16_packed_size(size_t n, size_t k);
+int kern_gemv16_pack(size_t n, size_t k, const float *w, const float *bias,
+                     float *packed);
+/* IEEE binary16 <-> float32, round to nearest even (portable C). */
+unsigned short kern_f32_to_f16(float f);
+float kern_f16_to_f32(unsigned short h);
+
 size_t kern_dw_packed_size(size_t c, size_t taps);
 /* w: [taps][c]; bias: [c] or NULL. */
 void kern_dw_pack(size_t c, size_t taps, const float *w, const float *bias,
@@ -79,6 +97,13 @@ typedef void (*kern_dwconv_row_fn)(size_t c, size_t in_w,
                                    size_t out_w, const float *packed,
                                    float *out, float min, float max);
 
+/* One row times a "gemv16" matrix:
+ *   out[j] = clamp(bias[j] + sum_k in[k] * w16[j][k])   for j < n,
+ * the products and sums in float32 (the weights widened exactly). */
+typedef void (*kern_gemv16_fn)(size_t n, size_t k, const float *in,
+                               const float *packed, float *out, float min,
+                               float max);
+
 /* Global average pool: out[c] = mean over n pixels of in[p*c_count + c]. */
 typedef void (*kern_avgpool_fn)(size_t n, size_t c, const float *in,
                                 float *out);
@@ -96,6 +121,7 @@ struct kern_ops {
   kern_gemm_fn gemm;
   kern_conv_row_fn conv_row;
   kern_dwconv_row_fn dwconv_row;
+  kern_gemv16_fn gemv16;
   kern_avgpool_fn avgpool;
   kern_add_fn add;
   kern_softmax_fn softmax;
