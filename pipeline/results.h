@@ -36,7 +36,9 @@ typedef enum {
   RESULTS_DROPPED_BUSY, /* a frame was in flight */
   RESULTS_DROPPED_FPS,  /* over the stream's max_fps */
   RESULTS_DROPPED_QUEUE,/* the pool's queue was full */
-  RESULTS_ERRORS,       /* frames that failed conversion or inference */
+  RESULTS_ERRORS,       /* frames that failed decoding (live sources: the
+                         * decoder took them in, nothing came out), conversion
+                         * or inference */
   RESULTS_RECONNECTS,
   RESULTS_STALLS,
   RESULTS_N_COUNTERS

@@ -429,6 +429,97 @@ drop_delta_units(GstPad *pad, GstPadProbeInfo *info, gpointer user)
              : GST_PAD_PROBE_OK;
 }
 
+/* Frames a live stream's video decoder took in and gave out in one attempt,
+ * to count those it could not decode (damaged data: bit errors, a camera's
+ * broken encoder; libav conceals milder damage and outputs the frame) as
+ * RESULTS_ERRORS. in - out = frames pending in the decoder (reordering) +
+ * frames lost, so lost = in - out - pending. Only for live sources: their
+ * sink does not synchronise, so no QoS makes the decoder skip late frames
+ * on purpose. Shared by probes on the decoder's two pads (atomic reference
+ * count); in is written by the thread feeding the decoder, out by the one
+ * it pushes from, and the rest by the feeding thread only. */
+typedef struct {
+  StreamResults *results;  /* a reference */
+  GstVideoDecoder *dec;    /* borrowed: the probes go with its pads */
+  gint64 in, out;          /* atomic */
+  gint64 lost_counted;
+  gboolean decoding;       /* a frame came out: count losses from now */
+} DecodeCount;
+
+static void
+decode_count_clear(gpointer p)
+{
+  stream_results_unref(((DecodeCount *)p)->results);
+}
+
+static void
+decode_count_release(gpointer p)
+{
+  g_atomic_rc_box_release_full(p, decode_count_clear);
+}
+
+/* Before each frame enters the decoder: what it has lost since the last
+ * look (called on the decoder's input thread, between two of its input
+ * calls, so a synchronous decoder has finished with the previous frame). */
+static GstPadProbeReturn
+decoder_in_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  DecodeCount *dc = user;
+  gint64 out = __atomic_load_n(&dc->out, __ATOMIC_ACQUIRE);
+  gint64 gap = __atomic_load_n(&dc->in, __ATOMIC_RELAXED) - out;
+  /* gap == lost_counted: nothing pending and no new loss; the common case
+   * without reordering costs no look at the decoder's frame list. */
+  if (out > 0 && (gap != dc->lost_counted || !dc->decoding)) {
+    GList *frames = gst_video_decoder_get_frames(dc->dec);
+    gint64 lost = gap - (gint64)g_list_length(frames);
+    g_list_free_full(frames, (GDestroyNotify)gst_video_codec_frame_unref);
+    /* Frames before the first one decoded are not errors: a stream that
+     * joins a camera between key frames cannot decode them. */
+    if (!dc->decoding) {
+      dc->decoding = TRUE;
+      dc->lost_counted = lost;
+    } else if (lost > dc->lost_counted) {
+      stream_results_count(dc->results, RESULTS_ERRORS,
+                           (guint64)(lost - dc->lost_counted));
+      dc->lost_counted = lost;
+    }
+  }
+  __atomic_add_fetch(&dc->in, 1, __ATOMIC_RELAXED);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+decoder_out_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  DecodeCount *dc = user;
+  __atomic_add_fetch(&dc->out, 1, __ATOMIC_RELEASE);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+count_decoder_losses(Stream *s, GstElement *element)
+{
+  DecodeCount *dc;
+  GstPad *in, *out;
+  if (!GST_IS_VIDEO_DECODER(element))
+    return;
+  in = gst_element_get_static_pad(element, "sink");
+  out = gst_element_get_static_pad(element, "src");
+  if (in && out) {
+    dc = g_atomic_rc_box_new0(DecodeCount);
+    dc->results = stream_results_ref(s->results);
+    dc->dec = GST_VIDEO_DECODER(element);
+    /* After drop_delta_units (probes run in the order added): a frame
+     * skipped on purpose never counts as taken in. */
+    gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, decoder_in_probe,
+                      g_atomic_rc_box_acquire(dc), decode_count_release);
+    gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, decoder_out_probe, dc,
+                      decode_count_release);
+  }
+  g_clear_object(&in);
+  g_clear_object(&out);
+}
+
 static void
 on_deep_element_added(GstBin *bin, GstBin *sub, GstElement *element,
                       gpointer user)
@@ -459,14 +550,17 @@ on_deep_element_added(GstBin *bin, GstBin *sub, GstElement *element,
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(element),
                                    "discard-corrupted-frames"))
     g_object_set(element, "discard-corrupted-frames", TRUE, NULL);
-  if (s->cfg.decode != STREAM_DECODE_KEYFRAMES) /* immutable field */
-    return;
-  pad = gst_element_get_static_pad(element, "sink");
-  if (pad) {
-    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, drop_delta_units, NULL,
-                      NULL);
-    gst_object_unref(pad);
+  if (s->cfg.decode == STREAM_DECODE_KEYFRAMES) { /* immutable field */
+    pad = gst_element_get_static_pad(element, "sink");
+    if (pad) {
+      gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, drop_delta_units,
+                        NULL, NULL);
+      gst_object_unref(pad);
+    }
   }
+  /* Live sources only: decodebin under rtspsrc or v4l2src. */
+  if (!g_str_equal(s->scheme, "file") && !g_str_has_prefix(s->scheme, "http"))
+    count_decoder_losses(s, element);
 }
 
 /* The first buffer reaching the sink: have the supervisor look now rather

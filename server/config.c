@@ -732,9 +732,44 @@ struct ConfigStore {
   ConfigFault fault;
 };
 
+/* Removes the temporary files of writes that a crash or a kill interrupted
+ * (".NAME.tmp-XXXXXX" beside the file, see write_atomic): each holds a full
+ * copy of the streams, camera credentials included, and nothing else ever
+ * removes them. Runs at start-up, before this process writes; a second
+ * server on the same file is not supported anyway (each would overwrite
+ * the other's streams). */
+static void
+remove_stale_temp_files(const char *path)
+{
+  char *dir = g_path_get_dirname(path);
+  char *base = g_path_get_basename(path);
+  char *prefix = g_strdup_printf(".%s.tmp-", base);
+  gsize plen = strlen(prefix);
+  guint removed = 0;
+  GDir *d = g_dir_open(dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name(d))) {
+    if (strncmp(name, prefix, plen) != 0 || strlen(name) != plen + 6)
+      continue;
+    char *full = g_build_filename(dir, name, NULL);
+    if (unlink(full) == 0)
+      removed++;
+    g_free(full);
+  }
+  if (d)
+    g_dir_close(d);
+  if (removed)
+    g_message("config: removed %u temporary file%s left in %s by an "
+              "interrupted write", removed, removed == 1 ? "" : "s", dir);
+  g_free(prefix);
+  g_free(base);
+  g_free(dir);
+}
+
 ConfigStore *
 config_store_new(const char *path, json_t *root)
 {
+  remove_stale_temp_files(path);
   ConfigStore *s = g_new0(ConfigStore, 1);
   g_mutex_init(&s->lock);
   s->path = g_strdup(path);

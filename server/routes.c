@@ -1588,7 +1588,8 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
     }
   }
   metrics_stream_counter(out, list, "streamsight_stream_errors_total",
-                         "Frames that failed conversion or inference.",
+                         "Frames that failed decoding, conversion or "
+                         "inference.",
                          RESULTS_ERRORS);
   metrics_stream_counter(out, list, "streamsight_stream_reconnects_total",
                          "Pipeline rebuilds after an error, EOS or stall.",

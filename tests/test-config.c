@@ -739,8 +739,10 @@ START_TEST(test_crash_during_write_keeps_old_file)
                    "a");
   server_config_free(c2);
 
-  /* A later write succeeds despite the leftover. */
+  /* A later write succeeds despite the leftover, which the next store
+   * (the next start-up) removes: it holds credentials. */
   ConfigStore *st = config_store_new(path, c->root);
+  ck_assert_uint_eq(count_temps(path), 0);
   ck_assert(config_store_write(st, configs, ids, NULL));
   c2 = server_config_new();
   ck_assert(server_config_load_file(c2, path, NULL));
