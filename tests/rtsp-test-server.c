@@ -10,6 +10,48 @@
   "! valve name=valve drop=false "                                          \
   "! rtph264pay name=pay0 pt=96 config-interval=1 )"
 
+/* A property value applied to a named element of every media. */
+typedef struct {
+  char *element, *property, *value;
+} ElementArg;
+
+static void
+element_arg_free(gpointer p)
+{
+  ElementArg *a = p;
+  g_free(a->element);
+  g_free(a->property);
+  g_free(a->value);
+  g_free(a);
+}
+
+/* The damage done to slice packets (rtsp_test_server_set_corruption). An
+ * atomic reference-counted box: the server holds one reference and every
+ * probe on a payloader another, so that a probe still running on a media
+ * thread never sees it freed. */
+typedef struct {
+  GMutex lock; /* guards everything below */
+  double rate;
+  guint bits;
+  GRand *rand;
+  guint64 n_corrupted;
+} Corruptor;
+
+static void
+corruptor_clear(gpointer p)
+{
+  Corruptor *c = p;
+  if (c->rand)
+    g_rand_free(c->rand);
+  g_mutex_clear(&c->lock);
+}
+
+static void
+corruptor_release(gpointer p)
+{
+  g_atomic_rc_box_release_full(p, corruptor_clear);
+}
+
 struct RtspTestServer {
   char *launch, *user, *password, *path;
   int protocols;
@@ -23,9 +65,12 @@ struct RtspTestServer {
   GstRTSPServer *server;
   guint source_id;
 
-  GMutex lock;       /* guards valves and stalled */
+  GMutex lock;       /* guards valves, stalled, media and args */
   GPtrArray *valves; /* the "valve" element of every media configured */
   gboolean stalled;
+  GPtrArray *media;  /* the bin of every media configured (references) */
+  GPtrArray *args;   /* ElementArg*, applied to every media */
+  Corruptor *corruptor;
 };
 
 /* ---- run a function on the server's thread and wait ---- */
@@ -75,19 +120,155 @@ server_thread(gpointer p)
   return NULL;
 }
 
+/* ---- damaged slices ---- */
+
+/* Where the slice bytes of an RTP packet carrying H.264 (RFC 6184) start,
+ * after the RTP header, CSRCs, header extension and the NAL or FU-A header,
+ * and how many there are before any padding. FALSE when the packet carries
+ * no slice data (parameter sets, SEI, aggregates) or is malformed. */
+static gboolean
+rtp_h264_slice_bytes(const guint8 *p, gsize len, gsize *off, gsize *n)
+{
+  gsize hl, end = len;
+  guint nal_type;
+  if (len < 12 || (p[0] >> 6) != 2)
+    return FALSE;
+  hl = 12 + 4 * (gsize)(p[0] & 0x0f);
+  if (p[0] & 0x10) { /* extension: 16-bit profile, 16-bit length in words */
+    if (len < hl + 4)
+      return FALSE;
+    hl += 4 + 4 * (gsize)((p[hl + 2] << 8) | p[hl + 3]);
+  }
+  if (p[0] & 0x20) { /* padding: its length is the last byte */
+    if (p[len - 1] > len)
+      return FALSE;
+    end = len - p[len - 1];
+  }
+  if (end < hl + 3)
+    return FALSE;
+  nal_type = p[hl] & 0x1f;
+  if (nal_type == 1 || nal_type == 5) { /* single NAL unit: non-IDR, IDR */
+    *off = hl + 1;
+  } else if (nal_type == 28) { /* FU-A: indicator, header, fragment */
+    guint inner = p[hl + 1] & 0x1f;
+    if (inner != 1 && inner != 5)
+      return FALSE;
+    *off = hl + 2;
+  } else {
+    return FALSE;
+  }
+  if (end <= *off)
+    return FALSE;
+  *n = end - *off;
+  return TRUE;
+}
+
+/* Decides whether buf is hit; when it is, *buf is made writable (it may be
+ * replaced) and damaged. Returns TRUE on a hit. Called with c->lock. */
+static gboolean
+corrupt_buffer_locked(Corruptor *c, GstBuffer **buf)
+{
+  GstMapInfo map;
+  gsize off = 0, n = 0;
+  gboolean slice;
+  if (!gst_buffer_map(*buf, &map, GST_MAP_READ))
+    return FALSE;
+  slice = rtp_h264_slice_bytes(map.data, map.size, &off, &n);
+  gst_buffer_unmap(*buf, &map);
+  if (!slice || g_rand_double(c->rand) >= c->rate)
+    return FALSE;
+  *buf = gst_buffer_make_writable(*buf);
+  if (!gst_buffer_map(*buf, &map, GST_MAP_READWRITE))
+    return FALSE;
+  for (guint i = 0; i < c->bits; i++) {
+    gsize at = off + (gsize)g_rand_int_range(c->rand, 0, (gint32)n);
+    map.data[at] ^= (guint8)(1u << g_rand_int_range(c->rand, 0, 8));
+  }
+  gst_buffer_unmap(*buf, &map);
+  c->n_corrupted++;
+  return TRUE;
+}
+
+/* On the src pad of "pay0" (a media streaming thread): RTP packets one by
+ * one or in lists. */
+static GstPadProbeReturn
+corrupt_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  Corruptor *c = user;
+  g_mutex_lock(&c->lock);
+  if (c->rate <= 0.0) {
+    g_mutex_unlock(&c->lock);
+    return GST_PAD_PROBE_OK;
+  }
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (corrupt_buffer_locked(c, &buf))
+      GST_PAD_PROBE_INFO_DATA(info) = buf;
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+    for (guint i = 0; i < gst_buffer_list_length(list); i++) {
+      GstBuffer *buf = gst_buffer_ref(gst_buffer_list_get(list, i));
+      if (corrupt_buffer_locked(c, &buf)) {
+        list = gst_buffer_list_make_writable(list);
+        GST_PAD_PROBE_INFO_DATA(info) = list;
+        gst_buffer_list_remove(list, i, 1);
+        gst_buffer_list_insert(list, (gint)i, buf); /* takes buf */
+      } else {
+        gst_buffer_unref(buf);
+      }
+    }
+  }
+  g_mutex_unlock(&c->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+apply_arg(GstElement *bin, const ElementArg *a)
+{
+  GstElement *e = gst_bin_get_by_name(GST_BIN(bin), a->element);
+  if (!e)
+    return;
+  gst_util_set_object_arg(G_OBJECT(e), a->property, a->value);
+  gst_object_unref(e);
+}
+
 /* A new media: remember its valve (if the launch line has one), so that
- * the camera can be made to stall. Called on a server thread. */
+ * the camera can be made to stall, and its bin for later settings; apply
+ * the settings made so far; watch its payloader for damage. Called on a
+ * server thread. */
 static void
 on_media_configure(GstRTSPMediaFactory *f, GstRTSPMedia *media, gpointer p)
 {
   RtspTestServer *s = p;
   GstElement *bin = gst_rtsp_media_get_element(media);
   GstElement *valve = gst_bin_get_by_name(GST_BIN(bin), "valve");
+  GstElement *pay = gst_bin_get_by_name(GST_BIN(bin), "pay0");
+  GPtrArray *args = g_ptr_array_new();
   if (valve) {
     g_mutex_lock(&s->lock);
     g_object_set(valve, "drop", s->stalled, NULL);
     g_ptr_array_add(s->valves, valve);
     g_mutex_unlock(&s->lock);
+  }
+  g_mutex_lock(&s->lock);
+  g_ptr_array_add(s->media, gst_object_ref(bin));
+  for (guint i = 0; i < s->args->len; i++)
+    g_ptr_array_add(args, g_ptr_array_index(s->args, i));
+  /* The settings stay valid: entries are only freed with the server, and
+   * the server is not freed while it configures a media. */
+  g_mutex_unlock(&s->lock);
+  for (guint i = 0; i < args->len; i++)
+    apply_arg(bin, g_ptr_array_index(args, i));
+  g_ptr_array_unref(args);
+  if (pay) {
+    GstPad *src = gst_element_get_static_pad(pay, "src");
+    gst_pad_add_probe(src,
+                      GST_PAD_PROBE_TYPE_BUFFER |
+                          GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                      corrupt_probe, g_atomic_rc_box_acquire(s->corruptor),
+                      corruptor_release);
+    gst_object_unref(src);
+    gst_object_unref(pay);
   }
   gst_object_unref(bin);
 }
@@ -217,6 +398,10 @@ rtsp_test_server_new(const RtspTestServerOptions *opts, GError **error)
   s->port = opts ? opts->port : 0;
   g_mutex_init(&s->lock);
   s->valves = g_ptr_array_new_with_free_func(gst_object_unref);
+  s->media = g_ptr_array_new_with_free_func(gst_object_unref);
+  s->args = g_ptr_array_new_with_free_func(element_arg_free);
+  s->corruptor = g_atomic_rc_box_new0(Corruptor);
+  g_mutex_init(&s->corruptor->lock);
   s->ctx = g_main_context_new();
   s->loop = g_main_loop_new(s->ctx, FALSE);
   s->thread = g_thread_new("rtsp-test-server", server_thread, s);
@@ -266,6 +451,51 @@ rtsp_test_server_set_stalled(RtspTestServer *s, gboolean stalled)
   g_mutex_unlock(&s->lock);
 }
 
+void
+rtsp_test_server_set_element_arg(RtspTestServer *s, const char *element,
+                                 const char *property, const char *value)
+{
+  ElementArg *a = g_new0(ElementArg, 1);
+  GPtrArray *media = g_ptr_array_new_with_free_func(gst_object_unref);
+  a->element = g_strdup(element);
+  a->property = g_strdup(property);
+  a->value = g_strdup(value);
+  g_mutex_lock(&s->lock);
+  /* Replaced entries stay in the array (a media being configured may be
+   * reading them) but are emptied of effect by the newer one after them. */
+  g_ptr_array_add(s->args, a);
+  for (guint i = 0; i < s->media->len; i++)
+    g_ptr_array_add(media, gst_object_ref(g_ptr_array_index(s->media, i)));
+  g_mutex_unlock(&s->lock);
+  for (guint i = 0; i < media->len; i++)
+    apply_arg(g_ptr_array_index(media, i), a);
+  g_ptr_array_unref(media);
+}
+
+void
+rtsp_test_server_set_corruption(RtspTestServer *s, double rate, guint bits,
+                                guint32 seed)
+{
+  Corruptor *c = s->corruptor;
+  g_mutex_lock(&c->lock);
+  c->rate = rate;
+  c->bits = bits;
+  if (c->rand)
+    g_rand_free(c->rand);
+  c->rand = g_rand_new_with_seed(seed);
+  g_mutex_unlock(&c->lock);
+}
+
+guint64
+rtsp_test_server_n_corrupted(RtspTestServer *s)
+{
+  guint64 n;
+  g_mutex_lock(&s->corruptor->lock);
+  n = s->corruptor->n_corrupted;
+  g_mutex_unlock(&s->corruptor->lock);
+  return n;
+}
+
 guint
 rtsp_test_server_n_clients(RtspTestServer *s)
 {
@@ -285,6 +515,9 @@ rtsp_test_server_free(RtspTestServer *s)
   g_main_loop_unref(s->loop);
   g_main_context_unref(s->ctx);
   g_ptr_array_unref(s->valves);
+  g_ptr_array_unref(s->media);
+  g_ptr_array_unref(s->args);
+  corruptor_release(s->corruptor);
   g_mutex_clear(&s->lock);
   g_free(s->launch);
   g_free(s->user);

@@ -44,6 +44,26 @@ gboolean rtsp_test_server_start(RtspTestServer *s, GError **error);
  * drops every buffer at the "valve" element of the media (the default
  * launch line has one). */
 void rtsp_test_server_set_stalled(RtspTestServer *s, gboolean stalled);
+/* Sets a property of the element called `element` in the media, from a
+ * string as gst-launch parses it (e.g. property "caps", value
+ * "video/x-raw,width=320,height=240,framerate=15/1" on a capsfilter): in
+ * every media now, and in every media configured later (a restarted camera
+ * keeps it). Elements missing from the launch line are skipped. A later
+ * call for the same element and property replaces the value. */
+void rtsp_test_server_set_element_arg(RtspTestServer *s, const char *element,
+                                      const char *property,
+                                      const char *value);
+/* A camera whose encoder output is damaged on the way: each RTP packet
+ * leaving "pay0" that carries H.264 slice data (a single slice NAL unit or
+ * a fragment of one) is hit with probability rate, and a hit flips `bits`
+ * random bits of the slice bytes after the NAL (or FU) header, so the RTP
+ * and NAL framing stay intact and only the coded picture is damaged.
+ * Parameter sets and SEI pass untouched. seed makes the damage repeatable;
+ * rate 0 turns it off. Applies to every media, now and later. */
+void rtsp_test_server_set_corruption(RtspTestServer *s, double rate,
+                                     guint bits, guint32 seed);
+/* RTP packets damaged so far (since the server was created). */
+guint64 rtsp_test_server_n_corrupted(RtspTestServer *s);
 /* Number of clients currently connected. */
 guint rtsp_test_server_n_clients(RtspTestServer *s);
 /* Stops and frees; NULL is allowed. */
