@@ -24,6 +24,8 @@ if [ "$mode" = test ]; then
   # The dashboard's browser test (tests/e2e): Debian's Chromium, driven by
   # playwright-core from npm (tests/e2e/install.sh).
   pkgs+=(chromium)
+  # test-faults runs VLC's RTSP server as a camera we did not write.
+  pkgs+=(vlc-bin vlc-plugin-base)
 fi
 
 missing=()
