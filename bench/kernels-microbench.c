@@ -1,6 +1,7 @@
 /* streamsight — kernel micro-benchmark: GFLOP/s of each kernel variant on
- * MobileNetV2 1.0/224 shapes (pointwise GEMMs, depthwise 3x3 rows, the first
- * 3x3 stride-2 convolution, the classifier), and the share of this core's
+ * MobileNetV2 and V1 1.0/224 shapes (pointwise GEMMs, depthwise 3x3 rows,
+ * the first 3x3 stride-2 convolution, the classifier in float32 and with
+ * half-precision weights), and the share of this core's
  * measured FMA peak. Single thread; each figure is the fastest call within
  * the time budget, because the machine is shared and the fastest call is
  * the one nothing interrupted.
@@ -57,6 +58,11 @@ static const struct gemm_case gemm_cases[] = {
   { 112, 16, 96, 0, 0 },   { 56, 144, 24, 1, 0 },   { 56, 32, 192, 0, 0 },
   { 28, 384, 64, 1, 0 },   { 14, 64, 384, 0, 0 },   { 42, 576, 96, 1, 0 },
   { 7, 160, 960, 0, 0 },   { 21, 960, 320, 0, 0 },
+  /* MobileNetV1 1.0/224 pointwise layers, whole and as the engine's tiles */
+  { 12544, 32, 64, 0, 0 }, { 3136, 128, 128, 0, 0 }, { 784, 256, 256, 0, 0 },
+  { 196, 512, 512, 0, 0 }, { 49, 512, 1024, 0, 0 }, { 49, 1024, 1024, 0, 0 },
+  { 112, 32, 64, 0, 0 },   { 56, 128, 128, 0, 0 },  { 56, 512, 512, 0, 0 },
+  { 1, 1024, 1000, 0, 1 },
 };
 
 /* Larger than the L3 of the machine (32 MiB on Zen 3): reading it evicts
@@ -113,6 +119,34 @@ time_gemm(const struct kern_ops *ops, const struct gemm_case *c,
   return best;
 }
 
+/* The classifier with half-precision weights ("gemv16"), cold as above. */
+static double
+time_gemv16(const struct kern_ops *ops, size_t n, size_t k, double budget_s)
+{
+  float *a = random_floats(k, 1);
+  float *w = random_floats(n * k, 2);
+  float *b = random_floats(n, 3);
+  float *out = random_floats(n, 5);
+  float *packed = aligned_alloc(
+      64, (kern_gemv16_packed_size(n, k) * sizeof(float) + 63) / 64 * 64);
+  kern_gemv16_pack(n, k, w, b, packed);
+  double best = 1e30, start = now_s();
+  do {
+    evict_caches();
+    double t0 = now_s();
+    ops->gemv16(n, k, a, packed, out, -1e30f, 1e30f);
+    double t = now_s() - t0;
+    if (t < best)
+      best = t;
+  } while (now_s() - start < budget_s);
+  free(a);
+  free(w);
+  free(b);
+  free(out);
+  free(packed);
+  return best;
+}
+
 struct dw_case {
   size_t h, w, c, stride;
 };
@@ -122,6 +156,8 @@ static const struct dw_case dw_cases[] = {
   { 56, 56, 144, 2 },  { 28, 28, 192, 1 },  { 28, 28, 192, 2 },
   { 14, 14, 384, 1 },  { 14, 14, 576, 1 },  { 14, 14, 576, 2 },
   { 7, 7, 960, 1 },
+  /* MobileNetV1: pixels of 512 and 1024 channels lie 2 and 4 KiB apart */
+  { 56, 56, 128, 1 },  { 14, 14, 512, 1 },  { 7, 7, 1024, 1 },
 };
 
 /* A whole layer, padding 1 on every side (torchvision). */
@@ -284,6 +320,13 @@ main(int argc, char **argv)
       printf("%-5s dwrow  3x%-5zu c=%-4zu s%zu hot       ", ops->isa, c->w, c->c,
              c->stride);
       print_rate(2.0 * ow * c->c * 9, t);
+    }
+    static const size_t fc[][2] = { { 1000, 1280 }, { 1000, 1024 } };
+    for (size_t i = 0; i < 2; i++) {
+      double tg = time_gemv16(ops, fc[i][0], fc[i][1], budget);
+      printf("%-5s gemv16 M=1     K=%-4zu N=%-4zu cold      ", ops->isa,
+             fc[i][1], fc[i][0]);
+      print_rate(2.0 * fc[i][0] * fc[i][1], tg);
     }
     double t = time_rows(ops, 1, 224, 224, 3, 32, 2, budget);
     printf("%-5s conv   224x224 3->32 3x3 s2         ", ops->isa);
