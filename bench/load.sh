@@ -11,7 +11,7 @@
 #                 [--cpus LIST] [--token T] [--http-threads N]
 #
 # Defaults: build/, the MobileNetV2 1.0/224 quantised model from
-# $STREAMSIGHT_TEST_DATA/models (or models/), 20 s windows, 32 connections,
+# $STREAMSIGHT_TEST_DATA/models (or models/), 20 s windows, 16 connections,
 # 2 wrk threads, max_fps scenarios "5,0" (5 = the streams' default, a
 # realistic deployment with CPU headroom; 0 = every stream as fast as the
 # pool allows: the CPU is saturated by inference before any request), cpus
@@ -29,7 +29,7 @@ build=build
 data=${STREAMSIGHT_TEST_DATA:-$root/../shared}
 model=
 duration=20
-connections=32
+connections=16
 wrk_threads=2
 fps_list=5,0
 cpus=0,1
