@@ -18,10 +18,14 @@ json_util_parse_object(const char *text, size_t len, const char *what,
      * and "... near '/'" for one further in. */
     gboolean comment = strstr(jerr.text, "near '/'") != NULL ||
                        strstr(jerr.text, "near '#'") != NULL;
+    /* jansson quotes the input bytes near the error, which may be invalid
+     * UTF-8 or a cut sequence; the message goes into JSON bodies and logs
+     * (found by tests/fuzz/fuzz-config). */
+    char *text = g_utf8_make_valid(jerr.text, -1);
     g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_SYNTAX,
                 "%s: line %d column %d: %s%s", what, jerr.line, jerr.column,
-                jerr.text,
-                comment ? " (comments are not allowed in JSON)" : "");
+                text, comment ? " (comments are not allowed in JSON)" : "");
+    g_free(text);
     return NULL;
   }
   if (!json_is_object(v)) {
@@ -54,6 +58,10 @@ json_util_check_keys(json_t *obj, const char *prefix,
       gsize n = 0;
       for (const char *p = key; *p && n < sizeof shown - 1; p++)
         shown[n++] = (unsigned char)*p < 0x20 ? '?' : *p;
+      /* Keys are UTF-8 (jansson checks): end on a whole character. */
+      const char *valid_end = shown;
+      g_utf8_validate(shown, (gssize)n, &valid_end);
+      n = (gsize)(valid_end - shown);
       shown[n] = '\0';
       g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
                   "%s%s: unknown key", prefix, shown);
