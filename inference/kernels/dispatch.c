@@ -10,12 +10,18 @@
 #endif
 
 #if defined(__x86_64__)
+#include <cpuid.h>
+
 static bool
 cpu_has_avx2_fma(void)
 {
-  /* F16C comes with every AVX2 CPU made; checked for the gemv16 kernel. */
+  /* F16C comes with every AVX2 CPU made; checked for the gemv16 kernel.
+   * From CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports has no
+   * "f16c" (the fuzz build, scripts/fuzz.sh, uses clang). */
+  unsigned a, b, c, d;
+  bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+         f16c;
 }
 #endif
 
