@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -369,6 +370,15 @@ cmd_serve(int argc, char **argv)
   json_object_seed(0);
   kern_init();
   signal(SIGPIPE, SIG_IGN);
+  /* Frame-sized blocks (video buffers, decoded uploads, JPEGs) come and go
+   * with pipelines and requests. glibc raises its mmap threshold after the
+   * first such block is freed, so later ones land in the per-thread heaps,
+   * where pipelines rebuilt on other threads leave them fragmented: under
+   * scripts/soak.sh's churn RSS grew 4-8 MiB a minute and was never given
+   * back (flat with this, and with MALLOC_ARENA_MAX=2). A fixed threshold
+   * (glibc's initial 128 KiB) keeps them mmapped and returned on free; they
+   * are allocated per pipeline or per request, not per frame. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
   Server s = { 0 };
   int rc = load_config(&s, config_path, port, bind);

@@ -675,6 +675,7 @@ START_TEST(test_vlc_camera)
 
   /* VLC dies: its stream goes to backoff, the other one runs on. */
   ck_assert_int_eq(child_finish(&vlc, SIGKILL, 10), -1);
+  child_clear(&vlc);
   before_gst = counter(id_gst, RESULTS_INFERRED);
   t = wait_state(id_vlc, STREAM_STATE_BACKOFF, 15);
   get(id_vlc, &info);
