@@ -68,6 +68,12 @@ supp="$root/tests/sanitizers"
 # in scripts/test.sh), which the other harnesses, without GStreamer, do not
 # need.
 declare -A asan_extra=([image]=":fast_unwind_on_malloc=0:malloc_context_size=8")
+# The image harness also checks leaks only at exit: LeakSanitizer's
+# stop-the-world tracer crashed (signal 11, "LeakSanitizer has encountered a
+# fatal error") once in 21 minutes of per-input checks while GStreamer's
+# streaming threads were exiting; no input reproduces it. test-image and the
+# fuzz-image replay test check the same path for leaks at exit.
+declare -A fuzz_extra=([image]="-detect_leaks=0")
 asan_base="abort_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
@@ -84,7 +90,7 @@ for h in "${harnesses[@]}"; do
   set +e
   ASAN_OPTIONS="$asan_base${asan_extra[$h]:-}" "$dir/tests/fuzz/fuzz-$h" -max_total_time="$seconds" \
     -max_len="${max_len[$h]}" -timeout="${timeout[$h]}" -rss_limit_mb=2560 \
-    -dict="$dict_file" -print_final_stats=1 \
+    -dict="$dict_file" -print_final_stats=1 ${fuzz_extra[$h]:-} \
     -artifact_prefix="$dir/artifacts/$h/" \
     "$dir/corpus/$h" "$dir/seeds/$h" > "$log" 2>&1
   rc=$?
