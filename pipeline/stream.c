@@ -441,6 +441,7 @@ drop_delta_units(GstPad *pad, GstPadProbeInfo *info, gpointer user)
 typedef struct {
   StreamResults *results;  /* a reference */
   GstVideoDecoder *dec;    /* borrowed: the probes go with its pads */
+  gboolean keyframes_only; /* decode=keyframes: drop delta units here */
   gint64 in, out;          /* atomic */
   gint64 lost_counted;
   gboolean decoding;       /* a frame came out: count losses from now */
@@ -465,8 +466,12 @@ static GstPadProbeReturn
 decoder_in_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
 {
   DecodeCount *dc = user;
-  gint64 out = __atomic_load_n(&dc->out, __ATOMIC_ACQUIRE);
-  gint64 gap = __atomic_load_n(&dc->in, __ATOMIC_RELAXED) - out;
+  gint64 out, gap;
+  if (dc->keyframes_only &&
+      drop_delta_units(pad, info, NULL) == GST_PAD_PROBE_DROP)
+    return GST_PAD_PROBE_DROP; /* skipped on purpose: not taken in */
+  out = __atomic_load_n(&dc->out, __ATOMIC_ACQUIRE);
+  gap = __atomic_load_n(&dc->in, __ATOMIC_RELAXED) - out;
   /* gap == lost_counted: nothing pending and no new loss; the common case
    * without reordering costs no look at the decoder's frame list. */
   if (out > 0 && (gap != dc->lost_counted || !dc->decoding)) {
@@ -496,21 +501,23 @@ decoder_out_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
   return GST_PAD_PROBE_OK;
 }
 
-static void
+/* Returns FALSE when the element is no GstVideoDecoder (nothing added). */
+static gboolean
 count_decoder_losses(Stream *s, GstElement *element)
 {
   DecodeCount *dc;
   GstPad *in, *out;
+  gboolean ok;
   if (!GST_IS_VIDEO_DECODER(element))
-    return;
+    return FALSE;
   in = gst_element_get_static_pad(element, "sink");
   out = gst_element_get_static_pad(element, "src");
-  if (in && out) {
+  ok = in && out;
+  if (ok) {
     dc = g_atomic_rc_box_new0(DecodeCount);
     dc->results = stream_results_ref(s->results);
     dc->dec = GST_VIDEO_DECODER(element);
-    /* After drop_delta_units (probes run in the order added): a frame
-     * skipped on purpose never counts as taken in. */
+    dc->keyframes_only = s->cfg.decode == STREAM_DECODE_KEYFRAMES;
     gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, decoder_in_probe,
                       g_atomic_rc_box_acquire(dc), decode_count_release);
     gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, decoder_out_probe, dc,
@@ -518,6 +525,7 @@ count_decoder_losses(Stream *s, GstElement *element)
   }
   g_clear_object(&in);
   g_clear_object(&out);
+  return ok;
 }
 
 static void
@@ -550,17 +558,20 @@ on_deep_element_added(GstBin *bin, GstBin *sub, GstElement *element,
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(element),
                                    "discard-corrupted-frames"))
     g_object_set(element, "discard-corrupted-frames", TRUE, NULL);
-  if (s->cfg.decode == STREAM_DECODE_KEYFRAMES) { /* immutable field */
-    pad = gst_element_get_static_pad(element, "sink");
-    if (pad) {
-      gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, drop_delta_units,
-                        NULL, NULL);
-      gst_object_unref(pad);
-    }
+  /* Live sources only (decodebin under rtspsrc or v4l2src); the counting
+   * probe also drops delta units for decode=keyframes. */
+  if (!g_str_equal(s->scheme, "file") &&
+      !g_str_has_prefix(s->scheme, "http") &&
+      count_decoder_losses(s, element))
+    return;
+  if (s->cfg.decode != STREAM_DECODE_KEYFRAMES) /* immutable field */
+    return;
+  pad = gst_element_get_static_pad(element, "sink");
+  if (pad) {
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, drop_delta_units, NULL,
+                      NULL);
+    gst_object_unref(pad);
   }
-  /* Live sources only: decodebin under rtspsrc or v4l2src. */
-  if (!g_str_equal(s->scheme, "file") && !g_str_has_prefix(s->scheme, "http"))
-    count_decoder_losses(s, element);
 }
 
 /* The first buffer reaching the sink: have the supervisor look now rather
