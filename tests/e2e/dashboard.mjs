@@ -352,6 +352,15 @@ async function runOpen(browser, m, tmp) {
     ok(await page.getByLabel('URI', { exact: true }).getAttribute('aria-invalid') === 'true', 'the URI field is marked invalid');
     ok(await err.getAttribute('role') === 'alert', 'the error is announced (role=alert)');
 
+    // Record every announcement: the new stream's state changes (starting ->
+    // running) are announced too and can replace "Added ..." within
+    // milliseconds, so reading the live region once afterwards races.
+    await page.evaluate(() => {
+      window.__announced = [];
+      const el = document.getElementById('announce');
+      new MutationObserver(() => window.__announced.push(el.textContent))
+        .observe(el, { childList: true, characterData: true, subtree: true });
+    });
     await page.getByLabel('URI', { exact: true }).fill('test:');
     await page.getByLabel('URI', { exact: true }).press('Enter');
     const c2 = page.locator('li.card', { has: page.locator('h3', { hasText: 'Door camera' }) });
@@ -363,9 +372,10 @@ async function runOpen(browser, m, tmp) {
     ok(got.status === 200 && got.json.uri === 'test:' && got.json.max_fps === 2,
       `the API has the new stream ${id2} (max_fps ${got.json && got.json.max_fps})`);
     ok(await page.locator('#stream-count').textContent() === '(3)', 'count shows 3 streams');
-    ok((await page.locator('#announce').textContent()).includes('Added stream Door camera') ||
-      await page.waitForFunction(() => document.getElementById('announce').textContent.includes('Added'),
-        null, { timeout: 2000 }).then(() => true), 'the addition is announced (aria-live)');
+    ok(await page.waitForFunction(
+      () => window.__announced.some((t) => t.includes('Added stream Door camera')),
+      null, { timeout: 5000 }).then(() => true, () => false),
+    'the addition is announced (aria-live)');
 
     // Both streams with labels and two lines in the charts, then pictures.
     await c2.locator('.labels li:not([hidden]) .label-name').first().waitFor({ timeout: 30000 });
