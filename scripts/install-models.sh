@@ -17,8 +17,9 @@
 #   labels: https://storage.googleapis.com/download.tensorflow.org/data/ImageNetLabels.txt
 # TensorFlow publishes no checksum list. TensorFlow's own build pins one
 # archive (tensorflow/workspace.bzl, rule tflite_mobilenet_quant), and that
-# sha256 is checked below; every other download prints its sha256 and is
-# verified by loading only.
+# sha256 is checked below, as is the default model's .tflite inside its
+# archive (see member_sha256); every other download prints its sha256 and
+# is verified by loading only.
 #
 # --from DIR copies from a local mirror instead (CI: ../shared/models). Files
 # whose names are listed in shared/DATA-SOURCES.md are checked against the
@@ -83,6 +84,19 @@ mirror_sha256() {
 archive_sha256() {
   case "$1" in
     mobilenet_v1_1.0_224_quant.tgz) echo d32432d28673a936b2d6281ab0600c71cf7226dfe4cdcef3012555f691744166 ;;
+    *) echo "" ;;
+  esac
+}
+
+# sha256 of the .tflite inside a released archive, where two independent
+# records agree on it. The default model's member equals
+# tensorflow/tflite-support's testdata copy (shared/DATA-SOURCES.md,
+# mobilenet_v2_1.0_224_quant_nometadata.tflite), and a public deployment
+# manifest pins the same member hash for this archive URL. So the server's
+# default model is checked by checksum even though its archive is not.
+member_sha256() {
+  case "$1" in
+    mobilenet_v2_1.0_224_quant.tflite) echo f08d447cde49b4e0446428aa921aff0a14ea589fa9c5817b31f83128e9a43c1d ;;
     *) echo "" ;;
   esac
 }
@@ -217,12 +231,17 @@ obtain() { # NAME STEM
       check_sha256 "$archive" "$sum" "$url"
       echo "  sha256 ok (pinned by tensorflow/workspace.bzl)"
     else
-      echo "  sha256 $(sha256_of "$archive") (no published checksum: verified by loading)"
+      echo "  archive sha256 $(sha256_of "$archive") (no published checksum)"
     fi
     mkdir -p "$tmp/x"
     tar -xzf "$archive" -C "$tmp/x"
     member=$(find "$tmp/x" -name "$stem.tflite" -type f | head -n1)
     [ -n "$member" ] || die "$url: no $stem.tflite inside"
+    sum=$(member_sha256 "$stem.tflite")
+    if [ -n "$sum" ]; then
+      check_sha256 "$member" "$sum" "$stem.tflite in $url"
+      echo "  sha256 of $stem.tflite ok (pinned member checksum)"
+    fi
     mv "$member" "$tmp/$name"
     rm -rf "$tmp/x" "$archive"
   fi
