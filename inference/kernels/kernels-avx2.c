@@ -69,6 +69,84 @@ struct tile_seg {
   size_t k;
 };
 
+/* The reduction of a full 6-row x 16-channel tile, 4 steps per pass, for
+ * passes > 0: adds sum over kk < 4 * passes of a[r * a_stride + kk] times
+ * w[kk * NR + j] to acc0[r] (j < 8) and acc1[r] (j >= 8), in the order of
+ * kk, as gemm_tile's loop does; returns 4 * passes.
+ *
+ * Written in assembly because of what GCC made of it. Its loop over ap[r] +
+ * kk (an "unroll 4" pragma) spends 27 instructions per step on 20 of work:
+ * five address computations and an exit test that reloads the trip count.
+ * Written with two stepped row pointers, GCC spilled an accumulator to the
+ * stack. Here a step is exactly 2 weight loads, 6 broadcasts and 12 FMAs,
+ * and a pass adds 4 loop instructions. Measured alternating with the
+ * intrinsics loop, per shape of MobileNetV2/V1 (bench/README.md,
+ * "Performance"): the intrinsics loop is 10-30% slower whenever the other
+ * hyperthread of the host's core is busy, which is how this machine runs
+ * half of the time.
+ *
+ * Rows 0-2 are addressed from a0 and rows 3-5 from r11 = a0 + 3 * a_stride,
+ * each as base + index * {0, 1, 2}; rcx counts the passes; ymm12-15 hold the
+ * weights and the broadcast row value, the 12 accumulators the other
+ * registers (GCC allows 30 operands: 24 for the accumulators, a0, w, s and
+ * the count fill them, hence the fixed registers). */
+static inline size_t
+gemm_6x16_steps4(size_t passes, const float *a0, size_t a_stride,
+                 const float *w, __m256 *acc0, __m256 *acc1)
+{
+  if (passes == 0)
+    return 0;
+  const size_t s = a_stride * sizeof(float);
+  __m256 c0 = acc0[0], c1 = acc1[0], c2 = acc0[1], c3 = acc1[1];
+  __m256 c4 = acc0[2], c5 = acc1[2], c6 = acc0[3], c7 = acc1[3];
+  __m256 c8 = acc0[4], c9 = acc1[4], c10 = acc0[5], c11 = acc1[5];
+#define SS_GEMM_STEP(wo, ao)                                                  \
+  "vmovups " #wo "(%[w]), %%ymm12\n\t"                                       \
+  "vmovups " #wo "+32(%[w]), %%ymm13\n\t"                                    \
+  "vbroadcastss " #ao "(%[a0]), %%ymm14\n\t"                                 \
+  "vfmadd231ps %%ymm12, %%ymm14, %[c0]\n\t"                                  \
+  "vfmadd231ps %%ymm13, %%ymm14, %[c1]\n\t"                                  \
+  "vbroadcastss " #ao "(%[a0], %[s], 1), %%ymm15\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm15, %[c2]\n\t"                                  \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c3]\n\t"                                  \
+  "vbroadcastss " #ao "(%[a0], %[s], 2), %%ymm14\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm14, %[c4]\n\t"                                  \
+  "vfmadd231ps %%ymm13, %%ymm14, %[c5]\n\t"                                  \
+  "vbroadcastss " #ao "(%%r11), %%ymm15\n\t"                                     \
+  "vfmadd231ps %%ymm12, %%ymm15, %[c6]\n\t"                                  \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c7]\n\t"                                  \
+  "vbroadcastss " #ao "(%%r11, %[s], 1), %%ymm14\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm14, %[c8]\n\t"                                  \
+  "vfmadd231ps %%ymm13, %%ymm14, %[c9]\n\t"                                  \
+  "vbroadcastss " #ao "(%%r11, %[s], 2), %%ymm15\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm15, %[c10]\n\t"                                 \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c11]\n\t"
+  __asm__("mov %[n], %%rcx\n\t"
+          "lea (%[a0], %[s], 2), %%r11\n\t"
+          "add %[s], %%r11\n\t"
+          "1:\n\t"
+          SS_GEMM_STEP(0, 0)
+          SS_GEMM_STEP(64, 4)
+          SS_GEMM_STEP(128, 8)
+          SS_GEMM_STEP(192, 12)
+          "add $16, %[a0]\n\t"
+          "add $16, %%r11\n\t"
+          "add $256, %[w]\n\t"
+          "dec %%rcx\n\t"
+          "jnz 1b\n\t"
+          : [a0] "+r"(a0), [w] "+r"(w),
+            [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2), [c3] "+x"(c3),
+            [c4] "+x"(c4), [c5] "+x"(c5), [c6] "+x"(c6), [c7] "+x"(c7),
+            [c8] "+x"(c8), [c9] "+x"(c9), [c10] "+x"(c10), [c11] "+x"(c11)
+          : [s] "r"(s), [n] "r"(passes)
+          : "rcx", "r11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+#undef SS_GEMM_STEP
+  acc0[0] = c0; acc1[0] = c1; acc0[1] = c2; acc1[1] = c3;
+  acc0[2] = c4; acc1[2] = c5; acc0[3] = c6; acc1[3] = c7;
+  acc0[4] = c8; acc1[4] = c9; acc0[5] = c10; acc1[5] = c11;
+  return 4 * passes;
+}
+
 /* One micro-tile: mr rows (1..MR) by one NR block of output channels, of
  * which nb are real, starting from the bias at blk. nv is the number of ymm
  * columns computed: 2, or 1 when nb <= 8 (the padded upper half would be
@@ -94,10 +172,16 @@ gemm_tile(const size_t mr, const size_t nv, const struct tile_seg *seg,
     for (size_t r = 0; r < mr; r++)
       ap[r] = seg[sg].a + r * a_stride;
     const float *w = seg[sg].w;
+    size_t kk = 0;
+    if (mr == MR && nv == 2) {
+      /* The full tile: 4 steps of the reduction per pass, written out. */
+      kk = gemm_6x16_steps4(seg[sg].k / 4, ap[0], a_stride, w, acc0, acc1);
+      w += kk * NR;
+    }
     /* Unrolled: measured 5-10% faster on the MobileNet shapes (less loop
      * overhead around the 12 FMAs of a step). */
 #pragma GCC unroll 4
-    for (size_t kk = 0; kk < seg[sg].k; kk++, w += NR) {
+    for (; kk < seg[sg].k; kk++, w += NR) {
       const __m256 w0 = _mm256_loadu_ps(w);
       const __m256 w1 = nv == 2 ? _mm256_loadu_ps(w + 8) : w0;
 #pragma GCC unroll 6
