@@ -1022,8 +1022,14 @@ bus_cb(GstBus *bus, GstMessage *msg, gpointer user)
     } else {
       text = describe_error(s, err, debug, GST_MESSAGE_SRC(msg));
     }
-    if (s->cfg.transport == STREAM_TRANSPORT_AUTO && s->use_udp && !got_frame)
-      s->use_udp = FALSE; /* UDP failed too: TCP first again next time */
+    /* UDP refused too: TCP first again next time. Any other UDP failure
+     * (gst-rtsp-server answers 503 while it still tears down the media of
+     * the refused TCP attempt; a camera rebooting) keeps UDP: going back to
+     * TCP would make the server refuse and tear down again, a loop that
+     * only ends when the teardown happens to be quick. */
+    if (s->cfg.transport == STREAM_TRANSPORT_AUTO && s->use_udp && !got_frame &&
+        refused)
+      s->use_udp = FALSE;
     fail(s, text, FALSE);
     return G_SOURCE_REMOVE;
   }

