@@ -147,6 +147,55 @@ gemm_6x16_steps4(size_t passes, const float *a0, size_t a_stride,
   return 4 * passes;
 }
 
+/* gemm_6x16_steps4 for a tile of 6 rows x 8 channels (the last block of a
+ * layer with 8 more than a multiple of 16 channels, such as MobileNetV2's
+ * 24): adds the products to acc0[r] only. */
+static inline size_t
+gemm_6x8_steps4(size_t passes, const float *a0, size_t a_stride,
+                const float *w, __m256 *acc0)
+{
+  if (passes == 0)
+    return 0;
+  const size_t s = a_stride * sizeof(float);
+  __m256 c0 = acc0[0], c1 = acc0[1], c2 = acc0[2];
+  __m256 c3 = acc0[3], c4 = acc0[4], c5 = acc0[5];
+#define SS_GEMM_STEP(wo, ao)                                                  \
+  "vmovups " #wo "(%[w]), %%ymm12\n\t"                                       \
+  "vbroadcastss " #ao "(%[a0]), %%ymm14\n\t"                                 \
+  "vfmadd231ps %%ymm12, %%ymm14, %[c0]\n\t"                                  \
+  "vbroadcastss " #ao "(%[a0], %[s], 1), %%ymm15\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm15, %[c1]\n\t"                                  \
+  "vbroadcastss " #ao "(%[a0], %[s], 2), %%ymm14\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm14, %[c2]\n\t"                                  \
+  "vbroadcastss " #ao "(%%r11), %%ymm15\n\t"                                 \
+  "vfmadd231ps %%ymm12, %%ymm15, %[c3]\n\t"                                  \
+  "vbroadcastss " #ao "(%%r11, %[s], 1), %%ymm14\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm14, %[c4]\n\t"                                  \
+  "vbroadcastss " #ao "(%%r11, %[s], 2), %%ymm15\n\t"                        \
+  "vfmadd231ps %%ymm12, %%ymm15, %[c5]\n\t"
+  __asm__("mov %[n], %%rcx\n\t"
+          "lea (%[a0], %[s], 2), %%r11\n\t"
+          "add %[s], %%r11\n\t"
+          "1:\n\t"
+          SS_GEMM_STEP(0, 0)
+          SS_GEMM_STEP(64, 4)
+          SS_GEMM_STEP(128, 8)
+          SS_GEMM_STEP(192, 12)
+          "add $16, %[a0]\n\t"
+          "add $16, %%r11\n\t"
+          "add $256, %[w]\n\t"
+          "dec %%rcx\n\t"
+          "jnz 1b\n\t"
+          : [a0] "+r"(a0), [w] "+r"(w), [c0] "+x"(c0), [c1] "+x"(c1),
+            [c2] "+x"(c2), [c3] "+x"(c3), [c4] "+x"(c4), [c5] "+x"(c5)
+          : [s] "r"(s), [n] "r"(passes)
+          : "rcx", "r11", "xmm12", "xmm14", "xmm15", "cc", "memory");
+#undef SS_GEMM_STEP
+  acc0[0] = c0; acc0[1] = c1; acc0[2] = c2;
+  acc0[3] = c3; acc0[4] = c4; acc0[5] = c5;
+  return 4 * passes;
+}
+
 /* One micro-tile: mr rows (1..MR) by one NR block of output channels, of
  * which nb are real, starting from the bias at blk. nv is the number of ymm
  * columns computed: 2, or 1 when nb <= 8 (the padded upper half would be
@@ -173,9 +222,12 @@ gemm_tile(const size_t mr, const size_t nv, const struct tile_seg *seg,
       ap[r] = seg[sg].a + r * a_stride;
     const float *w = seg[sg].w;
     size_t kk = 0;
-    if (mr == MR && nv == 2) {
-      /* The full tile: 4 steps of the reduction per pass, written out. */
-      kk = gemm_6x16_steps4(seg[sg].k / 4, ap[0], a_stride, w, acc0, acc1);
+    if (mr == MR) {
+      /* Full-height tiles: 4 steps of the reduction per pass, written
+       * out. */
+      kk = nv == 2 ? gemm_6x16_steps4(seg[sg].k / 4, ap[0], a_stride, w,
+                                      acc0, acc1)
+                   : gemm_6x8_steps4(seg[sg].k / 4, ap[0], a_stride, w, acc0);
       w += kk * NR;
     }
     /* Unrolled: measured 5-10% faster on the MobileNet shapes (less loop
@@ -647,6 +699,148 @@ store8(float *p, __m256 v, const bool masked, __m256i mask)
     _mm256_storeu_ps(p, v);
 }
 
+/* One tap row of DW_QUAD = 4 interior output pixels x 16 channels (both
+ * halves, unmasked), stride 1 or 2: adds to acc0[q] (channels 0-7) and
+ * acc1[q] (8-15) of pixel q the products of the row's columns
+ * p + j * c (j < 3 + 3 * stride; the 16 channels at each) with the row's
+ * 3 taps at w ("dw" layout: tap kx's 16 weights at w + 16 * kx), column j
+ * being tap j - q * stride of pixel q, in the order of j as dw3x3_block's
+ * loop does.
+ *
+ * Written in assembly for the same reason as gemm_6x16_steps4: for this
+ * loop (8 accumulators, 6 weights, 2 columns: all 16 registers) GCC spilled
+ * the bias and row pointers to the stack and folded column loads into the
+ * FMAs, loading the same column up to three times; here each column and
+ * weight is loaded once. ymm8-13 hold the weights, ymm14-15 a column's two
+ * halves, rcx and rdx the columns 3 and 6 onwards. */
+static inline void
+dw3x3_quad_row_s1(const float *p, size_t c, const float *w, __m256 *acc0,
+                     __m256 *acc1)
+{
+  const size_t s = c * sizeof(float);
+  __m256 a0 = acc0[0], a1 = acc0[1], a2 = acc0[2], a3 = acc0[3];
+  __m256 b0 = acc1[0], b1 = acc1[1], b2 = acc1[2], b3 = acc1[3];
+  __asm__("vmovups (%[w]), %%ymm8\n\t"
+          "vmovups 64(%[w]), %%ymm9\n\t"
+          "vmovups 128(%[w]), %%ymm10\n\t"
+          "vmovups 32(%[w]), %%ymm11\n\t"
+          "vmovups 96(%[w]), %%ymm12\n\t"
+          "vmovups 160(%[w]), %%ymm13\n\t"
+          "lea (%[p], %[s], 2), %%rcx\n\t"
+          "add %[s], %%rcx\n\t"
+          "vmovups (%[p]), %%ymm14\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a0]\n\t"
+          "vmovups 32(%[p]), %%ymm15\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b0]\n\t"
+          "vmovups (%[p], %[s], 1), %%ymm14\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a0]\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a1]\n\t"
+          "vmovups 32(%[p], %[s], 1), %%ymm15\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b0]\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b1]\n\t"
+          "vmovups (%[p], %[s], 2), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a0]\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a1]\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a2]\n\t"
+          "vmovups 32(%[p], %[s], 2), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b0]\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b1]\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b2]\n\t"
+          "vmovups (%%rcx), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a1]\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a2]\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a3]\n\t"
+          "vmovups 32(%%rcx), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b1]\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b2]\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b3]\n\t"
+          "vmovups (%[p], %[s], 4), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a2]\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a3]\n\t"
+          "vmovups 32(%[p], %[s], 4), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b2]\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b3]\n\t"
+          "vmovups (%%rcx, %[s], 2), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a3]\n\t"
+          "vmovups 32(%%rcx, %[s], 2), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b3]\n\t"
+          : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3),
+            [b0] "+x"(b0), [b1] "+x"(b1), [b2] "+x"(b2), [b3] "+x"(b3)
+          : [p] "r"(p), [s] "r"(s), [w] "r"(w)
+          : "rcx", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+            "xmm14", "xmm15", "memory");
+  acc0[0] = a0; acc0[1] = a1; acc0[2] = a2; acc0[3] = a3;
+  acc1[0] = b0; acc1[1] = b1; acc1[2] = b2; acc1[3] = b3;
+}
+
+static inline void
+dw3x3_quad_row_s2(const float *p, size_t c, const float *w, __m256 *acc0,
+                     __m256 *acc1)
+{
+  const size_t s = c * sizeof(float);
+  __m256 a0 = acc0[0], a1 = acc0[1], a2 = acc0[2], a3 = acc0[3];
+  __m256 b0 = acc1[0], b1 = acc1[1], b2 = acc1[2], b3 = acc1[3];
+  __asm__("vmovups (%[w]), %%ymm8\n\t"
+          "vmovups 64(%[w]), %%ymm9\n\t"
+          "vmovups 128(%[w]), %%ymm10\n\t"
+          "vmovups 32(%[w]), %%ymm11\n\t"
+          "vmovups 96(%[w]), %%ymm12\n\t"
+          "vmovups 160(%[w]), %%ymm13\n\t"
+          "lea (%[p], %[s], 2), %%rcx\n\t"
+          "add %[s], %%rcx\n\t"
+          "lea (%%rcx, %[s], 2), %%rdx\n\t"
+          "add %[s], %%rdx\n\t"
+          "vmovups (%[p]), %%ymm14\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a0]\n\t"
+          "vmovups 32(%[p]), %%ymm15\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b0]\n\t"
+          "vmovups (%[p], %[s], 1), %%ymm14\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a0]\n\t"
+          "vmovups 32(%[p], %[s], 1), %%ymm15\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b0]\n\t"
+          "vmovups (%[p], %[s], 2), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a0]\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a1]\n\t"
+          "vmovups 32(%[p], %[s], 2), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b0]\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b1]\n\t"
+          "vmovups (%%rcx), %%ymm14\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a1]\n\t"
+          "vmovups 32(%%rcx), %%ymm15\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b1]\n\t"
+          "vmovups (%[p], %[s], 4), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a1]\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a2]\n\t"
+          "vmovups 32(%[p], %[s], 4), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b1]\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b2]\n\t"
+          "vmovups (%%rcx, %[s], 2), %%ymm14\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a2]\n\t"
+          "vmovups 32(%%rcx, %[s], 2), %%ymm15\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b2]\n\t"
+          "vmovups (%%rdx), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a2]\n\t"
+          "vfmadd231ps %%ymm8, %%ymm14, %[a3]\n\t"
+          "vmovups 32(%%rdx), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b2]\n\t"
+          "vfmadd231ps %%ymm11, %%ymm15, %[b3]\n\t"
+          "vmovups (%%rdx, %[s], 1), %%ymm14\n\t"
+          "vfmadd231ps %%ymm9, %%ymm14, %[a3]\n\t"
+          "vmovups 32(%%rdx, %[s], 1), %%ymm15\n\t"
+          "vfmadd231ps %%ymm12, %%ymm15, %[b3]\n\t"
+          "vmovups (%[p], %[s], 8), %%ymm14\n\t"
+          "vfmadd231ps %%ymm10, %%ymm14, %[a3]\n\t"
+          "vmovups 32(%[p], %[s], 8), %%ymm15\n\t"
+          "vfmadd231ps %%ymm13, %%ymm15, %[b3]\n\t"
+          : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3),
+            [b0] "+x"(b0), [b1] "+x"(b1), [b2] "+x"(b2), [b3] "+x"(b3)
+          : [p] "r"(p), [s] "r"(s), [w] "r"(w)
+          : "rcx", "rdx", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+            "xmm14", "xmm15", "memory");
+  acc0[0] = a0; acc0[1] = a1; acc0[2] = a2; acc0[3] = a3;
+  acc1[0] = b0; acc1[1] = b1; acc1[2] = b2; acc1[3] = b3;
+}
+
 /* One block of up to 16 channels starting at ch, all output pixels of the
  * row: nv halves of 8 channels (2, or 1 for a last block of exactly 8),
  * masked to the real channels when masked. nrows, stride, nv and masked
@@ -718,6 +912,13 @@ dw3x3_block(const struct dw_args *g, size_t ch, const float *wb,
     for (size_t r = 0; r < nrows; r++) {
       const float *pr = g->rp[r] + (x * stride - pad) * c + ch;
       const float *wr = wt + g->wi[r] * 3 * KERN_DW_CB;
+      if (DW_QUAD == 4 && nv == 2 && !masked) {
+        if (stride == 1)
+          dw3x3_quad_row_s1(pr, c, wr, acc0, acc1);
+        else
+          dw3x3_quad_row_s2(pr, c, wr, acc0, acc1);
+        continue;
+      }
       __m256 w0[3], w1[3];
 #pragma GCC unroll 3
       for (size_t kx = 0; kx < 3; kx++) {
