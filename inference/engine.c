@@ -3,7 +3,8 @@
  *
  * Layers become steps. A step is one kernel over a whole tensor, or a fused
  * block: [1x1 expansion ->] depthwise -> 1x1 projection [-> residual add],
- * computed a tile of output rows at a time. The block keeps only a ring of
+ * computed a tile of output rows at a time. The "expansion" may also be a
+ * dense KxK convolution (the networks' first layer), computed row by row. The block keeps only a ring of
  * expanded rows and one tile of depthwise output (in the scratch's block
  * area), so MobileNetV2's wide expanded tensors never travel to memory.
  */
@@ -39,6 +40,7 @@ struct step {
   int n_layers;      /* model layers covered */
   /* STEP_BLOCK only */
   const struct layer *expand;  /* NULL when the block has no expansion */
+  bool expand_rows; /* expand is a dense KxK convolution, run row by row */
   const struct layer *project;
   size_t packed_expand, packed_project;
   int tile_rows; /* output rows per tile */
@@ -238,7 +240,11 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
     if (o->fuse_blocks) {
       int j = i;
       const struct layer *expand = NULL;
-      if (is_pointwise(m, l)) {
+      /* A dense KxK convolution feeding the depthwise (the first layer)
+       * is fused as well: its output, 112x112x32 at 224 px, otherwise
+       * goes to memory and comes back. Measured alternating in one
+       * process: see bench/README.md, "Performance". */
+      if (l->kind == LAYER_CONV) {
         const struct layer *nx = sole_next_reader(m, readers, i);
         if (nx && nx->kind == LAYER_DWCONV && nx->in == l->out) {
           expand = l;
@@ -252,6 +258,7 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
         s->kind = STEP_BLOCK;
         s->l = dw;
         s->expand = expand;
+        s->expand_rows = expand && !is_pointwise(m, expand);
         s->project = proj;
         s->in = expand ? expand->in : dw->in;
         s->out = proj->out;
@@ -261,7 +268,8 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
         s->macs = (uint64_t)value_floats(m, dw->out) * dw->kh * dw->kw +
                   (uint64_t)value_floats(m, proj->out) * proj->cin;
         if (expand)
-          s->macs += (uint64_t)value_floats(m, expand->out) * expand->cin;
+          s->macs += (uint64_t)value_floats(m, expand->out) * expand->kh *
+                     expand->kw * expand->cin;
         i = j + 1;
         if (fuse_add(m, readers, i, s) == 0)
           i++;
@@ -659,6 +667,16 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
       int need = (oy1 - 1) * dw->stride - dw->pad_top + dw->kh - 1;
       if (need > dwin->h - 1)
         need = dwin->h - 1;
+      while (s->expand_rows && have < need) {
+        /* one row of the dense convolution into its ring slot */
+        const struct value *exin = &m->values[ex->in];
+        const float *trows[16];
+        have++;
+        tap_rows(ex, exin->h, have, in, (size_t)exin->w * exin->c, trows);
+        run_row_conv(e, ex, e->packed + s->packed_expand, trows,
+                     ring + (size_t)(have % s->ring_rows) * row, ex->act_min,
+                     ex->act_max);
+      }
       while (have < need) {
         /* rows have+1 .. need, split where the ring wraps */
         int start = have + 1;
