@@ -10,12 +10,20 @@
  *       its first client arrives, paced by its own thread.
  *   streams-bench-tool frames CLIP.h264
  *       Prints "frames K keyframes M" of the clip.
+ *   streams-bench-tool live URL --mode recv|decode|keyframes --seconds S
+ *       A camera-paced unit cost: receives URL (RTSP over TCP, rtspsrc as
+ *       streamsight sets it up) through rtph264depay ! h264parse and, for
+ *       decode, avdec_h264 with streamsight's decoder settings (keyframes:
+ *       delta units dropped before it), into a fakesink; counts the frames
+ *       reaching the fakesink and prints "frames N cpu_ms C" for the S
+ *       seconds after the first one (this process's CPU, all threads).
  *
  * Prints "ready" on stdout once listening.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
@@ -130,6 +138,102 @@ on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   gst_object_unref(bin);
 }
 
+/* ---- live: camera-paced receive / decode cost ---- */
+
+typedef struct {
+  gint64 frames;   /* atomic: buffers reaching the fakesink */
+  gint64 t0_us;    /* atomic: monotonic time of the first, 0 = none yet */
+  double cpu0_ms;  /* process CPU at the first (written once) */
+} Live;
+
+static double
+process_cpu_ms(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static GstPadProbeReturn
+live_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  Live *l = user;
+  if (g_atomic_pointer_get(&l->t0_us) == 0) {
+    l->cpu0_ms = process_cpu_ms();
+    g_atomic_pointer_set(&l->t0_us, g_get_monotonic_time());
+  } else {
+    __atomic_add_fetch(&l->frames, 1, __ATOMIC_RELAXED);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static int
+live(const char *url, const char *mode, double seconds)
+{
+  const char *tail;
+  if (!strcmp(mode, "recv"))
+    tail = "fakesink name=out sync=false";
+  else if (!strcmp(mode, "decode"))
+    tail = "avdec_h264 max-threads=1 direct-rendering=false "
+           "output-corrupt=false ! fakesink name=out sync=false";
+  else if (!strcmp(mode, "keyframes"))
+    tail = "identity drop-buffer-flags=delta-unit ! avdec_h264 max-threads=1 "
+           "direct-rendering=false output-corrupt=false ! "
+           "fakesink name=out sync=false";
+  else
+    return 2;
+  GError *e = NULL;
+  g_autofree char *desc = g_strdup_printf(
+      "rtspsrc location=\"%s\" protocols=tcp latency=200 "
+      "drop-on-latency=true ! rtph264depay ! h264parse ! "
+      "video/x-h264,alignment=au ! %s",
+      url, tail);
+  GstElement *p = gst_parse_launch(desc, &e);
+  if (!p) {
+    fprintf(stderr, "pipeline: %s\n", e->message);
+    return 1;
+  }
+  Live l = { 0 };
+  GstElement *out = gst_bin_get_by_name(GST_BIN(p), "out");
+  GstPad *pad = gst_element_get_static_pad(out, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, live_probe, &l, NULL);
+  gst_object_unref(pad);
+  gst_object_unref(out);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(p);
+  gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
+  int rc = 0;
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered(
+        bus, 50 * GST_MSECOND, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (m) {
+      fprintf(stderr, "live: %s before the end\n",
+              GST_MESSAGE_TYPE_NAME(m));
+      gst_message_unref(m);
+      rc = 1;
+      break;
+    }
+    gint64 t0 = (gint64)g_atomic_pointer_get(&l.t0_us);
+    gint64 now = g_get_monotonic_time();
+    if (!t0 && now > deadline) {
+      fprintf(stderr, "live: no frame from %s in 15 s\n", url);
+      rc = 1;
+      break;
+    }
+    if (t0 && now >= t0 + (gint64)(seconds * G_USEC_PER_SEC)) {
+      double cpu = process_cpu_ms() - l.cpu0_ms;
+      gint64 n = __atomic_load_n(&l.frames, __ATOMIC_RELAXED);
+      printf("frames %" G_GINT64_FORMAT " cpu_ms %.1f\n", n, cpu);
+      break;
+    }
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -142,11 +246,15 @@ main(int argc, char **argv)
   gst_init(&argc, &argv);
   if (argc < 3) {
     fprintf(stderr, "usage: %s serve CLIP --port P --mounts N [--fps F]\n"
-                    "       %s frames CLIP\n", argv[0], argv[0]);
+                    "       %s frames CLIP\n"
+                    "       %s live URL --mode recv|decode|keyframes "
+                    "--seconds S\n", argv[0], argv[0], argv[0]);
     return 2;
   }
   cmd = argv[1];
   path = argv[2];
+  const char *mode = "decode";
+  double seconds = 10.0;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--port"))
       port = atoi(argv[i + 1]);
@@ -154,7 +262,13 @@ main(int argc, char **argv)
       mounts = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--fps"))
       fps = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--mode"))
+      mode = argv[i + 1];
+    else if (!strcmp(argv[i], "--seconds"))
+      seconds = atof(argv[i + 1]);
   }
+  if (!strcmp(cmd, "live"))
+    return seconds > 0 ? live(path, mode, seconds) : 2;
   if (!load_clip(path))
     return 1;
   if (!strcmp(cmd, "frames")) {
