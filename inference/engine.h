@@ -43,6 +43,24 @@ struct engine_options {
    * the V2 golden fixture, whose bar is 1e-3. Off unless asked for;
    * engine_new() leaves it off. */
   int f16_classifier;
+  /* Emulate TFLite's integer arithmetic on quantised files (slow; for
+   * checking agreement with TFLite, not for serving): the model runs step
+   * by step, one step per model layer (fuse_blocks, residual-add fusion
+   * and f16_classifier are ignored), and after each step its output is
+   * rounded in place onto the quantisation grid of the file's tensor:
+   * q = clamp(round(x / scale) + zero_point, qmin, qmax), x = (q -
+   * zero_point) * scale, rounding half away from zero as TFLite's
+   * requantisation does. Values the file does not quantise (and the input,
+   * which uint8 files take as exact pixel bytes) are left as they are.
+   * When the file's final softmax has a quantised output (uint8: steps of
+   * 1/256), engine_run() computes it, rounds it onto that grid and returns
+   * the logarithm of those probabilities as the "logits" (-inf where one
+   * rounds to 0), so that a softmax of them gives TFLite's scores back
+   * (divided by their sum, which the rounding moves off 1), ties
+   * included. Weights stay the dequantised float32 ones and sums stay
+   * float, so results can still differ from TFLite's by a step.
+   * Off (0) unless asked for; engine_new() leaves it off. */
+  int emulate_quant;
 };
 int engine_new_opts(struct ss_model *m, const struct engine_options *opts,
                     struct ss_engine **out, struct ss_error *err);

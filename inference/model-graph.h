@@ -39,8 +39,20 @@ struct layer {
   float *bias;
 };
 
+/* How the source file quantises a value (TFLite uint8/int8 activation
+ * tensors, per-tensor): real = (q - zero_point) * scale with the integer q
+ * in [qmin, qmax]. scale == 0: the value is not quantised (float files,
+ * built models, the input of a float-input file). Only the engine's
+ * quantisation emulation (engine_options.emulate_quant) reads it. */
+struct value_quant {
+  float scale;
+  int zero_point;
+  int qmin, qmax; /* uint8: 0..255, int8: -128..127 */
+};
+
 struct value {
   int h, w, c;
+  struct value_quant quant; /* model_add_value() leaves it unquantised */
 };
 
 struct ss_model {
@@ -64,6 +76,9 @@ struct ss_model {
   struct value *values;
   int n_values, cap_values;
   int output; /* value id of the logits (1x1xnum_outputs) */
+  /* The quantisation of the final softmax's output that the loader dropped
+   * (TFLite uint8: scale 1/256, zero point 0), else scale 0. */
+  struct value_quant output_probs_quant;
 };
 
 /* Graph construction (builders and loaders). model_new returns a model with

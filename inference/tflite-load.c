@@ -151,6 +151,7 @@ struct loader {
   struct ss_model *m;
   bool quantized;
   bool clamp_qrange;
+  int softmax_out; /* output tensor of the (final) SOFTMAX, or -1 */
 };
 
 static const char *
@@ -715,6 +716,28 @@ const_floats(struct loader *L, int ti, const char *role, bool is_weight,
   return 0;
 }
 
+/* The per-tensor uint8/int8 quantisation of an activation tensor, kept on
+ * its graph value for the engine's quantisation emulation; anything else
+ * (float, per-channel, invalid parameters) gives none (scale 0). */
+static struct value_quant
+tensor_value_quant(const struct tfl_tensor *t)
+{
+  struct value_quant q = { 0 };
+  if ((t->type != TFL_UINT8 && t->type != TFL_INT8) || t->scale.len != 1 ||
+      check_quant(t, "output", NULL) != 0)
+    return q;
+  float scale;
+  int64_t zp;
+  quant_params(t, 0, &scale, &zp);
+  q.qmin = t->type == TFL_UINT8 ? 0 : -128;
+  q.qmax = t->type == TFL_UINT8 ? 255 : 127;
+  if (!(scale > 0) || zp < q.qmin || zp > q.qmax)
+    return (struct value_quant){ 0 };
+  q.scale = scale;
+  q.zero_point = (int)zp;
+  return q;
+}
+
 /* The activation value of input tensor ti (a value, never pending pads). */
 static int
 input_value(const struct loader *L, int ti, const char *role,
@@ -760,6 +783,7 @@ output_value(struct loader *L, int ti, int h, int w, int c,
   int v = model_add_value(L->m, h, w, c);
   if (v < 0)
     return ss_error_set(err, SS_ENOMEM, "out of memory");
+  L->m->values[v].quant = tensor_value_quant(t);
   L->ts[ti] = (struct tstate){ .kind = TS_VALUE, .value = v };
   return v;
 }
@@ -1353,6 +1377,7 @@ add_softmax(struct loader *L, const struct tfl_op *op, struct ss_error *err)
                         "softmax of %dx%dx%d into '%s' (only of 1x1xC logits)",
                         x.h, x.w, x.c, L->tensors[yi].name);
   L->ts[yi] = (struct tstate){ .kind = TS_SOFTMAX, .value = v };
+  L->softmax_out = yi;
   return 0;
 }
 
@@ -1396,6 +1421,7 @@ set_input(struct loader *L, int ti, struct ss_error *err)
   if (!L->m)
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   L->ts[ti] = (struct tstate){ .kind = TS_VALUE, .value = 0 };
+  L->m->values[0].quant = tensor_value_quant(t);
   float mean, std;
   if (t->type == TFL_FLOAT32) {
     mean = 127.5f; /* [-1, 1], the MobileNet convention */
@@ -1535,6 +1561,8 @@ build_graph(struct loader *L, struct ss_error *err)
                         L->tensors[oi].name, o.h, o.w, o.c);
   /* With a final softmax, the logits are its input: callers apply softmax. */
   m->output = s->value;
+  if (s->kind == TS_SOFTMAX && L->softmax_out >= 0)
+    m->output_probs_quant = tensor_value_quant(&L->tensors[L->softmax_out]);
   m->num_outputs = o.c;
   m->class_offset = o.c == 1001 ? 1 : 0;
   return 0;
@@ -1560,6 +1588,7 @@ model_load_tflite_buffer_opts(const uint8_t *data, size_t size,
   struct loader L = {
     .buf = data, .size = size,
     .clamp_qrange = opts ? opts->clamp_qrange : false,
+    .softmax_out = -1,
   };
   int rc = parse_model(&L, err);
   if (!rc)

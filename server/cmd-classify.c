@@ -39,6 +39,7 @@ struct classify_opts {
   float crop;
   enum kern_isa isa;
   int json;
+  int emulate_quant;
 };
 
 static void
@@ -59,6 +60,13 @@ classify_usage(FILE *out)
           "                       (default %.3f, the TF evaluation crop)\n"
           "      --kernels ISA    ref, avx2 or auto (default auto)\n"
           "      --json           one JSON object per image and line\n"
+          "      --emulate-quant  quantised models: round every layer's "
+          "output (and\n"
+          "                       the softmax) onto the file's uint8/int8 "
+          "grid, as\n"
+          "                       TFLite's integer kernels do; slower, closer "
+          "to\n"
+          "                       TFLite's scores and ties\n"
           "  -h, --help           this help\n"
           "\n"
           "Exit status: 0 if every image was classified, 1 if some failed, "
@@ -85,7 +93,7 @@ usage_error(const char *fmt, ...)
 static int
 parse_opts(int argc, char **argv, struct classify_opts *o)
 {
-  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON };
+  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON, OPT_EMULATE_QUANT };
   static const struct option longopts[] = {
     { "model", required_argument, NULL, 'm' },
     { "labels", required_argument, NULL, 'l' },
@@ -93,6 +101,7 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
     { "crop", required_argument, NULL, OPT_CROP },
     { "kernels", required_argument, NULL, OPT_KERNELS },
     { "json", no_argument, NULL, OPT_JSON },
+    { "emulate-quant", no_argument, NULL, OPT_EMULATE_QUANT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -137,6 +146,7 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
                            optarg);
       break;
     case OPT_JSON: o->json = 1; break;
+    case OPT_EMULATE_QUANT: o->emulate_quant = 1; break;
     case 'h': classify_usage(stdout); return 0;
     case ':':
       return usage_error("%s needs an argument", argv[optind - 1]);
@@ -246,7 +256,9 @@ cmd_classify(int argc, char **argv)
             err.message);
     goto out;
   }
-  if (engine_new(model, o.isa, &engine, &err) != 0) {
+  const struct engine_options eo = { .isa = o.isa, .fuse_blocks = 1,
+                                     .emulate_quant = o.emulate_quant };
+  if (engine_new_opts(model, &eo, &engine, &err) != 0) {
     fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
             err.message);
     goto out;

@@ -11,6 +11,11 @@
  *   scored the same: quantised scores tie) on >= 90% of them, and
  *   our top-1/top-5 accuracy must be within 2 points of the accuracy of the
  *   reference lines themselves.
+ * - reference_emulated: for every quantised .tflite among them, the same
+ *   images through an engine that emulates TFLite's requantisation
+ *   (engine_options.emulate_quant); our top-1 must be TFLite's own top-1
+ *   (no tie counted) on >= 90% of them. Prints that strict agreement with
+ *   and without the emulation.
  * - photos: everyday photos get the labels that photos.csv calls
  *   plausible, with mobilenet_v2_1.0_224_quant.
  * - cli: runs the built binary (SS_STREAMSIGHT_EXE) and checks its JSON
@@ -215,6 +220,102 @@ START_TEST(test_reference_agreement)
   ck_assert_msg(o5 >= r5 - MAX_ACCURACY_GAP_POINTS &&
                     o5 <= r5 + MAX_ACCURACY_GAP_POINTS,
                 "%s: top-5 %.1f%% vs TFLite %.1f%%", stem, o5, r5);
+  g_free(model_path);
+  g_free(ref_path);
+}
+END_TEST
+
+/* TFLite's top-1 for one reference line (-1 for the background), or -2
+ * when the line lacks it. */
+static int
+ref_top1(json_t *o)
+{
+  json_t *e = json_array_get(json_object_get(o, "top5"), 0);
+  json_t *idx = json_object_get(e, "tf_index");
+  return json_is_integer(idx) ? (int)json_integer_value(idx) - 1 : -2;
+}
+
+START_TEST(test_reference_emulated)
+{
+  if (!ref_models || ref_models->len == 0) {
+    printf("SKIP: no model with a reference file (STREAMSIGHT_TEST_DATA "
+           "unset or incomplete)\n");
+    return;
+  }
+  const char *stem = g_ptr_array_index(ref_models, _i);
+  char *model_path = g_strdup_printf("%s/models/%s.tflite", data_dir(), stem);
+  char *ref_path =
+      g_strdup_printf("%s/reference/tflite/%s.dev.jsonl", data_dir(), stem);
+  struct loaded plain;
+  load_model(model_path, &plain);
+  if (!model_is_quantized(plain.model)) {
+    printf("%-38s float model: no quantisation to emulate\n", stem);
+    unload_model(&plain);
+    g_free(model_path);
+    g_free(ref_path);
+    return;
+  }
+  struct ss_error err = { 0 };
+  const struct engine_options eo = { .isa = KERN_ISA_AUTO,
+                                     .emulate_quant = 1 };
+  struct ss_engine *emu_engine = NULL;
+  ck_assert_msg(engine_new_opts(plain.model, &eo, &emu_engine, &err) == 0,
+                "%s: engine: %s", stem, err.message);
+  GError *gerr = NULL;
+  ImageClassifier *emu = image_classifier_new(emu_engine, &gerr);
+  ck_assert_msg(emu != NULL, "%s: %s", stem, gerr ? gerr->message : "");
+
+  FILE *f = fopen(ref_path, "r");
+  ck_assert_msg(f != NULL, "%s", ref_path);
+  char line[8192];
+  int n = 0, strict_plain = 0, strict_emu = 0;
+  for (int lineno = 0; fgets(line, sizeof line, f); lineno++) {
+    if (lineno % REF_IMAGE_STRIDE != 0)
+      continue;
+    json_error_t jerr;
+    json_t *o = json_loads(line, 0, &jerr);
+    ck_assert_msg(o != NULL, "%s line %d: %s", ref_path, lineno + 1,
+                  jerr.text);
+    const char *file = json_string_value(json_object_get(o, "file"));
+    int ref = ref_top1(o);
+    ck_assert_msg(file && ref >= -1, "%s line %d: missing fields", ref_path,
+                  lineno + 1);
+    char *img_path = g_strdup_printf("%s/images/dev/%s", data_dir(), file);
+    RgbImage img = { 0 };
+    ck_assert_msg(image_decode_file(img_path, &img, &gerr), "%s",
+                  gerr ? gerr->message : img_path);
+    struct prediction p_plain[TOP_K], p_emu[TOP_K];
+    ck_assert_int_eq(image_classifier_run(plain.clf, &img,
+                                          IMAGE_CLASSIFY_DEFAULT_CROP, TOP_K,
+                                          p_plain),
+                     TOP_K);
+    ck_assert_int_eq(image_classifier_run(emu, &img,
+                                          IMAGE_CLASSIFY_DEFAULT_CROP, TOP_K,
+                                          p_emu),
+                     TOP_K);
+    rgb_image_clear(&img);
+    g_free(img_path);
+    /* Strict: TFLite's top-1 is the first index of its maximum, and so is
+     * ours (predict_top_k keeps the lower index first among ties). */
+    n++;
+    strict_plain += p_plain[0].index == ref;
+    strict_emu += p_emu[0].index == ref;
+    json_decref(o);
+  }
+  fclose(f);
+  image_classifier_free(emu);
+  engine_free(emu_engine);
+  unload_model(&plain);
+
+  ck_assert_int_ge(n, 200 / REF_IMAGE_STRIDE / 2);
+  double a_plain = 100.0 * strict_plain / n, a_emu = 100.0 * strict_emu / n;
+  printf("%-38s images %d  strict top-1 agreement %.1f%% (%d), emulating "
+         "quantisation %.1f%% (%d)\n",
+         stem, n, a_plain, strict_plain, a_emu, strict_emu);
+  ck_assert_msg(a_emu >= 100.0 * REF_MIN_AGREEMENT,
+                "%s: strict top-1 agreement with quantisation emulated "
+                "%.1f%%",
+                stem, a_emu);
   g_free(model_path);
   g_free(ref_path);
 }
@@ -489,6 +590,16 @@ START_TEST(test_cli_table_labels_kernels)
   json_decref(o[0]);
   run_free(&r);
   g_free(lpath);
+
+  /* --emulate-quant: the same top-1, scores still ranked. */
+  run_cli(&r, "classify", "--model", model, "--json", "--emulate-quant",
+          hopper, NULL);
+  ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+  ck_assert_int_eq(json_lines(r.out, o, 2), 1);
+  check_predictions(o[0], hopper, 5);
+  ck_assert_int_eq(top1_index(o[0]), 652);
+  json_decref(o[0]);
+  run_free(&r);
 }
 END_TEST
 
@@ -511,7 +622,8 @@ START_TEST(test_cli_usage_errors)
   run_free(&r);
   run_cli(&r, "classify", "--help", NULL);
   ck_assert_int_eq(r.status, 0);
-  ck_assert(strstr(r.out, "--model") && strstr(r.out, "--crop"));
+  ck_assert(strstr(r.out, "--model") && strstr(r.out, "--crop") &&
+            strstr(r.out, "--emulate-quant"));
   run_free(&r);
 
   static const struct {
@@ -631,6 +743,12 @@ main(void)
   TCase *tc = tcase_create("reference");
   tcase_set_timeout(tc, 900);
   tcase_add_loop_test(tc, test_reference_agreement, 0,
+                      ref_models->len ? (int)ref_models->len : 1);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("reference_emulated");
+  tcase_set_timeout(tc, 900);
+  tcase_add_loop_test(tc, test_reference_emulated, 0,
                       ref_models->len ? (int)ref_models->len : 1);
   suite_add_tcase(s, tc);
 

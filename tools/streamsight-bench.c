@@ -63,6 +63,7 @@ struct options {
   const char *model_path;
   const char *labels_path;
   bool fp32;
+  bool emulate_quant;
   const char *images_dir;
   const char *labels_csv;
   float crop;
@@ -147,6 +148,9 @@ usage(FILE *f)
     "  --labels FILE      labels, one per line, attached to the model\n"
     "  --fp32             run on the float path; the engine always runs\n"
     "                     dequantised float32, so this is the only path\n"
+    "  --emulate-quant    round each layer's output onto the file's uint8/\n"
+    "                     int8 grid as TFLite does (unfused, slower; see\n"
+    "                     engine_options.emulate_quant)\n"
     "  --images DIR       with --labels-csv: top-1/top-5 accuracy over the\n"
     "  --labels-csv FILE  images listed in FILE (columns file,...,\n"
     "                     class_index_0_999)\n"
@@ -303,7 +307,7 @@ parse_args(int argc, char **argv, struct options *o)
       snprintf(flag, sizeof flag, "%s", arg);
     }
     static const char *const bools[] = { "--fp32", "--json", "--profile",
-                                         "--samples" };
+                                         "--samples", "--emulate-quant" };
     bool is_bool = false;
     for (size_t b = 0; b < sizeof bools / sizeof *bools; b++)
       is_bool |= !strcmp(flag, bools[b]);
@@ -312,6 +316,8 @@ parse_args(int argc, char **argv, struct options *o)
         return usage_error(flag, "takes no value");
       if (!strcmp(flag, "--fp32"))
         o->fp32 = true;
+      else if (!strcmp(flag, "--emulate-quant"))
+        o->emulate_quant = true;
       else if (!strcmp(flag, "--json"))
         o->json = true;
       else if (!strcmp(flag, "--profile"))
@@ -1112,9 +1118,12 @@ print_preamble(const struct options *o)
 {
   if (o->json)
     return;
-  if (o->fp32 || o->model_path)
+  if ((o->fp32 || o->model_path) && !o->emulate_quant)
     printf("# float32 path: quantised weights are dequantised at load; the "
            "engine has no integer path\n");
+  if (o->emulate_quant)
+    printf("# --emulate-quant: unfused, every layer's output rounded onto "
+           "its quantisation grid\n");
   printf("# latency: %d timed runs after %d warm-up, 1 thread; throughput: "
          "%d threads for %.1f s\n", o->runs, o->warmup, o->threads,
          o->duration_s);
@@ -1130,7 +1139,9 @@ run_config(struct ss_model *m, const struct options *o, double peak,
   struct ss_engine *e = NULL;
   struct result r = { .top1 = NAN, .top5 = NAN };
   struct profile p = { 0 };
-  int rc = engine_new(m, o->isa, &e, err);
+  const struct engine_options eo = { .isa = o->isa, .fuse_blocks = 1,
+                                     .emulate_quant = o->emulate_quant };
+  int rc = engine_new_opts(m, &eo, &e, err);
   if (rc)
     return rc;
   struct config_desc c = {
