@@ -746,8 +746,8 @@ static inline float
 fake_quant_one(float x, float scale, float lo, float hi)
 {
   float t = x / scale;
-  t = t < lo ? lo : t;
-  t = t > hi ? hi : t;
+  t = t >= lo ? t : lo; /* written so that a NaN becomes lo: (int)NaN is UB */
+  t = t <= hi ? t : hi;
   return (float)(int)(t + copysignf(0.5f, t)) * scale;
 }
 
