@@ -773,19 +773,13 @@ fake_quant(float *x, size_t n, const struct value_quant *q)
  * 0 (a near-uniform output over more than 1/scale classes) TFLite's output
  * ties every class, and so do the all-zero logits returned then. */
 static void
-emulate_softmax_quant(float *logits, size_t n, const struct value_quant *q)
+emulate_softmax_quant(const struct ss_engine *e, float *logits, size_t n,
+                      const struct value_quant *q)
 {
   if (n == 0)
     return;
-  float mx = logits[0];
-  for (size_t i = 1; i < n; i++)
-    mx = logits[i] > mx ? logits[i] : mx;
-  double sum = 0.0;
-  for (size_t i = 0; i < n; i++)
-    sum += exp((double)logits[i] - mx);
   bool any = false;
-  for (size_t i = 0; i < n; i++)
-    logits[i] = (float)(exp((double)logits[i] - mx) / sum);
+  e->ops->softmax(n, logits, logits); /* the kernel may alias */
   fake_quant(logits, n, q); /* probabilities onto the file's grid */
   for (size_t i = 0; i < n; i++) {
     bool pos = logits[i] > 0;
@@ -848,7 +842,7 @@ copy_output(const struct ss_engine *e, struct ss_scratch *s,
   memcpy(logits, value_ptr(e, s->arena, input, m->output),
          (size_t)m->num_outputs * sizeof *logits);
   if (e->emulate_quant && m->output_probs_quant.scale > 0)
-    emulate_softmax_quant(logits, (size_t)m->num_outputs,
+    emulate_softmax_quant(e, logits, (size_t)m->num_outputs,
                           &m->output_probs_quant);
 }
 
