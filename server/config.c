@@ -57,11 +57,13 @@ config_resize_mode_name(int mode)
 #define STREAM_PATTERN_MAX 32
 #define STREAM_ID_MAX 64
 
+/* id, name and uri first: the rest are the options (option_keys). */
 static const char *const stream_keys[] = {
   "id", "name", "uri", "device", "pattern", "transport", "decode", "max_fps",
   "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
   "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", NULL
 };
+static const char *const *const option_keys = stream_keys + 3;
 
 static gboolean
 id_is_valid(const char *id)
@@ -107,9 +109,9 @@ relabel(GError **error, GError *e)
   return FALSE;
 }
 
-gboolean
-config_stream_from_json(json_t *obj, const char *prefix, gboolean allow_id,
-                        char **out_id, StreamConfig *out, GError **error)
+static gboolean
+stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
+                      char **out_id, StreamConfig *out, GError **error)
 {
   GError *e = NULL;
   StreamConfig c;
@@ -224,6 +226,42 @@ fail:
   g_free(id);
   stream_config_clear(&c);
   return FALSE;
+}
+
+/* The options may be nested, {"name", "uri", "options": {...}} (the API's
+ * documented shape), or sit beside name and uri (the config file's shape):
+ * a nested object is flattened into a copy first. */
+gboolean
+config_stream_from_json(json_t *obj, const char *prefix, gboolean allow_id,
+                        char **out_id, StreamConfig *out, GError **error)
+{
+  json_t *opts = json_is_object(obj) ? json_object_get(obj, "options") : NULL;
+  if (!opts)
+    return stream_from_flat_json(obj, prefix, allow_id, out_id, out, error);
+  if (!json_is_object(opts))
+    return invalid(error, "%soptions: must be an object", prefix);
+
+  GError *e = NULL;
+  char *opts_prefix = g_strdup_printf("%soptions.", prefix);
+  gboolean ok = json_util_check_keys(opts, opts_prefix, option_keys, &e);
+  g_free(opts_prefix);
+  if (!ok)
+    return relabel(error, e);
+  json_t *flat = json_copy(obj);
+  json_object_del(flat, "options");
+  const char *key;
+  json_t *value;
+  json_object_foreach(opts, key, value) {
+    if (json_object_get(flat, key)) {
+      json_decref(flat);
+      return invalid(error, "%soptions.%s: also given outside options",
+                     prefix, key);
+    }
+    json_object_set(flat, key, value);
+  }
+  ok = stream_from_flat_json(flat, prefix, allow_id, out_id, out, error);
+  json_decref(flat);
+  return ok;
 }
 
 void

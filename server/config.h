@@ -105,7 +105,9 @@ gboolean config_check_bind(const char *addr, const char *name,
 /* ---- streams as JSON (shared by the file and POST /api/v1/streams) ---- */
 
 /* Parses one stream object: name and uri required, every option optional
- * (defaults from stream_config_init), "id" allowed when allow_id. Unknown
+ * (defaults from stream_config_init), "id" allowed when allow_id. The
+ * options sit beside name and uri or in an "options" object (not both for
+ * one key). Unknown
  * keys are errors. prefix: "" or e.g. "streams[2]." for the messages. Then
  * stream_config_validate() runs (its message gets the prefix). On success
  * *out is initialised (stream_config_clear it) and *out_id is a new string

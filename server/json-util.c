@@ -21,11 +21,11 @@ json_util_parse_object(const char *text, size_t len, const char *what,
     /* jansson quotes the input bytes near the error, which may be invalid
      * UTF-8 or a cut sequence; the message goes into JSON bodies and logs
      * (found by tests/fuzz/fuzz-config). */
-    char *text = g_utf8_make_valid(jerr.text, -1);
+    char *shown = g_utf8_make_valid(jerr.text, -1);
     g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_SYNTAX,
                 "%s: line %d column %d: %s%s", what, jerr.line, jerr.column,
-                text, comment ? " (comments are not allowed in JSON)" : "");
-    g_free(text);
+                shown, comment ? " (comments are not allowed in JSON)" : "");
+    g_free(shown);
     return NULL;
   }
   if (!json_is_object(v)) {

@@ -378,6 +378,18 @@ static const BadPost bad_posts[] = {
     "invalid_argument", "id: must be" },
   { "{\"name\": \"a\", \"uri\": \"rtsp://u:p@ss@h/x\"}", 400,
     "invalid_argument", "uri:" },
+  { "{\"name\": \"a\", \"uri\": \"test:\", \"options\": 3}", 400,
+    "invalid_argument", "options: must be an object" },
+  { "{\"name\": \"a\", \"uri\": \"test:\", \"options\": "
+    "{\"uri\": \"test:\"}}", 400, "invalid_argument",
+    "options.uri: unknown key" },
+  { "{\"name\": \"a\", \"uri\": \"test:\", \"options\": "
+    "{\"fps\": 3}}", 400, "invalid_argument", "options.fps: unknown key" },
+  { "{\"name\": \"a\", \"uri\": \"test:\", \"max_fps\": 2, "
+    "\"options\": {\"max_fps\": 3}}", 400, "invalid_argument",
+    "options.max_fps: also given outside options" },
+  { "{\"name\": \"a\", \"uri\": \"test:\", \"options\": "
+    "{\"top_k\": 0}}", 400, "invalid_argument", "top_k: must be an integer" },
 };
 
 START_TEST(test_create_bad_bodies)
@@ -394,6 +406,37 @@ START_TEST(test_create_bad_bodies)
   json_decref(j);
   /* Nothing was added. */
   ck_assert_uint_eq(registry_count(fx.registry), 0);
+}
+END_TEST
+
+/* The documented {name, uri, options} shape: the options land on the
+ * stream and in the config file exactly as when given beside name and uri. */
+START_TEST(test_create_with_options_object)
+{
+  char *id = create("{\"name\": \"o\", \"uri\": \"test:\", "
+                    "\"options\": {\"enabled\": false, \"max_fps\": 2.5, "
+                    "\"top_k\": 3, \"decode\": \"keyframes\"}}");
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  json_t *j = NULL;
+  ck_assert_uint_eq(req("GET", path, NULL, &j), 200);
+  ck_assert(json_real_value(json_object_get(j, "max_fps")) == 2.5);
+  ck_assert_int_eq(json_integer_value(json_object_get(j, "top_k")), 3);
+  ck_assert(json_is_false(json_object_get(j, "enabled")));
+  ck_assert_str_eq(json_string_value(json_object_get(j, "decode")),
+                   "keyframes");
+  ck_assert_ptr_null(json_object_get(j, "options"));
+  json_decref(j);
+
+  ServerConfig *cfg = server_config_new();
+  ck_assert(server_config_load_file(cfg, fx.config_path, NULL));
+  ck_assert_uint_eq(cfg->streams->len, 1);
+  ConfigStream *cs = g_ptr_array_index(cfg->streams, 0);
+  ck_assert(cs->config.max_fps == 2.5);
+  ck_assert_int_eq(cs->config.top_k, 3);
+  ck_assert(!cs->config.enabled);
+  server_config_free(cfg);
+  g_free(path);
+  g_free(id);
 }
 END_TEST
 
@@ -2277,6 +2320,7 @@ routes_suite(void)
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, test_create_bad_bodies, 0,
                       (int)G_N_ELEMENTS(bad_posts));
+  tcase_add_test(tc, test_create_with_options_object);
   tcase_add_test(tc, test_create_conflicts_and_limit);
   tcase_add_test(tc, test_oversize_body);
   tcase_add_test(tc, test_unknown_ids);
