@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cpu-count.h"
 #include "json-util.h"
 #include "streamsight-sink.h"
 
@@ -317,12 +318,11 @@ config_stream_free(gpointer p)
   g_free(s);
 }
 
+/* The default inference workers: one per CPU this process may use. */
 static guint
-online_cpus(void)
+usable_cpus(void)
 {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1)
-    return 1;
+  int n = cpu_count_usable();
   return n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (guint)n;
 }
 
@@ -343,7 +343,7 @@ server_config_new(void)
   ServerConfig *c = g_new0(ServerConfig, 1);
   c->bind = g_strdup(CONFIG_DEFAULT_BIND);
   c->port = CONFIG_DEFAULT_PORT;
-  c->threads = online_cpus();
+  c->threads = usable_cpus();
   c->http_threads = CONFIG_DEFAULT_HTTP_THREADS;
   c->model_path = g_strdup(CONFIG_DEFAULT_MODEL);
   c->limits.max_streams = CONFIG_DEFAULT_MAX_STREAMS;
@@ -456,7 +456,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   if (!json_util_get_int(root, "", "threads", 0, CONFIG_MAX_THREADS, &i64,
                          NULL, &e))
     goto fail_e;
-  n.threads = i64 == 0 ? online_cpus() : (guint)i64;
+  n.threads = i64 == 0 ? usable_cpus() : (guint)i64;
   i64 = n.http_threads;
   if (!json_util_get_int(root, "", "http_threads", 1, 64, &i64, NULL, &e))
     goto fail_e;
@@ -723,7 +723,7 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
     return FALSE;
   if (threads && !parse_env_uint(threads, CONFIG_MAX_THREADS, &v_threads))
     return invalid(error, "STREAMSIGHT_THREADS: must be an integer 0..%d "
-                   "(0 = one per online CPU)", CONFIG_MAX_THREADS);
+                   "(0 = one per usable CPU)", CONFIG_MAX_THREADS);
   if (model && (!*model || strlen(model) > PATH_MAX_LEN))
     return invalid(error, "STREAMSIGHT_MODEL: must be a path of 1..%d bytes",
                    PATH_MAX_LEN);
@@ -740,7 +740,7 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
     c->bind = g_strdup(bind);
   }
   if (threads)
-    c->threads = v_threads == 0 ? online_cpus() : (guint)v_threads;
+    c->threads = v_threads == 0 ? usable_cpus() : (guint)v_threads;
   if (model) {
     g_free(c->model_path);
     c->model_path = g_strdup(model);

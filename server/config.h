@@ -81,7 +81,7 @@ typedef struct {
   json_t *root;        /* the file's object as read (for write-back) */
 } ServerConfig;
 
-/* Built-in defaults (threads = online CPUs, one stream "test" on "test:"). */
+/* Built-in defaults (threads = usable CPUs, see cpu-count.h, one stream "test" on "test:"). */
 ServerConfig *server_config_new(void);
 void server_config_free(ServerConfig *c); /* NULL is allowed */
 

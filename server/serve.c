@@ -176,12 +176,12 @@ load_model(Server *s)
     fprintf(stderr, "streamsight: inference pool: %s\n", err.message);
     return 1;
   }
-  g_message("model %s (%s, %dx%d, %s labels), %u inference threads, "
+  g_message("model %s (%s, %dx%d, %s labels), %u inference thread%s, "
             "kernels %s",
             model_name(s->model), model_arch_name(model_arch(s->model)),
             model_input_width(s->model), model_input_height(s->model),
             model_has_labels(s->model) ? "with" : "no", c->threads,
-            engine_isa_name(s->engine));
+            c->threads == 1 ? "" : "s", engine_isa_name(s->engine));
   return 0;
 }
 

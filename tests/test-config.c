@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cpu-count.h"
 #include "streamsight-sink.h"
 #include "testutil.h"
 
@@ -82,6 +83,29 @@ count_temps(const char *path)
 
 /* ---- defaults ---- */
 
+/* The default thread count follows docker --cpus / Kubernetes limits. */
+START_TEST(test_cpu_quota_texts)
+{
+  ck_assert_int_eq(cpu_quota_from_cgroup2("max 100000\n"), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup2("200000 100000\n"), 2);
+  ck_assert_int_eq(cpu_quota_from_cgroup2("150000 100000"), 2);
+  ck_assert_int_eq(cpu_quota_from_cgroup2("50000 100000\n"), 1);
+  ck_assert_int_eq(cpu_quota_from_cgroup2("100000"), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup2(""), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup2("x 100000"), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup2("100000 0"), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup1("-1\n", "100000\n"), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup1("300000\n", "100000\n"), 3);
+  ck_assert_int_eq(cpu_quota_from_cgroup1("250000", "100000"), 3);
+  ck_assert_int_eq(cpu_quota_from_cgroup1("12ab", "100000"), 0);
+  ck_assert_int_eq(cpu_quota_from_cgroup1(NULL, "100000"), 0);
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  int usable = cpu_count_usable();
+  ck_assert_int_ge(usable, 1);
+  ck_assert_int_le(usable, online > 0 ? online : 1);
+}
+END_TEST
+
 START_TEST(test_empty_object_is_defaults)
 {
   char *msg = NULL;
@@ -89,8 +113,7 @@ START_TEST(test_empty_object_is_defaults)
   ck_assert_msg(c != NULL, "{} rejected: %s", msg);
   ck_assert_str_eq(c->bind, "127.0.0.1");
   ck_assert_uint_eq(c->port, 8080);
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  ck_assert_uint_eq(c->threads, (guint)(cpus > 0 ? cpus : 1));
+  ck_assert_uint_eq(c->threads, (guint)cpu_count_usable());
   ck_assert_uint_eq(c->http_threads, CONFIG_DEFAULT_HTTP_THREADS);
   ck_assert_str_eq(c->model_path, "models/mobilenet_v2_1.0_224_quant.tflite");
   ck_assert_ptr_null(c->labels_path);
@@ -426,8 +449,7 @@ START_TEST(test_env_overrides)
   ck_assert(server_config_apply_env(c, env2, NULL));
   ck_assert_ptr_null(c->auth_token);
   ck_assert_ptr_null(c->labels_path);
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  ck_assert_uint_eq(c->threads, (guint)(cpus > 0 ? cpus : 1));
+  ck_assert_uint_eq(c->threads, (guint)cpu_count_usable());
   ck_assert(server_config_apply_env(c, NULL, NULL));
   server_config_free(c);
 }
@@ -882,6 +904,7 @@ config_suite(void)
   Suite *s = suite_create("config");
   TCase *tc = tcase_create("defaults");
   tcase_add_test(tc, test_empty_object_is_defaults);
+  tcase_add_test(tc, test_cpu_quota_texts);
   tcase_add_test(tc, test_empty_streams_means_none);
   tcase_add_test(tc, test_null_means_default);
   tcase_add_test(tc, test_every_key_parsed);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu-count.h"
 #include "engine.h"
 #include "error.h"
 #include "fma-peak.h"
@@ -266,13 +267,6 @@ res_item(const char *tok, int idx, void *ctx)
   return parse_int(tok, 32, 1024, &((int *)ctx)[idx]);
 }
 
-static int
-online_cpus(void)
-{
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
-}
-
 /* Returns 0, or EXIT_USAGE after printing a message naming the flag; -1 when
  * --help was printed. */
 static int
@@ -282,7 +276,7 @@ parse_args(int argc, char **argv, struct options *o)
     .archs = { MODEL_ARCH_MOBILENET_V1, MODEL_ARCH_MOBILENET_V2 },
     .n_archs = 2, .alphas = { 1.0f }, .n_alphas = 1, .res = { 224 },
     .n_res = 1, .crop = 0.875f, .isa = KERN_ISA_AUTO, .runs = 50,
-    .warmup = 5, .threads = online_cpus(), .duration_s = 3.0,
+    .warmup = 5, .threads = cpu_count_usable(), .duration_s = 3.0,
   };
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
