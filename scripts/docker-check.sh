@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds the Dockerfile and checks the image the way a user runs it (issue 4):
+#
+#   scripts/docker-check.sh --models-from DIR [--port P] [--keep]
+#
+# DIR holds mobilenet_v2_1.0_224_quant.tflite (e.g. ../shared/models): it is
+# copied into a clean clone of HEAD (the build context) and installed with
+# --build-arg MODELS_FROM, so no download is needed. Then, on 127.0.0.1:P
+# (host network; default 18080):
+#   1. an empty /config volume: the default test stream runs and predicts,
+#      `streamsight healthcheck` exits 0 and Docker's health status turns
+#      "healthy", the server runs as uid 10001;
+#   2. a stream added over the API (options in an "options" object, a
+#      password with '@') is written to /config/streamsight.json and never
+#      shown in a response or log; `docker stop` exits 0 and a new container
+#      on the same volume brings the stream back;
+#   3. --cpus 1 and --cpuset-cpus 0 give one inference thread.
+# Needs a Docker daemon and the images debian:12 and debian:12-slim (from a
+# registry, or built locally: see "Docker" in server/README.md). Removes its
+# containers, volume and clone at the end unless --keep.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+models_from=
+port=18080
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --models-from) models_from=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "docker-check: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+model=mobilenet_v2_1.0_224_quant.tflite
+[ -n "$models_from" ] && [ -f "$models_from/$model" ] ||
+  { echo "docker-check: --models-from DIR with $model is required" >&2; exit 2; }
+docker info >/dev/null 2>&1 ||
+  { echo "docker-check: no Docker daemon answers" >&2; exit 2; }
+
+tag=streamsight-check
+vol=streamsight-check-config
+ctx=$(mktemp -d)
+names=()
+cleanup() {
+  [ "$keep" = 1 ] && return
+  for n in "${names[@]}"; do docker rm -f "$n" >/dev/null 2>&1 || true; done
+  docker volume rm "$vol" >/dev/null 2>&1 || true
+  rm -rf "$ctx"
+}
+trap cleanup EXIT
+fail() { echo "docker-check: FAIL: $*" >&2; exit 1; }
+api() { curl -sf --max-time 5 "http://127.0.0.1:$port$1"; }
+# run NAME [docker run options...]: the image on the host network, loopback.
+run() {
+  local name=$1; shift
+  names+=("$name")
+  docker run -d --name "$name" --network host "$@" \
+    -e STREAMSIGHT_PORT="$port" -e STREAMSIGHT_BIND=127.0.0.1 "$tag" >/dev/null
+}
+wait_for() { # seconds, command...
+  local t=$1; shift
+  for _ in $(seq "$t"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  return 1
+}
+
+echo "== build (clean clone of HEAD, model from $models_from)"
+git clone -q "$root" "$ctx/src"
+mkdir "$ctx/src/mirror"
+cp "$models_from/$model" "$ctx/src/mirror/"
+[ -f "$models_from/labels.txt" ] && cp "$models_from/labels.txt" "$ctx/src/mirror/"
+start=$(date +%s)
+docker build -q --network host -t "$tag" --build-arg MODELS_FROM=mirror \
+  "$ctx/src" >/dev/null
+echo "built in $(( $(date +%s) - start )) s; image $(docker image inspect \
+  --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')"
+
+echo "== 1. defaults: test stream, healthcheck, user"
+docker volume rm "$vol" >/dev/null 2>&1 || true
+run ss-check-1 -v "$vol:/config"
+wait_for 30 sh -c "curl -sf http://127.0.0.1:$port/api/v1/streams/stream-1/predictions/latest | grep -q '\"classes\"'" ||
+  fail "no prediction from the default test stream"
+docker exec ss-check-1 /usr/local/bin/streamsight healthcheck ||
+  fail "streamsight healthcheck"
+[ "$(docker exec ss-check-1 id -u)" = 10001 ] || fail "not running as uid 10001"
+wait_for 45 sh -c "docker inspect --format '{{.State.Health.Status}}' ss-check-1 | grep -qx healthy" ||
+  fail "health status: $(docker inspect --format '{{.State.Health.Status}}' ss-check-1)"
+echo "ok: predictions, healthcheck, healthy, uid 10001"
+
+echo "== 2. a camera added over the API survives a restart"
+body='{"id": "door", "name": "door", "uri": "rtsp://viewer:p%40ss@127.0.0.1:9/x", "options": {"max_fps": 1}}'
+resp=$(curl -sf -X POST "http://127.0.0.1:$port/api/v1/streams" -d "$body") ||
+  fail "POST /api/v1/streams"
+case "$resp" in *p%40ss*|*viewer*) fail "credentials in the response";; esac
+docker exec ss-check-1 grep -q 'p%40ss' /config/streamsight.json ||
+  fail "the stream is not in /config/streamsight.json"
+docker stop ss-check-1 >/dev/null
+[ "$(docker inspect --format '{{.State.ExitCode}}' ss-check-1)" = 0 ] ||
+  fail "docker stop: exit $(docker inspect --format '{{.State.ExitCode}}' ss-check-1)"
+if docker logs ss-check-1 2>&1 | grep -q 'p%40ss\|viewer'; then
+  fail "credentials in the log"
+fi
+run ss-check-2 -v "$vol:/config"
+wait_for 20 sh -c "curl -sf http://127.0.0.1:$port/api/v1/streams/door | grep -q '\"max_fps\":1'" ||
+  fail "stream door not restored"
+docker stop ss-check-2 >/dev/null
+echo "ok: written back, credentials hidden, exit 0 on stop, restored"
+
+echo "== 3. CPU limits set the default thread count"
+for limit in "--cpus 1" "--cpuset-cpus 0"; do
+  # shellcheck disable=SC2086
+  run ss-check-3 $limit
+  wait_for 20 api /healthz || fail "$limit: not started"
+  docker logs ss-check-3 2>&1 | grep -q '1 inference thread,' ||
+    fail "$limit: $(docker logs ss-check-3 2>&1 | grep -o '[0-9]* inference thread[s]*')"
+  docker rm -f ss-check-3 >/dev/null
+  echo "ok: $limit -> 1 inference thread"
+done
+echo "== docker-check: all passed"
