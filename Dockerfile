@@ -49,23 +49,43 @@ RUN if [ -n "$MODELS_FROM" ]; then \
         | sha256sum -c -; \
     fi
 
+# ---- parsers -----------------------------------------------------------------
+# Of GStreamer's "bad" plugins the pipelines need only the video parsers
+# (h264parse, h265parse: libgstvideoparsersbad and its libgstcodecparsers),
+# which decodebin puts between a demuxer or RTP depayloader and the decoder.
+# The gstreamer1.0-plugins-bad package would add ~370 MB of dependencies
+# (GTK, Mesa and LLVM, Vulkan, speech synthesis...) for plugins never
+# loaded, so the two files are taken from a stage of their own, installed
+# from the same archive as the runtime stage (same 1.22 ABI).
+FROM debian:12-slim AS parsers
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      gstreamer1.0-plugins-bad \
+ && mkdir /out \
+ && dpkg -L gstreamer1.0-plugins-bad libgstreamer-plugins-bad1.0-0 \
+      | grep -E '/(libgstvideoparsersbad\.so|libgstcodecparsers-1\.0\.so[.0-9]*)$' \
+      | xargs -I{} cp -a --parents {} /out \
+ && find /out -name '*.so*' | grep -c . | grep -qx 3
+
 # ---- runtime -----------------------------------------------------------------
 FROM debian:12-slim
 
 # Runtime libraries, and the GStreamer plugins of the pipelines: base
 # (videotestsrc, uridecodebin, playback), good (rtspsrc, v4l2src, rtp
-# depayloaders, souphttpsrc, qtdemux/matroska), bad (h264parse/h265parse),
-# libav (H.264/H.265/MJPEG decoders).
+# depayloaders, souphttpsrc, qtdemux/matroska), libav (H.264/H.265/MJPEG
+# decoders), and from "bad" the video parsers (stage above).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libglib2.0-0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 \
       libmicrohttpd12 libjansson4 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-      gstreamer1.0-plugins-bad gstreamer1.0-libav \
+      gstreamer1.0-libav \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+COPY --from=parsers /out/ /
 
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/streamsight \
+RUN ldconfig \
+ && useradd --system --uid 10001 --user-group --home-dir /var/lib/streamsight \
       --create-home --shell /usr/sbin/nologin streamsight \
  && mkdir -p /config \
  && chown streamsight:streamsight /config \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Dockerfile and checks the image the way a user runs it (issue 4):
 #
-#   scripts/docker-check.sh --models-from DIR [--port P] [--keep]
+#   scripts/docker-check.sh --models-from DIR [--clip FILE.mp4] [--port P]
+#                           [--keep]
 #
 # DIR holds mobilenet_v2_1.0_224_quant.tflite (e.g. ../shared/models): it is
 # copied into a clean clone of HEAD (the build context) and installed with
@@ -14,7 +15,10 @@
 #      password with '@') is written to /config/streamsight.json and never
 #      shown in a response or log; `docker stop` exits 0 and a new container
 #      on the same volume brings the stream back;
-#   3. --cpus 1 and --cpuset-cpus 0 give one inference thread.
+#   3. --cpus 1 and --cpuset-cpus 0 give one inference thread;
+#   4. GStreamer loaded the H.264/H.265 parsers (copied into the image on
+#      their own) and, with --clip (an H.264 file such as
+#      ../shared/videos/car-detection.mp4), a file:// stream of it predicts.
 # Needs a Docker daemon and the images debian:12 and debian:12-slim (from a
 # registry, or built locally: see "Docker" in server/README.md). Removes its
 # containers, volume and clone at the end unless --keep.
@@ -22,14 +26,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 models_from=
+clip=
 port=18080
 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --models-from) models_from=$2; shift 2 ;;
+    --clip) clip=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "docker-check: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -117,4 +123,24 @@ for limit in "--cpus 1" "--cpuset-cpus 0"; do
   docker rm -f ss-check-3 >/dev/null
   echo "ok: $limit -> 1 inference thread"
 done
+echo "== 4. parsers and a real clip"
+if [ -n "$clip" ]; then
+  [ -f "$clip" ] || fail "no clip $clip"
+  run ss-check-4 -v "$(cd "$(dirname "$clip")" && pwd):/clips:ro"
+  wait_for 20 api /healthz || fail "not started"
+  curl -sf -X POST "http://127.0.0.1:$port/api/v1/streams" \
+    -d "{\"id\": \"clip\", \"name\": \"clip\", \"uri\": \"file:///clips/$(basename "$clip")\"}" \
+    >/dev/null || fail "POST file stream"
+  wait_for 30 sh -c "curl -sf http://127.0.0.1:$port/api/v1/streams/clip/predictions/latest | grep -q '\"classes\"'" ||
+    fail "no prediction from file:///clips/$(basename "$clip")"
+  echo "ok: file:// $(basename "$clip") predicts"
+else
+  run ss-check-4
+  wait_for 20 api /healthz || fail "not started"
+fi
+# The registry lists a plugin's features only when the plugin loaded.
+docker exec ss-check-4 sh -c 'grep -c h265parse "$HOME"/.cache/gstreamer-1.0/registry.*.bin' \
+  >/dev/null || fail "h264parse/h265parse not in GStreamer's registry"
+docker rm -f ss-check-4 >/dev/null
+echo "ok: h264parse and h265parse registered"
 echo "== docker-check: all passed"
