@@ -1230,14 +1230,27 @@ work_classify(RouteWork *w, RouteResponse *resp)
   resp_json(resp, 200, o);
 }
 
-/* Raw bodies of these types (or none) are taken as the image itself. */
+/* Does the body start like a JPEG, PNG or BMP file? */
 static gboolean
-raw_image_type(const char *ct)
+looks_like_image(const guint8 *d, gsize n)
+{
+  return (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff) ||
+         (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) ||
+         (n >= 2 && d[0] == 'B' && d[1] == 'M');
+}
+
+/* Raw bodies of these types (or none) are taken as the image itself. So is
+ * an application/x-www-form-urlencoded body that starts like an image file:
+ * `curl --data-binary @photo.jpg` sends that type unless told otherwise. */
+static gboolean
+raw_image_body(const char *ct, const guint8 *body, gsize len)
 {
   if (!ct || !*ct)
     return TRUE;
   while (*ct == ' ' || *ct == '\t')
     ct++;
+  if (g_ascii_strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+    return body && looks_like_image(body, len);
   return g_ascii_strncasecmp(ct, "image/", 6) == 0 ||
          g_ascii_strncasecmp(ct, "application/octet-stream", 24) == 0;
 }
@@ -1267,7 +1280,7 @@ h_classify(Routes *r, const RouteRequest *req, const char *id,
       g_error_free(e);
       return;
     }
-  } else if (!raw_image_type(req->content_type)) {
+  } else if (!raw_image_body(req->content_type, req->body, req->body_len)) {
     resp_error(resp, 415, "unsupported_media_type",
                "Content-Type: send the image itself (image/jpeg, image/png, "
                "application/octet-stream) or multipart/form-data with a file "

@@ -2057,6 +2057,14 @@ START_TEST(test_classify)
   check_classes(j, 2, 1000);
   json_decref(j);
 
+  /* What `curl --data-binary @photo.jpg` sends: the form type, and the image
+   * (recognised by its first bytes). */
+  ck_assert_uint_eq(req_full("POST", "/api/v1/classify", NULL, 0, jpg, jpg_len,
+                             "application/x-www-form-urlencoded", NULL, &j,
+                             NULL), 200);
+  check_classes(j, 5, 1000);
+  json_decref(j);
+
   /* multipart/form-data: a text field first, then the file. */
   GString *mp = g_string_new(NULL);
   g_string_append(mp, "--XyZ\r\nContent-Disposition: form-data; "
@@ -2101,6 +2109,8 @@ START_TEST(test_classify)
     { "{}", G_MAXSIZE, "application/json", NULL, 415, "unsupported_media_type",
       "multipart/form-data" },
     { "x", G_MAXSIZE, "text/plain", NULL, 415, "unsupported_media_type", "" },
+    { "image=x.jpg", G_MAXSIZE, "application/x-www-form-urlencoded", NULL, 415,
+      "unsupported_media_type", "multipart/form-data" },
     { (const char *)png, png_len, "image/png", "0", 400, "invalid_argument",
       "top_k: must be an integer 1..10" },
     { (const char *)png, png_len, "image/png", "11", 400, "invalid_argument",
@@ -2142,7 +2152,7 @@ START_TEST(test_classify)
 
   ck_assert_uint_eq(req("GET", "/api/v1/stats", NULL, &j), 200);
   json_t *cl = json_object_get(j, "classify");
-  ck_assert_int_eq(json_integer_value(json_object_get(cl, "requests")), 4);
+  ck_assert_int_eq(json_integer_value(json_object_get(cl, "requests")), 5);
   ck_assert_int_ge(json_integer_value(json_object_get(cl, "bad_images")), 3);
   ck_assert_int_le(json_integer_value(json_object_get(cl, "classifiers")), 2);
   json_decref(j);
