@@ -78,6 +78,12 @@ asan_base="abort_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
+for h in "${harnesses[@]}"; do
+  [ -x "$dir/tests/fuzz/fuzz-$h" ] || {
+    echo "fuzz.sh: $dir/tests/fuzz/fuzz-$h is not built (run without --no-build" \
+         "first, naming it)" >&2; exit 2; }
+done
+
 failed=()
 for h in "${harnesses[@]}"; do
   mkdir -p "$dir/corpus/$h" "$dir/artifacts/$h"
