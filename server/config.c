@@ -239,15 +239,19 @@ config_stream_from_json(json_t *obj, const char *prefix, gboolean allow_id,
   json_t *opts = json_is_object(obj) ? json_object_get(obj, "options") : NULL;
   if (!opts)
     return stream_from_flat_json(obj, prefix, allow_id, out_id, out, error);
-  if (!json_is_object(opts))
+  /* null is "the defaults", as for every other key. */
+  if (!json_is_object(opts) && !json_is_null(opts))
     return invalid(error, "%soptions: must be an object", prefix);
 
   GError *e = NULL;
-  char *opts_prefix = g_strdup_printf("%soptions.", prefix);
-  gboolean ok = json_util_check_keys(opts, opts_prefix, option_keys, &e);
-  g_free(opts_prefix);
-  if (!ok)
-    return relabel(error, e);
+  gboolean ok;
+  if (json_is_object(opts)) {
+    char *opts_prefix = g_strdup_printf("%soptions.", prefix);
+    ok = json_util_check_keys(opts, opts_prefix, option_keys, &e);
+    g_free(opts_prefix);
+    if (!ok)
+      return relabel(error, e);
+  }
   json_t *flat = json_copy(obj);
   json_object_del(flat, "options");
   const char *key;

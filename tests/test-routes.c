@@ -435,6 +435,10 @@ START_TEST(test_create_with_options_object)
   ck_assert_int_eq(cs->config.top_k, 3);
   ck_assert(!cs->config.enabled);
   server_config_free(cfg);
+  /* "options": null means the defaults, like any null. */
+  char *id2 = create("{\"name\": \"o2\", \"uri\": \"test:\", \"enabled\": "
+                     "false, \"options\": null}");
+  g_free(id2);
   g_free(path);
   g_free(id);
 }
