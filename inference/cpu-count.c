@@ -104,15 +104,15 @@ v1_limit(const char *dir, int *limit)
   take_min(limit, cpu_quota_from_cgroup1(quota, period));
 }
 
-/* The CPU quota of this process's cgroup, 0 for none. Looks at the cgroup
- * that /proc/self/cgroup names and at the mount's root: inside a container
- * with its own cgroup namespace the two are the same; without one (cgroup v1
- * Docker) the path names the host's hierarchy and the container's limit is
- * at the root of what is mounted. Ancestors further up are not read. */
-static int
-cgroup_quota(void)
+/* Looks at the cgroup that the proc file names and at the mount's root:
+ * inside a container with its own cgroup namespace the two are the same;
+ * without one (cgroup v1 Docker) the path names the host's hierarchy and the
+ * container's limit is at the root of what is mounted. Ancestors further up
+ * are not read. */
+int
+cpu_quota_from_cgroup_files(const char *proc_cgroup, const char *sysfs_root)
 {
-  FILE *f = fopen("/proc/self/cgroup", "re");
+  FILE *f = fopen(proc_cgroup, "re");
   if (!f)
     return 0;
   int limit = 0;
@@ -125,27 +125,33 @@ cgroup_quota(void)
       continue;
     char *path = c2 + 1;
     path[strcspn(path, "\n")] = '\0';
+    *c1 = '\0';
     *c2 = '\0';
     const char *controllers = c1 + 1;
     if (strcmp(line, "0") == 0 && *controllers == '\0') {
-      if (snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", path) <
+      if (snprintf(dir, sizeof dir, "%s%s", sysfs_root, path) <
           (int)sizeof dir)
         v2_limit(dir, &limit);
-      v2_limit("/sys/fs/cgroup", &limit);
+      v2_limit(sysfs_root, &limit);
       continue;
     }
-    /* v1: the cpu controller, alone or co-mounted with cpuacct. */
+    /* v1: the cpu controller, alone or co-mounted (with cpuacct), in the
+     * directory named after the mounted list, which distributions also
+     * link as "cpu". */
     char list[256];
     snprintf(list, sizeof list, ",%s,", controllers);
     if (!strstr(list, ",cpu,"))
       continue;
-    static const char *const mounts[] = { "/sys/fs/cgroup/cpu,cpuacct",
-                                          "/sys/fs/cgroup/cpu" };
-    for (size_t i = 0; i < sizeof mounts / sizeof mounts[0]; i++) {
-      if (snprintf(dir, sizeof dir, "%s%s", mounts[i], path) <
-          (int)sizeof dir)
+    const char *mounts[] = { controllers, "cpu" };
+    size_t n_mounts = strcmp(controllers, "cpu") == 0 ? 1 : 2;
+    for (size_t i = 0; i < n_mounts; i++) {
+      char mount[PATH_MAX];
+      if (snprintf(mount, sizeof mount, "%s/%s", sysfs_root, mounts[i]) >=
+          (int)sizeof mount)
+        continue;
+      if (snprintf(dir, sizeof dir, "%s%s", mount, path) < (int)sizeof dir)
         v1_limit(dir, &limit);
-      v1_limit(mounts[i], &limit);
+      v1_limit(mount, &limit);
     }
   }
   fclose(f);
@@ -163,7 +169,8 @@ cpu_count_usable(void)
     if (allowed > 0 && allowed < n)
       n = allowed;
   }
-  int quota = cgroup_quota();
+  int quota = cpu_quota_from_cgroup_files("/proc/self/cgroup",
+                                          "/sys/fs/cgroup");
   if (quota > 0 && quota < n)
     n = quota;
   return n;

@@ -18,4 +18,11 @@ int cpu_quota_from_cgroup2(const char *cpu_max);
  * 0 for a quota of -1 (no limit) or unparsable text. */
 int cpu_quota_from_cgroup1(const char *quota_us, const char *period_us);
 
+/* The smallest quota that the cgroups listed in proc_cgroup (the format of
+ * /proc/self/cgroup) set under sysfs_root (normally /sys/fs/cgroup: v2's
+ * cpu.max, v1's cpu or cpu,cpuacct controller), in whole CPUs rounded up;
+ * 0 for none. Exposed for tests, which give it a tree of their own. */
+int cpu_quota_from_cgroup_files(const char *proc_cgroup,
+                                const char *sysfs_root);
+
 #endif

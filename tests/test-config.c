@@ -106,6 +106,63 @@ START_TEST(test_cpu_quota_texts)
 }
 END_TEST
 
+static void
+put_file(const char *dir, const char *rel, const char *text)
+{
+  char *path = g_build_filename(dir, rel, NULL);
+  char *parent = g_path_get_dirname(path);
+  ck_assert_int_eq(g_mkdir_with_parents(parent, 0700), 0);
+  ck_assert(g_file_set_contents(path, text, -1, NULL));
+  g_free(parent);
+  g_free(path);
+}
+
+/* The cgroup walk on trees of our own: v2 (the cgroup named in the proc file
+ * and the root), v1 with the cpu controller co-mounted (the named path and
+ * the mount's root, as in a Docker container without a cgroup namespace),
+ * no limit, no file. */
+START_TEST(test_cpu_quota_cgroup_files)
+{
+  char *dir = g_dir_make_tmp("ss-cgroup-XXXXXX", NULL);
+  ck_assert_ptr_nonnull(dir);
+  char *proc = g_build_filename(dir, "proc-cgroup", NULL);
+  char *sys = g_build_filename(dir, "sys", NULL);
+
+  put_file(dir, "proc-cgroup", "0::/a/b\n");
+  put_file(dir, "sys/cpu.max", "max 100000\n");
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(proc, sys), 0);
+  put_file(dir, "sys/a/b/cpu.max", "150000 100000\n");
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(proc, sys), 2);
+
+  put_file(dir, "proc-cgroup", "9:name=systemd:/\n4:memory:/docker/abc\n"
+           "3:cpu,cpuacct:/docker/abc\n0::/\n");
+  put_file(dir, "sys/cpu,cpuacct/cpu.cfs_quota_us", "300000\n");
+  put_file(dir, "sys/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(proc, sys), 3);
+  put_file(dir, "sys/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "50000\n");
+  put_file(dir, "sys/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(proc, sys), 1);
+
+  put_file(dir, "proc-cgroup", "2:cpuacct:/\n1:cpu:/\n0::/\n");
+  put_file(dir, "sys/cpu/cpu.cfs_quota_us", "-1\n");
+  put_file(dir, "sys/cpu/cpu.cfs_period_us", "100000\n");
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(proc, sys), 0);
+  put_file(dir, "sys/cpu/cpu.cfs_quota_us", "200000\n");
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(proc, sys), 2);
+
+  char *missing = g_build_filename(dir, "no-such-file", NULL);
+  ck_assert_int_eq(cpu_quota_from_cgroup_files(missing, sys), 0);
+  g_free(missing);
+
+  char *argv[] = { "rm", "-rf", dir, NULL };
+  ck_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                         NULL, NULL, NULL, NULL));
+  g_free(proc);
+  g_free(sys);
+  g_free(dir);
+}
+END_TEST
+
 START_TEST(test_empty_object_is_defaults)
 {
   char *msg = NULL;
@@ -905,6 +962,7 @@ config_suite(void)
   TCase *tc = tcase_create("defaults");
   tcase_add_test(tc, test_empty_object_is_defaults);
   tcase_add_test(tc, test_cpu_quota_texts);
+  tcase_add_test(tc, test_cpu_quota_cgroup_files);
   tcase_add_test(tc, test_empty_streams_means_none);
   tcase_add_test(tc, test_null_means_default);
   tcase_add_test(tc, test_every_key_parsed);
