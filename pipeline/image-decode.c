@@ -235,9 +235,35 @@ probe_jpeg(const guint8 *d, gsize n, ImageHeader *h, GError **error)
       h->ycc = !(h->comp_id[0] == 'R' && h->comp_id[1] == 'G' &&
                  h->comp_id[2] == 'B');
   }
-  for (gsize j = pos; j + 1 < n; j++)
-    if (d[j] == 0xFF && d[j + 1] == 0xD9)
+  /* From the first scan to the end of the image: entropy-coded data up to
+   * the next marker, then (between the scans of a progressive file) marker
+   * segments, skipped by their length. A start-of-image marker in there is
+   * refused: GStreamer 1.22's jpegdec spins forever on such a file (found
+   * by tests/fuzz/fuzz-image; regressions/image/soi-inside-scan.jpg). */
+  gsize j = pos;
+  while (j + 1 < n) {
+    if (d[j] != 0xFF || d[j + 1] == 0x00 || d[j + 1] == 0xFF ||
+        (d[j + 1] >= 0xD0 && d[j + 1] <= 0xD7)) {
+      j++;
+      continue;
+    }
+    guint8 mk = d[j + 1];
+    if (mk == 0xD9)
       return TRUE;
+    if (mk == 0xD8 || mk == 0x01)
+      return format_error(error, "corrupt JPEG: marker 0x%02X at offset %"
+                          G_GSIZE_FORMAT " inside the image data",
+                          mk, j);
+    if (j + 4 > n)
+      break;
+    gsize seg_len = rd16be(d + j + 2);
+    if (seg_len < 2 || j + 2 + seg_len > n)
+      return format_error(error, "truncated JPEG: segment 0x%02X at offset %"
+                          G_GSIZE_FORMAT " needs %" G_GSIZE_FORMAT
+                          " bytes, %" G_GSIZE_FORMAT " left",
+                          mk, j, seg_len, n - j - 2);
+    j += 2 + seg_len;
+  }
   return format_error(error, "truncated JPEG: no end-of-image marker after "
                              "the image data");
 }

@@ -697,6 +697,24 @@ START_TEST(test_error_corrupt)
   expect_bytes_error("bad-sof.jpg", bad, size, IMAGE_DECODE_ERROR_FORMAT,
                      "components");
   g_free(bad);
+  /* A start-of-image marker inside the scan data (GStreamer's jpegdec spins
+   * forever on one: tests/fuzz/regressions/image/soi-inside-scan.jpg) is
+   * refused before any decoder runs. */
+  bad = g_malloc(size + 2);
+  gsize at = 0;
+  for (gsize i = 2; i + 4 < size; i++)
+    if (d[i] == 0xFF && d[i + 1] == 0xDA) {
+      at = i + 2 + ((gsize)d[i + 2] << 8 | d[i + 3]) + 4;
+      break;
+    }
+  ck_assert(at > 0 && at < size);
+  memcpy(bad, d, at);
+  bad[at] = 0xFF;
+  bad[at + 1] = 0xD8;
+  memcpy(bad + at + 2, d + at, size - at);
+  expect_bytes_error("soi-in-scan.jpg", bad, size + 2,
+                     IMAGE_DECODE_ERROR_FORMAT, "inside the image data");
+  g_free(bad);
   g_bytes_unref(jpg);
 
   /* PNG whose image data CRC is wrong. */
