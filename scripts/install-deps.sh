@@ -18,9 +18,13 @@ pkgs=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   libmicrohttpd-dev libjansson-dev
+  libjpeg62-turbo-dev libspng-dev
 )
 if [ "$mode" = test ]; then
   pkgs+=(check libgstrtspserver-1.0-dev valgrind clang libclang-rt-14-dev)
+  # What the test scripts call (scripts/valgrind.sh, soak.sh, fuzz.sh): a
+  # debootstrapped Debian has neither curl nor python3 until asked.
+  pkgs+=(curl python3)
   # The dashboard's browser test (tests/e2e): Debian's Chromium, driven by
   # playwright-core from npm (tests/e2e/install.sh).
   pkgs+=(chromium)
