@@ -71,9 +71,13 @@ void stream_config_copy(StreamConfig *dst, const StreamConfig *src);
  * parseable by gst_uri). Errors name the field. */
 gboolean stream_config_validate(const StreamConfig *c, GError **error);
 
-/* The URI with any user:password replaced by "***" (newly allocated). Any
- * string is accepted: when the authority is malformed (e.g. an unencoded '/'
- * or '#' in a password) everything between "://" and the last '@' is
+/* The URI with its credentials replaced by "***" (newly allocated): the
+ * whole user info (user:pass@host becomes ***@host), and the value of every
+ * "name=value" in the path or query whose name contains pass, pwd, token,
+ * key, secret, auth, sig, credential, user, usr or login, case-insensitively
+ * ("?password=***", "/user=***_password=***_channel=1", "?x-auth-token=***").
+ * Any string is accepted: when the authority is malformed (e.g. an unencoded
+ * '/' or '#' in a password) everything between "://" and the last '@' is
  * redacted, so credentials are hidden even then. */
 char *stream_config_redact_uri(const char *uri);
 
@@ -84,9 +88,18 @@ char *stream_config_redact_uri(const char *uri);
 gboolean stream_config_split_userinfo(const char *uri, char **stripped,
                                       char **user, char **password);
 
-/* Replaces, in text, every URI's userinfo by "***" and every occurrence of
- * the given secrets (NULL-terminated, NULL or empty entries skipped) by
- * "***". For error messages from GStreamer elements. Newly allocated. */
+/* The secret values in a URI, for stream_config_scrub(): the user info's
+ * password (any length) and user name (3 bytes or more), and every value
+ * that stream_config_redact_uri() hides, of 3 bytes or more; each as written
+ * and, when different, percent-decoded. NULL-terminated (g_strfreev), never
+ * NULL; empty for NULL or a string without a scheme. */
+char **stream_config_uri_secrets(const char *uri);
+
+/* Replaces, in text, every URI's credentials (as stream_config_redact_uri()
+ * does) and every occurrence of the given secrets (NULL-terminated, NULL or
+ * empty entries skipped; the longest first) by "***". For error messages
+ * from GStreamer elements, which may quote the URI in any form. Newly
+ * allocated. */
 char *stream_config_scrub(const char *text, const char *const *secrets);
 
 /* "rtsp", "rtsps", "v4l2", "file", "http", "https" or "test" for a URI that

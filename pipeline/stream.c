@@ -67,7 +67,7 @@ struct Stream {
   const char *scheme;  /* static string from stream_config_uri_scheme */
   char *location;      /* the URI without user info */
   char *user, *password; /* percent-decoded, NULL when absent */
-  char *secrets[5];    /* scrubbed from error texts, NULL-terminated */
+  char **secrets;      /* scrubbed from error texts, NULL-terminated */
 
   /* Under lock. */
   GMutex lock;
@@ -1112,8 +1112,6 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
            const struct ss_engine *engine, struct ss_pool *pool)
 {
   Stream *s = g_new0(Stream, 1);
-  g_autofree char *raw_user = NULL, *raw_pw = NULL;
-  int n = 0;
 
   g_atomic_ref_count_init(&s->ref);
   s->id = g_strdup(id);
@@ -1129,19 +1127,9 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
   if (!stream_config_split_userinfo(cfg->uri, &s->location, &s->user,
                                     &s->password))
     s->location = g_strdup(cfg->uri);
-  /* Secrets to scrub from error texts: the password decoded and as written
-   * (percent-encoded), and the user name when long enough not to mangle
-   * ordinary words. */
-  if (s->password && s->password[0])
-    s->secrets[n++] = g_strdup(s->password);
-  if (s->password) {
-    g_autofree char *enc = g_uri_escape_string(s->password, NULL, FALSE);
-    if (enc[0] && g_strcmp0(enc, s->password) != 0)
-      s->secrets[n++] = g_steal_pointer(&enc);
-  }
-  if (s->user && strlen(s->user) >= 3)
-    s->secrets[n++] = g_strdup(s->user);
-  s->secrets[n] = NULL;
+  /* Secrets to scrub from error texts: the URI's password, user name and
+   * secret parameters, as written and decoded. */
+  s->secrets = stream_config_uri_secrets(cfg->uri);
 
   s->results = stream_results_new(cfg->history_len);
   s->fi = frame_infer_new(pool, engine_model(engine), s->results,
@@ -1170,10 +1158,9 @@ stream_unref(Stream *s)
   g_free(s->warning);
   if (s->http_session)
     gst_context_unref(s->http_session);
-  for (int i = 0; s->secrets[i]; i++) {
+  for (int i = 0; s->secrets[i]; i++)
     memset(s->secrets[i], 0, strlen(s->secrets[i]));
-    g_free(s->secrets[i]);
-  }
+  g_strfreev(s->secrets);
   if (s->password)
     memset(s->password, 0, strlen(s->password));
   g_free(s->password);

@@ -291,6 +291,29 @@ static const char *const redact_cases[][2] = {
   { "file:///tmp/a.mp4", "file:///tmp/a.mp4" },
   { "", "" },
   { "not a uri", "not a uri" },
+  /* Credentials in the query (Dahua, Hikvision, Amcrest, Foscam, tokens). */
+  { "rtsp://h/cam/realmonitor?channel=1&subtype=0&user=admin&password=S3cr",
+    "rtsp://h/cam/realmonitor?channel=1&subtype=0&user=***&password=***" },
+  { "http://h/videostream.cgi?user=admin&pwd=S3cr;rate=0",
+    "http://h/videostream.cgi?user=***&pwd=***;rate=0" },
+  { "http://h/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=adm&pwd=a/b=c",
+    "http://h/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=***&pwd=***" },
+  { "https://h/live.m3u8?X-Auth-Token=abc&Api_Key=k&sig=zz#frag",
+    "https://h/live.m3u8?X-Auth-Token=***&Api_Key=***&sig=***#frag" },
+  { "https://h/s?access_token=t_1_2&Signature=QQ%3D%3D&x=1",
+    "https://h/s?access_token=***&Signature=***&x=1" },
+  { "http://h/a?PASSWD=x&secret=y&credential=z&passphrase=w",
+    "http://h/a?PASSWD=***&secret=***&credential=***&passphrase=***" },
+  { "http://h/a?token=", "http://h/a?token=" },     /* nothing to hide */
+  { "http://h/a?channel=1&x=2", "http://h/a?channel=1&x=2" },
+  /* XMEye: in the path, '_' between the pairs. */
+  { "rtsp://h:554/user=admin_password=p_w_channel=1_stream=0.sdp",
+    "rtsp://h:554/user=***_password=***_channel=1_stream=0.sdp" },
+  { "rtsp://h/auth=k1/live", "rtsp://h/auth=***/live" },
+  /* Both user info and parameters. */
+  { "rtsp://u:p@h/x?pwd=1", "rtsp://***@h/x?pwd=***" },
+  /* A stray '@' in the path: everything up to it hidden, then the pairs. */
+  { "rtsp://u:a/b@h/p?token=9", "rtsp://***@h/p?token=***" },
 };
 
 START_TEST(test_redact)
@@ -370,6 +393,46 @@ START_TEST(test_scrub)
 }
 END_TEST
 
+START_TEST(test_uri_secrets)
+{
+  g_auto(GStrv) a = stream_config_uri_secrets(
+      "rtsp://cam:p%40ss@h/user=admin_password=Xm3ye_channel=1?token=t%2Fk");
+  g_auto(GStrv) b = stream_config_uri_secrets("rtsp://ab:c@h/x?pwd=12");
+  g_auto(GStrv) c = stream_config_uri_secrets("http://h/x?a=1");
+  g_auto(GStrv) d = stream_config_uri_secrets(NULL);
+  const char *want[] = { "p%40ss", "p@ss", "cam", "admin", "Xm3ye", "t%2Fk",
+                         "t/k",
+                         NULL };
+  ck_assert_uint_eq(g_strv_length(a), 7);
+  for (int i = 0; want[i]; i++)
+    ck_assert_msg(g_strv_contains((const char *const *)a, want[i]),
+                  "missing %s", want[i]);
+  /* "cam" is 3 bytes: kept; user "ab" and value "12" are too short. */
+  g_auto(GStrv) e = stream_config_uri_secrets("rtsp://cam@h/");
+  ck_assert(g_strv_contains((const char *const *)e, "cam"));
+  ck_assert_uint_eq(g_strv_length(b), 1);
+  ck_assert_str_eq(b[0], "c");
+  ck_assert_uint_eq(g_strv_length(c), 0);
+  ck_assert_uint_eq(g_strv_length(d), 0);
+}
+END_TEST
+
+START_TEST(test_scrub_param_secrets)
+{
+  const char *uri = "http://h/v.cgi?user=admin&pwd=Zq9_Zq9x&token=Zq9";
+  g_auto(GStrv) secrets = stream_config_uri_secrets(uri);
+  /* souphttpsrc's form, and the bare value elsewhere; "Zq9" is inside
+   * the longer "Zq9_Zq9x", which must still go whole. */
+  g_autofree char *a = stream_config_scrub(
+      "Not Found (404), URL: http://h/v.cgi?user=admin&pwd=Zq9_Zq9x&token=Zq9,"
+      " Redirect to: (NULL); pwd Zq9_Zq9x", (const char *const *)secrets);
+  ck_assert_msg(!strstr(a, "Zq9") && !strstr(a, "admin"), "leaked: %s", a);
+  ck_assert_msg(strstr(a, "URL: http://h/v.cgi?user=***&pwd=***&token=***")
+                    != NULL, "%s", a);
+  ck_assert_msg(g_str_has_suffix(a, "pwd ***"), "%s", a);
+}
+END_TEST
+
 START_TEST(test_scheme)
 {
   ck_assert_str_eq(stream_config_uri_scheme("RTSP://h/x"), "rtsp");
@@ -403,6 +466,8 @@ stream_config_suite(void)
   tcase_add_loop_test(tc, test_redact, 0, (int)G_N_ELEMENTS(redact_cases));
   tcase_add_test(tc, test_split_userinfo);
   tcase_add_test(tc, test_scrub);
+  tcase_add_test(tc, test_uri_secrets);
+  tcase_add_test(tc, test_scrub_param_secrets);
   suite_add_tcase(s, tc);
   return s;
 }
