@@ -900,10 +900,12 @@ write_atomic(const char *path, const char *data, gsize len, ConfigFault fault,
   char *base = g_path_get_basename(path);
   char *tmp = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
   gboolean ok = FALSE;
-  struct stat st;
-  /* The file holds camera credentials: never world-readable nor
-   * executable; an existing file keeps its owner and group bits. */
-  mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0660) : 0600;
+  /* The file holds camera credentials: owner read/write only, whatever
+   * the mode of the file it replaces (a 0640 or 0644 file becomes 0600 on
+   * the next write). The temporary file is created 0600, so it is never
+   * readable by others, not even before the fchmod, which only undoes an
+   * unusual umask that took the owner's own bits. */
+  const mode_t mode = 0600;
 
   int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, (int)mode);
   if (fd < 0) {

@@ -126,9 +126,9 @@ const char *config_resize_mode_name(int mode);        /* "stretch", ... */
 /* ---- write-back ---- */
 
 /* Keeps the streams in the config file in step with the registry. Writes are
- * atomic: a temporary file in the same directory (the old file's mode
- * without world access, 0600 for a new one: it holds camera credentials), fsync, rename over the file,
- * fsync of the directory. Every key but "streams" is written back as it was
+ * atomic: a temporary file in the same directory, created with mode 0600
+ * (the file holds camera credentials; an older file's looser mode is not
+ * kept), fsync, rename over the file, fsync of the directory. Every key but "streams" is written back as it was
  * read (environment overrides are not). A failed write leaves the old file
  * as it was, is logged once (until a write succeeds again) and is reported
  * by config_store_status(). Thread-safe. */

@@ -685,19 +685,56 @@ START_TEST(test_write_back_and_reload)
   ck_assert_msg(strstr(text, "history_len") == NULL, "%s", text);
   g_free(text);
 
-  /* The file holds camera passwords: an existing file keeps its owner
-   * and group bits but loses world access; a new one is owner-only. */
+  /* The file holds camera passwords: owner-only, whatever the mode of the
+   * file it replaces and whatever the umask. */
   struct stat sb;
-  ck_assert_int_eq(chmod(path, 0664), 0);
-  ck_assert(config_store_write(st, configs, ids, NULL));
-  ck_assert_int_eq(stat(path, &sb), 0);
-  ck_assert_uint_eq(sb.st_mode & 0777, 0660);
+  const mode_t looser[] = { 0664, 0640, 0644, 0400 };
+  for (guint i = 0; i < G_N_ELEMENTS(looser); i++) {
+    ck_assert_int_eq(chmod(path, looser[i]), 0);
+    ck_assert(config_store_write(st, configs, ids, NULL));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_msg((sb.st_mode & 0777) == 0600, "%o became %o",
+                  (unsigned)looser[i], (unsigned)(sb.st_mode & 0777));
+  }
 
   char *fresh = tmp_path("new.json");
+  mode_t old_umask = umask(0);
   ConfigStore *st2 = config_store_new(fresh, NULL);
   ck_assert(config_store_write(st2, configs, ids, NULL));
   ck_assert_int_eq(stat(fresh, &sb), 0);
   ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+
+  /* The temporary file is 0600 too: a write interrupted after the data
+   * reached it (as by a crash) leaves an owner-only file behind. */
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    config_store_set_fault(st2, CONFIG_FAULT_CRASH_BEFORE_RENAME);
+    config_store_write(st2, configs, ids, NULL);
+    _exit(0);
+  }
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), CONFIG_FAULT_EXIT_CODE);
+  umask(old_umask);
+  char *dir = g_path_get_dirname(fresh);
+  GDir *d = g_dir_open(dir, 0, NULL);
+  const char *name;
+  guint temps = 0;
+  while ((name = g_dir_read_name(d))) {
+    if (!g_str_has_prefix(name, ".new.json.tmp-"))
+      continue;
+    char *full = g_build_filename(dir, name, NULL);
+    ck_assert_int_eq(stat(full, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+    unlink(full);
+    g_free(full);
+    temps++;
+  }
+  g_dir_close(d);
+  g_free(dir);
+  ck_assert_uint_eq(temps, 1);
   config_store_free(st2);
   g_free(fresh);
 
