@@ -87,7 +87,7 @@ COPY --from=parsers /out/ /
 RUN ldconfig \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/streamsight \
       --create-home --shell /usr/sbin/nologin streamsight \
- && mkdir -p /config \
+ && mkdir -p /config /media \
  && chown streamsight:streamsight /config \
  && chmod 0750 /config
 
@@ -107,7 +107,10 @@ ENV STREAMSIGHT_BIND=0.0.0.0 \
 VOLUME ["/config"]
 EXPOSE 8080
 USER streamsight:streamsight
-WORKDIR /var/lib/streamsight
+# The working directory is where file:// clips may be when the config sets
+# no media_dirs (config/README.md, "Local sources"): an empty /media, for
+# clips mounted there (-v /srv/clips:/media:ro).
+WORKDIR /media
 
 # Plain-socket GET /healthz on 127.0.0.1:$STREAMSIGHT_PORT (no curl here).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -29,6 +29,7 @@ struct Registry {
   guint64 next_id;    /* for "stream-N" */
   RegistryChangedFunc changed;
   gpointer changed_user;
+  MediaDirs *media;   /* NULL: local paths not confined */
 };
 
 const char *
@@ -102,6 +103,7 @@ registry_free(Registry *r)
   g_hash_table_unref(r->by_id);
   g_mutex_clear(&r->lock);
   g_main_context_unref(r->ctx);
+  media_dirs_unref(r->media);
   g_free(r);
 }
 
@@ -147,12 +149,25 @@ notify_changed(Registry *r)
     fn(r, user);
 }
 
+void
+registry_set_media_dirs(Registry *r, MediaDirs *m)
+{
+  MediaDirs *old;
+  g_mutex_lock(&r->lock);
+  old = r->media;
+  r->media = m ? media_dirs_ref(m) : NULL;
+  g_mutex_unlock(&r->lock);
+  media_dirs_unref(old);
+}
+
 gboolean
 registry_add(Registry *r, const char *id, const StreamConfig *cfg,
              char **out_id, GError **error)
 {
   g_autoptr(GError) e = NULL;
   g_autofree char *new_id = NULL;
+  g_autofree char *local = NULL;
+  g_autoptr(MediaDirs) media = NULL;
   Stream *s;
 
   if (!stream_config_validate(cfg, &e)) {
@@ -164,6 +179,15 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
     g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
                 "id: expected 1 to %d characters of a-z, 0-9, '_' and '-'",
                 ID_MAX);
+    return FALSE;
+  }
+
+  g_mutex_lock(&r->lock);
+  media = r->media ? media_dirs_ref(r->media) : NULL;
+  g_mutex_unlock(&r->lock);
+  if (media && !media_dirs_resolve(media, cfg, &local, &e)) {
+    g_set_error_literal(error, REGISTRY_ERROR, REGISTRY_ERROR_FORBIDDEN,
+                        e->message);
     return FALSE;
   }
 
@@ -194,7 +218,7 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
       new_id = g_strdup_printf("stream-%" G_GUINT64_FORMAT, r->next_id++);
     } while (g_hash_table_contains(r->by_id, new_id));
   }
-  s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool);
+  s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool, media);
   g_hash_table_insert(r->by_id, g_strdup(new_id), s);
   g_ptr_array_add(r->order, s);
   stream_ref(s);

@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "engine.h"
+#include "media-dirs.h"
 #include "pool.h"
 #include "results.h"
 #include "stream-config.h"
@@ -25,6 +26,7 @@ typedef enum {
   REGISTRY_ERROR_NOT_FOUND, /* unknown id */
   REGISTRY_ERROR_EXISTS,    /* id or name already used */
   REGISTRY_ERROR_LIMIT,     /* max streams reached */
+  REGISTRY_ERROR_FORBIDDEN, /* a local path outside media_dirs */
 } RegistryError;
 
 typedef enum {
@@ -67,6 +69,12 @@ Registry *registry_new(GMainContext *ctx, const struct ss_engine *engine,
  * flight, frees everything. Call from the thread that runs ctx, or with ctx
  * not running. */
 void registry_free(Registry *r);
+
+/* Confines file:// and v4l2 sources to m (media-dirs.h; referenced): every
+ * stream added afterwards is checked when added (REGISTRY_ERROR_FORBIDDEN)
+ * and before each attempt to start it. Without it (NULL, the default) local
+ * paths are not confined: the server always sets one. Any thread. */
+void registry_set_media_dirs(Registry *r, MediaDirs *m);
 
 /* Adds and starts a stream (if enabled). id: NULL to generate one
  * ("stream-N"), or a caller-chosen id ([a-z0-9_-], 1..64 chars, e.g. when

@@ -20,6 +20,8 @@ G_BEGIN_DECLS
 GQuark stream_config_error_quark(void);
 typedef enum {
   STREAM_CONFIG_ERROR_INVALID, /* message: "<field>: <problem>" */
+  STREAM_CONFIG_ERROR_FORBIDDEN, /* a local path outside media_dirs
+                                  * (media-dirs.h), same message form */
 } StreamConfigError;
 
 typedef enum {

@@ -68,6 +68,7 @@ struct Stream {
   char *location;      /* the URI without user info */
   char *user, *password; /* percent-decoded, NULL when absent */
   char **secrets;      /* scrubbed from error texts, NULL-terminated */
+  MediaDirs *media;    /* confines file:// and v4l2 paths; NULL: not */
 
   /* Under lock. */
   GMutex lock;
@@ -628,6 +629,7 @@ build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
              GError **error)
 {
   const char *scheme = s->scheme;
+  g_autofree char *local = NULL; /* the resolved file or device */
   GstElement *src, *dbin;
 
   if (g_str_equal(scheme, "test")) {
@@ -658,11 +660,19 @@ build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
     return TRUE;
   }
 
+  /* A local path is checked again now (a symlink may point elsewhere
+   * since the stream was added) and the resolved path is what is opened. A
+   * refusal is the same generic message for every path. */
+  if (s->media && !media_dirs_resolve(s->media, &s->cfg, &local, error))
+    return FALSE;
+
   if (g_str_equal(scheme, "file") || g_str_equal(scheme, "http") ||
       g_str_equal(scheme, "https")) {
+    g_autofree char *local_uri =
+        local ? g_filename_to_uri(local, NULL, NULL) : NULL;
     if (!(src = make("uridecodebin", "src", error)))
       return FALSE;
-    g_object_set(src, "uri", s->location, NULL);
+    g_object_set(src, "uri", local_uri ? local_uri : s->location, NULL);
     g_signal_connect(src, "autoplug-continue",
                      G_CALLBACK(on_autoplug_continue), s);
     g_signal_connect(src, "source-setup", G_CALLBACK(on_source_setup), s);
@@ -685,7 +695,8 @@ build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
       gst_object_unref(dbin);
       return FALSE;
     }
-    g_object_set(src, "device", s->cfg.device ? s->cfg.device : path, NULL);
+    g_object_set(src, "device",
+                 local ? local : s->cfg.device ? s->cfg.device : path, NULL);
     gst_bin_add_many(pipe, src, dbin, NULL);
     gst_element_link(src, dbin);
     *live = TRUE;
@@ -1109,7 +1120,8 @@ stop_cb(gpointer user)
 
 Stream *
 stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
-           const struct ss_engine *engine, struct ss_pool *pool)
+           const struct ss_engine *engine, struct ss_pool *pool,
+           MediaDirs *media)
 {
   Stream *s = g_new0(Stream, 1);
 
@@ -1130,6 +1142,7 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
   /* Secrets to scrub from error texts: the URI's password, user name and
    * secret parameters, as written and decoded. */
   s->secrets = stream_config_uri_secrets(cfg->uri);
+  s->media = media ? media_dirs_ref(media) : NULL;
 
   s->results = stream_results_new(cfg->history_len);
   s->fi = frame_infer_new(pool, engine_model(engine), s->results,
@@ -1161,6 +1174,7 @@ stream_unref(Stream *s)
   for (int i = 0; s->secrets[i]; i++)
     memset(s->secrets[i], 0, strlen(s->secrets[i]));
   g_strfreev(s->secrets);
+  media_dirs_unref(s->media);
   if (s->password)
     memset(s->password, 0, strlen(s->password));
   g_free(s->password);

@@ -37,6 +37,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "results.h"
+#include "media-dirs.h"
 #include "stream-config.h"
 
 G_BEGIN_DECLS
@@ -45,9 +46,13 @@ typedef struct Stream Stream;
 
 /* A stopped stream (nothing built yet). cfg is copied and must be valid
  * (stream_config_validate); ctx is referenced; engine and pool are borrowed
- * and must outlive the stream. Any thread. */
+ * and must outlive the stream. media (referenced; NULL: not confined): a
+ * file:// or v4l2 source is resolved through it before each attempt, and
+ * the attempt fails with its refusal when the path is no longer allowed.
+ * Any thread. */
 Stream *stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
-                   const struct ss_engine *engine, struct ss_pool *pool);
+                   const struct ss_engine *engine, struct ss_pool *pool,
+                   MediaDirs *media);
 Stream *stream_ref(Stream *s);
 /* The last reference must be dropped after stream_stop(). NULL allowed. */
 void stream_unref(Stream *s);

@@ -126,13 +126,14 @@ done
 echo "== 4. parsers and a real clip"
 if [ -n "$clip" ]; then
   [ -f "$clip" ] || fail "no clip $clip"
-  run ss-check-4 -v "$(cd "$(dirname "$clip")" && pwd):/clips:ro"
+  # /media: the image's working directory, so the default media_dirs.
+  run ss-check-4 -v "$(cd "$(dirname "$clip")" && pwd):/media:ro"
   wait_for 20 api /healthz || fail "not started"
   curl -sf -X POST "http://127.0.0.1:$port/api/v1/streams" \
-    -d "{\"id\": \"clip\", \"name\": \"clip\", \"uri\": \"file:///clips/$(basename "$clip")\"}" \
+    -d "{\"id\": \"clip\", \"name\": \"clip\", \"uri\": \"file:///media/$(basename "$clip")\"}" \
     >/dev/null || fail "POST file stream"
   wait_for 30 sh -c "curl -sf http://127.0.0.1:$port/api/v1/streams/clip/predictions/latest | grep -q '\"classes\"'" ||
-    fail "no prediction from file:///clips/$(basename "$clip")"
+    fail "no prediction from file:///media/$(basename "$clip")"
   echo "ok: file:// $(basename "$clip") predicts"
 else
   run ss-check-4

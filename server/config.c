@@ -360,6 +360,11 @@ server_config_new(void)
   c->streams = g_ptr_array_new_with_free_func(config_stream_free);
   add_default_stream(c->streams);
   c->streams_defaulted = TRUE;
+  /* Local sources under the working directory only. Should it have
+   * vanished (getcwd fails), no directory at all rather than "/". */
+  c->media_dirs = media_dirs_new_cwd(NULL);
+  if (!c->media_dirs)
+    c->media_dirs = media_dirs_new(NULL, NULL);
   c->root = json_object();
   return c;
 }
@@ -379,6 +384,7 @@ server_config_free(ServerConfig *c)
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
   g_ptr_array_unref(c->streams);
+  media_dirs_unref(c->media_dirs);
   json_decref(c->root);
   g_free(c);
 }
@@ -417,7 +423,7 @@ check_token(const char *token, const char *name, GError **error)
 
 static const char *const top_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "auth", "tls", "limits", "streams", NULL
+  "auth", "tls", "limits", "media_dirs", "streams", NULL
 };
 static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
@@ -427,6 +433,44 @@ static const char *const limits_keys[] = {
 };
 
 #define PATH_MAX_LEN 4096
+#define MEDIA_DIRS_MAX 64
+
+/* "media_dirs": null (the working directory) or an array of directories
+ * that must exist. Fills *out (new reference) or fails naming the key. */
+static gboolean
+load_media_dirs(json_t *v, MediaDirs **out, GError **error)
+{
+  g_autoptr(GPtrArray) dirs = g_ptr_array_new();
+  GError *e = NULL;
+  size_t i;
+  json_t *item;
+  MediaDirs *m;
+  if (json_is_null(v)) {
+    m = media_dirs_new_cwd(&e);
+  } else {
+    if (!json_is_array(v) || json_array_size(v) > MEDIA_DIRS_MAX)
+      return invalid(error, "media_dirs: must be an array of at most %d "
+                     "directory paths, or null (the working directory)",
+                     MEDIA_DIRS_MAX);
+    json_array_foreach(v, i, item) {
+      const char *d = json_string_value(item);
+      if (!d || !d[0] || strlen(d) > PATH_MAX_LEN || strlen(d) !=
+          json_string_length(item))
+        return invalid(error, "media_dirs[%zu]: must be a non-empty path",
+                       i);
+      g_ptr_array_add(dirs, (gpointer)d);
+    }
+    g_ptr_array_add(dirs, NULL);
+    m = media_dirs_new((const char *const *)dirs->pdata, &e);
+  }
+  if (!m) {
+    invalid(error, "media_dirs%s", e->message);
+    g_error_free(e);
+    return FALSE;
+  }
+  *out = m;
+  return TRUE;
+}
 
 /* Parses root over a scratch copy of c's values and swaps them in only when
  * everything is valid, so that a failed load leaves c as it was. */
@@ -445,6 +489,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   n.tls_cert_path = g_strdup(c->tls_cert_path);
   n.tls_key_path = g_strdup(c->tls_key_path);
   n.streams = g_ptr_array_new_with_free_func(config_stream_free);
+  n.media_dirs = media_dirs_ref(c->media_dirs);
 
   if (!json_util_check_keys(root, "", top_keys, &e))
     goto fail_e;
@@ -557,6 +602,15 @@ load_root(ServerConfig *c, json_t *root, GError **error)
     goto fail;
   }
 
+  json_t *media = json_object_get(root, "media_dirs");
+  if (media) {
+    MediaDirs *m = NULL;
+    if (!load_media_dirs(media, &m, error))
+      goto fail;
+    media_dirs_unref(n.media_dirs);
+    n.media_dirs = m;
+  }
+
   json_t *streams = json_object_get(root, "streams");
   if (!streams || json_is_null(streams)) {
     n.streams_defaulted = TRUE;
@@ -584,6 +638,13 @@ load_root(ServerConfig *c, json_t *root, GError **error)
         goto fail;
       }
       g_ptr_array_add(n.streams, s);
+      char *local = NULL;
+      if (!media_dirs_resolve(n.media_dirs, &s->config, &local, &e)) {
+        invalid(error, "%s%s", prefix, e->message);
+        g_clear_error(&e);
+        goto fail;
+      }
+      g_free(local);
       for (guint j = 0; j + 1 < n.streams->len; j++) {
         ConfigStream *o = g_ptr_array_index(n.streams, j);
         if (s->id && o->id && strcmp(s->id, o->id) == 0) {
@@ -608,6 +669,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
   g_ptr_array_unref(c->streams);
+  media_dirs_unref(c->media_dirs);
   json_decref(c->root);
   n.root = json_incref(root);
   *c = n;
@@ -623,6 +685,7 @@ fail:
   g_free(n.tls_cert_path);
   g_free(n.tls_key_path);
   g_ptr_array_unref(n.streams);
+  media_dirs_unref(n.media_dirs);
   return FALSE;
 }
 

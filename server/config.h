@@ -76,6 +76,8 @@ typedef struct {
   char *tls_cert_path; /* both NULL, or both set */
   char *tls_key_path;
   ConfigLimits limits;
+  MediaDirs *media_dirs; /* where file:// and v4l2 sources may be
+                          * (media-dirs.h); default: the working directory */
   GPtrArray *streams;  /* ConfigStream*, in file order */
   gboolean streams_defaulted; /* no "streams" key: the default test stream */
   json_t *root;        /* the file's object as read (for write-back) */

@@ -724,6 +724,9 @@ resp_registry_error(Routes *r, RouteResponse *resp, GError *e,
     case REGISTRY_ERROR_EXISTS:
       resp_error(resp, 409, "conflict", "%s", e->message);
       return;
+    case REGISTRY_ERROR_FORBIDDEN:
+      resp_error(resp, 403, "forbidden", "%s", e->message);
+      return;
     case REGISTRY_ERROR_LIMIT:
       limit_log_hit(r->limits, LIMIT_MAX_STREAMS,
                     "POST /api/v1/streams refused (409)");

@@ -185,6 +185,17 @@ load_model(Server *s)
   return 0;
 }
 
+/* Says where file:// and v4l2 sources may come from, once at start-up:
+ * the first thing to check when one is refused. */
+static void
+log_media_dirs(const MediaDirs *m)
+{
+  const char *const *dirs = media_dirs_list(m);
+  g_autofree char *joined = g_strjoinv(", ", (char **)dirs);
+  g_message("media_dirs: file:// and v4l2 sources allowed under %s (v4l2 "
+            "also /dev/videoN)", dirs[0] ? joined : "no directory");
+}
+
 static int
 restore_streams(Server *s)
 {
@@ -397,6 +408,8 @@ cmd_serve(int argc, char **argv)
 
   s.registry = registry_new(g_main_context_default(), s.engine, s.pool,
                             s.config->limits.max_streams);
+  registry_set_media_dirs(s.registry, s.config->media_dirs);
+  log_media_dirs(s.config->media_dirs);
   if ((rc = restore_streams(&s)) != 0)
     goto out;
   if (s.config->path)

@@ -88,6 +88,13 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
   f->ctx = g_main_context_new();
   f->loop = g_main_loop_new(f->ctx, FALSE);
   f->registry = registry_new(f->ctx, f->engine, f->pool, o->max_streams);
+  if (o->media_dirs) {
+    GError *me = NULL;
+    MediaDirs *m = media_dirs_new(o->media_dirs, &me);
+    ck_assert_msg(m != NULL, "media_dirs: %s", me ? me->message : "");
+    registry_set_media_dirs(f->registry, m);
+    media_dirs_unref(m);
+  }
   f->loop_thread = g_thread_new("fixture-loop", loop_main, f);
 
   char *dir = g_strdup_printf("%s/srv-XXXXXX", tu_tmp_dir());

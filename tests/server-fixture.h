@@ -43,6 +43,9 @@ typedef struct {
   gboolean real_model;      /* the real MobileNetV2 1.0/224 from
                              * STREAMSIGHT_TEST_DATA (with labels); the
                              * caller checks that it exists */
+  const char *const *media_dirs; /* confine file:// and v4l2 sources to
+                                  * these (media-dirs.h); NULL: not
+                                  * confined */
 } ServerFixtureOptions;
 
 /* Builds MobileNetV2 0.35/96 (1001 outputs, random weights from a fixed

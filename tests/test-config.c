@@ -455,6 +455,105 @@ START_TEST(test_errors_never_echo_secrets)
 }
 END_TEST
 
+/* media_dirs: where file:// and v4l2 sources may be; checked at load with
+ * the stream's key named, the same refusal for every path outside. */
+START_TEST(test_media_dirs)
+{
+  char *msg = NULL;
+  char *inside = tmp_path("x");
+  char *dir = g_path_get_dirname(inside);
+  char *real = realpath(dir, NULL);
+  char *cwd = g_get_current_dir();
+  char *real_cwd = realpath(cwd, NULL);
+
+  /* Default: the working directory. */
+  ServerConfig *c = load("{}", &msg);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_str_eq(media_dirs_list(c->media_dirs)[0], real_cwd);
+  ck_assert_ptr_null(media_dirs_list(c->media_dirs)[1]);
+  server_config_free(c);
+  c = load("{\"media_dirs\": null}", &msg);
+  ck_assert_str_eq(media_dirs_list(c->media_dirs)[0], real_cwd);
+  server_config_free(c);
+
+  /* A file under a listed directory (it need not exist yet); v4l2. */
+  char *t = g_strdup_printf(
+      "{\"media_dirs\": [\"%s\"], \"streams\": [{\"name\": \"a\", "
+      "\"uri\": \"file://%s/clip.mp4\"}, {\"name\": \"b\", \"uri\": "
+      "\"v4l2:///dev/video0\"}]}", dir, dir);
+  c = load(t, &msg);
+  ck_assert_msg(c != NULL, "%s", msg);
+  ck_assert_str_eq(media_dirs_list(c->media_dirs)[0], real);
+  server_config_free(c);
+  g_free(t);
+
+  /* Outside: refused, naming the stream's key, whether the path exists
+   * (a text file, a directory) or not. */
+  const char *outside[] = { "/etc/passwd", "/etc", "/no/such/clip.mp4" };
+  char *first = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS(outside); i++) {
+    t = g_strdup_printf(
+        "{\"media_dirs\": [\"%s\"], \"streams\": [{\"name\": \"a\", "
+        "\"uri\": \"test:\"}, {\"name\": \"b\", \"uri\": "
+        "\"file://%s\"}]}", dir, outside[i]);
+    ck_assert_ptr_null(load(t, &msg));
+    ck_assert_msg(g_str_has_prefix(msg, "test.json: streams[1].uri: local "
+                                        "files are allowed only under"),
+                  "%s", msg);
+    if (!first)
+      first = g_strdup(msg);
+    ck_assert_str_eq(msg, first);
+    g_free(msg);
+    g_free(t);
+  }
+  g_free(first);
+  /* Not listed: the working directory only. */
+  ck_assert_ptr_null(load("{\"streams\": [{\"name\": \"a\", \"uri\": "
+                          "\"file:///etc/passwd\"}]}", &msg));
+  ck_assert_msg(strstr(msg, "streams[0].uri: local files") != NULL, "%s", msg);
+  g_free(msg);
+  /* An empty list: no file at all, webcams still. */
+  ck_assert_ptr_null(load("{\"media_dirs\": [], \"streams\": [{\"name\": "
+                          "\"a\", \"uri\": \"file:///tmp/x.mp4\"}]}", &msg));
+  g_free(msg);
+  c = load("{\"media_dirs\": [], \"streams\": [{\"name\": \"a\", "
+           "\"uri\": \"v4l2://\", \"device\": \"/dev/video1\"}]}", &msg);
+  ck_assert_msg(c != NULL, "%s", msg);
+  server_config_free(c);
+  ck_assert_ptr_null(load("{\"media_dirs\": [], \"streams\": [{\"name\": "
+                          "\"a\", \"uri\": \"v4l2://\", \"device\": "
+                          "\"/dev/sda\"}]}", &msg));
+  ck_assert_msg(strstr(msg, "streams[0].device: v4l2 devices are allowed "
+                            "only as /dev/videoN"), "%s", msg);
+  g_free(msg);
+
+  /* The key's own errors. */
+  const BadCase bad[] = {
+    { "{\"media_dirs\": \"/tmp\"}", "test.json: media_dirs: must be an "
+                                      "array" },
+    { "{\"media_dirs\": [3]}", "test.json: media_dirs[0]: must be a "
+                               "non-empty path" },
+    { "{\"media_dirs\": [\"\"]}", "media_dirs[0]: must be a non-empty" },
+    { "{\"media_dirs\": [\"/tmp\", \"/no/such/dir\"]}",
+      "test.json: media_dirs[1]: '/no/such/dir' is not an existing "
+      "directory" },
+    { "{\"media_dirs\": [\"/etc/passwd\"]}", "media_dirs[0]: '/etc/passwd'"
+                                              " is not an existing" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    ck_assert_ptr_null(load(bad[i].text, &msg));
+    ck_assert_msg(strstr(msg, bad[i].expect) != NULL, "'%s' lacks '%s'", msg,
+                  bad[i].expect);
+    g_free(msg);
+  }
+  free(real_cwd);
+  g_free(cwd);
+  free(real);
+  g_free(dir);
+  g_free(inside);
+}
+END_TEST
+
 START_TEST(test_failed_load_changes_nothing)
 {
   ServerConfig *c = load("{\"port\": 9000, \"streams\": [{\"name\": \"x\", "
@@ -952,7 +1051,8 @@ END_TEST
 /* Every key the loader accepts is documented (as `key` in the README). */
 static const char *const documented_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "auth", "tls", "limits", "streams", "auth.token", "tls.cert", "tls.key",
+  "auth", "tls", "limits", "media_dirs", "streams", "auth.token",
+  "tls.cert", "tls.key",
   "limits.max_streams", "limits.max_body_bytes", "limits.max_connections",
   "limits.connection_timeout_s", "id", "name", "uri", "device", "pattern",
   "transport", "decode", "max_fps", "top_k", "enabled", "history_len",
@@ -1007,6 +1107,7 @@ config_suite(void)
   suite_add_tcase(s, tc);
 
   tc = tcase_create("validation");
+  tcase_add_test(tc, test_media_dirs);
   tcase_add_loop_test(tc, test_bad_values_name_the_key, 0,
                       (int)G_N_ELEMENTS(bad_cases));
   tcase_add_test(tc, test_errors_never_echo_secrets);

@@ -2167,6 +2167,69 @@ START_TEST(test_classify)
 }
 END_TEST
 
+/* media_dirs: POST of a file:// or v4l2 path outside is 403 with one
+ * message for a missing file, a directory, a readable file, a ".." or a
+ * symlink escape; inside (and /dev/videoN) is 201. */
+START_TEST(test_media_dirs_forbidden)
+{
+  g_autofree char *root = g_strdup_printf("%s/md-XXXXXX", tu_tmp_dir());
+  ck_assert_ptr_nonnull(g_mkdtemp(root));
+  g_autofree char *media = g_build_filename(root, "media", NULL);
+  g_autofree char *out = g_build_filename(root, "out", NULL);
+  g_autofree char *out_dir = g_build_filename(out, "dir", NULL);
+  g_autofree char *text = g_build_filename(out, "secret.txt", NULL);
+  g_autofree char *clip = g_build_filename(media, "clip.mp4", NULL);
+  g_autofree char *link = g_build_filename(media, "link.mp4", NULL);
+  ck_assert_int_eq(g_mkdir_with_parents(media, 0700), 0);
+  ck_assert_int_eq(g_mkdir_with_parents(out_dir, 0700), 0);
+  ck_assert(g_file_set_contents(text, "hello", -1, NULL));
+  ck_assert(g_file_set_contents(clip, "not a clip", -1, NULL));
+  ck_assert_int_eq(symlink(text, link), 0);
+  const char *const dirs[] = { media, NULL };
+  ServerFixtureOptions o = {
+    .threads = 1, .max_streams = 8, .max_body_bytes = BODY_LIMIT,
+    .media_dirs = dirs,
+  };
+  server_fixture_init_opts(&fx, &o);
+
+  g_autofree char *u_missing = g_strdup_printf("file://%s/missing.mp4", out);
+  g_autofree char *u_dir = g_strdup_printf("file://%s", out_dir);
+  g_autofree char *u_text = g_strdup_printf("file://%s", text);
+  g_autofree char *u_dotdot =
+      g_strdup_printf("file://%s/../out/secret.txt", media);
+  g_autofree char *u_link = g_strdup_printf("file://%s", link);
+  const char *refused[] = { u_missing, u_dir, u_text, u_dotdot, u_link,
+                            "file:///etc/passwd", "v4l2:///dev/null" };
+  g_autofree char *first = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+    json_t *j = NULL;
+    g_autofree char *body = g_strdup_printf(
+        "{\"name\": \"n%u\", \"uri\": \"%s\"}", i, refused[i]);
+    ck_assert_uint_eq(req("POST", "/api/v1/streams", body, &j), 403);
+    const char *msg = check_error(j, "forbidden");
+    ck_assert_msg(strstr(msg, "media_dirs") && !strstr(msg, root), "%s",
+                  msg);
+    if (i < 6) { /* the file:// ones: one message */
+      if (!first)
+        first = g_strdup(msg);
+      ck_assert_msg(strcmp(msg, first) == 0, "%s: '%s' vs '%s'", refused[i],
+                    msg, first);
+    }
+    json_decref(j);
+  }
+  ck_assert_uint_eq(registry_count(fx.registry), 0);
+
+  g_autofree char *inside = g_strdup_printf(
+      "{\"name\": \"clip\", \"uri\": \"file://%s\", \"enabled\": false}",
+      clip);
+  g_free(create(inside));
+  g_free(create("{\"name\": \"cam\", \"uri\": \"v4l2:///dev/video0\", "
+                "\"enabled\": false}"));
+  ck_assert_uint_eq(registry_count(fx.registry), 2);
+  server_fixture_clear(&fx);
+}
+END_TEST
+
 /* With the real MobileNetV2 1.0/224 and labels (STREAMSIGHT_TEST_DATA):
  * real photos get the label a person would give them. */
 START_TEST(test_classify_real_photos)
@@ -2368,6 +2431,10 @@ routes_suite(void)
   tcase_add_test(tc, test_openapi);
   tcase_add_test(tc, test_snapshot);
   tcase_add_test(tc, test_classify);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("media-dirs");
+  tcase_add_test(tc, test_media_dirs_forbidden);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("real-model");

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gst/gst.h>
 
@@ -655,6 +656,78 @@ START_TEST(test_file_clip)
 }
 END_TEST
 
+/* media_dirs: a clip reached through a symlink in an allowed directory
+ * plays; once the symlink points outside, the next attempt fails with the
+ * generic refusal (not "No such file" or a demuxer error that would tell
+ * what is there). A missing file inside gets GStreamer's specific error. */
+START_TEST(test_media_dirs_clip)
+{
+  char clip[1024];
+  g_autofree char *videos = NULL, *root = NULL, *media = NULL;
+  g_autofree char *link = NULL, *text = NULL, *uri = NULL, *id = NULL;
+  g_autofree char *missing_uri = NULL, *missing_id = NULL;
+  MediaDirs *m;
+  StreamConfig c;
+  StreamInfo info;
+  GError *e = NULL;
+  if (!tu_data_path("videos/bottle-detection.mp4", clip, sizeof clip))
+    return;
+  videos = g_path_get_dirname(clip);
+  root = g_strdup_printf("%s/md-XXXXXX", tu_tmp_dir());
+  ck_assert_ptr_nonnull(g_mkdtemp(root));
+  media = g_build_filename(root, "media", NULL);
+  ck_assert_int_eq(g_mkdir_with_parents(media, 0700), 0);
+  text = g_build_filename(root, "outside.txt", NULL);
+  ck_assert(g_file_set_contents(text, "not media", -1, NULL));
+  link = g_build_filename(media, "clip.mp4", NULL);
+  ck_assert_int_eq(symlink(clip, link), 0);
+  {
+    const char *const dirs[] = { media, videos, NULL };
+    m = media_dirs_new(dirs, &e);
+    ck_assert_msg(m != NULL, "%s", e ? e->message : "");
+    registry_set_media_dirs(env.reg, m);
+    media_dirs_unref(m);
+  }
+
+  uri = g_filename_to_uri(link, NULL, NULL);
+  quick_config(&c, "clip", uri);
+  c.realtime = FALSE;
+  id = add(&c);
+  ck_assert_msg(wait_inferred(id, 1, 60) >= 0, "the allowed clip did not "
+                "play");
+  missing_uri = g_strdup_printf("file://%s/missing.mp4", media);
+  quick_config(&c, "missing", missing_uri);
+  missing_id = add(&c);
+
+  /* The link now leads outside. */
+  ck_assert_int_eq(unlink(link), 0);
+  ck_assert_int_eq(symlink(text, link), 0);
+  gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+  gboolean refused = FALSE;
+  while (!refused && g_get_monotonic_time() < deadline) {
+    get(id, &info);
+    refused = info.last_error &&
+              g_str_has_prefix(info.last_error, "uri: local files are "
+                                                "allowed only under");
+    stream_info_clear(&info);
+    g_usleep(100000);
+  }
+  ck_assert_msg(refused, "not refused after the link changed");
+  get(id, &info);
+  ck_assert_msg(!strstr(info.last_error, root), "%s", info.last_error);
+  ck_assert_int_ne(info.state, STREAM_STATE_RUNNING);
+  stream_info_clear(&info);
+
+  /* Inside, errors are GStreamer's own. */
+  ck_assert(wait_state(missing_id, STREAM_STATE_BACKOFF, 20) >= 0);
+  get(missing_id, &info);
+  printf("media_dirs: missing file inside -> %s\n", info.last_error);
+  ck_assert_msg(info.last_error && !strstr(info.last_error, "media_dirs"),
+                "%s", info.last_error);
+  stream_info_clear(&info);
+}
+END_TEST
+
 START_TEST(test_test_source)
 {
   StreamConfig c;
@@ -877,6 +950,7 @@ streams_suite(void)
   tcase_set_timeout(tc, 90);
   tcase_add_test(tc, test_bad_sources);
   tcase_add_test(tc, test_file_clip);
+  tcase_add_test(tc, test_media_dirs_clip);
   tcase_add_test(tc, test_test_source);
   suite_add_tcase(s, tc);
 

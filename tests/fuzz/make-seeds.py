@@ -53,6 +53,7 @@ def config_seeds():
         ],
         "limits": {"max_streams": 5, "max_body_bytes": 1024,
                    "max_connections": 1, "connection_timeout_s": 3600},
+        "media_dirs": ["/tmp"],
     }
     return {
         "sample.json": sample,
