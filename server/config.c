@@ -871,10 +871,25 @@ remove_stale_temp_files(const char *path)
   g_free(dir);
 }
 
+/* A config file others may read holds camera credentials in the open: say
+ * so at start-up. The mode is not changed here (the file is the user's);
+ * the next write-back makes it 0600. */
+static void
+warn_if_readable_by_others(const char *path)
+{
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077))
+    g_warning("config: %s is readable by others (mode %03o) and may hold "
+              "camera credentials: chmod 600 it (the server writes it "
+              "0600 at the next change)", path,
+              (unsigned)(st.st_mode & 0777));
+}
+
 ConfigStore *
 config_store_new(const char *path, json_t *root)
 {
   remove_stale_temp_files(path);
+  warn_if_readable_by_others(path);
   ConfigStore *s = g_new0(ConfigStore, 1);
   g_mutex_init(&s->lock);
   s->path = g_strdup(path);

@@ -138,7 +138,8 @@ typedef struct ConfigStore ConfigStore;
 
 /* path: the config file; root: the file's object as read (copied), or NULL
  * for a file that does not exist yet. Removes the temporary files that
- * interrupted writes (a crash, SIGKILL) left beside the file. */
+ * interrupted writes (a crash, SIGKILL) left beside the file, and warns
+ * when the file is readable by group or others. */
 ConfigStore *config_store_new(const char *path, json_t *root);
 void config_store_free(ConfigStore *s); /* NULL is allowed */
 

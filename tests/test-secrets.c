@@ -366,6 +366,9 @@ START_TEST(test_no_secret_anywhere)
   ck_assert(g_file_get_contents(log, &text, NULL, NULL));
   record("server log", text);
   child_clear(&srv);
+  /* The file was 0644: the start-up says so. */
+  ck_assert_msg(strstr(text, "is readable by others (mode 644)"), "%s",
+                text);
 
   /* The scan. */
   const char *leak = strstr(said->str, MARK);
