@@ -354,6 +354,9 @@ server_config_new(void)
   c->limits.max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;
   c->limits.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
   c->limits.connection_timeout_s = CONFIG_DEFAULT_CONNECTION_TIMEOUT_S;
+  c->limits.max_connections_per_ip = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP;
+  c->limits.header_timeout_s = CONFIG_DEFAULT_HEADER_TIMEOUT_S;
+  c->limits.min_body_bytes_per_s = CONFIG_DEFAULT_MIN_BODY_BYTES_PER_S;
   c->limits.max_sse_clients = CONFIG_DEFAULT_MAX_SSE_CLIENTS;
   c->limits.max_header_bytes = CONFIG_DEFAULT_MAX_HEADER_BYTES;
   c->limits.max_uri_bytes = CONFIG_DEFAULT_MAX_URI_BYTES;
@@ -429,7 +432,8 @@ static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const limits_keys[] = {
   "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
-  "max_sse_clients", "max_header_bytes", "max_uri_bytes", NULL
+  "max_sse_clients", "max_header_bytes", "max_uri_bytes",
+  "max_connections_per_ip", "header_timeout_s", "min_body_bytes_per_s", NULL
 };
 
 #define PATH_MAX_LEN 4096
@@ -573,6 +577,21 @@ load_root(ServerConfig *c, json_t *root, GError **error)
                            &i64, NULL, &e))
       goto fail_e;
     n.limits.connection_timeout_s = (guint)i64;
+    i64 = n.limits.max_connections_per_ip;
+    if (!json_util_get_int(sub, "limits.", "max_connections_per_ip", 0, 65536,
+                           &i64, NULL, &e))
+      goto fail_e;
+    n.limits.max_connections_per_ip = (guint)i64;
+    i64 = n.limits.header_timeout_s;
+    if (!json_util_get_int(sub, "limits.", "header_timeout_s", 1, 3600, &i64,
+                           NULL, &e))
+      goto fail_e;
+    n.limits.header_timeout_s = (guint)i64;
+    i64 = n.limits.min_body_bytes_per_s;
+    if (!json_util_get_int(sub, "limits.", "min_body_bytes_per_s", 0,
+                           (gint64)1 << 30, &i64, NULL, &e))
+      goto fail_e;
+    n.limits.min_body_bytes_per_s = (guint)i64;
     i64 = n.limits.max_sse_clients;
     if (!json_util_get_int(sub, "limits.", "max_sse_clients", 0, 4096, &i64,
                            &sse_set, &e))

@@ -36,6 +36,9 @@ typedef enum {
 #define CONFIG_DEFAULT_MAX_BODY_BYTES (8u << 20)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 256
 #define CONFIG_DEFAULT_CONNECTION_TIMEOUT_S 30
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP 128
+#define CONFIG_DEFAULT_HEADER_TIMEOUT_S 10
+#define CONFIG_DEFAULT_MIN_BODY_BYTES_PER_S 4096
 #define CONFIG_DEFAULT_MAX_SSE_CLIENTS 64
 #define CONFIG_DEFAULT_MAX_HEADER_BYTES (16u << 10)
 #define CONFIG_DEFAULT_MAX_URI_BYTES (8u << 10)
@@ -49,6 +52,9 @@ typedef struct {
   guint64 max_body_bytes;     /* request bodies, 1 KiB .. 1 GiB (413 above) */
   guint max_connections;      /* open HTTP connections, 1..65536 */
   guint connection_timeout_s; /* idle HTTP connection timeout, 1..3600 */
+  guint max_connections_per_ip; /* from one address, 0..65536 (0: no limit) */
+  guint header_timeout_s;     /* request line + headers deadline, 1..3600 */
+  guint min_body_bytes_per_s; /* request body rate, 0..1 GiB/s (0: none) */
   guint max_sse_clients;      /* event-stream clients, 0..4096 and less than
                                * max_connections (0: no event streams) */
   guint64 max_header_bytes;   /* request header lines, 1 KiB .. 1 MiB (431) */

@@ -15,12 +15,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http-guard.h"
 
 G_DEFINE_QUARK(streamsight-http-error-quark, http_error)
 
-/* Query arguments kept per request; more are ignored (no route reads more
- * than four). */
-#define HTTP_MAX_QUERY 16
+/* Connections the daemon accepts beyond limits.max_connections: room to
+ * keep accepting while the guard closes the connections it evicts. */
+#define HTTP_CONNECTION_SLACK 16
 /* Connection memory beyond the URI and header limits: libmicrohttpd's read
  * and write buffers live in the same pool. */
 #define HTTP_POOL_HEADROOM (16u << 10)
@@ -49,6 +50,7 @@ struct HttpServer {
   GThreadPool *work;
   gboolean work_closed;
   guint work_threads, work_queue_max;
+  HttpGuard *guard;
   /* Atomic. */
   guint64 work_done, protocol_errors;
 };
@@ -60,6 +62,8 @@ typedef struct {
   gboolean too_large;
   gboolean answered;
   gboolean failed;   /* a deferred answer could not be queued */
+  gboolean nul_in_target;  /* "%00" in the request target */
+  gboolean too_many_args;  /* over HTTP_MAX_QUERY_ARGS (not parsed) */
   gsize uri_bytes;
   gint64 start_us;
 } RequestState;
@@ -117,7 +121,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 typedef struct {
-  RouteParam params[HTTP_MAX_QUERY];
+  RouteParam params[HTTP_MAX_QUERY_ARGS];
   guint n;
 } QueryCollect;
 
@@ -126,8 +130,8 @@ collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
               const char *value)
 {
   QueryCollect *q = cls;
-  if (q->n >= HTTP_MAX_QUERY)
-    return MHD_NO;
+  if (q->n >= HTTP_MAX_QUERY_ARGS)
+    return MHD_NO; /* cannot happen: on_uri refuses more */
   q->params[q->n].name = key;
   q->params[q->n].value = value;
   q->n++;
@@ -325,20 +329,31 @@ defer(HttpServer *s, struct MHD_Connection *conn, RequestState *st,
   return FALSE;
 }
 
-static enum MHD_Result
-answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
-       const char *method, RequestState *st)
+/* The guard's entry of a connection (NULL when there is none). */
+static HttpGuardConn *
+conn_guard(struct MHD_Connection *conn)
 {
-  QueryCollect q = { .n = 0 };
-  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+/* The request as the routes see it, without the body (st's, if any, is
+ * added by answer()). q receives the query arguments req points to. */
+static void
+request_fill(struct MHD_Connection *conn, const char *url, const char *method,
+             const RequestState *st, QueryCollect *q, RouteRequest *req)
+{
+  q->n = 0;
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
   gsize header_bytes = 0;
   MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_headers,
                             &header_bytes);
-  RouteRequest req = {
+  *req = (RouteRequest){
     .method = method,
     .path = url,
-    .query = q.params,
-    .n_query = q.n,
+    .query = q->params,
+    .n_query = q->n,
     .authorization = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
     .content_type = MHD_lookup_connection_value(
@@ -347,12 +362,21 @@ answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
     .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  "Last-Event-ID"),
-    .body = st->body ? st->body->data : NULL,
-    .body_len = st->body ? st->body->len : 0,
     .body_too_large = st->too_large,
     .uri_bytes = st->uri_bytes,
     .header_bytes = header_bytes,
   };
+}
+
+static enum MHD_Result
+answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
+       const char *method, RequestState *st)
+{
+  QueryCollect q;
+  RouteRequest req;
+  request_fill(conn, url, method, st, &q, &req);
+  req.body = st->body ? st->body->data : NULL;
+  req.body_len = st->body ? st->body->len : 0;
   RouteResponse resp = { 0 };
   routes_handle(s->routes, &req, &resp);
   st->answered = TRUE;
@@ -366,15 +390,178 @@ answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
   return ret;
 }
 
+/* What the headers say about the request's framing. */
+typedef struct {
+  guint n_length;          /* Content-Length headers */
+  gboolean lengths_differ;
+  const char *length;      /* the first one */
+  guint n_encoding;        /* Transfer-Encoding headers */
+  const char *encoding;
+  gboolean bad_name;       /* whitespace in a header name */
+} Framing;
+
+static enum MHD_Result
+scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+             const char *value)
+{
+  Framing *f = cls;
+  if (strpbrk(key, " \t"))
+    f->bad_name = TRUE; /* "Content-Length : 5" would frame nothing here */
+  if (g_ascii_strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    if (f->n_length++ == 0)
+      f->length = value;
+    else if (g_strcmp0(f->length, value) != 0)
+      f->lengths_differ = TRUE;
+  } else if (g_ascii_strcasecmp(key,
+                                MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+    if (f->n_encoding++ == 0)
+      f->encoding = value;
+  }
+  return MHD_YES;
+}
+
+/* "chunked", in any case, spaces around allowed. */
+static gboolean
+is_chunked(const char *v)
+{
+  static const char word[] = "chunked";
+  if (!v)
+    return FALSE;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (g_ascii_strncasecmp(v, word, sizeof word - 1) != 0)
+    return FALSE;
+  for (v += sizeof word - 1; *v; v++)
+    if (*v != ' ' && *v != '\t')
+      return FALSE;
+  return TRUE;
+}
+
+/* The checks nothing but http.c can make, from the request line and the
+ * headers: requests that a proxy in front could read differently
+ * (smuggling), "%00" (a path cut short by its decoding), more query
+ * arguments than a connection's memory holds. FALSE with resp holding the
+ * answer (counted); *with_body tells whether a body follows. */
+static gboolean
+check_request(HttpServer *s, struct MHD_Connection *conn,
+              const RequestState *st, gboolean *with_body,
+              RouteResponse *resp)
+{
+  LimitLog *limits = routes_limit_log(s->routes);
+  Framing f = { 0 };
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_framing, &f);
+  const char *why = NULL;
+  if (st->nul_in_target)
+    why = "the request target contains %00 (an encoded NUL)";
+  else if (f.bad_name)
+    why = "a header name contains whitespace";
+  else if (f.lengths_differ)
+    why = "conflicting Content-Length headers";
+  else if (f.n_length > 0 && f.n_encoding > 0)
+    why = "both Content-Length and Transfer-Encoding";
+  else if (f.n_encoding > 1 || (f.n_encoding == 1 && !is_chunked(f.encoding)))
+    why = "unsupported Transfer-Encoding (only one \"chunked\" is)";
+  if (why) {
+    char detail[96];
+    g_snprintf(detail, sizeof detail, "a request was refused (400): %s",
+               why);
+    limit_log_hit(limits, LIMIT_BAD_REQUEST, detail);
+    route_response_error(resp, 400, "bad_request", "%s", why);
+    /* Whatever follows on this connection is not to be trusted. */
+    route_response_add_header(resp, "Connection", "close");
+    routes_count_answer(s->routes, 400);
+    return FALSE;
+  }
+  if (st->too_many_args) {
+    limit_log_hit(limits, LIMIT_QUERY_ARGS,
+                  "a query of more than " G_STRINGIFY(HTTP_MAX_QUERY_ARGS)
+                  " arguments (414)");
+    route_response_error(resp, 414, "uri_too_long",
+                         "query: more than %d arguments",
+                         HTTP_MAX_QUERY_ARGS);
+    routes_count_answer(s->routes, 414);
+    return FALSE;
+  }
+  guint64 length = 0;
+  *with_body = f.n_encoding > 0 ||
+               (f.length && g_ascii_string_to_unsigned(
+                                f.length, 10, 0, G_MAXUINT64, &length,
+                                NULL) && length > 0);
+  return TRUE;
+}
+
 /* The request line has been read: the first thing known of a request. Its
  * length (query included) is checked against limits.max_uri_bytes. */
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+  HttpServer *s = cls;
   RequestState *st = g_new0(RequestState, 1);
   st->start_us = g_get_monotonic_time();
   st->uri_bytes = uri ? strlen(uri) : 0;
+  http_guard_request_line(s->guard, conn_guard(conn));
+  if (!uri)
+    return st;
+  st->nul_in_target = strstr(uri, "%00") != NULL;
+  char *query = strchr(uri, '?');
+  if (query) {
+    guint n = 1;
+    for (const char *p = query + 1; *p; p++)
+      n += *p == '&';
+    if (n > HTTP_MAX_QUERY_ARGS) {
+      /* libmicrohttpd 0.9.75 parses the arguments right after this
+       * callback, each into a record in the connection's memory; a few
+       * hundred exhaust it, and the connection then hangs without an
+       * answer until the idle timeout. Ending the query string here (the
+       * text is the daemon's own writable copy of the request line, and it
+       * finds the '?' before calling us) leaves it nothing to parse, and
+       * the first handler call answers 414. */
+      query[1] = '\0';
+      st->too_many_args = TRUE;
+    }
+  }
   return st;
+}
+
+/* The first call, with the headers: everything that can be decided
+ * without the body is decided now, so that a request refused (bad framing,
+ * size limits, no token, an unknown route or method) is answered before
+ * any body is read; libmicrohttpd then discards the body and closes. */
+static enum MHD_Result
+first_call(HttpServer *s, struct MHD_Connection *conn, const char *url,
+           const char *method, RequestState *st)
+{
+  RouteResponse resp = { 0 };
+  gboolean with_body = FALSE;
+  gboolean go = check_request(s, conn, st, &with_body, &resp);
+  if (go) {
+    QueryCollect q;
+    RouteRequest req;
+    request_fill(conn, url, method, st, &q, &req);
+    go = routes_admit(s->routes, &req, &resp);
+  }
+  if (!go) {
+    st->answered = TRUE;
+    http_guard_headers_done(s->guard, conn_guard(conn), FALSE);
+    g_debug("http: %s %s -> %u before the body", method, url, resp.status);
+    enum MHD_Result ret = send_response(conn, &resp);
+    route_response_clear(&resp);
+    return ret;
+  }
+  /* A body announced larger than the limit is refused now too (no 100
+   * Continue is sent). */
+  const char *cl = MHD_lookup_connection_value(
+      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  guint64 announced;
+  if (cl && g_ascii_string_to_unsigned(cl, 10, 0, G_MAXUINT64, &announced,
+                                       NULL) &&
+      announced > s->max_body_bytes) {
+    st->too_large = TRUE;
+    http_guard_headers_done(s->guard, conn_guard(conn), FALSE);
+    return answer(s, conn, url, method, st);
+  }
+  http_guard_headers_done(s->guard, conn_guard(conn), with_body);
+  return MHD_YES;
 }
 
 static enum MHD_Result
@@ -392,27 +579,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     *con_cls = st;
   }
   if (!st->headers_seen) {
-    /* First call: headers only. A body announced larger than the limit is
-     * refused now, before it is read (libmicrohttpd then closes the
-     * connection instead of reading the rest, and sends no 100 Continue);
-     * so are requests over the URI or header limits. */
     st->headers_seen = TRUE;
-    const char *cl = MHD_lookup_connection_value(
-        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    guint64 announced;
-    if (cl && g_ascii_string_to_unsigned(cl, 10, 0, G_MAXUINT64, &announced,
-                                         NULL) &&
-        announced > s->max_body_bytes) {
-      st->too_large = TRUE;
-      return answer(s, conn, url, method, st);
-    }
-    return MHD_YES;
+    return first_call(s, conn, url, method, st);
   }
 
   if (*upload_data_size > 0) {
+    http_guard_body(s->guard, conn_guard(conn), *upload_data_size);
     /* A chunked body, or one without Content-Length, may still exceed the
      * limit: stop keeping it and answer 413 once it has been read. */
-    if (!st->too_large) {
+    if (!st->too_large && !st->answered) {
       gsize have = st->body ? st->body->len : 0;
       if (have + *upload_data_size > s->max_body_bytes) {
         st->too_large = TRUE;
@@ -432,6 +607,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     return MHD_NO; /* close: the deferred answer could not be queued */
   if (st->answered)
     return MHD_YES;
+  http_guard_body_done(s->guard, conn_guard(conn));
   return answer(s, conn, url, method, st);
 }
 
@@ -439,10 +615,33 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
+  HttpServer *s = cls;
   RequestState *st = *con_cls;
   if (st)
     request_state_free(st);
   *con_cls = NULL;
+  http_guard_request_done(s->guard, conn_guard(conn));
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+  HttpServer *s = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *addr =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *socket_context =
+        fd ? http_guard_open(s->guard, fd->connect_fd,
+                             addr ? addr->client_addr : NULL)
+           : NULL;
+  } else {
+    /* Before the daemon closes the socket (0.9.75 daemon.c). */
+    http_guard_close(s->guard, *socket_context);
+    *socket_context = NULL;
+  }
 }
 
 HttpServer *
@@ -477,6 +676,21 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
   s->work_queue_max = opt->work_queue_max ? opt->work_queue_max
                                           : HTTP_DEFAULT_WORK_QUEUE_MAX;
   GError *e = NULL;
+  HttpGuardOptions go = {
+    .max_connections = MAX(opt->max_connections, 1u),
+    .max_connections_per_ip = opt->max_connections_per_ip,
+    .header_timeout_s = opt->header_timeout_s,
+    .min_body_bytes_per_s = opt->min_body_bytes_per_s,
+    .limits = routes_limit_log(routes),
+  };
+  s->guard = http_guard_new(&go, &e);
+  if (!s->guard) {
+    g_set_error(error, HTTP_ERROR, HTTP_ERROR_START,
+                "cannot start the connection guard: %s", e->message);
+    g_error_free(e);
+    freeaddrinfo(ai);
+    goto fail_free;
+  }
   /* Exclusive threads: they are niced, and must never run anything but
    * our jobs (GLib's shared pool threads would carry the niceness). */
   s->work = g_thread_pool_new(work_main, s, (gint)s->work_threads, TRUE, &e);
@@ -522,11 +736,16 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
       MHD_OPTION_SOCK_ADDR, ai->ai_addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)MAX(opt->threads, 1u),
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX(opt->max_connections, 1u),
+      /* The guard keeps to max_connections by closing the connections
+       * that wait longest; the daemon's own limit, a little higher, only
+       * binds when every connection is busy. */
+      MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned int)MAX(opt->max_connections, 1u) + HTTP_CONNECTION_SLACK,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opt->connection_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->pool_bytes,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
       MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);
   freeaddrinfo(ai);
@@ -547,6 +766,7 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
 fail_free:
   if (s->work)
     g_thread_pool_free(s->work, TRUE, TRUE);
+  http_guard_free(s->guard);
   g_free(s->tls_cert_pem);
   g_free(s->tls_key_pem);
   g_free(s->last_log);
@@ -581,6 +801,7 @@ http_server_stop(HttpServer *s)
   if (s->events)
     event_hub_shutdown(s->events);
   MHD_stop_daemon(s->daemon);
+  http_guard_free(s->guard); /* every connection is closed now */
   routes_set_http_stats(s->routes, NULL, s);
   if (s->tls_key_pem)
     memset(s->tls_key_pem, 0, strlen(s->tls_key_pem));

@@ -18,6 +18,17 @@
  * libmicrohttpd's own refusals (malformed requests, headers beyond the
  * connection memory) cannot carry our JSON body in 0.9.75; they are counted
  * and logged once (limit-log.h).
+ *
+ * Hostile clients: connections that hold a slot without progress
+ * (slowloris headers, a body trickling in, too many from one address) are
+ * closed by the connection guard (http-guard.h). Everything decidable from
+ * the request line and headers is decided on libmicrohttpd's first handler
+ * call, before any body is read: ambiguous framing (two different
+ * Content-Length headers, Content-Length with Transfer-Encoding, a
+ * transfer coding other than chunked, whitespace in a header name) and
+ * "%00" in the target answer 400, more than HTTP_MAX_QUERY_ARGS query
+ * arguments 414, and then routes_admit() answers the size limits, 401,
+ * 404 and 405; a body announced over max_body_bytes gets 413.
  */
 #ifndef SS_HTTP_H
 #define SS_HTTP_H
@@ -44,6 +55,10 @@ typedef enum {
 /* Niceness of the image-job threads: under CPU contention stream inference
  * (nice 0) gets about 10x their share (CFS weights 1024 vs 110). */
 #define HTTP_WORK_NICE 10
+/* Query arguments a request may have; more are answered 414 (no route reads
+ * more than four; and libmicrohttpd 0.9.75 keeps each in the connection's
+ * memory, which a few hundred exhaust). */
+#define HTTP_MAX_QUERY_ARGS 64
 
 typedef struct {
   const char *bind;            /* numeric IPv4 or IPv6 address */
@@ -51,6 +66,11 @@ typedef struct {
   guint threads;               /* >= 1 */
   guint max_connections;       /* >= 1 */
   guint connection_timeout_s;  /* idle connections are closed after this */
+  /* The connection guard (http-guard.h): 0 = no per-address limit, the
+   * default header deadline, no body rate limit. */
+  guint max_connections_per_ip;
+  guint header_timeout_s;
+  guint min_body_bytes_per_s;
   guint64 max_body_bytes;      /* larger bodies are answered 413 */
   /* Request target and header limits (0: defaults of config.h); they size
    * each connection's memory so that requests just over them still reach

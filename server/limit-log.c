@@ -22,6 +22,11 @@ static const char *const names[LIMIT_N_KINDS] = {
   [LIMIT_MAX_CONNECTIONS] = "limits.max_connections",
   [LIMIT_WORK_QUEUE] = "image_jobs_queued",
   [LIMIT_PROTOCOL] = "http_protocol",
+  [LIMIT_MAX_CONNECTIONS_PER_IP] = "limits.max_connections_per_ip",
+  [LIMIT_HEADER_TIMEOUT] = "limits.header_timeout_s",
+  [LIMIT_BODY_RATE] = "limits.min_body_bytes_per_s",
+  [LIMIT_QUERY_ARGS] = "query_args",
+  [LIMIT_BAD_REQUEST] = "http_bad_request",
 };
 
 const char *

@@ -1,8 +1,10 @@
 /* streamsight — the server's explicit input limits, counted and logged once.
  *
  * Every limit a client can hit (the body size, the header and URI sizes, the
- * number of streams, of event-stream clients, of queued image jobs, and the
- * errors libmicrohttpd answers by itself) is counted here, and logged at
+ * number of streams, of event-stream clients, of queued image jobs, of
+ * connections in all and per address, the header and body deadlines, the
+ * number of query arguments, requests refused as ambiguous, and the errors
+ * libmicrohttpd answers by itself) is counted here, and logged at
  * most once per LIMITS_LOG_INTERVAL_S per kind, with how many hits the
  * previous interval suppressed: a client hammering a limit cannot flood the
  * log, and an operator still learns that the limit is being hit.
@@ -28,6 +30,11 @@ typedef enum {
   LIMIT_MAX_CONNECTIONS,  /* limits.max_connections (kept in the backlog) */
   LIMIT_WORK_QUEUE,       /* image jobs queued (snapshot, classify) -> 503 */
   LIMIT_PROTOCOL,         /* libmicrohttpd's own 4xx (malformed, too big) */
+  LIMIT_MAX_CONNECTIONS_PER_IP, /* limits.max_connections_per_ip */
+  LIMIT_HEADER_TIMEOUT,   /* limits.header_timeout_s: connection dropped */
+  LIMIT_BODY_RATE,        /* limits.min_body_bytes_per_s: connection dropped */
+  LIMIT_QUERY_ARGS,       /* more than HTTP_MAX_QUERY_ARGS arguments -> 414 */
+  LIMIT_BAD_REQUEST,      /* NUL in the target, ambiguous framing -> 400 */
   LIMIT_N_KINDS
 } LimitKind;
 

@@ -1941,16 +1941,20 @@ check_sizes(Routes *r, const RouteRequest *req, RouteResponse *resp)
   return TRUE;
 }
 
-static void
-dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
+/* Everything decided before a handler runs: the size limits, the token,
+ * the route and the method. Returns the route to run (id filled), or NULL
+ * with resp holding the answer. Reads neither the body nor any handler
+ * state, so http.c can run it before the body arrives (routes_admit). */
+static const Route *
+dispatch_find(Routes *r, const RouteRequest *req, char id[ROUTES_ID_MAX + 1],
+              RouteResponse *resp)
 {
   const char *path = req->path ? req->path : "";
   const char *method = req->method ? req->method : "";
   gboolean head = strcmp(method, "HEAD") == 0;
-  char id[ROUTES_ID_MAX + 1];
 
   if (!check_sizes(r, req, resp))
-    return;
+    return NULL;
 
   /* Authentication first, so that without a token nothing, not even
    * which paths exist, is revealed. */
@@ -1976,7 +1980,7 @@ dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
                   req->authorization || qt
                       ? "Bearer realm=\"streamsight\", error=\"invalid_token\""
                       : "Bearer realm=\"streamsight\"");
-      return;
+      return NULL;
     }
   }
 
@@ -1987,14 +1991,12 @@ dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
       continue;
     path_known = TRUE;
     if (strcmp(rt->method, method) == 0 ||
-        (head && strcmp(rt->method, "GET") == 0)) {
-      rt->fn(r, req, id, resp);
-      return;
-    }
+        (head && strcmp(rt->method, "GET") == 0))
+      return rt;
   }
   if (!path_known) {
     resp_error(resp, 404, "not_found", "no such route");
-    return;
+    return NULL;
   }
   GString *allow = g_string_new(NULL);
   for (gsize i = 0; i < G_N_ELEMENTS(route_table); i++) {
@@ -2015,6 +2017,26 @@ dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
   g_string_append(allow, ", OPTIONS");
   resp_header(resp, "Allow", allow->str);
   g_string_free(allow, TRUE);
+  return NULL;
+}
+
+gboolean
+routes_admit(Routes *r, const RouteRequest *req, RouteResponse *resp)
+{
+  char id[ROUTES_ID_MAX + 1];
+  if (dispatch_find(r, req, id, resp))
+    return TRUE;
+  routes_count_answer(r, resp->status);
+  return FALSE;
+}
+
+static void
+dispatch(Routes *r, const RouteRequest *req, RouteResponse *resp)
+{
+  char id[ROUTES_ID_MAX + 1];
+  const Route *rt = dispatch_find(r, req, id, resp);
+  if (rt)
+    rt->fn(r, req, id, resp);
 }
 
 void

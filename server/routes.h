@@ -154,6 +154,14 @@ void routes_free(Routes *r); /* NULL is allowed */
  * event stream), or work to run. */
 void routes_handle(Routes *r, const RouteRequest *req, RouteResponse *resp);
 
+/* Decides what can be decided before the body is read (req->body is
+ * ignored): the size limits, the token, the route and the method. TRUE
+ * when the request goes on to its handler (read the body, then call
+ * routes_handle(), which checks the same again); FALSE when resp holds the
+ * answer (413/414/431, 401, 404, 405, or 204 for OPTIONS; counted), to be
+ * sent without reading the body. Any thread. */
+gboolean routes_admit(Routes *r, const RouteRequest *req, RouteResponse *resp);
+
 /* Runs work returned by routes_handle() (any thread; it may take a while:
  * an image decode and inference, or a JPEG encode bounded by
  * SNAPSHOT_TIMEOUT_MS) and frees it; resp (zeroed) receives the answer. */

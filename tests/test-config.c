@@ -181,6 +181,9 @@ START_TEST(test_empty_object_is_defaults)
   ck_assert_uint_eq(c->limits.max_body_bytes, 8u << 20);
   ck_assert_uint_eq(c->limits.max_connections, 256);
   ck_assert_uint_eq(c->limits.connection_timeout_s, 30);
+  ck_assert_uint_eq(c->limits.max_connections_per_ip, 128);
+  ck_assert_uint_eq(c->limits.header_timeout_s, 10);
+  ck_assert_uint_eq(c->limits.min_body_bytes_per_s, 4096);
   ck_assert_uint_eq(c->limits.max_sse_clients, 64);
   ck_assert_uint_eq(c->limits.max_header_bytes, 16384);
   ck_assert_uint_eq(c->limits.max_uri_bytes, 8192);
@@ -246,7 +249,8 @@ START_TEST(test_every_key_parsed)
       " \"limits\": {\"max_streams\": 4, \"max_body_bytes\": 2048,\n"
       "   \"max_connections\": 9, \"connection_timeout_s\": 7,\n"
       "   \"max_sse_clients\": 3, \"max_header_bytes\": 4096,\n"
-      "   \"max_uri_bytes\": 512},\n"
+      "   \"max_uri_bytes\": 512, \"max_connections_per_ip\": 0,\n"
+      "   \"header_timeout_s\": 3, \"min_body_bytes_per_s\": 100},\n"
       " \"streams\": [{\"id\": \"cam-1\", \"name\": \"Door\",\n"
       "   \"uri\": \"rtsp://u:p%40ss@10.0.0.2:554/live\", \"transport\": "
       "\"udp\",\n"
@@ -274,6 +278,9 @@ START_TEST(test_every_key_parsed)
   ck_assert_uint_eq(c->limits.max_body_bytes, 2048);
   ck_assert_uint_eq(c->limits.max_connections, 9);
   ck_assert_uint_eq(c->limits.connection_timeout_s, 7);
+  ck_assert_uint_eq(c->limits.max_connections_per_ip, 0);
+  ck_assert_uint_eq(c->limits.header_timeout_s, 3);
+  ck_assert_uint_eq(c->limits.min_body_bytes_per_s, 100);
   ck_assert_uint_eq(c->limits.max_sse_clients, 3);
   ck_assert_uint_eq(c->limits.max_header_bytes, 4096);
   ck_assert_uint_eq(c->limits.max_uri_bytes, 512);
@@ -359,6 +366,12 @@ static const BadCase bad_cases[] = {
     "limits.max_connections: must be an integer 1..65536" },
   { "{\"limits\": {\"connection_timeout_s\": 0}}",
     "limits.connection_timeout_s: must be an integer 1..3600" },
+  { "{\"limits\": {\"max_connections_per_ip\": -1}}",
+    "limits.max_connections_per_ip: must be an integer 0..65536" },
+  { "{\"limits\": {\"header_timeout_s\": 0}}",
+    "limits.header_timeout_s: must be an integer 1..3600" },
+  { "{\"limits\": {\"min_body_bytes_per_s\": 1.5}}",
+    "limits.min_body_bytes_per_s: must be an integer 0.." },
   { "{\"limits\": {\"max_sse_clients\": -1}}",
     "limits.max_sse_clients: must be an integer 0..4096" },
   { "{\"limits\": {\"max_sse_clients\": 10, \"max_connections\": 10}}",
@@ -1054,7 +1067,8 @@ static const char *const documented_keys[] = {
   "auth", "tls", "limits", "media_dirs", "streams", "auth.token",
   "tls.cert", "tls.key",
   "limits.max_streams", "limits.max_body_bytes", "limits.max_connections",
-  "limits.connection_timeout_s", "id", "name", "uri", "device", "pattern",
+  "limits.connection_timeout_s", "limits.max_connections_per_ip",
+  "limits.header_timeout_s", "limits.min_body_bytes_per_s", "id", "name", "uri", "device", "pattern",
   "transport", "decode", "max_fps", "top_k", "enabled", "history_len",
   "stall_timeout_s", "backoff_initial_s", "backoff_max_s", "rtsp_latency_ms",
   "resize_mode", "realtime", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
