@@ -19,6 +19,7 @@
 
 #include <gst/video/video.h>
 
+#include "http-client.h"
 #include "http.h"
 #include "image-decode.h"
 #include "prom-check.h"
@@ -103,109 +104,18 @@ teardown(void)
   server_fixture_clear(&fx);
 }
 
-/* ---- a minimal HTTP/1.1 client ---- */
+/* ---- the client (http-client.h) on this suite's server ---- */
 
 static int
 client_connect(void)
 {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ck_assert_int_ge(fd, 0);
-  struct timeval tv = { .tv_sec = 20 };
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  struct sockaddr_in a = { .sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)http_server_port(srv)) };
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
-                "connect: %s", g_strerror(errno));
-  return fd;
-}
-
-static gboolean
-send_all(int fd, const char *data, gsize len)
-{
-  while (len > 0) {
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n <= 0)
-      return FALSE;
-    data += n;
-    len -= (gsize)n;
-  }
-  return TRUE;
-}
-
-typedef struct {
-  int status;         /* 0: no answer */
-  char *headers;      /* raw header block, lower-cased names kept as sent */
-  char *body;
-  gsize body_len;
-} HttpAnswer;
-
-static void
-answer_clear(HttpAnswer *a)
-{
-  g_free(a->headers);
-  g_free(a->body);
-  memset(a, 0, sizeof *a);
-}
-
-/* The value of a header (new string) or NULL. */
-static char *
-answer_header(const HttpAnswer *a, const char *name)
-{
-  if (!a->headers)
-    return NULL;
-  char **lines = g_strsplit(a->headers, "\r\n", -1);
-  char *v = NULL;
-  gsize n = strlen(name);
-  for (char **l = lines; *l && !v; l++)
-    if (g_ascii_strncasecmp(*l, name, n) == 0 && (*l)[n] == ':')
-      v = g_strstrip(g_strdup(*l + n + 1));
-  g_strfreev(lines);
-  return v;
-}
-
-/* Reads one response from fd (Content-Length framed, or to EOF). head:
- * the request was HEAD (no body follows). */
-static void
-read_answer(int fd, gboolean head, HttpAnswer *out)
-{
-  memset(out, 0, sizeof *out);
-  GString *buf = g_string_new(NULL);
-  char chunk[4096];
-  char *end = NULL;
-  while (!(end = strstr(buf->str, "\r\n\r\n"))) {
-    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) {
-      g_string_free(buf, TRUE);
-      return;
-    }
-    g_string_append_len(buf, chunk, n);
-  }
-  gsize head_len = (gsize)(end - buf->str);
-  out->headers = g_strndup(buf->str, head_len);
-  sscanf(out->headers, "HTTP/1.%*d %d", &out->status);
-  char *cl = answer_header(out, "Content-Length");
-  gssize want = cl ? (gssize)g_ascii_strtoll(cl, NULL, 10) : -1;
-  g_free(cl);
-  if (head)
-    want = 0;
-  GString *body = g_string_new_len(end + 4, (gssize)(buf->len - head_len - 4));
-  while (want < 0 || (gssize)body->len < want) {
-    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0)
-      break;
-    g_string_append_len(body, chunk, n);
-  }
-  out->body_len = body->len;
-  out->body = g_string_free(body, FALSE);
-  g_string_free(buf, TRUE);
+  return hc_connect(http_server_port(srv));
 }
 
 /* One request on a new connection. extra: more header lines ("\r\n" each). */
 static void
 http_do(const char *method, const char *target, const char *extra,
-        const char *body, HttpAnswer *out)
+        const char *body, HcAnswer *out)
 {
   int fd = client_connect();
   GString *r = g_string_new(NULL);
@@ -218,51 +128,45 @@ http_do(const char *method, const char *target, const char *extra,
   g_string_append(r, "\r\n");
   if (body)
     g_string_append(r, body);
-  ck_assert(send_all(fd, r->str, r->len));
+  ck_assert(hc_send_all(fd, r->str, r->len));
   g_string_free(r, TRUE);
-  read_answer(fd, strcmp(method, "HEAD") == 0, out);
+  hc_read_answer(fd, strcmp(method, "HEAD") == 0, out);
   close(fd);
-}
-
-static json_t *
-answer_json(const HttpAnswer *a)
-{
-  return a->body ? json_loadb(a->body, a->body_len, 0, NULL) : NULL;
 }
 
 /* ---- smoke ---- */
 
 START_TEST(test_smoke)
 {
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", "/healthz", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  char *ct = answer_header(&a, "Content-Type");
+  char *ct = hc_answer_header(&a, "Content-Type");
   ck_assert_str_eq(ct, "application/json");
   g_free(ct);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   http_do("HEAD", "/healthz", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
   ck_assert_uint_eq(a.body_len, 0);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   /* A stream through the API, its predictions, its removal. */
   http_do("POST", "/api/v1/streams", NULL,
           "{\"name\": \"smoke\", \"uri\": \"test:\", \"max_fps\": 15}", &a);
   ck_assert_int_eq(a.status, 201);
-  char *loc = answer_header(&a, "Location");
+  char *loc = hc_answer_header(&a, "Location");
   ck_assert_ptr_nonnull(loc);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   const char *id = json_string_value(json_object_get(j, "id"));
   ck_assert_ptr_nonnull(id);
   char *want = g_strdup_printf("/api/v1/streams/%s", id);
   ck_assert_str_eq(loc, want);
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   char *latest = g_strdup_printf("%s/predictions/latest", loc);
   gboolean got = FALSE;
@@ -271,10 +175,10 @@ START_TEST(test_smoke)
   while (!got && g_get_monotonic_time() < deadline) {
     http_do("GET", latest, NULL, NULL, &a);
     ck_assert_int_eq(a.status, 200);
-    j = answer_json(&a);
+    j = hc_answer_json(&a);
     got = json_is_object(json_object_get(j, "prediction"));
     json_decref(j);
-    answer_clear(&a);
+    hc_answer_clear(&a);
     if (!got)
       g_usleep(50 * 1000);
   }
@@ -284,38 +188,38 @@ START_TEST(test_smoke)
   char *hist = g_strdup_printf("%s/predictions?limit=abc", loc);
   http_do("GET", hist, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 400);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   g_free(hist);
   hist = g_strdup_printf("%s/predictions?limit=1", loc);
   http_do("GET", hist, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   ck_assert_int_eq(json_integer_value(json_object_get(j, "count")), 1);
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   g_free(hist);
 
   http_do("DELETE", loc, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 204);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   http_do("GET", loc, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 404);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")), "not_found");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   /* 404 and 405 with Allow. */
   http_do("GET", "/nope", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 404);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   http_do("PUT", "/api/v1/streams", NULL, "{}", &a);
   ck_assert_int_eq(a.status, 405);
-  char *allow = answer_header(&a, "Allow");
+  char *allow = hc_answer_header(&a, "Allow");
   ck_assert_str_eq(allow, "GET, HEAD, POST, OPTIONS");
   g_free(allow);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   g_free(latest);
   g_free(want);
@@ -328,15 +232,15 @@ START_TEST(test_keep_alive)
   int fd = client_connect();
   for (int i = 0; i < 5; i++) {
     const char *r = "GET /api/v1/stats HTTP/1.1\r\nHost: x\r\n\r\n";
-    ck_assert(send_all(fd, r, strlen(r)));
-    HttpAnswer a;
-    read_answer(fd, FALSE, &a);
+    ck_assert(hc_send_all(fd, r, strlen(r)));
+    HcAnswer a;
+    hc_read_answer(fd, FALSE, &a);
     ck_assert_msg(a.status == 200, "request %d on one connection: %d", i,
                   a.status);
-    json_t *j = answer_json(&a);
+    json_t *j = hc_answer_json(&a);
     ck_assert(json_is_object(json_object_get(j, "pool")));
     json_decref(j);
-    answer_clear(&a);
+    hc_answer_clear(&a);
   }
   close(fd);
 }
@@ -350,17 +254,17 @@ START_TEST(test_body_limit)
                             "Content-Type: application/json\r\n"
                             "Content-Length: %d\r\n"
                             "Expect: 100-continue\r\n\r\n", BODY_LIMIT + 1);
-  ck_assert(send_all(fd, r, strlen(r)));
+  ck_assert(hc_send_all(fd, r, strlen(r)));
   g_free(r);
-  HttpAnswer a;
-  read_answer(fd, FALSE, &a);
+  HcAnswer a;
+  hc_read_answer(fd, FALSE, &a);
   ck_assert_int_eq(a.status, 413);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")),
                    "payload_too_large");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   close(fd);
 
   /* Chunked, no length up front: read, discarded, then 413. */
@@ -375,11 +279,11 @@ START_TEST(test_body_limit)
     g_string_append(req, "\r\n");
   }
   g_string_append(req, "0\r\n\r\n");
-  ck_assert(send_all(fd, req->str, req->len));
+  ck_assert(hc_send_all(fd, req->str, req->len));
   g_string_free(req, TRUE);
-  read_answer(fd, FALSE, &a);
+  hc_read_answer(fd, FALSE, &a);
   ck_assert_int_eq(a.status, 413);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   close(fd);
 
   /* Just under the limit is read and parsed (400: not a stream). */
@@ -390,12 +294,12 @@ START_TEST(test_body_limit)
   body[BODY_LIMIT] = '\0';
   http_do("POST", "/api/v1/streams", NULL, body, &a);
   ck_assert_int_eq(a.status, 400);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")),
                    "invalid_argument");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   g_free(body);
 }
 END_TEST
@@ -425,24 +329,24 @@ END_TEST
 
 START_TEST(test_token_over_http)
 {
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", "/api/v1/streams", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 401);
-  char *www = answer_header(&a, "WWW-Authenticate");
+  char *www = hc_answer_header(&a, "WWW-Authenticate");
   ck_assert_ptr_nonnull(www);
   g_free(www);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   http_do("GET", "/api/v1/streams", "Authorization: Bearer nope\r\n", NULL,
           &a);
   ck_assert_int_eq(a.status, 401);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   http_do("GET", "/api/v1/streams", "Authorization: Bearer sekrit-Token\r\n",
           NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   http_do("GET", "/healthz", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 }
 END_TEST
 
@@ -458,13 +362,13 @@ START_TEST(test_connection_limit_and_timeout)
   int b = client_connect();
   const char *r = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
                   "Connection: close\r\n\r\n";
-  ck_assert(send_all(b, r, strlen(r)));
+  ck_assert(hc_send_all(b, r, strlen(r)));
   struct timeval tv = { .tv_sec = 5 };
   setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  HttpAnswer a;
-  read_answer(b, FALSE, &a);
+  HcAnswer a;
+  hc_read_answer(b, FALSE, &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   close(b);
   char c;
   setsockopt(a1, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -572,7 +476,7 @@ sse_open(SseClient *c, const char *target, const char *extra, int rcvbuf)
   char *r = g_strdup_printf("GET %s HTTP/1.1\r\nHost: x\r\nAccept: "
                             "text/event-stream\r\n%s\r\n", target,
                             extra ? extra : "");
-  ck_assert(send_all(c->fd, r, strlen(r)));
+  ck_assert(hc_send_all(c->fd, r, strlen(r)));
   g_free(r);
   gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
   char *end = NULL;
@@ -633,11 +537,11 @@ sse_wait(SseClient *c, const char *name, int n, double timeout_s)
 static json_t *
 get_json(const char *target)
 {
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", target, NULL, NULL, &a);
   ck_assert_msg(a.status == 200, "GET %s: %d", target, a.status);
-  json_t *j = answer_json(&a);
-  answer_clear(&a);
+  json_t *j = hc_answer_json(&a);
+  hc_answer_clear(&a);
   return j;
 }
 
@@ -655,13 +559,13 @@ stats_int(const char *section, const char *key)
 static char *
 http_create(const char *body)
 {
-  HttpAnswer a;
+  HcAnswer a;
   http_do("POST", "/api/v1/streams", NULL, body, &a);
   ck_assert_msg(a.status == 201, "POST %s: %d", body, a.status);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   char *id = g_strdup(json_string_value(json_object_get(j, "id")));
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   return id;
 }
 
@@ -755,15 +659,15 @@ START_TEST(test_sse_delivery)
   ck_assert_int_eq(all.status, 200);
   ck_assert_int_ge(sse_wait(&all, "prediction", 1, PREDICTION_TIMEOUT_S), 1);
   char *path = g_strdup_printf("/api/v1/streams/%s", id);
-  HttpAnswer a;
+  HcAnswer a;
   http_do("PATCH", path, NULL, "{\"max_fps\": 2}", &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   ck_assert_int_ge(sse_wait(&all, "stream", 2, 5), 2);
   /* Removing the stream ends the per-stream client. */
   http_do("DELETE", path, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 204);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
   while (sse_pump(&c, 100) && g_get_monotonic_time() < deadline)
     ;
@@ -872,17 +776,17 @@ START_TEST(test_sse_disconnect_and_limit)
   }
   ck_assert_int_eq(stats_int("sse", "clients"), 4);
   /* At the limit: 503, the error shape, Retry-After. */
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", "/api/v1/events", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 503);
-  char *ra = answer_header(&a, "Retry-After");
+  char *ra = hc_answer_header(&a, "Retry-After");
   ck_assert_str_eq(ra, "5");
   g_free(ra);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")), "limit_reached");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   /* Clients that hang up (while idle: no stream runs) are noticed and
    * cleaned up without waiting for a heartbeat's write. */
   for (int i = 0; i < 3; i++)
@@ -924,10 +828,10 @@ START_TEST(test_sse_token)
   ck_assert_int_eq(c.status, 200);
   sse_close(&c);
   /* Not on the other routes. */
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", "/api/v1/streams?access_token=sekrit-Token", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 401);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 }
 END_TEST
 
@@ -970,13 +874,13 @@ make_image(const char *caps_str, int w, int h, gsize *len)
 
 /* Sends a raw request (head + body) and reads the answer. */
 static void
-http_raw(const char *head, const void *body, gsize len, HttpAnswer *out)
+http_raw(const char *head, const void *body, gsize len, HcAnswer *out)
 {
   int fd = client_connect();
-  ck_assert(send_all(fd, head, strlen(head)));
+  ck_assert(hc_send_all(fd, head, strlen(head)));
   if (body)
-    ck_assert(send_all(fd, body, len));
-  read_answer(fd, FALSE, out);
+    ck_assert(hc_send_all(fd, body, len));
+  hc_read_answer(fd, FALSE, out);
   close(fd);
 }
 
@@ -988,10 +892,10 @@ START_TEST(test_media_over_http)
   /* Snapshot: a JPEG that decodes. */
   char *target = g_strdup_printf("/api/v1/streams/%s/snapshot.jpg?width=100",
                                  id);
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", target, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  char *ct = answer_header(&a, "Content-Type");
+  char *ct = hc_answer_header(&a, "Content-Type");
   ck_assert_str_eq(ct, "image/jpeg");
   g_free(ct);
   const guint8 *d = (const guint8 *)a.body;
@@ -1001,7 +905,7 @@ START_TEST(test_media_over_http)
   ck_assert(image_decode_buffer(d, a.body_len, &img, NULL));
   ck_assert_int_eq(img.width, 100);
   rgb_image_clear(&img);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   g_free(target);
 
   /* Classify: raw, then multipart (what curl -F sends). */
@@ -1014,10 +918,10 @@ START_TEST(test_media_over_http)
   http_raw(head, png, len, &a);
   g_free(head);
   ck_assert_int_eq(a.status, 200);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   ck_assert_uint_eq(json_array_size(json_object_get(j, "classes")), 3);
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   GString *mp = g_string_new("--------------------------d74496d66958873e\r\n"
                              "Content-Disposition: form-data; name=\"image\"; "
                              "filename=\"x.png\"\r\n"
@@ -1032,28 +936,28 @@ START_TEST(test_media_over_http)
   http_raw(head, mp->str, mp->len, &a);
   g_free(head);
   ck_assert_int_eq(a.status, 200);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   ck_assert_uint_eq(json_array_size(json_object_get(j, "classes")), 5);
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   /* Not an image: 400 with the decoder's message. */
   head = g_strdup_printf("POST /api/v1/classify HTTP/1.1\r\nHost: x\r\n"
                          "Connection: close\r\nContent-Length: 5\r\n\r\n");
   http_raw(head, "hello", 5, &a);
   g_free(head);
   ck_assert_int_eq(a.status, 400);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")),
                    "invalid_image");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   /* Over the body limit (1 MiB here), announced: 413 before reading. */
   head = "POST /api/v1/classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
          "Content-Type: image/jpeg\r\nContent-Length: 2000000\r\n\r\n";
   http_raw(head, NULL, 0, &a);
   ck_assert_int_eq(a.status, 413);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   json_t *s = get_json("/api/v1/stats");
   ck_assert_int_ge(json_integer_value(json_object_get(json_object_get(
                        json_object_get(s, "http"), "image_jobs"), "done")),
@@ -1072,14 +976,14 @@ START_TEST(test_limits_over_http)
   GString *t = g_string_new("/api/v1/streams?pad=");
   while (t->len < 1100)
     g_string_append_c(t, 'a');
-  HttpAnswer a;
+  HcAnswer a;
   http_do("GET", t->str, NULL, NULL, &a);
   ck_assert_int_eq(a.status, 414);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")), "uri_too_long");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   /* Headers over limits.max_header_bytes (2048): our JSON 431. */
   GString *h = g_string_new("X-Pad: ");
   while (h->len < 3000)
@@ -1087,12 +991,12 @@ START_TEST(test_limits_over_http)
   g_string_append(h, "\r\n");
   http_do("GET", "/api/v1/streams", h->str, NULL, &a);
   ck_assert_int_eq(a.status, 431);
-  j = answer_json(&a);
+  j = hc_answer_json(&a);
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(j, "error"), "code")),
                    "header_too_large");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   /* Far beyond the connection memory: libmicrohttpd answers by itself
    * (not JSON); it is counted. */
   while (h->len < 200000)
@@ -1100,7 +1004,7 @@ START_TEST(test_limits_over_http)
   http_do("GET", "/api/v1/streams", h->str, NULL, &a);
   ck_assert_msg(a.status == 431 || a.status == 413 || a.status == 400 ||
                 a.status == 0, "status %d", a.status);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
   while (stats_int("http", "protocol_errors") < 1 &&
          g_get_monotonic_time() < deadline)
@@ -1117,16 +1021,16 @@ START_TEST(test_limits_over_http)
   /* The server still answers. */
   http_do("GET", "/healthz", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   /* /metrics over HTTP. */
   http_do("GET", "/metrics", NULL, NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  char *ct = answer_header(&a, "Content-Type");
+  char *ct = hc_answer_header(&a, "Content-Type");
   ck_assert_str_eq(ct, "text/plain; version=0.0.4; charset=utf-8");
   g_free(ct);
   char *err = prom_check(a.body, a.body_len);
   ck_assert_msg(err == NULL, "%s", err);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   g_string_free(h, TRUE);
   g_string_free(t, TRUE);
 }
@@ -1240,17 +1144,17 @@ client_main(gpointer user)
                                     "\"test:\", \"max_fps\": 5}", c->index);
   char *own = NULL;
   for (int i = 0; i < N_REQUESTS; i++) {
-    HttpAnswer a;
+    HcAnswer a;
     int kind = (i + c->index) % 10;
     if (kind == 0) {
       http_do("GET", "/api/v1/streams", NULL, NULL, &a);
-      json_t *j = answer_json(&a);
+      json_t *j = hc_answer_json(&a);
       if (a.status != 200 || !json_is_array(json_object_get(j, "streams")))
         client_fail(c, "list", a.status);
       json_decref(j);
     } else if (kind == 1) {
       http_do("GET", "/api/v1/stats", NULL, NULL, &a);
-      json_t *j = answer_json(&a);
+      json_t *j = hc_answer_json(&a);
       if (a.status != 200 || !json_is_object(json_object_get(j, "pool")))
         client_fail(c, "stats", a.status);
       json_decref(j);
@@ -1259,7 +1163,7 @@ client_main(gpointer user)
       char *p = g_strdup_printf("/api/v1/streams/%s/predictions%s", which,
                                 kind == 2 ? "/latest" : "?limit=20");
       http_do("GET", p, NULL, NULL, &a);
-      json_t *j = answer_json(&a);
+      json_t *j = hc_answer_json(&a);
       if (a.status != 200 || !json_is_object(j))
         client_fail(c, p, a.status);
       json_decref(j);
@@ -1268,7 +1172,7 @@ client_main(gpointer user)
       /* Add or remove this client's own stream. */
       if (!own) {
         http_do("POST", "/api/v1/streams", NULL, name_body, &a);
-        json_t *j = answer_json(&a);
+        json_t *j = hc_answer_json(&a);
         if (a.status == 201)
           own = g_strdup(json_string_value(json_object_get(j, "id")));
         else
@@ -1295,7 +1199,7 @@ client_main(gpointer user)
     } else if (kind == 7) {
       http_do("GET", (i / 10) % 2 ? "/api/v1/model" : "/api/v1/openapi.json",
               NULL, NULL, &a);
-      json_t *j = answer_json(&a);
+      json_t *j = hc_answer_json(&a);
       if (a.status != 200 || !json_is_object(j))
         client_fail(c, "model/openapi", a.status);
       json_decref(j);
@@ -1330,16 +1234,16 @@ client_main(gpointer user)
       sse_close(&e);
       memset(&a, 0, sizeof a);
     }
-    answer_clear(&a);
+    hc_answer_clear(&a);
     c->requests++;
   }
   if (own) {
     char *p = g_strdup_printf("/api/v1/streams/%s", own);
-    HttpAnswer a;
+    HcAnswer a;
     http_do("DELETE", p, NULL, NULL, &a);
     if (a.status != 204)
       client_fail(c, "final delete", a.status);
-    answer_clear(&a);
+    hc_answer_clear(&a);
     g_free(p);
     g_free(own);
   }
@@ -1362,12 +1266,12 @@ START_TEST(test_concurrent_clients)
 {
   /* Two streams run throughout (ids stream-1, stream-2). */
   for (int i = 0; i < 2; i++) {
-    HttpAnswer a;
+    HcAnswer a;
     char *body = g_strdup_printf("{\"name\": \"base-%d\", \"uri\": "
                                  "\"test:\", \"max_fps\": 10}", i);
     http_do("POST", "/api/v1/streams", NULL, body, &a);
     ck_assert_int_eq(a.status, 201);
-    answer_clear(&a);
+    hc_answer_clear(&a);
     g_free(body);
   }
   json_t *p = fixture_wait_prediction(&fx, "stream-1", PREDICTION_TIMEOUT_S,
@@ -1549,7 +1453,7 @@ child_clear(Child *c)
 
 /* GET on 127.0.0.1:port (the fixture's client targets srv). */
 static void
-get_port(guint port, const char *target, HttpAnswer *a)
+get_port(guint port, const char *target, HcAnswer *a)
 {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct timeval tv = { .tv_sec = 20 };
@@ -1560,9 +1464,9 @@ get_port(guint port, const char *target, HttpAnswer *a)
   ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   char *r = g_strdup_printf("%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                             "\r\n", target);
-  ck_assert(send_all(fd, r, strlen(r)));
+  ck_assert(hc_send_all(fd, r, strlen(r)));
   g_free(r);
-  read_answer(fd, FALSE, a);
+  hc_read_answer(fd, FALSE, a);
   close(fd);
 }
 
@@ -1582,13 +1486,13 @@ START_TEST(test_binary_serve_restart)
   /* No file yet: defaults with the test stream. */
   Child c;
   child_start(&c, config, env, TRUE);
-  HttpAnswer a;
+  HcAnswer a;
   get_port(c.port, "GET /healthz", &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   get_port(c.port, "GET /api/v1/streams/stream-1", &a);
   ck_assert_int_eq(a.status, 200);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   /* healthcheck against it: 0; against a path that 404s: 1. */
   char *url = g_strdup_printf("http://127.0.0.1:%u/healthz", c.port);
@@ -1609,12 +1513,12 @@ START_TEST(test_binary_serve_restart)
   char *r = g_strdup_printf("POST /api/v1/streams HTTP/1.1\r\nHost: x\r\n"
                             "Connection: close\r\nContent-Length: %zu\r\n\r\n"
                             "%s", strlen(body), body);
-  ck_assert(send_all(fd, r, strlen(r)));
+  ck_assert(hc_send_all(fd, r, strlen(r)));
   g_free(r);
-  read_answer(fd, FALSE, &a);
+  hc_read_answer(fd, FALSE, &a);
   close(fd);
   ck_assert_int_eq(a.status, 201);
-  answer_clear(&a);
+  hc_answer_clear(&a);
 
   /* ...SIGTERM stops the server cleanly... */
   int rc = child_finish(&c, SIGTERM, 30);
@@ -1626,7 +1530,7 @@ START_TEST(test_binary_serve_restart)
   child_start(&c, config, env, TRUE);
   get_port(c.port, "GET /api/v1/streams", &a);
   ck_assert_int_eq(a.status, 200);
-  json_t *j = answer_json(&a);
+  json_t *j = hc_answer_json(&a);
   json_t *arr = json_object_get(j, "streams");
   ck_assert_uint_eq(json_array_size(arr), 2);
   ck_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0),
@@ -1634,7 +1538,7 @@ START_TEST(test_binary_serve_restart)
   ck_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 1),
                                                      "id")), "extra");
   json_decref(j);
-  answer_clear(&a);
+  hc_answer_clear(&a);
   rc = child_finish(&c, SIGINT, 30);
   ck_assert_msg(rc == 0, "exit %d after SIGINT; stderr: %s", rc, c.err->str);
   child_clear(&c);

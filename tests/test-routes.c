@@ -724,6 +724,46 @@ START_TEST(test_bearer_token_on_writes)
 }
 END_TEST
 
+/* Every route of the table, present and future: without the token the
+ * non-public ones answer 401 both from routes_admit() (what http.c asks
+ * before reading a body) and from routes_handle(); with it, admit lets
+ * each through to its handler. */
+START_TEST(test_route_table_needs_token)
+{
+  guint refused = 0;
+  for (guint i = 0; i < routes_table_size(); i++) {
+    const char *method, *pattern;
+    gboolean pub;
+    routes_table_entry(i, &method, &pattern, &pub);
+    char **parts = g_strsplit(pattern, "*", -1);
+    char *path = g_strjoinv("x", parts);
+    g_strfreev(parts);
+    RouteRequest req = { .method = method, .path = path };
+    RouteResponse resp = { 0 };
+    gboolean admitted = routes_admit(fx.routes, &req, &resp);
+    ck_assert_msg(admitted == pub, "%s %s: admitted %d without a token",
+                  method, path, admitted);
+    if (!pub) {
+      ck_assert_uint_eq(resp.status, 401);
+      refused++;
+    }
+    route_response_clear(&resp);
+    if (!pub) {
+      json_t *j = NULL;
+      ck_assert_uint_eq(fixture_request_full(&fx, &req, &j, NULL), 401);
+      check_error(j, "unauthorized");
+      json_decref(j);
+    }
+    req.authorization = AUTH;
+    ck_assert_msg(routes_admit(fx.routes, &req, &resp), "%s %s with the "
+                  "token: %u", method, path, resp.status);
+    route_response_clear(&resp);
+    g_free(path);
+  }
+  ck_assert_uint_ge(refused, 10);
+}
+END_TEST
+
 /* ---- persistence ---- */
 
 START_TEST(test_write_back_and_restore)
@@ -2409,6 +2449,7 @@ routes_suite(void)
 
   tc = tcase_create("auth");
   tcase_add_checked_fixture(tc, setup_auth, teardown);
+  tcase_add_test(tc, test_route_table_needs_token);
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, test_bearer_token, 0,
                       (int)G_N_ELEMENTS(auth_cases));
