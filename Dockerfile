@@ -21,6 +21,7 @@ RUN apt-get update \
       build-essential meson ninja-build pkg-config \
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
       libmicrohttpd-dev libjansson-dev \
+      libjpeg62-turbo-dev libspng-dev \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 
@@ -77,7 +78,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libglib2.0-0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 \
-      libmicrohttpd12 libjansson4 \
+      libmicrohttpd12 libjansson4 libjpeg62-turbo libspng0 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
       gstreamer1.0-libav \
       ca-certificates \

@@ -18,7 +18,7 @@ pkgs=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   libmicrohttpd-dev libjansson-dev
-  libjpeg62-turbo-dev libspng-dev
+  libjpeg62-turbo-dev libspng-dev zlib1g-dev
 )
 if [ "$mode" = test ]; then
   pkgs+=(check libgstrtspserver-1.0-dev valgrind clang libclang-rt-14-dev)

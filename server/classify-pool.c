@@ -1,25 +1,38 @@
 #include "classify-pool.h"
 
 #include "image-classify.h"
+#include "model.h"
+
+G_DEFINE_QUARK(classify-pool-error-quark, classify_pool_error)
 
 struct ClassifyPool {
   const struct ss_engine *engine; /* borrowed */
   guint max;
-  GMutex lock;        /* protects free_list, created, stats */
-  GCond available;
+  int target_side;     /* the model input's larger side */
+  guint64 budget;      /* decode memory, bytes */
+  GMutex lock;         /* protects free_list, created, stats, in_use */
+  GCond available;     /* a classifier came back */
+  GCond budget_freed;  /* decode memory came back */
   GPtrArray *free_list; /* ImageClassifier* not in use */
   guint created;
+  guint64 in_use;      /* decode memory reserved */
   ClassifyPoolStats stats;
 };
 
 ClassifyPool *
-classify_pool_new(const struct ss_engine *engine, guint max)
+classify_pool_new(const struct ss_engine *engine, guint max,
+                  guint64 decode_budget_bytes)
 {
   ClassifyPool *p = g_new0(ClassifyPool, 1);
   p->engine = engine;
   p->max = MAX(max, 1u);
+  const struct ss_model *m = engine_model(engine);
+  p->target_side = MAX(model_input_width(m), model_input_height(m));
+  p->budget = decode_budget_bytes ? decode_budget_bytes
+                                  : CLASSIFY_POOL_DEFAULT_BUDGET_BYTES;
   g_mutex_init(&p->lock);
   g_cond_init(&p->available);
+  g_cond_init(&p->budget_freed);
   p->free_list = g_ptr_array_new();
   return p;
 }
@@ -34,6 +47,8 @@ classify_pool_free(ClassifyPool *p)
   for (guint i = 0; i < p->free_list->len; i++)
     image_classifier_free(g_ptr_array_index(p->free_list, i));
   g_ptr_array_unref(p->free_list);
+  g_assert(p->in_use == 0);
+  g_cond_clear(&p->budget_freed);
   g_cond_clear(&p->available);
   g_mutex_clear(&p->lock);
   g_free(p);
@@ -77,6 +92,53 @@ release(ClassifyPool *p, ImageClassifier *c)
   g_mutex_unlock(&p->lock);
 }
 
+/* Reserves bytes of the decode budget, waiting up to
+ * CLASSIFY_POOL_BUDGET_WAIT_MS for other decodes to give theirs back.
+ * bytes <= budget (the probe refused more). */
+static gboolean
+budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time() +
+                    (gint64)CLASSIFY_POOL_BUDGET_WAIT_MS * 1000;
+  g_mutex_lock(&p->lock);
+  while (p->in_use + bytes > p->budget) {
+    if (!g_cond_wait_until(&p->budget_freed, &p->lock, deadline) &&
+        p->in_use + bytes > p->budget) {
+      guint64 in_use = p->in_use;
+      p->stats.budget_refusals++;
+      g_mutex_unlock(&p->lock);
+      g_set_error(error, CLASSIFY_POOL_ERROR, CLASSIFY_POOL_ERROR_BUSY,
+                  "decode memory busy: this image needs %" G_GUINT64_FORMAT
+                  " MB, other uploads hold %" G_GUINT64_FORMAT " of the %"
+                  G_GUINT64_FORMAT " MB budget (limits.decode_memory_mb)",
+                  (bytes + 1048575) >> 20, (in_use + 1048575) >> 20,
+                  p->budget >> 20);
+      return FALSE;
+    }
+  }
+  p->in_use += bytes;
+  g_mutex_unlock(&p->lock);
+  return TRUE;
+}
+
+static void
+budget_release(ClassifyPool *p, guint64 bytes)
+{
+  g_mutex_lock(&p->lock);
+  g_assert(p->in_use >= bytes);
+  p->in_use -= bytes;
+  g_cond_broadcast(&p->budget_freed);
+  g_mutex_unlock(&p->lock);
+}
+
+static void
+count_bad_image(ClassifyPool *p)
+{
+  g_mutex_lock(&p->lock);
+  p->stats.bad_images++;
+  g_mutex_unlock(&p->lock);
+}
+
 int
 classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
                   struct prediction *out, ClassifyInfo *info,
@@ -85,16 +147,26 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
   RgbImage img;
   ClassifyInfo ci = { 0 };
   gint64 t0 = g_get_monotonic_time();
-  if (!image_decode_buffer(data, len, &img, error)) {
-    g_mutex_lock(&p->lock);
-    p->stats.bad_images++;
-    g_mutex_unlock(&p->lock);
+  /* One image may use the whole budget, never more. */
+  const ImageDecodeOptions opts = { .target_side = p->target_side,
+                                    .max_memory_bytes = p->budget };
+  ImageDecodeInfo di;
+  if (!image_decode_probe(data, len, &opts, &di, error)) {
+    count_bad_image(p);
+    return -1;
+  }
+  if (!budget_reserve(p, di.memory_bytes, error))
+    return -1;
+  if (!image_decode_buffer_opts(data, len, &opts, &img, error)) {
+    budget_release(p, di.memory_bytes);
+    count_bad_image(p);
     return -1;
   }
   gint64 t1 = g_get_monotonic_time();
   ImageClassifier *c = acquire(p, error);
   if (!c) {
     rgb_image_clear(&img);
+    budget_release(p, di.memory_bytes);
     return -1;
   }
   int n = image_classifier_run(c, &img, IMAGE_CLASSIFY_DEFAULT_CROP, k, out);
@@ -105,6 +177,7 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
   ci.decode_ms = (double)(t1 - t0) / 1000.0;
   ci.infer_ms = (double)(t2 - t1) / 1000.0;
   rgb_image_clear(&img);
+  budget_release(p, di.memory_bytes);
   if (n < 0) {
     g_set_error(error, IMAGE_CLASSIFY_ERROR, IMAGE_CLASSIFY_ERROR_ENGINE,
                 "classification failed (bad arguments)");
@@ -124,5 +197,7 @@ classify_pool_stats(ClassifyPool *p, ClassifyPoolStats *out)
   g_mutex_lock(&p->lock);
   *out = p->stats;
   out->classifiers = p->created;
+  out->decode_bytes_in_use = p->in_use;
+  out->decode_budget_bytes = p->budget;
   g_mutex_unlock(&p->lock);
 }

@@ -3,6 +3,14 @@
  * first use and reused, instead of one per request; the engine itself is
  * shared read-only with the stream pool.
  *
+ * Decode memory budget: every upload's decode reserves the memory its
+ * header says it needs (image_decode_probe: output image, JPEG coefficient
+ * buffers) out of one budget shared by all uploads (limits.decode_memory_mb)
+ * before anything is allocated, and gives it back once classified. An
+ * upload that needs more than the whole budget is refused as too large; one
+ * that does not fit now waits up to CLASSIFY_POOL_BUDGET_WAIT_MS for others
+ * to finish, then fails with CLASSIFY_POOL_ERROR_BUSY (503 + Retry-After).
+ *
  * Thread-safe: at most max classifications run at once; a caller beyond
  * that waits for a classifier (http.c runs classifications on its image-job
  * threads, no more of them than classifiers, so nobody waits in practice).
@@ -18,8 +26,20 @@
 
 G_BEGIN_DECLS
 
+#define CLASSIFY_POOL_ERROR (classify_pool_error_quark())
+GQuark classify_pool_error_quark(void);
+
+typedef enum {
+  CLASSIFY_POOL_ERROR_BUSY, /* the decode budget stayed full: retry later */
+} ClassifyPoolError;
+
+/* How long an upload waits for its share of the decode budget. */
+#define CLASSIFY_POOL_BUDGET_WAIT_MS 2000
+/* decode_budget_bytes 0 means this (the config default, 256 MB). */
+#define CLASSIFY_POOL_DEFAULT_BUDGET_BYTES ((guint64)256 << 20)
+
 typedef struct {
-  int image_width, image_height; /* the decoded upload */
+  int image_width, image_height; /* the decoded upload (after DCT scaling) */
   double decode_ms;              /* decoding the upload */
   double infer_ms;               /* crop/resize + engine + ranking */
 } ClassifyInfo;
@@ -28,18 +48,25 @@ typedef struct {
   guint64 requests;   /* classifications done */
   guint64 bad_images; /* uploads the decoder refused */
   guint classifiers;  /* created so far (<= max) */
+  guint64 budget_refusals;     /* uploads refused with BUSY */
+  guint64 decode_bytes_in_use; /* reserved by decodes running now */
+  guint64 decode_budget_bytes; /* the budget */
 } ClassifyPoolStats;
 
 typedef struct ClassifyPool ClassifyPool;
 
-/* engine is borrowed and must outlive the pool; max >= 1. */
-ClassifyPool *classify_pool_new(const struct ss_engine *engine, guint max);
+/* engine is borrowed and must outlive the pool; max >= 1;
+ * decode_budget_bytes: 0 for CLASSIFY_POOL_DEFAULT_BUDGET_BYTES. */
+ClassifyPool *classify_pool_new(const struct ss_engine *engine, guint max,
+                                guint64 decode_budget_bytes);
 void classify_pool_free(ClassifyPool *p); /* NULL is allowed */
 
-/* Decodes an encoded image (JPEG, PNG, BMP; data borrowed) and writes the
- * top k (1..POOL_MAX_TOP_K) classes to out. Returns the number written, or
- * -1 with an IMAGE_DECODE_ERROR (the decoder's message: not an image,
- * corrupt, too large) or IMAGE_CLASSIFY_ERROR. */
+/* Decodes an encoded image (JPEG, PNG, BMP; data borrowed; JPEGs far
+ * larger than the model input DCT-scaled, see image-decode.h) and writes
+ * the top k (1..POOL_MAX_TOP_K) classes to out. Returns the number written,
+ * or -1 with an IMAGE_DECODE_ERROR (the decoder's message: not an image,
+ * corrupt, unsupported, too large), CLASSIFY_POOL_ERROR_BUSY or
+ * IMAGE_CLASSIFY_ERROR. */
 int classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
                       struct prediction *out, ClassifyInfo *info,
                       GError **error);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gst/gst.h>
 #include <jansson.h>
 
 #include "engine.h"
@@ -233,12 +232,6 @@ cmd_classify(int argc, char **argv)
     return 2;
   }
   GError *gerr = NULL;
-  if (!gst_init_check(NULL, NULL, &gerr)) {
-    fprintf(stderr, "streamsight classify: GStreamer: %s\n",
-            gerr ? gerr->message : "initialisation failed");
-    g_clear_error(&gerr);
-    return 2;
-  }
 
   struct ss_error err = { 0 };
   struct ss_model *model = NULL;
@@ -272,11 +265,15 @@ cmd_classify(int argc, char **argv)
   int k = o.top < model_num_classes(model) ? o.top : model_num_classes(model);
   pred = g_new(struct prediction, k > 0 ? k : 1);
 
+  /* Huge JPEGs are DCT-scaled towards the model input (image-decode.h). */
+  const ImageDecodeOptions dopts = {
+    .target_side = MAX(model_input_width(model), model_input_height(model)),
+  };
   int failed = 0;
   for (int i = optind; i < argc; i++) {
     const char *path = argv[i];
     RgbImage img = { 0 };
-    if (!image_decode_file(path, &img, &gerr)) {
+    if (!image_decode_file_opts(path, &dopts, &img, &gerr)) {
       report_error(&o, path, gerr->message);
       g_clear_error(&gerr);
       failed++;
@@ -299,6 +296,5 @@ out:
   image_classifier_free(clf);
   engine_free(engine);
   model_unref(model);
-  gst_deinit();
   return status;
 }

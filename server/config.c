@@ -360,6 +360,7 @@ server_config_new(void)
   c->limits.max_sse_clients = CONFIG_DEFAULT_MAX_SSE_CLIENTS;
   c->limits.max_header_bytes = CONFIG_DEFAULT_MAX_HEADER_BYTES;
   c->limits.max_uri_bytes = CONFIG_DEFAULT_MAX_URI_BYTES;
+  c->limits.decode_memory_mb = CONFIG_DEFAULT_DECODE_MEMORY_MB;
   c->streams = g_ptr_array_new_with_free_func(config_stream_free);
   add_default_stream(c->streams);
   c->streams_defaulted = TRUE;
@@ -433,7 +434,8 @@ static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const limits_keys[] = {
   "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
   "max_sse_clients", "max_header_bytes", "max_uri_bytes",
-  "max_connections_per_ip", "header_timeout_s", "min_body_bytes_per_s", NULL
+  "max_connections_per_ip", "header_timeout_s", "min_body_bytes_per_s",
+  "decode_memory_mb", NULL
 };
 
 #define PATH_MAX_LEN 4096
@@ -607,6 +609,11 @@ load_root(ServerConfig *c, json_t *root, GError **error)
                            (gint64)1 << 20, &i64, NULL, &e))
       goto fail_e;
     n.limits.max_uri_bytes = (guint64)i64;
+    i64 = n.limits.decode_memory_mb;
+    if (!json_util_get_int(sub, "limits.", "decode_memory_mb", 16, 65536,
+                           &i64, NULL, &e))
+      goto fail_e;
+    n.limits.decode_memory_mb = (guint)i64;
   }
   /* Event streams hold their connection: leave room for API requests. The
    * default gives them at most half of the connections. */

@@ -42,6 +42,9 @@ typedef enum {
 #define CONFIG_DEFAULT_MAX_SSE_CLIENTS 64
 #define CONFIG_DEFAULT_MAX_HEADER_BYTES (16u << 10)
 #define CONFIG_DEFAULT_MAX_URI_BYTES (8u << 10)
+/* Memory all uploads being decoded at once may take (POST /classify): fits
+ * a 512 MB container beside the model and the streams. */
+#define CONFIG_DEFAULT_DECODE_MEMORY_MB 256
 #define CONFIG_MAX_THREADS 256
 #define CONFIG_FILE_MAX_BYTES (16u << 20)
 /* Longest accepted bearer token (bytes of printable ASCII). */
@@ -59,6 +62,7 @@ typedef struct {
                                * max_connections (0: no event streams) */
   guint64 max_header_bytes;   /* request header lines, 1 KiB .. 1 MiB (431) */
   guint64 max_uri_bytes;      /* request target, 256 .. 1 MiB (414) */
+  guint decode_memory_mb;     /* uploads decoded at once, 16..65536 MB */
 } ConfigLimits;
 
 /* One stream of the file: its id (NULL: the registry generates one) and its

@@ -27,6 +27,7 @@ static const char *const names[LIMIT_N_KINDS] = {
   [LIMIT_BODY_RATE] = "limits.min_body_bytes_per_s",
   [LIMIT_QUERY_ARGS] = "query_args",
   [LIMIT_BAD_REQUEST] = "http_bad_request",
+  [LIMIT_DECODE_MEMORY] = "limits.decode_memory_mb",
 };
 
 const char *

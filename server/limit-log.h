@@ -35,6 +35,7 @@ typedef enum {
   LIMIT_BODY_RATE,        /* limits.min_body_bytes_per_s: connection dropped */
   LIMIT_QUERY_ARGS,       /* more than HTTP_MAX_QUERY_ARGS arguments -> 414 */
   LIMIT_BAD_REQUEST,      /* NUL in the target, ambiguous framing -> 400 */
+  LIMIT_DECODE_MEMORY,    /* limits.decode_memory_mb: classify -> 503 */
   LIMIT_N_KINDS
 } LimitKind;
 

@@ -34,6 +34,8 @@
  * finishes within seconds. */
 #define ROUTES_RETRY_FRAME_S "1"
 #define ROUTES_RETRY_SSE_S "5"
+/* Retry-After of a classify refused because the decode budget is full. */
+#define ROUTES_RETRY_DECODE_S "2"
 /* readyz: reasons listed before "and N more". */
 #define ROUTES_READY_REASONS_MAX 5
 /* Encode failures are logged at most this often (they are not a limit a
@@ -1190,12 +1192,19 @@ work_classify(RouteWork *w, RouteResponse *resp)
   int n = classify_pool_run(r->classify, w->data, w->data_len, w->top_k, top,
                             &info, &e);
   if (n < 0) {
-    if (e->domain == IMAGE_DECODE_ERROR &&
-        e->code == IMAGE_DECODE_ERROR_TOO_LARGE) {
+    if (g_error_matches(e, IMAGE_DECODE_ERROR,
+                        IMAGE_DECODE_ERROR_TOO_LARGE)) {
       resp_error(resp, 413, "payload_too_large", "%s", e->message);
-    } else if (e->domain == IMAGE_DECODE_ERROR &&
-               e->code != IMAGE_DECODE_ERROR_MISSING_PLUGIN) {
+    } else if (g_error_matches(e, IMAGE_DECODE_ERROR,
+                               IMAGE_DECODE_ERROR_UNSUPPORTED)) {
+      resp_error(resp, 415, "unsupported_image", "%s", e->message);
+    } else if (e->domain == IMAGE_DECODE_ERROR) {
       resp_error(resp, 400, "invalid_image", "%s", e->message);
+    } else if (g_error_matches(e, CLASSIFY_POOL_ERROR,
+                               CLASSIFY_POOL_ERROR_BUSY)) {
+      limit_log_hit(r->limits, LIMIT_DECODE_MEMORY, e->message);
+      resp_error(resp, 503, "unavailable", "%s", e->message);
+      resp_header(resp, "Retry-After", ROUTES_RETRY_DECODE_S);
     } else {
       g_warning("http: classify: %s", e->message);
       resp_error(resp, 500, "internal", "%s", e->message);
@@ -1414,6 +1423,10 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
   json_object_set_new(cl, "bad_images",
                       json_integer((json_int_t)cs.bad_images));
   json_object_set_new(cl, "classifiers", json_integer(cs.classifiers));
+  json_object_set_new(cl, "decode_memory_bytes",
+                      json_integer((json_int_t)cs.decode_bytes_in_use));
+  json_object_set_new(cl, "decode_memory_max_bytes",
+                      json_integer((json_int_t)cs.decode_budget_bytes));
   json_object_set_new(o, "classify", cl);
 
   json_t *cfg = json_object();
@@ -1850,7 +1863,8 @@ routes_new(const RoutesConfig *cfg)
   r->start_wall_us = g_get_real_time();
   r->limits = limit_log_new();
   r->snapshots = snapshots_new(cfg->registry);
-  r->classify = classify_pool_new(cfg->engine, MAX(cfg->classifiers, 1u));
+  r->classify = classify_pool_new(cfg->engine, MAX(cfg->classifiers, 1u),
+                                  cfg->decode_memory_bytes);
   g_mutex_init(&r->http_lock);
   g_mutex_init(&r->cache_lock);
   r->pred_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,

@@ -142,6 +142,7 @@ typedef struct {
   guint64 max_uri_bytes;          /* 0: unchecked (414 above) */
   guint64 max_header_bytes;       /* 0: unchecked (431 above) */
   guint classifiers;              /* classify concurrency; 0 = 1 */
+  guint64 decode_memory_bytes;    /* classify's decode budget; 0: default */
 } RoutesConfig;
 
 typedef struct Routes Routes;

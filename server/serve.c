@@ -246,6 +246,7 @@ start_http(Server *s)
     .max_uri_bytes = c->limits.max_uri_bytes,
     .max_header_bytes = c->limits.max_header_bytes,
     .classifiers = HTTP_DEFAULT_WORK_THREADS,
+    .decode_memory_bytes = (guint64)c->limits.decode_memory_mb << 20,
   };
   s->routes = routes_new(&rc);
   HttpOptions ho = {

@@ -39,7 +39,6 @@
 #include "model.h"
 
 #ifdef SS_BENCH_HAVE_PIPELINE
-#include <gst/gst.h>
 
 #include "image-classify.h"
 #include "image-decode.h"
@@ -780,6 +779,12 @@ measure_accuracy(const struct ss_engine *e, const struct options *o,
     fclose(f);
     return rc;
   }
+  /* As `streamsight classify` and /classify decode: huge JPEGs are
+   * DCT-scaled towards the model input (never the dev images). */
+  const struct ss_model *m = engine_model(e);
+  const ImageDecodeOptions dopts = {
+    .target_side = MAX(model_input_width(m), model_input_height(m)),
+  };
   char line[4096];
   char *fields[CSV_MAX_FIELDS];
   int col_file = -1, col_class = -1, rc = 0;
@@ -815,7 +820,7 @@ measure_accuracy(const struct ss_engine *e, const struct options *o,
     }
     char *path = g_build_filename(o->images_dir, fields[col_file], NULL);
     RgbImage img = { 0 };
-    if (!image_decode_file(path, &img, &gerr)) {
+    if (!image_decode_file_opts(path, &dopts, &img, &gerr)) {
       const char *msg = gerr ? gerr->message : "cannot decode";
       if (strstr(msg, path))
         fprintf(stderr, "streamsight-bench: %s (skipped)\n", msg);
@@ -1196,23 +1201,8 @@ main(int argc, char **argv)
     return 0; /* --help */
   if (rc)
     return rc;
-#ifdef SS_BENCH_HAVE_PIPELINE
-  if (o.images_dir) {
-    GError *gerr = NULL;
-    if (!gst_init_check(NULL, NULL, &gerr)) {
-      fprintf(stderr, "streamsight-bench: GStreamer: %s\n",
-              gerr ? gerr->message : "initialisation failed");
-      g_clear_error(&gerr);
-      return EXIT_FAIL;
-    }
-  }
-#endif
-  rc = run_all(&o);
-#ifdef SS_BENCH_HAVE_PIPELINE
-  if (o.images_dir)
-    gst_deinit(); /* releases GStreamer's registry (clean leak checks) */
-#endif
-  return rc;
+  /* Images are decoded with libjpeg-turbo/libspng: no GStreamer here. */
+  return run_all(&o);
 }
 
 /* Every configuration of the command line; returns the exit status. */

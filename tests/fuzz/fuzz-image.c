@@ -1,11 +1,11 @@
 /* streamsight — libFuzzer harness: the image path of /classify and
- * `streamsight classify`: image_decode_buffer (GStreamer: jpegdec/avdec,
- * pngdec, BMP, with the decoder's own header probes and limits), then the
- * crop + resize to a model input (image_classifier_preprocess).
- * One GStreamer pipeline per input: slow (tens of execs a second), fine.
+ * `streamsight classify`: image_decode_probe + image_decode_buffer_opts
+ * (pipeline/image-decode.c, image-jpeg.c on libjpeg-turbo, image-png.c on
+ * libspng, image-bmp.c) with the server's options (a 96 px target side,
+ * so big JPEGs are DCT-scaled, and a 256 MB memory limit), then the crop +
+ * resize to a model input (image_classifier_preprocess).
  * Seeds: tiny generated images (tests/fuzz/seeds/image/, scripts/fuzz.sh
  * adds small real photos); dictionary image.dict. */
-#include <gst/gst.h>
 #include <string.h>
 
 #include "engine.h"
@@ -15,9 +15,9 @@
 #include "kernels/kernels.h"
 #include "mobilenet.h"
 
-/* image-decode.h: at most 16384 a side and 100 million pixels. */
-#define FUZZ_IMAGE_SIDE_MAX 16384
-#define FUZZ_IMAGE_PIXELS_MAX 100000000LL
+/* The model input side below; and the server's default decode budget. */
+#define FUZZ_IMAGE_TARGET_SIDE 96
+#define FUZZ_IMAGE_MAX_MEMORY ((guint64)256 << 20)
 
 static struct ss_model *model;
 static struct ss_engine *engine;
@@ -28,7 +28,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   struct ss_error err = { 0 };
   GError *e = NULL;
-  gst_init(NULL, NULL);
   g_log_set_always_fatal(G_LOG_FATAL_MASK);
   kern_init();
   /* The smallest input of the TFLite models (V1 0.25 at 128 px is 128;
@@ -46,26 +45,47 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+  const ImageDecodeOptions opts = {
+    .target_side = FUZZ_IMAGE_TARGET_SIDE,
+    .max_memory_bytes = FUZZ_IMAGE_MAX_MEMORY,
+  };
+  ImageDecodeInfo info;
+  GError *pe = NULL;
+  gboolean probed = image_decode_probe(data, size, &opts, &info, &pe);
+  if (probed)
+    FUZZ_CHECK(info.memory_bytes <= FUZZ_IMAGE_MAX_MEMORY &&
+                   info.out_width > 0 && info.out_height > 0 &&
+                   info.out_width <= info.width &&
+                   info.out_height <= info.height,
+               "probe: %dx%d -> %dx%d, %" G_GUINT64_FORMAT " bytes",
+               info.width, info.height, info.out_width, info.out_height,
+               info.memory_bytes);
+  else
+    FUZZ_CHECK(pe && pe->domain == IMAGE_DECODE_ERROR && pe->message[0],
+               "probe failure without an IMAGE_DECODE_ERROR message");
+
   RgbImage img;
   memset(&img, 0xA5, sizeof img); /* must stay untouched on failure */
   RgbImage before = img;
   GError *e = NULL;
-  gboolean ok = image_decode_buffer(data, size, &img, &e);
+  gboolean ok = image_decode_buffer_opts(data, size, &opts, &img, &e);
   if (!ok) {
     FUZZ_CHECK(e && e->domain == IMAGE_DECODE_ERROR && e->message[0],
                "failure without an IMAGE_DECODE_ERROR message");
-    FUZZ_CHECK(e->code != IMAGE_DECODE_ERROR_MISSING_PLUGIN,
-               "missing plugin: %s", e->message);
     FUZZ_CHECK(memcmp(&img, &before, sizeof img) == 0,
                "*out written on failure");
+    /* A header the probe refused is refused the same way. */
+    FUZZ_CHECK(probed || e->code == pe->code,
+               "probe said %d (%s), decode %d (%s)", pe->code, pe->message,
+               e->code, e->message);
     g_error_free(e);
+    g_clear_error(&pe);
     return 0;
   }
-  FUZZ_CHECK(img.width > 0 && img.height > 0 &&
-                 img.width <= FUZZ_IMAGE_SIDE_MAX &&
-                 img.height <= FUZZ_IMAGE_SIDE_MAX &&
-                 (long long)img.width * img.height <= FUZZ_IMAGE_PIXELS_MAX,
-             "decoded size %dx%d", img.width, img.height);
+  FUZZ_CHECK(probed, "decoded what the probe refused: %s", pe->message);
+  FUZZ_CHECK(img.width == info.out_width && img.height == info.out_height,
+             "decoded %dx%d, probe said %dx%d", img.width, img.height,
+             info.out_width, info.out_height);
   FUZZ_CHECK(img.stride >= (gsize)img.width * 3, "stride %zu for width %d",
              img.stride, img.width);
   FUZZ_CHECK(img.pixels != NULL, "no pixels");
