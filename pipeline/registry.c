@@ -16,12 +16,16 @@
 G_DEFINE_QUARK(ss-registry-error-quark, registry_error)
 
 #define ID_MAX 64
+/* registry_free waits this long for the pipelines to stop: past stream.c's
+ * 5 s stop deadline, by when each has stopped or been abandoned. */
+#define FREE_WAIT_US (6 * G_USEC_PER_SEC)
 
 struct Registry {
   GMainContext *ctx;
   const struct ss_engine *engine;
   struct ss_pool *pool;
   guint max_streams;
+  RunnerSet *runners;
 
   GMutex lock;
   GHashTable *by_id;  /* id -> Stream* (the registry's reference) */
@@ -39,6 +43,7 @@ stream_state_name(StreamState s)
   case STREAM_STATE_STARTING: return "starting";
   case STREAM_STATE_RUNNING: return "running";
   case STREAM_STATE_BACKOFF: return "backoff";
+  case STREAM_STATE_FAILED: return "failed";
   case STREAM_STATE_STOPPED:
   default: return "stopped";
   }
@@ -75,6 +80,7 @@ registry_new(GMainContext *ctx, const struct ss_engine *engine,
   r->engine = engine;
   r->pool = pool;
   r->max_streams = max_streams;
+  r->runners = runner_set_new();
   g_mutex_init(&r->lock);
   r->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                    (GDestroyNotify)stream_unref);
@@ -83,12 +89,13 @@ registry_new(GMainContext *ctx, const struct ss_engine *engine,
   return r;
 }
 
-void
+guint
 registry_free(Registry *r)
 {
   GPtrArray *all;
+  guint stuck;
   if (!r)
-    return;
+    return 0;
   g_mutex_lock(&r->lock);
   all = g_ptr_array_new_with_free_func((GDestroyNotify)stream_unref);
   for (guint i = 0; i < r->order->len; i++)
@@ -96,15 +103,22 @@ registry_free(Registry *r)
   g_ptr_array_set_size(r->order, 0);
   g_hash_table_remove_all(r->by_id);
   g_mutex_unlock(&r->lock);
+  /* Each stop only detaches the pipeline, so they all stop in parallel. */
   for (guint i = 0; i < all->len; i++)
     stream_stop(g_ptr_array_index(all, i), TRUE);
   g_ptr_array_unref(all);
+  stuck = runner_set_wait(r->runners, FREE_WAIT_US);
+  if (stuck)
+    g_warning("%u pipeline%s did not stop and %s left behind", stuck,
+              stuck == 1 ? "" : "s", stuck == 1 ? "is" : "are");
+  runner_set_unref(r->runners);
   g_ptr_array_unref(r->order);
   g_hash_table_unref(r->by_id);
   g_mutex_clear(&r->lock);
   g_main_context_unref(r->ctx);
   media_dirs_unref(r->media);
   g_free(r);
+  return stuck;
 }
 
 static gboolean
@@ -218,7 +232,8 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
       new_id = g_strdup_printf("stream-%" G_GUINT64_FORMAT, r->next_id++);
     } while (g_hash_table_contains(r->by_id, new_id));
   }
-  s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool, media);
+  s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool, media,
+                 r->runners);
   g_hash_table_insert(r->by_id, g_strdup(new_id), s);
   g_ptr_array_add(r->order, s);
   stream_ref(s);
@@ -399,6 +414,12 @@ registry_copy_configs(Registry *r, GPtrArray **configs, GPtrArray **ids)
     g_ptr_array_add(*configs, c);
     g_ptr_array_add(*ids, g_strdup(stream_get_id(s)));
   }
+}
+
+void
+registry_pipeline_stats(Registry *r, RunnerSetStats *out)
+{
+  runner_set_stats(r->runners, out);
 }
 
 void

@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "media-dirs.h"
+#include "pipeline-runner.h"
 #include "pool.h"
 #include "results.h"
 #include "stream-config.h"
@@ -34,6 +35,7 @@ typedef enum {
   STREAM_STATE_RUNNING,
   STREAM_STATE_BACKOFF,
   STREAM_STATE_STOPPED, /* disabled, or removed */
+  STREAM_STATE_FAILED,  /* too many of its pipelines stuck (stream.h) */
 } StreamState;
 const char *stream_state_name(StreamState s); /* "starting", ... */
 
@@ -65,10 +67,14 @@ typedef struct Registry Registry;
  * max_streams: limit for registry_add (>= 1). */
 Registry *registry_new(GMainContext *ctx, const struct ss_engine *engine,
                        struct ss_pool *pool, guint max_streams);
-/* Stops every pipeline (to NULL, on the main context), waits for frames in
- * flight, frees everything. Call from the thread that runs ctx, or with ctx
- * not running. */
-void registry_free(Registry *r);
+/* Stops every stream at once (each pipeline goes to NULL on its own
+ * thread), waits at most 6 s for the pipelines to stop (each is abandoned
+ * after 5 s), frees everything. Returns the number of pipelines still
+ * stuck: they keep references to their streams, which keep borrowed
+ * pointers to the engine and pool, so with any left the caller should not
+ * free those (at exit: leave them). Call from the thread that runs ctx, or
+ * with ctx not running. */
+guint registry_free(Registry *r);
 
 /* Confines file:// and v4l2 sources to m (media-dirs.h; referenced): every
  * stream added afterwards is checked when added (REGISTRY_ERROR_FORBIDDEN)
@@ -118,6 +124,8 @@ void registry_set_changed_func(Registry *r, RegistryChangedFunc fn,
                                gpointer user);
 
 guint registry_count(Registry *r);
+/* Pipelines being stopped and abandoned (pipeline-runner.h). Any thread. */
+void registry_pipeline_stats(Registry *r, RunnerSetStats *out);
 /* TRUE when every enabled stream has reached running at least once. */
 gboolean registry_all_started(Registry *r);
 

@@ -1,11 +1,15 @@
 /* streamsight — one stream's pipeline and its supervisor (see stream.h for
  * the life cycle and the connection-quality rule).
  *
- * Everything that touches GStreamer objects runs on the main context given
- * at creation (the bus watch, the tick, start and stop), except the
- * element signal handlers (pad-added and friends), which GStreamer calls on
- * streaming threads; they touch only the elements they are given and the
- * per-attempt link flags under the stream's lock.
+ * The supervisor runs on the main context given at creation (building the
+ * pipeline, the bus watch, the tick, start and stop), except for three
+ * kinds of work: the element signal handlers (pad-added and friends), which
+ * GStreamer calls on streaming threads and which touch only the elements
+ * they are given and the per-attempt link flags under the stream's lock;
+ * the pipeline's state changes, which run on its PipelineRunner's thread
+ * because a camera can make them wait for good (pipeline-runner.h); and the
+ * runner's stop hooks (the deadline thread, the runner's thread), which
+ * touch only the counters under the stream's lock.
  *
  * No unbounded queue anywhere: rtspsrc's jitterbuffer is bounded by its
  * latency and drops beyond it (drop-on-latency), decodebin adds no queue for
@@ -23,6 +27,8 @@
 #include <gst/video/video.h>
 
 #include "frame-infer.h"
+#include "pipeline-runner.h"
+#include "socket-cut.h"
 #include "streamsight-sink.h"
 
 /* The supervisor's period: how quickly a first frame, a stall or the end of
@@ -38,6 +44,23 @@
 /* How long to wait for a frame still being inferred when stopping. One
  * inference takes milliseconds; this only guards against a wedged pool. */
 #define INFLIGHT_WAIT_MAX_US (5 * G_USEC_PER_SEC)
+/* Stopping a pipeline (its runner's thread sets it to NULL). A healthy one
+ * stops in milliseconds; one that is still stopping after STOP_CUT_AFTER_US
+ * is waiting on its camera, so its connections to the camera are shut down
+ * (socket-cut.h), which ends the wait in the cases seen (an endless RTSP
+ * body or header). After STOP_DEADLINE_US it is abandoned: left to its
+ * thread, counted, and the stream goes on with a new pipeline. */
+#define STOP_CUT_AFTER_US (2 * G_USEC_PER_SEC)
+#define STOP_DEADLINE_US (5 * G_USEC_PER_SEC)
+/* A stream with this many abandoned pipelines still stuck stops trying
+ * (state failed) until one of them finishes: each may hold a connection and
+ * whatever its source buffered, so a camera that can wedge every attempt
+ * costs at most this many. */
+#define MAX_STUCK_PIPELINES 2
+/* uridecodebin's download buffer for http(s) sources (its queue2's
+ * max-size-bytes; GStreamer's default is the same 2 MiB, set here so that
+ * the bound is ours). */
+#define URIDECODEBIN_BUFFER_BYTES (2 * 1024 * 1024)
 /* test: sources. */
 #define TEST_WIDTH 640
 #define TEST_HEIGHT 480
@@ -62,6 +85,7 @@ struct Stream {
   GMainContext *ctx;
   const struct ss_engine *engine;
   struct ss_pool *pool;
+  RunnerSet *runners;  /* a reference */
   StreamResults *results;
   FrameInfer *fi;
   const char *scheme;  /* static string from stream_config_uri_scheme */
@@ -88,9 +112,12 @@ struct Stream {
   gboolean started;        /* the supervisor runs (tick installed) */
   gboolean video_linked;   /* this attempt linked a video pad to the sink */
   guint video_selected;    /* rtspsrc video streams selected this attempt */
+  guint stopping;          /* pipelines being stopped, within the deadline */
+  guint stuck;             /* pipelines abandoned and still not stopped */
 
   /* Main context only. */
   GstElement *pipeline;
+  PipelineRunner *runner;  /* the pipeline's, NULL once stopped */
   GSource *bus_source;
   GSource *tick_source;
   gint64 attempt_start_us;
@@ -203,20 +230,36 @@ set_last_error(Stream *s, const char *text)
   g_mutex_unlock(&s->lock);
 }
 
-/* "host:port" of the location, for connection errors. */
-static char *
-location_host_port(Stream *s)
+/* The host (newly allocated) and port of the location, with the scheme's
+ * default port; FALSE when there is no host. */
+static gboolean
+location_endpoint(Stream *s, char **host_out, gint *port_out)
 {
-  g_autofree char *host = NULL;
+  char *host = NULL;
   gint port = -1;
   if (!g_uri_split(s->location, G_URI_FLAGS_ENCODED, NULL, NULL, &host,
-                   &port, NULL, NULL, NULL, NULL) || !host)
-    return g_strdup("the server");
+                   &port, NULL, NULL, NULL, NULL) || !host) {
+    g_free(host);
+    return FALSE;
+  }
   if (port < 0)
     port = g_str_equal(s->scheme, "rtsps")   ? 322
            : g_str_equal(s->scheme, "http")  ? 80
            : g_str_equal(s->scheme, "https") ? 443
                                              : 554;
+  *host_out = host;
+  *port_out = port;
+  return TRUE;
+}
+
+/* "host:port" of the location, for connection errors. */
+static char *
+location_host_port(Stream *s)
+{
+  g_autofree char *host = NULL;
+  gint port;
+  if (!location_endpoint(s, &host, &port))
+    return g_strdup("the server");
   return strchr(host, ':') ? g_strdup_printf("[%s]:%d", host, port)
                            : g_strdup_printf("%s:%d", host, port);
 }
@@ -417,6 +460,12 @@ on_source_setup(GstElement *bin, GstElement *source, gpointer user)
   if (s->password && g_object_class_find_property(
                          G_OBJECT_GET_CLASS(source), "user-pw"))
     g_object_set(source, "user-pw", s->password, NULL);
+  /* souphttpsrc: a server that accepts and then sends nothing fails the
+   * attempt after stall_timeout_s instead of its default 15 s. */
+  if (g_str_has_prefix(s->scheme, "http") &&
+      g_object_class_find_property(G_OBJECT_GET_CLASS(source), "timeout"))
+    g_object_set(source, "timeout",
+                 (guint)MAX(1.0, ceil(s->cfg.stall_timeout_s)), NULL);
 }
 
 /* decode=keyframes: non-key frames never reach the decoder, which is where
@@ -672,7 +721,10 @@ build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
         local ? g_filename_to_uri(local, NULL, NULL) : NULL;
     if (!(src = make("uridecodebin", "src", error)))
       return FALSE;
-    g_object_set(src, "uri", local_uri ? local_uri : s->location, NULL);
+    /* What it buffers of an http(s) source (its queue2) is capped in bytes:
+     * a server that sends faster than the clip plays cannot fill memory. */
+    g_object_set(src, "uri", local_uri ? local_uri : s->location,
+                 "buffer-size", URIDECODEBIN_BUFFER_BYTES, NULL);
     g_signal_connect(src, "autoplug-continue",
                      G_CALLBACK(on_autoplug_continue), s);
     g_signal_connect(src, "source-setup", G_CALLBACK(on_source_setup), s);
@@ -787,25 +839,92 @@ build_pipeline(Stream *s, GError **error)
 
 static gboolean bus_cb(GstBus *bus, GstMessage *msg, gpointer user);
 
+/* ---- stopping a pipeline (runner hooks: other threads) ---- */
+
+/* The deadline thread: the pipeline is still stopping after
+ * STOP_CUT_AFTER_US; shut its connections to the camera down. */
+static void
+on_stop_cut(gpointer user)
+{
+  Stream *s = user;
+  g_autofree char *host = NULL;
+  gint port;
+  guint n;
+  if (!(g_str_has_prefix(s->scheme, "rtsp") ||
+        g_str_has_prefix(s->scheme, "http")) ||
+      !location_endpoint(s, &host, &port) || port <= 0 || port > 65535)
+    return;
+  n = socket_cut_peer(host, (guint16)port);
+  g_message("%s: a pipeline was still stopping after %.0f s; shut down %u "
+            "connection%s to the camera", s->id,
+            (double)STOP_CUT_AFTER_US / G_USEC_PER_SEC, n, n == 1 ? "" : "s");
+}
+
+/* The deadline thread: the pipeline missed the deadline. */
+static void
+on_stop_abandoned(gpointer user)
+{
+  Stream *s = user;
+  guint stuck;
+  g_mutex_lock(&s->lock);
+  s->stopping--;
+  stuck = ++s->stuck;
+  g_mutex_unlock(&s->lock);
+  g_warning("%s: a pipeline did not stop within %.0f s and was abandoned "
+            "(%u of this stream stuck; its frames no longer reach inference)",
+            s->id, (double)STOP_DEADLINE_US / G_USEC_PER_SEC, stuck);
+}
+
+/* The runner's thread: the pipeline is in NULL at last. */
+static void
+on_stop_finished(gpointer user, gboolean was_abandoned)
+{
+  Stream *s = user;
+  g_mutex_lock(&s->lock);
+  if (was_abandoned)
+    s->stuck--;
+  else
+    s->stopping--;
+  g_mutex_unlock(&s->lock);
+  if (was_abandoned)
+    g_message("%s: an abandoned pipeline stopped after all", s->id);
+}
+
+/* Detaches the attempt's pipeline from the stream and has its runner stop
+ * it in the background: returns at once whatever the camera does. From now
+ * on no bus message of it is seen and none of its frames reaches
+ * inference. */
 static void
 teardown(Stream *s)
 {
+  static const PipelineRunnerHooks hooks = {
+    .cut = on_stop_cut,
+    .abandoned = on_stop_abandoned,
+    .finished = on_stop_finished,
+  };
   GstElement *sink;
   if (s->bus_source) {
     g_source_destroy(s->bus_source);
     g_source_unref(s->bus_source);
     s->bus_source = NULL;
   }
-  if (s->pipeline) {
-    gst_element_set_state(s->pipeline, GST_STATE_NULL);
-    gst_object_unref(s->pipeline);
-    s->pipeline = NULL;
-  }
   g_mutex_lock(&s->lock);
   sink = g_steal_pointer(&s->sink);
+  if (s->runner)
+    s->stopping++;
   g_mutex_unlock(&s->lock);
-  if (sink)
+  if (sink) {
+    streamsight_sink_clear_target(STREAMSIGHT_SINK(sink));
     gst_object_unref(sink);
+  }
+  if (s->runner) {
+    pipeline_runner_stop(g_steal_pointer(&s->runner), STOP_CUT_AFTER_US,
+                         STOP_DEADLINE_US, &hooks, stream_ref(s),
+                         (GDestroyNotify)stream_unref);
+  }
+  /* Without a runner the pipeline never left NULL; with one, the runner
+   * holds its own reference. */
+  gst_clear_object(&s->pipeline);
 }
 
 static double
@@ -842,6 +961,48 @@ fail(Stream *s, const char *text, gboolean stall)
   g_message("%s: %s; retrying in %.1f s", s->id, s->last_error, delay);
 }
 
+/* The tick: the runner's set_state(PLAYING) failed. An error message on the
+ * bus usually said why already (bus_cb); without one, say this. TRUE when
+ * the attempt failed. */
+static gboolean
+check_played(Stream *s)
+{
+  GstStateChangeReturn ret;
+  if (!s->runner || !pipeline_runner_play_result(s->runner, &ret) ||
+      ret != GST_STATE_CHANGE_FAILURE)
+    return FALSE;
+  fail(s, "the pipeline refused to start", FALSE);
+  return TRUE;
+}
+
+/* Too many of this stream's pipelines abandoned and still stuck: no new
+ * one until one of them stops (the tick looks again). TRUE if so. */
+static gboolean
+too_many_stuck(Stream *s)
+{
+  guint stuck;
+  gboolean was_failed;
+  g_mutex_lock(&s->lock);
+  stuck = s->stuck;
+  was_failed = s->state == STREAM_STATE_FAILED;
+  if (stuck >= MAX_STUCK_PIPELINES) {
+    s->state = STREAM_STATE_FAILED;
+    s->running_since_us = 0;
+  }
+  g_mutex_unlock(&s->lock);
+  if (stuck < MAX_STUCK_PIPELINES)
+    return FALSE;
+  if (!was_failed) {
+    g_autofree char *text = g_strdup_printf(
+        "%u pipelines of this stream did not stop within %.0f s and are "
+        "still stuck (the camera keeps them waiting); no new attempt until "
+        "one of them stops", stuck, (double)STOP_DEADLINE_US / G_USEC_PER_SEC);
+    set_last_error(s, text);
+    g_warning("%s: %s", s->id, text);
+  }
+  return TRUE;
+}
+
 static void
 attempt(Stream *s, gboolean reconnect)
 {
@@ -849,6 +1010,8 @@ attempt(Stream *s, gboolean reconnect)
   GstBus *bus;
   gint64 now = g_get_monotonic_time();
 
+  if (too_many_stuck(s))
+    return;
   g_mutex_lock(&s->lock);
   if (reconnect) {
     s->reconnects++;
@@ -872,25 +1035,19 @@ attempt(Stream *s, gboolean reconnect)
   g_source_set_callback(s->bus_source, (GSourceFunc)(void (*)(void))bus_cb,
                         s, NULL);
   g_source_attach(s->bus_source, s->ctx);
+  gst_object_unref(bus);
 
-  if (gst_element_set_state(s->pipeline, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE) {
-    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-    g_autofree char *text = NULL;
-    if (m) {
-      g_autoptr(GError) err = NULL;
-      g_autofree char *debug = NULL;
-      gst_message_parse_error(m, &err, &debug);
-      text = describe_error(s, err, debug, GST_MESSAGE_SRC(m));
-      gst_message_unref(m);
-    } else {
-      text = g_strdup("the pipeline refused to start");
-    }
-    gst_object_unref(bus);
+  s->runner = pipeline_runner_new(s->runners, s->pipeline, &error);
+  if (!s->runner) {
+    g_autofree char *text =
+        g_strdup_printf("cannot start a thread for the pipeline: %s",
+                        error->message);
     fail(s, text, FALSE);
     return;
   }
-  gst_object_unref(bus);
+  /* Off this context: a camera can keep a state change waiting. A start
+   * that never returns shows as no frame within stall_timeout_s. */
+  pipeline_runner_play(s->runner);
 }
 
 /* Reads what the sink negotiated (size, rate) into the shown fields. */
@@ -936,13 +1093,20 @@ tick_cb(gpointer user)
   sink = s->sink ? gst_object_ref(s->sink) : NULL;
   g_mutex_unlock(&s->lock);
 
-  if (state == STREAM_STATE_BACKOFF) {
-    if (now >= s->retry_at_us)
+  if (state == STREAM_STATE_BACKOFF || state == STREAM_STATE_FAILED) {
+    guint stopping;
+    g_mutex_lock(&s->lock);
+    stopping = s->stopping;
+    g_mutex_unlock(&s->lock);
+    /* The previous pipeline first stops (or is abandoned): it may hold the
+     * camera's only session or a webcam device. */
+    if (stopping == 0 &&
+        (state == STREAM_STATE_FAILED || now >= s->retry_at_us))
       attempt(s, TRUE);
     g_clear_object(&sink);
     return G_SOURCE_CONTINUE;
   }
-  if (!s->pipeline || !sink) {
+  if (!s->pipeline || !sink || check_played(s)) {
     g_clear_object(&sink);
     return G_SOURCE_CONTINUE;
   }
@@ -1121,7 +1285,7 @@ stop_cb(gpointer user)
 Stream *
 stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
            const struct ss_engine *engine, struct ss_pool *pool,
-           MediaDirs *media)
+           MediaDirs *media, RunnerSet *runners)
 {
   Stream *s = g_new0(Stream, 1);
 
@@ -1130,6 +1294,7 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
   s->ctx = g_main_context_ref(ctx);
   s->engine = engine;
   s->pool = pool;
+  s->runners = runner_set_ref(runners);
   g_mutex_init(&s->lock);
   stream_config_copy(&s->cfg, cfg);
   s->state = STREAM_STATE_STOPPED;
@@ -1164,6 +1329,7 @@ stream_unref(Stream *s)
     return;
   g_assert(s->pipeline == NULL && s->tick_source == NULL);
   frame_infer_unref(s->fi);
+  runner_set_unref(s->runners);
   stream_results_unref(s->results);
   g_clear_object(&s->sink);
   stream_config_clear(&s->cfg);

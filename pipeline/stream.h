@@ -6,12 +6,22 @@
  *     -> decodebin (depayload, parse, decode; dynamic pads)
  *     -> streamsightsink (connected to the stream's FrameInfer)
  * with a bus watch and a periodic tick on the registry's main context. The
- * supervisor (everything that touches the pipeline) runs on that context:
+ * supervisor runs on that context; the pipeline's state changes run on a
+ * thread of its own (pipeline-runner.h), so that a camera can never make
+ * the main context wait:
  *
  *   starting --first frame--> running
  *   starting/running --error | EOS | no frame for stall_timeout_s--> backoff
- *   backoff --delay elapsed--> starting (a NEW pipeline: new elements)
+ *   backoff --delay elapsed, previous pipeline stopped--> starting (a NEW
+ *                                                pipeline: new elements)
+ *   starting --2 abandoned pipelines of the stream still stuck--> failed
+ *   failed --one of them stopped after all--> starting
  *   any --stop/disable/remove--> stopped
+ *
+ * Stopping a pipeline detaches it at once (bus watch removed, sink cut off
+ * from inference) and its runner sets it to NULL in the background: after
+ * 2 s the stream's connections to the camera are shut down, after 5 s the
+ * pipeline is abandoned (counted in the registry's RunnerSet).
  *
  * The backoff delay is backoff_initial_s doubled per consecutive failure up
  * to backoff_max_s, times a random factor in [0.8, 1.2]; the count of
@@ -34,6 +44,7 @@
 #include <gst/gst.h>
 
 #include "engine.h"
+#include "pipeline-runner.h"
 #include "pool.h"
 #include "registry.h"
 #include "results.h"
@@ -45,14 +56,15 @@ G_BEGIN_DECLS
 typedef struct Stream Stream;
 
 /* A stopped stream (nothing built yet). cfg is copied and must be valid
- * (stream_config_validate); ctx is referenced; engine and pool are borrowed
+ * (stream_config_validate); ctx and runners are referenced (the stream's
+ * pipelines run their state changes there); engine and pool are borrowed
  * and must outlive the stream. media (referenced; NULL: not confined): a
  * file:// or v4l2 source is resolved through it before each attempt, and
  * the attempt fails with its refusal when the path is no longer allowed.
  * Any thread. */
 Stream *stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
                    const struct ss_engine *engine, struct ss_pool *pool,
-                   MediaDirs *media);
+                   MediaDirs *media, RunnerSet *runners);
 Stream *stream_ref(Stream *s);
 /* The last reference must be dropped after stream_stop(). NULL allowed. */
 void stream_unref(Stream *s);
@@ -61,11 +73,12 @@ void stream_unref(Stream *s);
  * Any thread; returns at once: the start runs from an idle source on the
  * main context. */
 void stream_start(Stream *s);
-/* Stops the supervisor and tears the pipeline down to NULL on the main
- * context, then waits for a frame still being inferred. Blocks the caller
- * until done; any thread (runs directly when the context is not running
- * elsewhere). final: the stream is being removed, later stream_start()
- * calls do nothing. */
+/* Stops the supervisor and detaches the pipeline on the main context (its
+ * runner takes it to NULL in the background, see above), then waits for a
+ * frame still being inferred (milliseconds). Blocks the caller until done,
+ * which takes no longer whatever the camera does; any thread (runs
+ * directly when the context is not running elsewhere). final: the stream
+ * is being removed, later stream_start() calls do nothing. */
 void stream_stop(Stream *s, gboolean final);
 
 /* Run-time changes, any thread. Disabling stops the stream (state stopped),

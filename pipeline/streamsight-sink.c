@@ -706,6 +706,21 @@ streamsight_sink_set_target(StreamsightSink *sink, int width, int height,
 }
 
 void
+streamsight_sink_clear_target(StreamsightSink *sink)
+{
+  g_return_if_fail(STREAMSIGHT_IS_SINK(sink));
+  GST_OBJECT_LOCK(sink);
+  g_mutex_lock(&sink->lock);
+  TargetRef *old_target = sink->target;
+  sink->target = NULL;
+  g_mutex_unlock(&sink->lock);
+  Plan *old_plan = rebuild_plan_locked(sink);
+  GST_OBJECT_UNLOCK(sink);
+  plan_unref(old_plan);
+  target_unref(old_target);
+}
+
+void
 streamsight_sink_get_stats(StreamsightSink *sink, StreamsightSinkStats *out)
 {
   g_return_if_fail(STREAMSIGHT_IS_SINK(sink) && out);

@@ -71,6 +71,12 @@ void streamsight_sink_set_target(StreamsightSink *sink, int width, int height,
                                  const SinkTarget *target, gpointer user,
                                  GDestroyNotify destroy);
 
+/* Disconnects the sink from its consumer: later frames are counted and
+ * ignored, and destroy(user) of the old target runs once no frame uses it.
+ * For a pipeline being stopped (or abandoned) whose frames must no longer
+ * reach the rest of the server. Any thread. */
+void streamsight_sink_clear_target(StreamsightSink *sink);
+
 /* Counters since the element was created, any thread. */
 typedef struct {
   guint64 received;      /* frames that reached render() */

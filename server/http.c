@@ -38,6 +38,7 @@ struct HttpServer {
   struct MHD_Daemon *daemon;
   Routes *routes;              /* borrowed */
   EventHub *events;            /* borrowed */
+  Watchdog *watchdog;          /* borrowed, may be NULL */
   guint64 max_body_bytes;
   guint port;
   char *tls_cert_pem;          /* kept for the daemon's lifetime */
@@ -255,7 +256,9 @@ work_main(gpointer data, gpointer user)
     route_response_add_header(&resp, "Retry-After", "2");
     routes_count_answer(s->routes, resp.status);
   } else {
+    guint task = watchdog_task_begin(s->watchdog, "an image job");
     route_work_run(j->work, &resp);
+    watchdog_task_end(s->watchdog, task);
   }
   g_debug("http: job -> %u (%.3f ms)", resp.status,
           (double)(g_get_monotonic_time() - j->st->start_us) / 1000.0);
@@ -378,7 +381,12 @@ answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
   req.body = st->body ? st->body->data : NULL;
   req.body_len = st->body ? st->body->len : 0;
   RouteResponse resp = { 0 };
+  /* Method and path only, as in the debug line below. */
+  char what[80];
+  g_snprintf(what, sizeof what, "%s %s", method, url);
+  guint task = watchdog_task_begin(s->watchdog, what);
   routes_handle(s->routes, &req, &resp);
+  watchdog_task_end(s->watchdog, task);
   st->answered = TRUE;
   if (resp.work && defer(s, conn, st, &resp))
     return MHD_YES; /* the job queues the answer and resumes */
@@ -665,6 +673,7 @@ http_server_start(const HttpOptions *opt, Routes *routes, GError **error)
   g_mutex_init(&s->work_lock);
   s->routes = routes;
   s->events = opt->events;
+  s->watchdog = opt->watchdog;
   s->max_body_bytes = opt->max_body_bytes;
   guint64 uri_max = opt->max_uri_bytes ? opt->max_uri_bytes
                                        : CONFIG_DEFAULT_MAX_URI_BYTES;

@@ -37,6 +37,7 @@
 
 #include "events.h"
 #include "routes.h"
+#include "watchdog.h"
 
 G_BEGIN_DECLS
 
@@ -82,6 +83,9 @@ typedef struct {
   EventHub *events;            /* borrowed; ended before the daemon stops */
   const char *tls_cert_pem;    /* both NULL: plain HTTP */
   const char *tls_key_pem;
+  /* Borrowed, NULL for none: every request handler and image job runs as
+   * a watched task (watchdog.h). */
+  Watchdog *watchdog;
 } HttpOptions;
 
 typedef struct HttpServer HttpServer;

@@ -1448,6 +1448,20 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
   }
   json_object_set_new(o, "config", cfg);
 
+  /* Pipelines stopping in the background, and those a camera kept from
+   * stopping (stream.h). */
+  RunnerSetStats ps_run;
+  registry_pipeline_stats(r->registry, &ps_run);
+  json_t *pipes = json_object();
+  json_object_set_new(pipes, "running", json_integer(ps_run.running));
+  json_object_set_new(pipes, "stopping", json_integer(ps_run.stopping));
+  json_object_set_new(pipes, "abandoned", json_integer(ps_run.abandoned));
+  json_object_set_new(pipes, "abandoned_total",
+                      json_integer((json_int_t)ps_run.abandoned_total));
+  json_object_set_new(pipes, "connections_cut_total",
+                      json_integer((json_int_t)ps_run.cut_total));
+  json_object_set_new(o, "pipelines", pipes);
+
   /* Every prediction of every stream, as the hub saw them. */
   if (r->events) {
     LatencySummary win[LATENCY_N_STAGES], since[LATENCY_N_STAGES];
@@ -1559,6 +1573,33 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
   metrics_sample_u64(out, "streamsight_pool_jobs_total", NULL,
                      pool_jobs_done(r->pool));
 
+  /* Pipelines (stream.h: stopped in the background, abandoned at 5 s). */
+  RunnerSetStats rs;
+  registry_pipeline_stats(r->registry, &rs);
+  metrics_family(out, "streamsight_pipelines", METRICS_GAUGE,
+                 "Pipelines alive, by phase: running (includes the two "
+                 "others), stopping, abandoned (did not stop within the "
+                 "deadline and still not stopped).");
+  {
+    const char *run[] = { "phase", "running", NULL };
+    const char *stop[] = { "phase", "stopping", NULL };
+    const char *aband[] = { "phase", "abandoned", NULL };
+    metrics_sample(out, "streamsight_pipelines", run, rs.running);
+    metrics_sample(out, "streamsight_pipelines", stop, rs.stopping);
+    metrics_sample(out, "streamsight_pipelines", aband, rs.abandoned);
+  }
+  metrics_family(out, "streamsight_pipelines_abandoned_total",
+                 METRICS_COUNTER,
+                 "Pipelines that did not stop within the deadline.");
+  metrics_sample_u64(out, "streamsight_pipelines_abandoned_total", NULL,
+                     rs.abandoned_total);
+  metrics_family(out, "streamsight_pipeline_connections_cut_total",
+                 METRICS_COUNTER,
+                 "Pipeline stops that needed their camera connections "
+                 "shut down.");
+  metrics_sample_u64(out, "streamsight_pipeline_connections_cut_total", NULL,
+                     rs.cut_total);
+
   /* Streams. */
   GPtrArray *list = registry_list(r->registry);
   metrics_family(out, "streamsight_streams", METRICS_GAUGE,
@@ -1575,7 +1616,7 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
                  "1 for the state a stream is in, 0 for the others.");
   for (guint i = 0; i < list->len; i++) {
     const StreamInfo *info = g_ptr_array_index(list, i);
-    for (int st = STREAM_STATE_STARTING; st <= STREAM_STATE_STOPPED; st++) {
+    for (int st = STREAM_STATE_STARTING; st <= STREAM_STATE_FAILED; st++) {
       const char *labels[] = { "stream", info->id,
                                "state", stream_state_name(st), NULL };
       metrics_sample(out, "streamsight_stream_state", labels,

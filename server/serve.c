@@ -32,9 +32,20 @@
 #include "registry.h"
 #include "routes.h"
 #include "streamsight-sink.h"
+#include "watchdog.h"
 
 /* TLS files are small; anything bigger is not a PEM certificate or key. */
 #define SERVE_PEM_MAX_BYTES (1u << 20)
+/* The watchdog (watchdog.h). The main loop runs short callbacks only (an
+ * iteration takes milliseconds even on a loaded 2-core machine) and no
+ * request handler waits on anything slower than a config file fsync, so
+ * these only fire when something is wedged. */
+#define SERVE_WATCHDOG_LOOP_S 30.0
+#define SERVE_WATCHDOG_TASK_S 60.0
+/* After SIGTERM the process is gone within this, whatever is stuck: HTTP
+ * stops at once, every stream stops in parallel (registry_free gives the
+ * pipelines 6 s, abandoning those a camera holds). */
+#define SERVE_SHUTDOWN_S 9.0
 
 static void
 serve_usage(FILE *out)
@@ -75,6 +86,7 @@ typedef struct {
   EventHub *events;
   Routes *routes;
   HttpServer *http;
+  Watchdog *watchdog;
   GMainLoop *loop;
   int signal_received;
 } Server;
@@ -265,6 +277,7 @@ start_http(Server *s)
     .events = s->events,
     .tls_cert_pem = cert,
     .tls_key_pem = key,
+    .watchdog = s->watchdog,
   };
   GError *e = NULL;
   s->http = http_server_start(&ho, s->routes, &e);
@@ -292,12 +305,18 @@ server_shutdown(Server *s)
   if (s->registry)
     registry_set_changed_func(s->registry, NULL, NULL);
   event_hub_free(s->events);
-  registry_free(s->registry);
-  pool_free(s->pool);
-  engine_free(s->engine);
-  model_unref(s->model);
+  if (registry_free(s->registry) > 0) {
+    /* Pipelines a camera keeps from stopping still hold their streams,
+     * which point at the pool and engine: leave those to the exit. */
+    g_message("leaving stuck pipelines behind at exit");
+  } else {
+    pool_free(s->pool);
+    engine_free(s->engine);
+    model_unref(s->model);
+  }
   config_store_free(s->store);
   server_config_free(s->config);
+  watchdog_free(s->watchdog);
   if (s->loop)
     g_main_loop_unref(s->loop);
 }
@@ -426,6 +445,12 @@ cmd_serve(int argc, char **argv)
     s.events = event_hub_new(s.registry, s.model, &eo);
   }
   registry_set_changed_func(s.registry, on_registry_changed, &s);
+  WatchdogOptions wo = {
+    .loop_stall_s = SERVE_WATCHDOG_LOOP_S,
+    .task_stall_s = SERVE_WATCHDOG_TASK_S,
+    .check_s = 1.0,
+  };
+  s.watchdog = watchdog_new(g_main_context_default(), &wo);
   if ((rc = start_http(&s)) != 0)
     goto out;
 
@@ -443,6 +468,7 @@ cmd_serve(int argc, char **argv)
   fflush(stdout);
 
   g_main_loop_run(s.loop);
+  watchdog_shutdown(s.watchdog, SERVE_SHUTDOWN_S);
   rc = 0;
 
 out:

@@ -21,7 +21,7 @@
     queue: 'Queue', preprocess: 'Preprocess', infer: 'Inference', e2e: 'End-to-end',
   };
   const STATE_TEXT = {
-    starting: 'Starting', running: 'Running', backoff: 'Reconnecting', stopped: 'Stopped',
+    starting: 'Starting', running: 'Running', backoff: 'Reconnecting', stopped: 'Stopped', failed: 'Failed',
   };
   const WINDOW_MS = 60 * 1000;          // the charts' time span
   const GAP_MS = 5 * 1000;              // a longer pause breaks a chart line

@@ -1,0 +1,198 @@
+/* streamsight — the process watchdog (see watchdog.h). */
+#define G_LOG_DOMAIN "streamsight"
+
+#include "watchdog.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Tasks watched at once: HTTP handler threads plus image-job threads, with
+ * room to spare; more are simply not watched. */
+#define WATCHDOG_SLOTS 64
+#define WATCHDOG_WHAT_MAX 80
+/* The heartbeat's period on the main loop. */
+#define HEARTBEAT_MS 1000
+
+typedef struct {
+  gint64 start_us; /* 0: free */
+  char what[WATCHDOG_WHAT_MAX];
+} Slot;
+
+struct Watchdog {
+  GMainContext *ctx;
+  GSource *heartbeat;
+  GThread *thread;
+  WatchdogOptions opt;
+  gint64 beat_us;      /* atomic: last heartbeat, monotonic */
+
+  GMutex lock;         /* protects everything below */
+  GCond cond;
+  gboolean quit;
+  gboolean shutting_down;
+  gint64 shutdown_deadline_us;
+  Slot slots[WATCHDOG_SLOTS];
+};
+
+static gboolean
+heartbeat_cb(gpointer user)
+{
+  Watchdog *w = user;
+  __atomic_store_n(&w->beat_us, g_get_monotonic_time(), __ATOMIC_RELAXED);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+fire_default(const char *why, int status, gpointer user)
+{
+  /* g_critical goes to stderr (the journal, docker logs); flush what the
+   * process printed before leaving without running exit handlers (a
+   * wedged thread may hold locks they need). */
+  g_critical("watchdog: %s; exiting with status %d", why, status);
+  fflush(stdout);
+  fflush(stderr);
+  _exit(status);
+}
+
+/* Under w->lock: why to fire now (newly allocated), or NULL. */
+static char *
+check_locked(Watchdog *w, gint64 now, int *status)
+{
+  if (w->shutting_down) {
+    if (now < w->shutdown_deadline_us)
+      return NULL;
+    *status = 0;
+    for (int i = 0; i < WATCHDOG_SLOTS; i++)
+      if (w->slots[i].start_us)
+        return g_strdup_printf("shutdown still not finished at its deadline "
+                               "(an HTTP task has run %.0f s: %s)",
+                               (double)(now - w->slots[i].start_us) / 1e6,
+                               w->slots[i].what);
+    return g_strdup("shutdown still not finished at its deadline");
+  }
+  *status = WATCHDOG_EXIT_CODE;
+  if (w->opt.loop_stall_s > 0) {
+    gint64 beat = __atomic_load_n(&w->beat_us, __ATOMIC_RELAXED);
+    double silent_s = (double)(now - beat) / 1e6;
+    if (silent_s >= w->opt.loop_stall_s)
+      return g_strdup_printf("the main loop has not run for %.0f s (limit "
+                             "%.0f s): streams are no longer supervised",
+                             silent_s, w->opt.loop_stall_s);
+  }
+  if (w->opt.task_stall_s > 0) {
+    for (int i = 0; i < WATCHDOG_SLOTS; i++) {
+      double run_s;
+      if (!w->slots[i].start_us)
+        continue;
+      run_s = (double)(now - w->slots[i].start_us) / 1e6;
+      if (run_s >= w->opt.task_stall_s)
+        return g_strdup_printf("an HTTP task has run for %.0f s (limit %.0f "
+                               "s): %s", run_s, w->opt.task_stall_s,
+                               w->slots[i].what);
+    }
+  }
+  return NULL;
+}
+
+static gpointer
+watchdog_thread(gpointer p)
+{
+  Watchdog *w = p;
+  g_mutex_lock(&w->lock);
+  while (!w->quit) {
+    gint64 now = g_get_monotonic_time();
+    int status = 0;
+    char *why = check_locked(w, now, &status);
+    if (why) {
+      g_mutex_unlock(&w->lock);
+      (w->opt.fire ? w->opt.fire : fire_default)(why, status,
+                                                 w->opt.fire_user);
+      g_free(why);
+      return NULL; /* fired once: watch no more */
+    }
+    g_cond_wait_until(&w->cond, &w->lock,
+                      now + (gint64)(w->opt.check_s * G_USEC_PER_SEC));
+  }
+  g_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+Watchdog *
+watchdog_new(GMainContext *ctx, const WatchdogOptions *o)
+{
+  Watchdog *w = g_new0(Watchdog, 1);
+  w->ctx = g_main_context_ref(ctx);
+  w->opt = *o;
+  if (!(w->opt.check_s > 0))
+    w->opt.check_s = 1.0;
+  g_mutex_init(&w->lock);
+  g_cond_init(&w->cond);
+  w->beat_us = g_get_monotonic_time();
+  w->heartbeat = g_timeout_source_new(HEARTBEAT_MS);
+  /* Above the default priority: a busy but healthy loop still beats. */
+  g_source_set_priority(w->heartbeat, G_PRIORITY_HIGH);
+  g_source_set_callback(w->heartbeat, heartbeat_cb, w, NULL);
+  g_source_attach(w->heartbeat, ctx);
+  w->thread = g_thread_new("ss-watchdog", watchdog_thread, w);
+  return w;
+}
+
+void
+watchdog_free(Watchdog *w)
+{
+  if (!w)
+    return;
+  g_mutex_lock(&w->lock);
+  w->quit = TRUE;
+  g_cond_broadcast(&w->cond);
+  g_mutex_unlock(&w->lock);
+  g_thread_join(w->thread);
+  g_source_destroy(w->heartbeat);
+  g_source_unref(w->heartbeat);
+  g_main_context_unref(w->ctx);
+  g_cond_clear(&w->cond);
+  g_mutex_clear(&w->lock);
+  g_free(w);
+}
+
+guint
+watchdog_task_begin(Watchdog *w, const char *what)
+{
+  guint token = 0;
+  if (!w)
+    return 0;
+  g_mutex_lock(&w->lock);
+  for (int i = 0; i < WATCHDOG_SLOTS; i++) {
+    if (w->slots[i].start_us)
+      continue;
+    w->slots[i].start_us = g_get_monotonic_time();
+    g_strlcpy(w->slots[i].what, what ? what : "?", WATCHDOG_WHAT_MAX);
+    token = (guint)i + 1;
+    break;
+  }
+  g_mutex_unlock(&w->lock);
+  return token;
+}
+
+void
+watchdog_task_end(Watchdog *w, guint token)
+{
+  if (!w || token == 0 || token > WATCHDOG_SLOTS)
+    return;
+  g_mutex_lock(&w->lock);
+  w->slots[token - 1].start_us = 0;
+  g_mutex_unlock(&w->lock);
+}
+
+void
+watchdog_shutdown(Watchdog *w, double timeout_s)
+{
+  if (!w)
+    return;
+  g_mutex_lock(&w->lock);
+  w->shutting_down = TRUE;
+  w->shutdown_deadline_us =
+      g_get_monotonic_time() + (gint64)(timeout_s * G_USEC_PER_SEC);
+  g_cond_broadcast(&w->cond);
+  g_mutex_unlock(&w->lock);
+}
