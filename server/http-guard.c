@@ -319,12 +319,3 @@ http_guard_request_done(HttpGuard *g, HttpGuardConn *c)
 {
   conn_phase(g, c, PHASE_IDLE, TRUE);
 }
-
-guint
-http_guard_open_count(HttpGuard *g)
-{
-  g_mutex_lock(&g->lock);
-  guint n = g->conns.length;
-  g_mutex_unlock(&g->lock);
-  return n;
-}

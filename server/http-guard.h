@@ -88,9 +88,6 @@ void http_guard_body_done(HttpGuard *g, HttpGuardConn *c);
  * kept alive, until its next request line or the idle timeout. */
 void http_guard_request_done(HttpGuard *g, HttpGuardConn *c);
 
-/* Connections open now (for stats and tests). */
-guint http_guard_open_count(HttpGuard *g);
-
 G_END_DECLS
 
 #endif
