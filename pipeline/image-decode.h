@@ -34,10 +34,15 @@ typedef enum {
 #define IMAGE_DECODE_MAX_FILE_BYTES ((gsize)64 * 1024 * 1024)
 #define IMAGE_DECODE_MAX_SIDE 16384
 #define IMAGE_DECODE_MAX_PIXELS ((guint64)100 * 1000 * 1000)
-/* A progressive JPEG with more scans than this is refused (a "scan bomb"
- * of thousands of empty scans costs one pass over every block each; real
- * encoders write about 10, jpeg_simple_progression 10, mozjpeg up to 64). */
+/* A JPEG with more scans than this is refused: a "scan bomb" of thousands
+ * of empty scans costs one pass over every block each. Real encoders write
+ * 3..20 (jpeg_simple_progression 10 for YCbCr, 18 for CMYK). Large images
+ * get fewer: IMAGE_DECODE_MAX_SCAN_BLOCKS / their 8x8 blocks, but never
+ * below IMAGE_DECODE_MIN_SCAN_LIMIT, so that 100 scans of a 4096 x 4096
+ * grey image or 32 of a 100 Mpx one are the most one upload can cost. */
 #define IMAGE_DECODE_MAX_SCANS 100
+#define IMAGE_DECODE_MIN_SCAN_LIMIT 32
+#define IMAGE_DECODE_MAX_SCAN_BLOCKS ((guint64)100 * 512 * 512)
 /* CPU time one JPEG decode may take (checked by libjpeg's progress
  * monitor; the largest allowed baseline image decodes in about 1 s). */
 #define IMAGE_DECODE_MAX_CPU_MS 5000

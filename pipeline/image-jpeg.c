@@ -18,9 +18,10 @@
  * Limits: the header's size before anything is allocated; the memory
  * (coefficient buffers of a multi-scan file plus the output) estimated from
  * the header and refused over the caller's limit, with libjpeg's own
- * max_memory_to_use as a backstop; IMAGE_DECODE_MAX_SCANS scans and
- * IMAGE_DECODE_MAX_CPU_MS of thread CPU time, checked by the progress
- * monitor (called for every row of blocks read or written).
+ * max_memory_to_use as a backstop; IMAGE_DECODE_MAX_SCANS scans (fewer
+ * for large images, see image-decode.h) and IMAGE_DECODE_MAX_CPU_MS of
+ * thread CPU time, checked by the progress monitor (called for every row
+ * of blocks read or written).
  */
 #include "image-decode-private.h"
 
@@ -45,6 +46,7 @@ typedef struct {
   ImageDecodeError code;
   char message[JMSG_LENGTH_MAX + 128];
   guint64 cpu_deadline_ns; /* thread CPU clock */
+  int max_scans;           /* for this image's size */
   struct jpeg_decompress_struct cinfo;
   gboolean created;
   RgbImage img;      /* the output while decoding */
@@ -147,11 +149,11 @@ jpeg_on_progress(j_common_ptr c)
 {
   JpegCtx *x = c->client_data;
   if (c->is_decompressor &&
-      ((j_decompress_ptr)c)->input_scan_number > IMAGE_DECODE_MAX_SCANS)
+      ((j_decompress_ptr)c)->input_scan_number > x->max_scans)
     jpeg_abort_with(x, IMAGE_DECODE_ERROR_TOO_LARGE,
-                    "JPEG has more than %d scans (the limit; encoders write "
-                    "about 10)",
-                    IMAGE_DECODE_MAX_SCANS);
+                    "JPEG has more than %d scans (the limit for its size; "
+                    "encoders write about 10)",
+                    x->max_scans);
   if (thread_cpu_ns() > x->cpu_deadline_ns)
     jpeg_abort_with(x, IMAGE_DECODE_ERROR_TOO_LARGE,
                     "JPEG decoding took more than %d ms of CPU time (the "
@@ -167,6 +169,7 @@ jpeg_ctx_new(void)
   x->pub.error_exit = jpeg_on_error;
   x->pub.emit_message = jpeg_on_message;
   x->progress.progress_monitor = jpeg_on_progress;
+  x->max_scans = IMAGE_DECODE_MAX_SCANS;
   x->cpu_deadline_ns = thread_cpu_ns() +
                        (guint64)IMAGE_DECODE_MAX_CPU_MS * 1000000u;
   return x;
@@ -256,6 +259,13 @@ jpeg_read_setup(JpegCtx *x, const guint8 *d, gsize n, int target_side,
                     "space",
                     c->num_components);
   }
+  guint64 blocks = 0;
+  for (int ci = 0; ci < c->num_components; ci++)
+    blocks += (guint64)c->comp_info[ci].width_in_blocks *
+              c->comp_info[ci].height_in_blocks;
+  x->max_scans = (int)CLAMP(IMAGE_DECODE_MAX_SCAN_BLOCKS / MAX(blocks, 1u),
+                            (guint64)IMAGE_DECODE_MIN_SCAN_LIMIT,
+                            (guint64)IMAGE_DECODE_MAX_SCANS);
   c->dct_method = JDCT_ISLOW;
   c->do_fancy_upsampling = TRUE;
   c->scale_num = 1;

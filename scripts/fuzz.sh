@@ -62,18 +62,12 @@ fi
 [ "$build_only" = 1 ] && exit 0
 
 supp="$root/tests/sanitizers"
-# Leaks are checked per input by libFuzzer. The image harness runs gst_init,
-# whose GLib quark blocks are leaked by design (tests/sanitizers/lsan.supp);
-# their suppressions match only with full stacks (slow unwinding, 8 frames as
-# in scripts/test.sh), which the other harnesses, without GStreamer, do not
-# need.
-declare -A asan_extra=([image]=":fast_unwind_on_malloc=0:malloc_context_size=8")
-# The image harness also checks leaks only at exit: LeakSanitizer's
-# stop-the-world tracer crashed (signal 11, "LeakSanitizer has encountered a
-# fatal error") once in 21 minutes of per-input checks while GStreamer's
-# streaming threads were exiting; no input reproduces it. test-image and the
-# fuzz-image replay test check the same path for leaks at exit.
-declare -A fuzz_extra=([image]="-detect_leaks=0")
+# Leaks are checked per input by libFuzzer, for every harness. (The image
+# harness once ran GStreamer, whose GLib quark blocks leak by design and
+# needed slow unwinding and leak checks at exit only; still images are
+# decoded with libjpeg-turbo and libspng now, and no harness calls gst_init.)
+declare -A asan_extra=()
+declare -A fuzz_extra=()
 asan_base="abort_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"

@@ -92,11 +92,8 @@ release(ClassifyPool *p, ImageClassifier *c)
   g_mutex_unlock(&p->lock);
 }
 
-/* Reserves bytes of the decode budget, waiting up to
- * CLASSIFY_POOL_BUDGET_WAIT_MS for other decodes to give theirs back.
- * bytes <= budget (the probe refused more). */
-static gboolean
-budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
+gboolean
+classify_pool_budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
 {
   gint64 deadline = g_get_monotonic_time() +
                     (gint64)CLASSIFY_POOL_BUDGET_WAIT_MS * 1000;
@@ -121,8 +118,8 @@ budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
   return TRUE;
 }
 
-static void
-budget_release(ClassifyPool *p, guint64 bytes)
+void
+classify_pool_budget_release(ClassifyPool *p, guint64 bytes)
 {
   g_mutex_lock(&p->lock);
   g_assert(p->in_use >= bytes);
@@ -155,10 +152,10 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
     count_bad_image(p);
     return -1;
   }
-  if (!budget_reserve(p, di.memory_bytes, error))
+  if (!classify_pool_budget_reserve(p, di.memory_bytes, error))
     return -1;
   if (!image_decode_buffer_opts(data, len, &opts, &img, error)) {
-    budget_release(p, di.memory_bytes);
+    classify_pool_budget_release(p, di.memory_bytes);
     count_bad_image(p);
     return -1;
   }
@@ -166,7 +163,7 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
   ImageClassifier *c = acquire(p, error);
   if (!c) {
     rgb_image_clear(&img);
-    budget_release(p, di.memory_bytes);
+    classify_pool_budget_release(p, di.memory_bytes);
     return -1;
   }
   int n = image_classifier_run(c, &img, IMAGE_CLASSIFY_DEFAULT_CROP, k, out);
@@ -177,7 +174,7 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
   ci.decode_ms = (double)(t1 - t0) / 1000.0;
   ci.infer_ms = (double)(t2 - t1) / 1000.0;
   rgb_image_clear(&img);
-  budget_release(p, di.memory_bytes);
+  classify_pool_budget_release(p, di.memory_bytes);
   if (n < 0) {
     g_set_error(error, IMAGE_CLASSIFY_ERROR, IMAGE_CLASSIFY_ERROR_ENGINE,
                 "classification failed (bad arguments)");

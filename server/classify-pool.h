@@ -73,6 +73,14 @@ int classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
 
 void classify_pool_stats(ClassifyPool *p, ClassifyPoolStats *out);
 
+/* Takes bytes of the decode budget as a decode does (waiting up to
+ * CLASSIFY_POOL_BUDGET_WAIT_MS; CLASSIFY_POOL_ERROR_BUSY after) and gives
+ * them back. For memory spent beside the uploads, and for tests that hold
+ * the budget. Any thread. */
+gboolean classify_pool_budget_reserve(ClassifyPool *p, guint64 bytes,
+                                      GError **error);
+void classify_pool_budget_release(ClassifyPool *p, guint64 bytes);
+
 G_END_DECLS
 
 #endif
