@@ -5,15 +5,18 @@
  * runner's request and phase fields; the hooks and GStreamer are called
  * without it. A runner's memory is kept by a reference count: its thread
  * holds one, the owner one until stop, and the deadline thread one while it
- * calls a hook.
+ * calls a hook. The set lives while it has references or runners: a runner
+ * counts as running until it is freed (hooks' user data released), so
+ * that once runner_set_wait() says 0 no runner thread touches anything of
+ * the caller's again, and whoever drops the last of both frees the set.
  */
 #define G_LOG_DOMAIN "streamsight"
 
 #include "pipeline-runner.h"
 
 struct RunnerSet {
-  gatomicrefcount ref;
   GMutex lock;
+  guint refs;             /* under lock, like everything below */
   GCond cond;             /* runner finished / abandoned / new stop */
   GList *stopping;        /* PipelineRunner*, stop asked, not finished */
   GThread *deadline_thread;
@@ -32,7 +35,7 @@ typedef enum {
 
 struct PipelineRunner {
   gatomicrefcount ref;
-  RunnerSet *set;         /* a reference */
+  RunnerSet *set;         /* kept alive by this runner's `running` count */
   GstElement *pipeline;   /* a reference, dropped by the thread */
 
   /* Under set->lock. */
@@ -53,7 +56,7 @@ RunnerSet *
 runner_set_new(void)
 {
   RunnerSet *set = g_new0(RunnerSet, 1);
-  g_atomic_ref_count_init(&set->ref);
+  set->refs = 1;
   g_mutex_init(&set->lock);
   g_cond_init(&set->cond);
   return set;
@@ -62,15 +65,17 @@ runner_set_new(void)
 RunnerSet *
 runner_set_ref(RunnerSet *set)
 {
-  g_atomic_ref_count_inc(&set->ref);
+  g_mutex_lock(&set->lock);
+  set->refs++;
+  g_mutex_unlock(&set->lock);
   return set;
 }
 
-/* The last reference is gone, so no runner is left (each holds one) and
- * the deadline thread has nothing to watch. from_deadline_thread: called by
- * that thread itself, which then ends. */
+/* No reference and no runner is left, so the deadline thread has nothing
+ * to watch. Called by whoever dropped the last of them; when that is the
+ * deadline thread itself, it ends right after. */
 static void
-set_free(RunnerSet *set, gboolean from_deadline_thread)
+set_free(RunnerSet *set)
 {
   GThread *t;
   g_mutex_lock(&set->lock);
@@ -78,7 +83,7 @@ set_free(RunnerSet *set, gboolean from_deadline_thread)
   t = g_steal_pointer(&set->deadline_thread);
   g_cond_broadcast(&set->cond);
   g_mutex_unlock(&set->lock);
-  if (t && from_deadline_thread)
+  if (t && t == g_thread_self())
     g_thread_unref(t);
   else if (t)
     g_thread_join(t);
@@ -91,8 +96,14 @@ set_free(RunnerSet *set, gboolean from_deadline_thread)
 void
 runner_set_unref(RunnerSet *set)
 {
-  if (set && g_atomic_ref_count_dec(&set->ref))
-    set_free(set, FALSE);
+  gboolean last;
+  if (!set)
+    return;
+  g_mutex_lock(&set->lock);
+  last = --set->refs == 0 && set->running == 0;
+  g_mutex_unlock(&set->lock);
+  if (last)
+    set_free(set);
 }
 
 void
@@ -130,16 +141,26 @@ runner_ref(PipelineRunner *r)
   return r;
 }
 
-static void
+/* Returns TRUE when this freed the set (the caller must not touch it). */
+static gboolean
 runner_unref(PipelineRunner *r)
 {
+  RunnerSet *set = r->set;
+  gboolean last;
   if (!g_atomic_ref_count_dec(&r->ref))
-    return;
+    return FALSE;
   g_assert(r->pipeline == NULL);
   if (r->hooks_destroy && r->hooks_user)
     r->hooks_destroy(r->hooks_user);
-  runner_set_unref(r->set);
   g_free(r);
+  g_mutex_lock(&set->lock);
+  set->running--;
+  last = set->refs == 0 && set->running == 0;
+  g_cond_broadcast(&set->cond);
+  g_mutex_unlock(&set->lock);
+  if (last)
+    set_free(set);
+  return last;
 }
 
 static gpointer
@@ -176,11 +197,6 @@ runner_thread(gpointer p)
   if (r->hooks.finished)
     r->hooks.finished(r->hooks_user, abandoned);
   gst_clear_object(&r->pipeline);
-  /* Counted as running until everything of the pipeline is gone. */
-  g_mutex_lock(&set->lock);
-  set->running--;
-  g_cond_broadcast(&set->cond);
-  g_mutex_unlock(&set->lock);
   runner_unref(r);
   return NULL;
 }
@@ -191,7 +207,7 @@ pipeline_runner_new(RunnerSet *set, GstElement *pipeline, GError **error)
   PipelineRunner *r = g_new0(PipelineRunner, 1);
   GThread *t;
   g_atomic_ref_count_init(&r->ref);
-  r->set = runner_set_ref(set);
+  r->set = set;
   r->pipeline = gst_object_ref(pipeline);
   g_mutex_lock(&set->lock);
   set->running++;
@@ -199,12 +215,9 @@ pipeline_runner_new(RunnerSet *set, GstElement *pipeline, GError **error)
   runner_ref(r); /* the thread's */
   t = g_thread_try_new("ss-pipeline", runner_thread, r, error);
   if (!t) {
-    g_mutex_lock(&set->lock);
-    set->running--;
-    g_mutex_unlock(&set->lock);
     gst_clear_object(&r->pipeline);
     g_atomic_ref_count_dec(&r->ref);
-    runner_unref(r);
+    runner_unref(r); /* frees it; the caller's reference keeps the set */
     return NULL;
   }
   g_thread_unref(t); /* detached: a stuck one is never joined */
@@ -275,15 +288,10 @@ deadline_thread(gpointer p)
       due->hooks.cut(due->hooks_user);
     else if (!cut && due->hooks.abandoned)
       due->hooks.abandoned(due->hooks_user);
-    /* Dropping the runner may drop the last reference to the set (and the
-     * hooks' user may hold one): never let runner_set_unref join this
-     * thread from itself. */
-    runner_set_ref(set);
-    runner_unref(due);
-    if (g_atomic_ref_count_dec(&set->ref)) {
-      set_free(set, TRUE);
+    /* Dropping the runner may free the set (set_free then leaves this
+     * thread to end). */
+    if (runner_unref(due))
       return NULL;
-    }
     g_mutex_lock(&set->lock);
   }
   g_mutex_unlock(&set->lock);
