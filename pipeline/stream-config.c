@@ -213,7 +213,7 @@ uri_redact_end(const char *uri, gsize len, const UriParts *p)
  * '&', ';' or '#' (in the path also '/' and '?'), or to an '_' that starts
  * the next "name=" (the XMEye separator). A value is secret when its name
  * contains one of the words below, case-insensitively ("x-auth-token",
- * "api_key", "Password"). The words are broad on purpose: hiding a harmless
+ * "api_key", "Password"), or is one of the short names below. The words are broad on purpose: hiding a harmless
  * "keyframes=1" costs little, showing a token costs a camera. */
 
 static const char *const secret_words[] = {
@@ -224,6 +224,18 @@ static const char *const secret_words[] = {
 static const char *const user_words[] = {
   "user", "usr", "login", NULL,
 };
+/* Short names some DVRs use ("?u=admin&p=..."), matched whole only. */
+static const char *const secret_names[] = { "p", "pw", NULL };
+static const char *const user_names[] = { "u", NULL };
+
+static gboolean
+name_is(const char *name, gsize n, const char *const *names)
+{
+  for (int w = 0; names[w]; w++)
+    if (strlen(names[w]) == n && g_ascii_strncasecmp(name, names[w], n) == 0)
+      return TRUE;
+  return FALSE;
+}
 
 static gboolean
 name_char(char ch)
@@ -284,9 +296,11 @@ for_each_secret_value(const char *uri, gsize from, gsize len,
         i++;
       continue;
     }
-    if (name_has_word(uri + n0, i - n0, secret_words))
+    if (name_has_word(uri + n0, i - n0, secret_words) ||
+        name_is(uri + n0, i - n0, secret_names))
       kind = VALUE_SECRET;
-    else if (name_has_word(uri + n0, i - n0, user_words))
+    else if (name_has_word(uri + n0, i - n0, user_words) ||
+             name_is(uri + n0, i - n0, user_names))
       kind = VALUE_USER;
     v0 = v1 = i + 1;
     while (v1 < len) {

@@ -76,7 +76,8 @@ gboolean stream_config_validate(const StreamConfig *c, GError **error);
 /* The URI with its credentials replaced by "***" (newly allocated): the
  * whole user info (user:pass@host becomes ***@host), and the value of every
  * "name=value" in the path or query whose name contains pass, pwd, token,
- * key, secret, auth, sig, credential, user, usr or login, case-insensitively
+ * key, secret, auth, sig, credential, user, usr or login, or is u, p or pw,
+ * case-insensitively
  * ("?password=***", "/user=***_password=***_channel=1", "?x-auth-token=***").
  * Any string is accepted: when the authority is malformed (e.g. an unencoded
  * '/' or '#' in a password) everything between "://" and the last '@' is

@@ -304,6 +304,9 @@ static const char *const redact_cases[][2] = {
     "https://h/s?access_token=***&Signature=***&x=1" },
   { "http://h/a?PASSWD=x&secret=y&credential=z&passphrase=w",
     "http://h/a?PASSWD=***&secret=***&credential=***&passphrase=***" },
+  { "http://h/snap.cgi?chn=1&u=admin&p=xyz&PW=k",
+    "http://h/snap.cgi?chn=1&u=***&p=***&PW=***" },
+  { "http://h/a?up=1&pp=2", "http://h/a?up=1&pp=2" }, /* whole names only */
   { "http://h/a?token=", "http://h/a?token=" },     /* nothing to hide */
   { "http://h/a?channel=1&x=2", "http://h/a?channel=1&x=2" },
   /* XMEye: in the path, '_' between the pairs. */
