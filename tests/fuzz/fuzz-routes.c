@@ -28,8 +28,9 @@
  * Properties checked per response: a status in 200..599; a JSON body when
  * the content type says so, and always for >= 400 (error.code and
  * error.message strings); no body on 204/304; Location on 201, Allow on
- * 405, WWW-Authenticate on 401; and no camera password from a POSTed URI
- * in any body, event text or header value (see secret_of()).
+ * 405, WWW-Authenticate on 401; and no camera password or other secret
+ * value from a POSTed URI in any body, event text or header value (see
+ * secrets_of()).
  */
 #include <glib.h>
 #include <jansson.h>
@@ -300,29 +301,39 @@ parse_request(const char *buf, gsize size, Request *r)
   }
 }
 
-/* The password of a POSTed stream URI worth checking for leaks (new
- * string), or NULL. */
-static char *
-secret_of(const Request *r, const char *all, gsize all_len)
+/* Is this secret distinctive enough to look for in the output: long, with
+ * a character ordinary text rarely has, once in the whole input (so no
+ * other field, a name, carries it), and no '*' or '=' (the redacted form
+ * "pwd=***" must not count as a leak of the value "=***"). */
+static gboolean
+worth_checking(const char *s, const char *all, gsize all_len)
+{
+  const char *first;
+  if (strlen(s) < FUZZ_SECRET_MIN || !strpbrk(s, "!$&'(),;~") ||
+      strpbrk(s, "\"\\*=") || !g_utf8_validate(s, -1, NULL))
+    return FALSE;
+  first = g_strstr_len(all, (gssize)all_len, s);
+  return first && !g_strstr_len(first + 1,
+                                (gssize)(all + all_len - first - 1), s);
+}
+
+/* The secrets of a POSTed stream URI worth checking for leaks (added to
+ * secrets): its password and the values of its secret-named parameters
+ * (stream_config_uri_secrets), as written and decoded. */
+static void
+secrets_of(const Request *r, const char *all, gsize all_len,
+           GPtrArray *secrets)
 {
   if (!r->body || g_strcmp0(r->method, "POST") != 0)
-    return NULL;
+    return;
   json_t *o = json_loadb((const char *)r->body, r->body_len, 0, NULL);
   const char *uri = json_string_value(json_object_get(o, "uri"));
-  char *user = NULL, *pw = NULL, *secret = NULL;
-  if (uri && stream_config_split_userinfo(uri, NULL, &user, &pw) && pw &&
-      strlen(pw) >= FUZZ_SECRET_MIN && strpbrk(pw, "!$&'()*,;=~") &&
-      !strpbrk(pw, "\"\\") && g_utf8_validate(pw, -1, NULL)) {
-    /* Once in the whole input, so no other field (a name) carries it. */
-    const char *first = g_strstr_len(all, (gssize)all_len, pw);
-    if (first && !g_strstr_len(first + 1, (gssize)(all + all_len - first - 1),
-                               pw))
-      secret = g_strdup(pw);
-  }
-  g_free(user);
-  g_free(pw);
+  char **found = stream_config_uri_secrets(uri);
+  for (int i = 0; found[i]; i++)
+    if (worth_checking(found[i], all, all_len))
+      g_ptr_array_add(secrets, g_strdup(found[i]));
+  g_strfreev(found);
   json_decref(o);
-  return secret;
 }
 
 static void
@@ -332,7 +343,7 @@ check_no_secret(const Request *req, const char *text, gsize len,
   for (guint i = 0; text && i < secrets->len; i++) {
     const char *secret = g_ptr_array_index(secrets, i);
     FUZZ_CHECK(!g_strstr_len(text, (gssize)len, secret),
-               "%s %s: %s shows a stream's password", req->method,
+               "%s %s: %s shows a stream's secret", req->method,
                req->path, where);
   }
 }
@@ -435,9 +446,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Request req;
     parse_request(all + start, end - start, &req);
     if (req.method) {
-      char *secret = secret_of(&req, all, size);
-      if (secret)
-        g_ptr_array_add(secrets, secret);
+      secrets_of(&req, all, size, secrets);
       RouteRequest rr = {
         .method = req.method,
         .path = req.path,

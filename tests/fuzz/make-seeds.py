@@ -93,6 +93,11 @@ def route_seeds():
     ctype = "Content-Type: application/json"
     create = json.dumps({"name": "cam", "uri": "rtsp://admin:hunter2!xyz@127.0.0.1:8554/s",
                          "max_fps": 2, "top_k": 3, "history_len": 5})
+    # Credentials in the query and the path (redacted like the user info).
+    create_query = json.dumps({
+        "id": "dvr", "name": "dvr", "enabled": False,
+        "uri": "http://127.0.0.1:9/user=adm!n0987_password=hunter3!xyz_channel=1"
+               "?usr=usr!name42&pwd=hunter4!xyz&X-Auth-Token=t0k!en%21abc"})
     create_id = json.dumps({"id": "front-door", "name": "Front", "uri": "test:",
                             "pattern": "ball", "enabled": False})
     sep = "%%\n"
@@ -111,6 +116,9 @@ def route_seeds():
         "create-too-large.txt": request("POST", "/api/v1/streams",
                                         [ctype, "Content-Length: 99999999"], create),
         "create-bad-json.txt": request("POST", "/api/v1/streams", [ctype], '{"name": "a",'),
+        "create-query-secrets.txt": request("POST", "/api/v1/streams", [ctype], create_query)
+                                    + "\n" + sep + request("GET", "/api/v1/streams")
+                                    + sep + request("GET", "/api/v1/streams/dvr"),
         "sequence.txt": request("POST", "/api/v1/streams", [ctype], create_id) + "\n" + sep +
                         request("GET", "/api/v1/streams/front-door") + sep +
                         request("GET", "/api/v1/streams/front-door/predictions/latest") + sep +
