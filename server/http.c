@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http-framing.h"
 #include "http-guard.h"
 
 G_DEFINE_QUARK(streamsight-http-error-quark, http_error)
@@ -398,51 +399,12 @@ answer(HttpServer *s, struct MHD_Connection *conn, const char *url,
   return ret;
 }
 
-/* What the headers say about the request's framing. */
-typedef struct {
-  guint n_length;          /* Content-Length headers */
-  gboolean lengths_differ;
-  const char *length;      /* the first one */
-  guint n_encoding;        /* Transfer-Encoding headers */
-  const char *encoding;
-  gboolean bad_name;       /* whitespace in a header name */
-} Framing;
-
 static enum MHD_Result
-scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-             const char *value)
+add_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+            const char *value)
 {
-  Framing *f = cls;
-  if (strpbrk(key, " \t"))
-    f->bad_name = TRUE; /* "Content-Length : 5" would frame nothing here */
-  if (g_ascii_strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-    if (f->n_length++ == 0)
-      f->length = value;
-    else if (g_strcmp0(f->length, value) != 0)
-      f->lengths_differ = TRUE;
-  } else if (g_ascii_strcasecmp(key,
-                                MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-    if (f->n_encoding++ == 0)
-      f->encoding = value;
-  }
+  http_framing_add(cls, key, value);
   return MHD_YES;
-}
-
-/* "chunked", in any case, spaces around allowed. */
-static gboolean
-is_chunked(const char *v)
-{
-  static const char word[] = "chunked";
-  if (!v)
-    return FALSE;
-  while (*v == ' ' || *v == '\t')
-    v++;
-  if (g_ascii_strncasecmp(v, word, sizeof word - 1) != 0)
-    return FALSE;
-  for (v += sizeof word - 1; *v; v++)
-    if (*v != ' ' && *v != '\t')
-      return FALSE;
-  return TRUE;
 }
 
 /* The checks nothing but http.c can make, from the request line and the
@@ -456,19 +418,11 @@ check_request(HttpServer *s, struct MHD_Connection *conn,
               RouteResponse *resp)
 {
   LimitLog *limits = routes_limit_log(s->routes);
-  Framing f = { 0 };
-  MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_framing, &f);
-  const char *why = NULL;
-  if (st->nul_in_target)
-    why = "the request target contains %00 (an encoded NUL)";
-  else if (f.bad_name)
-    why = "a header name contains whitespace";
-  else if (f.lengths_differ)
-    why = "conflicting Content-Length headers";
-  else if (f.n_length > 0 && f.n_encoding > 0)
-    why = "both Content-Length and Transfer-Encoding";
-  else if (f.n_encoding > 1 || (f.n_encoding == 1 && !is_chunked(f.encoding)))
-    why = "unsupported Transfer-Encoding (only one \"chunked\" is)";
+  HttpFraming f = { 0 };
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, add_framing, &f);
+  const char *why = st->nul_in_target
+                        ? "the request target contains %00 (an encoded NUL)"
+                        : http_framing_problem(&f, with_body);
   if (why) {
     char detail[96];
     g_snprintf(detail, sizeof detail, "a request was refused (400): %s",
@@ -490,11 +444,6 @@ check_request(HttpServer *s, struct MHD_Connection *conn,
     routes_count_answer(s->routes, 414);
     return FALSE;
   }
-  guint64 length = 0;
-  *with_body = f.n_encoding > 0 ||
-               (f.length && g_ascii_string_to_unsigned(
-                                f.length, 10, 0, G_MAXUINT64, &length,
-                                NULL) && length > 0);
   return TRUE;
 }
 
@@ -510,23 +459,18 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
   http_guard_request_line(s->guard, conn_guard(conn));
   if (!uri)
     return st;
-  st->nul_in_target = strstr(uri, "%00") != NULL;
-  char *query = strchr(uri, '?');
-  if (query) {
-    guint n = 1;
-    for (const char *p = query + 1; *p; p++)
-      n += *p == '&';
-    if (n > HTTP_MAX_QUERY_ARGS) {
-      /* libmicrohttpd 0.9.75 parses the arguments right after this
-       * callback, each into a record in the connection's memory; a few
-       * hundred exhaust it, and the connection then hangs without an
-       * answer until the idle timeout. Ending the query string here (the
-       * text is the daemon's own writable copy of the request line, and it
-       * finds the '?' before calling us) leaves it nothing to parse, and
-       * the first handler call answers 414. */
-      query[1] = '\0';
-      st->too_many_args = TRUE;
-    }
+  st->nul_in_target = http_target_has_nul(uri);
+  const char *query;
+  if (http_target_count_args(uri, &query) > HTTP_MAX_QUERY_ARGS) {
+    /* libmicrohttpd 0.9.75 parses the arguments right after this callback,
+     * each into a record in the connection's memory; a few hundred exhaust
+     * it, and the connection then hangs without an answer until the idle
+     * timeout. Ending the query string here (the text is the daemon's own
+     * writable copy of the request line, and it has found the '?' before
+     * calling us) leaves it nothing to parse; the first handler call
+     * answers 414. */
+    ((char *)query)[1] = '\0';
+    st->too_many_args = TRUE;
   }
   return st;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "http-client.h"
+#include "http-framing.h"
 #include "http.h"
 #include "prom-check.h"
 #include "server-fixture.h"
@@ -588,6 +589,73 @@ START_TEST(test_malformed_requests)
 }
 END_TEST
 
+/* ---- the same rules, one by one (http-framing.h) ---- */
+
+typedef struct {
+  const char *headers[4][2]; /* name, value; up to 4 */
+  const char *problem;       /* a word of the reason, or NULL: accepted */
+  gboolean with_body;
+} FramingCase;
+
+static const FramingCase framing_cases[] = {
+  { { { "Host", "x" } }, NULL, FALSE },
+  { { { "Content-Length", "0" } }, NULL, FALSE },
+  { { { "content-length", "12" } }, NULL, TRUE },
+  { { { "Content-Length", "12" }, { "Content-Length", "12" } }, NULL, TRUE },
+  { { { "Content-Length", "12" }, { "Content-Length", "13" } },
+    "conflicting", FALSE },
+  { { { "Content-Length", "12" }, { "Content-Length", "12" },
+      { "Content-Length", "7" } }, "conflicting", FALSE },
+  { { { "Transfer-Encoding", "chunked" } }, NULL, TRUE },
+  { { { "Transfer-Encoding", " CHUNKED " } }, NULL, TRUE },
+  { { { "Transfer-Encoding", "chunked" }, { "Content-Length", "3" } },
+    "both", FALSE },
+  { { { "Content-Length", "3" }, { "transfer-encoding", "chunked" } },
+    "both", FALSE },
+  { { { "Transfer-Encoding", "gzip, chunked" } }, "unsupported", FALSE },
+  { { { "Transfer-Encoding", "chunkedx" } }, "unsupported", FALSE },
+  { { { "Transfer-Encoding", "identity" } }, "unsupported", FALSE },
+  { { { "Transfer-Encoding", "chunked" }, { "Transfer-Encoding", "chunked" } },
+    "unsupported", FALSE },
+  { { { "Content-Length ", "3" } }, "whitespace", FALSE },
+  { { { "X-Odd\tName", "1" } }, "whitespace", FALSE },
+};
+
+START_TEST(test_framing_rules)
+{
+  const FramingCase *fc = &framing_cases[_i];
+  HttpFraming f = { 0 };
+  for (int k = 0; k < 4 && fc->headers[k][0]; k++)
+    http_framing_add(&f, fc->headers[k][0], fc->headers[k][1]);
+  gboolean with_body = !fc->with_body; /* must be overwritten when accepted */
+  const char *why = http_framing_problem(&f, &with_body);
+  if (fc->problem) {
+    ck_assert_msg(why && strstr(why, fc->problem), "case %d: %s", _i,
+                  why ? why : "accepted");
+  } else {
+    ck_assert_msg(why == NULL, "case %d refused: %s", _i, why);
+    ck_assert_int_eq(with_body, fc->with_body);
+  }
+}
+END_TEST
+
+START_TEST(test_target_rules)
+{
+  const char *q = NULL;
+  ck_assert_uint_eq(http_target_count_args("/a", &q), 0);
+  ck_assert_ptr_null(q);
+  ck_assert_uint_eq(http_target_count_args("/a?", &q), 0);
+  ck_assert_uint_eq(http_target_count_args("/a?x=1", &q), 1);
+  ck_assert_str_eq(q, "?x=1");
+  ck_assert_uint_eq(http_target_count_args("/a?x=1&y&&z=", NULL), 4);
+  ck_assert(http_target_has_nul("/healthz%00"));
+  ck_assert(http_target_has_nul("/a?b=%00"));
+  ck_assert(!http_target_has_nul("/a%2500")); /* the text "%00", no NUL */
+  ck_assert(!http_target_has_nul("/a%0a"));
+  ck_assert(!http_target_has_nul(NULL));
+}
+END_TEST
+
 /* ---- deadlines: headers, bodies; event streams are exempt ---- */
 
 static int
@@ -729,7 +797,13 @@ static Suite *
 suite(void)
 {
   Suite *s = suite_create("http-limits");
-  TCase *tc = tcase_create("hostile");
+  TCase *tc = tcase_create("rules");
+  tcase_add_loop_test(tc, test_framing_rules, 0,
+                      (int)G_N_ELEMENTS(framing_cases));
+  tcase_add_test(tc, test_target_rules);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("hostile");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_malformed_requests);
   tcase_add_test(tc, test_route_table_needs_token);
