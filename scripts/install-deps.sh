@@ -17,7 +17,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  libmicrohttpd-dev libjansson-dev
+  libmicrohttpd-dev libjansson-dev libmosquitto-dev
   libjpeg62-turbo-dev libspng-dev zlib1g-dev
 )
 if [ "$mode" = test ]; then
@@ -30,6 +30,9 @@ if [ "$mode" = test ]; then
   pkgs+=(chromium)
   # test-faults runs VLC's RTSP server as a camera we did not write.
   pkgs+=(vlc-bin vlc-plugin-base)
+  # test-mqtt runs Debian's broker (with a password file, and TLS from a
+  # CA made by openssl in the test); mosquitto_sub for manual checks.
+  pkgs+=(mosquitto mosquitto-clients openssl)
 fi
 
 missing=()

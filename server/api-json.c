@@ -1,5 +1,7 @@
 #include "api-json.h"
 
+#include <string.h>
+
 #include "config.h"
 #include "json-util.h"
 #include "pool.h"
@@ -170,4 +172,51 @@ api_error_to_json(const char *code, const char *message)
   json_t *root = json_object();
   json_object_set_new(root, "error", err);
   return root;
+}
+
+/* The keys PATCH accepts; anything else is named in the error. */
+static const char *const patch_keys[] = { "max_fps", "top_k", "enabled",
+                                          NULL };
+
+gboolean
+api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
+{
+  const char *key;
+  json_t *value;
+  json_object_foreach(obj, key, value) {
+    if (!g_strv_contains(patch_keys, key)) {
+      /* Keys are echoed only when they look like keys. */
+      gboolean printable = strlen(key) <= 64;
+      for (const char *p = key; *p && printable; p++)
+        printable = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
+      if (printable && *key)
+        g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
+                    "%s: cannot be changed with PATCH (only max_fps, top_k "
+                    "and enabled; delete and re-create the stream for the "
+                    "rest)", key);
+      else
+        g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
+                    "unknown key (PATCH accepts max_fps, top_k and "
+                    "enabled)");
+      return FALSE;
+    }
+  }
+  StreamPatch p = { 0 };
+  gint64 top_k = 0;
+  if (!json_util_get_number(obj, "", "max_fps", &p.max_fps, &p.set_max_fps,
+                            error) ||
+      !json_util_get_int(obj, "", "top_k", 1, POOL_MAX_TOP_K, &top_k,
+                         &p.set_top_k, error) ||
+      !json_util_get_bool(obj, "", "enabled", &p.enabled, &p.set_enabled,
+                          error))
+    return FALSE;
+  p.top_k = (int)top_k;
+  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled) {
+    g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
+                "request body: nothing to change (expected max_fps, top_k "
+                "and/or enabled)");
+    return FALSE;
+  }
+  *out = p;
+  return TRUE;
 }

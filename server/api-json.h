@@ -45,6 +45,13 @@ json_t *api_latency_to_json(const LatencySummary window[LATENCY_N_STAGES],
 /* "queue", "preprocess", "infer", "e2e". */
 const char *api_stage_name(LatencyStage stage);
 
+/* The body of PATCH /api/v1/streams/{id}, also taken by the MQTT command
+ * topic <prefix>/<stream>/set: max_fps, top_k and/or enabled, nothing
+ * else. Fills *out (registry_update() validates the values against the
+ * stream) or fails with a message naming the key (JSON_UTIL_ERROR). */
+gboolean api_stream_patch_from_json(json_t *obj, StreamPatch *out,
+                                    GError **error);
+
 /* {"error": {"code": code, "message": message}}; a message that is not
  * valid UTF-8 is replaced by a fixed text. */
 json_t *api_error_to_json(const char *code, const char *message);

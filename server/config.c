@@ -81,6 +81,12 @@ id_is_valid(const char *id)
   return TRUE;
 }
 
+gboolean
+config_stream_id_is_valid(const char *id)
+{
+  return id_is_valid(id);
+}
+
 static gboolean
 invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
@@ -389,6 +395,7 @@ server_config_free(ServerConfig *c)
   g_free(c->tls_key_path);
   g_ptr_array_unref(c->streams);
   media_dirs_unref(c->media_dirs);
+  mqtt_config_free(c->mqtt);
   json_decref(c->root);
   g_free(c);
 }
@@ -427,7 +434,7 @@ check_token(const char *token, const char *name, GError **error)
 
 static const char *const top_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "auth", "tls", "limits", "media_dirs", "streams", NULL
+  "auth", "tls", "limits", "media_dirs", "streams", "mqtt", NULL
 };
 static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
@@ -496,6 +503,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   n.tls_key_path = g_strdup(c->tls_key_path);
   n.streams = g_ptr_array_new_with_free_func(config_stream_free);
   n.media_dirs = media_dirs_ref(c->media_dirs);
+  n.mqtt = NULL;
 
   if (!json_util_check_keys(root, "", top_keys, &e))
     goto fail_e;
@@ -628,6 +636,13 @@ load_root(ServerConfig *c, json_t *root, GError **error)
     goto fail;
   }
 
+  /* "mqtt": the host may come from STREAMSIGHT_MQTT_URL instead, checked
+   * by server_config_apply_env. */
+  json_t *mqtt = json_object_get(root, "mqtt");
+  if (mqtt && !json_is_null(mqtt) &&
+      !(n.mqtt = mqtt_config_from_json(mqtt, TRUE, &e)))
+    goto fail_e;
+
   json_t *media = json_object_get(root, "media_dirs");
   if (media) {
     MediaDirs *m = NULL;
@@ -696,6 +711,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   g_free(c->tls_key_path);
   g_ptr_array_unref(c->streams);
   media_dirs_unref(c->media_dirs);
+  mqtt_config_free(c->mqtt);
   json_decref(c->root);
   n.root = json_incref(root);
   *c = n;
@@ -712,6 +728,7 @@ fail:
   g_free(n.tls_key_path);
   g_ptr_array_unref(n.streams);
   media_dirs_unref(n.media_dirs);
+  mqtt_config_free(n.mqtt);
   return FALSE;
 }
 
@@ -807,7 +824,9 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
   const char *model = g_environ_getenv(envp, "STREAMSIGHT_MODEL");
   const char *labels = g_environ_getenv(envp, "STREAMSIGHT_LABELS");
   const char *token = g_environ_getenv(envp, "STREAMSIGHT_TOKEN");
+  const char *mqtt_url = g_environ_getenv(envp, "STREAMSIGHT_MQTT_URL");
   guint64 v_port = 0, v_threads = 0;
+  MqttConfig *mqtt = NULL;
 
   /* Validate everything first so that a failure changes nothing. */
   if (port && !parse_env_uint(port, 65535, &v_port))
@@ -825,6 +844,15 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
                    "bytes", PATH_MAX_LEN);
   if (token && *token && !check_token(token, "STREAMSIGHT_TOKEN", error))
     return FALSE;
+  /* MQTT is validated on a copy: the URL replaces parts of the file's key. */
+  if (c->mqtt)
+    mqtt = mqtt_config_copy(c->mqtt);
+  if (mqtt_url && !mqtt_config_apply_url(&mqtt, mqtt_url, error))
+    goto fail_mqtt;
+  if (mqtt && !mqtt->host) {
+    invalid(error, "mqtt.host: required (or set STREAMSIGHT_MQTT_URL)");
+    goto fail_mqtt;
+  }
 
   if (port)
     c->port = (guint)v_port;
@@ -848,7 +876,13 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
     g_free(c->auth_token);
     c->auth_token = *token ? g_strdup(token) : NULL;
   }
+  mqtt_config_free(c->mqtt);
+  c->mqtt = mqtt;
   return TRUE;
+
+fail_mqtt:
+  mqtt_config_free(mqtt);
+  return FALSE;
 }
 
 /* ---- write-back ---- */

@@ -3,7 +3,8 @@
  * over the API.
  *
  * Precedence, lowest first: built-in defaults, the config file, the
- * environment (STREAMSIGHT_PORT, _BIND, _THREADS, _MODEL, _LABELS, _TOKEN),
+ * environment (STREAMSIGHT_PORT, _BIND, _THREADS, _MODEL, _LABELS, _TOKEN,
+ * _MQTT_URL),
  * command-line flags (--port, --bind; applied by serve.c). Every key is
  * documented in config/README.md; unknown keys are errors, and every error
  * names the key path ("streams[2].max_fps: must be a number >= 0 ...") or the
@@ -15,6 +16,7 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "mqtt-config.h"
 #include "registry.h"
 #include "stream-config.h"
 
@@ -90,6 +92,8 @@ typedef struct {
                           * (media-dirs.h); default: the working directory */
   GPtrArray *streams;  /* ConfigStream*, in file order */
   gboolean streams_defaulted; /* no "streams" key: the default test stream */
+  MqttConfig *mqtt;    /* NULL: no MQTT (no "mqtt" key, no
+                        * STREAMSIGHT_MQTT_URL) */
   json_t *root;        /* the file's object as read (for write-back) */
 } ServerConfig;
 
@@ -104,7 +108,8 @@ gboolean server_config_load_file(ServerConfig *c, const char *path,
 /* Parses text (len bytes) over the defaults; what names it in messages. */
 gboolean server_config_load_text(ServerConfig *c, const char *text, gsize len,
                                  const char *what, GError **error);
-/* Applies STREAMSIGHT_PORT, _BIND, _THREADS, _MODEL, _LABELS and _TOKEN from
+/* Applies STREAMSIGHT_PORT, _BIND, _THREADS, _MODEL, _LABELS, _TOKEN and
+ * _MQTT_URL (mqtt-config.h) from
  * envp (as from g_get_environ(); NULL = none). Values are validated as the
  * keys are; errors name the variable and never echo the token. */
 gboolean server_config_apply_env(ServerConfig *c, char **envp,
@@ -131,6 +136,8 @@ gboolean config_stream_from_json(json_t *obj, const char *prefix,
  * only_changed: skip the options that equal the defaults. */
 void config_stream_options_to_json(json_t *obj, const StreamConfig *c,
                                    gboolean only_changed);
+/* A stream id: 1..64 of [a-z0-9_-] (so also a safe MQTT topic level). */
+gboolean config_stream_id_is_valid(const char *id);
 const char *config_transport_name(StreamTransport t); /* "auto", ... */
 const char *config_decode_name(StreamDecode d);       /* "all", ... */
 const char *config_resize_mode_name(int mode);        /* "stretch", ... */

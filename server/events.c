@@ -64,6 +64,9 @@ struct EventHub {
   GPtrArray *clients;            /* EventClient*, the list's reference */
   gboolean closing;
 
+  const EventHubListener *listener; /* immutable; NULL: none */
+  gpointer listener_data;
+
   GMutex latency_lock;           /* protects latency */
   LatencyStats *latency[LATENCY_N_STAGES];
 
@@ -260,12 +263,20 @@ format_event(const char *event, const char *id, json_t *data)
   return r;
 }
 
-static char *
-format_prediction(EventHub *h, const char *stream_id, const Prediction *p)
+json_t *
+event_prediction_json(const struct ss_model *m, const char *stream_id,
+                      const Prediction *p)
 {
   json_t *o = json_object();
   json_object_set_new(o, "stream_id", json_string(stream_id));
-  json_object_set_new(o, "prediction", api_prediction_to_json(h->model, p));
+  json_object_set_new(o, "prediction", api_prediction_to_json(m, p));
+  return o;
+}
+
+static char *
+format_prediction(EventHub *h, const char *stream_id, const Prediction *p)
+{
+  json_t *o = event_prediction_json(h->model, stream_id, p);
   char id[96];
   g_snprintf(id, sizeof id, "%s:%" G_GUINT64_FORMAT, stream_id, p->seq);
   return format_event("prediction", id, o);
@@ -322,6 +333,8 @@ on_prediction(const Prediction *p, gpointer user)
     latency_stats_add(h->latency[i], now, ms[i]);
   g_mutex_unlock(&h->latency_lock);
   __atomic_add_fetch(&h->predictions, 1, __ATOMIC_RELAXED);
+  if (h->listener && h->listener->prediction)
+    h->listener->prediction(h->listener_data, hs->id, p);
 
   /* Formatted once, only when someone listens, and shared by every queue. */
   char *text = NULL;
@@ -396,6 +409,8 @@ sync_locked(EventHub *h)
     if (g_strcmp0(sig, hs->signature) != 0) {
       g_free(hs->signature);
       hs->signature = sig;
+      if (h->listener && h->listener->stream)
+        h->listener->stream(h->listener_data, info);
       char *text = format_stream(info);
       if (text) {
         if (hs->stream_text)
@@ -423,6 +438,8 @@ sync_locked(EventHub *h)
     /* Waits for a callback in progress; callbacks never take the sync
      * lock, so holding it here cannot deadlock. */
     stream_results_unsubscribe(hs->res, hs->sub);
+    if (h->listener && h->listener->removed)
+      h->listener->removed(h->listener_data, hs->id);
     char *text = format_removed(hs->id);
     if (text) {
       broadcast(h, hs->id, text, TRUE);
@@ -530,6 +547,8 @@ event_hub_new(Registry *registry, const struct ss_model *model,
   h->heartbeat_ms =
       opt->heartbeat_ms ? opt->heartbeat_ms : EVENTS_DEFAULT_HEARTBEAT_MS;
   h->poll_ms = opt->poll_ms ? opt->poll_ms : EVENTS_DEFAULT_POLL_MS;
+  h->listener = opt->listener;
+  h->listener_data = opt->listener_data;
   g_mutex_init(&h->sync_lock);
   h->streams = g_hash_table_new(g_str_hash, g_str_equal);
   g_rw_lock_init(&h->clients_lock);

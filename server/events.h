@@ -47,6 +47,7 @@
 #define SS_EVENTS_H
 
 #include <glib.h>
+#include <jansson.h>
 
 #include "latency.h"
 #include "model.h"
@@ -69,11 +70,27 @@ typedef enum {
 /* The reconnect delay advertised to EventSource clients ("retry:"). */
 #define EVENTS_RETRY_MS 3000
 
+/* What else follows every stream through the hub (the MQTT publisher,
+ * mqtt.h), so that it sees the same predictions and stream changes as SSE
+ * clients without subscribing twice. data: EventHubOptions.listener_data. */
+typedef struct {
+  /* Every prediction of stream_id, on a pool worker: must not block. */
+  void (*prediction)(gpointer data, const char *stream_id,
+                     const Prediction *p);
+  /* A stream is new or what its "stream" event shows changed. Called under
+   * the hub's sync lock: must not block nor call the hub. */
+  void (*stream)(gpointer data, const StreamInfo *info);
+  /* A stream was removed; the same rules. */
+  void (*removed)(gpointer data, const char *stream_id);
+} EventHubListener;
+
 typedef struct {
   guint max_clients;  /* >= 1; connects beyond it fail with _LIMIT */
   guint queue_len;    /* events queued per client; 0 = default */
   guint heartbeat_ms; /* 0 = default */
   guint poll_ms;      /* stream state polling; 0 = default */
+  const EventHubListener *listener; /* borrowed, static; NULL: none */
+  gpointer listener_data;           /* must outlive the hub */
 } EventHubOptions;
 
 typedef struct {
@@ -89,6 +106,12 @@ typedef struct {
 
 typedef struct EventHub EventHub;
 typedef struct EventClient EventClient;
+
+/* The data of an SSE "prediction" event: {"stream_id": ..., "prediction":
+ * {...as in the REST API...}}; also the payload of the MQTT prediction
+ * topic. New reference; any thread. */
+json_t *event_prediction_json(const struct ss_model *m, const char *stream_id,
+                              const Prediction *p);
 
 /* registry is borrowed and must outlive the hub; model gives names, labels
  * and input size for the JSON (borrowed). Starts the ticker thread and

@@ -36,8 +36,6 @@
 #define ROUTES_RETRY_SSE_S "5"
 /* Retry-After of a classify refused because the decode budget is full. */
 #define ROUTES_RETRY_DECODE_S "2"
-/* readyz: reasons listed before "and N more". */
-#define ROUTES_READY_REASONS_MAX 5
 /* Encode failures are logged at most this often (they are not a limit a
  * client hits, but a missing plugin would fail every request). */
 #define ROUTES_ENCODE_WARN_INTERVAL_US (60 * G_USEC_PER_SEC)
@@ -83,6 +81,7 @@ struct Routes {
   struct ss_pool *pool;
   ConfigStore *store;
   EventHub *events;
+  MqttPublisher *mqtt;
   gboolean auth;
   guint8 token_sha256[SHA256_LEN];
   guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
@@ -554,51 +553,41 @@ h_healthz(Routes *r, const RouteRequest *req, const char *id,
   resp_json(resp, 200, o);
 }
 
+/* Readiness for an orchestrator: the model is loaded and the API answers.
+ * Cameras are not part of it: one that is down would take the replica out
+ * of its Service and stall a rollout, and it would not come back sooner.
+ * The body shows each stream's state (ids and states only: the route is
+ * public, like /healthz). */
 static void
 h_readyz(Routes *r, const RouteRequest *req, const char *id,
          RouteResponse *resp)
 {
-  GString *why = g_string_new(NULL);
-  guint n_reasons = 0, enabled = 0, started = 0;
   if (!r->engine) {
-    g_string_append(why, "the model is not loaded");
-    n_reasons++;
+    resp_error(resp, 503, "not_ready", "not ready: the model is not loaded");
+    resp_header(resp, "Retry-After", ROUTES_RETRY_FRAME_S);
+    return;
   }
+  json_t *o = json_object();
+  json_t *streams = json_array();
+  guint running = 0;
   GPtrArray *list = registry_list(r->registry);
   for (guint i = 0; i < list->len; i++) {
     const StreamInfo *s = g_ptr_array_index(list, i);
-    if (!s->config.enabled)
-      continue;
-    enabled++;
-    if (s->started_wall_us > 0) {
-      started++;
-      continue;
-    }
-    if (n_reasons++ >= ROUTES_READY_REASONS_MAX)
-      continue;
-    g_string_append_printf(why, "%sstream '%s' has not started (state %s%s%s)",
-                           why->len ? "; " : "", s->id,
-                           stream_state_name(s->state),
-                           s->last_error ? ", last error: " : "",
-                           s->last_error ? s->last_error : "");
+    json_t *e = json_object();
+    json_object_set_new(e, "id", json_string(s->id));
+    json_object_set_new(e, "state", json_string(stream_state_name(s->state)));
+    json_object_set_new(e, "enabled", json_boolean(s->config.enabled));
+    json_array_append_new(streams, e);
+    running += s->state == STREAM_STATE_RUNNING;
   }
+  json_object_set_new(o, "status", json_string("ready"));
+  json_object_set_new(o, "model", json_util_string_or_null(
+                                      model_name(engine_model(r->engine))));
+  json_object_set_new(o, "streams_running", json_integer(running));
+  json_object_set_new(o, "streams_total", json_integer(list->len));
+  json_object_set_new(o, "streams", streams);
   g_ptr_array_unref(list);
-  if (n_reasons > ROUTES_READY_REASONS_MAX)
-    g_string_append_printf(why, "; and %u more",
-                           n_reasons - ROUTES_READY_REASONS_MAX);
-  if (n_reasons > 0) {
-    resp_error(resp, 503, "not_ready", "not ready: %s", why->str);
-    resp_header(resp, "Retry-After", ROUTES_RETRY_FRAME_S);
-  } else {
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string("ready"));
-    json_object_set_new(o, "model", json_util_string_or_null(
-                                        model_name(engine_model(r->engine))));
-    json_object_set_new(o, "streams_enabled", json_integer(enabled));
-    json_object_set_new(o, "streams_started", json_integer(started));
-    resp_json(resp, 200, o);
-  }
-  g_string_free(why, TRUE);
+  resp_json(resp, 200, o);
 }
 
 static const char *
@@ -796,10 +785,6 @@ h_stream_get(Routes *r, const RouteRequest *req, const char *id,
   stream_info_clear(&info);
 }
 
-/* The keys PATCH accepts; anything else is named in a 400. */
-static const char *const patch_keys[] = { "max_fps", "top_k", "enabled",
-                                          NULL };
-
 static void
 h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
                RouteResponse *resp)
@@ -813,45 +798,12 @@ h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
   json_t *obj = body_object(r, req, resp, "max_fps, top_k and/or enabled");
   if (!obj)
     return;
-  const char *key;
-  json_t *value;
-  json_object_foreach(obj, key, value) {
-    if (!g_strv_contains(patch_keys, key)) {
-      /* Keys are echoed only when they look like keys. */
-      gboolean printable = strlen(key) <= 64;
-      for (const char *p = key; *p && printable; p++)
-        printable = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
-      if (printable && *key)
-        resp_error(resp, 400, "invalid_argument",
-                   "%s: cannot be changed with PATCH (only max_fps, top_k "
-                   "and enabled; delete and re-create the stream for the "
-                   "rest)", key);
-      else
-        resp_error(resp, 400, "invalid_argument",
-                   "unknown key (PATCH accepts max_fps, top_k and enabled)");
-      json_decref(obj);
-      return;
-    }
-  }
   StreamPatch p = { 0 };
-  gint64 top_k = 0;
-  if (!json_util_get_number(obj, "", "max_fps", &p.max_fps, &p.set_max_fps,
-                            &e) ||
-      !json_util_get_int(obj, "", "top_k", 1, POOL_MAX_TOP_K, &top_k,
-                         &p.set_top_k, &e) ||
-      !json_util_get_bool(obj, "", "enabled", &p.enabled, &p.set_enabled,
-                          &e)) {
+  gboolean ok = api_stream_patch_from_json(obj, &p, &e);
+  json_decref(obj);
+  if (!ok) {
     resp_error(resp, 400, "invalid_argument", "%s", e->message);
     g_error_free(e);
-    json_decref(obj);
-    return;
-  }
-  json_decref(obj);
-  p.top_k = (int)top_k;
-  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled) {
-    resp_error(resp, 400, "invalid_argument",
-               "request body: nothing to change (expected max_fps, top_k "
-               "and/or enabled)");
     return;
   }
   if (!registry_update(r->registry, id, &p, &e)) {
@@ -1398,6 +1350,8 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
                         json_integer((json_int_t)es.events_dropped));
   }
   json_object_set_new(o, "sse", ev);
+  json_object_set_new(o, "mqtt", r->mqtt ? mqtt_publisher_stats_json(r->mqtt)
+                                         : json_null());
 
   json_t *lim = json_object();
   for (int k = 0; k < LIMIT_N_KINDS; k++)
@@ -1753,6 +1707,8 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
     metrics_sample_u64(out, "streamsight_sse_events_dropped_total", NULL,
                        es.events_dropped);
   }
+  if (r->mqtt)
+    mqtt_publisher_metrics(r->mqtt, out);
 
   /* Snapshots, classify, config. */
   SnapshotStats ss;
@@ -1810,7 +1766,7 @@ typedef struct {
  * id) and its path in server/openapi.json (test-routes checks both ways). */
 static const Route route_table[] = {
   { "GET", "/healthz", h_healthz, ROUTE_PUBLIC },
-  { "GET", "/readyz", h_readyz, 0 },
+  { "GET", "/readyz", h_readyz, ROUTE_PUBLIC },
   { "GET", "/metrics", h_metrics, 0 },
   { "GET", "/api/v1/openapi.json", h_openapi, 0 },
   { "GET", "/api/v1/model", h_model, 0 },
@@ -1893,6 +1849,7 @@ routes_new(const RoutesConfig *cfg)
   r->pool = cfg->pool;
   r->store = cfg->store;
   r->events = cfg->events;
+  r->mqtt = cfg->mqtt;
   r->max_body_bytes = cfg->max_body_bytes;
   r->max_uri_bytes = cfg->max_uri_bytes;
   r->max_header_bytes = cfg->max_header_bytes;

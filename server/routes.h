@@ -5,9 +5,11 @@
  * Routes (v1; server/openapi.json documents each, and a test keeps the two
  * in step):
  *   GET    /healthz                                  liveness (no token)
- *   GET    /readyz                                   200 when the model is
- *                                                    loaded and every enabled
- *                                                    stream has started
+ *   GET    /readyz                                   readiness (no token):
+ *                                                    200 when the model is
+ *                                                    loaded, whatever the
+ *                                                    cameras do; lists each
+ *                                                    stream's state
  *   GET    /metrics                                  Prometheus text 0.0.4
  *   GET    /api/v1/openapi.json                      this API, OpenAPI 3
  *   GET    /api/v1/model
@@ -38,7 +40,7 @@
  * method_not_allowed, conflict, limit_reached, payload_too_large,
  * uri_too_long, header_too_large, unsupported_media_type, not_ready,
  * unavailable, busy, internal. With a token configured every route but
- * /healthz and the dashboard needs "Authorization: Bearer <token>" (401
+ * /healthz, /readyz and the dashboard needs "Authorization: Bearer <token>" (401
  * otherwise; compared in constant time); the event streams and the snapshot
  * also accept ?access_token=<token>, because EventSource and <img> cannot
  * send headers. Camera credentials never appear in a response: stream URIs
@@ -61,6 +63,7 @@
 #include "engine.h"
 #include "events.h"
 #include "limit-log.h"
+#include "mqtt.h"
 #include "pool.h"
 #include "registry.h"
 
@@ -137,6 +140,7 @@ typedef struct {
   struct ss_pool *pool;           /* borrowed: stats */
   ConfigStore *store;             /* borrowed; NULL: streams not persisted */
   EventHub *events;               /* borrowed; NULL: event routes answer 503 */
+  MqttPublisher *mqtt;            /* borrowed; NULL: no MQTT (stats null) */
   const char *auth_token;         /* copied (hashed); NULL: no auth */
   guint64 max_body_bytes;         /* reported in 413 messages */
   guint64 max_uri_bytes;          /* 0: unchecked (414 above) */

@@ -28,6 +28,7 @@
 #include "http.h"
 #include "kernels/kernels.h"
 #include "model.h"
+#include "mqtt.h"
 #include "pool.h"
 #include "registry.h"
 #include "routes.h"
@@ -83,7 +84,8 @@ typedef struct {
   struct ss_pool *pool;
   Registry *registry;
   ConfigStore *store;
-  EventHub *events;
+  MqttPublisher *mqtt; /* NULL: no MQTT */
+  EventHub *events;    /* also when SSE is off but MQTT is on */
   Routes *routes;
   HttpServer *http;
   Watchdog *watchdog;
@@ -252,7 +254,8 @@ start_http(Server *s)
     .engine = s->engine,
     .pool = s->pool,
     .store = s->store,
-    .events = s->events,
+    .events = c->limits.max_sse_clients > 0 ? s->events : NULL,
+    .mqtt = s->mqtt,
     .auth_token = c->auth_token,
     .max_body_bytes = c->limits.max_body_bytes,
     .max_uri_bytes = c->limits.max_uri_bytes,
@@ -274,7 +277,7 @@ start_http(Server *s)
     .max_uri_bytes = c->limits.max_uri_bytes,
     .max_header_bytes = c->limits.max_header_bytes,
     .work_threads = HTTP_DEFAULT_WORK_THREADS,
-    .events = s->events,
+    .events = c->limits.max_sse_clients > 0 ? s->events : NULL,
     .tls_cert_pem = cert,
     .tls_key_pem = key,
     .watchdog = s->watchdog,
@@ -305,6 +308,8 @@ server_shutdown(Server *s)
   if (s->registry)
     registry_set_changed_func(s->registry, NULL, NULL);
   event_hub_free(s->events);
+  /* After the hub (its listener), before the registry (commands). */
+  mqtt_publisher_free(s->mqtt);
   if (registry_free(s->registry) > 0) {
     /* Pipelines a camera keeps from stopping still hold their streams,
      * which point at the pool and engine: leave those to the exit. */
@@ -438,9 +443,27 @@ cmd_serve(int argc, char **argv)
   if (s.config->path)
     s.store = config_store_new(s.config->path,
                                s.config->file_exists ? s.config->root : NULL);
-  if (s.config->limits.max_sse_clients > 0) {
+  if (s.config->mqtt) {
+    GError *e = NULL;
+    s.mqtt = mqtt_publisher_new(s.config->mqtt, s.registry, s.model, &e);
+    if (!s.mqtt) {
+      fprintf(stderr, "streamsight: %s\n", e->message);
+      g_error_free(e);
+      rc = 1;
+      goto out;
+    }
+    g_message("mqtt: publishing to %s%s:%u under '%s/'",
+              s.config->mqtt->tls ? "mqtts://" : "mqtt://",
+              s.config->mqtt->host, s.config->mqtt->port,
+              s.config->mqtt->topic_prefix);
+  }
+  /* The hub feeds SSE clients and the MQTT publisher: it runs when either
+   * is on (the routes see it only with SSE on). */
+  if (s.config->limits.max_sse_clients > 0 || s.mqtt) {
     EventHubOptions eo = {
-      .max_clients = s.config->limits.max_sse_clients,
+      .max_clients = MAX(s.config->limits.max_sse_clients, 1u),
+      .listener = s.mqtt ? mqtt_publisher_listener() : NULL,
+      .listener_data = s.mqtt,
     };
     s.events = event_hub_new(s.registry, s.model, &eo);
   }

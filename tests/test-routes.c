@@ -674,6 +674,9 @@ static const AuthCase auth_cases[] = {
   { "/no/such/route", AUTH, 404 },
   { "/healthz", NULL, 200 },
   { "/healthz", "Bearer wrong", 200 },
+  /* Readiness is public too: kubelet probes carry no token. */
+  { "/readyz", NULL, 200 },
+  { "/readyz", "Bearer wrong", 200 },
 };
 
 START_TEST(test_bearer_token)
@@ -1287,43 +1290,68 @@ START_TEST(test_readyz)
   json_t *j = NULL;
   ck_assert_uint_eq(req("GET", "/readyz", NULL, &j), 200);
   ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "ready");
+  ck_assert(json_is_array(json_object_get(j, "streams")));
   json_decref(j);
-  /* Disabled streams do not count. */
-  g_free(create("{\"name\": \"off\", \"uri\": \"test:\", \"enabled\": "
-                "false}"));
-  ck_assert_uint_eq(req("GET", "/readyz", NULL, &j), 200);
-  json_decref(j);
-  /* A camera that cannot be reached keeps the server not ready, and the
-   * message says which and why. */
+  /* A camera that cannot be reached does not make the server unready (an
+   * orchestrator would take the replica out of service for it): it is
+   * listed with its state, without its URI or credentials. */
   char *bad = create("{\"name\": \"cam\", \"uri\": \"rtsp://u:Secret9@"
                      "127.0.0.1:9/x\", \"backoff_initial_s\": 0.2}");
+  char *off = create("{\"name\": \"off\", \"uri\": \"test:\", \"enabled\": "
+                     "false}");
   RouteResponse resp;
   ck_assert_uint_eq(fixture_request(&fx, "GET", "/readyz", NULL, NULL, NULL,
-                                    NULL, &j, &resp), 503);
-  const char *msg = check_error(j, "not_ready");
-  ck_assert_msg(strstr(msg, bad) != NULL, "%s", msg);
-  ck_assert(strstr(msg, "Secret9") == NULL);
-  ck_assert_ptr_nonnull(route_response_header(&resp, "Retry-After"));
+                                    NULL, &j, &resp), 200);
+  char *text = json_dumps(j, 0);
+  ck_assert_msg(strstr(text, "Secret9") == NULL, "%s", text);
+  ck_assert_msg(strstr(text, "rtsp") == NULL, "%s", text);
+  free(text);
   route_response_clear(&resp);
+  json_t *streams = json_object_get(j, "streams");
+  gboolean seen_bad = FALSE, seen_off = FALSE;
+  size_t i;
+  json_t *e;
+  json_array_foreach(streams, i, e) {
+    const char *sid = json_string_value(json_object_get(e, "id"));
+    const char *st = json_string_value(json_object_get(e, "state"));
+    ck_assert_ptr_nonnull(st);
+    if (g_strcmp0(sid, bad) == 0) {
+      seen_bad = TRUE;
+      ck_assert_msg(strcmp(st, "running") != 0, "%s", st);
+    }
+    if (g_strcmp0(sid, off) == 0) {
+      seen_off = TRUE;
+      ck_assert_str_eq(st, "stopped");
+      ck_assert(json_is_false(json_object_get(e, "enabled")));
+    }
+  }
+  ck_assert(seen_bad && seen_off);
+  ck_assert_int_eq(json_integer_value(json_object_get(j, "streams_total")),
+                   (json_int_t)json_array_size(streams));
   json_decref(j);
-  char *path = g_strdup_printf("/api/v1/streams/%s", bad);
-  ck_assert_uint_eq(req("DELETE", path, NULL, NULL), 204);
-  /* A test stream starts: 503 until then, 200 after. */
+  /* A test stream shows up as running once it is. */
   char *good = create("{\"name\": \"ok\", \"uri\": \"test:\"}");
   gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-  guint st = 0;
-  while ((st = req("GET", "/readyz", NULL, &j)) != 200 &&
-         g_get_monotonic_time() < deadline) {
-    ck_assert_uint_eq(st, 503);
+  gboolean running = FALSE;
+  while (!running && g_get_monotonic_time() < deadline) {
+    ck_assert_uint_eq(req("GET", "/readyz", NULL, &j), 200);
+    json_array_foreach(json_object_get(j, "streams"), i, e)
+      if (g_strcmp0(json_string_value(json_object_get(e, "id")), good) == 0)
+        running = g_strcmp0(json_string_value(json_object_get(e, "state")),
+                            "running") == 0;
+    if (running)
+      ck_assert_int_ge(json_integer_value(json_object_get(
+                           j, "streams_running")), 1);
     json_decref(j);
-    g_usleep(50 * 1000);
+    if (!running)
+      g_usleep(50 * 1000);
   }
-  ck_assert_uint_eq(st, 200);
-  ck_assert_int_eq(json_integer_value(json_object_get(j, "streams_started")),
-                   1);
-  json_decref(j);
-  g_free(good);
+  ck_assert(running);
+  char *path = g_strdup_printf("/api/v1/streams/%s", bad);
+  ck_assert_uint_eq(req("DELETE", path, NULL, NULL), 204);
   g_free(path);
+  g_free(good);
+  g_free(off);
   g_free(bad);
 }
 END_TEST
@@ -2346,7 +2374,7 @@ static const QueryTokenCase query_token_cases[] = {
   { "/api/v1/stats", TOKEN, NULL, 401 },
   { "/metrics", TOKEN, NULL, 401 },
   { "/metrics", NULL, AUTH, 200 },
-  { "/readyz", NULL, NULL, 401 },
+  { "/readyz", NULL, NULL, 200 }, /* public, like /healthz */
   { "/api/v1/openapi.json", NULL, NULL, 401 },
   { "/api/v1/model", NULL, AUTH, 200 },
   { "/api/v1/classify", NULL, NULL, 401 },

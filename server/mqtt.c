@@ -1,0 +1,755 @@
+#define G_LOG_DOMAIN "streamsight"
+
+#include "mqtt.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <string.h>
+
+#include "api-json.h"
+#include "config.h"
+#include "json-util.h"
+#include "metrics.h"
+#include "mqtt-discovery.h"
+
+#ifndef SS_VERSION
+#define SS_VERSION NULL
+#endif
+
+/* How long the thread waits in mosquitto_loop(): the longest a queued
+ * message waits before it is written, and the stop latency. */
+#define LOOP_TIMEOUT_MS 50
+/* Messages handed to libmosquitto but not yet written out: beyond it the
+ * rest stays in our (bounded) queue instead of libmosquitto's (unbounded)
+ * one when the broker reads slowly. */
+#define INFLIGHT_MAX 128
+/* How long mqtt_publisher_free waits for "offline" to go out. */
+#define GOODBYE_MS 1000
+
+typedef struct {
+  char *topic;
+  char *payload; /* NULL with len 0: delete a retained message */
+  int len;
+  gboolean retain;
+} Msg;
+
+struct MqttPublisher {
+  /* Immutable after new. */
+  MqttConfig *cfg;
+  Registry *registry;
+  const struct ss_model *model;
+  char *available_topic;
+  char *set_pattern;        /* <prefix>/+/set */
+  gint64 min_interval_us;   /* between predictions of one stream */
+
+  GMutex lock;              /* protects everything down to stop */
+  Msg *queue;               /* ring of MQTT_QUEUE_LEN */
+  guint head, count;
+  GHashTable *last_pred_us; /* stream id -> gint64*: rate limit */
+  GHashTable *announced;    /* stream ids whose discovery was queued */
+  gboolean connected;
+  char *last_error;
+  char *last_command_error;
+  gboolean stop;
+
+  /* Atomic. */
+  guint64 messages, dropped, connects, connect_failures;
+  guint64 commands_applied, commands_rejected;
+
+  /* The thread's own. */
+  struct mosquitto *mosq;
+  GThread *thread;
+  int inflight;
+  gboolean has_socket;     /* a connection attempt or session is open */
+  gboolean session_up;     /* CONNACK accepted, until the next disconnect */
+  guint backoff_ms;
+  gint64 next_attempt_us;
+  gint64 next_state_us;
+};
+
+static void
+msg_clear(Msg *m)
+{
+  g_free(m->topic);
+  g_free(m->payload);
+  memset(m, 0, sizeof *m);
+}
+
+void
+mqtt_stats_clear(MqttStats *s)
+{
+  g_free(s->last_error);
+  g_free(s->last_command_error);
+  g_free(s->host);
+  g_free(s->topic_prefix);
+  memset(s, 0, sizeof *s);
+}
+
+static void
+set_last_error(MqttPublisher *m, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Logs a connection problem once per change of text (a broker that stays
+ * down, or a wrong password, would otherwise log every backoff). */
+static void
+set_last_error(MqttPublisher *m, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_mutex_lock(&m->lock);
+  gboolean changed = g_strcmp0(msg, m->last_error) != 0;
+  g_free(m->last_error);
+  m->last_error = msg;
+  g_mutex_unlock(&m->lock);
+  if (changed)
+    g_warning("mqtt %s:%u: %s", m->cfg->host, m->cfg->port, msg);
+}
+
+/* ---- the queue (any thread) ---- */
+
+/* Takes topic and payload. */
+static void
+enqueue_take(MqttPublisher *m, char *topic, char *payload, int len,
+             gboolean retain)
+{
+  g_mutex_lock(&m->lock);
+  if (m->count == MQTT_QUEUE_LEN) {
+    msg_clear(&m->queue[m->head]);
+    m->head = (m->head + 1) % MQTT_QUEUE_LEN;
+    m->count--;
+    __atomic_add_fetch(&m->dropped, 1, __ATOMIC_RELAXED);
+  }
+  Msg *q = &m->queue[(m->head + m->count) % MQTT_QUEUE_LEN];
+  q->topic = topic;
+  q->payload = payload;
+  q->len = len;
+  q->retain = retain;
+  m->count++;
+  g_mutex_unlock(&m->lock);
+}
+
+/* Takes json. */
+static void
+enqueue_json(MqttPublisher *m, char *topic, json_t *json, gboolean retain)
+{
+  size_t len = 0;
+  char *text = json_util_dump(json, &len);
+  json_decref(json);
+  if (!text || len > G_MAXINT) {
+    free(text);
+    g_free(topic);
+    return;
+  }
+  char *payload = g_strndup(text, len);
+  free(text);
+  enqueue_take(m, topic, payload, (int)len, retain);
+}
+
+static gboolean
+dequeue(MqttPublisher *m, Msg *out)
+{
+  g_mutex_lock(&m->lock);
+  gboolean any = m->count > 0;
+  if (any) {
+    *out = m->queue[m->head];
+    memset(&m->queue[m->head], 0, sizeof(Msg));
+    m->head = (m->head + 1) % MQTT_QUEUE_LEN;
+    m->count--;
+  }
+  g_mutex_unlock(&m->lock);
+  return any;
+}
+
+/* ---- payloads ---- */
+
+static json_t *
+state_json(const StreamInfo *info)
+{
+  json_t *o = json_object();
+  char t[JSON_UTIL_TIME_LEN];
+  json_util_format_time(g_get_real_time(), t);
+  json_object_set_new(o, "stream_id", json_string(info->id));
+  json_object_set_new(o, "name", json_util_string_or_null(info->name));
+  json_object_set_new(o, "state",
+                      json_string(stream_state_name(info->state)));
+  json_object_set_new(o, "enabled", json_boolean(info->config.enabled));
+  json_object_set_new(o, "max_fps", json_real(info->config.max_fps));
+  json_object_set_new(o, "last_error",
+                      json_util_string_or_null(info->last_error));
+  json_object_set_new(o, "reconnects",
+                      json_integer((json_int_t)info->reconnects));
+  json_object_set_new(o, "fps_in", json_real(info->stats.fps_in));
+  json_object_set_new(o, "fps_out", json_real(info->stats.fps_out));
+  json_object_set_new(o, "time", json_string(t));
+  return o;
+}
+
+static char *
+stream_topic(MqttPublisher *m, const char *stream_id, const char *leaf)
+{
+  return g_strdup_printf("%s/%s/%s", m->cfg->topic_prefix, stream_id, leaf);
+}
+
+static void
+enqueue_discovery(MqttPublisher *m, const char *id, const char *name)
+{
+  if (!m->cfg->discovery)
+    return;
+  for (int s = 0; s < MQTT_N_SENSORS; s++)
+    enqueue_json(m, mqtt_discovery_topic(m->cfg, id, s),
+                 mqtt_discovery_payload(m->cfg, id, name,
+                                        model_name(m->model), SS_VERSION, s),
+                 TRUE);
+}
+
+/* ---- the hub's listener ---- */
+
+static void
+on_prediction(gpointer data, const char *stream_id, const Prediction *p)
+{
+  MqttPublisher *m = data;
+  if (m->min_interval_us < 0)
+    return; /* max_rate_hz 0: no predictions */
+  gint64 now = g_get_monotonic_time();
+  g_mutex_lock(&m->lock);
+  gint64 *last = g_hash_table_lookup(m->last_pred_us, stream_id);
+  gboolean due = !last || now - *last >= m->min_interval_us;
+  if (due) {
+    if (!last) {
+      last = g_new(gint64, 1);
+      g_hash_table_insert(m->last_pred_us, g_strdup(stream_id), last);
+    }
+    *last = now;
+  }
+  g_mutex_unlock(&m->lock);
+  if (!due)
+    return;
+  enqueue_json(m, stream_topic(m, stream_id, "prediction"),
+               event_prediction_json(m->model, stream_id, p), FALSE);
+}
+
+static void
+on_stream(gpointer data, const StreamInfo *info)
+{
+  MqttPublisher *m = data;
+  g_mutex_lock(&m->lock);
+  gboolean is_new = !g_hash_table_contains(m->announced, info->id);
+  if (is_new)
+    g_hash_table_add(m->announced, g_strdup(info->id));
+  g_mutex_unlock(&m->lock);
+  if (is_new)
+    enqueue_discovery(m, info->id, info->name);
+  enqueue_json(m, stream_topic(m, info->id, "state"), state_json(info),
+               m->cfg->retain_state);
+}
+
+static void
+on_removed(gpointer data, const char *stream_id)
+{
+  MqttPublisher *m = data;
+  g_mutex_lock(&m->lock);
+  g_hash_table_remove(m->announced, stream_id);
+  g_hash_table_remove(m->last_pred_us, stream_id);
+  g_mutex_unlock(&m->lock);
+  /* Empty retained payloads delete what the broker keeps for the stream. */
+  if (m->cfg->discovery)
+    for (int s = 0; s < MQTT_N_SENSORS; s++)
+      enqueue_take(m, mqtt_discovery_topic(m->cfg, stream_id, s), NULL, 0,
+                   TRUE);
+  enqueue_take(m, stream_topic(m, stream_id, "state"), NULL, 0, TRUE);
+}
+
+static const EventHubListener listener = {
+  .prediction = on_prediction,
+  .stream = on_stream,
+  .removed = on_removed,
+};
+
+const EventHubListener *
+mqtt_publisher_listener(void)
+{
+  return &listener;
+}
+
+/* ---- libmosquitto callbacks (on our thread, inside mosquitto_loop) ---- */
+
+static void
+cb_connect(struct mosquitto *mosq, void *user, int rc)
+{
+  MqttPublisher *m = user;
+  if (rc != 0) {
+    /* A wrong password lands here: clear words, and the backoff keeps it
+     * from becoming a tight loop. */
+    set_last_error(m, "the broker refused the connection: %s",
+                   mosquitto_connack_string(rc));
+    __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  m->session_up = TRUE;
+  m->backoff_ms = 0;
+  m->inflight = 0;
+  __atomic_add_fetch(&m->connects, 1, __ATOMIC_RELAXED);
+  g_mutex_lock(&m->lock);
+  m->connected = TRUE;
+  g_mutex_unlock(&m->lock);
+  g_message("mqtt: connected to %s:%u", m->cfg->host, m->cfg->port);
+}
+
+static void
+cb_disconnect(struct mosquitto *mosq, void *user, int rc)
+{
+  MqttPublisher *m = user;
+  gboolean was_up = m->session_up;
+  m->session_up = FALSE;
+  g_mutex_lock(&m->lock);
+  m->connected = FALSE;
+  g_mutex_unlock(&m->lock);
+  if (was_up && rc != 0) {
+    set_last_error(m, "connection lost: %s", mosquitto_strerror(rc));
+    __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
+  }
+}
+
+static void
+cb_publish(struct mosquitto *mosq, void *user, int mid)
+{
+  MqttPublisher *m = user;
+  if (m->inflight > 0)
+    m->inflight--;
+  __atomic_add_fetch(&m->messages, 1, __ATOMIC_RELAXED);
+}
+
+static void
+command_failed(MqttPublisher *m, const char *id, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void
+command_failed(MqttPublisher *m, const char *id, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *why = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  __atomic_add_fetch(&m->commands_rejected, 1, __ATOMIC_RELAXED);
+  g_mutex_lock(&m->lock);
+  g_free(m->last_command_error);
+  m->last_command_error = id ? g_strdup_printf("%s/%s/set: %s",
+                                               m->cfg->topic_prefix, id, why)
+                             : g_strdup(why);
+  g_mutex_unlock(&m->lock);
+}
+
+/* <prefix>/<id>/set with PATCH's body: the same parser, the same
+ * registry_update() and its validation. The broker is as untrusted as any
+ * HTTP client. */
+static void
+cb_message(struct mosquitto *mosq, void *user,
+           const struct mosquitto_message *msg)
+{
+  MqttPublisher *m = user;
+  const char *prefix = m->cfg->topic_prefix;
+  gsize plen = strlen(prefix);
+  const char *t = msg->topic;
+  if (!m->cfg->accept_commands || !t || strncmp(t, prefix, plen) != 0 ||
+      t[plen] != '/')
+    return;
+  const char *id0 = t + plen + 1;
+  const char *slash = strchr(id0, '/');
+  if (!slash || strcmp(slash, "/set") != 0)
+    return;
+  g_autofree char *id = g_strndup(id0, (gsize)(slash - id0));
+  if (!config_stream_id_is_valid(id)) {
+    command_failed(m, NULL, "%s/.../set: not a stream id", prefix);
+    return;
+  }
+  if (msg->payloadlen <= 0 || msg->payloadlen > MQTT_COMMAND_MAX_BYTES) {
+    command_failed(m, id, "the payload must be a JSON object of 1..%d bytes",
+                   MQTT_COMMAND_MAX_BYTES);
+    return;
+  }
+  GError *e = NULL;
+  json_t *obj = json_util_parse_object(msg->payload, (size_t)msg->payloadlen,
+                                       "payload", &e);
+  StreamPatch p = { 0 };
+  if (!obj || !api_stream_patch_from_json(obj, &p, &e) ||
+      !registry_update(m->registry, id, &p, &e)) {
+    command_failed(m, id, "%s", e->message);
+    g_error_free(e);
+    json_decref(obj);
+    return;
+  }
+  json_decref(obj);
+  __atomic_add_fetch(&m->commands_applied, 1, __ATOMIC_RELAXED);
+  g_message("mqtt: %s/%s/set applied", prefix, id);
+}
+
+/* ---- the thread ---- */
+
+static gboolean
+publish_now(MqttPublisher *m, const char *topic, const void *payload,
+            int len, gboolean retain)
+{
+  int rc = mosquitto_publish(m->mosq, NULL, topic, len, payload, m->cfg->qos,
+                             retain);
+  if (rc != MOSQ_ERR_SUCCESS)
+    return FALSE;
+  m->inflight++;
+  return TRUE;
+}
+
+static void
+publish_json_now(MqttPublisher *m, const char *topic, json_t *json,
+                 gboolean retain)
+{
+  size_t len = 0;
+  char *text = json_util_dump(json, &len);
+  json_decref(json);
+  if (text && len <= G_MAXINT)
+    publish_now(m, topic, text, (int)len, retain);
+  free(text);
+}
+
+/* Every stream's state (and, after a connect, its discovery configs). */
+static void
+publish_streams(MqttPublisher *m, gboolean discovery)
+{
+  GPtrArray *list = registry_list(m->registry);
+  for (guint i = 0; i < list->len; i++) {
+    const StreamInfo *info = g_ptr_array_index(list, i);
+    if (discovery && m->cfg->discovery) {
+      for (int s = 0; s < MQTT_N_SENSORS; s++) {
+        g_autofree char *topic = mqtt_discovery_topic(m->cfg, info->id, s);
+        publish_json_now(m, topic,
+                         mqtt_discovery_payload(m->cfg, info->id, info->name,
+                                                model_name(m->model),
+                                                SS_VERSION, s),
+                         TRUE);
+      }
+      g_mutex_lock(&m->lock);
+      g_hash_table_add(m->announced, g_strdup(info->id));
+      g_mutex_unlock(&m->lock);
+    }
+    g_autofree char *topic = stream_topic(m, info->id, "state");
+    publish_json_now(m, topic, state_json(info), m->cfg->retain_state);
+  }
+  g_ptr_array_unref(list);
+}
+
+/* Right after the broker accepted us: who we are, then everything a
+ * subscriber that came while we were away needs. */
+static void
+on_session_start(MqttPublisher *m)
+{
+  publish_now(m, m->available_topic, "online", 6, TRUE);
+  if (m->cfg->accept_commands)
+    mosquitto_subscribe(m->mosq, NULL, m->set_pattern, m->cfg->qos);
+  publish_streams(m, TRUE);
+  m->next_state_us = g_get_monotonic_time() +
+                     (gint64)MQTT_STATE_INTERVAL_S * G_USEC_PER_SEC;
+}
+
+static void
+schedule_reconnect(MqttPublisher *m)
+{
+  m->backoff_ms = m->backoff_ms == 0
+                      ? MQTT_BACKOFF_INITIAL_MS
+                      : MIN(m->backoff_ms * 2, (guint)MQTT_BACKOFF_MAX_MS);
+  /* +-25 %: replicas that lost the same broker do not return in step. */
+  double jitter = g_random_double_range(0.75, 1.25);
+  m->next_attempt_us = g_get_monotonic_time() +
+                       (gint64)(m->backoff_ms * jitter * 1000);
+}
+
+static void
+try_connect(MqttPublisher *m, gboolean first)
+{
+  errno = 0;
+  int rc = first ? mosquitto_connect_async(m->mosq, m->cfg->host,
+                                           (int)m->cfg->port,
+                                           (int)m->cfg->keepalive_s)
+                 : mosquitto_reconnect_async(m->mosq);
+  if (rc == MOSQ_ERR_SUCCESS) {
+    m->has_socket = TRUE;
+    return;
+  }
+  if (rc == MOSQ_ERR_ERRNO)
+    set_last_error(m, "cannot connect: %s", g_strerror(errno));
+  else if (rc == MOSQ_ERR_EAI)
+    set_last_error(m, "cannot resolve the host name");
+  else
+    set_last_error(m, "cannot connect: %s", mosquitto_strerror(rc));
+  __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
+  schedule_reconnect(m);
+}
+
+static gboolean
+stopping(MqttPublisher *m)
+{
+  g_mutex_lock(&m->lock);
+  gboolean s = m->stop;
+  g_mutex_unlock(&m->lock);
+  return s;
+}
+
+static gpointer
+thread_main(gpointer user)
+{
+  MqttPublisher *m = user;
+  gboolean first = TRUE;
+  gboolean was_up = FALSE;
+  while (!stopping(m)) {
+    gint64 now = g_get_monotonic_time();
+    if (!m->has_socket) {
+      if (now >= m->next_attempt_us) {
+        try_connect(m, first);
+        first = FALSE;
+      }
+      if (!m->has_socket) {
+        g_usleep(LOOP_TIMEOUT_MS * 1000);
+        continue;
+      }
+    }
+    int rc = mosquitto_loop(m->mosq, LOOP_TIMEOUT_MS, 1);
+    if (m->session_up && !was_up)
+      on_session_start(m);
+    was_up = m->session_up;
+    if (rc != MOSQ_ERR_SUCCESS) {
+      /* The attempt or the session is over: refused (the callback said
+       * why), unreachable, or lost. */
+      if (!m->session_up && rc != MOSQ_ERR_CONN_REFUSED) {
+        g_mutex_lock(&m->lock);
+        gboolean had_error = m->last_error != NULL;
+        g_mutex_unlock(&m->lock);
+        if (rc == MOSQ_ERR_ERRNO || !had_error)
+          set_last_error(m, "connection failed: %s",
+                         rc == MOSQ_ERR_ERRNO ? g_strerror(errno)
+                                              : mosquitto_strerror(rc));
+      }
+      mosquitto_disconnect(m->mosq);
+      m->has_socket = FALSE;
+      m->session_up = FALSE;
+      was_up = FALSE;
+      g_mutex_lock(&m->lock);
+      m->connected = FALSE;
+      g_mutex_unlock(&m->lock);
+      schedule_reconnect(m);
+      continue;
+    }
+    if (!m->session_up)
+      continue;
+    Msg msg;
+    while (m->inflight < INFLIGHT_MAX && dequeue(m, &msg)) {
+      publish_now(m, msg.topic, msg.payload, msg.len, msg.retain);
+      msg_clear(&msg);
+    }
+    if (g_get_monotonic_time() >= m->next_state_us) {
+      publish_streams(m, FALSE);
+      m->next_state_us = g_get_monotonic_time() +
+                         (gint64)MQTT_STATE_INTERVAL_S * G_USEC_PER_SEC;
+    }
+  }
+  /* A clean goodbye: the broker does not send the will on a normal
+   * disconnect, so say "offline" ourselves. */
+  if (m->session_up) {
+    int mid = 0;
+    if (mosquitto_publish(m->mosq, &mid, m->available_topic, 7, "offline",
+                          m->cfg->qos, TRUE) == MOSQ_ERR_SUCCESS) {
+      m->inflight++;
+      gint64 deadline = g_get_monotonic_time() + GOODBYE_MS * 1000;
+      guint64 before = __atomic_load_n(&m->messages, __ATOMIC_RELAXED);
+      while (g_get_monotonic_time() < deadline &&
+             __atomic_load_n(&m->messages, __ATOMIC_RELAXED) == before &&
+             mosquitto_loop(m->mosq, LOOP_TIMEOUT_MS, 1) == MOSQ_ERR_SUCCESS)
+        ;
+    }
+    mosquitto_disconnect(m->mosq);
+    mosquitto_loop(m->mosq, LOOP_TIMEOUT_MS, 1);
+  }
+  return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static gpointer
+lib_init(gpointer unused)
+{
+  mosquitto_lib_init();
+  return NULL;
+}
+
+static gboolean
+check_readable(const char *path, const char *key, GError **error)
+{
+  if (!path || g_file_test(path, G_FILE_TEST_IS_REGULAR))
+    return TRUE;
+  g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+              "%s: '%s' is not a readable file", key, path);
+  return FALSE;
+}
+
+MqttPublisher *
+mqtt_publisher_new(const MqttConfig *cfg, Registry *registry,
+                   const struct ss_model *model, GError **error)
+{
+  static GOnce once = G_ONCE_INIT;
+  g_once(&once, lib_init, NULL);
+  if (!check_readable(cfg->tls_ca, "mqtt.tls.ca", error) ||
+      !check_readable(cfg->tls_cert, "mqtt.tls.cert", error) ||
+      !check_readable(cfg->tls_key, "mqtt.tls.key", error))
+    return NULL;
+
+  MqttPublisher *m = g_new0(MqttPublisher, 1);
+  m->cfg = mqtt_config_copy(cfg);
+  m->registry = registry;
+  m->model = model;
+  m->available_topic = g_strdup_printf("%s/available", cfg->topic_prefix);
+  m->set_pattern = g_strdup_printf("%s/+/set", cfg->topic_prefix);
+  m->min_interval_us = cfg->max_rate_hz > 0
+                           ? (gint64)(G_USEC_PER_SEC / cfg->max_rate_hz)
+                           : -1;
+  g_mutex_init(&m->lock);
+  m->queue = g_new0(Msg, MQTT_QUEUE_LEN);
+  m->last_pred_us = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          g_free);
+  m->announced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       NULL);
+
+  m->mosq = mosquitto_new(cfg->client_id, true, m);
+  if (!m->mosq) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
+                "mqtt: cannot create the client: %s", g_strerror(errno));
+    goto fail;
+  }
+  mosquitto_connect_callback_set(m->mosq, cb_connect);
+  mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
+  mosquitto_publish_callback_set(m->mosq, cb_publish);
+  mosquitto_message_callback_set(m->mosq, cb_message);
+  int rc = mosquitto_will_set(m->mosq, m->available_topic, 7, "offline",
+                              cfg->qos, true);
+  if (rc == MOSQ_ERR_SUCCESS && cfg->username)
+    rc = mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password);
+  if (rc == MOSQ_ERR_SUCCESS && cfg->tls)
+    rc = mosquitto_tls_set(m->mosq, cfg->tls_ca,
+                           cfg->tls_ca ? NULL : "/etc/ssl/certs",
+                           cfg->tls_cert, cfg->tls_key, NULL);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "mqtt: cannot configure the client: %s",
+                mosquitto_strerror(rc));
+    goto fail;
+  }
+  m->thread = g_thread_new("ss-mqtt", thread_main, m);
+  return m;
+
+fail:
+  mqtt_publisher_free(m);
+  return NULL;
+}
+
+void
+mqtt_publisher_free(MqttPublisher *m)
+{
+  if (!m)
+    return;
+  if (m->thread) {
+    g_mutex_lock(&m->lock);
+    m->stop = TRUE;
+    g_mutex_unlock(&m->lock);
+    g_thread_join(m->thread);
+  }
+  if (m->mosq)
+    mosquitto_destroy(m->mosq);
+  for (guint i = 0; i < m->count; i++)
+    msg_clear(&m->queue[(m->head + i) % MQTT_QUEUE_LEN]);
+  g_free(m->queue);
+  g_hash_table_unref(m->last_pred_us);
+  g_hash_table_unref(m->announced);
+  g_free(m->last_error);
+  g_free(m->last_command_error);
+  g_free(m->available_topic);
+  g_free(m->set_pattern);
+  g_mutex_clear(&m->lock);
+  mqtt_config_free(m->cfg);
+  g_free(m);
+}
+
+void
+mqtt_publisher_stats(MqttPublisher *m, MqttStats *out)
+{
+  memset(out, 0, sizeof *out);
+  g_mutex_lock(&m->lock);
+  out->connected = m->connected;
+  out->queued = m->count;
+  out->last_error = g_strdup(m->last_error);
+  out->last_command_error = g_strdup(m->last_command_error);
+  g_mutex_unlock(&m->lock);
+  out->messages = __atomic_load_n(&m->messages, __ATOMIC_RELAXED);
+  out->dropped = __atomic_load_n(&m->dropped, __ATOMIC_RELAXED);
+  out->connects = __atomic_load_n(&m->connects, __ATOMIC_RELAXED);
+  out->connect_failures =
+      __atomic_load_n(&m->connect_failures, __ATOMIC_RELAXED);
+  out->commands_applied =
+      __atomic_load_n(&m->commands_applied, __ATOMIC_RELAXED);
+  out->commands_rejected =
+      __atomic_load_n(&m->commands_rejected, __ATOMIC_RELAXED);
+  out->host = g_strdup(m->cfg->host);
+  out->port = m->cfg->port;
+  out->topic_prefix = g_strdup(m->cfg->topic_prefix);
+}
+
+json_t *
+mqtt_publisher_stats_json(MqttPublisher *m)
+{
+  MqttStats s;
+  mqtt_publisher_stats(m, &s);
+  json_t *o = json_object();
+  json_object_set_new(o, "host", json_util_string_or_null(s.host));
+  json_object_set_new(o, "port", json_integer(s.port));
+  json_object_set_new(o, "topic_prefix",
+                      json_util_string_or_null(s.topic_prefix));
+  json_object_set_new(o, "connected", json_boolean(s.connected));
+  json_object_set_new(o, "messages", json_integer((json_int_t)s.messages));
+  json_object_set_new(o, "dropped", json_integer((json_int_t)s.dropped));
+  json_object_set_new(o, "queued", json_integer(s.queued));
+  json_object_set_new(o, "queue_capacity", json_integer(MQTT_QUEUE_LEN));
+  json_object_set_new(o, "connects", json_integer((json_int_t)s.connects));
+  json_object_set_new(o, "connect_failures",
+                      json_integer((json_int_t)s.connect_failures));
+  json_object_set_new(o, "commands_applied",
+                      json_integer((json_int_t)s.commands_applied));
+  json_object_set_new(o, "commands_rejected",
+                      json_integer((json_int_t)s.commands_rejected));
+  json_object_set_new(o, "last_error",
+                      json_util_string_or_null(s.last_error));
+  json_object_set_new(o, "last_command_error",
+                      json_util_string_or_null(s.last_command_error));
+  mqtt_stats_clear(&s);
+  return o;
+}
+
+void
+mqtt_publisher_metrics(MqttPublisher *m, GString *out)
+{
+  MqttStats s;
+  mqtt_publisher_stats(m, &s);
+  metrics_family(out, "streamsight_mqtt_connected", METRICS_GAUGE,
+                 "1 while the MQTT broker has accepted the connection.");
+  metrics_sample(out, "streamsight_mqtt_connected", NULL, s.connected);
+  metrics_family(out, "streamsight_mqtt_messages_total", METRICS_COUNTER,
+                 "MQTT messages written to the broker's connection.");
+  metrics_sample_u64(out, "streamsight_mqtt_messages_total", NULL,
+                     s.messages);
+  metrics_family(out, "streamsight_mqtt_dropped_total", METRICS_COUNTER,
+                 "MQTT messages dropped from the full outbound queue.");
+  metrics_sample_u64(out, "streamsight_mqtt_dropped_total", NULL, s.dropped);
+  metrics_family(out, "streamsight_mqtt_queued", METRICS_GAUGE,
+                 "MQTT messages waiting for the broker.");
+  metrics_sample(out, "streamsight_mqtt_queued", NULL, s.queued);
+  metrics_family(out, "streamsight_mqtt_connect_failures_total",
+                 METRICS_COUNTER,
+                 "MQTT connections refused, failed or lost.");
+  metrics_sample_u64(out, "streamsight_mqtt_connect_failures_total", NULL,
+                     s.connect_failures);
+  mqtt_stats_clear(&s);
+}
