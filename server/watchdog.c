@@ -13,6 +13,11 @@
 #define WATCHDOG_WHAT_MAX 80
 /* The heartbeat's period on the main loop. */
 #define HEARTBEAT_MS 1000
+/* The watchdog thread itself not scheduled for this long (and at least 5
+ * check periods) means the whole process was stopped: `docker pause`,
+ * SIGSTOP, a debugger, a suspended VM. Nothing is stuck then; the clocks
+ * restart instead of the watchdog firing on resume. */
+#define PAUSE_MIN_US (5 * G_USEC_PER_SEC)
 
 typedef struct {
   gint64 start_us; /* 0: free */
@@ -31,6 +36,7 @@ struct Watchdog {
   gboolean quit;
   gboolean shutting_down;
   gint64 shutdown_deadline_us;
+  gint64 last_check_us;
   Slot slots[WATCHDOG_SLOTS];
 };
 
@@ -71,6 +77,22 @@ check_locked(Watchdog *w, gint64 now, int *status)
     return g_strdup("shutdown still not finished at its deadline");
   }
   *status = WATCHDOG_EXIT_CODE;
+  {
+    gint64 gap = now - w->last_check_us;
+    gint64 pause_min =
+        MAX(PAUSE_MIN_US, (gint64)(5 * w->opt.check_s * G_USEC_PER_SEC));
+    w->last_check_us = now;
+    if (gap >= pause_min) {
+      /* Everything stood still together: restart the clocks. */
+      g_message("watchdog: the process was stopped for %.0f s (paused?); "
+                "not counted", (double)gap / 1e6);
+      __atomic_store_n(&w->beat_us, now, __ATOMIC_RELAXED);
+      for (int i = 0; i < WATCHDOG_SLOTS; i++)
+        if (w->slots[i].start_us)
+          w->slots[i].start_us += gap;
+      return NULL;
+    }
+  }
   if (w->opt.loop_stall_s > 0) {
     gint64 beat = __atomic_load_n(&w->beat_us, __ATOMIC_RELAXED);
     double silent_s = (double)(now - beat) / 1e6;
@@ -128,6 +150,7 @@ watchdog_new(GMainContext *ctx, const WatchdogOptions *o)
   g_mutex_init(&w->lock);
   g_cond_init(&w->cond);
   w->beat_us = g_get_monotonic_time();
+  w->last_check_us = w->beat_us;
   w->heartbeat = g_timeout_source_new(HEARTBEAT_MS);
   /* Above the default priority: a busy but healthy loop still beats. */
   g_source_set_priority(w->heartbeat, G_PRIORITY_HIGH);

@@ -11,7 +11,9 @@
  * Docker (restart policy) or systemd (Restart=on-failure) to start the
  * server again on the persisted config. The thresholds are far above what a
  * loaded machine produces (the main loop runs short callbacks only; an
- * iteration takes milliseconds), so it never fires on mere load.
+ * iteration takes milliseconds), so it never fires on mere load. A pause of
+ * the whole process (`docker pause`, SIGSTOP, a debugger), seen as the
+ * watchdog's own thread not running for 5 s or more, is not counted.
  *
  * During shutdown the loop check is off and a deadline replaces it: past
  * it, the process exits 0 at once (a SIGTERM must end the process within

@@ -2,8 +2,11 @@
  * stops iterating or a task runs too long, not before, and bounds the
  * shutdown. The fire function is the test's (the real one exits). */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -41,16 +44,23 @@ fired(Fired *f)
   return n;
 }
 
-/* Runs ctx for secs (as a healthy main loop would). */
+/* Runs ctx for secs (as a healthy main loop would), looking every
+ * period_us. */
 static void
-iterate_for(GMainContext *ctx, double secs)
+iterate_every(GMainContext *ctx, double secs, gulong period_us)
 {
   gint64 end = g_get_monotonic_time() + (gint64)(secs * G_USEC_PER_SEC);
   while (g_get_monotonic_time() < end) {
     while (g_main_context_iteration(ctx, FALSE))
       ;
-    g_usleep(10000);
+    g_usleep(period_us);
   }
+}
+
+static void
+iterate_for(GMainContext *ctx, double secs)
+{
+  iterate_every(ctx, secs, 10000);
 }
 
 static gboolean
@@ -152,6 +162,60 @@ START_TEST(test_shutdown_deadline)
 }
 END_TEST
 
+/* The whole process stopped (as `docker pause` or SIGSTOP do) for longer
+ * than the loop threshold: nothing was stuck, so nothing fires on resume.
+ * In a child process, which the test stops and continues; the child's loop
+ * waits on a pipe across the pause, so that the watchdog certainly looks
+ * before the loop runs again. */
+START_TEST(test_pause_not_counted)
+{
+  int status = 0, ready[2], go[2];
+  char byte = 0;
+  pid_t pid;
+  ck_assert_int_eq(pipe(ready), 0);
+  ck_assert_int_eq(pipe(go), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    GMainContext *ctx = g_main_context_new();
+    Fired f = { 0 };
+    WatchdogOptions o = {
+      .loop_stall_s = 2.0, .check_s = 0.1, .fire = on_fire, .fire_user = &f,
+    };
+    Watchdog *w = watchdog_new(ctx, &o);
+    iterate_for(ctx, 1.0);
+    if (write(ready[1], "r", 1) != 1 || read(go[0], &byte, 1) != 1)
+      _exit(5);
+    /* Stopped for 7 s, then 0.5 s more here: the loop was silent for 0.5 s
+     * of the process's running time. */
+    iterate_for(ctx, 1.0);
+    if (fired(&f))
+      _exit(3);
+    /* And it does watch: a real stall fires. */
+    if (!wait_fired(&f, 20))
+      _exit(4);
+    watchdog_free(w);
+    _exit(0);
+  }
+  ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+  ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+  g_usleep(7 * G_USEC_PER_SEC);
+  ck_assert_int_eq(kill(pid, SIGCONT), 0);
+  g_usleep(500000);
+  ck_assert_int_eq(write(go[1], "g", 1), 1);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status), "status 0x%x", status);
+  ck_assert_msg(WEXITSTATUS(status) != 3, "the watchdog fired after a pause");
+  ck_assert_msg(WEXITSTATUS(status) != 4, "the watchdog did not fire on a "
+                "real stall after the pause");
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  for (int k = 0; k < 2; k++) {
+    close(ready[k]);
+    close(go[k]);
+  }
+}
+END_TEST
+
 static Suite *
 watchdog_suite(void)
 {
@@ -161,6 +225,7 @@ watchdog_suite(void)
   tcase_add_test(tc, test_loop_stall);
   tcase_add_test(tc, test_task_stall);
   tcase_add_test(tc, test_shutdown_deadline);
+  tcase_add_test(tc, test_pause_not_counted);
   suite_add_tcase(s, tc);
   return s;
 }
