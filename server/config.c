@@ -13,6 +13,7 @@
 #include "cpu-count.h"
 #include "json-util.h"
 #include "streamsight-sink.h"
+#include "uri-env.h"
 
 G_DEFINE_QUARK(streamsight-config-error-quark, config_error)
 
@@ -485,6 +486,34 @@ load_media_dirs(json_t *v, MediaDirs **out, GError **error)
   return TRUE;
 }
 
+/* A stream object of the file with the ${NAME} references of its uri
+ * replaced (a copy), or the object itself when it has none (new reference
+ * either way); NULL with an error naming the key and the variable. */
+static json_t *
+expand_uri_env(json_t *item, const char *prefix, GError **error)
+{
+  json_t *uri = json_is_object(item) ? json_object_get(item, "uri") : NULL;
+  const char *text = json_string_value(uri);
+  if (!text || !uri_env_has_refs(text))
+    return json_incref(item);
+  char **env = g_get_environ();
+  char *out = NULL;
+  GError *e = NULL;
+  gboolean ok = uri_env_expand(text, env, &out, &e);
+  g_strfreev(env);
+  if (!ok) {
+    invalid(error, "%suri: %s", prefix, e->message);
+    g_error_free(e);
+    return NULL;
+  }
+  json_t *copy = json_copy(item);
+  json_object_set_new(copy, "uri", json_string(out));
+  /* The expanded URI holds a secret: wipe this copy of it. */
+  memset(out, 0, strlen(out));
+  g_free(out);
+  return copy;
+}
+
 /* Parses root over a scratch copy of c's values and swaps them in only when
  * everything is valid, so that a failed load leaves c as it was. */
 static gboolean
@@ -672,9 +701,15 @@ load_root(ServerConfig *c, json_t *root, GError **error)
     json_array_foreach(streams, i, item) {
       char prefix[32];
       snprintf(prefix, sizeof prefix, "streams[%zu].", i);
+      /* ${NAME} in the uri: from the environment (uri-env.h). */
+      json_t *expanded = expand_uri_env(item, prefix, error);
+      if (!expanded)
+        goto fail;
       ConfigStream *s = g_new0(ConfigStream, 1);
-      if (!config_stream_from_json(item, prefix, TRUE, &s->id, &s->config,
-                                   error)) {
+      gboolean ok = config_stream_from_json(expanded, prefix, TRUE, &s->id,
+                                            &s->config, error);
+      json_decref(expanded);
+      if (!ok) {
         g_free(s);
         goto fail;
       }
@@ -895,6 +930,10 @@ struct ConfigStore {
   guint64 writes_failed;
   char *last_error;   /* of the last write, NULL after a success */
   ConfigFault fault;
+  /* Stream name -> the file's uri with ${NAME} references, as read: written
+   * back instead of the expanded URI (which holds the secret) while the
+   * stream still has the URI it expands to. Fixed after creation. */
+  GHashTable *uri_templates;
 };
 
 /* Removes the temporary files of writes that a crash or a kill interrupted
@@ -954,6 +993,16 @@ config_store_new(const char *path, json_t *root)
   g_mutex_init(&s->lock);
   s->path = g_strdup(path);
   s->root = root ? json_deep_copy(root) : json_object();
+  s->uri_templates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           g_free);
+  size_t i;
+  json_t *item;
+  json_array_foreach(json_object_get(s->root, "streams"), i, item) {
+    const char *name = json_string_value(json_object_get(item, "name"));
+    const char *uri = json_string_value(json_object_get(item, "uri"));
+    if (name && uri_env_has_refs(uri))
+      g_hash_table_replace(s->uri_templates, g_strdup(name), g_strdup(uri));
+  }
   return s;
 }
 
@@ -965,6 +1014,7 @@ config_store_free(ConfigStore *s)
   g_mutex_clear(&s->lock);
   g_free(s->path);
   json_decref(s->root);
+  g_hash_table_unref(s->uri_templates);
   g_free(s->last_error);
   g_free(s);
 }
@@ -1098,6 +1148,25 @@ out_free:
   return ok;
 }
 
+/* The uri to write for c: the file's ${NAME} form when it still expands
+ * to c's URI, else c's URI. */
+static const char *
+uri_to_write(ConfigStore *s, const StreamConfig *c)
+{
+  const char *tmpl = g_hash_table_lookup(s->uri_templates, c->name);
+  if (!tmpl)
+    return c->uri;
+  char **env = g_get_environ();
+  char *expanded = NULL;
+  gboolean same = uri_env_expand(tmpl, env, &expanded, NULL) &&
+                  strcmp(expanded, c->uri) == 0;
+  g_strfreev(env);
+  if (expanded)
+    memset(expanded, 0, strlen(expanded));
+  g_free(expanded);
+  return same ? tmpl : c->uri;
+}
+
 /* Writes the streams (configs and ids: parallel arrays) with every other key
  * of the file as read. Call with s->lock held. */
 static gboolean
@@ -1113,7 +1182,7 @@ write_locked(ConfigStore *s, GPtrArray *configs, GPtrArray *ids,
     if (id)
       json_object_set_new(obj, "id", json_string(id));
     json_object_set_new(obj, "name", json_string(c->name));
-    json_object_set_new(obj, "uri", json_string(c->uri));
+    json_object_set_new(obj, "uri", json_string(uri_to_write(s, c)));
     config_stream_options_to_json(obj, c, TRUE);
     json_array_append_new(arr, obj);
   }

@@ -82,6 +82,7 @@ struct Routes {
   ConfigStore *store;
   EventHub *events;
   MqttPublisher *mqtt;
+  const Shard *shard; /* NULL: not sharded */
   gboolean auth;
   guint8 token_sha256[SHA256_LEN];
   guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
@@ -301,13 +302,20 @@ id_is_printable(const char *id)
   return TRUE;
 }
 
+/* On a sharded replica the message says which shard an unknown id
+ * belongs to, so a client asking the wrong replica learns the right one. */
 static void
-resp_stream_not_found(RouteResponse *resp, const char *id)
+resp_stream_not_found(Routes *r, RouteResponse *resp, const char *id)
 {
-  if (id_is_printable(id))
-    resp_error(resp, 404, "not_found", "no stream with id '%s'", id);
-  else
+  if (!id_is_printable(id))
     resp_error(resp, 404, "not_found", "no stream with that id");
+  else if (r->shard && !shard_owns(r->shard, id))
+    resp_error(resp, 404, "not_found", "no stream with id '%s' here: that "
+               "id belongs to shard %u of %u, this is shard %u", id,
+               shard_owner(id, shard_count(r->shard)),
+               shard_count(r->shard), shard_index(r->shard));
+  else
+    resp_error(resp, 404, "not_found", "no stream with id '%s'", id);
 }
 
 static gboolean
@@ -675,6 +683,14 @@ h_streams_list(Routes *r, const RouteRequest *req, const char *id,
   g_ptr_array_unref(list);
   json_t *o = json_object();
   json_object_set_new(o, "streams", arr);
+  /* Sharded: this replica's place, and the config's streams that other
+   * replicas serve (kept apart from "streams", whose every entry can be
+   * asked for here). */
+  json_object_set_new(o, "shard",
+                      r->shard ? shard_to_json(r->shard) : json_null());
+  json_object_set_new(o, "other_shard_streams",
+                      r->shard ? shard_others_to_json(r->shard)
+                               : json_array());
   resp_json(resp, 200, o);
 }
 
@@ -746,6 +762,25 @@ h_streams_create(Routes *r, const RouteRequest *req, const char *id,
     g_error_free(e);
     return;
   }
+  /* Sharded: the id decides the replica, so it must be given, and a
+   * stream is taken only by the replica its id hashes to. */
+  if (r->shard && !want_id) {
+    resp_error(resp, 400, "invalid_argument", "id: required on a sharded "
+               "server (shard %u of %u): the id decides which replica "
+               "serves the stream", shard_index(r->shard),
+               shard_count(r->shard));
+    stream_config_clear(&cfg);
+    return;
+  }
+  if (r->shard && !shard_owns(r->shard, want_id)) {
+    resp_error(resp, 409, "wrong_shard", "stream '%s' belongs to shard %u "
+               "of %u, this is shard %u: add it there", want_id,
+               shard_owner(want_id, shard_count(r->shard)),
+               shard_count(r->shard), shard_index(r->shard));
+    g_free(want_id);
+    stream_config_clear(&cfg);
+    return;
+  }
   char *new_id = NULL;
   ok = registry_add(r->registry, want_id, &cfg, &new_id, &e);
   g_free(want_id);
@@ -778,7 +813,7 @@ h_stream_get(Routes *r, const RouteRequest *req, const char *id,
 {
   StreamInfo info;
   if (!registry_get(r->registry, id, &info, NULL)) {
-    resp_stream_not_found(resp, id);
+    resp_stream_not_found(r, resp, id);
     return;
   }
   resp_json(resp, 200, api_stream_to_json(&info));
@@ -792,7 +827,7 @@ h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
   GError *e = NULL;
   /* An unknown id is 404 whatever the body says. */
   if (!stream_exists(r, id)) {
-    resp_stream_not_found(resp, id);
+    resp_stream_not_found(r, resp, id);
     return;
   }
   json_t *obj = body_object(r, req, resp, "max_fps, top_k and/or enabled");
@@ -808,7 +843,7 @@ h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
   }
   if (!registry_update(r->registry, id, &p, &e)) {
     if (g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND))
-      resp_stream_not_found(resp, id);
+      resp_stream_not_found(r, resp, id);
     else
       resp_registry_error(r, resp, e, "updating the stream");
     g_error_free(e);
@@ -816,7 +851,7 @@ h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
   }
   StreamInfo info;
   if (!registry_get(r->registry, id, &info, NULL)) {
-    resp_stream_not_found(resp, id); /* removed in the meantime */
+    resp_stream_not_found(r, resp, id); /* removed in the meantime */
     return;
   }
   resp_json(resp, 200, api_stream_to_json(&info));
@@ -831,7 +866,7 @@ h_stream_delete(Routes *r, const RouteRequest *req, const char *id,
   GError *e = NULL;
   if (!registry_remove(r->registry, id, &e)) {
     if (g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND))
-      resp_stream_not_found(resp, id);
+      resp_stream_not_found(r, resp, id);
     else
       resp_registry_error(r, resp, e, "removing the stream");
     g_error_free(e);
@@ -847,7 +882,7 @@ h_predictions_latest(Routes *r, const RouteRequest *req, const char *id,
 {
   StreamResults *res = registry_results(r->registry, id);
   if (!res) {
-    resp_stream_not_found(resp, id);
+    resp_stream_not_found(r, resp, id);
     return;
   }
   Prediction p;
@@ -931,7 +966,7 @@ h_predictions_history(Routes *r, const RouteRequest *req, const char *id,
   }
   StreamResults *res = registry_results(r->registry, id);
   if (!res) {
-    resp_stream_not_found(resp, id);
+    resp_stream_not_found(r, resp, id);
     return;
   }
   if (since_wall) {
@@ -997,7 +1032,7 @@ events_answer(Routes *r, const RouteRequest *req, const char *stream_id,
   }
   if (strcmp(req->method, "HEAD") == 0) {
     if (stream_id && !stream_exists(r, stream_id)) {
-      resp_stream_not_found(resp, stream_id);
+      resp_stream_not_found(r, resp, stream_id);
       return;
     }
     resp_empty(resp, 200);
@@ -1009,7 +1044,7 @@ events_answer(Routes *r, const RouteRequest *req, const char *stream_id,
                                      &e);
   if (!c) {
     if (g_error_matches(e, EVENTS_ERROR, EVENTS_ERROR_NOT_FOUND)) {
-      resp_stream_not_found(resp, stream_id);
+      resp_stream_not_found(r, resp, stream_id);
     } else if (g_error_matches(e, EVENTS_ERROR, EVENTS_ERROR_LIMIT)) {
       limit_log_hit(r->limits, LIMIT_MAX_SSE_CLIENTS,
                     "an event-stream client was refused (503)");
@@ -1034,7 +1069,7 @@ h_stream_events(Routes *r, const RouteRequest *req, const char *id,
                 RouteResponse *resp)
 {
   if (!stream_exists(r, id)) {
-    resp_stream_not_found(resp, id);
+    resp_stream_not_found(r, resp, id);
     return;
   }
   events_answer(r, req, id, resp);
@@ -1083,7 +1118,7 @@ work_snapshot(RouteWork *w, RouteResponse *resp)
   if (!snapshots_encode(r->snapshots, w->id, w->max_width, &jpeg, &len,
                         &width, &height, &e)) {
     if (g_error_matches(e, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NOT_FOUND)) {
-      resp_stream_not_found(resp, w->id);
+      resp_stream_not_found(w->r, resp, w->id);
     } else if (g_error_matches(e, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NO_FRAME)) {
       resp_error(resp, 503, "unavailable", "%s", e->message);
       resp_header(resp, "Retry-After", ROUTES_RETRY_FRAME_S);
@@ -1124,7 +1159,7 @@ h_snapshot(Routes *r, const RouteRequest *req, const char *id,
     return;
   }
   if (!stream_exists(r, id)) {
-    resp_stream_not_found(resp, id);
+    resp_stream_not_found(r, resp, id);
     return;
   }
   RouteWork *w = work_new(r, work_snapshot);
@@ -1850,6 +1885,7 @@ routes_new(const RoutesConfig *cfg)
   r->store = cfg->store;
   r->events = cfg->events;
   r->mqtt = cfg->mqtt;
+  r->shard = cfg->shard;
   r->max_body_bytes = cfg->max_body_bytes;
   r->max_uri_bytes = cfg->max_uri_bytes;
   r->max_header_bytes = cfg->max_header_bytes;

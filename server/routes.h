@@ -37,7 +37,7 @@
  * another method 405 with Allow. Errors are always
  * {"error": {"code": "...", "message": "..."}}; codes: invalid_json,
  * invalid_argument, invalid_image, unauthorized, not_found,
- * method_not_allowed, conflict, limit_reached, payload_too_large,
+ * method_not_allowed, conflict, wrong_shard, limit_reached, payload_too_large,
  * uri_too_long, header_too_large, unsupported_media_type, not_ready,
  * unavailable, busy, internal. With a token configured every route but
  * /healthz, /readyz and the dashboard needs "Authorization: Bearer <token>" (401
@@ -66,6 +66,7 @@
 #include "mqtt.h"
 #include "pool.h"
 #include "registry.h"
+#include "shard.h"
 
 G_BEGIN_DECLS
 
@@ -141,6 +142,7 @@ typedef struct {
   ConfigStore *store;             /* borrowed; NULL: streams not persisted */
   EventHub *events;               /* borrowed; NULL: event routes answer 503 */
   MqttPublisher *mqtt;            /* borrowed; NULL: no MQTT (stats null) */
+  const Shard *shard;             /* borrowed; NULL: not sharded */
   const char *auth_token;         /* copied (hashed); NULL: no auth */
   guint64 max_body_bytes;         /* reported in 413 messages */
   guint64 max_uri_bytes;          /* 0: unchecked (414 above) */

@@ -32,6 +32,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "routes.h"
+#include "shard.h"
 #include "streamsight-sink.h"
 #include "watchdog.h"
 
@@ -73,7 +74,9 @@ serve_usage(FILE *out)
           "Environment: STREAMSIGHT_CONFIG, STREAMSIGHT_PORT, "
           "STREAMSIGHT_BIND,\n"
           "STREAMSIGHT_THREADS, STREAMSIGHT_MODEL, STREAMSIGHT_LABELS, "
-          "STREAMSIGHT_TOKEN\n"
+          "STREAMSIGHT_TOKEN,\n"
+          "STREAMSIGHT_SHARD (K/N) or STREAMSIGHT_SHARDS (N, K from "
+          "$HOSTNAME's -K)\n"
           "(see config/README.md). Stops cleanly on SIGINT or SIGTERM.\n");
 }
 
@@ -83,6 +86,7 @@ typedef struct {
   struct ss_engine *engine;
   struct ss_pool *pool;
   Registry *registry;
+  Shard *shard;        /* NULL: not sharded */
   ConfigStore *store;
   MqttPublisher *mqtt; /* NULL: no MQTT */
   EventHub *events;    /* also when SSE is off but MQTT is on */
@@ -214,10 +218,30 @@ static int
 restore_streams(Server *s)
 {
   const ServerConfig *c = s->config;
+  if (s->shard && c->streams_defaulted) {
+    /* The built-in test stream is for one server on its own. */
+    g_message("shard %u of %u: no \"streams\" in the config, so no stream "
+              "here", shard_index(s->shard), shard_count(s->shard));
+    return 0;
+  }
   for (guint i = 0; i < c->streams->len; i++) {
     const ConfigStream *cs = g_ptr_array_index(c->streams, i);
     GError *e = NULL;
     char *id = NULL;
+    if (s->shard) {
+      /* The id decides the replica: a generated one ("stream-N", in the
+       * order this replica adds them) would differ between replicas. */
+      if (!cs->id) {
+        fprintf(stderr, "streamsight: %s: streams[%u].id: required when "
+                "sharded (STREAMSIGHT_SHARD/STREAMSIGHT_SHARDS): the id "
+                "decides which replica serves the stream\n", c->path, i);
+        return 2;
+      }
+      if (!shard_owns(s->shard, cs->id)) {
+        shard_add_other(s->shard, cs->id, cs->config.name);
+        continue;
+      }
+    }
     if (!registry_add(s->registry, cs->id, &cs->config, &id, &e)) {
       if (c->streams_defaulted)
         fprintf(stderr, "streamsight: the default test stream: %s\n",
@@ -233,6 +257,11 @@ restore_streams(Server *s)
     g_free(shown);
     g_free(id);
   }
+  if (s->shard)
+    g_message("shard %u of %u (%s): %u of the config's %u streams here, %u "
+              "on other shards", shard_index(s->shard), shard_count(s->shard),
+              SHARD_HASH_NAME, c->streams->len - shard_n_other(s->shard),
+              c->streams->len, shard_n_other(s->shard));
   return 0;
 }
 
@@ -256,6 +285,7 @@ start_http(Server *s)
     .store = s->store,
     .events = c->limits.max_sse_clients > 0 ? s->events : NULL,
     .mqtt = s->mqtt,
+    .shard = s->shard,
     .auth_token = c->auth_token,
     .max_body_bytes = c->limits.max_body_bytes,
     .max_uri_bytes = c->limits.max_uri_bytes,
@@ -320,6 +350,7 @@ server_shutdown(Server *s)
     model_unref(s->model);
   }
   config_store_free(s->store);
+  shard_free(s->shard);
   server_config_free(s->config);
   watchdog_free(s->watchdog);
   if (s->loop)
@@ -341,6 +372,9 @@ load_config(Server *s, const char *path, const char *port, const char *bind)
   if (path && !server_config_load_file(s->config, path, &e))
     goto fail_e;
   if (!server_config_apply_env(s->config, env, &e))
+    goto fail_e;
+  s->shard = shard_new_from_env(env, &e);
+  if (e)
     goto fail_e;
   if (port) {
     guint64 v;
@@ -440,7 +474,14 @@ cmd_serve(int argc, char **argv)
   log_media_dirs(s.config->media_dirs);
   if ((rc = restore_streams(&s)) != 0)
     goto out;
-  if (s.config->path)
+  /* A sharded replica's file is the camera list all replicas share (a
+   * ConfigMap on Kubernetes): it is read, never written with this
+   * replica's part of it. */
+  if (s.config->path && s.shard)
+    g_message("sharded: %s is the shared camera list and is not written; "
+              "streams changed over the API last until exit",
+              s.config->path);
+  else if (s.config->path)
     s.store = config_store_new(s.config->path,
                                s.config->file_exists ? s.config->root : NULL);
   if (s.config->mqtt) {
@@ -515,6 +556,10 @@ healthcheck_usage(FILE *out)
           "8080 when\n"
           "unset; $STREAMSIGHT_BIND instead of 127.0.0.1 when it is a "
           "specific address).\n"
+          "\n"
+          "With $STREAMSIGHT_TOKEN set, sends it as a bearer token, so that "
+          "routes\n"
+          "behind the token (/readyz, /metrics) can be probed too.\n"
           "\n"
           "  -u, --url URL       http://HOST[:PORT][/PATH]\n"
           "  -t, --timeout S     give up after S seconds (default 3)\n"
@@ -641,11 +686,20 @@ cmd_healthcheck(int argc, char **argv)
   gboolean v6 = strchr(host, ':') != NULL;
   g_string_append_printf(req,
                          "GET %s%s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
-                         "User-Agent: streamsight-healthcheck\r\n"
-                         "Connection: close\r\n\r\n",
+                         "User-Agent: streamsight-healthcheck\r\n",
                          path && *path ? path : "/", query ? "?" : "",
                          query ? query : "", v6 ? "[" : "", host,
                          v6 ? "]" : "", port_str);
+  /* The server's own token (a Kubernetes exec probe of /readyz runs with
+   * the container's environment); a value that is no valid token, which
+   * the server would refuse to start with, is not sent. */
+  const char *token = g_getenv("STREAMSIGHT_TOKEN");
+  gboolean token_ok = token && *token && strlen(token) <= CONFIG_TOKEN_MAX;
+  for (const char *t = token; token_ok && *t; t++)
+    token_ok = *t >= 0x21 && *t <= 0x7e;
+  if (token_ok)
+    g_string_append_printf(req, "Authorization: Bearer %s\r\n", token);
+  g_string_append(req, "Connection: close\r\n\r\n");
   /* Blocking I/O from here, bounded by the deadline through poll(). */
   gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
   gsize sent = 0;
@@ -683,6 +737,7 @@ cmd_healthcheck(int argc, char **argv)
   }
   buf[got] = '\0';
   close(fd);
+  memset(req->str, 0, req->len); /* it may hold the token */
   g_string_free(req, TRUE);
   int status = 0;
   if (ok_io && sscanf(buf, "HTTP/%*d.%*d %d", &status) == 1 && status == 200) {

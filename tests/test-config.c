@@ -1106,6 +1106,100 @@ START_TEST(test_every_key_documented)
 }
 END_TEST
 
+/* ${NAME} in a config file's camera URI: the variable's value,
+ * percent-encoded; missing or malformed references are errors naming the
+ * key and the variable (never a value); the write-back keeps the
+ * reference, not the secret; a URI given to config_stream_from_json (the
+ * API's path) is never expanded. */
+START_TEST(test_uri_env_references)
+{
+  char *msg = NULL;
+  g_setenv("SS_TEST_CAM_PW", "p@ss:/w 0rd", TRUE);
+  g_setenv("SS_TEST_CAM_USER", "viewer", TRUE);
+  g_unsetenv("SS_TEST_UNSET");
+  ServerConfig *c = load(
+      "{\"streams\": [{\"id\": \"door\", \"name\": \"door\", \"uri\": "
+      "\"rtsp://${SS_TEST_CAM_USER}:${SS_TEST_CAM_PW}@192.168.1.64/x\"},"
+      "{\"name\": \"q\", \"uri\": \"http://10.0.0.2/v.cgi?user=admin&"
+      "pwd=${SS_TEST_CAM_PW}\"}]}", &msg);
+  ck_assert_msg(c != NULL, "%s", msg);
+  ConfigStream *s = g_ptr_array_index(c->streams, 0);
+  ck_assert_str_eq(s->config.uri,
+                   "rtsp://viewer:p%40ss%3A%2Fw%200rd@192.168.1.64/x");
+  s = g_ptr_array_index(c->streams, 1);
+  ck_assert_str_eq(s->config.uri,
+                   "http://10.0.0.2/v.cgi?user=admin&pwd=p%40ss%3A%2Fw%200rd");
+  /* The file as read keeps the reference. */
+  json_t *first = json_array_get(json_object_get(c->root, "streams"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(first, "uri")),
+                   "rtsp://${SS_TEST_CAM_USER}:${SS_TEST_CAM_PW}@"
+                   "192.168.1.64/x");
+
+  /* Write-back: the reference again, not the password; a stream whose
+   * URI no longer is the expansion is written as it is. */
+  char *path = tmp_path("streamsight.json");
+  ConfigStore *st = config_store_new(path, c->root);
+  GPtrArray *configs = g_ptr_array_new();
+  GPtrArray *ids = g_ptr_array_new();
+  ConfigStream *door = g_ptr_array_index(c->streams, 0);
+  g_ptr_array_add(configs, &door->config);
+  g_ptr_array_add(ids, "door");
+  ck_assert(config_store_write(st, configs, ids, NULL));
+  char *text = read_file(path);
+  ck_assert_msg(strstr(text, "${SS_TEST_CAM_PW}") && !strstr(text, "p%40ss"),
+                "%s", text);
+  g_free(text);
+  g_setenv("SS_TEST_CAM_PW", "changed", TRUE);
+  ck_assert(config_store_write(st, configs, ids, NULL));
+  text = read_file(path);
+  ck_assert_msg(strstr(text, "p%40ss%3A%2Fw%200rd") != NULL, "%s", text);
+  g_free(text);
+  config_store_free(st);
+  g_ptr_array_unref(configs);
+  g_ptr_array_unref(ids);
+  g_free(path);
+  server_config_free(c);
+
+  static const struct {
+    const char *uri, *needle;
+  } bad[] = {
+    { "rtsp://a:${SS_TEST_UNSET}@h/x",
+      "streams[0].uri: ${SS_TEST_UNSET} is not set in the environment" },
+    { "rtsp://a:${SS_TEST_CAM_PW@h/x", "streams[0].uri: '${' without" },
+    { "rtsp://a:${}@h/x", "streams[0].uri: ${...}: a variable name is" },
+    { "rtsp://a:${1X}@h/x", "a variable name is" },
+    { "rtsp://a:${A-B}@h/x", "a variable name is" },
+  };
+  g_setenv("SS_TEST_CAM_PW", "SEKRIT", TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    char *t = g_strdup_printf("{\"streams\": [{\"name\": \"a\", \"uri\": "
+                              "\"%s\"}]}", bad[i].uri);
+    c = load(t, &msg);
+    ck_assert_msg(c == NULL, "case %u accepted", i);
+    ck_assert_msg(strstr(msg, bad[i].needle) && !strstr(msg, "SEKRIT"),
+                  "case %u: %s", i, msg);
+    g_free(msg);
+    g_free(t);
+  }
+
+  /* The API's parser takes the text as it is: no environment read. */
+  json_t *obj = json_pack("{s:s, s:s}", "name", "x", "uri",
+                          "rtsp://a:${SS_TEST_CAM_PW}@h/x");
+  StreamConfig sc;
+  GError *e = NULL;
+  if (config_stream_from_json(obj, "", TRUE, NULL, &sc, &e)) {
+    ck_assert_msg(strstr(sc.uri, "SEKRIT") == NULL, "%s", sc.uri);
+    stream_config_clear(&sc);
+  } else {
+    ck_assert_msg(strstr(e->message, "SEKRIT") == NULL, "%s", e->message);
+    g_clear_error(&e);
+  }
+  json_decref(obj);
+  g_unsetenv("SS_TEST_CAM_PW");
+  g_unsetenv("SS_TEST_CAM_USER");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1131,6 +1225,7 @@ config_suite(void)
 
   tc = tcase_create("environment");
   tcase_add_test(tc, test_env_overrides);
+  tcase_add_test(tc, test_uri_env_references);
   tcase_add_loop_test(tc, test_env_bad_values_name_the_variable, 0,
                       (int)G_N_ELEMENTS(bad_env));
   suite_add_tcase(s, tc);
