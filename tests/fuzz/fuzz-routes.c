@@ -462,8 +462,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .uri_bytes = req.uri_bytes,
         .header_bytes = req.header_bytes,
       };
+      Routes *routes = req.authorization ? g.auth : g.open;
+      /* http.c asks routes_admit() before reading a body: its refusal must
+       * be the answer routes_handle() gives, and a request it admits must
+       * not be refused later for the token or the method. */
+      RouteResponse pre = { 0 };
+      gboolean admitted = routes_admit(routes, &rr, &pre);
       RouteResponse resp = { 0 };
-      routes_handle(req.authorization ? g.auth : g.open, &rr, &resp);
+      routes_handle(routes, &rr, &resp);
+      if (!admitted)
+        FUZZ_CHECK(resp.status == pre.status && !resp.work,
+                   "admit refused with %u, handle answered %u", pre.status,
+                   resp.status);
+      else
+        FUZZ_CHECK(resp.status != 401 && resp.status != 405,
+                   "admitted, then answered %u", resp.status);
+      route_response_clear(&pre);
       check_response(&req, &resp, secrets);
       route_response_clear(&resp);
     }
