@@ -13,7 +13,7 @@
 static const char *const mqtt_keys[] = {
   "host", "port", "username", "password", "client_id", "topic_prefix", "qos",
   "retain_state", "tls", "keepalive_s", "max_rate_hz", "accept_commands",
-  "discovery", NULL
+  "discovery", "queue_len", NULL
 };
 static const char *const tls_keys[] = { "ca", "cert", "key", NULL };
 static const char *const discovery_keys[] = { "enabled", "prefix", NULL };
@@ -44,6 +44,7 @@ mqtt_config_new(void)
   c->max_rate_hz = MQTT_DEFAULT_MAX_RATE_HZ;
   c->discovery = TRUE;
   c->discovery_prefix = g_strdup(MQTT_DEFAULT_DISCOVERY_PREFIX);
+  c->queue_len = MQTT_DEFAULT_QUEUE_LEN;
   return c;
 }
 
@@ -200,6 +201,11 @@ mqtt_config_from_json(json_t *obj, gboolean url_given, GError **error)
             "per stream per second; 0: none)");
     goto fail;
   }
+  i64 = c->queue_len;
+  if (!json_util_get_int(obj, "mqtt.", "queue_len", MQTT_QUEUE_MIN,
+                         MQTT_QUEUE_MAX, &i64, NULL, error))
+    goto fail;
+  c->queue_len = (guint)i64;
   if (!json_util_get_bool(obj, "mqtt.", "accept_commands",
                           &c->accept_commands, NULL, error))
     goto fail;

@@ -29,6 +29,12 @@ G_BEGIN_DECLS
 /* MQTT 3.1.1 servers must accept 23 bytes; mosquitto takes more. */
 #define MQTT_CLIENT_ID_MAX 128
 
+/* Messages waiting for the broker (predictions and states of every
+ * stream); beyond it the oldest is dropped and counted. */
+#define MQTT_DEFAULT_QUEUE_LEN 1024
+#define MQTT_QUEUE_MIN 8
+#define MQTT_QUEUE_MAX 65536
+
 /* Plain data with one owner; strings owned, NULL when unset. */
 typedef struct {
   char *host;
@@ -49,6 +55,7 @@ typedef struct {
   gboolean accept_commands;/* <prefix>/<stream>/set */
   gboolean discovery;      /* Home Assistant discovery */
   char *discovery_prefix;
+  guint queue_len;         /* outbound queue, MQTT_QUEUE_MIN..MAX */
 } MqttConfig;
 
 MqttConfig *mqtt_config_new(void); /* the defaults, no host */

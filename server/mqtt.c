@@ -43,7 +43,7 @@ struct MqttPublisher {
   gint64 min_interval_us;   /* between predictions of one stream */
 
   GMutex lock;              /* protects everything down to stop */
-  Msg *queue;               /* ring of MQTT_QUEUE_LEN */
+  Msg *queue;               /* ring of cfg->queue_len */
   guint head, count;
   GHashTable *last_pred_us; /* stream id -> gint64*: rate limit */
   GHashTable *announced;    /* stream ids whose discovery was queued */
@@ -65,6 +65,7 @@ struct MqttPublisher {
   guint backoff_ms;
   gint64 next_attempt_us;
   gint64 next_state_us;
+  char *lib_error;         /* libmosquitto's last error log line */
 };
 
 static void
@@ -114,13 +115,13 @@ enqueue_take(MqttPublisher *m, char *topic, char *payload, int len,
              gboolean retain)
 {
   g_mutex_lock(&m->lock);
-  if (m->count == MQTT_QUEUE_LEN) {
+  if (m->count == m->cfg->queue_len) {
     msg_clear(&m->queue[m->head]);
-    m->head = (m->head + 1) % MQTT_QUEUE_LEN;
+    m->head = (m->head + 1) % m->cfg->queue_len;
     m->count--;
     __atomic_add_fetch(&m->dropped, 1, __ATOMIC_RELAXED);
   }
-  Msg *q = &m->queue[(m->head + m->count) % MQTT_QUEUE_LEN];
+  Msg *q = &m->queue[(m->head + m->count) % m->cfg->queue_len];
   q->topic = topic;
   q->payload = payload;
   q->len = len;
@@ -154,7 +155,7 @@ dequeue(MqttPublisher *m, Msg *out)
   if (any) {
     *out = m->queue[m->head];
     memset(&m->queue[m->head], 0, sizeof(Msg));
-    m->head = (m->head + 1) % MQTT_QUEUE_LEN;
+    m->head = (m->head + 1) % m->cfg->queue_len;
     m->count--;
   }
   g_mutex_unlock(&m->lock);
@@ -274,6 +275,18 @@ mqtt_publisher_listener(void)
 
 /* ---- libmosquitto callbacks (on our thread, inside mosquitto_loop) ---- */
 
+/* libmosquitto tells the reason of a TLS failure ("certificate verify
+ * failed") only in its log: keep the last error line for last_error. */
+static void
+cb_log(struct mosquitto *mosq, void *user, int level, const char *str)
+{
+  MqttPublisher *m = user;
+  if (!(level & MOSQ_LOG_ERR) || !str)
+    return;
+  g_free(m->lib_error);
+  m->lib_error = g_strndup(str, 200);
+}
+
 static void
 cb_connect(struct mosquitto *mosq, void *user, int rc)
 {
@@ -288,6 +301,7 @@ cb_connect(struct mosquitto *mosq, void *user, int rc)
   }
   m->session_up = TRUE;
   m->backoff_ms = 0;
+  g_clear_pointer(&m->lib_error, g_free);
   m->inflight = 0;
   __atomic_add_fetch(&m->connects, 1, __ATOMIC_RELAXED);
   g_mutex_lock(&m->lock);
@@ -449,6 +463,18 @@ on_session_start(MqttPublisher *m)
                      (gint64)MQTT_STATE_INTERVAL_S * G_USEC_PER_SEC;
 }
 
+/* what: reason, with libmosquitto's own last error line when it logged one
+ * (the TLS library's words). */
+static void
+set_error_detailed(MqttPublisher *m, const char *what, const char *reason)
+{
+  if (m->lib_error)
+    set_last_error(m, "%s: %s (%s)", what, reason, m->lib_error);
+  else
+    set_last_error(m, "%s: %s", what, reason);
+  g_clear_pointer(&m->lib_error, g_free);
+}
+
 static void
 schedule_reconnect(MqttPublisher *m)
 {
@@ -478,7 +504,7 @@ try_connect(MqttPublisher *m, gboolean first)
   else if (rc == MOSQ_ERR_EAI)
     set_last_error(m, "cannot resolve the host name");
   else
-    set_last_error(m, "cannot connect: %s", mosquitto_strerror(rc));
+    set_error_detailed(m, "cannot connect", mosquitto_strerror(rc));
   __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
   schedule_reconnect(m);
 }
@@ -521,10 +547,10 @@ thread_main(gpointer user)
         g_mutex_lock(&m->lock);
         gboolean had_error = m->last_error != NULL;
         g_mutex_unlock(&m->lock);
-        if (rc == MOSQ_ERR_ERRNO || !had_error)
-          set_last_error(m, "connection failed: %s",
-                         rc == MOSQ_ERR_ERRNO ? g_strerror(errno)
-                                              : mosquitto_strerror(rc));
+        if (rc == MOSQ_ERR_ERRNO || !had_error || m->lib_error)
+          set_error_detailed(m, "connection failed",
+                             rc == MOSQ_ERR_ERRNO ? g_strerror(errno)
+                                                  : mosquitto_strerror(rc));
       }
       mosquitto_disconnect(m->mosq);
       m->has_socket = FALSE;
@@ -609,7 +635,7 @@ mqtt_publisher_new(const MqttConfig *cfg, Registry *registry,
                            ? (gint64)(G_USEC_PER_SEC / cfg->max_rate_hz)
                            : -1;
   g_mutex_init(&m->lock);
-  m->queue = g_new0(Msg, MQTT_QUEUE_LEN);
+  m->queue = g_new0(Msg, m->cfg->queue_len);
   m->last_pred_us = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           g_free);
   m->announced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
@@ -625,6 +651,7 @@ mqtt_publisher_new(const MqttConfig *cfg, Registry *registry,
   mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
   mosquitto_publish_callback_set(m->mosq, cb_publish);
   mosquitto_message_callback_set(m->mosq, cb_message);
+  mosquitto_log_callback_set(m->mosq, cb_log);
   int rc = mosquitto_will_set(m->mosq, m->available_topic, 7, "offline",
                               cfg->qos, true);
   if (rc == MOSQ_ERR_SUCCESS && cfg->username)
@@ -661,12 +688,13 @@ mqtt_publisher_free(MqttPublisher *m)
   if (m->mosq)
     mosquitto_destroy(m->mosq);
   for (guint i = 0; i < m->count; i++)
-    msg_clear(&m->queue[(m->head + i) % MQTT_QUEUE_LEN]);
+    msg_clear(&m->queue[(m->head + i) % m->cfg->queue_len]);
   g_free(m->queue);
   g_hash_table_unref(m->last_pred_us);
   g_hash_table_unref(m->announced);
   g_free(m->last_error);
   g_free(m->last_command_error);
+  g_free(m->lib_error);
   g_free(m->available_topic);
   g_free(m->set_pattern);
   g_mutex_clear(&m->lock);
@@ -695,6 +723,7 @@ mqtt_publisher_stats(MqttPublisher *m, MqttStats *out)
       __atomic_load_n(&m->commands_rejected, __ATOMIC_RELAXED);
   out->host = g_strdup(m->cfg->host);
   out->port = m->cfg->port;
+  out->queue_capacity = m->cfg->queue_len;
   out->topic_prefix = g_strdup(m->cfg->topic_prefix);
 }
 
@@ -712,7 +741,7 @@ mqtt_publisher_stats_json(MqttPublisher *m)
   json_object_set_new(o, "messages", json_integer((json_int_t)s.messages));
   json_object_set_new(o, "dropped", json_integer((json_int_t)s.dropped));
   json_object_set_new(o, "queued", json_integer(s.queued));
-  json_object_set_new(o, "queue_capacity", json_integer(MQTT_QUEUE_LEN));
+  json_object_set_new(o, "queue_capacity", json_integer(s.queue_capacity));
   json_object_set_new(o, "connects", json_integer((json_int_t)s.connects));
   json_object_set_new(o, "connect_failures",
                       json_integer((json_int_t)s.connect_failures));

@@ -20,8 +20,8 @@
  *
  * Never in the path of a frame: predictions and stream changes arrive
  * through the event hub's listener (events.h) on pool workers and the hub's
- * threads, which only format and append to a bounded queue (the oldest
- * message is dropped and counted when it is full). One thread of ours owns
+ * threads, which only format and append to a bounded queue (mqtt.queue_len;
+ * the oldest message is dropped and counted when it is full). One thread of ours owns
  * the libmosquitto client: it connects (non-blocking), reconnects with
  * exponential backoff and jitter, drains the queue while connected, and
  * after every (re)connect publishes "online", the discovery configs and
@@ -40,8 +40,6 @@
 
 G_BEGIN_DECLS
 
-/* Messages waiting for the broker; beyond it the oldest is dropped. */
-#define MQTT_QUEUE_LEN 1024
 /* Every stream's state is published again this often (fps changes). */
 #define MQTT_STATE_INTERVAL_S 10
 /* Reconnect delays: doubled from the first to the cap, +-25 % jitter. */
@@ -57,6 +55,7 @@ typedef struct {
   guint64 messages;          /* handed to the broker's connection */
   guint64 dropped;           /* dropped from the full queue */
   guint queued;              /* waiting now */
+  guint queue_capacity;      /* mqtt.queue_len */
   guint64 connects;          /* successful connections */
   guint64 connect_failures;  /* refused, unreachable, lost */
   guint64 commands_applied;
