@@ -1074,6 +1074,12 @@ static const char *const documented_keys[] = {
   "resize_mode", "realtime", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
   "STREAMSIGHT_BIND", "STREAMSIGHT_THREADS", "STREAMSIGHT_MODEL",
   "STREAMSIGHT_LABELS", "STREAMSIGHT_TOKEN",
+  "mqtt", "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.password",
+  "mqtt.client_id", "mqtt.topic_prefix", "mqtt.qos", "mqtt.retain_state",
+  "mqtt.tls", "mqtt.tls.ca", "mqtt.tls.cert", "mqtt.tls.key",
+  "mqtt.keepalive_s", "mqtt.max_rate_hz", "mqtt.queue_len",
+  "mqtt.accept_commands", "mqtt.discovery.enabled", "mqtt.discovery.prefix",
+  "STREAMSIGHT_MQTT_URL",
 };
 
 START_TEST(test_every_key_documented)
