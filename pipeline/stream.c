@@ -460,12 +460,10 @@ on_source_setup(GstElement *bin, GstElement *source, gpointer user)
   if (s->password && g_object_class_find_property(
                          G_OBJECT_GET_CLASS(source), "user-pw"))
     g_object_set(source, "user-pw", s->password, NULL);
-  /* souphttpsrc: a server that accepts and then sends nothing fails the
-   * attempt after stall_timeout_s instead of its default 15 s. */
-  if (g_str_has_prefix(s->scheme, "http") &&
-      g_object_class_find_property(G_OBJECT_GET_CLASS(source), "timeout"))
-    g_object_set(source, "timeout",
-                 (guint)MAX(1.0, ceil(s->cfg.stall_timeout_s)), NULL);
+  /* souphttpsrc's own "timeout" stays at its default (15 s): with any other
+   * value it does not share its HTTP session (build_pipeline keeps it
+   * across attempts, see there), and a server that accepts and then sends
+   * nothing already fails the attempt after stall_timeout_s (no frame). */
 }
 
 /* decode=keyframes: non-key frames never reach the decoder, which is where
