@@ -86,7 +86,8 @@ RUN apt-get update \
 COPY --from=parsers /out/ /
 
 RUN ldconfig \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/streamsight \
+ && groupadd --system --gid 10001 streamsight \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/streamsight \
       --create-home --shell /usr/sbin/nologin streamsight \
  && mkdir -p /config /media \
  && chown streamsight:streamsight /config \

@@ -33,6 +33,9 @@ if [ "$mode" = test ]; then
   # test-mqtt runs Debian's broker (with a password file, and TLS from a
   # CA made by openssl in the test); mosquitto_sub for manual checks.
   pkgs+=(mosquitto mosquitto-clients openssl)
+  # The deploy checks: PyYAML reads the Kubernetes manifests; systemd's
+  # systemd-analyze verifies the unit (kubectl is not in Debian 12).
+  pkgs+=(python3-yaml systemd)
 fi
 
 missing=()

@@ -1080,6 +1080,7 @@ static const char *const documented_keys[] = {
   "mqtt.keepalive_s", "mqtt.max_rate_hz", "mqtt.queue_len",
   "mqtt.accept_commands", "mqtt.discovery.enabled", "mqtt.discovery.prefix",
   "STREAMSIGHT_MQTT_URL",
+  "STREAMSIGHT_SHARD", "STREAMSIGHT_SHARDS",
 };
 
 START_TEST(test_every_key_documented)
