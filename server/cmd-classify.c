@@ -1,5 +1,6 @@
-/* streamsight — `streamsight classify`: decode still images with GStreamer,
- * preprocess them as the model expects (central crop + bilinear, the TF
+/* streamsight — `streamsight classify`: decode still images (libjpeg-turbo,
+ * libspng and our BMP reader: pipeline/image-decode.h), preprocess them as
+ * the model expects (central crop + bilinear, the TF
  * evaluation convention), run the engine and print the top classes.
  *
  * Output, one line per image with --json:

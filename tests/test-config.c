@@ -187,6 +187,7 @@ START_TEST(test_empty_object_is_defaults)
   ck_assert_uint_eq(c->limits.max_sse_clients, 64);
   ck_assert_uint_eq(c->limits.max_header_bytes, 16384);
   ck_assert_uint_eq(c->limits.max_uri_bytes, 8192);
+  ck_assert_uint_eq(c->limits.decode_memory_mb, 256);
   ck_assert(c->streams_defaulted);
   ck_assert_uint_eq(c->streams->len, 1);
   ConfigStream *s = g_ptr_array_index(c->streams, 0);
@@ -250,6 +251,7 @@ START_TEST(test_every_key_parsed)
       "   \"max_connections\": 9, \"connection_timeout_s\": 7,\n"
       "   \"max_sse_clients\": 3, \"max_header_bytes\": 4096,\n"
       "   \"max_uri_bytes\": 512, \"max_connections_per_ip\": 0,\n"
+      "   \"decode_memory_mb\": 64,\n"
       "   \"header_timeout_s\": 3, \"min_body_bytes_per_s\": 100},\n"
       " \"streams\": [{\"id\": \"cam-1\", \"name\": \"Door\",\n"
       "   \"uri\": \"rtsp://u:p%40ss@10.0.0.2:554/live\", \"transport\": "
@@ -284,6 +286,7 @@ START_TEST(test_every_key_parsed)
   ck_assert_uint_eq(c->limits.max_sse_clients, 3);
   ck_assert_uint_eq(c->limits.max_header_bytes, 4096);
   ck_assert_uint_eq(c->limits.max_uri_bytes, 512);
+  ck_assert_uint_eq(c->limits.decode_memory_mb, 64);
   ck_assert(!c->streams_defaulted);
   ck_assert_uint_eq(c->streams->len, 3);
   ConfigStream *s = g_ptr_array_index(c->streams, 0);
@@ -370,6 +373,8 @@ static const BadCase bad_cases[] = {
     "limits.max_connections_per_ip: must be an integer 0..65536" },
   { "{\"limits\": {\"header_timeout_s\": 0}}",
     "limits.header_timeout_s: must be an integer 1..3600" },
+  { "{\"limits\": {\"decode_memory_mb\": 8}}",
+    "limits.decode_memory_mb: must be an integer 16..65536" },
   { "{\"limits\": {\"min_body_bytes_per_s\": 1.5}}",
     "limits.min_body_bytes_per_s: must be an integer 0.." },
   { "{\"limits\": {\"max_sse_clients\": -1}}",

@@ -416,7 +416,8 @@ parse_args(int argc, char **argv, struct options *o)
 #ifndef SS_BENCH_HAVE_PIPELINE
   if (o->images_dir)
     return usage_error("--images", "this build has no image decoding "
-                       "(GStreamer was not found at configure time)");
+                       "(GStreamer, libjpeg or libspng was not found at "
+                       "configure time)");
 #endif
   if (o->input_path && !o->logits_path)
     return usage_error("--input", "is only used with --logits-out");
