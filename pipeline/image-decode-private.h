@@ -23,10 +23,13 @@ gboolean image_decode_check_size(guint64 w, guint64 h, GError **error);
 /* Allocates img as w x h RGB8 (stride w * 3), zero-filled. */
 void image_decode_alloc(RgbImage *img, int w, int h);
 
-gboolean image_jpeg_probe(const guint8 *d, gsize n, int target_side,
+/* opts: every field set (no 0 defaults left). */
+gboolean image_jpeg_probe(const guint8 *d, gsize n,
+                          const ImageDecodeOptions *opts,
                           ImageDecodeInfo *info, GError **error);
-gboolean image_jpeg_decode(const guint8 *d, gsize n, int target_side,
-                           guint64 max_memory, RgbImage *out, GError **error);
+gboolean image_jpeg_decode(const guint8 *d, gsize n,
+                           const ImageDecodeOptions *opts, RgbImage *out,
+                           GError **error);
 
 gboolean image_png_probe(const guint8 *d, gsize n, ImageDecodeInfo *info,
                          GError **error);

@@ -96,11 +96,20 @@ sniff(const guint8 *d, gsize n, ImageFormat *fmt, GError **error)
                            "BMP are decoded)");
 }
 
-static guint64
-max_memory(const ImageDecodeOptions *opts)
+/* opts with its defaults filled in (opts may be NULL). */
+static ImageDecodeOptions
+resolve(const ImageDecodeOptions *opts)
 {
-  return opts && opts->max_memory_bytes ? opts->max_memory_bytes
-                                        : IMAGE_DECODE_DEFAULT_MAX_MEMORY;
+  ImageDecodeOptions r = { 0 };
+  if (opts)
+    r = *opts;
+  if (r.target_side < 0)
+    r.target_side = 0;
+  if (!r.max_memory_bytes)
+    r.max_memory_bytes = IMAGE_DECODE_DEFAULT_MAX_MEMORY;
+  if (r.max_cpu_ms <= 0)
+    r.max_cpu_ms = IMAGE_DECODE_MAX_CPU_MS;
+  return r;
 }
 
 gboolean
@@ -117,12 +126,12 @@ image_decode_probe(const guint8 *data, gsize size,
                              "image data is %" G_GSIZE_FORMAT " bytes: the "
                              "limit is %" G_GSIZE_FORMAT,
                              size, IMAGE_DECODE_MAX_FILE_BYTES);
+  const ImageDecodeOptions o = resolve(opts);
   ImageDecodeInfo i = { 0 };
   gboolean ok;
   switch (fmt) {
   case IMAGE_FORMAT_JPEG:
-    ok = image_jpeg_probe(data, size, opts ? opts->target_side : 0, &i,
-                          error);
+    ok = image_jpeg_probe(data, size, &o, &i, error);
     break;
   case IMAGE_FORMAT_PNG: ok = image_png_probe(data, size, &i, error); break;
   case IMAGE_FORMAT_BMP: ok = image_bmp_probe(data, size, &i, error); break;
@@ -130,7 +139,7 @@ image_decode_probe(const guint8 *data, gsize size,
   }
   if (!ok)
     return FALSE;
-  guint64 limit = max_memory(opts);
+  guint64 limit = o.max_memory_bytes;
   if (i.memory_bytes > limit)
     return image_decode_fail(error, IMAGE_DECODE_ERROR_TOO_LARGE,
                              "image %dx%d needs about %" G_GUINT64_FORMAT
@@ -151,12 +160,12 @@ image_decode_buffer_opts(const guint8 *data, gsize size,
   ImageDecodeInfo info;
   if (!image_decode_probe(data, size, opts, &info, error))
     return FALSE;
+  const ImageDecodeOptions o = resolve(opts);
   RgbImage img = { 0 };
   gboolean ok;
   switch (info.format) {
   case IMAGE_FORMAT_JPEG:
-    ok = image_jpeg_decode(data, size, opts ? opts->target_side : 0,
-                           max_memory(opts), &img, error);
+    ok = image_jpeg_decode(data, size, &o, &img, error);
     break;
   case IMAGE_FORMAT_PNG: ok = image_png_decode(data, size, &img, error); break;
   case IMAGE_FORMAT_BMP: ok = image_bmp_decode(data, size, &img, error); break;

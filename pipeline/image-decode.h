@@ -67,6 +67,8 @@ typedef struct {
   int target_side;
   /* Peak memory one decode may need (0: IMAGE_DECODE_DEFAULT_MAX_MEMORY). */
   guint64 max_memory_bytes;
+  /* Thread CPU time one JPEG decode may take (0: IMAGE_DECODE_MAX_CPU_MS). */
+  int max_cpu_ms;
 } ImageDecodeOptions;
 
 /* What the header says, and what decoding it would cost. */

@@ -19,9 +19,9 @@
  * (coefficient buffers of a multi-scan file plus the output) estimated from
  * the header and refused over the caller's limit, with libjpeg's own
  * max_memory_to_use as a backstop; IMAGE_DECODE_MAX_SCANS scans (fewer
- * for large images, see image-decode.h) and IMAGE_DECODE_MAX_CPU_MS of
- * thread CPU time, checked by the progress monitor (called for every row
- * of blocks read or written).
+ * for large images, see image-decode.h) and IMAGE_DECODE_MAX_CPU_MS (or the
+ * caller's limit) of thread CPU time, checked by the progress monitor
+ * (called for every row of blocks read or written).
  */
 #include "image-decode-private.h"
 
@@ -47,6 +47,7 @@ typedef struct {
   char message[JMSG_LENGTH_MAX + 128];
   guint64 cpu_deadline_ns; /* thread CPU clock */
   int max_scans;           /* for this image's size */
+  int max_cpu_ms;
   struct jpeg_decompress_struct cinfo;
   gboolean created;
   RgbImage img;      /* the output while decoding */
@@ -158,11 +159,11 @@ jpeg_on_progress(j_common_ptr c)
     jpeg_abort_with(x, IMAGE_DECODE_ERROR_TOO_LARGE,
                     "JPEG decoding took more than %d ms of CPU time (the "
                     "limit)",
-                    IMAGE_DECODE_MAX_CPU_MS);
+                    x->max_cpu_ms);
 }
 
 static JpegCtx *
-jpeg_ctx_new(void)
+jpeg_ctx_new(int max_cpu_ms)
 {
   JpegCtx *x = g_new0(JpegCtx, 1);
   x->cinfo.err = jpeg_std_error(&x->pub);
@@ -170,8 +171,8 @@ jpeg_ctx_new(void)
   x->pub.emit_message = jpeg_on_message;
   x->progress.progress_monitor = jpeg_on_progress;
   x->max_scans = IMAGE_DECODE_MAX_SCANS;
-  x->cpu_deadline_ns = thread_cpu_ns() +
-                       (guint64)IMAGE_DECODE_MAX_CPU_MS * 1000000u;
+  x->max_cpu_ms = max_cpu_ms;
+  x->cpu_deadline_ns = thread_cpu_ns() + (guint64)max_cpu_ms * 1000000u;
   return x;
 }
 
@@ -288,16 +289,16 @@ set_error_from(JpegCtx *x, GError **error)
 }
 
 gboolean
-image_jpeg_probe(const guint8 *d, gsize n, int target_side,
+image_jpeg_probe(const guint8 *d, gsize n, const ImageDecodeOptions *opts,
                  ImageDecodeInfo *info, GError **error)
 {
-  JpegCtx *x = jpeg_ctx_new();
+  JpegCtx *x = jpeg_ctx_new(opts->max_cpu_ms);
   if (setjmp(x->jump)) {
     set_error_from(x, error);
     jpeg_ctx_free(x);
     return FALSE;
   }
-  jpeg_read_setup(x, d, n, target_side, info);
+  jpeg_read_setup(x, d, n, opts->target_side, info);
   jpeg_ctx_free(x);
   return TRUE;
 }
@@ -326,17 +327,18 @@ cmyk_row_to_rgb(const guint8 *s, int w, gboolean inverted, guint8 *o)
 }
 
 gboolean
-image_jpeg_decode(const guint8 *d, gsize n, int target_side,
-                  guint64 max_memory, RgbImage *out, GError **error)
+image_jpeg_decode(const guint8 *d, gsize n, const ImageDecodeOptions *opts,
+                  RgbImage *out, GError **error)
 {
-  JpegCtx *x = jpeg_ctx_new();
+  const guint64 max_memory = opts->max_memory_bytes;
+  JpegCtx *x = jpeg_ctx_new(opts->max_cpu_ms);
   if (setjmp(x->jump)) {
     set_error_from(x, error);
     jpeg_ctx_free(x);
     return FALSE;
   }
   ImageDecodeInfo info;
-  jpeg_read_setup(x, d, n, target_side, &info);
+  jpeg_read_setup(x, d, n, opts->target_side, &info);
   j_decompress_ptr c = &x->cinfo;
   if (info.memory_bytes > max_memory)
     jpeg_abort_with(x, IMAGE_DECODE_ERROR_TOO_LARGE,

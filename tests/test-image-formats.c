@@ -332,6 +332,24 @@ START_TEST(test_jpeg_scan_bomb)
 }
 END_TEST
 
+/* The CPU limit: a progressive 2048 x 1536 decode takes tens of ms; with
+ * 1 ms allowed it is refused, with the default it decodes. */
+START_TEST(test_jpeg_cpu_limit)
+{
+  guint8 *rgb = smooth_rgb(2048, 1536);
+  FixJpeg o = { .components = 3, .progressive = TRUE, .quality = 90 };
+  GBytes *jpg = fix_jpeg_encode(rgb, 2048, 1536, &o);
+  ImageDecodeOptions tight = { .max_cpu_ms = 1 };
+  decode_fails(jpg, &tight, IMAGE_DECODE_ERROR_TOO_LARGE,
+               "more than 1 ms of CPU time", "1 ms of CPU");
+  RgbImage img = { 0 };
+  decode_ok(jpg, NULL, &img, "default CPU limit");
+  rgb_image_clear(&img);
+  g_bytes_unref(jpg);
+  g_free(rgb);
+}
+END_TEST
+
 /* DCT scaling: only when the image is far larger than the model input. */
 START_TEST(test_jpeg_dct_scaling)
 {
@@ -744,6 +762,7 @@ formats_suite(void)
   tcase_add_test(tc, test_jpeg_unsupported);
   tcase_add_test(tc, test_jpeg_truncated);
   tcase_add_test(tc, test_jpeg_scan_bomb);
+  tcase_add_test(tc, test_jpeg_cpu_limit);
   tcase_add_test(tc, test_jpeg_dct_scaling);
   tcase_add_test(tc, test_jpeg_memory_limit);
   suite_add_tcase(s, tc);
