@@ -64,6 +64,7 @@ mqtt_config_free(MqttConfig *c)
   g_free(c->tls_cert);
   g_free(c->tls_key);
   g_free(c->discovery_prefix);
+  g_free(c->node);
   g_free(c);
 }
 
@@ -81,7 +82,16 @@ mqtt_config_copy(const MqttConfig *c)
   n->tls_cert = g_strdup(c->tls_cert);
   n->tls_key = g_strdup(c->tls_key);
   n->discovery_prefix = g_strdup(c->discovery_prefix);
+  n->node = g_strdup(c->node);
   return n;
+}
+
+char *
+mqtt_availability_topic(const MqttConfig *c)
+{
+  if (c->node)
+    return g_strdup_printf("%s/available/%s", c->topic_prefix, c->node);
+  return g_strdup_printf("%s/available", c->topic_prefix);
 }
 
 gboolean

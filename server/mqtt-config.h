@@ -56,6 +56,8 @@ typedef struct {
   gboolean discovery;      /* Home Assistant discovery */
   char *discovery_prefix;
   guint queue_len;         /* outbound queue, MQTT_QUEUE_MIN..MAX */
+  char *node;              /* not from the file: "shard-K" on a sharded
+                            * replica (serve.c), NULL otherwise */
 } MqttConfig;
 
 MqttConfig *mqtt_config_new(void); /* the defaults, no host */
@@ -73,6 +75,12 @@ MqttConfig *mqtt_config_from_json(json_t *obj, gboolean url_given,
  * STREAMSIGHT_MQTT_URL and never echo the URL (it holds the password). */
 gboolean mqtt_config_apply_url(MqttConfig **c, const char *url,
                                GError **error);
+
+/* Where this process says online/offline (new string):
+ * <prefix>/available, or <prefix>/available/<node> on a sharded replica,
+ * so that each replica's last will marks only its own cameras' entities
+ * unavailable. */
+char *mqtt_availability_topic(const MqttConfig *c);
 
 /* A topic prefix is usable: 1..MQTT_PREFIX_MAX bytes of printable ASCII
  * without the wildcards + and #, not starting or ending with '/'. */

@@ -55,6 +55,7 @@ mqtt_discovery_payload(const MqttConfig *c, const char *stream_id,
   g_assert(sensor >= 0 && sensor < MQTT_N_SENSORS);
   const SensorDef *d = &sensors[sensor];
   g_autofree char *node = node_id(c->topic_prefix);
+  g_autofree char *avail = mqtt_availability_topic(c);
   json_t *o = json_object();
   json_object_set_new(o, "name", json_string(d->name));
   json_object_set_new(o, "unique_id", json_sprintf("%s_%s_%s", node,
@@ -78,7 +79,7 @@ mqtt_discovery_payload(const MqttConfig *c, const char *stream_id,
   }
   json_object_set_new(o, "icon", json_string(d->icon));
   json_object_set_new(o, "availability_topic",
-                      json_sprintf("%s/available", c->topic_prefix));
+                      json_string(avail));
   json_object_set_new(o, "payload_available", json_string("online"));
   json_object_set_new(o, "payload_not_available", json_string("offline"));
   if (c->qos > 0)

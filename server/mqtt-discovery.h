@@ -9,7 +9,8 @@
  *   <discovery_prefix>/sensor/<node>/<stream>_fps/config    frames inferred
  *       per second (state_topic <prefix>/<stream>/state)
  * node is the topic prefix with every character outside [A-Za-z0-9_-]
- * replaced by '_'. Both use <prefix>/available as availability topic. An
+ * replaced by '_'. Both use the process's availability topic
+ * (mqtt_availability_topic: per replica when sharded). An
  * empty retained payload on the same topics removes the entities.
  *
  * Pure functions; any thread.

@@ -629,7 +629,7 @@ mqtt_publisher_new(const MqttConfig *cfg, Registry *registry,
   m->cfg = mqtt_config_copy(cfg);
   m->registry = registry;
   m->model = model;
-  m->available_topic = g_strdup_printf("%s/available", cfg->topic_prefix);
+  m->available_topic = mqtt_availability_topic(cfg);
   m->set_pattern = g_strdup_printf("%s/+/set", cfg->topic_prefix);
   m->min_interval_us = cfg->max_rate_hz > 0
                            ? (gint64)(G_USEC_PER_SEC / cfg->max_rate_hz)

@@ -3,7 +3,8 @@
  *
  * Topics (prefix: mqtt.topic_prefix, "streamsight" by default):
  *   <prefix>/available            "online" / "offline", retained; the last
- *                                 will is "offline"
+ *                                 will is "offline" (.../available/shard-K
+ *                                 on a sharded replica)
  *   <prefix>/<stream>/prediction  the SSE prediction event's data
  *                                 (event_prediction_json), at most
  *                                 mqtt.max_rate_hz per stream

@@ -376,6 +376,13 @@ load_config(Server *s, const char *path, const char *port, const char *bind)
   s->shard = shard_new_from_env(env, &e);
   if (e)
     goto fail_e;
+  /* Replicas share the config, so the topic prefix: each needs its own
+   * availability topic (and last will). */
+  if (s->shard && s->config->mqtt) {
+    g_free(s->config->mqtt->node);
+    s->config->mqtt->node = g_strdup_printf("shard-%u",
+                                            shard_index(s->shard));
+  }
   if (port) {
     guint64 v;
     if (!g_ascii_string_to_unsigned(port, 10, 0, 65535, &v, NULL)) {

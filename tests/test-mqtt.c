@@ -309,10 +309,11 @@ have_everything(void)
                       model_path, sizeof model_path);
 }
 
-/* mqtt_json: the value of the "mqtt" key. */
+/* mqtt_json: the value of the "mqtt" key; shard: STREAMSIGHT_SHARD or
+ * NULL. */
 static void
-server_start(Server *s, const char *dir, const char *mqtt_json,
-             double max_fps)
+server_start_sharded(Server *s, const char *dir, const char *mqtt_json,
+                     double max_fps, const char *shard)
 {
   memset(s, 0, sizeof *s);
   s->config = g_build_filename(dir, "streamsight.json", NULL);
@@ -327,6 +328,10 @@ server_start(Server *s, const char *dir, const char *mqtt_json,
   envp = g_environ_unsetenv(envp, "STREAMSIGHT_PORT");
   envp = g_environ_unsetenv(envp, "STREAMSIGHT_TOKEN");
   envp = g_environ_unsetenv(envp, "STREAMSIGHT_MQTT_URL");
+  envp = g_environ_unsetenv(envp, "STREAMSIGHT_SHARD");
+  envp = g_environ_unsetenv(envp, "STREAMSIGHT_SHARDS");
+  if (shard)
+    envp = g_environ_setenv(envp, "STREAMSIGHT_SHARD", shard, TRUE);
   envp = g_environ_setenv(envp, "STREAMSIGHT_MODEL", model_path, TRUE);
   /* A log per start: wait_listening reads the port from it. */
   static int starts;
@@ -341,6 +346,13 @@ server_start(Server *s, const char *dir, const char *mqtt_json,
     g_autofree char *tail = child_log_tail(&s->child);
     ck_abort_msg("the server did not start:\n%s", tail);
   }
+}
+
+static void
+server_start(Server *s, const char *dir, const char *mqtt_json,
+             double max_fps)
+{
+  server_start_sharded(s, dir, mqtt_json, max_fps, NULL);
 }
 
 static void
@@ -459,7 +471,8 @@ check_keys(json_t *obj, const char *const *known, const char *what)
  * keys only, the required ones present, unique ids and a device, the
  * availability topic we keep, and a state topic that is ours. */
 static void
-check_discovery(const char *payload, const char *want_state_topic)
+check_discovery_avail(const char *payload, const char *want_state_topic,
+                      const char *want_avail)
 {
   json_t *d = json_loads(payload, 0, NULL);
   ck_assert_msg(d != NULL, "discovery payload is not JSON: %s", payload);
@@ -476,7 +489,7 @@ check_discovery(const char *payload, const char *want_state_topic)
                        json_object_get(d, "device"), "name")), "Front door");
   ck_assert_str_eq(json_string_value(json_object_get(d,
                                                      "availability_topic")),
-                   PREFIX "/available");
+                   want_avail);
   ck_assert_str_eq(json_string_value(json_object_get(d, "payload_available")),
                    "online");
   ck_assert_str_eq(json_string_value(json_object_get(
@@ -484,6 +497,12 @@ check_discovery(const char *payload, const char *want_state_topic)
   ck_assert_ptr_nonnull(json_string_value(json_object_get(d,
                                                           "value_template")));
   json_decref(d);
+}
+
+static void
+check_discovery(const char *payload, const char *want_state_topic)
+{
+  check_discovery_avail(payload, want_state_topic, PREFIX "/available");
 }
 
 /* ---- tests ---- */
@@ -646,6 +665,38 @@ START_TEST(test_last_will)
                                    &retained);
   ck_assert(off2 && strcmp(off2, "offline") == 0 && retained);
   sub_free(late);
+  sub_free(sub);
+  broker_stop(&b, SIGTERM);
+}
+END_TEST
+
+/* Replicas share the config and so the prefix: each has its own
+ * availability topic and will, and its entities point at it. */
+START_TEST(test_sharded_availability)
+{
+  if (!have_everything())
+    return;
+  g_autofree char *dir = new_dir("sharded");
+  ck_assert(make_password_file(dir));
+  Broker b;
+  broker_start(&b, dir, NULL, 0);
+  Sub *sub = sub_new(b.port, NULL);
+  g_autofree char *key = mqtt_key(b.port, NULL);
+  Server s;
+  server_start_sharded(&s, dir, key, 5, "0/1");
+  const char *avail = PREFIX "/available/shard-0";
+  g_autofree char *on = sub_wait(sub, avail, "online", 0, 30, NULL);
+  ck_assert_msg(on != NULL, "no online on %s", avail);
+  g_autofree char *dc = sub_wait(
+      sub, "homeassistant/sensor/" PREFIX "/" STREAM "_class/config", "{", 0,
+      10, NULL);
+  ck_assert(dc != NULL);
+  check_discovery_avail(dc, PREFIX "/" STREAM "/prediction", avail);
+  ck_assert_uint_eq(sub_count(sub, PREFIX "/available", 0, G_MAXINT64), 0);
+  gint64 t_kill = g_get_monotonic_time();
+  server_stop(&s, SIGKILL);
+  g_autofree char *off = sub_wait(sub, avail, "offline", t_kill, 20, NULL);
+  ck_assert_msg(off != NULL, "no last will on %s", avail);
   sub_free(sub);
   broker_stop(&b, SIGTERM);
 }
@@ -1131,6 +1182,7 @@ mqtt_suite(void)
   tcase_set_timeout(tc, 240);
   tcase_add_test(tc, test_publish);
   tcase_add_test(tc, test_last_will);
+  tcase_add_test(tc, test_sharded_availability);
   tcase_add_test(tc, test_broker_restart);
   tcase_add_test(tc, test_wrong_password);
   tcase_add_test(tc, test_commands);
