@@ -527,3 +527,91 @@ fix_bmp_rle_bomb(int w, int h, gboolean rle4)
   append(b, eob, 2);
   return bmp_finish(b, data_off);
 }
+
+/* ---- the hostile set ---------------------------------------------------- */
+
+static GBytes *
+hostile_jpeg(int comps, J_COLOR_SPACE space, int h0, int v0, int h1, int v1,
+             int h2, int v2, gboolean progressive)
+{
+  const int w = 96, h = 72;
+  guint8 *px = g_malloc((gsize)w * h * 4);
+  for (int i = 0; i < w * h * comps; i++)
+    px[i] = (guint8)(i * 7 + (i / (w * comps)) * 3);
+  FixJpeg o = { .components = comps, .jpeg_space = space,
+                .progressive = progressive,
+                .h_samp = { h0, h1, h2, h0 }, .v_samp = { v0, v1, v2, v0 } };
+  GBytes *b = fix_jpeg_encode(px, w, h, &o);
+  g_free(px);
+  return b;
+}
+
+FixHostile *
+fix_hostile_set(int *n)
+{
+  GBytes *base = hostile_jpeg(3, JCS_YCbCr, 2, 2, 1, 1, 1, 1, FALSE);
+  gsize base_n;
+  const guint8 *base_d = g_bytes_get_data(base, &base_n);
+  guint8 *rgb = g_malloc(64 * 48 * 3);
+  for (gsize i = 0; i < 64 * 48 * 3; i++)
+    rgb[i] = (guint8)(i * 13);
+  guint8 *idx = g_malloc(80 * 50);
+  for (gsize i = 0; i < 80 * 50; i++)
+    idx[i] = (guint8)((i / 7) % 16);
+  guint8 plte[16 * 3];
+  for (gsize i = 0; i < sizeof plte; i++)
+    plte[i] = (guint8)(i * 5);
+  const FixHostile set[] = {
+    { "ycc-440.jpg", hostile_jpeg(3, JCS_YCbCr, 1, 2, 1, 1, 1, 1, FALSE),
+      NULL, 200 },
+    { "ycc-411.jpg", hostile_jpeg(3, JCS_YCbCr, 4, 1, 1, 1, 1, 1, FALSE),
+      NULL, 200 },
+    { "rgb-411.jpg", hostile_jpeg(3, JCS_RGB, 4, 1, 1, 1, 1, 1, FALSE), NULL,
+      200 },
+    { "luma-1x4.jpg", hostile_jpeg(3, JCS_YCbCr, 1, 4, 1, 1, 1, 1, FALSE),
+      NULL, 200 },
+    { "mixed.jpg", hostile_jpeg(3, JCS_YCbCr, 2, 2, 1, 1, 2, 1, FALSE), NULL,
+      200 },
+    { "progressive-440.jpg",
+      hostile_jpeg(3, JCS_YCbCr, 1, 2, 1, 1, 1, 1, TRUE), NULL, 200 },
+    { "progressive-rgb-411.jpg",
+      hostile_jpeg(3, JCS_RGB, 4, 1, 1, 1, 1, 1, TRUE), NULL, 200 },
+    { "ycck.jpg", hostile_jpeg(4, JCS_YCCK, 2, 2, 1, 1, 1, 1, FALSE), NULL,
+      200 },
+    { "cmyk.jpg", hostile_jpeg(4, JCS_CMYK, 1, 1, 1, 1, 1, 1, FALSE), NULL,
+      200 },
+    { "sof1-12bit.jpg", fix_jpeg_edit_sof(base, 0xC1, 12),
+      "unsupported JPEG: 12-bit samples", 415 },
+    { "sof1-16bit.jpg", fix_jpeg_edit_sof(base, 0xC1, 16),
+      "unsupported JPEG: 16-bit samples", 415 },
+    { "lossless.jpg", fix_jpeg_edit_sof(base, 0xC3, 0), "lossless", 415 },
+    { "truncated.jpg", g_bytes_new(base_d, base_n / 2), "truncated JPEG",
+      400 },
+    { "scan-bomb.jpg", fix_jpeg_scan_bomb(4096, 4096, 5000),
+      "more than 100 scans", 413 },
+    { "interlaced16.png",
+      fix_png_encode(32, 16, 16, 2, rgb, 32 * 6, NULL, 0, TRUE), NULL, 200 },
+    { "png-bomb-small.png", fix_png_blank(3000, 2000, 16, 6), NULL, 200 },
+    { "rle4.bmp", fix_bmp_encode_indexed(idx, 80, 50, plte, 16, 4, TRUE,
+                                         FALSE), NULL, 200 },
+    { "rle-bomb-small.bmp", fix_bmp_rle_bomb(4000, 3000, TRUE), NULL, 200 },
+    { "bitfields.bmp", fix_bmp_encode_rgb(rgb, 64, 48, 32, TRUE, FALSE, 124),
+      NULL, 200 },
+    { "anim.gif", g_bytes_new_static("GIF89a\1\0\1\0\0\0\0;", 14),
+      "unsupported image format: GIF", 415 },
+  };
+  *n = (int)G_N_ELEMENTS(set);
+  FixHostile *out = g_memdup2(set, sizeof set);
+  g_bytes_unref(base);
+  g_free(idx);
+  g_free(rgb);
+  return out;
+}
+
+void
+fix_hostile_free(FixHostile *set, int n)
+{
+  for (int i = 0; i < n; i++)
+    g_bytes_unref(set[i].bytes);
+  g_free(set);
+}

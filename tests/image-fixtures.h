@@ -61,4 +61,19 @@ GBytes *fix_bmp_encode_indexed(const guint8 *idx, int w, int h,
  * palette and an end-of-bitmap code: ~120 bytes. */
 GBytes *fix_bmp_rle_bomb(int w, int h, gboolean rle4);
 
+/* The hostile set both `streamsight classify` (test-classify) and
+ * POST /api/v1/classify (test-decode-bombs) get: the JPEG samplings that
+ * crashed the GStreamer decoder, colour spaces, unsupported frame types,
+ * truncation, a scan bomb, small PNG/RLE bombs, BMP layouts, a GIF. */
+typedef struct {
+  const char *name;   /* a file name, e.g. "ycc-440.jpg" */
+  GBytes *bytes;
+  const char *error;  /* NULL: classified; else a part of the message */
+  int http_status;    /* what /classify answers: 200, 400, 413, 415 */
+} FixHostile;
+
+/* Fills a new array of *n entries; free with fix_hostile_free. */
+FixHostile *fix_hostile_set(int *n);
+void fix_hostile_free(FixHostile *set, int n);
+
 #endif

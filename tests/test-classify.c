@@ -556,83 +556,20 @@ START_TEST(test_cli_json_with_bad_image)
 }
 END_TEST
 
-/* Hostile and unusual images through the binary: every one is classified
- * or gets an error line with its reason, in order, and the process exits
- * with status 1 (never a signal). The JPEG samplings that crashed the
- * GStreamer decoder (4:4:0, 4:1:1, luma 1x4, mixed, YCCK) are among them. */
-typedef struct {
-  const char *name;
-  GBytes *bytes;
-  const char *error; /* NULL: classified */
-} CliImage;
-
-static GBytes *
-cli_jpeg(int comps, J_COLOR_SPACE space, int h0, int v0, int h1, int v1,
-         int h2, int v2, gboolean progressive)
-{
-  const int w = 96, h = 72;
-  guint8 *px = g_malloc((gsize)w * h * 4);
-  for (int i = 0; i < w * h * comps; i++)
-    px[i] = (guint8)(i * 7 + (i / (w * comps)) * 3);
-  FixJpeg o = { .components = comps, .jpeg_space = space,
-                .progressive = progressive,
-                .h_samp = { h0, h1, h2, h0 }, .v_samp = { v0, v1, v2, v0 } };
-  GBytes *b = fix_jpeg_encode(px, w, h, &o);
-  g_free(px);
-  return b;
-}
-
+/* Hostile and unusual images (image-fixtures.c's hostile set) through the
+ * binary: every one is classified or gets an error line with its reason, in
+ * order, and the process exits with status 1 (never a signal). The JPEG
+ * samplings that crashed the GStreamer decoder (4:4:0, 4:1:1, luma 1x4,
+ * mixed, YCCK) are among them. */
 START_TEST(test_cli_hostile_images)
 {
   char model[1024];
   if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
                     sizeof model))
     return;
-  GBytes *base = cli_jpeg(3, JCS_YCbCr, 2, 2, 1, 1, 1, 1, FALSE);
-  gsize base_n;
-  const guint8 *base_d = g_bytes_get_data(base, &base_n);
-  guint8 rgb[64 * 48 * 3];
-  for (gsize i = 0; i < sizeof rgb; i++)
-    rgb[i] = (guint8)(i * 13);
-  guint8 idx[4000];
-  for (gsize i = 0; i < sizeof idx; i++)
-    idx[i] = (guint8)((i / 7) % 16);
-  guint8 plte[16 * 3];
-  for (gsize i = 0; i < sizeof plte; i++)
-    plte[i] = (guint8)(i * 5);
-  CliImage imgs[] = {
-    { "ycc-440.jpg", cli_jpeg(3, JCS_YCbCr, 1, 2, 1, 1, 1, 1, FALSE), NULL },
-    { "ycc-411.jpg", cli_jpeg(3, JCS_YCbCr, 4, 1, 1, 1, 1, 1, FALSE), NULL },
-    { "rgb-411.jpg", cli_jpeg(3, JCS_RGB, 4, 1, 1, 1, 1, 1, FALSE), NULL },
-    { "luma-1x4.jpg", cli_jpeg(3, JCS_YCbCr, 1, 4, 1, 1, 1, 1, FALSE), NULL },
-    { "mixed.jpg", cli_jpeg(3, JCS_YCbCr, 2, 2, 1, 1, 2, 1, FALSE), NULL },
-    { "progressive-440.jpg", cli_jpeg(3, JCS_YCbCr, 1, 2, 1, 1, 1, 1, TRUE),
-      NULL },
-    { "progressive-rgb-411.jpg",
-      cli_jpeg(3, JCS_RGB, 4, 1, 1, 1, 1, 1, TRUE), NULL },
-    { "ycck.jpg", cli_jpeg(4, JCS_YCCK, 2, 2, 1, 1, 1, 1, FALSE), NULL },
-    { "cmyk.jpg", cli_jpeg(4, JCS_CMYK, 1, 1, 1, 1, 1, 1, FALSE), NULL },
-    { "sof1-12bit.jpg", fix_jpeg_edit_sof(base, 0xC1, 12),
-      "unsupported JPEG: 12-bit samples" },
-    { "sof1-16bit.jpg", fix_jpeg_edit_sof(base, 0xC1, 16),
-      "unsupported JPEG: 16-bit samples" },
-    { "lossless.jpg", fix_jpeg_edit_sof(base, 0xC3, 0), "lossless" },
-    { "truncated.jpg", g_bytes_new(base_d, base_n / 2), "truncated JPEG" },
-    { "scan-bomb.jpg", fix_jpeg_scan_bomb(4096, 4096, 5000),
-      "more than 100 scans" },
-    { "interlaced16.png",
-      fix_png_encode(32, 16, 16, 2, rgb, 32 * 6, NULL, 0, TRUE), NULL },
-    { "png-bomb-small.png", fix_png_blank(3000, 2000, 16, 6), NULL },
-    { "rle4.bmp", fix_bmp_encode_indexed(idx, 80, 50, plte, 16, 4, TRUE,
-                                         FALSE), NULL },
-    { "rle-bomb-small.bmp", fix_bmp_rle_bomb(4000, 3000, TRUE), NULL },
-    { "bitfields.bmp", fix_bmp_encode_rgb(rgb, 64, 48, 32, TRUE, FALSE, 124),
-      NULL },
-    { "anim.gif", g_bytes_new_static("GIF89a\1\0\1\0\0\0\0;", 14),
-      "unsupported image format: GIF" },
-  };
-  enum { N = G_N_ELEMENTS(imgs) };
-  char *paths[N];
+  int N = 0;
+  FixHostile *imgs = fix_hostile_set(&N);
+  char **paths = g_new0(char *, N);
   GPtrArray *argv = g_ptr_array_new();
   const char *exe = getenv("SS_STREAMSIGHT_EXE");
   ck_assert_msg(exe && *exe, "SS_STREAMSIGHT_EXE is not set");
@@ -660,7 +597,7 @@ START_TEST(test_cli_hostile_images)
   ck_assert_msg(WIFEXITED(wait_status), "the binary died of signal %d",
                 WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
   ck_assert_int_eq(WEXITSTATUS(wait_status), 1);
-  json_t *o[N + 1];
+  json_t **o = g_new0(json_t *, N + 1);
   ck_assert_int_eq(json_lines(r.out, o, N + 1), N);
   for (int i = 0; i < N; i++) {
     ck_assert_str_eq(json_string_value(json_object_get(o[i], "image")),
@@ -673,12 +610,13 @@ START_TEST(test_cli_hostile_images)
     else
       check_predictions(o[i], paths[i], 5);
     json_decref(o[i]);
-    g_bytes_unref(imgs[i].bytes);
     g_free(paths[i]);
   }
+  g_free(o);
+  g_free(paths);
+  fix_hostile_free(imgs, N);
   g_ptr_array_free(argv, TRUE);
   run_free(&r);
-  g_bytes_unref(base);
 }
 END_TEST
 

@@ -357,6 +357,39 @@ START_TEST(test_bombs_at_once)
 }
 END_TEST
 
+/* The hostile set (image-fixtures.c) posted one by one: each classified
+ * (200) or refused with its 4xx and reason; the server stays up. */
+START_TEST(test_hostile_set)
+{
+  Server s;
+  if (!server_start(&s))
+    return;
+  int n = 0;
+  FixHostile *set = fix_hostile_set(&n);
+  for (int i = 0; i < n; i++) {
+    Post p = { .port = s.port, .name = set[i].name, .body = set[i].bytes };
+    post_main(&p);
+    printf("  %-24s %d %s %s\n", p.name, p.status, p.code ? p.code : "",
+           p.message ? p.message : "");
+    ck_assert_msg(p.status == set[i].http_status, "%s: %d, want %d (%s)",
+                  p.name, p.status, set[i].http_status,
+                  p.message ? p.message : "");
+    if (set[i].error)
+      ck_assert_msg(p.message && strstr(p.message, set[i].error),
+                    "%s: '%s' lacks '%s'", p.name,
+                    p.message ? p.message : "", set[i].error);
+    if (p.status == 415)
+      ck_assert_str_eq(p.code, "unsupported_image");
+    posts_clear(&p, 1);
+  }
+  fix_hostile_free(set, n);
+  int status = 0;
+  ck_assert(http_request(s.port, "GET", "/healthz", NULL, &status, NULL));
+  ck_assert_int_eq(status, 200);
+  server_stop(&s);
+}
+END_TEST
+
 /* A normal upload posted right behind two scan bombs (each fits the
  * budget) answers within 10 s. */
 START_TEST(test_upload_behind_scan_bombs)
@@ -408,6 +441,7 @@ bombs_suite(void)
   suite_add_tcase(s, tc);
   tc = tcase_create("server");
   tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_hostile_set);
   tcase_add_test(tc, test_bombs_at_once);
   tcase_add_test(tc, test_upload_behind_scan_bombs);
   suite_add_tcase(s, tc);
