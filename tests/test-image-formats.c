@@ -147,6 +147,11 @@ static const JpegCase jpeg_cases[] = {
     0 },
   { "ycc chroma 2x2 over luma 1x1", 3, JCS_YCbCr, { 1, 2, 2 }, { 1, 2, 2 },
     0, 0, 0 },
+  { "ycc 2x2/2x1/1x2", 3, JCS_YCbCr, { 2, 2, 1 }, { 2, 1, 2 }, 0, 0, 0 },
+  { "ycc 4x1/2x1/1x1", 3, JCS_YCbCr, { 4, 2, 1 }, { 1, 1, 1 }, 0, 0, 0 },
+  { "ycc 1x4/1x2/1x1", 3, JCS_YCbCr, { 1, 1, 1 }, { 4, 2, 1 }, 0, 0, 0 },
+  { "progressive 2x2/2x1/1x2", 3, JCS_YCbCr, { 2, 2, 1 }, { 2, 1, 2 }, 1, 0,
+    0 },
   { "rgb 1x1", 3, JCS_RGB, { 1, 1, 1 }, { 1, 1, 1 }, 0, 0, 0 },
   { "rgb 4:1:1", 3, JCS_RGB, { 4, 1, 1 }, { 1, 1, 1 }, 0, 0, 0 },
   { "grey", 1, JCS_GRAYSCALE, { 1 }, { 1 }, 0, 0, 0 },
@@ -170,13 +175,11 @@ static const JpegCase jpeg_cases[] = {
     0 },
 };
 
-/* Loop index: case, then the size: whole MCUs (64 x 64) or partial ones
- * (61 x 43: odd chroma sizes, edge replication). */
-START_TEST(test_jpeg_case)
+/* Encodes the pattern as jc says, decodes it, checks it against the source
+ * and against libjpeg's default decode. */
+static void
+check_jpeg_case(const JpegCase *jc, int w, int h)
 {
-  const JpegCase *jc = &jpeg_cases[_i % G_N_ELEMENTS(jpeg_cases)];
-  gboolean odd = _i >= (int)G_N_ELEMENTS(jpeg_cases);
-  const int w = odd ? 61 : 64, h = odd ? 43 : 48;
   guint8 *rgb = smooth_rgb(w, h);
   /* Source samples for the file's input colour space. Grey: the green
    * channel. CMYK: Adobe-inverted samples that convert back to rgb (K = 0
@@ -240,6 +243,33 @@ START_TEST(test_jpeg_case)
   g_free(want);
   g_free(src);
   g_free(rgb);
+}
+
+/* Loop index: case, then the size: whole MCUs (64 x 48) or partial ones
+ * (61 x 43: odd chroma sizes, edge replication). */
+START_TEST(test_jpeg_case)
+{
+  const JpegCase *jc = &jpeg_cases[_i % G_N_ELEMENTS(jpeg_cases)];
+  gboolean odd = _i >= (int)G_N_ELEMENTS(jpeg_cases);
+  check_jpeg_case(jc, odd ? 61 : 64, odd ? 43 : 48);
+}
+END_TEST
+
+/* Every luma sampling 1..4 x 1..4 that fits an interleaved MCU (h x v + 2
+ * chroma blocks <= 10) over 1x1 chroma, baseline and progressive, at 61 x
+ * 43. Loop index: h - 1 + 4 (v - 1), + 16 for progressive. */
+START_TEST(test_jpeg_luma_sweep)
+{
+  int hs = _i % 4 + 1, vs = _i / 4 % 4 + 1;
+  gboolean prog = _i >= 16;
+  if (hs * vs + 2 > 10)
+    return; /* not writable as one interleaved scan */
+  char *name = g_strdup_printf("%s luma %dx%d", prog ? "progressive" : "ycc",
+                               hs, vs);
+  JpegCase jc = { name, 3, JCS_YCbCr, { hs, 1, 1 }, { vs, 1, 1 }, prog, 0,
+                  0 };
+  check_jpeg_case(&jc, 61, 43);
+  g_free(name);
 }
 END_TEST
 
@@ -759,6 +789,7 @@ formats_suite(void)
   TCase *tc = tcase_create("jpeg");
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_jpeg_case, 0, 2 * G_N_ELEMENTS(jpeg_cases));
+  tcase_add_loop_test(tc, test_jpeg_luma_sweep, 0, 32);
   tcase_add_test(tc, test_jpeg_unsupported);
   tcase_add_test(tc, test_jpeg_truncated);
   tcase_add_test(tc, test_jpeg_scan_bomb);
