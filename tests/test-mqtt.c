@@ -36,6 +36,7 @@
 #include "config.h"
 #include "mqtt-config.h"
 #include "mqtt-discovery.h"
+#include "prom-check.h"
 #include "testutil.h"
 
 #define USER "ssuser"
@@ -603,6 +604,9 @@ START_TEST(test_publish)
   int status = 0;
   g_autofree char *metrics = NULL;
   ck_assert(http_request(s.port, "GET", "/metrics", NULL, &status, &metrics));
+  /* Valid exposition (promtool's rules) with the MQTT families in it. */
+  char *why = prom_check(metrics, strlen(metrics));
+  ck_assert_msg(why == NULL, "/metrics: %s", why);
   ck_assert(strstr(metrics, "\nstreamsight_mqtt_connected 1\n"));
   ck_assert(strstr(metrics, "\nstreamsight_mqtt_messages_total "));
   ck_assert(strstr(metrics, "\nstreamsight_mqtt_dropped_total 0\n"));
@@ -946,7 +950,9 @@ START_TEST(test_commands)
   ck_assert(last != NULL);
   g_free(last);
   json_t *j = stream_get(&s);
-  ck_assert(strstr(json_dumps(j, 0), "file:///") == NULL);
+  char *dump = json_dumps(j, 0);
+  ck_assert(strstr(dump, "file:///") == NULL);
+  free(dump);
   json_decref(j);
   json_t *m = mqtt_stats(&s);
   ck_assert_int_eq(json_integer_value(json_object_get(m, "commands_applied")),
