@@ -60,6 +60,11 @@ struct ss_engine {
   size_t values_floats; /* activations part of the arena */
   size_t block_floats;  /* block working area, after the activations */
   bool emulate_quant;   /* engine_options.emulate_quant */
+  /* The pooled features (the classifier's input): their value id and the
+   * number of steps that compute them, or -1 / 0 when the model has no
+   * classifier over a 1x1 vector (see find_features). */
+  int feature_value;
+  int feature_steps;
 };
 
 struct ss_scratch {
@@ -492,6 +497,31 @@ plan_arena(struct ss_engine *e, struct ss_error *err)
   return 0;
 }
 
+/* The pooled features are the input of the classifier: the fully connected
+ * layer that writes the network's output (the loaders turn TF's 1x1
+ * convolution over the pooled 1x1 vector into one). They are ready after
+ * the step that writes that value; a step fusing it away (none does today:
+ * the pool is a step of its own) leaves the model without features. */
+static void
+find_features(struct ss_engine *e)
+{
+  const struct ss_model *m = e->model;
+  e->feature_value = -1;
+  e->feature_steps = 0;
+  const struct layer *fc = NULL;
+  for (int i = 0; i < m->n_layers; i++)
+    if (m->layers[i].out == m->output && m->layers[i].kind == LAYER_FC)
+      fc = &m->layers[i];
+  if (!fc || fc->in <= 0)
+    return;
+  for (int i = 0; i < e->n_steps; i++)
+    if (e->steps[i].out == fc->in) {
+      e->feature_value = fc->in;
+      e->feature_steps = i + 1;
+      return;
+    }
+}
+
 int
 engine_new_opts(struct ss_model *m, const struct engine_options *opts,
                 struct ss_engine **out, struct ss_error *err)
@@ -525,6 +555,7 @@ engine_new_opts(struct ss_model *m, const struct engine_options *opts,
     engine_free(e);
     return rc;
   }
+  find_features(e);
   *out = e;
   return 0;
 }
@@ -853,6 +884,62 @@ engine_run(const struct ss_engine *e, struct ss_scratch *s, const float *input,
   for (int i = 0; i < e->n_steps; i++)
     run_step(e, &e->steps[i], s->arena, input);
   copy_output(e, s, input, logits);
+}
+
+int
+engine_feature_len(const struct ss_engine *e)
+{
+  if (e->feature_value < 0)
+    return 0;
+  const struct value *v = &e->model->values[e->feature_value];
+  return v->h * v->w * v->c;
+}
+
+/* Copies the features out of the arena, scaled to unit L2 norm (an
+ * all-zero vector stays zero: there is no direction to keep). */
+static void
+copy_features(const struct ss_engine *e, const struct ss_scratch *s,
+              float *out, int n)
+{
+  const float *f = s->arena + e->value_off[e->feature_value];
+  double sum = 0;
+  for (int i = 0; i < n; i++)
+    sum += (double)f[i] * f[i];
+  const float scale = sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
+  for (int i = 0; i < n; i++)
+    out[i] = f[i] * scale;
+}
+
+int
+engine_run_features(const struct ss_engine *e, struct ss_scratch *s,
+                    const float *input, float *features, int n)
+{
+  int len = engine_feature_len(e);
+  if (len == 0 || n < len)
+    return -1;
+  for (int i = 0; i < e->feature_steps; i++)
+    run_step(e, &e->steps[i], s->arena, input);
+  copy_features(e, s, features, len);
+  return len;
+}
+
+int
+engine_run_with_features(const struct ss_engine *e, struct ss_scratch *s,
+                         const float *input, float *logits, float *features,
+                         int n)
+{
+  int len = engine_feature_len(e);
+  if (len == 0 || n < len)
+    return -1;
+  /* Copied before the classifier's step runs: the arena planner may reuse
+   * the features' memory once its last reader is done. */
+  for (int i = 0; i < e->feature_steps; i++)
+    run_step(e, &e->steps[i], s->arena, input);
+  copy_features(e, s, features, len);
+  for (int i = e->feature_steps; i < e->n_steps; i++)
+    run_step(e, &e->steps[i], s->arena, input);
+  copy_output(e, s, input, logits);
+  return len;
 }
 
 /* The calling thread's CPU time: on a shared machine, the time the thread

@@ -82,6 +82,33 @@ void engine_scratch_free(struct ss_scratch *s); /* NULL is allowed */
 void engine_run(const struct ss_engine *e, struct ss_scratch *s,
                 const float *input, float *logits);
 
+/* ---- pooled features (transfer learning, embeddings) ----
+ *
+ * The features are the classifier's input: the globally average-pooled
+ * output of the last convolution (MobileNetV2: 1280 values, V1: 1024 x
+ * alpha). They are returned scaled to unit L2 norm, the form heads and
+ * similarity searches want. Quantised files run by the float engine give
+ * the dequantised model's features. */
+
+/* Number of feature values, or 0 when the model has no classifier over a
+ * pooled vector (then the functions below fail). */
+int engine_feature_len(const struct ss_engine *e);
+
+/* Runs the network up to the pooled features (the classifier is skipped)
+ * and writes them, L2-normalised, to features[0 .. len-1]. n is the room
+ * in features. Returns len, or -1 when the model has no features or
+ * n < len (nothing written then). Same threading rules as engine_run. */
+int engine_run_features(const struct ss_engine *e, struct ss_scratch *s,
+                        const float *input, float *features, int n);
+
+/* One full inference that returns both the logits (as engine_run) and the
+ * features of the same pass (as engine_run_features), for a stream that
+ * reports ImageNet classes and a head's at once. Returns as
+ * engine_run_features; on -1 nothing is run or written. */
+int engine_run_with_features(const struct ss_engine *e, struct ss_scratch *s,
+                             const float *input, float *logits,
+                             float *features, int n);
+
 /* ---- per-step profile (streamsight-bench --profile) ---- */
 
 struct engine_step_info {

@@ -84,3 +84,14 @@ image_classifier_run(ImageClassifier *c, const RgbImage *img, float crop,
   engine_run(c->engine, c->scratch, c->input, c->logits);
   return predict_top_k(c->model, c->logits, c->probs, k, out);
 }
+
+int
+image_classifier_embed(ImageClassifier *c, const RgbImage *img, float crop,
+                       float *out, int n)
+{
+  if (!out || !image_classifier_preprocess(c, img, crop))
+    return -1;
+  preprocess_normalize_rgb8(c->rgb, (size_t)c->in_w * (size_t)c->in_h,
+                            c->mean, c->std, c->input);
+  return engine_run_features(c->engine, c->scratch, c->input, out, n);
+}

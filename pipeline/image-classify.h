@@ -40,6 +40,13 @@ void image_classifier_free(ImageClassifier *c);
 int image_classifier_run(ImageClassifier *c, const RgbImage *img, float crop,
                          int k, struct prediction *out);
 
+/* Runs the model on a decoded image up to its pooled features (see
+ * engine_run_features) and writes them, L2-normalised, to out; n is the
+ * room in out. Returns the number written (engine_feature_len), or -1 for
+ * bad arguments, a model without features or n too small. */
+int image_classifier_embed(ImageClassifier *c, const RgbImage *img,
+                           float crop, float *out, int n);
+
 /* Only the crop + resize step of image_classifier_run: returns the model
  * input as H x W x 3 RGB8 (borrowed, valid until the next call on c), or
  * NULL for bad arguments. This is the buffer whose SHA-256 the TFLite

@@ -1,11 +1,14 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "model-graph.h"
 
 const char *
 tu_data_dir(const char *why)
@@ -85,6 +88,24 @@ tu_rng_fill(struct tu_rng *r, float *v, size_t n, float lo, float hi)
 {
   for (size_t i = 0; i < n; i++)
     v[i] = tu_rng_uniform(r, lo, hi);
+}
+
+void
+tu_fill_model_weights(struct ss_model *m, uint64_t seed)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, seed);
+  for (int i = 0; i < m->n_layers; i++) {
+    struct layer *l = &m->layers[i];
+    size_t n = layer_weight_count(l);
+    if (!n)
+      continue;
+    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
+                                         : l->kh * l->kw * l->cin;
+    float s = sqrtf(3.0f / (float)fan_in);
+    tu_rng_fill(&r, l->weight, n, -s, s);
+    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
+  }
 }
 
 int

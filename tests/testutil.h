@@ -27,6 +27,12 @@ uint32_t tu_rng_u32(struct tu_rng *r);
 float tu_rng_uniform(struct tu_rng *r, float lo, float hi);
 void tu_rng_fill(struct tu_rng *r, float *v, size_t n, float lo, float hi);
 
+/* Fills every layer's weights and biases of a built model with uniform
+ * random values from seed: He-like scale (+-sqrt(3 / fan_in)), biases in
+ * +-0.1, so activations stay O(1) through 50+ layers. */
+struct ss_model;
+void tu_fill_model_weights(struct ss_model *m, uint64_t seed);
+
 /* Runs a suite with CK_NORMAL output; returns the process exit code. */
 struct Suite;
 int tu_run_suite(struct Suite *s);
