@@ -13,8 +13,10 @@
 static const char *const mqtt_keys[] = {
   "host", "port", "username", "password", "client_id", "topic_prefix", "qos",
   "retain_state", "tls", "keepalive_s", "max_rate_hz", "accept_commands",
-  "discovery", "queue_len", NULL
+  "discovery", "queue_len", "protocol", NULL
 };
+/* MQTT protocol levels by name: 4 and 5 on the wire. */
+static const char *const protocol_names[] = { "3.1.1", "5", NULL };
 static const char *const tls_keys[] = { "ca", "cert", "key", NULL };
 static const char *const discovery_keys[] = { "enabled", "prefix", NULL };
 
@@ -45,6 +47,7 @@ mqtt_config_new(void)
   c->discovery = TRUE;
   c->discovery_prefix = g_strdup(MQTT_DEFAULT_DISCOVERY_PREFIX);
   c->queue_len = MQTT_DEFAULT_QUEUE_LEN;
+  c->protocol = 4;
   return c;
 }
 
@@ -211,6 +214,13 @@ mqtt_config_from_json(json_t *obj, gboolean url_given, GError **error)
             "per stream per second; 0: none)");
     goto fail;
   }
+  int proto = 0;
+  gboolean proto_set = FALSE;
+  if (!json_util_get_enum(obj, "mqtt.", "protocol", protocol_names, &proto,
+                          &proto_set, error))
+    goto fail;
+  if (proto_set)
+    c->protocol = proto == 0 ? 4 : 5;
   i64 = c->queue_len;
   if (!json_util_get_int(obj, "mqtt.", "queue_len", MQTT_QUEUE_MIN,
                          MQTT_QUEUE_MAX, &i64, NULL, error))

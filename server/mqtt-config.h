@@ -56,6 +56,7 @@ typedef struct {
   gboolean discovery;      /* Home Assistant discovery */
   char *discovery_prefix;
   guint queue_len;         /* outbound queue, MQTT_QUEUE_MIN..MAX */
+  int protocol;            /* 4 (MQTT 3.1.1, default) or 5 */
   char *node;              /* not from the file: "shard-K" on a sharded
                             * replica (serve.c), NULL otherwise */
 } MqttConfig;

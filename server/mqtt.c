@@ -295,7 +295,9 @@ cb_connect(struct mosquitto *mosq, void *user, int rc)
     /* A wrong password lands here: clear words, and the backoff keeps it
      * from becoming a tight loop. */
     set_last_error(m, "the broker refused the connection: %s",
-                   mosquitto_connack_string(rc));
+                   m->cfg->protocol == 5 && rc >= 128
+                       ? mosquitto_reason_string(rc)
+                       : mosquitto_connack_string(rc));
     __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
     return;
   }
@@ -647,6 +649,9 @@ mqtt_publisher_new(const MqttConfig *cfg, Registry *registry,
                 "mqtt: cannot create the client: %s", g_strerror(errno));
     goto fail;
   }
+  mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                       cfg->protocol == 5 ? MQTT_PROTOCOL_V5
+                                          : MQTT_PROTOCOL_V311);
   mosquitto_connect_callback_set(m->mosq, cb_connect);
   mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
   mosquitto_publish_callback_set(m->mosq, cb_publish);

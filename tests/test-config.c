@@ -1080,7 +1080,7 @@ static const char *const documented_keys[] = {
   "STREAMSIGHT_BIND", "STREAMSIGHT_THREADS", "STREAMSIGHT_MODEL",
   "STREAMSIGHT_LABELS", "STREAMSIGHT_TOKEN",
   "mqtt", "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.password",
-  "mqtt.client_id", "mqtt.topic_prefix", "mqtt.qos", "mqtt.retain_state",
+  "mqtt.client_id", "mqtt.topic_prefix", "mqtt.protocol", "mqtt.qos", "mqtt.retain_state",
   "mqtt.tls", "mqtt.tls.ca", "mqtt.tls.cert", "mqtt.tls.key",
   "mqtt.keepalive_s", "mqtt.max_rate_hz", "mqtt.queue_len",
   "mqtt.accept_commands", "mqtt.discovery.enabled", "mqtt.discovery.prefix",
