@@ -4,8 +4,8 @@
  * cameras and signed URLs, XMEye's path form, percent-encoded), more are
  * added over the API, and everything it says is scanned: its log (stdout
  * and stderr, with G_MESSAGES_DEBUG=all), every answer (stream list, each
- * stream, stats, metrics, the POST answers, error bodies of bad POSTs and
- * PATCHes) and a few seconds of the event stream. Every secret value holds
+ * stream, stats, metrics, the POST and PATCH answers, error bodies of bad
+ * POSTs and PATCHes) and a few seconds of the event stream. Every secret value holds
  * the marker "SEKRIT", so one search finds them all, encoded or not.
  *
  * The "cameras" are one fake server on 127.0.0.1 that answers every RTSP or
@@ -288,6 +288,10 @@ START_TEST(test_no_secret_anywhere)
            "{\"id\": \"refused\", \"name\": \"refused\", \"uri\": "
            "\"rtsp://127.0.0.1:1/x?token=" MARK "Refused8\"}", NULL);
   ck_assert_int_eq(rc, 201);
+
+  /* A PATCH answer shows the stream, URI included. */
+  ck_assert_int_eq(ask(port, "PATCH", "/api/v1/streams/dahua",
+                       "{\"max_fps\": 2}", NULL), 200);
 
   /* Bad requests carrying secrets: their error bodies are scanned. */
   struct {
