@@ -1,17 +1,27 @@
 # streamsight: multi-stage image. The build stage compiles the same binary as
 # scripts/run.sh and installs the default model with scripts/install-models.sh
 # (which checks sha256 where one is pinned and verifies every model by loading
-# and running it); the runtime stage has only the shared libraries and the
-# GStreamer plugins the pipelines use, and runs as a non-root user.
+# and running it); the runtime is one layer with the shared libraries, the
+# GStreamer plugins the pipelines use and an FFmpeg with only the H.264,
+# H.265 and MJPEG decoders, running as a non-root user: 135 MB
+# (server/README.md, "Docker", says what is in it by size).
 #
-#   docker build -t streamsight .
-#   docker build -t streamsight --build-arg MODELS_FROM=mirror .   # models
-#        from ./mirror in the build context (sha256 checked), no download
-#   docker build -t streamsight --build-arg MODEL_SHA256=<sha256> .  # pin
-#        the downloaded default model
+#   docker build --network host -t streamsight .
+#   docker build --network host -t streamsight --build-arg MODELS_FROM=mirror .
+#        # models from ./mirror in the build context (sha256 checked)
+#   docker build --network host -t streamsight --build-arg MODEL_SHA256=<sha256> .
+#        # pin the downloaded default model
 #   docker run --rm -p 8080:8080 -v streamsight-config:/config streamsight
 #
+# --network host: the RUN steps fetch Debian packages (and the model); a
+# daemon without a working bridge network (rootless, or started with
+# --bridge=none, as on the machine this was built on) fails them without
+# it. Where the default bridge works, plain `docker build` does too.
 # See server/README.md ("Docker") for cameras, tokens and volumes.
+
+# Every apt step removes its lists and downloaded .deb files in the same
+# layer: nothing here relies on the official images' docker-clean hook (a
+# debootstrapped base has none).
 
 # ---- build -------------------------------------------------------------------
 FROM debian:12 AS build
@@ -20,10 +30,10 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential meson ninja-build pkg-config \
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
-      libmicrohttpd-dev libjansson-dev \
+      libmicrohttpd-dev libjansson-dev libmosquitto-dev \
       libjpeg62-turbo-dev libspng-dev \
       ca-certificates curl \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY . .
@@ -50,57 +60,124 @@ RUN if [ -n "$MODELS_FROM" ]; then \
         | sha256sum -c -; \
     fi
 
-# ---- parsers -----------------------------------------------------------------
-# Of GStreamer's "bad" plugins the pipelines need only the video parsers
-# (h264parse, h265parse: libgstvideoparsersbad and its libgstcodecparsers),
-# which decodebin puts between a demuxer or RTP depayloader and the decoder.
-# The gstreamer1.0-plugins-bad package would add ~370 MB of dependencies
-# (GTK, Mesa and LLVM, Vulkan, speech synthesis...) for plugins never
-# loaded, so the two files are taken from a stage of their own, installed
-# from the same archive as the runtime stage (same 1.22 ABI).
-FROM debian:12-slim AS parsers
+# ---- ffmpeg ------------------------------------------------------------------
+# Debian's libavcodec59 carries every codec FFmpeg has and pulls x265, aom,
+# svt-av1, rav1e, codec2, librsvg, ICU... (~300 MB with libavformat and
+# libavfilter, which gst-libav also links). The pipelines decode H.264,
+# H.265 and MJPEG only, so this stage builds Debian's own FFmpeg source
+# (the same 5.1 release, so the same sonames and LIBAVCODEC_59 symbol
+# versions gstreamer1.0-libav was linked against) with just those
+# decoders and parsers, its x86 assembly (nasm), frame threads, and no
+# external library at all.
+FROM debian:12 AS ffmpeg
+RUN sed -i 's/^Types: deb$/Types: deb deb-src/' \
+      /etc/apt/sources.list.d/debian.sources \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential dpkg-dev nasm xz-utils \
+ && mkdir /usr/src/ffmpeg && cd /usr/src/ffmpeg \
+ && apt-get source ffmpeg \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+RUN cd /usr/src/ffmpeg/ffmpeg-*/ \
+ && ./configure --prefix=/usr/local --enable-shared --disable-static \
+      --disable-programs --disable-doc --disable-debug \
+      --disable-autodetect --enable-pthreads --disable-network \
+      --disable-everything \
+      --enable-decoder=h264,hevc,mjpeg --enable-parser=h264,hevc,mjpeg \
+      --disable-avdevice --disable-swscale --disable-swresample \
+      --disable-postproc \
+ && make -j"$(nproc)" \
+ && make install DESTDIR=/out \
+ && rm -rf /out/usr/local/include /out/usr/local/lib/pkgconfig \
+      /out/usr/local/share \
+ && find /out/usr/local/lib -name '*.so' -type l -delete \
+ && strip --strip-unneeded /out/usr/local/lib/*.so.* \
+ && ls -l /out/usr/local/lib
+
+# ---- plugins -----------------------------------------------------------------
+# GStreamer's plugin packages install hundreds of plugins and, through
+# them, GTK, Mesa and LLVM, Vulkan, speech synthesis and every codec
+# library. The pipelines load 18 plugins: deploy/docker/select-plugins.sh
+# copies those files and lists the Debian packages of the libraries they
+# link, which the runtime installs.
+FROM debian:12-slim AS plugins
+COPY deploy/docker/select-plugins.sh /usr/local/bin/select-plugins.sh
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      gstreamer1.0-plugins-bad \
- && mkdir /out \
- && dpkg -L gstreamer1.0-plugins-bad libgstreamer-plugins-bad1.0-0 \
-      | grep -E '/(libgstvideoparsersbad\.so|libgstcodecparsers-1\.0\.so[.0-9]*)$' \
-      | xargs -I{} cp -a --parents {} /out \
- && find /out -name '*.so*' | grep -c . | grep -qx 3
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+      gstreamer1.0-plugins-bad gstreamer1.0-libav \
+ && select-plugins.sh /out /packages.txt \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 
-# ---- runtime -----------------------------------------------------------------
-FROM debian:12-slim
+# ---- rootfs ------------------------------------------------------------------
+# The runtime's files, prepared here and copied whole into an empty image
+# below, so that what this stage deletes (documentation, locales, apt's
+# lists and cache, which a debootstrapped base keeps) costs nothing.
+FROM debian:12-slim AS rootfs
 
-# Runtime libraries, and the GStreamer plugins of the pipelines: base
-# (videotestsrc, uridecodebin, playback), good (rtspsrc, v4l2src, rtp
-# depayloaders, souphttpsrc, qtdemux/matroska), libav (H.264/H.265/MJPEG
-# decoders), and from "bad" the video parsers (stage above).
+# As in the official slim images: dpkg skips documentation, manuals and
+# translations of every package installed from here on (copyright files
+# stay).
+RUN printf '%s\n' \
+      'path-exclude /usr/share/doc/*' \
+      'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' \
+      'path-exclude /usr/share/groff/*' \
+      'path-exclude /usr/share/info/*' \
+      'path-exclude /usr/share/locale/*' \
+      'path-include /usr/share/locale/locale.alias' \
+      'path-exclude /usr/share/lintian/*' \
+      'path-exclude /usr/share/linda/*' \
+      > /etc/dpkg/dpkg.cfg.d/docker-slim
+
+COPY --from=plugins /packages.txt /tmp/packages.txt
+# The server's own libraries, and those of the plugins (select-plugins.sh).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libglib2.0-0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 \
-      libmicrohttpd12 libjansson4 libjpeg62-turbo libspng0 \
-      gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-      gstreamer1.0-libav \
+      libmicrohttpd12 libjansson4 libmosquitto1 libjpeg62-turbo libspng0 \
       ca-certificates \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=parsers /out/ /
+      $(cat /tmp/packages.txt) \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
+      /var/log/apt /var/log/dpkg.log /tmp/packages.txt \
+ && find /usr/share/doc -mindepth 1 ! -name copyright ! -type d -delete \
+ && find /usr/share/doc -mindepth 1 -type d -empty -delete \
+ && rm -rf /usr/share/man/* /usr/share/groff/* /usr/share/info/* \
+      /usr/share/lintian/* /usr/share/linda/* \
+ && find /usr/share/locale -mindepth 1 ! -name locale.alias -delete
 
-RUN ldconfig \
- && groupadd --system --gid 10001 streamsight \
- && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/streamsight \
-      --create-home --shell /usr/sbin/nologin streamsight \
- && mkdir -p /config /media \
- && chown streamsight:streamsight /config \
- && chmod 0750 /config
-
+COPY --from=plugins /out/ /
+COPY --from=ffmpeg /out/ /
 COPY --from=build /build/server/streamsight /usr/local/bin/streamsight
 COPY --from=build /out/models /opt/streamsight/models
 COPY config/README.md /opt/streamsight/config/README.md
 
+# Every plugin and the binary find all their libraries (a missing one
+# would otherwise surface only when a camera of that kind is added).
+RUN ldconfig \
+ && missing=$(for f in /usr/local/bin/streamsight /usr/local/lib/*.so.* \
+                /usr/lib/*-linux-gnu/gstreamer-1.0/*.so; do \
+                ldd "$f" | sed -n "s|^\t\(.*\) => not found|$f: \1|p"; done) \
+ && if [ -n "$missing" ]; then echo "missing libraries:"; echo "$missing"; \
+      exit 1; fi \
+ && groupadd --system --gid 10001 streamsight \
+ && useradd --system --uid 10001 --gid 10001 \
+      --home-dir /var/lib/streamsight --create-home \
+      --shell /usr/sbin/nologin streamsight \
+ && mkdir -p /config /media \
+ && chown streamsight:streamsight /config \
+ && chmod 0750 /config
+
+# ---- runtime -----------------------------------------------------------------
+FROM scratch
+COPY --from=rootfs / /
+
 # Inside a container the server must listen on every interface; the port
 # is published with -p. The config file is created in the /config volume
 # when streams are added over the API.
-ENV STREAMSIGHT_BIND=0.0.0.0 \
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    STREAMSIGHT_BIND=0.0.0.0 \
     STREAMSIGHT_PORT=8080 \
     STREAMSIGHT_CONFIG=/config/streamsight.json \
     STREAMSIGHT_MODEL=/opt/streamsight/models/mobilenet_v2_1.0_224_quant.tflite \
@@ -108,7 +185,9 @@ ENV STREAMSIGHT_BIND=0.0.0.0 \
 
 VOLUME ["/config"]
 EXPOSE 8080
-USER streamsight:streamsight
+# uid and gid both pinned: a volume chowned to 10001:10001 on the host (or
+# a Kubernetes fsGroup of 10001) is the container user's.
+USER 10001:10001
 # The working directory is where file:// clips may be when the config sets
 # no media_dirs (config/README.md, "Local sources"): an empty /media, for
 # clips mounted there (-v /srv/clips:/media:ro).

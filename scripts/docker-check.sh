@@ -10,7 +10,7 @@
 # (host network; default 18080):
 #   1. an empty /config volume: the default test stream runs and predicts,
 #      `streamsight healthcheck` exits 0 and Docker's health status turns
-#      "healthy", the server runs as uid 10001;
+#      "healthy", the server runs as uid:gid 10001:10001;
 #   2. a stream added over the API (options in an "options" object, a
 #      password with '@') is written to /config/streamsight.json and never
 #      shown in a response or log; `docker stop` exits 0 and a new container
@@ -19,6 +19,9 @@
 #   4. GStreamer loaded the H.264/H.265 parsers (copied into the image on
 #      their own) and, with --clip (an H.264 file such as
 #      ../shared/videos/car-detection.mp4), a file:// stream of it predicts.
+# It prints the image's size and what is in it by size, and fails at 250 MB
+# or more (issue 14). Builds with --network host (a daemon without a working
+# bridge network cannot run the RUN steps otherwise).
 # Needs a Docker daemon and the images debian:12 and debian:12-slim (from a
 # registry, or built locally: see "Docker" in server/README.md). Removes its
 # containers, volume and clone at the end unless --keep.
@@ -79,8 +82,29 @@ cp "$models_from/$model" "$ctx/src/mirror/"
 start=$(date +%s)
 docker build -q --network host -t "$tag" --build-arg MODELS_FROM=mirror \
   "$ctx/src" >/dev/null
-echo "built in $(( $(date +%s) - start )) s; image $(docker image inspect \
-  --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')"
+size=$(docker image inspect --format '{{.Size}}' "$tag")
+echo "built in $(( $(date +%s) - start )) s; image $(( size / 1000000 )) MB" \
+  "($(docker image inspect --format '{{len .RootFS.Layers}}' "$tag") layer(s))"
+# What is in it, by size (as root: some of /var is not the user's).
+docker run --rm --network none --user 0 --entrypoint sh "$tag" -c '
+  cd / && k() { du -sxcb "$@" 2>/dev/null | tail -n 1 | cut -f1; }
+  all=$(k /) model=$(k opt/streamsight) bin=$(k usr/local/bin)
+  ffmpeg=$(k usr/local/lib) plugins=$(k usr/lib/*-linux-gnu/gstreamer-1.0)
+  gstlibs=$(k usr/lib/*-linux-gnu/libgst*) libs=$(k usr/lib/*-linux-gnu)
+  share=$(k usr/share) progs=$(k usr/bin usr/sbin) var=$(k var)
+  printf "%s %s\n" "$model" "the model (/opt/streamsight)" \
+    "$bin" "the streamsight binary" \
+    "$ffmpeg" "FFmpeg, H.264/H.265/MJPEG decoders only (/usr/local/lib)" \
+    "$plugins" "GStreamer plugins ($(ls usr/lib/*-linux-gnu/gstreamer-1.0 | wc -l))" \
+    "$gstlibs" "GStreamer libraries" \
+    "$((libs - plugins - gstlibs))" "other shared libraries (glib, libsoup, gnutls, libc, ...)" \
+    "$share" "/usr/share (no docs, man pages or locales)" \
+    "$progs" "/usr/bin, /usr/sbin (Debian base: sh, coreutils, apt, dpkg, ...)" \
+    "$var" "/var (dpkg database; no apt lists or cache)" \
+    "$((all - model - bin - ffmpeg - libs - share - progs - var))" "the rest"
+  exit 0' | awk '{ n = $1; $1 = ""; printf "  %6.1f MB %s\n", n / 1e6, $0 }'
+# Issue 14: quick to pull on every node.
+[ "$size" -lt 250000000 ] || fail "image $(( size / 1000000 )) MB, over 250 MB"
 
 echo "== 1. defaults: test stream, healthcheck, user"
 docker volume rm "$vol" >/dev/null 2>&1 || true
@@ -89,10 +113,11 @@ wait_for 30 sh -c "curl -sf http://127.0.0.1:$port/api/v1/streams/stream-1/predi
   fail "no prediction from the default test stream"
 docker exec ss-check-1 /usr/local/bin/streamsight healthcheck ||
   fail "streamsight healthcheck"
-[ "$(docker exec ss-check-1 id -u)" = 10001 ] || fail "not running as uid 10001"
+[ "$(docker exec ss-check-1 id -u):$(docker exec ss-check-1 id -g)" = 10001:10001 ] ||
+  fail "not running as uid:gid 10001:10001"
 wait_for 45 sh -c "docker inspect --format '{{.State.Health.Status}}' ss-check-1 | grep -qx healthy" ||
   fail "health status: $(docker inspect --format '{{.State.Health.Status}}' ss-check-1)"
-echo "ok: predictions, healthcheck, healthy, uid 10001"
+echo "ok: predictions, healthcheck, healthy, uid:gid 10001:10001"
 
 echo "== 2. a camera added over the API survives a restart"
 body='{"id": "door", "name": "door", "uri": "rtsp://viewer:p%40ss@127.0.0.1:9/x", "options": {"max_fps": 1}}'
