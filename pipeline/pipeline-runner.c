@@ -267,7 +267,6 @@ deadline_thread(gpointer p)
         r->cut_done = TRUE;
         due = runner_ref(r);
         cut = TRUE;
-        set->cut_total++;
       } else if (now >= r->deadline_us) {
         r->phase = PHASE_ABANDONED;
         set->abandoned++;
@@ -284,9 +283,11 @@ deadline_thread(gpointer p)
     }
     /* One hook at a time, outside the lock; then look again. */
     g_mutex_unlock(&set->lock);
-    if (cut && due->hooks.cut)
-      due->hooks.cut(due->hooks_user);
-    else if (!cut && due->hooks.abandoned)
+    if (cut && due->hooks.cut && due->hooks.cut(due->hooks_user)) {
+      g_mutex_lock(&set->lock);
+      set->cut_total++;
+      g_mutex_unlock(&set->lock);
+    } else if (!cut && due->hooks.abandoned)
       due->hooks.abandoned(due->hooks_user);
     /* Dropping the runner may free the set (set_free then leaves this
      * thread to end). */

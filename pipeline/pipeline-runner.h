@@ -40,7 +40,7 @@ typedef struct {
   guint abandoned;         /* past their deadline and still not stopped */
   guint64 abandoned_total; /* ever abandoned, including those that finished
                             * later */
-  guint64 cut_total;       /* stops that needed the cut hook */
+  guint64 cut_total;       /* stops whose cut hook cut something */
 } RunnerSetStats;
 
 RunnerSet *runner_set_new(void);
@@ -71,9 +71,10 @@ gboolean pipeline_runner_play_result(PipelineRunner *r,
 
 typedef struct {
   /* The deadline thread, at cut_after if the pipeline has not stopped by
-   * then: make it stop (close its network connections). May block a
-   * little (name lookups); NULL for none. */
-  void (*cut)(gpointer user);
+   * then: make it stop (close its network connections). Returns TRUE when
+   * it cut something (counted in cut_total). May block a little (name
+   * lookups); NULL for none. */
+  gboolean (*cut)(gpointer user);
   /* The deadline thread, at the deadline if it has still not stopped. */
   void (*abandoned)(gpointer user);
   /* The runner's thread, once the pipeline is in NULL (was_abandoned: the

@@ -840,8 +840,9 @@ static gboolean bus_cb(GstBus *bus, GstMessage *msg, gpointer user);
 /* ---- stopping a pipeline (runner hooks: other threads) ---- */
 
 /* The deadline thread: the pipeline is still stopping after
- * STOP_CUT_AFTER_US; shut its connections to the camera down. */
-static void
+ * STOP_CUT_AFTER_US; shut its connections to the camera down. TRUE when
+ * there were some. */
+static gboolean
 on_stop_cut(gpointer user)
 {
   Stream *s = user;
@@ -851,11 +852,12 @@ on_stop_cut(gpointer user)
   if (!(g_str_has_prefix(s->scheme, "rtsp") ||
         g_str_has_prefix(s->scheme, "http")) ||
       !location_endpoint(s, &host, &port) || port <= 0 || port > 65535)
-    return;
+    return FALSE;
   n = socket_cut_peer(host, (guint16)port);
   g_message("%s: a pipeline was still stopping after %.0f s; shut down %u "
             "connection%s to the camera", s->id,
             (double)STOP_CUT_AFTER_US / G_USEC_PER_SEC, n, n == 1 ? "" : "s");
+  return n > 0;
 }
 
 /* The deadline thread: the pipeline missed the deadline. */
