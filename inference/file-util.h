@@ -12,4 +12,11 @@
 int file_read_all(const char *path, size_t max_bytes, uint8_t **out_data,
                   size_t *out_size, struct ss_error *err);
 
+/* Replaces path with data atomically: a temporary file in the same directory
+ * (created with mode, e.g. 0600), written, fsynced and renamed over path,
+ * then the directory synced. Readers see the old or the new file, never a
+ * mix; on failure path is untouched and the temporary file is removed. */
+int file_write_atomic(const char *path, const void *data, size_t size,
+                      unsigned mode, struct ss_error *err);
+
 #endif
