@@ -184,6 +184,32 @@ stream_config_uri_scheme(const char *uri)
   return NULL;
 }
 
+static gint
+longest_first(gconstpointer a, gconstpointer b)
+{
+  gsize la = strlen(*(const char *const *)a);
+  gsize lb = strlen(*(const char *const *)b);
+  return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/* Replaces every occurrence of each secret in out, the longest first: a
+ * secret inside another one must not break the longer one up before it is
+ * found. secrets may be NULL. */
+static void
+replace_secrets(GString *out, const char *const *secrets)
+{
+  g_autoptr(GPtrArray) sorted = NULL;
+  if (!secrets)
+    return;
+  sorted = g_ptr_array_new();
+  for (int k = 0; secrets[k]; k++)
+    if (secrets[k][0])
+      g_ptr_array_add(sorted, (gpointer)secrets[k]);
+  g_ptr_array_sort(sorted, longest_first);
+  for (guint k = 0; k < sorted->len; k++)
+    g_string_replace(out, g_ptr_array_index(sorted, k), REDACTED, 0);
+}
+
 /* Where the part to redact ends (the '@'), or 0 when there is none. Beyond
  * the standard rule, an '@' anywhere after "://" counts: with an unencoded
  * '/', '?' or '#' in the password the standard authority ends early, and the
@@ -431,10 +457,20 @@ char *
 stream_config_redact_uri(const char *uri)
 {
   GString *out;
+  g_auto(GStrv) secrets = NULL;
   if (!uri)
     return NULL;
   out = g_string_new(NULL);
   append_redacted(out, uri, strlen(uri));
+  /* A secret's value (or its decoded form) may also stand in a part of the
+   * URI that is not a secret, e.g. "/t0k!en/..?token=t0k%21en": hide it
+   * there too, or the answer shows what the redaction hid. Not below 3
+   * bytes (a user-info password "p" would take every 'p' with it). */
+  secrets = stream_config_uri_secrets(uri);
+  for (int k = 0; secrets[k]; k++)
+    if (strlen(secrets[k]) < 3)
+      secrets[k][0] = '\0'; /* replace_secrets skips empty entries */
+  replace_secrets(out, (const char *const *)secrets);
   return g_string_free(out, FALSE);
 }
 
@@ -489,13 +525,6 @@ scheme_at(const char *text, gsize i)
   return 0;
 }
 
-static gint
-longest_first(gconstpointer a, gconstpointer b)
-{
-  gsize la = strlen(*(const char *const *)a);
-  gsize lb = strlen(*(const char *const *)b);
-  return la < lb ? 1 : la > lb ? -1 : 0;
-}
 
 char *
 stream_config_scrub(const char *text, const char *const *secrets)
@@ -517,17 +546,8 @@ stream_config_scrub(const char *text, const char *const *secrets)
     }
   }
   /* 2. Known secrets anywhere (also percent-encoded forms, passed in by the
-   * caller), the longest first: a secret inside another one must not break
-   * the longer one up before it is found. */
-  if (secrets) {
-    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
-    for (int k = 0; secrets[k]; k++)
-      if (secrets[k][0])
-        g_ptr_array_add(sorted, (gpointer)secrets[k]);
-    g_ptr_array_sort(sorted, longest_first);
-    for (guint k = 0; k < sorted->len; k++)
-      g_string_replace(out, g_ptr_array_index(sorted, k), REDACTED, 0);
-  }
+   * caller). */
+  replace_secrets(out, secrets);
   return g_string_free(out, FALSE);
 }
 

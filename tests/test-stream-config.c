@@ -317,6 +317,12 @@ static const char *const redact_cases[][2] = {
   { "rtsp://u:p@h/x?pwd=1", "rtsp://***@h/x?pwd=***" },
   /* A stray '@' in the path: everything up to it hidden, then the pairs. */
   { "rtsp://u:a/b@h/p?token=9", "rtsp://***@h/p?token=***" },
+  /* A secret's value standing elsewhere too (decoded, or as is): hidden
+   * there as well (found by fuzz-routes); short ones are left alone. */
+  { "http://h/a-t0k!en-b?X-Auth-Token=t0k%21en",
+    "http://h/a-***-b?X-Auth-Token=***" },
+  { "rtsp://u:live@h/live/ch1", "rtsp://***@h/***/ch1" },
+  { "rtsp://u:p@h/p/x?pwd=ab", "rtsp://***@h/p/x?pwd=***" },
 };
 
 START_TEST(test_redact)
