@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "model-graph.h"
+#include "qengine.h"
 
 enum step_kind {
   STEP_GEMM = 0, /* 1x1 stride-1 unpadded convolution, or fully connected */
@@ -59,12 +60,14 @@ struct ss_engine {
   size_t *value_off;  /* arena offset (floats) per value; input unused */
   size_t values_floats; /* activations part of the arena */
   size_t block_floats;  /* block working area, after the activations */
-  bool emulate_quant;   /* engine_options.emulate_quant */
   /* The pooled features (the classifier's input): their value id and the
    * number of steps that compute them, or -1 / 0 when the model has no
    * classifier over a 1x1 vector (see find_features). */
   int feature_value;
   int feature_steps;
+  /* The integer engine, when it runs the model (then the float steps are
+   * not built). */
+  struct qengine *q;
 };
 
 struct ss_scratch {
@@ -306,9 +309,7 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
       s->kind = STEP_AVGPOOL;
       break;
     }
-    /* Under quantisation emulation TFLite rounds the projection's output
-     * before the add, so the add stays a step of its own. */
-    if (s->kind == STEP_GEMM && l->kind == LAYER_CONV && !o->emulate_quant &&
+    if (s->kind == STEP_GEMM && l->kind == LAYER_CONV &&
         fuse_add(m, readers, i, s) == 0)
       i++;
   }
@@ -539,14 +540,24 @@ engine_new_opts(struct ss_model *m, const struct engine_options *opts,
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   e->model = model_ref(m);
   e->ops = ops;
-  e->emulate_quant = opts->emulate_quant != 0;
-  struct engine_options o = *opts;
-  if (e->emulate_quant) {
-    /* one step per layer, each output rounded as TFLite rounds it */
-    o.fuse_blocks = 0;
-    o.f16_classifier = 0;
+  if (opts->arith != ENGINE_ARITH_FLOAT) {
+    rc = qengine_new(m, (int)opts->isa,
+                     opts->int_tflite_builtin ? QARITH_TFLITE
+                                              : QARITH_XNNPACK,
+                     &e->q, err);
+    if (rc == 0) {
+      *out = e;
+      return 0;
+    }
+    /* AUTO: a file the integer engine does not run goes float. */
+    if (opts->arith == ENGINE_ARITH_INTEGER || rc != SS_EUNSUPPORTED) {
+      engine_free(e);
+      return rc;
+    }
+    if (err)
+      *err = (struct ss_error){ 0 };
   }
-  rc = build_steps(e, &o, err);
+  rc = build_steps(e, opts, err);
   if (!rc)
     rc = pack_weights(e, err);
   if (!rc)
@@ -573,6 +584,7 @@ engine_free(struct ss_engine *e)
 {
   if (!e)
     return;
+  qengine_free(e->q);
   free(e->steps);
   free(e->packed);
   free(e->value_off);
@@ -589,12 +601,26 @@ engine_model(const struct ss_engine *e)
 const char *
 engine_isa_name(const struct ss_engine *e)
 {
-  return e->ops->isa;
+  return e->q ? qengine_isa_name(e->q) : e->ops->isa;
+}
+
+const char *
+engine_arith_name(const struct ss_engine *e)
+{
+  return e->q ? "integer" : "float";
+}
+
+int
+engine_outputs_probs(const struct ss_engine *e)
+{
+  return e->q && qengine_outputs_probs(e->q);
 }
 
 size_t
 engine_scratch_bytes(const struct ss_engine *e)
 {
+  if (e->q)
+    return qengine_arena_bytes(e->q);
   return (e->values_floats + e->block_floats) * sizeof(float);
 }
 
@@ -751,76 +777,6 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
   }
 }
 
-/* ---- quantisation emulation (engine_options.emulate_quant) ----
- *
- * Every step is one model layer then (no block or residual-add fusion), so
- * each output TFLite rounds is rounded here too. What stays apart from
- * TFLite's integer arithmetic: the loader's own folds (PAD into the next
- * convolution, which is exact: TFLite pads with the zero point; RESHAPE,
- * SQUEEZE, QUANTIZE and DEQUANTIZE as aliases of their input, so a
- * float-input file's QUANTIZE of the input, tf2_mobilenet_v2_1.0_224_ptq's,
- * is not rounded); float weights, bias and sums where TFLite has int32
- * accumulators and fixed-point multipliers; and the softmax, computed in
- * float before its rounding. Measured: strict top-1 agreement with TFLite
- * on the 200 dev images 95.5-99.5% per quantised file (README.md). */
-
-/* Rounds n values onto grid q in place (engine_options.emulate_quant): to
- * the nearest level, half away from zero as TFLite's requantisation
- * rounds, clamped to q's integer range. Written so that GCC vectorises it
- * at the baseline ISA (roundf is a libm call per element there, and the
- * branches of a clamp after rounding mispredicted: together 8x the fast
- * path's time). Clamping t = x / scale to the integer bounds first keeps
- * the conversion to int in range and needs no clamp after it; adding +-0.5
- * and truncating equals roundf except for the float just below 0.5, whose
- * sum rounds up (immaterial for an emulation). */
-static inline float
-fake_quant_one(float x, float scale, float lo, float hi)
-{
-  float t = x / scale;
-  t = t >= lo ? t : lo; /* written so that a NaN becomes lo: (int)NaN is UB */
-  t = t <= hi ? t : hi;
-  return (float)(int)(t + copysignf(0.5f, t)) * scale;
-}
-
-static void
-fake_quant(float *x, size_t n, const struct value_quant *q)
-{
-  const float scale = q->scale;
-  const float lo = (float)(q->qmin - q->zero_point);
-  const float hi = (float)(q->qmax - q->zero_point);
-  size_t i = 0;
-  /* Blocks of 8: GCC's -O2 cost model vectorises a loop of known length
-   * and not one that would need a remainder loop. */
-  for (; i + 8 <= n; i += 8)
-    for (size_t j = i; j < i + 8; j++)
-      x[j] = fake_quant_one(x[j], scale, lo, hi);
-  for (; i < n; i++)
-    x[i] = fake_quant_one(x[i], scale, lo, hi);
-}
-
-/* The final softmax as the file quantises it, in place: probabilities
- * rounded onto q's grid, returned as their logarithms, -inf for those that
- * round to 0 (see engine_options.emulate_quant). When all of them round to
- * 0 (a near-uniform output over more than 1/scale classes) TFLite's output
- * ties every class, and so do the all-zero logits returned then. */
-static void
-emulate_softmax_quant(const struct ss_engine *e, float *logits, size_t n,
-                      const struct value_quant *q)
-{
-  if (n == 0)
-    return;
-  bool any = false;
-  e->ops->softmax(n, logits, logits); /* the kernel may alias */
-  fake_quant(logits, n, q); /* probabilities onto the file's grid */
-  for (size_t i = 0; i < n; i++) {
-    bool pos = logits[i] > 0;
-    logits[i] = pos ? logf(logits[i]) : -INFINITY;
-    any |= pos;
-  }
-  if (!any)
-    memset(logits, 0, n * sizeof *logits);
-}
-
 static void
 run_step(const struct ss_engine *e, const struct step *s, float *arena,
          const float *input)
@@ -860,8 +816,6 @@ run_step(const struct ss_engine *e, const struct step *s, float *arena,
     break;
   }
   }
-  if (e->emulate_quant && ov->quant.scale > 0)
-    fake_quant(out, value_floats(m, s->out), &ov->quant);
 }
 
 /* Copies the network's output out (engine_run's last part). */
@@ -872,15 +826,16 @@ copy_output(const struct ss_engine *e, struct ss_scratch *s,
   const struct ss_model *m = e->model;
   memcpy(logits, value_ptr(e, s->arena, input, m->output),
          (size_t)m->num_outputs * sizeof *logits);
-  if (e->emulate_quant && m->output_probs_quant.scale > 0)
-    emulate_softmax_quant(e, logits, (size_t)m->num_outputs,
-                          &m->output_probs_quant);
 }
 
 void
 engine_run(const struct ss_engine *e, struct ss_scratch *s, const float *input,
            float *logits)
 {
+  if (e->q) {
+    qengine_run(e->q, (uint8_t *)s->arena, input, logits, NULL);
+    return;
+  }
   for (int i = 0; i < e->n_steps; i++)
     run_step(e, &e->steps[i], s->arena, input);
   copy_output(e, s, input, logits);
@@ -889,6 +844,8 @@ engine_run(const struct ss_engine *e, struct ss_scratch *s, const float *input,
 int
 engine_feature_len(const struct ss_engine *e)
 {
+  if (e->q)
+    return qengine_feature_len(e->q);
   if (e->feature_value < 0)
     return 0;
   const struct value *v = &e->model->values[e->feature_value];
@@ -898,16 +855,21 @@ engine_feature_len(const struct ss_engine *e)
 /* Copies the features out of the arena, scaled to unit L2 norm (an
  * all-zero vector stays zero: there is no direction to keep). */
 static void
-copy_features(const struct ss_engine *e, const struct ss_scratch *s,
-              float *out, int n)
+normalise_features(const float *f, float *out, int n)
 {
-  const float *f = s->arena + e->value_off[e->feature_value];
   double sum = 0;
   for (int i = 0; i < n; i++)
     sum += (double)f[i] * f[i];
   const float scale = sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
   for (int i = 0; i < n; i++)
     out[i] = f[i] * scale;
+}
+
+static void
+copy_features(const struct ss_engine *e, const struct ss_scratch *s,
+              float *out, int n)
+{
+  normalise_features(s->arena + e->value_off[e->feature_value], out, n);
 }
 
 int
@@ -917,6 +879,12 @@ engine_run_features(const struct ss_engine *e, struct ss_scratch *s,
   int len = engine_feature_len(e);
   if (len == 0 || n < len)
     return -1;
+  if (e->q) {
+    /* the integer path's pooled bytes, dequantised */
+    qengine_run_ex(e->q, (uint8_t *)s->arena, input, NULL, features, NULL);
+    normalise_features(features, features, len);
+    return len;
+  }
   for (int i = 0; i < e->feature_steps; i++)
     run_step(e, &e->steps[i], s->arena, input);
   copy_features(e, s, features, len);
@@ -931,6 +899,12 @@ engine_run_with_features(const struct ss_engine *e, struct ss_scratch *s,
   int len = engine_feature_len(e);
   if (len == 0 || n < len)
     return -1;
+  if (e->q) {
+    qengine_run_ex(e->q, (uint8_t *)s->arena, input, logits, features,
+                   NULL);
+    normalise_features(features, features, len);
+    return len;
+  }
   /* Copied before the classifier's step runs: the arena planner may reuse
    * the features' memory once its last reader is done. */
   for (int i = 0; i < e->feature_steps; i++)
@@ -957,6 +931,10 @@ void
 engine_run_profiled(const struct ss_engine *e, struct ss_scratch *s,
                     const float *input, float *logits, uint64_t *step_ns)
 {
+  if (e->q) {
+    qengine_run(e->q, (uint8_t *)s->arena, input, logits, step_ns);
+    return;
+  }
   for (int i = 0; i < e->n_steps; i++) {
     uint64_t t0 = now_ns();
     run_step(e, &e->steps[i], s->arena, input);
@@ -968,13 +946,24 @@ engine_run_profiled(const struct ss_engine *e, struct ss_scratch *s,
 int
 engine_num_steps(const struct ss_engine *e)
 {
-  return e->n_steps;
+  return e->q ? qengine_num_steps(e->q) : e->n_steps;
 }
 
 void
 engine_step_info(const struct ss_engine *e, int i,
                  struct engine_step_info *info)
 {
+  if (e->q) {
+    struct qengine_step_info q;
+    qengine_step_info(e->q, i, &q);
+    *info = (struct engine_step_info){
+      .name = q.name, .kind = q.kind, .in_h = q.in_h, .in_w = q.in_w,
+      .in_c = q.in_c, .out_h = q.out_h, .out_w = q.out_w, .out_c = q.out_c,
+      .kh = q.kh, .kw = q.kw, .stride = q.stride, .macs = q.macs,
+      .fused_layers = 1,
+    };
+    return;
+  }
   static const char *const kinds[] = { "gemm", "conv",    "dwconv",
                                        "add",  "avgpool", "block" };
   const struct step *s = &e->steps[i];

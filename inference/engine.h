@@ -25,8 +25,23 @@ struct ss_scratch;
 int engine_new(struct ss_model *m, enum kern_isa isa, struct ss_engine **out,
                struct ss_error *err);
 
+/* Which arithmetic runs a model. */
+enum engine_arith {
+  /* Integer for a quantised TFLite file the integer engine runs (every
+   * MobileNet V1/V2 quant file here: TFLite's exact outputs), float for
+   * everything else. */
+  ENGINE_ARITH_AUTO = 0,
+  ENGINE_ARITH_FLOAT,   /* dequantised weights, float32 throughout */
+  ENGINE_ARITH_INTEGER, /* integer or an error saying why not */
+};
+
 struct engine_options {
   enum kern_isa isa;
+  enum engine_arith arith;
+  /* Integer path only: reproduce TFLite's built-in kernels (gemmlowp fixed
+   * point) instead of its XNNPACK delegate, which the reference outputs
+   * come from (0, the default). See qengine.h. */
+  int int_tflite_builtin;
   /* Fuse [1x1 expansion ->] depthwise -> 1x1 projection [-> residual add]
    * into one step that works on tiles of output rows, so the expanded
    * tensor stays in cache instead of making a round trip to memory.
@@ -43,28 +58,17 @@ struct engine_options {
    * the V2 golden fixture, whose bar is 1e-3. Off unless asked for;
    * engine_new() leaves it off. */
   int f16_classifier;
-  /* Emulate TFLite's integer arithmetic on quantised files (slow; for
-   * checking agreement with TFLite, not for serving): the model runs step
-   * by step, one step per model layer (fuse_blocks, residual-add fusion
-   * and f16_classifier are ignored), and after each step its output is
-   * rounded in place onto the quantisation grid of the file's tensor:
-   * q = clamp(round(x / scale) + zero_point, qmin, qmax), x = (q -
-   * zero_point) * scale, rounding half away from zero as TFLite's
-   * requantisation does. Values the file does not quantise (and the input,
-   * which uint8 files take as exact pixel bytes) are left as they are.
-   * When the file's final softmax has a quantised output (uint8: steps of
-   * 1/256), engine_run() computes it, rounds it onto that grid and returns
-   * the logarithm of those probabilities as the "logits" (-inf where one
-   * rounds to 0), so that a softmax of them gives TFLite's scores back
-   * (divided by their sum, which the rounding moves off 1), ties
-   * included. Weights stay the dequantised float32 ones and sums stay
-   * float, so results can still differ from TFLite's by a step.
-   * Off (0) unless asked for; engine_new() leaves it off. */
-  int emulate_quant;
 };
 int engine_new_opts(struct ss_model *m, const struct engine_options *opts,
                     struct ss_engine **out, struct ss_error *err);
 void engine_free(struct ss_engine *e); /* NULL is allowed */
+
+/* "integer" or "float": the arithmetic the engine runs. */
+const char *engine_arith_name(const struct ss_engine *e);
+/* True when engine_run's output is the file's own quantised softmax
+ * (probabilities, the integer path of a file ending in a softmax) rather
+ * than logits: rank it with predict_rank, not predict_top_k. */
+int engine_outputs_probs(const struct ss_engine *e);
 
 /* The model (borrowed; lives as long as the engine). */
 struct ss_model *engine_model(const struct ss_engine *e);
@@ -78,7 +82,8 @@ void engine_scratch_free(struct ss_scratch *s); /* NULL is allowed */
 
 /* Runs one inference. input: model height x width x 3 floats, NHWC,
  * already normalised (see model_input_norm). logits: model_num_outputs
- * floats. s must not be used by another thread at the same time. */
+ * floats (probabilities when engine_outputs_probs). s must not be used by
+ * another thread at the same time. */
 void engine_run(const struct ss_engine *e, struct ss_scratch *s,
                 const float *input, float *logits);
 
@@ -88,7 +93,8 @@ void engine_run(const struct ss_engine *e, struct ss_scratch *s,
  * output of the last convolution (MobileNetV2: 1280 values, V1: 1024 x
  * alpha). They are returned scaled to unit L2 norm, the form heads and
  * similarity searches want. Quantised files run by the float engine give
- * the dequantised model's features. */
+ * the dequantised model's features; on the integer engine they are the
+ * pooled 8-bit values dequantised (q - zero point) * scale. */
 
 /* Number of feature values, or 0 when the model has no classifier over a
  * pooled vector (then the functions below fail). */

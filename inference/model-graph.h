@@ -4,7 +4,8 @@
  * A graph is a list of layers in execution order over a table of values
  * (activation tensors, NHWC with batch 1). Value 0 is the network input.
  * Weights are float32 in the canonical layouts below; batch-norm is already
- * folded and quantised weights already dequantised.
+ * folded and quantised weights already dequantised (the integer ones are
+ * kept too, in struct layer_qweights, for the integer engine).
  */
 #ifndef SS_MODEL_GRAPH_H
 #define SS_MODEL_GRAPH_H
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model.h"
 
@@ -23,6 +25,15 @@ enum layer_kind {
   LAYER_ADD,      /* out = clamp(in + in2) */
   LAYER_AVGPOOL,  /* global average pool: HxWxC -> 1x1xC */
   LAYER_FC,       /* fully connected: 1x1xCin -> 1x1xCout */
+};
+
+/* The integer weights of a layer of a quantised file (TFLite uint8/int8
+ * weights, int32 bias), kept beside the float ones for the integer engine
+ * (qengine.h). Same layouts as struct layer's weight and bias. */
+struct layer_qweights {
+  int16_t *w;     /* each weight minus its zero point: -255..255 */
+  int32_t *bias;  /* [cout], the file's int32 bias (zeros when it has none) */
+  float *w_scale; /* [cout], the weights' scale per output channel */
 };
 
 struct layer {
@@ -37,13 +48,16 @@ struct layer {
    * bias: [cout]. Both NULL for ADD and AVGPOOL. */
   float *weight;
   float *bias;
+  /* Owned; NULL unless the file's weights are uint8/int8 with an int32 (or
+   * no) bias. */
+  struct layer_qweights *qw;
 };
 
 /* How the source file quantises a value (TFLite uint8/int8 activation
  * tensors, per-tensor): real = (q - zero_point) * scale with the integer q
  * in [qmin, qmax]. scale == 0: the value is not quantised (float files,
- * built models, the input of a float-input file). Only the engine's
- * quantisation emulation (engine_options.emulate_quant) reads it. */
+ * built models, the input of a float-input file). The integer engine
+ * (qengine.h) reads it. */
 struct value_quant {
   float scale;
   int zero_point;
@@ -79,6 +93,9 @@ struct ss_model {
   /* The quantisation of the final softmax's output that the loader dropped
    * (TFLite uint8: scale 1/256, zero point 0), else scale 0. */
   struct value_quant output_probs_quant;
+  /* Why the integer engine cannot run this file ("" when it can: every
+   * value quantised, every layer with weights has qw). Set by the loader. */
+  char int_unsupported[256];
 };
 
 /* Graph construction (builders and loaders). model_new returns a model with
@@ -101,6 +118,9 @@ void conv_pads(enum pad_rule rule, int in, int k, int stride,
  * layer's parameters, every layer with weights has them. Used by every loader
  * before handing a model out. */
 int model_validate(const struct ss_model *m, struct ss_error *err);
+
+/* Frees a layer_qweights (NULL is allowed). */
+void layer_qweights_free(struct layer_qweights *qw);
 
 /* Number of weight floats of a layer (0 for ADD/AVGPOOL). */
 size_t layer_weight_count(const struct layer *l);

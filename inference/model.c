@@ -60,6 +60,7 @@ model_add_layer(struct ss_model *m, const struct layer *l)
     if (!v) {
       free(l->weight);
       free(l->bias);
+      layer_qweights_free(l->qw);
       return -1;
     }
     m->layers = v;
@@ -67,6 +68,17 @@ model_add_layer(struct ss_model *m, const struct layer *l)
   }
   m->layers[m->n_layers] = *l;
   return m->n_layers++;
+}
+
+void
+layer_qweights_free(struct layer_qweights *qw)
+{
+  if (!qw)
+    return;
+  free(qw->w);
+  free(qw->bias);
+  free(qw->w_scale);
+  free(qw);
 }
 
 static void
@@ -85,6 +97,7 @@ model_free(struct ss_model *m)
   for (int i = 0; i < m->n_layers; i++) {
     free(m->layers[i].weight);
     free(m->layers[i].bias);
+    layer_qweights_free(m->layers[i].qw);
   }
   free(m->layers);
   free(m->values);

@@ -66,8 +66,11 @@ run_job(struct pool_worker *w, struct pool_job *job, uint64_t picked_ns)
   res.queue_ns = picked_ns > job->submit_ns ? picked_ns - job->submit_ns : 0;
   engine_run(w->pool->engine, w->scratch, job->input, w->logits);
   /* The logits buffer doubles as the softmax scratch (predict.h allows it). */
-  res.n_top = predict_top_k(w->pool->model, w->logits, w->logits, job->top_k,
-                            res.top);
+  res.n_top = engine_outputs_probs(w->pool->engine)
+                  ? predict_rank(w->pool->model, w->logits, job->top_k,
+                                 res.top)
+                  : predict_top_k(w->pool->model, w->logits, w->logits,
+                                  job->top_k, res.top);
   res.infer_ns = now_ns() - picked_ns;
   /* done() may free the job: do not touch it afterwards. */
   job->done(job, &res);

@@ -6,9 +6,16 @@ int
 predict_top_k(const struct ss_model *m, const float *logits, float *probs,
               int k, struct prediction *out)
 {
+  kern_ops_ref()->softmax((size_t)model_num_outputs(m), logits, probs);
+  return predict_rank(m, probs, k, out);
+}
+
+int
+predict_rank(const struct ss_model *m, const float *probs, int k,
+             struct prediction *out)
+{
   const int n = model_num_outputs(m);
   const int off = model_class_offset(m);
-  kern_ops_ref()->softmax((size_t)n, logits, probs);
   int classes = n - off;
   if (k > classes)
     k = classes;

@@ -19,4 +19,9 @@ struct prediction {
 int predict_top_k(const struct ss_model *m, const float *logits, float *probs,
                   int k, struct prediction *out);
 
+/* The k best classes of outputs that are already probabilities (an
+ * engine whose engine_outputs_probs is true), ranked as predict_top_k. */
+int predict_rank(const struct ss_model *m, const float *probs, int k,
+                 struct prediction *out);
+
 #endif

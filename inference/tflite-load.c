@@ -716,6 +716,89 @@ const_floats(struct loader *L, int ti, const char *role, bool is_weight,
   return 0;
 }
 
+/* The integer weights of a layer for the integer engine: the uint8/int8
+ * filter wi (minus its zero points) with one scale per output channel, and
+ * the int32 bias bi (or zeros). qdim_out is the filter dimension of the
+ * output channels (0 for conv and fully connected, 3 for depthwise);
+ * per-channel quantisation along any other one is refused. *out stays NULL
+ * when the file's weights are float (no error then). */
+static int
+const_qweights(struct loader *L, int wi, int bi, int cout, int qdim_out,
+               struct layer_qweights **out, struct ss_error *err)
+{
+  *out = NULL;
+  if (L->ts[wi].kind != TS_CONST)
+    return 0; /* const_floats reports it */
+  const struct tfl_tensor *t = &L->tensors[L->ts[wi].src];
+  if (t->type != TFL_UINT8 && t->type != TFL_INT8)
+    return 0;
+  const struct tfl_tensor *bt = NULL;
+  if (bi >= 0) {
+    if (L->ts[bi].kind != TS_CONST)
+      return 0;
+    bt = &L->tensors[L->ts[bi].src];
+    if (bt->type != TFL_INT32) {
+      snprintf(L->m->int_unsupported, sizeof L->m->int_unsupported,
+               "bias '%s' is %s, not int32", bt->name, type_name(bt->type));
+      return 0;
+    }
+  }
+  int rc = check_quant(t, "filter", err);
+  if (rc)
+    return rc;
+  if (t->scale.len > 1 && t->qdim != qdim_out) {
+    snprintf(L->m->int_unsupported, sizeof L->m->int_unsupported,
+             "filter '%s' is quantised per channel along dimension %d",
+             t->name, t->qdim);
+    return 0;
+  }
+  const struct tfl_buffer *b = &L->buffers[t->buffer];
+  size_t n = tensor_count(t);
+  if (b->size != n || (bt && L->buffers[bt->buffer].size != 4 * (size_t)cout))
+    return 0; /* const_floats reports the size mismatch */
+  struct layer_qweights *qw = calloc(1, sizeof *qw);
+  if (!qw)
+    return ss_error_set(err, SS_ENOMEM, "out of memory");
+  qw->w = malloc((n ? n : 1) * sizeof *qw->w);
+  qw->bias = calloc((size_t)cout, sizeof *qw->bias);
+  qw->w_scale = malloc((size_t)cout * sizeof *qw->w_scale);
+  if (!qw->w || !qw->bias || !qw->w_scale) {
+    layer_qweights_free(qw);
+    return ss_error_set(err, SS_ENOMEM, "out of memory");
+  }
+  /* Output channel of element i: (i / inner) % cout, inner being the
+   * elements per step of dimension qdim_out. */
+  size_t inner = 1;
+  for (int k = qdim_out + 1; k < t->ndims; k++)
+    inner *= (size_t)t->shape[k];
+  for (int c = 0; c < cout; c++) {
+    int64_t zp;
+    quant_params(t, (uint32_t)c, &qw->w_scale[c], &zp);
+  }
+  for (size_t i = 0; i < n; i++) {
+    float scale;
+    int64_t zp;
+    quant_params(t, (uint32_t)((i / inner) % (size_t)cout), &scale, &zp);
+    int q = t->type == TFL_UINT8 ? b->data[i] : (int8_t)b->data[i];
+    int64_t d = (int64_t)q - zp;
+    if (d < -255 || d > 255) {
+      layer_qweights_free(qw);
+      snprintf(L->m->int_unsupported, sizeof L->m->int_unsupported,
+               "filter '%s' has a zero point outside its type's range",
+               t->name);
+      return 0;
+    }
+    qw->w[i] = (int16_t)d;
+  }
+  if (bt) {
+    const uint8_t *p = L->buffers[bt->buffer].data;
+    for (int c = 0; c < cout; c++)
+      qw->bias[c] = (int32_t)fb_load_u32(p + 4 * (size_t)c);
+  }
+  *out = qw;
+  return 0;
+}
+
 /* The per-tensor uint8/int8 quantisation of an activation tensor, kept on
  * its graph value for the engine's quantisation emulation; anything else
  * (float, per-channel, invalid parameters) gives none (scale 0). */
@@ -993,8 +1076,11 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
     rc = const_floats(L, bi, "bias", false, &l.bias, err);
   else if (!(l.bias = calloc((size_t)l.cout, sizeof *l.bias)))
     rc = ss_error_set(err, SS_ENOMEM, "out of memory");
+  if (!rc)
+    rc = const_qweights(L, wi, bi, l.cout, depthwise ? 3 : 0, &l.qw, err);
   if (rc) {
     free(l.weight);
+    free(l.bias);
     return rc;
   }
   /* A 1x1 convolution of a 1x1 input is a fully connected layer (the
@@ -1011,6 +1097,7 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
   if ((l.out = output_value(L, yi, oh, ow, l.cout, err)) < 0) {
     free(l.weight);
     free(l.bias);
+    layer_qweights_free(l.qw);
     return l.out;
   }
   if (model_add_layer(L->m, &l) < 0)
@@ -1073,8 +1160,11 @@ add_fully_connected(struct loader *L, const struct tfl_op *op,
     rc = const_floats(L, bi, "bias", false, &l.bias, err);
   else if (!(l.bias = calloc((size_t)l.cout, sizeof *l.bias)))
     rc = ss_error_set(err, SS_ENOMEM, "out of memory");
+  if (!rc)
+    rc = const_qweights(L, wi, bi, l.cout, 0, &l.qw, err);
   if (rc) {
     free(l.weight);
+    free(l.bias);
     return rc;
   }
   layer_name(L, yi < 0 ? wi : yi, &l);
@@ -1082,6 +1172,7 @@ add_fully_connected(struct loader *L, const struct tfl_op *op,
   if ((l.out = output_value(L, yi, 1, 1, l.cout, err)) < 0) {
     free(l.weight);
     free(l.bias);
+    layer_qweights_free(l.qw);
     return l.out;
   }
   if (model_add_layer(L->m, &l) < 0)
@@ -1285,6 +1376,29 @@ add_pad(struct loader *L, const struct tfl_op *op, struct ss_error *err)
   return 0;
 }
 
+/* A QUANTIZE or DEQUANTIZE of an activation is an alias of its input (the
+ * float engine computes in float anyway). The integer engine can take it
+ * as one only when both sides have the same grid: the same scale, and zero
+ * points that differ by the 128 between int8 and uint8 (TF2 files convert
+ * a uint8 input to int8 and an int8 output back so); otherwise the file is
+ * marked as unsupported for it. */
+static void
+check_requantize(struct loader *L, const struct tstate *s,
+                 const struct tfl_tensor *y)
+{
+  struct value_quant a = s->kind == TS_SOFTMAX ? L->m->output_probs_quant
+                                               : L->m->values[s->value].quant;
+  if (s->kind == TS_SOFTMAX && L->softmax_out >= 0)
+    a = tensor_value_quant(&L->tensors[L->softmax_out]);
+  struct value_quant b = tensor_value_quant(y);
+  if (a.scale > 0 && b.scale == a.scale &&
+      b.zero_point - b.qmin == a.zero_point - a.qmin)
+    return;
+  if (!L->m->int_unsupported[0])
+    snprintf(L->m->int_unsupported, sizeof L->m->int_unsupported,
+             "'%s' changes the quantisation of its input", y->name);
+}
+
 /* QUANTIZE, DEQUANTIZE, RESHAPE, SQUEEZE: the output is the input. */
 static int
 add_alias(struct loader *L, const struct tfl_op *op, struct ss_error *err)
@@ -1323,6 +1437,8 @@ add_alias(struct loader *L, const struct tfl_op *op, struct ss_error *err)
     return rc < 0 ? rc : SS_EUNSUPPORTED;
   }
   const struct value v = L->m->values[s->value];
+  if (!reshape)
+    check_requantize(L, s, y);
   if ((size_t)v.h * v.w * v.c != n)
     return ss_error_set(err, SS_EMISMATCH,
                         "'%s' has %zu elements, its value %dx%dx%d", x->name,

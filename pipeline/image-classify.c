@@ -82,6 +82,8 @@ image_classifier_run(ImageClassifier *c, const RgbImage *img, float crop,
   preprocess_normalize_rgb8(c->rgb, (size_t)c->in_w * (size_t)c->in_h,
                             c->mean, c->std, c->input);
   engine_run(c->engine, c->scratch, c->input, c->logits);
+  if (engine_outputs_probs(c->engine))
+    return predict_rank(c->model, c->logits, k, out);
   return predict_top_k(c->model, c->logits, c->probs, k, out);
 }
 

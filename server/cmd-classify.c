@@ -39,7 +39,7 @@ struct classify_opts {
   float crop;
   enum kern_isa isa;
   int json;
-  int emulate_quant;
+  int fp32;
 };
 
 static void
@@ -60,13 +60,11 @@ classify_usage(FILE *out)
           "                       (default %.3f, the TF evaluation crop)\n"
           "      --kernels ISA    ref, avx2 or auto (default auto)\n"
           "      --json           one JSON object per image and line\n"
-          "      --emulate-quant  quantised models: round every layer's "
-          "output (and\n"
-          "                       the softmax) onto the file's uint8/int8 "
-          "grid, as\n"
-          "                       TFLite's integer kernels do; slower, closer "
-          "to\n"
-          "                       TFLite's scores and ties\n"
+          "      --fp32           quantised models: run the float engine on "
+          "the\n"
+          "                       dequantised weights instead of the "
+          "integer one\n"
+          "                       (which gives TFLite's own scores)\n"
           "  -h, --help           this help\n"
           "\n"
           "Exit status: 0 if every image was classified, 1 if some failed, "
@@ -93,7 +91,7 @@ usage_error(const char *fmt, ...)
 static int
 parse_opts(int argc, char **argv, struct classify_opts *o)
 {
-  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON, OPT_EMULATE_QUANT };
+  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON, OPT_FP32 };
   static const struct option longopts[] = {
     { "model", required_argument, NULL, 'm' },
     { "labels", required_argument, NULL, 'l' },
@@ -101,7 +99,7 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
     { "crop", required_argument, NULL, OPT_CROP },
     { "kernels", required_argument, NULL, OPT_KERNELS },
     { "json", no_argument, NULL, OPT_JSON },
-    { "emulate-quant", no_argument, NULL, OPT_EMULATE_QUANT },
+    { "fp32", no_argument, NULL, OPT_FP32 },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -146,7 +144,7 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
                            optarg);
       break;
     case OPT_JSON: o->json = 1; break;
-    case OPT_EMULATE_QUANT: o->emulate_quant = 1; break;
+    case OPT_FP32: o->fp32 = 1; break;
     case 'h': classify_usage(stdout); return 0;
     case ':':
       return usage_error("%s needs an argument", argv[optind - 1]);
@@ -250,8 +248,10 @@ cmd_classify(int argc, char **argv)
             err.message);
     goto out;
   }
-  const struct engine_options eo = { .isa = o.isa, .fuse_blocks = 1,
-                                     .emulate_quant = o.emulate_quant };
+  const struct engine_options eo = {
+    .isa = o.isa, .fuse_blocks = 1,
+    .arith = o.fp32 ? ENGINE_ARITH_FLOAT : ENGINE_ARITH_AUTO,
+  };
   if (engine_new_opts(model, &eo, &engine, &err) != 0) {
     fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
             err.message);

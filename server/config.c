@@ -435,7 +435,7 @@ check_token(const char *token, const char *name, GError **error)
 
 static const char *const top_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "auth", "tls", "limits", "media_dirs", "streams", "mqtt", NULL
+  "engine", "auth", "tls", "limits", "media_dirs", "streams", "mqtt", NULL
 };
 static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
@@ -559,6 +559,13 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   if (!json_util_get_string(root, "", "labels", PATH_MAX_LEN, &n.labels_path,
                             NULL, &e))
     goto fail_e;
+  {
+    static const char *const engines[] = { "auto", "float", "integer",
+                                           NULL };
+    if (!json_util_get_enum(root, "", "engine", engines, &n.engine, NULL,
+                            &e))
+      goto fail_e;
+  }
 
   if (!json_util_get_object(root, "", "auth", &sub, &e))
     goto fail_e;

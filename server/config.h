@@ -74,6 +74,15 @@ typedef struct {
   StreamConfig config;
 } ConfigStream;
 
+/* "engine": which arithmetic runs the model (engine.h, enum engine_arith,
+ * in the same order): integer for a quantised TFLite file (TFLite's exact
+ * scores) and float otherwise, or float / integer forced. */
+enum {
+  CONFIG_ENGINE_AUTO = 0,
+  CONFIG_ENGINE_FLOAT,
+  CONFIG_ENGINE_INTEGER,
+};
+
 /* Plain data with one owner. All strings owned. */
 typedef struct {
   char *path;          /* the config file, NULL when running without one */
@@ -84,6 +93,7 @@ typedef struct {
   guint http_threads;  /* libmicrohttpd's thread pool */
   char *model_path;
   char *labels_path;   /* NULL: labels from the model file, if any */
+  int engine;          /* CONFIG_ENGINE_*: the arithmetic the model runs */
   char *auth_token;    /* NULL: no authentication */
   char *tls_cert_path; /* both NULL, or both set */
   char *tls_key_path;

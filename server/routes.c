@@ -650,6 +650,7 @@ h_model(Routes *r, const RouteRequest *req, const char *id,
   json_object_set_new(o, "format", json_string(format_name(model_format(m))));
   json_object_set_new(o, "quantized", json_boolean(model_is_quantized(m)));
   json_object_set_new(o, "kernels", json_string(engine_isa_name(r->engine)));
+  json_object_set_new(o, "engine", json_string(engine_arith_name(r->engine)));
   json_object_set_new(o, "scratch_bytes",
                       json_integer((json_int_t)engine_scratch_bytes(
                           r->engine)));
@@ -1344,6 +1345,8 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
                       json_integer((json_int_t)pool_jobs_done(r->pool)));
   json_object_set_new(pool, "isa",
                       json_string(engine_isa_name(r->engine)));
+  json_object_set_new(pool, "engine",
+                      json_string(engine_arith_name(r->engine)));
   json_object_set_new(o, "pool", pool);
 
   json_t *proc = json_object();
@@ -1534,7 +1537,8 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
     const char *labels[] = { "model", model_name(m),
                              "arch", model_arch_name(model_arch(m)),
                              "format", format_name(model_format(m)),
-                             "kernels", engine_isa_name(r->engine), NULL };
+                             "kernels", engine_isa_name(r->engine),
+                             "engine", engine_arith_name(r->engine), NULL };
     metrics_family(out, "streamsight_model_info", METRICS_GAUGE,
                    "The loaded model (always 1).");
     metrics_sample(out, "streamsight_model_info", labels, 1);

@@ -183,7 +183,13 @@ load_model(Server *s)
     g_free(beside);
     g_free(dir);
   }
-  if (engine_new(s->model, KERN_ISA_AUTO, &s->engine, &err) != 0) {
+  const struct engine_options eo = {
+    .isa = KERN_ISA_AUTO, .fuse_blocks = 1,
+    .arith = c->engine == CONFIG_ENGINE_FLOAT     ? ENGINE_ARITH_FLOAT
+             : c->engine == CONFIG_ENGINE_INTEGER ? ENGINE_ARITH_INTEGER
+                                                  : ENGINE_ARITH_AUTO,
+  };
+  if (engine_new_opts(s->model, &eo, &s->engine, &err) != 0) {
     fprintf(stderr, "streamsight: engine: %s\n", err.message);
     return 1;
   }
@@ -195,11 +201,12 @@ load_model(Server *s)
     return 1;
   }
   g_message("model %s (%s, %dx%d, %s labels), %u inference thread%s, "
-            "kernels %s",
+            "%s engine, kernels %s",
             model_name(s->model), model_arch_name(model_arch(s->model)),
             model_input_width(s->model), model_input_height(s->model),
             model_has_labels(s->model) ? "with" : "no", c->threads,
-            c->threads == 1 ? "" : "s", engine_isa_name(s->engine));
+            c->threads == 1 ? "" : "s", engine_arith_name(s->engine),
+            engine_isa_name(s->engine));
   return 0;
 }
 

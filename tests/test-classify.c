@@ -5,23 +5,23 @@
  * reference/); every test skips with a message without it.
  *
  * - reference: for every .tflite in models/ with a reference/tflite/
- *   <model>.dev.jsonl, the 200 dev images are classified with the default
- *   preprocessing (central crop 0.875, bilinear without half-pixel
+ *   <model>.dev.jsonl, the 200 dev images are classified (default engine)
+ *   with the default preprocessing (central crop 0.875, bilinear without half-pixel
  *   centres); our top-1 must equal TFLite's top-1 (or a class TFLite
  *   scored the same: quantised scores tie) on >= 90% of them, and
  *   our top-1/top-5 accuracy must be within 2 points of the accuracy of the
  *   reference lines themselves.
- * - reference_emulated: for every quantised .tflite among them, the same
- *   images through an engine that emulates TFLite's requantisation
- *   (engine_options.emulate_quant); our top-1 must be TFLite's own top-1
- *   (no tie counted) on >= 90% of them. Prints that strict agreement with
- *   and without the emulation.
+ * - reference_exact: for every quantised .tflite among them, the integer
+ *   engine (the default for such files): top-5 indices and uint8 scores
+ *   (or dequantised logits) equal TFLite's on >= 99% of the images, top-1
+ *   on >= 99.5%; every image that differs is printed.
  * - photos: everyday photos get the labels that photos.csv calls
  *   plausible, with mobilenet_v2_1.0_224_quant.
  * - cli: runs the built binary (SS_STREAMSIGHT_EXE) and checks its JSON
  *   lines, table output, error lines and exit statuses.
  */
 #include <check.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +39,7 @@
 #include "kernels/kernels.h"
 #include "model.h"
 #include "predict.h"
+#include "preprocess.h"
 #include "testutil.h"
 
 #define TOP_K 5
@@ -226,17 +227,31 @@ START_TEST(test_reference_agreement)
 }
 END_TEST
 
-/* TFLite's top-1 for one reference line (-1 for the background), or -2
- * when the line lacks it. */
-static int
-ref_top1(json_t *o)
+/* Indices 0..n-1 of the k largest of v, descending, ties by lower index
+ * (TFLite's order in the reference lines), background included. */
+static void
+rank_all(const float *v, int n, int k, int *idx)
 {
-  json_t *e = json_array_get(json_object_get(o, "top5"), 0);
-  json_t *idx = json_object_get(e, "tf_index");
-  return json_is_integer(idx) ? (int)json_integer_value(idx) - 1 : -2;
+  for (int i = 0; i < k; i++)
+    idx[i] = -1;
+  for (int c = 0; c < n; c++) {
+    int pos = k;
+    while (pos > 0 && (idx[pos - 1] < 0 || v[c] > v[idx[pos - 1]]))
+      pos--;
+    if (pos >= k)
+      continue;
+    memmove(idx + pos + 1, idx + pos, (size_t)(k - 1 - pos) * sizeof *idx);
+    idx[pos] = c;
+  }
 }
 
-START_TEST(test_reference_emulated)
+/* The integer engine against TFLite's own bytes: for every quantised file
+ * with a reference, on the dev images, our top-5 indices and uint8 scores
+ * (score * 256) must equal TFLite's on >= 99% of them and our top-1 on
+ * >= 99.5% (issue 15). Every image that differs is printed with both
+ * top-5s. SS_TEST_INT_TFLITE=1 runs TFLite's built-in arithmetic instead of
+ * XNNPACK's (printed only: the references come from XNNPACK). */
+START_TEST(test_reference_exact)
 {
   if (!ref_models || ref_models->len == 0) {
     printf("SKIP: no model with a reference file (STREAMSIGHT_TEST_DATA "
@@ -247,29 +262,46 @@ START_TEST(test_reference_emulated)
   char *model_path = g_strdup_printf("%s/models/%s.tflite", data_dir(), stem);
   char *ref_path =
       g_strdup_printf("%s/reference/tflite/%s.dev.jsonl", data_dir(), stem);
-  struct loaded plain;
-  load_model(model_path, &plain);
-  if (!model_is_quantized(plain.model)) {
-    printf("%-38s float model: no quantisation to emulate\n", stem);
-    unload_model(&plain);
+  struct ss_error err = { 0 };
+  struct ss_model *model = NULL;
+  ck_assert_msg(model_load(model_path, &model, &err) == 0, "%s: %s", stem,
+                err.message);
+  if (!model_is_quantized(model)) {
+    printf("%-38s float model: no integer path\n", stem);
+    model_unref(model);
     g_free(model_path);
     g_free(ref_path);
     return;
   }
-  struct ss_error err = { 0 };
-  const struct engine_options eo = { .isa = KERN_ISA_AUTO,
-                                     .emulate_quant = 1 };
-  struct ss_engine *emu_engine = NULL;
-  ck_assert_msg(engine_new_opts(plain.model, &eo, &emu_engine, &err) == 0,
-                "%s: engine: %s", stem, err.message);
+  const char *alt = getenv("SS_TEST_INT_TFLITE");
+  const struct engine_options eo = {
+    .isa = KERN_ISA_AUTO, .arith = ENGINE_ARITH_INTEGER,
+    .int_tflite_builtin = alt && *alt == '1',
+  };
+  struct ss_engine *engine = NULL;
+  ck_assert_msg(engine_new_opts(model, &eo, &engine, &err) == 0,
+                "%s: integer engine: %s", stem, err.message);
+  ck_assert_str_eq(engine_arith_name(engine), "integer");
+  /* A file ending in a softmax gives its uint8 probabilities (compared as
+   * score * 256), one without gives dequantised logits (compared within
+   * a thousandth of a step of 0.01 or more). */
+  const bool probs = engine_outputs_probs(engine);
+  struct ss_scratch *scratch = NULL;
+  ck_assert(engine_scratch_new(engine, &scratch, &err) == 0);
   GError *gerr = NULL;
-  ImageClassifier *emu = image_classifier_new(emu_engine, &gerr);
-  ck_assert_msg(emu != NULL, "%s: %s", stem, gerr ? gerr->message : "");
+  ImageClassifier *clf = image_classifier_new(engine, &gerr);
+  ck_assert_msg(clf != NULL, "%s", gerr ? gerr->message : "");
+  const int w = model_input_width(model), h = model_input_height(model);
+  const int no = model_num_outputs(model);
+  float mean[3], std[3];
+  model_input_norm(model, mean, std);
+  float *input = g_new(float, (size_t)w * h * 3);
+  float *out = g_new(float, no);
 
   FILE *f = fopen(ref_path, "r");
   ck_assert_msg(f != NULL, "%s", ref_path);
   char line[8192];
-  int n = 0, strict_plain = 0, strict_emu = 0;
+  int n = 0, top1 = 0, exact = 0, n_same_input = 0, exact_same_input = 0;
   for (int lineno = 0; fgets(line, sizeof line, f); lineno++) {
     if (lineno % REF_IMAGE_STRIDE != 0)
       continue;
@@ -278,45 +310,81 @@ START_TEST(test_reference_emulated)
     ck_assert_msg(o != NULL, "%s line %d: %s", ref_path, lineno + 1,
                   jerr.text);
     const char *file = json_string_value(json_object_get(o, "file"));
-    int ref = ref_top1(o);
-    ck_assert_msg(file && ref >= -1, "%s line %d: missing fields", ref_path,
-                  lineno + 1);
+    json_t *top5 = json_object_get(o, "top5");
+    ck_assert_msg(file && json_array_size(top5) == TOP_K,
+                  "%s line %d: missing fields", ref_path, lineno + 1);
+    int ref_idx[TOP_K];
+    double ref_s[TOP_K];
+    for (int i = 0; i < TOP_K; i++) {
+      json_t *e = json_array_get(top5, (size_t)i);
+      ref_idx[i] = (int)json_integer_value(json_object_get(e, "tf_index"));
+      ref_s[i] = json_number_value(json_object_get(e, "score"));
+    }
     char *img_path = g_strdup_printf("%s/images/dev/%s", data_dir(), file);
     RgbImage img = { 0 };
     ck_assert_msg(image_decode_file(img_path, &img, &gerr), "%s",
                   gerr ? gerr->message : img_path);
-    struct prediction p_plain[TOP_K], p_emu[TOP_K];
-    ck_assert_int_eq(image_classifier_run(plain.clf, &img,
-                                          IMAGE_CLASSIFY_DEFAULT_CROP, TOP_K,
-                                          p_plain),
-                     TOP_K);
-    ck_assert_int_eq(image_classifier_run(emu, &img,
-                                          IMAGE_CLASSIFY_DEFAULT_CROP, TOP_K,
-                                          p_emu),
-                     TOP_K);
+    const guint8 *rgb =
+        image_classifier_preprocess(clf, &img, IMAGE_CLASSIFY_DEFAULT_CROP);
+    ck_assert(rgb != NULL);
+    char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, rgb,
+                                            (gsize)w * h * 3);
+    const char *ref_sha =
+        json_string_value(json_object_get(o, "input_rgb_sha256"));
+    bool same_input = ref_sha && !strcmp(sha, ref_sha);
+    g_free(sha);
+    preprocess_normalize_rgb8(rgb, (size_t)w * h, mean, std, input);
     rgb_image_clear(&img);
     g_free(img_path);
-    /* Strict: TFLite's top-1 is the first index of its maximum, and so is
-     * ours (predict_top_k keeps the lower index first among ties). */
+    engine_run(engine, scratch, input, out);
+
+    int idx[TOP_K];
+    rank_all(out, no, TOP_K, idx);
+    bool same = true;
+    for (int i = 0; i < TOP_K; i++) {
+      double d = fabs(out[idx[i]] - ref_s[i]);
+      same = same && idx[i] == ref_idx[i] &&
+             (probs ? lround(out[idx[i]] * 256.0) == lround(ref_s[i] * 256.0)
+                    : d <= 1e-5 * (1.0 + fabs(ref_s[i])));
+    }
     n++;
-    strict_plain += p_plain[0].index == ref;
-    strict_emu += p_emu[0].index == ref;
+    top1 += idx[0] == ref_idx[0];
+    exact += same;
+    n_same_input += same_input;
+    exact_same_input += same && same_input;
+    if (!same) {
+      double mul = probs ? 256.0 : 1.0;
+      printf("%s %s: ours", stem, file);
+      for (int i = 0; i < TOP_K; i++)
+        printf(" %d:%g", idx[i], out[idx[i]] * mul);
+      printf("  TFLite");
+      for (int i = 0; i < TOP_K; i++)
+        printf(" %d:%g", ref_idx[i], ref_s[i] * mul);
+      printf("  (index:score%s)%s\n", probs ? "*256" : "",
+             same_input ? "" : " input bytes differ from TFLite's");
+    }
     json_decref(o);
   }
   fclose(f);
-  image_classifier_free(emu);
-  engine_free(emu_engine);
-  unload_model(&plain);
+  g_free(input);
+  g_free(out);
+  image_classifier_free(clf);
+  engine_scratch_free(scratch);
+  engine_free(engine);
+  model_unref(model);
 
   ck_assert_int_ge(n, 200 / REF_IMAGE_STRIDE / 2);
-  double a_plain = 100.0 * strict_plain / n, a_emu = 100.0 * strict_emu / n;
-  printf("%-38s images %d  strict top-1 agreement %.1f%% (%d), emulating "
-         "quantisation %.1f%% (%d)\n",
-         stem, n, a_plain, strict_plain, a_emu, strict_emu);
-  ck_assert_msg(a_emu >= 100.0 * REF_MIN_AGREEMENT,
-                "%s: strict top-1 agreement with quantisation emulated "
-                "%.1f%%",
-                stem, a_emu);
+  double p1 = 100.0 * top1 / n, p5 = 100.0 * exact / n;
+  printf("%-38s images %d  integer (%s): top-1 equal %.1f%%, top-5 and "
+         "scores equal %.1f%% (%d differ); on the %d with TFLite's input "
+         "bytes %d equal\n",
+         stem, n, eo.int_tflite_builtin ? "TFLite built-in" : "XNNPACK", p1,
+         p5, n - exact, n_same_input, exact_same_input);
+  if (!eo.int_tflite_builtin) {
+    ck_assert_msg(p1 >= 99.5, "%s: top-1 equal on %.1f%%", stem, p1);
+    ck_assert_msg(p5 >= 99.0, "%s: top-5 + scores equal on %.1f%%", stem,
+                  p5);
+  }
   g_free(model_path);
   g_free(ref_path);
 }
@@ -656,13 +724,36 @@ START_TEST(test_cli_table_labels_kernels)
   run_free(&r);
   g_free(lpath);
 
-  /* --emulate-quant: the same top-1, scores still ranked. */
-  run_cli(&r, "classify", "--model", model, "--json", "--emulate-quant",
-          hopper, NULL);
+  /* The default (integer engine) gives the file's uint8 probabilities:
+   * every score is a whole number of 256ths; --fp32 (the float engine on
+   * the same file) gives the same top-1 with a softmax of float logits. */
+  run_cli(&r, "classify", "--model", model, "--json", hopper, NULL);
+  ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+  ck_assert_int_eq(json_lines(r.out, o, 2), 1);
+  json_t *preds = json_object_get(o[0], "predictions");
+  int whole = 0;
+  for (size_t i = 0; i < json_array_size(preds); i++) {
+    double sc = json_real_value(
+        json_object_get(json_array_get(preds, i), "score"));
+    whole += fabs(sc * 256.0 - round(sc * 256.0)) < 1e-4;
+  }
+  ck_assert_int_eq(whole, 5);
+  json_decref(o[0]);
+  run_free(&r);
+  run_cli(&r, "classify", "--model", model, "--json", "--fp32", hopper,
+          NULL);
   ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
   ck_assert_int_eq(json_lines(r.out, o, 2), 1);
   check_predictions(o[0], hopper, 5);
   ck_assert_int_eq(top1_index(o[0]), 652);
+  preds = json_object_get(o[0], "predictions");
+  whole = 0;
+  for (size_t i = 0; i < json_array_size(preds); i++) {
+    double sc = json_real_value(
+        json_object_get(json_array_get(preds, i), "score"));
+    whole += fabs(sc * 256.0 - round(sc * 256.0)) < 1e-4;
+  }
+  ck_assert_int_lt(whole, 5);
   json_decref(o[0]);
   run_free(&r);
 }
@@ -688,7 +779,7 @@ START_TEST(test_cli_usage_errors)
   run_cli(&r, "classify", "--help", NULL);
   ck_assert_int_eq(r.status, 0);
   ck_assert(strstr(r.out, "--model") && strstr(r.out, "--crop") &&
-            strstr(r.out, "--emulate-quant"));
+            strstr(r.out, "--fp32"));
   run_free(&r);
 
   static const struct {
@@ -811,9 +902,9 @@ main(void)
                       ref_models->len ? (int)ref_models->len : 1);
   suite_add_tcase(s, tc);
 
-  tc = tcase_create("reference_emulated");
+  tc = tcase_create("reference_exact");
   tcase_set_timeout(tc, 900);
-  tcase_add_loop_test(tc, test_reference_emulated, 0,
+  tcase_add_loop_test(tc, test_reference_exact, 0,
                       ref_models->len ? (int)ref_models->len : 1);
   suite_add_tcase(s, tc);
 

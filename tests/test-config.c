@@ -174,6 +174,7 @@ START_TEST(test_empty_object_is_defaults)
   ck_assert_uint_eq(c->http_threads, CONFIG_DEFAULT_HTTP_THREADS);
   ck_assert_str_eq(c->model_path, "models/mobilenet_v2_1.0_224_quant.tflite");
   ck_assert_ptr_null(c->labels_path);
+  ck_assert_int_eq(c->engine, CONFIG_ENGINE_AUTO);
   ck_assert_ptr_null(c->auth_token);
   ck_assert_ptr_null(c->tls_cert_path);
   ck_assert_ptr_null(c->tls_key_path);
@@ -245,6 +246,7 @@ START_TEST(test_every_key_parsed)
       "{\"comment\": [\"free text, ignored\"],\n"
       " \"bind\": \"::1\", \"port\": 0, \"threads\": 3, \"http_threads\": 5,\n"
       " \"model\": \"/m/x.tflite\", \"labels\": \"/m/labels.txt\",\n"
+      " \"engine\": \"float\",\n"
       " \"auth\": {\"token\": \"s3cr3t-token\"},\n"
       " \"tls\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\"},\n"
       " \"limits\": {\"max_streams\": 4, \"max_body_bytes\": 2048,\n"
@@ -273,6 +275,7 @@ START_TEST(test_every_key_parsed)
   ck_assert_uint_eq(c->http_threads, 5);
   ck_assert_str_eq(c->model_path, "/m/x.tflite");
   ck_assert_str_eq(c->labels_path, "/m/labels.txt");
+  ck_assert_int_eq(c->engine, CONFIG_ENGINE_FLOAT);
   ck_assert_str_eq(c->auth_token, "s3cr3t-token");
   ck_assert_str_eq(c->tls_cert_path, "/c.pem");
   ck_assert_str_eq(c->tls_key_path, "/k.pem");
@@ -338,6 +341,9 @@ static const BadCase bad_cases[] = {
   { "{\"port\": \"80\"}", "port: must be an integer 0..65535" },
   { "{\"port\": 80.5}", "port: must be an integer 0..65535" },
   { "{\"bind\": \"localhost\"}", "bind: must be a numeric IPv4 or IPv6" },
+  { "{\"engine\": \"fast\"}",
+    "engine: must be one of \"auto\", \"float\", \"integer\"" },
+  { "{\"engine\": 1}", "engine: must be one of" },
   { "{\"bind\": \"1.2.3.4.5\"}", "bind: must be a numeric" },
   { "{\"bind\": 5}", "bind: must be a string" },
   { "{\"bind\": \"\"}", "bind: must not be empty" },
@@ -1069,7 +1075,7 @@ END_TEST
 /* Every key the loader accepts is documented (as `key` in the README). */
 static const char *const documented_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "auth", "tls", "limits", "media_dirs", "streams", "auth.token",
+  "engine", "auth", "tls", "limits", "media_dirs", "streams", "auth.token",
   "tls.cert", "tls.key",
   "limits.max_streams", "limits.max_body_bytes", "limits.max_connections",
   "limits.connection_timeout_s", "limits.max_connections_per_ip",

@@ -362,125 +362,137 @@ START_TEST(test_threads_identical)
 }
 END_TEST
 
-/* Whether x is (q - zp) * scale for an integer q in [qmin, qmax], within
- * float rounding of the product (1e-3 of a step). */
-static bool
-on_grid(float x, const struct value_quant *q)
-{
-  float k = x / q->scale + (float)q->zero_point;
-  return fabsf(k - roundf(k)) <= 1e-3f && roundf(k) >= (float)q->qmin &&
-         roundf(k) <= (float)q->qmax;
-}
+static const struct engine_options auto_o = { .isa = KERN_ISA_AUTO };
+static const struct engine_options int_ref_o = {
+  .isa = KERN_ISA_REF, .arith = ENGINE_ARITH_INTEGER,
+};
+static const struct engine_options float_o = { .isa = KERN_ISA_REF,
+                                               .arith = ENGINE_ARITH_FLOAT };
 
-/* Runs the plain and the emulating engine of m on n_in inputs; counts the
- * outputs (probabilities when probs, else logits) that are on grid q. */
-static void
-run_emulation(struct ss_model *m, const struct value_quant *q, bool probs,
-              int n_in, int *plain_on, int *emu_on, int *total)
-{
-  struct ss_error err = { 0 };
-  const struct engine_options plain_o = { .isa = KERN_ISA_REF,
-                                          .fuse_blocks = 1 };
-  const struct engine_options emu_o = { .isa = KERN_ISA_REF,
-                                        .fuse_blocks = 1,
-                                        .emulate_quant = 1 };
-  struct ss_engine *plain = NULL, *emu = NULL;
-  ck_assert_msg(engine_new_opts(m, &plain_o, &plain, &err) == 0, "%s",
-                err.message);
-  ck_assert_msg(engine_new_opts(m, &emu_o, &emu, &err) == 0, "%s",
-                err.message);
-  struct ss_scratch *sp = NULL, *se = NULL;
-  ck_assert_int_eq(engine_scratch_new(plain, &sp, &err), 0);
-  ck_assert_int_eq(engine_scratch_new(emu, &se, &err), 0);
-  const int h = model_input_height(m), w = model_input_width(m);
-  const int n_out = model_num_outputs(m);
-  float mean[3], std[3];
-  model_input_norm(m, mean, std);
-  float *in = malloc((size_t)h * w * 3 * sizeof *in);
-  float *out_p = malloc((size_t)n_out * sizeof *out_p);
-  float *out_e = malloc((size_t)n_out * sizeof *out_e);
-  ck_assert(in && out_p && out_e);
-  struct tu_rng r;
-  tu_rng_seed(&r, SEED);
-  *plain_on = *emu_on = *total = 0;
-  for (int t = 0; t < n_in; t++) {
-    /* pixel bytes, normalised as the model asks */
-    tu_rng_fill(&r, in, (size_t)h * w * 3, 0.0f, 255.0f);
-    for (size_t i = 0; i < (size_t)h * w * 3; i++)
-      in[i] = (roundf(in[i]) - mean[i % 3]) / std[i % 3];
-    engine_run(plain, sp, in, out_p);
-    engine_run(emu, se, in, out_e);
-    if (probs) {
-      /* both as probabilities: a softmax of the plain logits; the
-       * emulating engine returns the logarithms of its quantised ones */
-      kern_ops_ref()->softmax((size_t)n_out, out_p, out_p);
-      for (int i = 0; i < n_out; i++)
-        out_e[i] = expf(out_e[i]);
-    }
-    for (int i = 0; i < n_out; i++) {
-      *plain_on += on_grid(out_p[i], q);
-      *emu_on += on_grid(out_e[i], q);
-      ck_assert_msg(on_grid(out_e[i], q),
-                    "input %d output %d: %.9g is not on the grid of scale "
-                    "%g, zero point %d",
-                    t, i, (double)out_e[i], (double)q->scale, q->zero_point);
-    }
-    *total += n_out;
-  }
-  free(in);
-  free(out_p);
-  free(out_e);
-  engine_scratch_free(sp);
-  engine_scratch_free(se);
-  engine_free(plain);
-  engine_free(emu);
-}
-
-/* Quantisation emulation on the tiny uint8 TFLite fixture: the outputs land
- * on the file's grids (the softmax's 1/256 steps; the logits' own grid when
- * the softmax is not emulated), where the plain float engine's do not. */
-START_TEST(test_emulate_quant)
+/* Which files the integer engine takes: the tiny uint8 fixture has a
+ * depthwise layer with float16 weights, so AUTO runs it in float and
+ * INTEGER refuses it naming that layer; a built (float) network likewise. */
+START_TEST(test_integer_refuses)
 {
   char path[1024];
   tu_fixture_path("tflite/tiny-quant.tflite", path, sizeof path);
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
+  struct ss_engine *e = NULL;
+  ck_assert_msg(model_load(path, &m, &err) == 0, "%s", err.message);
+  ck_assert_int_eq(engine_new_opts(m, &auto_o, &e, &err), 0);
+  ck_assert_str_eq(engine_arith_name(e), "float");
+  ck_assert(!engine_outputs_probs(e));
+  engine_free(e);
+  e = NULL;
+  ck_assert_int_eq(engine_new_opts(m, &int_ref_o, &e, &err),
+                   SS_EUNSUPPORTED);
+  ck_assert_ptr_null(e);
+  ck_assert_msg(strstr(err.message, "dw2"), "%s", err.message);
+  model_unref(m);
+
+  ck_assert_int_eq(mobilenet_build(MODEL_ARCH_MOBILENET_V1, 0.25f, 32,
+                                   PAD_RULE_TF_SAME, 10, &m, &err),
+                   0);
+  ck_assert_int_eq(engine_new_opts(m, &auto_o, &e, &err), 0);
+  ck_assert_str_eq(engine_arith_name(e), "float");
+  engine_free(e);
+  e = NULL;
+  ck_assert_int_eq(engine_new_opts(m, &int_ref_o, &e, &err),
+                   SS_EUNSUPPORTED);
+  ck_assert_ptr_null(e);
+  ck_assert_msg(strstr(err.message, "quantised"), "%s", err.message);
+  model_unref(m);
+}
+END_TEST
+
+/* The integer engine on a real uint8 file (needs STREAMSIGHT_TEST_DATA):
+ * AUTO picks it, its output is the file's softmax (every probability a
+ * whole number of 256ths, summing to about 1), it ranks about as the
+ * float engine on the same file does, and the reference and the best
+ * kernels give the same bytes. */
+START_TEST(test_integer_engine)
+{
+  char path[1024];
+  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", path,
+                    sizeof path))
+    return;
+  struct ss_model *m = NULL;
+  struct ss_error err = { 0 };
   ck_assert_msg(model_load(path, &m, &err) == 0, "%s: %s", path,
                 err.message);
-  /* The loader kept the uint8 quantisation of the logits and of the
-   * dropped softmax's output (scale 1/256, zero point 0). */
-  const struct value_quant probs_q = m->output_probs_quant;
-  const struct value_quant logits_q = m->values[m->output].quant;
-  ck_assert_float_eq(probs_q.scale, 1.0f / 256.0f);
-  ck_assert_int_eq(probs_q.zero_point, 0);
-  ck_assert_int_eq(probs_q.qmin, 0);
-  ck_assert_int_eq(probs_q.qmax, 255);
-  ck_assert(logits_q.scale > 0.0f);
-  ck_assert_int_eq(logits_q.qmax - logits_q.qmin, 255);
-  int quantised_values = 0;
-  for (int v = 0; v < m->n_values; v++)
-    quantised_values += m->values[v].quant.scale > 0.0f;
-  printf("tiny-quant: %d of %d values quantised; logits scale %g zero point "
-         "%d\n",
-         quantised_values, m->n_values, (double)logits_q.scale,
-         logits_q.zero_point);
-
-  enum { INPUTS = 8 };
-  int plain_on, emu_on, total;
-  run_emulation(m, &probs_q, true, INPUTS, &plain_on, &emu_on, &total);
-  printf("probabilities on the 1/256 grid: plain %d, emulating %d of %d\n",
-         plain_on, emu_on, total);
-  ck_assert_int_eq(emu_on, total);
-  ck_assert_int_lt(plain_on, total / 2);
-
-  /* Without the softmax's quantisation, the logits themselves are the
-   * output and land on their own grid. */
-  m->output_probs_quant = (struct value_quant){ 0 };
-  run_emulation(m, &logits_q, false, INPUTS, &plain_on, &emu_on, &total);
-  printf("logits on their grid: plain %d, emulating %d of %d\n", plain_on,
-         emu_on, total);
-  ck_assert_int_eq(emu_on, total);
-  ck_assert_int_lt(plain_on, total / 2);
+  struct ss_engine *ei = NULL, *er = NULL, *ef = NULL;
+  const struct engine_options ref_o = int_ref_o;
+  ck_assert_msg(engine_new_opts(m, &auto_o, &ei, &err) == 0, "%s",
+                err.message);
+  ck_assert_msg(engine_new_opts(m, &ref_o, &er, &err) == 0, "%s",
+                err.message);
+  ck_assert_msg(engine_new_opts(m, &float_o, &ef, &err) == 0, "%s",
+                err.message);
+  ck_assert_str_eq(engine_arith_name(ei), "integer");
+  ck_assert_str_eq(engine_arith_name(ef), "float");
+  ck_assert(engine_outputs_probs(ei));
+  ck_assert(!engine_outputs_probs(ef));
+  struct ss_scratch *si = NULL, *sr = NULL, *sf = NULL;
+  ck_assert_int_eq(engine_scratch_new(ei, &si, &err), 0);
+  ck_assert_int_eq(engine_scratch_new(er, &sr, &err), 0);
+  ck_assert_int_eq(engine_scratch_new(ef, &sf, &err), 0);
+  const int h = model_input_height(m), w = model_input_width(m);
+  const int n = model_num_outputs(m);
+  float mean[3], std[3];
+  model_input_norm(m, mean, std);
+  float *in = malloc((size_t)h * w * 3 * sizeof *in);
+  float *oi = malloc((size_t)n * sizeof *oi);
+  float *orf = malloc((size_t)n * sizeof *orf);
+  float *of = malloc((size_t)n * sizeof *of);
+  ck_assert(in && oi && orf && of);
+  struct tu_rng r;
+  tu_rng_seed(&r, SEED);
+  int same_top1 = 0;
+  enum { INPUTS = 16 };
+  for (int t = 0; t < INPUTS; t++) {
+    tu_rng_fill(&r, in, (size_t)h * w * 3, 0.0f, 255.0f);
+    for (size_t i = 0; i < (size_t)h * w * 3; i++)
+      in[i] = (roundf(in[i]) - mean[i % 3]) / std[i % 3];
+    engine_run(ei, si, in, oi);
+    engine_run(er, sr, in, orf);
+    engine_run(ef, sf, in, of);
+    kern_ops_ref()->softmax((size_t)n, of, of);
+    double sum = 0;
+    int bi = 0, bf = 0;
+    for (int i = 0; i < n; i++) {
+      float k = oi[i] * 256.0f;
+      ck_assert_msg(k == roundf(k) && k >= 0 && k <= 255,
+                    "input %d output %d: %g is not k/256", t, i,
+                    (double)oi[i]);
+      ck_assert_msg(oi[i] == orf[i], "input %d output %d: kernels %s %g, "
+                    "ref %g", t, i, engine_isa_name(ei), (double)oi[i],
+                    (double)orf[i]);
+      /* one step of the 8-bit logits moves a probability by far less */
+      ck_assert_msg(fabsf(oi[i] - of[i]) < 0.1f, "input %d output %d: "
+                    "integer %g, float %g", t, i, (double)oi[i],
+                    (double)of[i]);
+      sum += oi[i];
+      bi = oi[i] > oi[bi] ? i : bi;
+      bf = of[i] > of[bf] ? i : bf;
+    }
+    ck_assert_msg(fabs(sum - 1.0) <= n * 0.5 / 256.0, "sum %g", sum);
+    same_top1 += bi == bf;
+  }
+  printf("v1 0.25/128 quant: integer and float top-1 agree on %d of %d "
+         "random inputs\n",
+         same_top1, INPUTS);
+  ck_assert_int_ge(same_top1, INPUTS / 2);
+  free(in);
+  free(oi);
+  free(orf);
+  free(of);
+  engine_scratch_free(si);
+  engine_scratch_free(sr);
+  engine_scratch_free(sf);
+  engine_free(ei);
+  engine_free(er);
+  engine_free(ef);
   model_unref(m);
 }
 END_TEST
@@ -500,8 +512,10 @@ engine_suite(void)
   tcase_add_test(tc, test_plan);
   tcase_add_test(tc, test_threads_identical);
   suite_add_tcase(s, tc);
-  tc = tcase_create("emulate_quant");
-  tcase_add_test(tc, test_emulate_quant);
+  tc = tcase_create("integer");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_integer_refuses);
+  tcase_add_test(tc, test_integer_engine);
   suite_add_tcase(s, tc);
   return s;
 }

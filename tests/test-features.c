@@ -217,7 +217,8 @@ START_TEST(test_features_room)
 END_TEST
 
 /* Real files: the feature length and the classifier relation on a float
- * and on a quantised (dequantised: float engine) file. */
+ * and on a quantised (dequantised: float engine) file; the quantised one's
+ * integer-engine features too. */
 static const struct {
   const char *file;
   int want_len;
@@ -234,7 +235,8 @@ START_TEST(test_features_real)
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   ck_assert_msg(model_load(path, &m, &err) == 0, "%s", err.message);
-  struct engine_options o = { .isa = KERN_ISA_AUTO, .fuse_blocks = 1 };
+  struct engine_options o = { .isa = KERN_ISA_AUTO, .fuse_blocks = 1,
+                              .arith = ENGINE_ARITH_FLOAT };
   struct ss_engine *e = NULL;
   struct ss_scratch *s = NULL;
   ck_assert_msg(engine_new_opts(m, &o, &e, &err) == 0, "%s", err.message);
@@ -251,6 +253,33 @@ START_TEST(test_features_real)
          files[_i].file, n, norm, scale, dev);
   ck_assert(fabs(norm - 1.0) < 1e-5);
   ck_assert(scale > 0 && dev < 1e-5);
+  if (model_is_quantized(m)) {
+    /* The integer engine (the default for the file): its pooled bytes
+     * dequantised, unit norm, pointing where the float engine's do. */
+    struct ss_engine *ei = NULL;
+    struct ss_scratch *si = NULL;
+    ck_assert_int_eq(engine_new(m, KERN_ISA_AUTO, &ei, &err), 0);
+    ck_assert_str_eq(engine_arith_name(ei), "integer");
+    ck_assert_int_eq(engine_feature_len(ei), n);
+    ck_assert_int_eq(engine_scratch_new(ei, &si, &err), 0);
+    float *fi = malloc((size_t)n * sizeof *fi);
+    ck_assert_int_eq(engine_run_with_features(ei, si, input, logits, fi, n),
+                     n);
+    double dot = 0;
+    for (int i = 0; i < n; i++)
+      dot += (double)f[i] * fi[i];
+    printf("%s: integer engine features |f| %.7f, cosine with float %.5f\n",
+           files[_i].file, l2_norm(fi, n), dot);
+    ck_assert(fabs(l2_norm(fi, n) - 1.0) < 1e-5);
+    ck_assert_msg(dot > 0.98, "cosine %g", dot);
+    float *fo = malloc((size_t)n * sizeof *fo);
+    ck_assert_int_eq(engine_run_features(ei, si, input, fo, n), n);
+    ck_assert(memcmp(fo, fi, (size_t)n * sizeof *fo) == 0);
+    free(fo);
+    free(fi);
+    engine_scratch_free(si);
+    engine_free(ei);
+  }
   free(f);
   free(logits);
   free(input);

@@ -63,7 +63,6 @@ struct options {
   const char *model_path;
   const char *labels_path;
   bool fp32;
-  bool emulate_quant;
   const char *images_dir;
   const char *labels_csv;
   float crop;
@@ -146,11 +145,8 @@ usage(FILE *f)
     "Loaded model:\n"
     "  --model FILE       a .tflite or .safetensors file instead of the grid\n"
     "  --labels FILE      labels, one per line, attached to the model\n"
-    "  --fp32             run on the float path; the engine always runs\n"
-    "                     dequantised float32, so this is the only path\n"
-    "  --emulate-quant    round each layer's output onto the file's uint8/\n"
-    "                     int8 grid as TFLite does (unfused, slower; see\n"
-    "                     engine_options.emulate_quant)\n"
+    "  --fp32             quantised files: run the float engine on the\n"
+    "                     dequantised weights instead of the integer one\n"
     "  --images DIR       with --labels-csv: top-1/top-5 accuracy over the\n"
     "  --labels-csv FILE  images listed in FILE (columns file,...,\n"
     "                     class_index_0_999)\n"
@@ -300,7 +296,7 @@ parse_args(int argc, char **argv, struct options *o)
       snprintf(flag, sizeof flag, "%s", arg);
     }
     static const char *const bools[] = { "--fp32", "--json", "--profile",
-                                         "--samples", "--emulate-quant" };
+                                         "--samples" };
     bool is_bool = false;
     for (size_t b = 0; b < sizeof bools / sizeof *bools; b++)
       is_bool |= !strcmp(flag, bools[b]);
@@ -309,8 +305,6 @@ parse_args(int argc, char **argv, struct options *o)
         return usage_error(flag, "takes no value");
       if (!strcmp(flag, "--fp32"))
         o->fp32 = true;
-      else if (!strcmp(flag, "--emulate-quant"))
-        o->emulate_quant = true;
       else if (!strcmp(flag, "--json"))
         o->json = true;
       else if (!strcmp(flag, "--profile"))
@@ -1004,6 +998,8 @@ print_json(const struct config_desc *c, const struct options *o,
   json_number_or_null(c->alpha, c->alpha > 0, 4);
   printf(", \"resolution\": %d, \"kernels\": ", c->resolution);
   json_string(c->kernels);
+  fputs(", \"engine\": ", stdout);
+  json_string(engine_arith_name(e));
   printf(", \"macs\": %llu, \"params\": %llu, \"quantized_weights\": %s",
          (unsigned long long)c->macs, (unsigned long long)c->params,
          c->quantized ? "true" : "false");
@@ -1118,12 +1114,11 @@ print_preamble(const struct options *o)
 {
   if (o->json)
     return;
-  if ((o->fp32 || o->model_path) && !o->emulate_quant)
-    printf("# float32 path: quantised weights are dequantised at load; the "
-           "engine has no integer path\n");
-  if (o->emulate_quant)
-    printf("# --emulate-quant: unfused, every layer's output rounded onto "
-           "its quantisation grid\n");
+  if (o->model_path)
+    printf("# %s\n", o->fp32 ? "--fp32: the float engine (quantised "
+                               "weights dequantised at load)"
+                             : "quantised TFLite files run on the integer "
+                               "engine (kernels i8-*), others in float");
   printf("# latency: %d timed runs after %d warm-up, 1 thread; throughput: "
          "%d threads for %.1f s\n", o->runs, o->warmup, o->threads,
          o->duration_s);
@@ -1132,6 +1127,18 @@ print_preamble(const struct options *o)
 
 /* ---------------------------------------------------------- one config */
 
+/* The kernels column: the ISA, prefixed "i8-" on the integer engine. */
+static const char *
+kernels_label(const struct ss_engine *e)
+{
+  static char buf[2][32]; /* one per arithmetic: configs run one by one */
+  bool integer = !strcmp(engine_arith_name(e), "integer");
+  char *b = buf[integer];
+  snprintf(b, sizeof buf[0], "%s%s", integer ? "i8-" : "",
+           engine_isa_name(e));
+  return b;
+}
+
 static int
 run_config(struct ss_model *m, const struct options *o, double peak,
            struct ss_error *err)
@@ -1139,15 +1146,17 @@ run_config(struct ss_model *m, const struct options *o, double peak,
   struct ss_engine *e = NULL;
   struct result r = { .top1 = NAN, .top5 = NAN };
   struct profile p = { 0 };
-  const struct engine_options eo = { .isa = o->isa, .fuse_blocks = 1,
-                                     .emulate_quant = o->emulate_quant };
+  const struct engine_options eo = {
+    .isa = o->isa, .fuse_blocks = 1,
+    .arith = o->fp32 ? ENGINE_ARITH_FLOAT : ENGINE_ARITH_AUTO,
+  };
   int rc = engine_new_opts(m, &eo, &e, err);
   if (rc)
     return rc;
   struct config_desc c = {
     .arch = model_arch_name(model_arch(m)), .name = model_name(m),
     .alpha = model_alpha(m), .resolution = model_input_width(m),
-    .kernels = engine_isa_name(e), .macs = model_macs(m),
+    .kernels = kernels_label(e), .macs = model_macs(m),
     .params = model_params(m), .quantized = model_is_quantized(m),
     .scratch_bytes = engine_scratch_bytes(e),
   };

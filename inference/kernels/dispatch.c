@@ -5,8 +5,11 @@
 #include <stddef.h>
 
 #include "kernels-ref.h"
+#include "qkernels-ref.h"
 #if defined(__x86_64__)
 #include "kernels-avx2.h"
+#include "qkernels-avx2.h"
+#include "qkernels-vnni.h"
 #endif
 
 #if defined(__x86_64__)
@@ -68,6 +71,81 @@ kern_ops_get(enum kern_isa isa)
     best = &name##_ops;
 #include "kernels-list.h"
     return best;
+  }
+  return NULL;
+}
+
+/* ---- integer kernels (qkernels.h) ---- */
+
+static const struct qk_ops qk_ref_ops = {
+  .isa = "ref",
+  .gemm_packed_size = qk_gemm_packed_size,
+  .gemm_pack = qk_gemm_pack,
+  .gemm = qk_gemm__ref,
+  .dwconv_row = qk_dwconv_row__ref,
+  .add = qk_add__ref,
+  .avgpool = qk_avgpool__ref,
+};
+
+#if defined(__x86_64__)
+static const struct qk_ops qk_avx2_ops = {
+  .isa = "avx2",
+  .gemm_packed_size = qk_gemm_packed_size,
+  .gemm_pack = qk_gemm_pack,
+  .gemm = qk_gemm__avx2,
+  .dwconv_row = qk_dwconv_row__avx2,
+  .add = qk_add__avx2,
+  .avgpool = qk_avgpool__ref, /* once per inference, over 7x7 pixels */
+};
+
+/* AVX2 with the GEMM on vpdpbusd. */
+static const struct qk_ops qk_vnni_ops = {
+  .isa = "avxvnni",
+  .gemm_packed_size = qk_gemm_packed_size__vnni,
+  .gemm_pack = qk_gemm_pack__vnni,
+  .gemm = qk_gemm__vnni,
+  .dwconv_row = qk_dwconv_row__avx2,
+  .add = qk_add__avx2,
+  .avgpool = qk_avgpool__ref,
+};
+
+/* AVX-VNNI: CPUID leaf 7 sub-leaf 1, EAX bit 4 (and the OS saving ymm,
+ * which the AVX2 check covers). */
+static bool
+cpu_has_avxvnni(void)
+{
+  unsigned a, b, c, d;
+  return cpu_has_avx2_fma() && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
+         (a & (1u << 4));
+}
+#endif
+
+const struct qk_ops *
+qk_ops_ref(void)
+{
+  return &qk_ref_ops;
+}
+
+const struct qk_ops *
+qk_ops_get(int kern_isa)
+{
+  switch ((enum kern_isa)kern_isa) {
+  case KERN_ISA_REF:
+    return &qk_ref_ops;
+  case KERN_ISA_AVX2:
+#if defined(__x86_64__)
+    return cpu_has_avx2_fma() ? &qk_avx2_ops : NULL;
+#else
+    return NULL;
+#endif
+  case KERN_ISA_AUTO:
+#if defined(__x86_64__)
+    if (cpu_has_avxvnni())
+      return &qk_vnni_ops;
+    if (cpu_has_avx2_fma())
+      return &qk_avx2_ops;
+#endif
+    return &qk_ref_ops;
   }
   return NULL;
 }

@@ -1,0 +1,350 @@
+/* streamsight — tests of the integer kernels (inference/kernels/qkernels.h):
+ * every optimised table against the reference, byte for byte (integer
+ * arithmetic has no tolerance), over channel tails 1..40, every padding
+ * edge, input zero points 0/128/255, extreme weights and activations that
+ * saturate the clamp, both requantisations; and the fixed-point helpers
+ * against values worked out by hand from TFLite's definitions.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/qkernels.h"
+#include "testutil.h"
+
+static const struct qk_ops *
+best(void)
+{
+  return qk_ops_get(KERN_ISA_AUTO);
+}
+
+/* The optimised tables this CPU runs: AVX2 and the best (AVX-VNNI where
+ * the CPU has it); the reference alone elsewhere. */
+static const struct qk_ops *
+table(int i)
+{
+  return i == 0 ? (qk_ops_get(KERN_ISA_AVX2) ? qk_ops_get(KERN_ISA_AVX2)
+                                             : qk_ops_ref())
+                : best();
+}
+
+static uint32_t
+rnd(struct tu_rng *r, uint32_t n)
+{
+  return tu_rng_u32(r) % n;
+}
+
+/* Random requantisation for n channels into the caller's arrays. */
+static void
+random_rq(struct tu_rng *r, size_t n, enum qk_rq_mode mode, float *scale,
+          int32_t *mult, int32_t *shift, struct qk_requant *rq)
+{
+  for (size_t j = 0; j < n; j++) {
+    /* scales of real layers: 1e-5 .. 0.05 (a sum of ~1e4 maps to a step) */
+    scale[j] = (float)exp(tu_rng_uniform(r, logf(1e-5f), logf(0.05f)));
+    qk_quantize_multiplier(scale[j], &mult[j], &shift[j]);
+  }
+  rq->mode = mode;
+  rq->scale = scale;
+  rq->mult = mult;
+  rq->shift = shift;
+  rq->zp = (int32_t)rnd(r, 256);
+  rq->lo = (int32_t)rnd(r, 3) == 0 ? rq->zp : 0; /* ReLU at the zero point */
+  rq->hi = (int32_t)rnd(r, 3) == 0 ? 200 + (int32_t)rnd(r, 56) : 255;
+  if (rq->hi < rq->lo)
+    rq->hi = rq->lo;
+}
+
+static void
+fill_u8(struct tu_rng *r, uint8_t *v, size_t n, int extreme)
+{
+  for (size_t i = 0; i < n; i++)
+    v[i] = extreme ? 255 : (uint8_t)rnd(r, 256);
+}
+
+/* Weights as a file gives them: one byte minus a zero point, so that each
+ * group of `per` weights (one channel) spans at most 256 values: uint8
+ * with a zero point 0..255, or int8 with zero point 0. Extreme: only the
+ * ends of the byte and zero points at its ends (-255 or +255 then). */
+static void
+fill_w(struct tu_rng *r, int16_t *w, size_t n, size_t per, int extreme)
+{
+  for (size_t c0 = 0; c0 < n; c0 += per) {
+    int kind = (int)rnd(r, 2), zp;
+    if (extreme)
+      zp = rnd(r, 2) ? 255 : 0;
+    else
+      zp = kind ? (int)rnd(r, 256) : 0;
+    for (size_t i = c0; i < c0 + per && i < n; i++) {
+      int raw = extreme ? (rnd(r, 2) ? 255 : 0)
+                : kind  ? (int)rnd(r, 256)
+                        : (int)rnd(r, 256) - 128;
+      w[i] = (int16_t)(raw - zp);
+    }
+  }
+}
+
+/* One GEMM case through the reference and the best table. */
+static void
+gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
+          enum qk_rq_mode mode, int extreme)
+{
+  const size_t stride = k + rnd(r, 3);
+  uint8_t *in = malloc(m * stride + 1);
+  int16_t *w = malloc(n * k * sizeof *w);
+  int32_t *bias = malloc(n * sizeof *bias);
+  float *scale = malloc(n * sizeof *scale);
+  int32_t *mult = malloc(n * sizeof *mult), *shift = malloc(n * sizeof *shift);
+  size_t psize = qk_gemm_packed_size(n, k);
+  void *packed = aligned_alloc(64, (psize + 63) / 64 * 64);
+  const size_t ostride = n + rnd(r, 3);
+  uint8_t *o_ref = calloc(m * ostride, 1), *o_opt = calloc(m * ostride, 1);
+  ck_assert(in && w && bias && scale && mult && shift && packed && o_ref &&
+            o_opt);
+  fill_u8(r, in, m * stride + 1, extreme);
+  fill_w(r, w, n * k, k, extreme);
+  for (size_t j = 0; j < n; j++)
+    bias[j] = (int32_t)rnd(r, 1u << 21) - (1 << 20);
+  struct qk_requant rq;
+  random_rq(r, n, mode, scale, mult, shift, &rq);
+  qk_gemm_pack(n, k, w, bias, in_zp, packed);
+  qk_ops_ref()->gemm(m, n, k, in, stride, packed, &rq, o_ref, ostride);
+  /* the reference against the definition, computed here directly */
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      int64_t acc = bias[j];
+      for (size_t kk = 0; kk < k; kk++)
+        acc += ((int64_t)in[i * stride + kk] - in_zp) * w[j * k + kk];
+      uint8_t want = qk_requant_one((int32_t)acc, &rq, j);
+      ck_assert_msg(o_ref[i * ostride + j] == want,
+                    "ref gemm m%zu n%zu k%zu [%zu][%zu]: %u, want %u", m, n,
+                    k, i, j, o_ref[i * ostride + j], want);
+    }
+  for (int t = 0; t < 2; t++) {
+    const struct qk_ops *ops = table(t);
+    void *tp = aligned_alloc(64, (ops->gemm_packed_size(n, k) + 63) / 64 * 64);
+    ck_assert(tp != NULL);
+    ops->gemm_pack(n, k, w, bias, in_zp, tp);
+    memset(o_opt, 0, m * ostride);
+    ops->gemm(m, n, k, in, stride, tp, &rq, o_opt, ostride);
+    free(tp);
+    for (size_t i = 0; i < m * ostride; i++)
+      ck_assert_msg(o_ref[i] == o_opt[i],
+                    "%s gemm m%zu n%zu k%zu zp%d mode %d: byte %zu %u vs ref "
+                    "%u",
+                    ops->isa, m, n, k, in_zp, mode, i, o_opt[i], o_ref[i]);
+  }
+  free(in);
+  free(w);
+  free(bias);
+  free(scale);
+  free(mult);
+  free(shift);
+  free(packed);
+  free(o_ref);
+  free(o_opt);
+}
+
+static const int32_t zps[] = { 0, 128, 255 };
+
+START_TEST(test_gemm_tails)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 1000 + (uint64_t)_i);
+  static const size_t ks[] = { 1, 2, 3, 8, 27, 31, 64 };
+  for (size_t n = 1; n <= 40; n++)
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+      gemm_case(&r, 1 + rnd(&r, 6), n, ks[ki], zps[(n + ki) % 3],
+                (n + ki) % 4 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32, 0);
+}
+END_TEST
+
+START_TEST(test_gemm_saturation)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 2000);
+  for (int zi = 0; zi < 3; zi++)
+    for (int mode = 0; mode < 2; mode++) {
+      gemm_case(&r, 5, 33, 1280, zps[zi], (enum qk_rq_mode)mode, 1);
+      gemm_case(&r, 9, 16, 960, zps[zi], (enum qk_rq_mode)mode, 0);
+    }
+}
+END_TEST
+
+static void
+dw_case(struct tu_rng *r, size_t c, size_t in_w, size_t k, size_t stride,
+        size_t pad_left, int null_row, int32_t in_zp, enum qk_rq_mode mode,
+        int extreme)
+{
+  const size_t taps = k * k;
+  size_t out_w = (in_w + pad_left + (k - 1) - k) / stride + 1;
+  if (out_w < 1)
+    out_w = 1;
+  uint8_t *rows_mem = malloc(k * in_w * c);
+  int16_t *w = malloc(taps * c * sizeof *w);
+  int32_t *bias = malloc(c * sizeof *bias);
+  float *scale = malloc(c * sizeof *scale);
+  int32_t *mult = malloc(c * sizeof *mult), *shift = malloc(c * sizeof *shift);
+  void *packed = aligned_alloc(64, (qk_dw_packed_size(c, taps) + 63) / 64 * 64);
+  uint8_t *o_ref = calloc(out_w * c, 1), *o_opt = calloc(out_w * c, 1);
+  ck_assert(rows_mem && w && bias && scale && mult && shift && packed &&
+            o_ref && o_opt);
+  fill_u8(r, rows_mem, k * in_w * c, extreme);
+  fill_w(r, w, taps * c, 1, extreme);
+  for (size_t j = 0; j < c; j++)
+    bias[j] = (int32_t)rnd(r, 1u << 17) - (1 << 16);
+  struct qk_requant rq;
+  random_rq(r, c, mode, scale, mult, shift, &rq);
+  qk_dw_pack(c, taps, w, bias, packed);
+  const uint8_t *rows[8];
+  for (size_t ky = 0; ky < k; ky++)
+    rows[ky] = rows_mem + ky * in_w * c;
+  if (null_row == 1)
+    rows[0] = NULL;
+  else if (null_row == 2)
+    rows[k - 1] = NULL;
+  qk_ops_ref()->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w,
+                           in_zp, packed, &rq, o_ref);
+  best()->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w, in_zp,
+                     packed, &rq, o_opt);
+  for (size_t i = 0; i < out_w * c; i++)
+    ck_assert_msg(o_ref[i] == o_opt[i],
+                  "%s dwconv c%zu w%zu k%zu s%zu pad%zu null%d zp%d: byte "
+                  "%zu %u vs ref %u",
+                  best()->isa, c, in_w, k, stride, pad_left, null_row, in_zp,
+                  i, o_opt[i], o_ref[i]);
+  /* one output of the reference against the definition */
+  size_t x = out_w - 1, j = c - 1;
+  int64_t acc = bias[j];
+  for (size_t ky = 0; ky < k; ky++)
+    for (size_t kx = 0; kx < k; kx++) {
+      long ix = (long)(x * stride + kx) - (long)pad_left;
+      if (!rows[ky] || ix < 0 || ix >= (long)in_w)
+        continue;
+      acc += ((int64_t)rows[ky][(size_t)ix * c + j] - in_zp) *
+             w[(ky * k + kx) * c + j];
+    }
+  ck_assert_int_eq(o_ref[x * c + j], qk_requant_one((int32_t)acc, &rq, j));
+  free(rows_mem);
+  free(w);
+  free(bias);
+  free(scale);
+  free(mult);
+  free(shift);
+  free(packed);
+  free(o_ref);
+  free(o_opt);
+}
+
+START_TEST(test_dwconv_edges)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 3000 + (uint64_t)_i);
+  for (size_t c = 1; c <= 40; c++)
+    for (size_t stride = 1; stride <= 2; stride++)
+      for (size_t pad = 0; pad <= 1; pad++)
+        for (int nr = 0; nr < 3; nr++)
+          dw_case(&r, c, 1 + rnd(&r, 9), 3, stride, pad, nr,
+                  zps[(c + nr) % 3],
+                  (c + pad) % 5 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32,
+                  c % 7 == 0);
+  dw_case(&r, 24, 7, 5, 1, 2, 0, 128, QK_RQ_FP32, 0); /* 5x5 too */
+}
+END_TEST
+
+START_TEST(test_add)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 4000);
+  for (size_t n = 1; n <= 40; n++) {
+    for (int mode = 0; mode < 2; mode++) {
+      struct qk_add_params p = { .mode = (enum qk_add_mode)mode };
+      p.a_zp = zps[n % 3];
+      p.b_zp = (int32_t)rnd(&r, 256);
+      p.out_zp = (int32_t)rnd(&r, 256);
+      p.lo = n % 4 == 0 ? p.out_zp : 0;
+      p.hi = 255;
+      p.shift = 12 + (int32_t)rnd(&r, 19);
+      p.a_mult = (int32_t)rnd(&r, 1u << 21);
+      p.b_mult = (int32_t)rnd(&r, 1u << 21);
+      p.bias = (int32_t)((1u << (p.shift - 1)) - (uint32_t)(p.a_mult * p.a_zp) -
+                         (uint32_t)(p.b_mult * p.b_zp));
+      p.left_shift = 20;
+      qk_quantize_multiplier(tu_rng_uniform(&r, 0.25f, 0.5f), &p.a_qm,
+                             &p.a_shift);
+      qk_quantize_multiplier(tu_rng_uniform(&r, 0.25f, 0.5f), &p.b_qm,
+                             &p.b_shift);
+      qk_quantize_multiplier(tu_rng_uniform(&r, 1e-6f, 1e-5f), &p.out_qm,
+                             &p.out_shift);
+      size_t len = n + (n % 2 ? 100 : 0);
+      uint8_t a[160], b[160], o_ref[160], o_opt[160];
+      fill_u8(&r, a, len, 0);
+      fill_u8(&r, b, len, 0);
+      qk_ops_ref()->add(len, a, b, &p, o_ref);
+      best()->add(len, a, b, &p, o_opt);
+      ck_assert_msg(memcmp(o_ref, o_opt, len) == 0, "%s add n%zu mode %d",
+                    best()->isa, len, mode);
+    }
+  }
+}
+END_TEST
+
+/* TFLite's definitions worked by hand: QuantizeMultiplier(0.5) is 2^30
+ * with shift 0; the doubling high multiply rounds a half up (3 * 0.5 = 1.5
+ * -> 2, -1.5 -> -1: its nudge is 1 - 2^30 for negatives and the division
+ * truncates); 0.25 = 2^30 with shift -1, whose final shift rounds a half
+ * away from zero (6 * 0.25 = 1.5 -> 2, -6 * 0.25 = -1.5 -> -2), and the two
+ * roundings together take 5 * 0.25 = 1.25 to 2 (2.5 -> 3, then 1.5 -> 2:
+ * the double rounding XNNPACK's fp32 path avoids); 3.0 has shift 2. XNNPACK's fp32
+ * requantisation rounds ties to even instead (2.5 -> 2, 3.5 -> 4). */
+START_TEST(test_fixed_point)
+{
+  int32_t m, s;
+  qk_quantize_multiplier(0.5, &m, &s);
+  ck_assert_int_eq(m, 1 << 30);
+  ck_assert_int_eq(s, 0);
+  ck_assert_int_eq(qk_mul_by_quantized_multiplier(3, m, s), 2);
+  ck_assert_int_eq(qk_mul_by_quantized_multiplier(-3, m, s), -1);
+  qk_quantize_multiplier(0.25, &m, &s);
+  ck_assert_int_eq(m, 1 << 30);
+  ck_assert_int_eq(s, -1);
+  ck_assert_int_eq(qk_mul_by_quantized_multiplier(5, m, s), 2);
+  ck_assert_int_eq(qk_mul_by_quantized_multiplier(6, m, s), 2);
+  ck_assert_int_eq(qk_mul_by_quantized_multiplier(-6, m, s), -2);
+  qk_quantize_multiplier(3.0, &m, &s);
+  ck_assert_int_eq(s, 2);
+  ck_assert_int_eq(qk_mul_by_quantized_multiplier(7, m, s), 21);
+
+  float scale[1] = { 0.5f };
+  struct qk_requant rq = { .mode = QK_RQ_FP32, .scale = scale, .zp = 10,
+                           .lo = 0, .hi = 255 };
+  ck_assert_int_eq(qk_requant_one(5, &rq, 0), 12);  /* 2.5 -> 2 */
+  ck_assert_int_eq(qk_requant_one(7, &rq, 0), 14);  /* 3.5 -> 4 */
+  ck_assert_int_eq(qk_requant_one(-7, &rq, 0), 6);  /* -3.5 -> -4 */
+  ck_assert_int_eq(qk_requant_one(-100, &rq, 0), 0); /* clamped */
+  ck_assert_int_eq(qk_requant_one(1000, &rq, 0), 255);
+  ck_assert_int_eq(qk_requant_one(INT32_MAX, &rq, 0), 255);
+}
+END_TEST
+
+int
+main(void)
+{
+  kern_init();
+  printf("integer kernels: %s and %s against ref\n", table(0)->isa,
+         table(1)->isa);
+  Suite *s = suite_create("qkernels");
+  TCase *tc = tcase_create("kernels");
+  tcase_set_timeout(tc, 300);
+  tcase_add_loop_test(tc, test_gemm_tails, 0, 2);
+  tcase_add_test(tc, test_gemm_saturation);
+  tcase_add_loop_test(tc, test_dwconv_edges, 0, 2);
+  tcase_add_test(tc, test_add);
+  tcase_add_test(tc, test_fixed_point);
+  suite_add_tcase(s, tc);
+  return tu_run_suite(s);
+}
