@@ -190,6 +190,10 @@ watchdog_task_begin(Watchdog *w, const char *what)
       continue;
     w->slots[i].start_us = g_get_monotonic_time();
     g_strlcpy(w->slots[i].what, what ? what : "?", WATCHDOG_WHAT_MAX);
+    /* A request path is the client's: keep the log line one line. */
+    for (char *c = w->slots[i].what; *c; c++)
+      if ((guchar)*c < 0x20 || (guchar)*c == 0x7f)
+        *c = '?';
     token = (guint)i + 1;
     break;
   }

@@ -121,10 +121,10 @@ START_TEST(test_task_stall)
     watchdog_task_end(w, a);
   }
   ck_assert_int_eq(fired(&f), 0);
-  t = watchdog_task_begin(w, "DELETE /api/v1/streams/cam");
+  t = watchdog_task_begin(w, "DELETE /api/v1/streams/cam\n\x1b[31mx");
   ck_assert(wait_fired(&f, 30));
   ck_assert_int_eq(f.status, WATCHDOG_EXIT_CODE);
-  ck_assert_msg(strstr(f.why, "DELETE /api/v1/streams/cam") != NULL,
+  ck_assert_msg(strstr(f.why, "DELETE /api/v1/streams/cam??[31mx") != NULL,
                 "why: %s", f.why);
   printf("task: %s\n", f.why);
   watchdog_task_end(w, t);
