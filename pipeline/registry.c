@@ -312,6 +312,11 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
   enable_changed = p->set_enabled && !c.enabled != !p->enabled;
   if (p->set_enabled)
     c.enabled = p->enabled;
+  if (p->set_alerts) {
+    alert_rules_free(c.alerts, c.n_alerts);
+    c.alerts = alert_rules_copy(p->alerts, p->n_alerts);
+    c.n_alerts = c.alerts ? p->n_alerts : 0;
+  }
   if (!stream_config_validate(&c, &e)) {
     stream_config_clear(&c);
     stream_unref(s);
@@ -326,9 +331,21 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
     stream_set_top_k(s, p->top_k);
   if (enable_changed)
     stream_set_enabled(s, p->enabled);
+  if (p->set_alerts)
+    stream_set_alerts(s, p->alerts, p->n_alerts);
   stream_unref(s);
   notify_changed(r);
   return TRUE;
+}
+
+void
+stream_patch_clear(StreamPatch *p)
+{
+  if (!p)
+    return;
+  alert_rules_free(p->alerts, p->n_alerts);
+  p->alerts = NULL;
+  p->n_alerts = 0;
 }
 
 /* References to every stream, in creation order. */

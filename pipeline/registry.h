@@ -99,7 +99,11 @@ typedef struct {
   int top_k;
   gboolean set_enabled;
   gboolean enabled;
+  gboolean set_alerts;
+  AlertRule *alerts; /* owned by the patch (stream_patch_clear) */
+  guint n_alerts;
 } StreamPatch;
+void stream_patch_clear(StreamPatch *p);
 gboolean registry_update(Registry *r, const char *id, const StreamPatch *p,
                          GError **error);
 

@@ -114,6 +114,9 @@ stream_config_clear(StreamConfig *c)
   g_free(c->device);
   g_free(c->pattern);
   c->name = c->uri = c->device = c->pattern = NULL;
+  alert_rules_free(c->alerts, c->n_alerts);
+  c->alerts = NULL;
+  c->n_alerts = 0;
 }
 
 void
@@ -126,6 +129,8 @@ stream_config_copy(StreamConfig *dst, const StreamConfig *src)
   dst->uri = g_strdup(src->uri);
   dst->device = g_strdup(src->device);
   dst->pattern = g_strdup(src->pattern);
+  dst->alerts = alert_rules_copy(src->alerts, src->n_alerts);
+  dst->n_alerts = dst->alerts ? src->n_alerts : 0;
 }
 
 /* ---- URI anatomy ---- */
@@ -750,5 +755,19 @@ stream_config_validate(const StreamConfig *c, GError **error)
     return fail(error, "resize_mode: %d is out of range 0 .. %d "
                        "(stretch, crop, letterbox)",
                 c->resize_mode, RESIZE_MODE_MAX);
+  if (c->n_alerts > ALERT_RULES_MAX)
+    return fail(error, "alerts: at most %d rules per stream (%u given)",
+                ALERT_RULES_MAX, c->n_alerts);
+  for (guint i = 0; i < c->n_alerts; i++) {
+    char prefix[32];
+    g_snprintf(prefix, sizeof prefix, "alerts[%u].", i);
+    if (!alert_rule_validate(&c->alerts[i], prefix, error))
+      return FALSE;
+    for (guint j = 0; j < i; j++)
+      if (strcmp(c->alerts[j].class_name, c->alerts[i].class_name) == 0)
+        return fail(error, "alerts[%u].class: '%s' already has a rule "
+                    "(alerts[%u]): one rule per class", i,
+                    c->alerts[i].class_name, j);
+  }
   return TRUE;
 }

@@ -10,6 +10,8 @@
 
 #include <glib.h>
 
+#include "alert-rule.h"
+
 G_BEGIN_DECLS
 
 #define STREAM_NAME_MAX 128
@@ -55,6 +57,9 @@ typedef struct {
                             * (TRUE, default) or as fast as they decode
                             * (FALSE: batch analysis, tests). Live sources
                             * are always real time. */
+  AlertRule *alerts;       /* owned, n_alerts of them (0..ALERT_RULES_MAX):
+                            * when a class starts and stops (alert-rule.h) */
+  guint n_alerts;
 } StreamConfig;
 
 /* "auto"/"tcp"/"udp" and "all"/"keyframes" (static strings), and back;

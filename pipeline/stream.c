@@ -1406,6 +1406,19 @@ stream_set_top_k(Stream *s, int top_k)
   frame_infer_set_top_k(s->fi, top_k);
 }
 
+void
+stream_set_alerts(Stream *s, const AlertRule *rules, guint n)
+{
+  AlertRule *copy = alert_rules_copy(rules, n);
+  g_mutex_lock(&s->lock);
+  AlertRule *old = s->cfg.alerts;
+  guint old_n = s->cfg.n_alerts;
+  s->cfg.alerts = copy;
+  s->cfg.n_alerts = copy ? n : 0;
+  g_mutex_unlock(&s->lock);
+  alert_rules_free(old, old_n);
+}
+
 const char *
 stream_get_id(Stream *s)
 {

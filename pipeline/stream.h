@@ -86,6 +86,9 @@ void stream_stop(Stream *s, gboolean final);
 void stream_set_enabled(Stream *s, gboolean enabled);
 void stream_set_max_fps(Stream *s, double max_fps);
 void stream_set_top_k(Stream *s, int top_k);
+/* Replaces the alert rules (copied); the alerts hub (server/alerts.h)
+ * reads them from the config. */
+void stream_set_alerts(Stream *s, const AlertRule *rules, guint n);
 
 /* Borrowed, immutable for the life of the stream. */
 const char *stream_get_id(Stream *s);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "alert-config.h"
 #include "config.h"
 #include "json-util.h"
 #include "pool.h"
@@ -176,7 +177,7 @@ api_error_to_json(const char *code, const char *message)
 
 /* The keys PATCH accepts; anything else is named in the error. */
 static const char *const patch_keys[] = { "max_fps", "top_k", "enabled",
-                                          NULL };
+                                          "alerts", NULL };
 
 gboolean
 api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
@@ -191,13 +192,13 @@ api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
         printable = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
       if (printable && *key)
         g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
-                    "%s: cannot be changed with PATCH (only max_fps, top_k "
-                    "and enabled; delete and re-create the stream for the "
-                    "rest)", key);
+                    "%s: cannot be changed with PATCH (only max_fps, top_k, "
+                    "enabled and alerts; delete and re-create the stream "
+                    "for the rest)", key);
       else
         g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
-                    "unknown key (PATCH accepts max_fps, top_k and "
-                    "enabled)");
+                    "unknown key (PATCH accepts max_fps, top_k, enabled "
+                    "and alerts)");
       return FALSE;
     }
   }
@@ -211,10 +212,17 @@ api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
                           error))
     return FALSE;
   p.top_k = (int)top_k;
-  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled) {
+  json_t *alerts = json_object_get(obj, "alerts");
+  if (alerts) {
+    /* null, like [], removes every rule. */
+    if (!alert_config_from_json(alerts, "", &p.alerts, &p.n_alerts, error))
+      return FALSE;
+    p.set_alerts = TRUE;
+  }
+  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled && !p.set_alerts) {
     g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
-                "request body: nothing to change (expected max_fps, top_k "
-                "and/or enabled)");
+                "request body: nothing to change (expected max_fps, top_k, "
+                "enabled and/or alerts)");
     return FALSE;
   }
   *out = p;

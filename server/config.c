@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "alert-config.h"
 #include "cpu-count.h"
 #include "json-util.h"
 #include "streamsight-sink.h"
@@ -63,7 +64,8 @@ config_resize_mode_name(int mode)
 static const char *const stream_keys[] = {
   "id", "name", "uri", "device", "pattern", "transport", "decode", "max_fps",
   "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
-  "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", NULL
+  "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", "alerts",
+  NULL
 };
 static const char *const *const option_keys = stream_keys + 3;
 
@@ -212,6 +214,9 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
                          STREAM_RTSP_LATENCY_MAX_MS, &i64, NULL, &e))
     goto fail_e;
   c.rtsp_latency_ms = (guint)i64;
+  if (!alert_config_from_json(json_object_get(obj, "alerts"), prefix,
+                              &c.alerts, &c.n_alerts, &e))
+    goto fail_e;
 
   /* Ranges and the semantic checks (URI scheme and syntax, device,
    * pattern) belong to the pipeline side; its messages are
@@ -315,6 +320,9 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
   if (c->rtsp_latency_ms != d.rtsp_latency_ms || !only_changed)
     json_object_set_new(obj, "rtsp_latency_ms",
                         json_integer(c->rtsp_latency_ms));
+  if (c->n_alerts || !only_changed)
+    json_object_set_new(obj, "alerts",
+                        alert_config_to_json(c->alerts, c->n_alerts));
   stream_config_clear(&d);
 }
 

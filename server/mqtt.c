@@ -382,9 +382,11 @@ cb_message(struct mosquitto *mosq, void *user,
     command_failed(m, id, "%s", e->message);
     g_error_free(e);
     json_decref(obj);
+    stream_patch_clear(&p);
     return;
   }
   json_decref(obj);
+  stream_patch_clear(&p);
   __atomic_add_fetch(&m->commands_applied, 1, __ATOMIC_RELAXED);
   g_message("mqtt: %s/%s/set applied", prefix, id);
 }

@@ -831,7 +831,8 @@ h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
     resp_stream_not_found(r, resp, id);
     return;
   }
-  json_t *obj = body_object(r, req, resp, "max_fps, top_k and/or enabled");
+  json_t *obj = body_object(r, req, resp,
+                            "max_fps, top_k, enabled and/or alerts");
   if (!obj)
     return;
   StreamPatch p = { 0 };
@@ -842,7 +843,9 @@ h_stream_patch(Routes *r, const RouteRequest *req, const char *id,
     g_error_free(e);
     return;
   }
-  if (!registry_update(r->registry, id, &p, &e)) {
+  ok = registry_update(r->registry, id, &p, &e);
+  stream_patch_clear(&p);
+  if (!ok) {
     if (g_error_matches(e, REGISTRY_ERROR, REGISTRY_ERROR_NOT_FOUND))
       resp_stream_not_found(r, resp, id);
     else

@@ -445,6 +445,31 @@ static const BadCase bad_cases[] = {
   { S1(", \"pattern\": \"nope\""), "streams[0].pattern:" },
   { S1(", \"pattern\": 3"), "streams[0].pattern: must be a string" },
   { S1(", \"device\": \"/dev/video0\""), "streams[0].device:" },
+  /* alert rules */
+  { S1(", \"alerts\": {}"), "streams[0].alerts: must be an array" },
+  { S1(", \"alerts\": [3]"), "streams[0].alerts[0]: must be an object" },
+  { S1(", \"alerts\": [{}]"), "streams[0].alerts[0].class: required" },
+  { S1(", \"alerts\": [{\"class\": \"cat\", \"when\": 1}]"),
+    "streams[0].alerts[0].when: unknown key" },
+  { S1(", \"alerts\": [{\"class\": \"cat\", \"min_score\": 0}]"),
+    "streams[0].alerts[0].min_score: must be a number in (0, 1]" },
+  { S1(", \"alerts\": [{\"class\": \"cat\", \"min_score\": \"0.5\"}]"),
+    "streams[0].alerts[0].min_score: must be a number" },
+  { S1(", \"alerts\": [{\"class\": \"cat\"}, {\"class\": \"dog\", "
+       "\"min_duration_s\": -1}]"),
+    "streams[0].alerts[1].min_duration_s: must be a number of seconds" },
+  { S1(", \"alerts\": [{\"class\": \"cat\", \"clear_after_s\": 1e9}]"),
+    "streams[0].alerts[0].clear_after_s: must be a number of seconds" },
+  { S1(", \"alerts\": [{\"class\": \"cat\"}, {\"class\": \"cat\"}]"),
+    "streams[0].alerts[1].class: already has a rule (alerts[0])" },
+  { S1(", \"alerts\": [{\"class\": \"\"}]"),
+    "streams[0].alerts[0].class: must not be empty" },
+  { S1(", \"alerts\": [{\"class\": 1}, {\"class\": 2}, {\"class\": 3}, "
+       "{\"class\": 4}, {\"class\": 5}, {\"class\": 6}, {\"class\": 7}, "
+       "{\"class\": 8}, {\"class\": 9}, {\"class\": 10}, {\"class\": 11}, "
+       "{\"class\": 12}, {\"class\": 13}, {\"class\": 14}, {\"class\": 15}, "
+       "{\"class\": 16}, {\"class\": 17}]"),
+    "streams[0].alerts: at most 16 rules per stream (17 given)" },
 };
 
 START_TEST(test_bad_values_name_the_key)
@@ -737,6 +762,15 @@ make_streams(GPtrArray **configs, GPtrArray **ids)
   b->name = g_strdup("test");
   b->uri = g_strdup("test:");
   b->pattern = g_strdup("ball");
+  b->n_alerts = 2;
+  b->alerts = g_new0(AlertRule, 2);
+  alert_rule_init(&b->alerts[0]);
+  b->alerts[0].class_name = g_strdup("person");
+  b->alerts[0].min_score = 0.75;
+  b->alerts[0].min_duration_s = 0.5;
+  b->alerts[0].clear_after_s = 4;
+  alert_rule_init(&b->alerts[1]);
+  b->alerts[1].class_name = g_strdup("tabby cat");
   g_ptr_array_add(*configs, a);
   g_ptr_array_add(*configs, b);
   g_ptr_array_add(*ids, g_strdup("cam-7"));
@@ -1025,6 +1059,9 @@ START_TEST(test_stream_json_round_trip)
       ck_assert(back.backoff_max_s == src->backoff_max_s);
       ck_assert_uint_eq(back.rtsp_latency_ms, src->rtsp_latency_ms);
       ck_assert_int_eq(back.resize_mode, src->resize_mode);
+      ck_assert_msg(alert_rules_equal(back.alerts, back.n_alerts,
+                                      src->alerts, src->n_alerts),
+                    "stream %u: alert rules differ", i);
       ck_assert_str_eq(back.pattern ? back.pattern : "",
                        src->pattern ? src->pattern : "");
       stream_config_clear(&back);
@@ -1082,7 +1119,7 @@ static const char *const documented_keys[] = {
   "limits.header_timeout_s", "limits.min_body_bytes_per_s", "id", "name", "uri", "device", "pattern",
   "transport", "decode", "max_fps", "top_k", "enabled", "history_len",
   "stall_timeout_s", "backoff_initial_s", "backoff_max_s", "rtsp_latency_ms",
-  "resize_mode", "realtime", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
+  "resize_mode", "realtime", "alerts", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
   "STREAMSIGHT_BIND", "STREAMSIGHT_THREADS", "STREAMSIGHT_MODEL",
   "STREAMSIGHT_LABELS", "STREAMSIGHT_TOKEN",
   "mqtt", "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.password",
@@ -1109,7 +1146,7 @@ START_TEST(test_every_key_documented)
                                 "max_fps", "top_k", "enabled", "history_len",
                                 "stall_timeout_s", "backoff_initial_s",
                                 "backoff_max_s", "rtsp_latency_ms",
-                                "resize_mode", "realtime" };
+                                "resize_mode", "realtime", "alerts" };
   for (gsize i = 0; i < G_N_ELEMENTS(stream_keys); i++) {
     char *t = g_strdup_printf("{\"streams\": [{\"name\": \"a\", \"uri\": "
                               "\"test:\", \"%s\": null}]}", stream_keys[i]);

@@ -1009,12 +1009,45 @@ START_TEST(test_patch)
   ck_assert(!((ConfigStream *)g_ptr_array_index(cfg->streams, 0))
                  ->config.enabled);
   server_config_free(cfg);
+
+  /* Alert rules: set (defaults filled in), shown, written back, removed. */
+  ck_assert_uint_eq(req("PATCH", path, "{\"alerts\": [{\"class\": "
+                        "\"person\", \"min_score\": 0.7}]}", &j), 200);
+  json_t *rules = json_object_get(j, "alerts");
+  ck_assert_uint_eq(json_array_size(rules), 1);
+  json_t *rule = json_array_get(rules, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(rule, "class")),
+                   "person");
+  ck_assert(json_real_value(json_object_get(rule, "min_score")) == 0.7);
+  ck_assert(json_real_value(json_object_get(rule, "min_duration_s")) == 1.0);
+  ck_assert(json_real_value(json_object_get(rule, "clear_after_s")) == 3.0);
+  json_decref(j);
+  cfg = server_config_new();
+  ck_assert(server_config_load_file(cfg, fx.config_path, NULL));
+  cs = g_ptr_array_index(cfg->streams, 0);
+  ck_assert_uint_eq(cs->config.n_alerts, 1);
+  ck_assert_str_eq(cs->config.alerts[0].class_name, "person");
+  ck_assert(cs->config.alerts[0].min_score == 0.7);
+  server_config_free(cfg);
+  ck_assert_uint_eq(req("PATCH", path, "{\"alerts\": []}", &j), 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(j, "alerts")), 0);
+  json_decref(j);
   g_free(path);
   g_free(id);
 }
 END_TEST
 
 static const BadPost bad_patches[] = {
+  { "{\"alerts\": {}}", 400, "invalid_argument",
+    "alerts: must be an array" },
+  { "{\"alerts\": [{\"min_score\": 0.5}]}", 400, "invalid_argument",
+    "alerts[0].class: required" },
+  { "{\"alerts\": [{\"class\": \"cat\", \"min_score\": 2}]}", 400,
+    "invalid_argument", "alerts[0].min_score: must be a number in (0, 1]" },
+  { "{\"alerts\": [{\"class\": \"cat\", \"clear_after_s\": -1}]}", 400,
+    "invalid_argument", "alerts[0].clear_after_s:" },
+  { "{\"alerts\": [{\"class\": \"cat\", \"x\": 1}]}", 400,
+    "invalid_argument", "alerts[0].x: unknown key" },
   { "{}", 400, "invalid_argument", "nothing to change" },
   { "{\"max_fps\": null}", 400, "invalid_argument", "nothing to change" },
   { "{\"name\": \"x\"}", 400, "invalid_argument",
