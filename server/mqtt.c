@@ -98,18 +98,39 @@ set_last_error(MqttPublisher *m, const char *fmt, ...)
 
 /* ---- the queue (any thread) ---- */
 
+/* The queue is full: drops its oldest prediction, or its oldest message
+ * when it holds only retained ones. Retained messages (states, discovery,
+ * the empty payloads that delete a removed stream's topics) are kept
+ * first: a lost prediction is superseded within a second, a lost deletion
+ * would leave a removed camera in Home Assistant. m->lock held. */
+static void
+drop_oldest_locked(MqttPublisher *m)
+{
+  guint cap = m->cfg->queue_len, victim = 0;
+  for (guint i = 0; i < m->count; i++) {
+    if (!m->queue[(m->head + i) % cap].retain) {
+      victim = i;
+      break;
+    }
+  }
+  msg_clear(&m->queue[(m->head + victim) % cap]);
+  /* Close the gap: the older messages move up one place. */
+  for (guint i = victim; i > 0; i--)
+    m->queue[(m->head + i) % cap] = m->queue[(m->head + i - 1) % cap];
+  memset(&m->queue[m->head], 0, sizeof(Msg));
+  m->head = (m->head + 1) % cap;
+  m->count--;
+  __atomic_add_fetch(&m->dropped, 1, __ATOMIC_RELAXED);
+}
+
 /* Takes topic and payload. */
 static void
 enqueue_take(MqttPublisher *m, char *topic, char *payload, int len,
              gboolean retain)
 {
   g_mutex_lock(&m->lock);
-  if (m->count == m->cfg->queue_len) {
-    msg_clear(&m->queue[m->head]);
-    m->head = (m->head + 1) % m->cfg->queue_len;
-    m->count--;
-    __atomic_add_fetch(&m->dropped, 1, __ATOMIC_RELAXED);
-  }
+  if (m->count == m->cfg->queue_len)
+    drop_oldest_locked(m);
   Msg *q = &m->queue[(m->head + m->count) % m->cfg->queue_len];
   q->topic = topic;
   q->payload = payload;

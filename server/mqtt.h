@@ -22,7 +22,8 @@
  * Never in the path of a frame: predictions and stream changes arrive
  * through the event hub's listener (events.h) on pool workers and the hub's
  * threads, which only format and append to a bounded queue (mqtt.queue_len;
- * the oldest message is dropped and counted when it is full). One thread of ours owns
+ * when it is full the oldest prediction is dropped and counted, retained
+ * messages last). One thread of ours owns
  * the libmosquitto client: it connects (non-blocking), reconnects with
  * exponential backoff and jitter, drains the queue while connected, and
  * after every (re)connect publishes "online", the discovery configs and

@@ -83,9 +83,12 @@ make_password_file(const char *dir)
   return TRUE;
 }
 
-/* tls_dir: NULL, or a directory holding ca.crt, server.crt, server.key. */
+/* tls_dir: NULL, or a directory holding ca.crt, server.crt, server.key.
+ * persist: retained messages saved in dir every second (and so restored
+ * after a SIGKILL), as a production broker keeps them. */
 static void
-broker_start(Broker *b, const char *dir, const char *tls_dir, guint port)
+broker_start_full(Broker *b, const char *dir, const char *tls_dir,
+                  guint port, gboolean persist)
 {
   memset(b, 0, sizeof *b);
   b->dir = g_strdup(dir);
@@ -97,7 +100,10 @@ broker_start(Broker *b, const char *dir, const char *tls_dir, guint port)
   g_string_append_printf(c, "user %s\n", g_get_user_name());
   g_string_append_printf(c, "listener %u 127.0.0.1\n", b->port);
   g_string_append_printf(c, "allow_anonymous false\npassword_file %s/passwd\n"
-                         "persistence false\n", dir);
+                         "persistence %s\n", dir, persist ? "true" : "false");
+  if (persist)
+    g_string_append_printf(c, "persistence_location %s/\nautosave_interval 1\n",
+                           dir);
   if (tls_dir)
     g_string_append_printf(c, "cafile %s/ca.crt\ncertfile %s/server.crt\n"
                            "keyfile %s/server.key\n", tls_dir, tls_dir,
@@ -117,6 +123,12 @@ broker_start(Broker *b, const char *dir, const char *tls_dir, guint port)
     ck_abort_msg("mosquitto did not start on port %u:\n%s", b->port, tail);
   }
   close(fd);
+}
+
+static void
+broker_start(Broker *b, const char *dir, const char *tls_dir, guint port)
+{
+  broker_start_full(b, dir, tls_dir, port, FALSE);
 }
 
 static void
@@ -729,7 +741,7 @@ START_TEST(test_broker_restart)
   g_autofree char *dir = new_dir("broker restart");
   ck_assert(make_password_file(dir));
   Broker b;
-  broker_start(&b, dir, NULL, 0);
+  broker_start_full(&b, dir, NULL, 0, TRUE);
   guint port = b.port;
   /* A small queue, so that the outage overflows it. */
   g_autofree char *key = mqtt_key(port, "\"max_rate_hz\": 50, "
@@ -740,7 +752,20 @@ START_TEST(test_broker_restart)
   g_autofree char *st = sub_wait(sub, PREFIX "/" STREAM "/state",
                                  "\"running\"", 0, 30, NULL);
   ck_assert(st != NULL);
+  /* A second camera, announced to Home Assistant (retained, saved by the
+   * broker), to be removed while the broker is away. */
+  const char *cam2_topic =
+      "homeassistant/sensor/" PREFIX "/cam2_class/config";
+  int status = 0;
+  g_autofree char *created = NULL;
+  ck_assert(http_request(s.port, "POST", "/api/v1/streams",
+                         "{\"id\": \"cam2\", \"name\": \"Back\", \"uri\": "
+                         "\"test:\", \"max_fps\": 1}", &status, &created));
+  ck_assert_int_eq(status, 201);
+  g_autofree char *d2 = sub_wait(sub, cam2_topic, "{", 0, 20, NULL);
+  ck_assert_msg(d2 != NULL, "no discovery for cam2");
   sub_free(sub);
+  g_usleep(2500 * 1000); /* the broker's autosave */
 
   double up = infer_rate(&s, 4);
   broker_stop(&b, SIGKILL);
@@ -759,6 +784,10 @@ START_TEST(test_broker_restart)
       g_usleep(100 * 1000);
   }
   ck_assert_msg(noticed, "stats still say connected with the broker down");
+  g_autofree char *deleted = NULL;
+  ck_assert(http_request(s.port, "DELETE", "/api/v1/streams/cam2", NULL,
+                         &status, &deleted));
+  ck_assert_int_eq(status, 204);
   double down = infer_rate(&s, 4);
   json_t *m = mqtt_stats(&s);
   json_int_t queued = json_integer_value(json_object_get(m, "queued"));
@@ -778,15 +807,36 @@ START_TEST(test_broker_restart)
   ck_assert_msg(down >= 0.5 * up, "inference slowed with the broker down: "
                 "%.2f vs %.2f frames/s", down, up);
 
-  /* Back on the same port: the server reconnects and publishes the state
-   * again (the broker keeps nothing: persistence is off). */
+  /* Back on the same port with what it had saved: the server reconnects
+   * and publishes the state again (its "time" is after the restart: not
+   * the copy the broker kept). */
   Broker b2;
-  broker_start(&b2, dir, NULL, port);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+  g_autofree char *restart_iso = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S");
+  broker_start_full(&b2, dir, NULL, port, TRUE);
   gint64 t_up = g_get_monotonic_time();
   Sub *sub2 = sub_new(port, NULL);
-  g_autofree char *st2 = sub_wait(sub2, PREFIX "/" STREAM "/state",
-                                  "\"stream_id\"", 0, 60, NULL);
-  ck_assert_msg(st2 != NULL, "no state after the broker came back");
+  g_autofree char *st2 = NULL;
+  gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+  while (!st2 && g_get_monotonic_time() < deadline) {
+    g_mutex_lock(&sub2->lock);
+    for (guint i = 0; i < sub2->msgs->len && !st2; i++) {
+      Rec *r = g_ptr_array_index(sub2->msgs, i);
+      const char *t = strstr(r->payload, "\"time\":\"");
+      if (strcmp(r->topic, PREFIX "/" STREAM "/state") == 0 && t &&
+          strncmp(t + 8, restart_iso, 19) >= 0)
+        st2 = g_strdup(r->payload);
+    }
+    g_mutex_unlock(&sub2->lock);
+    if (!st2)
+      g_usleep(50 * 1000);
+  }
+  ck_assert_msg(st2 != NULL, "no new state after the broker came back");
+  /* The removal made while it was away reaches it, although the outage
+   * overflowed the queue with predictions: retained messages are the last
+   * to be dropped. */
+  g_autofree char *gone = sub_wait(sub2, cam2_topic, "", 0, 15, NULL);
+  ck_assert_msg(gone != NULL, "cam2's discovery was not deleted");
   g_autofree char *on2 = sub_wait(sub2, PREFIX "/available", "online", 0, 5,
                                   NULL);
   ck_assert(on2 != NULL);
