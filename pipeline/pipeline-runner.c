@@ -249,6 +249,29 @@ pipeline_runner_play_result(PipelineRunner *r, GstStateChangeReturn *ret)
 
 /* ---- the deadline thread ---- */
 
+static void
+cut_and_count(PipelineRunner *r)
+{
+  RunnerSet *set = r->set;
+  if (r->hooks.cut && r->hooks.cut(r->hooks_user)) {
+    g_mutex_lock(&set->lock);
+    set->cut_total++;
+    g_mutex_unlock(&set->lock);
+  }
+}
+
+/* The cut hook may wait on a name lookup (a camera's DNS name, with the
+ * resolver's timeouts): on a thread of its own, so that the deadlines of
+ * every other pipeline are kept meanwhile. Drops the reference taken for
+ * it. */
+static gpointer
+cut_thread(gpointer p)
+{
+  cut_and_count(p);
+  runner_unref(p);
+  return NULL;
+}
+
 static gpointer
 deadline_thread(gpointer p)
 {
@@ -281,14 +304,20 @@ deadline_thread(gpointer p)
       g_cond_wait_until(&set->cond, &set->lock, next);
       continue;
     }
-    /* One hook at a time, outside the lock; then look again. */
+    /* Hooks run outside the lock; then look again. */
     g_mutex_unlock(&set->lock);
-    if (cut && due->hooks.cut && due->hooks.cut(due->hooks_user)) {
-      g_mutex_lock(&set->lock);
-      set->cut_total++;
-      g_mutex_unlock(&set->lock);
-    } else if (!cut && due->hooks.abandoned)
+    if (cut) {
+      GThread *t = g_thread_try_new("ss-cut", cut_thread, due, NULL);
+      if (t) {
+        g_thread_unref(t);
+        g_mutex_lock(&set->lock);
+        continue;
+      }
+      /* No thread to spare: cut here, late deadlines rather than none. */
+      cut_and_count(due);
+    } else if (due->hooks.abandoned) {
       due->hooks.abandoned(due->hooks_user);
+    }
     /* Dropping the runner may free the set (set_free then leaves this
      * thread to end). */
     if (runner_unref(due))

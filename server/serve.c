@@ -527,6 +527,7 @@ cmd_serve(int argc, char **argv)
     .loop_stall_s = SERVE_WATCHDOG_LOOP_S,
     .task_stall_s = SERVE_WATCHDOG_TASK_S,
     .check_s = 1.0,
+    .shutdown_on_signal_s = SERVE_SHUTDOWN_S,
   };
   s.watchdog = watchdog_new(g_main_context_default(), &wo);
   if ((rc = start_http(&s)) != 0)

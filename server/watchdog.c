@@ -3,6 +3,8 @@
 
 #include "watchdog.h"
 
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,9 @@ struct Watchdog {
   GMainContext *ctx;
   GSource *heartbeat;
   GThread *thread;
+  GMainContext *signal_ctx; /* shutdown_on_signal_s: its own loop */
+  GMainLoop *signal_loop;
+  GThread *signal_thread;
   WatchdogOptions opt;
   gint64 beat_us;      /* atomic: last heartbeat, monotonic */
 
@@ -139,6 +144,25 @@ watchdog_thread(gpointer p)
   return NULL;
 }
 
+/* The signal thread: SIGTERM or SIGINT, whatever the main loop does. */
+static gboolean
+on_signal(gpointer user)
+{
+  Watchdog *w = user;
+  watchdog_shutdown(w, w->opt.shutdown_on_signal_s);
+  return G_SOURCE_CONTINUE;
+}
+
+static gpointer
+signal_thread(gpointer p)
+{
+  Watchdog *w = p;
+  g_main_context_push_thread_default(w->signal_ctx);
+  g_main_loop_run(w->signal_loop);
+  g_main_context_pop_thread_default(w->signal_ctx);
+  return NULL;
+}
+
 Watchdog *
 watchdog_new(GMainContext *ctx, const WatchdogOptions *o)
 {
@@ -157,6 +181,18 @@ watchdog_new(GMainContext *ctx, const WatchdogOptions *o)
   g_source_set_callback(w->heartbeat, heartbeat_cb, w, NULL);
   g_source_attach(w->heartbeat, ctx);
   w->thread = g_thread_new("ss-watchdog", watchdog_thread, w);
+  if (w->opt.shutdown_on_signal_s > 0) {
+    const int sigs[] = { SIGTERM, SIGINT };
+    w->signal_ctx = g_main_context_new();
+    w->signal_loop = g_main_loop_new(w->signal_ctx, FALSE);
+    for (gsize i = 0; i < G_N_ELEMENTS(sigs); i++) {
+      GSource *src = g_unix_signal_source_new(sigs[i]);
+      g_source_set_callback(src, on_signal, w, NULL);
+      g_source_attach(src, w->signal_ctx);
+      g_source_unref(src);
+    }
+    w->signal_thread = g_thread_new("ss-signals", signal_thread, w);
+  }
   return w;
 }
 
@@ -170,6 +206,12 @@ watchdog_free(Watchdog *w)
   g_cond_broadcast(&w->cond);
   g_mutex_unlock(&w->lock);
   g_thread_join(w->thread);
+  if (w->signal_thread) {
+    g_main_loop_quit(w->signal_loop);
+    g_thread_join(w->signal_thread);
+    g_main_loop_unref(w->signal_loop);
+    g_main_context_unref(w->signal_ctx);
+  }
   g_source_destroy(w->heartbeat);
   g_source_unref(w->heartbeat);
   g_main_context_unref(w->ctx);
@@ -216,10 +258,12 @@ watchdog_shutdown(Watchdog *w, double timeout_s)
 {
   if (!w)
     return;
-  g_mutex_lock(&w->lock);
-  w->shutting_down = TRUE;
-  w->shutdown_deadline_us =
+  gint64 deadline =
       g_get_monotonic_time() + (gint64)(timeout_s * G_USEC_PER_SEC);
+  g_mutex_lock(&w->lock);
+  if (!w->shutting_down || deadline < w->shutdown_deadline_us)
+    w->shutdown_deadline_us = deadline;
+  w->shutting_down = TRUE;
   g_cond_broadcast(&w->cond);
   g_mutex_unlock(&w->lock);
 }

@@ -17,7 +17,10 @@
  *
  * During shutdown the loop check is off and a deadline replaces it: past
  * it, the process exits 0 at once (a SIGTERM must end the process within
- * seconds whatever is stuck; what was stuck is logged).
+ * seconds whatever is stuck; what was stuck is logged). With
+ * shutdown_on_signal_s set, the watchdog also hears SIGTERM and SIGINT
+ * itself (on a thread of its own, beside the main loop's own handler), so
+ * the deadline starts even if the main loop is wedged and never sees them.
  */
 #ifndef SS_WATCHDOG_H
 #define SS_WATCHDOG_H
@@ -41,6 +44,8 @@ typedef struct {
   double loop_stall_s; /* main loop silent this long: fire (0: not watched) */
   double task_stall_s; /* one task running this long: fire (0: not watched) */
   double check_s;      /* how often to look, e.g. 1 */
+  /* > 0: on SIGTERM or SIGINT, watchdog_shutdown(this) (see above). */
+  double shutdown_on_signal_s;
   WatchdogFireFunc fire; /* NULL: log with g_critical and _exit(status) */
   gpointer fire_user;
 } WatchdogOptions;
@@ -59,7 +64,8 @@ guint watchdog_task_begin(Watchdog *w, const char *what);
 void watchdog_task_end(Watchdog *w, guint token); /* 0 and NULL allowed */
 
 /* The main loop has quit on purpose: stop watching it, and fire with
- * status 0 if the process is still there timeout_s from now. */
+ * status 0 if the process is still there timeout_s from now (or at an
+ * earlier deadline already set). */
 void watchdog_shutdown(Watchdog *w, double timeout_s);
 
 G_END_DECLS

@@ -162,6 +162,35 @@ START_TEST(test_shutdown_deadline)
 }
 END_TEST
 
+/* SIGTERM while the main loop is wedged (nobody iterates the context, so
+ * its own handler would never run): the watchdog hears the signal itself
+ * and exits 0 at the shutdown deadline. */
+START_TEST(test_signal_with_wedged_loop)
+{
+  GMainContext *ctx = g_main_context_new();
+  Fired f = { 0 };
+  WatchdogOptions o = {
+    .check_s = 0.1, .shutdown_on_signal_s = 1.0, .fire = on_fire,
+    .fire_user = &f,
+  };
+  Watchdog *w = watchdog_new(ctx, &o);
+  gint64 t0;
+  g_usleep(300000);
+  ck_assert_int_eq(fired(&f), 0);
+  t0 = g_get_monotonic_time();
+  ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+  ck_assert(wait_fired(&f, 30));
+  ck_assert_int_eq(f.status, 0);
+  ck_assert_msg(strstr(f.why, "shutdown") != NULL, "why: %s", f.why);
+  ck_assert_msg(f.at_us - t0 >= 900000, "fired %.2f s after SIGTERM",
+                (f.at_us - t0) / 1e6);
+  printf("signal: %s, %.2f s after SIGTERM\n", f.why, (f.at_us - t0) / 1e6);
+  watchdog_free(w);
+  g_main_context_unref(ctx);
+  g_free(f.why);
+}
+END_TEST
+
 /* The whole process stopped (as `docker pause` or SIGSTOP do) for longer
  * than the loop threshold: nothing was stuck, so nothing fires on resume.
  * In a child process, which the test stops and continues; the child's loop
@@ -226,6 +255,7 @@ watchdog_suite(void)
   tcase_add_test(tc, test_task_stall);
   tcase_add_test(tc, test_shutdown_deadline);
   tcase_add_test(tc, test_pause_not_counted);
+  tcase_add_test(tc, test_signal_with_wedged_loop);
   suite_add_tcase(s, tc);
   return s;
 }
