@@ -550,7 +550,9 @@ thread_main(gpointer user)
         continue;
       }
     }
+    gboolean up_before = m->session_up;
     int rc = mosquitto_loop(m->mosq, LOOP_TIMEOUT_MS, 1);
+    int err = errno; /* for MOSQ_ERR_ERRNO, before anything else runs */
     if (m->session_up && !was_up)
       on_session_start(m);
     was_up = m->session_up;
@@ -563,8 +565,12 @@ thread_main(gpointer user)
         g_mutex_unlock(&m->lock);
         if (rc == MOSQ_ERR_ERRNO || !had_error || m->lib_error)
           set_error_detailed(m, "connection failed",
-                             rc == MOSQ_ERR_ERRNO ? g_strerror(errno)
+                             rc == MOSQ_ERR_ERRNO ? g_strerror(err)
                                                   : mosquitto_strerror(rc));
+        /* An attempt that failed on the way (refused port, TLS); a refused
+         * CONNACK and a lost session are counted by the callbacks. */
+        if (!up_before)
+          __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
       }
       mosquitto_disconnect(m->mosq);
       m->has_socket = FALSE;

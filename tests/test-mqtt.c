@@ -913,6 +913,44 @@ START_TEST(test_wrong_password)
 }
 END_TEST
 
+/* Nothing listens on the broker's port: the server starts and serves all
+ * the same, and says why MQTT is down. */
+START_TEST(test_no_broker)
+{
+  if (!have_everything())
+    return;
+  g_autofree char *dir = new_dir("no broker");
+  g_autofree char *key = mqtt_key(free_port(), NULL);
+  Server s;
+  server_start(&s, dir, key, 5);
+  gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  char *err = NULL;
+  json_int_t failures = 0;
+  while (g_get_monotonic_time() < deadline) {
+    json_t *m = mqtt_stats(&s);
+    ck_assert(json_is_false(json_object_get(m, "connected")));
+    const char *e = json_string_value(json_object_get(m, "last_error"));
+    failures = json_integer_value(json_object_get(m, "connect_failures"));
+    g_free(err);
+    err = e ? g_strdup(e) : NULL;
+    json_decref(m);
+    if (err && failures >= 2)
+      break;
+    g_usleep(100 * 1000);
+  }
+  printf("no broker: last_error \"%s\" after %lld attempts\n", err,
+         (long long)failures);
+  ck_assert_msg(err && strstr(err, "refused"), "%s", err);
+  ck_assert_int_ge(failures, 2);
+  g_free(err);
+  /* Predictions go on. */
+  guint64 n0 = frames_inferred(&s);
+  g_usleep(1500 * 1000);
+  ck_assert_uint_gt(frames_inferred(&s), n0);
+  server_stop(&s, SIGTERM);
+}
+END_TEST
+
 static json_t *
 stream_get(Server *s)
 {
@@ -1254,6 +1292,7 @@ mqtt_suite(void)
   tcase_add_test(tc, test_broker_restart);
   tcase_add_loop_test(tc, test_wrong_password, 0, 2);
   tcase_add_test(tc, test_commands);
+  tcase_add_test(tc, test_no_broker);
   tcase_add_test(tc, test_tls);
   suite_add_tcase(s, tc);
   return s;
