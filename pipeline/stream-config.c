@@ -102,6 +102,7 @@ stream_config_init(StreamConfig *c)
   c->rtsp_latency_ms = 200;
   c->resize_mode = 0;
   c->realtime = TRUE;
+  c->roi = STREAM_ROI_FULL;
 }
 
 void
@@ -732,6 +733,8 @@ stream_config_validate(const StreamConfig *c, GError **error)
   if (!in_range(c->max_fps, 0.0, MAX_FPS_LIMIT))
     return fail(error, "max_fps: %g is out of range 0 .. %g (0 = unlimited)",
                 c->max_fps, MAX_FPS_LIMIT);
+  if (!stream_roi_validate(&c->roi, "roi", error))
+    return FALSE;
   if (c->top_k < 1 || c->top_k > TOP_K_MAX)
     return fail(error, "top_k: %d is out of range 1 .. %d", c->top_k,
                 TOP_K_MAX);

@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "alert-rule.h"
+#include "roi.h"
 
 G_BEGIN_DECLS
 
@@ -60,6 +61,8 @@ typedef struct {
   AlertRule *alerts;       /* owned, n_alerts of them (0..ALERT_RULES_MAX):
                             * when a class starts and stops (alert-rule.h) */
   guint n_alerts;
+  StreamRoi roi;           /* the part of the frame the model sees;
+                            * default the whole frame */
 } StreamConfig;
 
 /* "auto"/"tcp"/"udp" and "all"/"keyframes" (static strings), and back;

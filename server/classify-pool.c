@@ -136,16 +136,21 @@ count_bad_image(ClassifyPool *p)
   g_mutex_unlock(&p->lock);
 }
 
-int
-classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
-                  struct prediction *out, ClassifyInfo *info,
-                  GError **error)
+/* Decode within the budget, then classify (features NULL) or embed. */
+static int
+decode_and_run(ClassifyPool *p, const guint8 *data, gsize len,
+               const StreamRoi *roi, int k, struct prediction *out,
+               float *features, int n_features, ClassifyInfo *info,
+               GError **error)
 {
   RgbImage img;
   ClassifyInfo ci = { 0 };
   gint64 t0 = g_get_monotonic_time();
+  /* A JPEG is DCT-scaled to about the model's side; with an ROI, so that
+   * the ROI (not the whole image) keeps about that many pixels. */
+  int target_side = stream_roi_decode_side(roi, p->target_side);
   /* One image may use the whole budget, never more. */
-  const ImageDecodeOptions opts = { .target_side = p->target_side,
+  const ImageDecodeOptions opts = { .target_side = target_side,
                                     .max_memory_bytes = p->budget };
   ImageDecodeInfo di;
   if (!image_decode_probe(data, len, &opts, &di, error)) {
@@ -166,7 +171,14 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
     classify_pool_budget_release(p, di.memory_bytes);
     return -1;
   }
-  int n = image_classifier_run(c, &img, IMAGE_CLASSIFY_DEFAULT_CROP, k, out);
+  const RgbImage view = roi ? stream_roi_image_view(roi, &img) : img;
+  int n;
+  if (features)
+    n = image_classifier_embed(c, &view, 1.0f, features, n_features);
+  else
+    n = image_classifier_run(c, &view,
+                             roi ? 1.0f : IMAGE_CLASSIFY_DEFAULT_CROP, k,
+                             out);
   release(p, c);
   gint64 t2 = g_get_monotonic_time();
   ci.image_width = img.width;
@@ -177,15 +189,52 @@ classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
   classify_pool_budget_release(p, di.memory_bytes);
   if (n < 0) {
     g_set_error(error, IMAGE_CLASSIFY_ERROR, IMAGE_CLASSIFY_ERROR_ENGINE,
-                "classification failed (bad arguments)");
+                features ? "embedding failed (the model has no pooled "
+                           "features)"
+                         : "classification failed (bad arguments)");
     return -1;
   }
   g_mutex_lock(&p->lock);
-  p->stats.requests++;
+  if (features)
+    p->stats.embeds++;
+  else
+    p->stats.requests++;
   g_mutex_unlock(&p->lock);
   if (info)
     *info = ci;
   return n;
+}
+
+int
+classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
+                  struct prediction *out, ClassifyInfo *info,
+                  GError **error)
+{
+  return decode_and_run(p, data, len, NULL, k, out, NULL, 0, info, error);
+}
+
+int
+classify_pool_run_roi(ClassifyPool *p, const guint8 *data, gsize len,
+                      const StreamRoi *roi, int k, struct prediction *out,
+                      ClassifyInfo *info, GError **error)
+{
+  return decode_and_run(p, data, len, roi, k, out, NULL, 0, info, error);
+}
+
+int
+classify_pool_embed(ClassifyPool *p, const guint8 *data, gsize len,
+                    const StreamRoi *roi, float *features, int n,
+                    ClassifyInfo *info, GError **error)
+{
+  g_return_val_if_fail(features != NULL, -1);
+  return decode_and_run(p, data, len, roi, 0, NULL, features, n, info,
+                        error);
+}
+
+int
+classify_pool_feature_len(const ClassifyPool *p)
+{
+  return engine_feature_len(p->engine);
 }
 
 void

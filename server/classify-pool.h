@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "image-decode.h"
 #include "predict.h"
+#include "roi.h"
 
 G_BEGIN_DECLS
 
@@ -46,6 +47,7 @@ typedef struct {
 
 typedef struct {
   guint64 requests;   /* classifications done */
+  guint64 embeds;     /* feature vectors computed (classify_pool_embed) */
   guint64 bad_images; /* uploads the decoder refused */
   guint classifiers;  /* created so far (<= max) */
   guint64 budget_refusals;     /* uploads refused with BUSY */
@@ -70,6 +72,24 @@ void classify_pool_free(ClassifyPool *p); /* NULL is allowed */
 int classify_pool_run(ClassifyPool *p, const guint8 *data, gsize len, int k,
                       struct prediction *out, ClassifyInfo *info,
                       GError **error);
+
+/* As classify_pool_run, on the region roi of the image (NULL: the whole
+ * image, with the TF evaluation crop; with an ROI the ROI is resized whole,
+ * as a stream's frame is). */
+int classify_pool_run_roi(ClassifyPool *p, const guint8 *data, gsize len,
+                          const StreamRoi *roi, int k, struct prediction *out,
+                          ClassifyInfo *info, GError **error);
+
+/* The model's pooled features of an encoded image, L2-normalised
+ * (engine_run_features): the whole image, or its region roi (NULL: whole),
+ * resized to the model input without a crop, as a stream's frame is. n is
+ * the room in features (classify_pool_feature_len). Returns the number
+ * written, or -1 with the errors of classify_pool_run. */
+int classify_pool_embed(ClassifyPool *p, const guint8 *data, gsize len,
+                        const StreamRoi *roi, float *features, int n,
+                        ClassifyInfo *info, GError **error);
+/* engine_feature_len of the pool's engine. */
+int classify_pool_feature_len(const ClassifyPool *p);
 
 void classify_pool_stats(ClassifyPool *p, ClassifyPoolStats *out);
 

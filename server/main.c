@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd-classify.h"
+#include "cmd-embed.h"
 #include "serve.h"
 
 #ifndef SS_VERSION
@@ -21,6 +22,8 @@ static const struct command commands[] = {
     cmd_serve },
   { "classify", "classify still images (JPEG, PNG, BMP) with a model",
     cmd_classify },
+  { "embed", "print the pooled features of still images (JSON lines)",
+    cmd_embed },
   { "healthcheck", "exit 0 if the server answers GET /healthz (for Docker)",
     cmd_healthcheck },
 };

@@ -1,4 +1,5 @@
 #include "routes.h"
+#include "routes-internal.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -24,9 +25,6 @@
  * have, so that one request can read a whole ring. */
 #define ROUTES_HISTORY_LIMIT_MAX 10000
 #define ROUTES_HISTORY_LIMIT_DEFAULT 10
-/* Longest path segment taken as a stream id (ids are at most 64 bytes; a
- * longer segment cannot name a stream). */
-#define ROUTES_ID_MAX 64
 #define SHA256_LEN 32
 /* POST /api/v1/classify: ?top_k= default. */
 #define ROUTES_CLASSIFY_TOP_K_DEFAULT 5
@@ -103,19 +101,6 @@ struct Routes {
   /* Atomic. */
   guint64 n_ok, n_client_errors, n_server_errors;
   gint64 last_encode_warn_us;
-};
-
-/* Deferred work: a snapshot or a classification. */
-typedef void (*RouteWorkFunc)(RouteWork *w, RouteResponse *resp);
-struct RouteWork {
-  RouteWorkFunc run;
-  Routes *r;
-  char id[ROUTES_ID_MAX + 1]; /* snapshot: the stream */
-  guint max_width;            /* snapshot: ?width= */
-  int top_k;                  /* classify */
-  const guint8 *data;         /* classify: the image (in the request body) */
-  gsize data_len;
-  gint64 created_us;
 };
 
 /* ---- responses ---- */
@@ -1102,6 +1087,38 @@ route_work_free(RouteWork *w)
   g_free(w);
 }
 
+/* ---- for the handler files beside this one (routes-internal.h) ---- */
+
+RouteWork *
+routes_work_new(Routes *r, RouteWorkFunc run)
+{
+  return work_new(r, run);
+}
+
+const char *
+routes_query_get(const RouteRequest *req, const char *name)
+{
+  return query_get(req, name);
+}
+
+void
+routes_resp_json(RouteResponse *resp, guint status, json_t *v)
+{
+  resp_json(resp, status, v);
+}
+
+ClassifyPool *
+routes_classify_pool(Routes *r)
+{
+  return r->classify;
+}
+
+const struct ss_engine *
+routes_engine(Routes *r)
+{
+  return r->engine;
+}
+
 void
 route_work_run(RouteWork *w, RouteResponse *resp)
 {
@@ -1172,6 +1189,28 @@ h_snapshot(Routes *r, const RouteRequest *req, const char *id,
   resp->work = w;
 }
 
+void
+routes_resp_upload_error(Routes *r, RouteResponse *resp, const GError *e,
+                         const char *what)
+{
+  if (g_error_matches(e, IMAGE_DECODE_ERROR, IMAGE_DECODE_ERROR_TOO_LARGE)) {
+    resp_error(resp, 413, "payload_too_large", "%s", e->message);
+  } else if (g_error_matches(e, IMAGE_DECODE_ERROR,
+                             IMAGE_DECODE_ERROR_UNSUPPORTED)) {
+    resp_error(resp, 415, "unsupported_image", "%s", e->message);
+  } else if (e->domain == IMAGE_DECODE_ERROR) {
+    resp_error(resp, 400, "invalid_image", "%s", e->message);
+  } else if (g_error_matches(e, CLASSIFY_POOL_ERROR,
+                             CLASSIFY_POOL_ERROR_BUSY)) {
+    limit_log_hit(r->limits, LIMIT_DECODE_MEMORY, e->message);
+    resp_error(resp, 503, "unavailable", "%s", e->message);
+    resp_header(resp, "Retry-After", ROUTES_RETRY_DECODE_S);
+  } else {
+    g_warning("http: %s: %s", what, e->message);
+    resp_error(resp, 500, "internal", "%s", e->message);
+  }
+}
+
 static void
 work_classify(RouteWork *w, RouteResponse *resp)
 {
@@ -1180,26 +1219,11 @@ work_classify(RouteWork *w, RouteResponse *resp)
   struct prediction top[POOL_MAX_TOP_K];
   ClassifyInfo info;
   gint64 start = g_get_monotonic_time();
-  int n = classify_pool_run(r->classify, w->data, w->data_len, w->top_k, top,
-                            &info, &e);
+  int n = classify_pool_run_roi(r->classify, w->data, w->data_len,
+                                w->has_roi ? &w->roi : NULL, w->top_k, top,
+                                &info, &e);
   if (n < 0) {
-    if (g_error_matches(e, IMAGE_DECODE_ERROR,
-                        IMAGE_DECODE_ERROR_TOO_LARGE)) {
-      resp_error(resp, 413, "payload_too_large", "%s", e->message);
-    } else if (g_error_matches(e, IMAGE_DECODE_ERROR,
-                               IMAGE_DECODE_ERROR_UNSUPPORTED)) {
-      resp_error(resp, 415, "unsupported_image", "%s", e->message);
-    } else if (e->domain == IMAGE_DECODE_ERROR) {
-      resp_error(resp, 400, "invalid_image", "%s", e->message);
-    } else if (g_error_matches(e, CLASSIFY_POOL_ERROR,
-                               CLASSIFY_POOL_ERROR_BUSY)) {
-      limit_log_hit(r->limits, LIMIT_DECODE_MEMORY, e->message);
-      resp_error(resp, 503, "unavailable", "%s", e->message);
-      resp_header(resp, "Retry-After", ROUTES_RETRY_DECODE_S);
-    } else {
-      g_warning("http: classify: %s", e->message);
-      resp_error(resp, 500, "internal", "%s", e->message);
-    }
+    routes_resp_upload_error(r, resp, e, "classify");
     g_error_free(e);
     return;
   }
@@ -1258,6 +1282,59 @@ raw_image_body(const char *ct, const guint8 *body, gsize len)
          g_ascii_strncasecmp(ct, "application/octet-stream", 24) == 0;
 }
 
+gboolean
+routes_upload_image(Routes *r, const RouteRequest *req, RouteResponse *resp,
+                    const guint8 **out_data, gsize *out_len)
+{
+  if (req->body_too_large) {
+    resp_too_large(r, resp);
+    return FALSE;
+  }
+  const guint8 *data = req->body;
+  gsize len = req->body_len;
+  if (multipart_is_form_data(req->content_type)) {
+    GError *e = NULL;
+    if (!multipart_first_file(req->content_type, req->body, req->body_len,
+                              &data, &len, NULL, &e)) {
+      resp_error(resp, 400, "invalid_argument", "%s", e->message);
+      g_error_free(e);
+      return FALSE;
+    }
+  } else if (!raw_image_body(req->content_type, req->body, req->body_len)) {
+    resp_error(resp, 415, "unsupported_media_type",
+               "Content-Type: send the image itself (image/jpeg, image/png, "
+               "application/octet-stream) or multipart/form-data with a file "
+               "part");
+    return FALSE;
+  }
+  if (!data || len == 0) {
+    resp_error(resp, 400, "invalid_image",
+               "request body: empty (expected a JPEG or PNG image)");
+    return FALSE;
+  }
+  *out_data = data;
+  *out_len = len;
+  return TRUE;
+}
+
+gboolean
+routes_query_roi(const RouteRequest *req, RouteResponse *resp, gboolean *has,
+                 StreamRoi *roi)
+{
+  const char *s = query_get(req, "roi");
+  *has = FALSE;
+  if (!s)
+    return TRUE;
+  GError *e = NULL;
+  if (!stream_roi_parse(s, "roi", roi, &e)) {
+    resp_error(resp, 400, "invalid_argument", "%s", e->message);
+    g_error_free(e);
+    return FALSE;
+  }
+  *has = TRUE;
+  return TRUE;
+}
+
 static void
 h_classify(Routes *r, const RouteRequest *req, const char *id,
            RouteResponse *resp)
@@ -1269,36 +1346,20 @@ h_classify(Routes *r, const RouteRequest *req, const char *id,
                "1..%d", POOL_MAX_TOP_K);
     return;
   }
-  if (req->body_too_large) {
-    resp_too_large(r, resp);
+  gboolean has_roi;
+  StreamRoi roi;
+  if (!routes_query_roi(req, resp, &has_roi, &roi))
     return;
-  }
-  const guint8 *data = req->body;
-  gsize len = req->body_len;
-  if (multipart_is_form_data(req->content_type)) {
-    GError *e = NULL;
-    if (!multipart_first_file(req->content_type, req->body, req->body_len,
-                              &data, &len, NULL, &e)) {
-      resp_error(resp, 400, "invalid_argument", "%s", e->message);
-      g_error_free(e);
-      return;
-    }
-  } else if (!raw_image_body(req->content_type, req->body, req->body_len)) {
-    resp_error(resp, 415, "unsupported_media_type",
-               "Content-Type: send the image itself (image/jpeg, image/png, "
-               "application/octet-stream) or multipart/form-data with a file "
-               "part");
+  const guint8 *data;
+  gsize len;
+  if (!routes_upload_image(r, req, resp, &data, &len))
     return;
-  }
-  if (!data || len == 0) {
-    resp_error(resp, 400, "invalid_image",
-               "request body: empty (expected a JPEG or PNG image)");
-    return;
-  }
   RouteWork *w = work_new(r, work_classify);
   w->top_k = (int)k;
   w->data = data;
   w->data_len = len;
+  w->has_roi = has_roi;
+  w->roi = roi;
   resp->work = w;
 }
 
@@ -1415,6 +1476,7 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
   classify_pool_stats(r->classify, &cs);
   json_t *cl = json_object();
   json_object_set_new(cl, "requests", json_integer((json_int_t)cs.requests));
+  json_object_set_new(cl, "embeds", json_integer((json_int_t)cs.embeds));
   json_object_set_new(cl, "bad_images",
                       json_integer((json_int_t)cs.bad_images));
   json_object_set_new(cl, "classifiers", json_integer(cs.classifiers));
@@ -1824,6 +1886,7 @@ static const Route route_table[] = {
   { "GET", "/api/v1/streams/*/snapshot.jpg", h_snapshot, ROUTE_QUERY_TOKEN },
   { "GET", "/api/v1/events", h_events, ROUTE_QUERY_TOKEN },
   { "POST", "/api/v1/classify", h_classify, 0 },
+  { "POST", "/api/v1/embed", routes_h_embed, 0 },
   /* The dashboard: public, so that the page can ask for the token. */
   { "GET", "/", static_files_route, ROUTE_PUBLIC },
   { "GET", "/static/*", static_files_route, ROUTE_PUBLIC },
