@@ -157,6 +157,8 @@ def measure_net(spec, a, out):
     st, onnx = base + ".safetensors", base + ".onnx"
     ref = np.fromfile(base + ".logits.f32", "<f4")
     r = {"net": name, "arch": arch, "alpha": alpha, "resolution": res}
+    if a.tflite.get(spec):
+        r["tflite"] = a.tflite[spec]
 
     # Same network in all three: compare each runtime's logits on one input
     # with PyTorch eager's.
@@ -190,18 +192,28 @@ def measure_net(spec, a, out):
                                f"difference| {bad} > {SAME_NETWORK_TOL}")
 
         # Latency, alternating.
-        lat = {"ours": [], "ort": [], "torchscript": [], "eager": []}
-        rounds = {"ours": [], "ort": [], "torchscript": [], "eager": []}
+        lat = {"ours": [], "ort": [], "torchscript": [], "eager": [],
+               "int": [], "int_fp32": []}
+        rounds = {k: [] for k in lat}
 
         def add(key, samples):
             lat[key] += samples
             rounds[key].append(median(samples))
 
+        qfile = a.tflite.get(spec)
         for i in range(a.rounds):
             add("ours", run_ours(a.bench, [
                 "--model", st, "--runs", str(a.runs), "--warmup",
                 str(a.warmup), "--duration", "0", "--samples"])
                 ["latency_samples_ms"])
+            if qfile:
+                # The quantised file of this architecture: our integer
+                # engine, then our float engine on the same file.
+                for key, extra in (("int", []), ("int_fp32", ["--fp32"])):
+                    add(key, run_ours(a.bench, [
+                        "--model", qfile, "--runs", str(a.runs), "--warmup",
+                        str(a.warmup), "--duration", "0", "--samples"]
+                        + extra)["latency_samples_ms"])
             add("ort", ort_a.call(op="latency", runs=a.runs,
                                   warmup=a.warmup)["samples_ms"])
             add("torchscript", torch_latency(ts, x, a.runs, a.warmup))
@@ -219,10 +231,20 @@ def measure_net(spec, a, out):
         if a.tp_rounds > 0:
             ort_b = OrtWorker(onnx, base + ".input.nchw.f32")
             tp = {"ours": [], "ort": []}
+            if qfile:
+                tp.update({"int": [], "int_1": [], "int_fp32": []})
             for i in range(a.tp_rounds):
                 tp["ours"].append(run_ours(a.bench, [
                     "--model", st, "--runs", "0", "--threads", "2",
                     "--duration", str(a.tp_duration)])["throughput_ips"])
+                if qfile:
+                    for key, extra in (("int", ["--threads", "2"]),
+                                       ("int_1", ["--threads", "1"]),
+                                       ("int_fp32", ["--threads", "2",
+                                                     "--fp32"])):
+                        tp[key].append(run_ours(a.bench, [
+                            "--model", qfile, "--runs", "0", "--duration",
+                            str(a.tp_duration)] + extra)["throughput_ips"])
                 start = time.time() * 1e3 + 500.0
                 for w in (ort_a, ort_b):
                     w.send(op="throughput", start_at_ms=start,
@@ -293,6 +315,33 @@ def md_tables(results, meta):
             out.append(f"| {pretty_net(r)} | {tp['ours']['median']:.1f} | "
                        f"{tp['ort']['median']:.1f} | "
                        f"{tp['ours']['median'] / tp['ort']['median']:.2f}x |")
+    qrows = [r for r in results if r.get("tflite")]
+    if qrows:
+        out.append("")
+        out.append("Quantised TFLite files of the same architectures (real "
+                   "weights): our integer engine vs our float engine on the "
+                   "same file vs ONNX Runtime fp32 (the random-weight "
+                   "network above); latency ms (median / p90, same "
+                   "alternating rounds), throughput images/s:")
+        out.append("")
+        out.append("| network (file) | integer | float, same file | ORT "
+                   "fp32 | int / float | int / ORT | int 1 thread img/s | "
+                   "int 2 workers img/s | 2 workers / 1 |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in qrows:
+            lat = r["latency_ms"]
+            tp = r.get("throughput_ips", {})
+            t1 = tp.get("int_1", {}).get("median")
+            t2 = tp.get("int", {}).get("median")
+            tps = (f"{t1:.1f} | {t2:.1f} | {t2 / t1:.2f}x" if t1 and t2
+                   else "- | - | -")
+            out.append(
+                f"| {pretty_net(r)} ({os.path.basename(r['tflite'])}) | "
+                f"{mp(lat['int'])} | {mp(lat['int_fp32'])} | "
+                f"{mp(lat['ort'])} | "
+                f"{lat['int']['median'] / lat['int_fp32']['median']:.2f}x | "
+                f"{lat['int']['median'] / lat['ort']['median']:.2f}x | "
+                f"{tps} |")
     out.append("")
     out.append("Same network check, max |logit difference| vs PyTorch eager "
                "on one random input (logits std about 0.3):")
@@ -324,9 +373,24 @@ def main():
                     help="alternating throughput rounds (0 skips)")
     ap.add_argument("--tp-duration", type=float, default=2.0,
                     help="seconds per throughput run (default 2)")
+    ap.add_argument("--tflite", action="append", default=[],
+                    metavar="ARCH:ALPHA:RES=FILE",
+                    help="also time this quantised .tflite of that network "
+                         "(integer engine, and --fp32 on it) in the same "
+                         "rounds; the network is added to the list")
     ap.add_argument("nets", nargs="*", default=list(DEFAULT_NETS),
                     help="ARCH:ALPHA:RES (default: %s)" % " ".join(DEFAULT_NETS))
     a = ap.parse_args()
+    tfl = {}
+    for item in a.tflite:
+        spec, sep, path = item.partition("=")
+        if not sep or not path:
+            ap.error(f"--tflite {item}: expected ARCH:ALPHA:RES=FILE")
+        tfl[spec] = path
+    a.tflite = tfl
+    for spec in tfl:
+        if spec not in a.nets:
+            a.nets.append(spec)
     if a.rounds < 1 or a.runs < 1:
         ap.error("--rounds and --runs must be at least 1")
     # One thread for PyTorch's intra-op and inter-op pools, before any work.

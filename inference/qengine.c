@@ -286,7 +286,7 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
     case LAYER_DWCONV:
       s->kind = QS_DW;
       s->packed_off = packed;
-      packed += round_up(qk_dw_packed_size((size_t)l->cout,
+      packed += round_up(q->ops->dw_packed_size((size_t)l->cout,
                                            (size_t)l->kh * l->kw),
                          ALIGN);
       rc = setup_requant(s, m, arith, err);
@@ -314,7 +314,7 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
                         layer_weight_count(l) / (size_t)l->cout, l->qw->w,
                         l->qw->bias, s->in_zp, q->packed + s->packed_off);
     else if (s->kind == QS_DW)
-      qk_dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->qw->w,
+      q->ops->dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->qw->w,
                  l->qw->bias, q->packed + s->packed_off);
   }
   return 0;
@@ -479,15 +479,25 @@ run_conv(const struct qengine *q, const struct qstep *s, const uint8_t *in,
   for (int y = 0; y < ov->h; y++) {
     for (int x = 0; x < ov->w; x++) {
       uint8_t *c = col + (size_t)x * k;
+      const int ix0 = x * l->stride - l->pad_left;
+      const bool cols_inside = ix0 >= 0 && ix0 + l->kw <= iv->w;
       for (int ky = 0; ky < l->kh; ky++) {
         int iy = y * l->stride + ky - l->pad_top;
-        for (int kx = 0; kx < l->kw; kx++) {
-          int ix = x * l->stride + kx - l->pad_left;
-          uint8_t *d = c + ((size_t)ky * l->kw + kx) * cin;
-          if (iy < 0 || iy >= iv->h || ix < 0 || ix >= iv->w)
-            memset(d, s->in_zp, cin);
-          else
-            memcpy(d, in + ((size_t)iy * iv->w + ix) * cin, cin);
+        uint8_t *d = c + (size_t)ky * l->kw * cin;
+        if (iy < 0 || iy >= iv->h) {
+          memset(d, s->in_zp, (size_t)l->kw * cin);
+        } else if (cols_inside) { /* the kw pixels are contiguous */
+          memcpy(d, in + ((size_t)iy * iv->w + ix0) * cin,
+                 (size_t)l->kw * cin);
+        } else {
+          for (int kx = 0; kx < l->kw; kx++) {
+            int ix = ix0 + kx;
+            if (ix < 0 || ix >= iv->w)
+              memset(d + (size_t)kx * cin, s->in_zp, cin);
+            else
+              memcpy(d + (size_t)kx * cin,
+                     in + ((size_t)iy * iv->w + ix) * cin, cin);
+          }
         }
       }
     }

@@ -200,6 +200,11 @@ dw_case(struct tu_rng *r, size_t c, size_t in_w, size_t k, size_t stride,
   struct qk_requant rq;
   random_rq(r, c, mode, scale, mult, shift, &rq);
   qk_dw_pack(c, taps, w, bias, packed);
+  const struct qk_ops *opt = table(0);
+  void *opt_packed =
+      aligned_alloc(64, (opt->dw_packed_size(c, taps) + 63) / 64 * 64);
+  ck_assert(opt_packed != NULL);
+  opt->dw_pack(c, taps, w, bias, opt_packed);
   const uint8_t *rows[8];
   for (size_t ky = 0; ky < k; ky++)
     rows[ky] = rows_mem + ky * in_w * c;
@@ -209,13 +214,13 @@ dw_case(struct tu_rng *r, size_t c, size_t in_w, size_t k, size_t stride,
     rows[k - 1] = NULL;
   qk_ops_ref()->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w,
                            in_zp, packed, &rq, o_ref);
-  best()->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w, in_zp,
-                     packed, &rq, o_opt);
+  opt->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w, in_zp,
+                  opt_packed, &rq, o_opt);
   for (size_t i = 0; i < out_w * c; i++)
     ck_assert_msg(o_ref[i] == o_opt[i],
                   "%s dwconv c%zu w%zu k%zu s%zu pad%zu null%d zp%d: byte "
                   "%zu %u vs ref %u",
-                  best()->isa, c, in_w, k, stride, pad_left, null_row, in_zp,
+                  opt->isa, c, in_w, k, stride, pad_left, null_row, in_zp,
                   i, o_opt[i], o_ref[i]);
   /* one output of the reference against the definition */
   size_t x = out_w - 1, j = c - 1;
@@ -236,6 +241,7 @@ dw_case(struct tu_rng *r, size_t c, size_t in_w, size_t k, size_t stride,
   free(mult);
   free(shift);
   free(packed);
+  free(opt_packed);
   free(o_ref);
   free(o_opt);
 }

@@ -46,3 +46,82 @@ fma_peak_run(uint64_t iters)
   _mm256_storeu_ps(lanes, s);
   return lanes[0] + lanes[7];
 }
+
+/* 16-bit multiply-add peak: 12 chains of vpmaddwd + vpaddd, the pair the
+ * integer engine's AVX2 kernels issue for every 16 multiply-adds (products
+ * of int16 pairs summed into int32 lanes). Values stay bounded: the sums
+ * wrap harmlessly in int32. */
+float
+madd16_peak_run(uint64_t iters)
+{
+  const __m256i b = _mm256_set1_epi16(-2);
+  __m256i x0 = _mm256_set1_epi32(0), x1 = _mm256_set1_epi32(1);
+  __m256i x2 = _mm256_set1_epi32(2), x3 = _mm256_set1_epi32(3);
+  __m256i x4 = _mm256_set1_epi32(4), x5 = _mm256_set1_epi32(5);
+  __m256i x6 = _mm256_set1_epi32(6), x7 = _mm256_set1_epi32(7);
+  __m256i x8 = _mm256_set1_epi32(8), x9 = _mm256_set1_epi32(9);
+  __m256i x10 = _mm256_set1_epi32(10), x11 = _mm256_set1_epi32(11);
+  for (uint64_t i = 0; i < iters; i++) {
+    /* the multiplicand is the chain itself, so nothing is hoisted */
+    x0 = _mm256_add_epi32(x0, _mm256_madd_epi16(x0, b));
+    x1 = _mm256_add_epi32(x1, _mm256_madd_epi16(x1, b));
+    x2 = _mm256_add_epi32(x2, _mm256_madd_epi16(x2, b));
+    x3 = _mm256_add_epi32(x3, _mm256_madd_epi16(x3, b));
+    x4 = _mm256_add_epi32(x4, _mm256_madd_epi16(x4, b));
+    x5 = _mm256_add_epi32(x5, _mm256_madd_epi16(x5, b));
+    x6 = _mm256_add_epi32(x6, _mm256_madd_epi16(x6, b));
+    x7 = _mm256_add_epi32(x7, _mm256_madd_epi16(x7, b));
+    x8 = _mm256_add_epi32(x8, _mm256_madd_epi16(x8, b));
+    x9 = _mm256_add_epi32(x9, _mm256_madd_epi16(x9, b));
+    x10 = _mm256_add_epi32(x10,
+                           _mm256_madd_epi16(x10, b));
+    x11 = _mm256_add_epi32(x11,
+                           _mm256_madd_epi16(x11, b));
+  }
+  __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(x0, x1),
+                                                _mm256_add_epi32(x2, x3)),
+                               _mm256_add_epi32(_mm256_add_epi32(x4, x5),
+                                                _mm256_add_epi32(x6, x7)));
+  s = _mm256_add_epi32(s, _mm256_add_epi32(_mm256_add_epi32(x8, x9),
+                                           _mm256_add_epi32(x10, x11)));
+  int32_t lanes[8];
+  _mm256_storeu_si256((__m256i *)(void *)lanes, s);
+  return (float)(lanes[0] + lanes[7]);
+}
+
+/* AVX-VNNI peak: 12 chains of vpdpbusd (4 byte products per int32 lane,
+ * the integer engine's GEMM on CPUs that have it). */
+__attribute__((target("avxvnni"))) float
+dpbusd_peak_run(uint64_t iters)
+{
+  const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-2);
+  __m256i x0 = _mm256_set1_epi32(0), x1 = _mm256_set1_epi32(1);
+  __m256i x2 = _mm256_set1_epi32(2), x3 = _mm256_set1_epi32(3);
+  __m256i x4 = _mm256_set1_epi32(4), x5 = _mm256_set1_epi32(5);
+  __m256i x6 = _mm256_set1_epi32(6), x7 = _mm256_set1_epi32(7);
+  __m256i x8 = _mm256_set1_epi32(8), x9 = _mm256_set1_epi32(9);
+  __m256i x10 = _mm256_set1_epi32(10), x11 = _mm256_set1_epi32(11);
+  for (uint64_t i = 0; i < iters; i++) {
+    x0 = _mm256_dpbusd_avx_epi32(x0, a, b);
+    x1 = _mm256_dpbusd_avx_epi32(x1, a, b);
+    x2 = _mm256_dpbusd_avx_epi32(x2, a, b);
+    x3 = _mm256_dpbusd_avx_epi32(x3, a, b);
+    x4 = _mm256_dpbusd_avx_epi32(x4, a, b);
+    x5 = _mm256_dpbusd_avx_epi32(x5, a, b);
+    x6 = _mm256_dpbusd_avx_epi32(x6, a, b);
+    x7 = _mm256_dpbusd_avx_epi32(x7, a, b);
+    x8 = _mm256_dpbusd_avx_epi32(x8, a, b);
+    x9 = _mm256_dpbusd_avx_epi32(x9, a, b);
+    x10 = _mm256_dpbusd_avx_epi32(x10, a, b);
+    x11 = _mm256_dpbusd_avx_epi32(x11, a, b);
+  }
+  __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(x0, x1),
+                                                _mm256_add_epi32(x2, x3)),
+                               _mm256_add_epi32(_mm256_add_epi32(x4, x5),
+                                                _mm256_add_epi32(x6, x7)));
+  s = _mm256_add_epi32(s, _mm256_add_epi32(_mm256_add_epi32(x8, x9),
+                                           _mm256_add_epi32(x10, x11)));
+  int32_t lanes[8];
+  _mm256_storeu_si256((__m256i *)(void *)lanes, s);
+  return (float)(lanes[0] + lanes[7]);
+}

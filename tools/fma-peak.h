@@ -17,4 +17,14 @@ float fma_peak_run(uint64_t iters);
 /* 12 chains x 8 lanes x 2 flops (multiply + add) */
 #define FMA_PEAK_FLOPS_PER_ITER (12 * 8 * 2)
 
+/* The integer engine's peaks, measured the same way (12 independent
+ * chains). madd16: vpmaddwd + vpaddd, 8 lanes x 2 int16 products, 32 ops
+ * (multiply + add) per chain step; needs AVX2. dpbusd: AVX-VNNI vpdpbusd,
+ * 8 lanes x 4 byte products, 64 ops per step; call only when the CPU has
+ * AVX-VNNI (CPUID 7.1 EAX bit 4). */
+float madd16_peak_run(uint64_t iters);
+float dpbusd_peak_run(uint64_t iters);
+#define MADD16_PEAK_OPS_PER_ITER (12 * 8 * 2 * 2)
+#define DPBUSD_PEAK_OPS_PER_ITER (12 * 8 * 4 * 2)
+
 #endif

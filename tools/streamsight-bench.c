@@ -28,6 +28,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "cpu-count.h"
 #include "engine.h"
@@ -161,6 +164,8 @@ usage(FILE *f)
     "                     CPUs)\n"
     "  --duration S       seconds of the throughput run (default 3; 0 skips)\n"
     "  --profile          per-step times and GFLOP/s vs the measured FMA peak\n"
+    "                     (integer engine: GOP/s vs the 16-bit multiply-add\n"
+    "                     peak, and the AVX-VNNI one where the CPU has it)\n"
     "  --json             one JSON object per configuration\n"
     "  --samples          with --json: also every latency sample\n"
     "  -h, --help         this text\n",
@@ -670,6 +675,51 @@ measure_fma_peak_gflops(int trials, double ms)
   return best;
 }
 
+/* The same for the integer engine's instructions (fma-peak.h), in GOP/s:
+ * vpmaddwd + vpaddd (AVX2) or vpdpbusd (AVX-VNNI); 0 when the CPU lacks
+ * them. */
+static double
+measure_int_peak_gops(float (*run)(uint64_t), double ops_per_iter,
+                      int trials, double ms)
+{
+  uint64_t iters = 1u << 14;
+  volatile float sink = 0.0f;
+  for (;;) {
+    double t0 = now_s();
+    sink += run(iters);
+    if ((now_s() - t0) * 1e3 >= ms / 4 || iters >= (1ull << 40))
+      break;
+    iters *= 2;
+  }
+  iters *= 4;
+  double best = 0.0;
+  for (int t = 0; t < trials; t++) {
+    double t0 = now_s();
+    sink += run(iters);
+    double dt = now_s() - t0;
+    best = fmax(best, (double)iters * ops_per_iter / dt * 1e-9);
+  }
+  (void)sink;
+  return best;
+}
+
+static bool
+cpu_has_avxvnni(void)
+{
+#if defined(__x86_64__)
+  unsigned a, b, c, d;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+#else
+  return false;
+#endif
+}
+
+struct peaks {
+  double fma;    /* GFLOP/s */
+  double madd16; /* GOP/s, 16-bit multiply-add */
+  double dpbusd; /* GOP/s, AVX-VNNI; 0 without it */
+};
+
 struct profile {
   int n_steps;
   uint64_t *median_ns; /* per step */
@@ -953,7 +1003,9 @@ print_profile_table(const struct ss_engine *e, const struct profile *p,
   double total_ns = 0, max_gflops = 0;
   uint64_t total_macs = 0;
   printf("  %-3s %-24s %-7s %-26s %9s %9s %8s %6s\n", "#", "step", "kind",
-         "shape (in -> out, k/s)", "MMACs", "ms", "GFLOP/s", "%peak");
+         "shape (in -> out, k/s)", "MMACs", "ms",
+         strcmp(engine_arith_name(e), "integer") ? "GFLOP/s" : "GOP/s",
+         "%peak");
   for (int i = 0; i < p->n_steps; i++) {
     struct engine_step_info si;
     engine_step_info(e, i, &si);
@@ -985,11 +1037,20 @@ print_profile_table(const struct ss_engine *e, const struct profile *p,
     printf("%6s\n", "-");
 }
 
+/* The peak a network's rate is compared with: the FMA peak for the float
+ * engine, the 16-bit multiply-add peak for the integer one. */
+static double
+engine_peak(const struct ss_engine *e, const struct peaks *pk)
+{
+  return strcmp(engine_arith_name(e), "integer") ? pk->fma : pk->madd16;
+}
+
 static void
 print_json(const struct config_desc *c, const struct options *o,
            const struct result *r, const struct ss_engine *e,
-           const struct profile *p, double peak)
+           const struct profile *p, const struct peaks *pk)
 {
+  const double peak = engine_peak(e, pk);
   fputs("{\"arch\": ", stdout);
   json_string(c->arch);
   fputs(", \"name\": ", stdout);
@@ -1027,7 +1088,11 @@ print_json(const struct config_desc *c, const struct options *o,
     printf(", \"images\": %d, \"images_failed\": %d", r->images,
            r->images_failed);
   fputs(", \"fma_peak_gflops\": ", stdout);
-  json_number_or_null(peak, o->profile && peak > 0, 2);
+  json_number_or_null(pk->fma, o->profile && pk->fma > 0, 2);
+  fputs(", \"madd16_peak_gops\": ", stdout);
+  json_number_or_null(pk->madd16, o->profile && pk->madd16 > 0, 2);
+  fputs(", \"dpbusd_peak_gops\": ", stdout);
+  json_number_or_null(pk->dpbusd, o->profile && pk->dpbusd > 0, 2);
   if (o->profile && p->n_steps > 0) {
     double total_ns = 0;
     fputs(", \"profile\": [", stdout);
@@ -1072,8 +1137,10 @@ print_human_header(void)
 static void
 print_human(const struct config_desc *c, const struct options *o,
             const struct result *r, const struct ss_engine *e,
-            const struct profile *p, double peak)
+            const struct profile *p, const struct peaks *pk)
 {
+  const double peak = engine_peak(e, pk);
+  const bool integer = !strcmp(engine_arith_name(e), "integer");
   printf("%-14s %-26.26s ", c->arch, c->name);
   if (c->alpha > 0)
     printf("%5.2f ", (double)c->alpha);
@@ -1100,9 +1167,20 @@ print_human(const struct config_desc *c, const struct options *o,
     print_profile_table(e, p, peak);
     if (peak > 0 && r->n_lat > 0 && r->median_ms > 0) {
       double g = 2.0 * (double)c->macs / (r->median_ms * 1e6);
-      printf("  whole network: %.1f GFLOP/s at the median latency = %.1f%% "
-             "of the measured single-core FMA peak (%.1f GFLOP/s)\n", g,
-             100.0 * g / peak, peak);
+      if (!integer)
+        printf("  whole network: %.1f GFLOP/s at the median latency = "
+               "%.1f%% of the measured single-core FMA peak (%.1f "
+               "GFLOP/s)\n",
+               g, 100.0 * g / peak, peak);
+      else
+        printf("  whole network: %.1f integer GOP/s at the median latency "
+               "= %.1f%% of the measured single-core 16-bit multiply-add "
+               "peak (vpmaddwd+vpaddd, %.1f GOP/s)\n",
+               g, 100.0 * g / peak, peak);
+      if (integer && pk->dpbusd > 0)
+        printf("  (%.1f%% of the AVX-VNNI vpdpbusd peak, %.1f GOP/s; FMA "
+               "peak %.1f GFLOP/s)\n",
+               100.0 * g / pk->dpbusd, pk->dpbusd, pk->fma);
     } else if (peak <= 0) {
       printf("  (no AVX2/FMA on this CPU: peak not measured)\n");
     }
@@ -1140,8 +1218,8 @@ kernels_label(const struct ss_engine *e)
 }
 
 static int
-run_config(struct ss_model *m, const struct options *o, double peak,
-           struct ss_error *err)
+run_config(struct ss_model *m, const struct options *o,
+           const struct peaks *pk, struct ss_error *err)
 {
   struct ss_engine *e = NULL;
   struct result r = { .top1 = NAN, .top5 = NAN };
@@ -1188,9 +1266,9 @@ run_config(struct ss_model *m, const struct options *o, double peak,
   }
 #endif
   if (o->json)
-    print_json(&c, o, &r, e, &p, peak);
+    print_json(&c, o, &r, e, &p, pk);
   else
-    print_human(&c, o, &r, e, &p, peak);
+    print_human(&c, o, &r, e, &p, pk);
   fflush(stdout);
 out:
   free(r.lat_ms);
@@ -1223,9 +1301,19 @@ run_all(const struct options *op)
   int rc;
   /* Best of many short trials: on a shared machine a 2 ms window without a
    * context switch is far likelier than a 100 ms one. */
-  double peak = 0.0;
-  if (o.profile)
-    peak = measure_fma_peak_gflops(FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+  struct peaks pk = { 0 };
+  if (o.profile) {
+    pk.fma = measure_fma_peak_gflops(FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+    if (pk.fma > 0)
+      pk.madd16 = measure_int_peak_gops(madd16_peak_run,
+                                        MADD16_PEAK_OPS_PER_ITER,
+                                        FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+    if (pk.fma > 0 && cpu_has_avxvnni())
+      pk.dpbusd = measure_int_peak_gops(dpbusd_peak_run,
+                                        DPBUSD_PEAK_OPS_PER_ITER,
+                                        FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+  }
+  const struct peaks *peak = &pk;
   struct ss_error err = { 0 };
   if (o.model_path) {
     struct ss_model *m = NULL;

@@ -13,6 +13,7 @@
 #include "qkernels-avx2.h"
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "qkernels-avx2-util.h"
@@ -21,69 +22,6 @@
 /* Longest K whose widened rows fit the kernel's stack buffer. */
 #define QK_AVX2_KMAX 4096
 #define MR 4
-
-/* Requantises 16 sums (two vectors, channels j0..j0+15) to bytes. */
-static inline __m128i
-requant16(__m256i a0, __m256i a1, const struct qk_requant *rq, size_t j0)
-{
-  if (rq->mode == QK_RQ_FP32) {
-    const __m256 lo = _mm256_set1_ps((float)(rq->lo - rq->zp));
-    const __m256 hi = _mm256_set1_ps((float)(rq->hi - rq->zp));
-    const __m256i zp = _mm256_set1_epi32(rq->zp);
-    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0),
-                              _mm256_loadu_ps(rq->scale + j0));
-    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1),
-                              _mm256_loadu_ps(rq->scale + j0 + 8));
-    f0 = _mm256_min_ps(_mm256_max_ps(f0, lo), hi);
-    f1 = _mm256_min_ps(_mm256_max_ps(f1, lo), hi);
-    __m256i y0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), zp);
-    __m256i y1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), zp);
-    /* 0..255 after the clamp: the saturating packs change nothing */
-    __m256i p16 = _mm256_packs_epi32(y0, y1); /* lanes: 0-3 8-11 4-7 12-15 */
-    p16 = _mm256_permute4x64_epi64(p16, 0xd8);
-    return _mm_packus_epi16(_mm256_castsi256_si128(p16),
-                            _mm256_extracti128_si256(p16, 1));
-  }
-  int32_t acc[16];
-  uint8_t out[16];
-  _mm256_storeu_si256((__m256i *)(void *)acc, a0);
-  _mm256_storeu_si256((__m256i *)(void *)(acc + 8), a1);
-  for (int j = 0; j < 16; j++)
-    out[j] = qk_requant_one(acc[j], rq, j0 + (size_t)j);
-  return _mm_loadu_si128((const __m128i *)(const void *)out);
-}
-
-/* Stores the first n (1..16) bytes of v. */
-static inline void
-store_n(uint8_t *dst, __m128i v, size_t n)
-{
-  if (n == 16) {
-    _mm_storeu_si128((__m128i *)(void *)dst, v);
-    return;
-  }
-  uint8_t tmp[16];
-  _mm_storeu_si128((__m128i *)(void *)tmp, v);
-  memcpy(dst, tmp, n);
-}
-
-void
-qk_avx2_requant_store(__m256i a0, __m256i a1, const struct qk_requant *rq,
-                      size_t j0, size_t nn, uint8_t *dst)
-{
-  __m128i y;
-  /* the scale array ends at the last channel: a short block reads its
-   * scales through a full copy */
-  if (nn == 16 || rq->mode != QK_RQ_FP32) {
-    y = requant16(a0, a1, rq, j0);
-  } else {
-    float sc[16] = { 0 };
-    memcpy(sc, rq->scale + j0, nn * sizeof *sc);
-    struct qk_requant t = *rq;
-    t.scale = sc;
-    y = requant16(a0, a1, &t, 0);
-  }
-  store_n(dst, y, nn);
-}
 
 /* Widens row a (k bytes) to int16, with one zero past k for an odd k. */
 static void
@@ -163,6 +101,52 @@ qk_gemm__avx2(size_t m, size_t n, size_t k, const uint8_t *in,
   }
 }
 
+/* ---- depthwise ----
+ *
+ * "qdw2" layout, per block of QK_DW_CB = 16 channels (zero-padded):
+ *   16 int32 bias[c0 + j]
+ *   TP = ceil(T/2) tap pairs, each 32 int16: for the lanes of vpunpcklwd
+ *   (channels 0-3 and 8-11) then of vpunpckhwd (4-7 and 12-15), the pair
+ *   w[2p][c], w[2p+1][c] (0 for the missing tap of an odd T)
+ * so that a pair of taps is two vpmaddwd on the interleaved inputs, each
+ * product at most 255 * 255 and each pair sum < 2^31 (exact). */
+
+/* Channel of lane L (0..7) of the low and high unpack halves. */
+static size_t
+lane_ch(int half, size_t lane)
+{
+  return (half ? 4 : 0) + (lane < 4 ? lane : lane + 4);
+}
+
+size_t
+qk_dw_packed_size__avx2(size_t c, size_t taps)
+{
+  return (c + QK_DW_CB - 1) / QK_DW_CB * (QK_DW_CB * 4 + (taps + 1) / 2 * 64);
+}
+
+void
+qk_dw_pack__avx2(size_t c, size_t taps, const int16_t *w, const int32_t *bias,
+                 void *packed)
+{
+  const size_t tp = (taps + 1) / 2;
+  uint8_t *p = packed;
+  for (size_t c0 = 0; c0 < c; c0 += QK_DW_CB) {
+    int32_t *b = (int32_t *)(void *)p;
+    int16_t *pw = (int16_t *)(void *)(p + QK_DW_CB * 4);
+    for (size_t j = 0; j < QK_DW_CB; j++)
+      b[j] = c0 + j < c ? bias[c0 + j] : 0;
+    for (size_t q = 0; q < tp; q++)
+      for (int half = 0; half < 2; half++)
+        for (size_t lane = 0; lane < 8; lane++)
+          for (size_t h = 0; h < 2; h++) {
+            size_t ch = c0 + lane_ch(half, lane), t = 2 * q + h;
+            pw[q * 32 + (size_t)half * 16 + lane * 2 + h] =
+                ch < c && t < taps ? w[t * c + ch] : 0;
+          }
+    p += QK_DW_CB * 4 + tp * 64;
+  }
+}
+
 void
 qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
                     size_t kh, size_t kw, size_t stride, size_t pad_left,
@@ -175,48 +159,69 @@ qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
                        packed, rq, out);
     return;
   }
-  const size_t block = QK_DW_CB * 4 + taps * QK_DW_CB * 2;
-  const __m256i zp = _mm256_set1_epi32(in_zp);
-  /* Tap offsets of one output pixel: row pointer and column, -1 when
-   * padding. */
+  const size_t tp = (taps + 1) / 2;
+  const size_t block = QK_DW_CB * 4 + tp * 64;
+  const __m256i zp16 = _mm256_set1_epi16((int16_t)in_zp);
+  /* Padding taps read 16 bytes of the zero point, so every tap of every
+   * pixel is summed (its x - zp is then 0) and the loop has no branch. */
+  uint8_t zpbuf[QK_DW_CB];
+  memset(zpbuf, in_zp, sizeof zpbuf);
   const uint8_t *src[64];
+  size_t cmask[64]; /* ~0: src[t] + c0; 0: the zero-point bytes */
   for (size_t x = 0; x < out_w; x++) {
-    size_t nt = 0;
-    uint8_t tap_id[64];
     for (size_t ky = 0; ky < kh; ky++)
       for (size_t kx = 0; kx < kw; kx++) {
-        size_t ix = x * stride + kx;
-        if (!rows[ky] || ix < pad_left || ix - pad_left >= in_w)
-          continue;
-        src[nt] = rows[ky] + (ix - pad_left) * c;
-        tap_id[nt++] = (uint8_t)(ky * kw + kx);
+        size_t t = ky * kw + kx, ix = x * stride + kx;
+        bool in = rows[ky] && ix >= pad_left && ix - pad_left < in_w;
+        src[t] = in ? rows[ky] + (ix - pad_left) * c : zpbuf;
+        cmask[t] = in ? ~(size_t)0 : 0;
       }
+    if (taps % 2) { /* the odd tap's partner: weight 0, any bytes */
+      src[taps] = zpbuf;
+      cmask[taps] = 0;
+    }
     for (size_t c0 = 0; c0 < c; c0 += QK_DW_CB) {
+      const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
       const uint8_t *p = (const uint8_t *)packed + (c0 / QK_DW_CB) * block;
       const int16_t *pw = (const int16_t *)(const void *)(p + QK_DW_CB * 4);
-      __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
-      __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-      const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
-      for (size_t t = 0; t < nt; t++) {
-        const int16_t *w = pw + (size_t)tap_id[t] * QK_DW_CB;
-        __m128i v;
+      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      for (size_t q = 0; q < tp; q++) {
+        __m256i x0, x1;
+        const uint8_t *s0 = src[2 * q] + (c0 & cmask[2 * q]);
+        const uint8_t *s1 = src[2 * q + 1] + (c0 & cmask[2 * q + 1]);
         if (cc == QK_DW_CB) {
-          v = _mm_loadu_si128((const __m128i *)(const void *)(src[t] + c0));
-        } else {
-          uint8_t tmp[16] = { 0 };
-          memcpy(tmp, src[t] + c0, cc);
-          v = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+          x0 = _mm256_cvtepu8_epi16(
+              _mm_loadu_si128((const __m128i *)(const void *)s0));
+          x1 = _mm256_cvtepu8_epi16(
+              _mm_loadu_si128((const __m128i *)(const void *)s1));
+        } else { /* a short block: the bytes past c as the zero point */
+          uint8_t t0[QK_DW_CB], t1[QK_DW_CB];
+          memset(t0, in_zp, sizeof t0);
+          memset(t1, in_zp, sizeof t1);
+          memcpy(t0, s0, cmask[2 * q] ? cc : QK_DW_CB);
+          memcpy(t1, s1, cmask[2 * q + 1] ? cc : QK_DW_CB);
+          x0 = _mm256_cvtepu8_epi16(
+              _mm_loadu_si128((const __m128i *)(const void *)t0));
+          x1 = _mm256_cvtepu8_epi16(
+              _mm_loadu_si128((const __m128i *)(const void *)t1));
         }
-        __m256i x0 = _mm256_sub_epi32(_mm256_cvtepu8_epi32(v), zp);
-        __m256i x1 =
-            _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)), zp);
-        __m256i w0 = _mm256_cvtepi16_epi32(
-            _mm_loadu_si128((const __m128i *)(const void *)w));
-        __m256i w1 = _mm256_cvtepi16_epi32(
-            _mm_loadu_si128((const __m128i *)(const void *)(w + 8)));
-        a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(x0, w0));
-        a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(x1, w1));
+        x0 = _mm256_sub_epi16(x0, zp16);
+        x1 = _mm256_sub_epi16(x1, zp16);
+        const __m256i w0 =
+            _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 32));
+        const __m256i w1 = _mm256_loadu_si256(
+            (const __m256i *)(const void *)(pw + q * 32 + 16));
+        lo = _mm256_add_epi32(
+            lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), w0));
+        hi = _mm256_add_epi32(
+            hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), w1));
       }
+      /* lo: channels 0-3, 8-11; hi: 4-7, 12-15 */
+      const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+      const __m256i b1 =
+          _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+      __m256i a0 = _mm256_add_epi32(b0, _mm256_permute2x128_si256(lo, hi, 0x20));
+      __m256i a1 = _mm256_add_epi32(b1, _mm256_permute2x128_si256(lo, hi, 0x31));
       qk_avx2_requant_store(a0, a1, rq, c0, cc, out + x * c + c0);
     }
   }

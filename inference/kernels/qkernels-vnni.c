@@ -103,62 +103,102 @@ group(const uint8_t *a, size_t q, size_t k)
   return v;
 }
 
+/* Sums of rows a0..a3 (4 rows; callers repeat a row to fill) times one
+ * block, in registers: named accumulators, as GCC keeps an array of them
+ * in memory. */
+static inline void
+block4(const uint8_t *a0, const uint8_t *a1, const uint8_t *a2,
+       const uint8_t *a3, size_t k, const uint8_t *p, const __m256i rs[4],
+       __m256i out[4][2])
+{
+  const size_t kq_full = k / 4;
+  const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+  const __m256i b1 =
+      _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+  const __m256i o0 =
+      _mm256_loadu_si256((const __m256i *)(const void *)(p + 64));
+  const __m256i o1 =
+      _mm256_loadu_si256((const __m256i *)(const void *)(p + 96));
+  const uint8_t *pw = p + QK_GEMM_NR * 8;
+  __m256i c00 = _mm256_add_epi32(b0, _mm256_mullo_epi32(o0, rs[0]));
+  __m256i c01 = _mm256_add_epi32(b1, _mm256_mullo_epi32(o1, rs[0]));
+  __m256i c10 = _mm256_add_epi32(b0, _mm256_mullo_epi32(o0, rs[1]));
+  __m256i c11 = _mm256_add_epi32(b1, _mm256_mullo_epi32(o1, rs[1]));
+  __m256i c20 = _mm256_add_epi32(b0, _mm256_mullo_epi32(o0, rs[2]));
+  __m256i c21 = _mm256_add_epi32(b1, _mm256_mullo_epi32(o1, rs[2]));
+  __m256i c30 = _mm256_add_epi32(b0, _mm256_mullo_epi32(o0, rs[3]));
+  __m256i c31 = _mm256_add_epi32(b1, _mm256_mullo_epi32(o1, rs[3]));
+  for (size_t q = 0; q < kq_full; q++) {
+    const __m256i w0 =
+        _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 64));
+    const __m256i w1 =
+        _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 64 + 32));
+    int32_t g0, g1, g2, g3;
+    memcpy(&g0, a0 + 4 * q, 4);
+    memcpy(&g1, a1 + 4 * q, 4);
+    memcpy(&g2, a2 + 4 * q, 4);
+    memcpy(&g3, a3 + 4 * q, 4);
+    __m256i v = _mm256_set1_epi32(g0);
+    c00 = _mm256_dpbusd_avx_epi32(c00, v, w0);
+    c01 = _mm256_dpbusd_avx_epi32(c01, v, w1);
+    v = _mm256_set1_epi32(g1);
+    c10 = _mm256_dpbusd_avx_epi32(c10, v, w0);
+    c11 = _mm256_dpbusd_avx_epi32(c11, v, w1);
+    v = _mm256_set1_epi32(g2);
+    c20 = _mm256_dpbusd_avx_epi32(c20, v, w0);
+    c21 = _mm256_dpbusd_avx_epi32(c21, v, w1);
+    v = _mm256_set1_epi32(g3);
+    c30 = _mm256_dpbusd_avx_epi32(c30, v, w0);
+    c31 = _mm256_dpbusd_avx_epi32(c31, v, w1);
+  }
+  if (k % 4) {
+    const size_t q = kq_full;
+    const __m256i w0 =
+        _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 64));
+    const __m256i w1 =
+        _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 64 + 32));
+    __m256i v = _mm256_set1_epi32(group(a0, q, k));
+    c00 = _mm256_dpbusd_avx_epi32(c00, v, w0);
+    c01 = _mm256_dpbusd_avx_epi32(c01, v, w1);
+    v = _mm256_set1_epi32(group(a1, q, k));
+    c10 = _mm256_dpbusd_avx_epi32(c10, v, w0);
+    c11 = _mm256_dpbusd_avx_epi32(c11, v, w1);
+    v = _mm256_set1_epi32(group(a2, q, k));
+    c20 = _mm256_dpbusd_avx_epi32(c20, v, w0);
+    c21 = _mm256_dpbusd_avx_epi32(c21, v, w1);
+    v = _mm256_set1_epi32(group(a3, q, k));
+    c30 = _mm256_dpbusd_avx_epi32(c30, v, w0);
+    c31 = _mm256_dpbusd_avx_epi32(c31, v, w1);
+  }
+  out[0][0] = c00;
+  out[0][1] = c01;
+  out[1][0] = c10;
+  out[1][1] = c11;
+  out[2][0] = c20;
+  out[2][1] = c21;
+  out[3][0] = c30;
+  out[3][1] = c31;
+}
+
 void
 qk_gemm__vnni(size_t m, size_t n, size_t k, const uint8_t *in,
               size_t in_stride, const void *packed,
               const struct qk_requant *rq, uint8_t *out, size_t out_stride)
 {
-  const size_t kq_full = k / 4, kq = (k + 3) / 4;
   const size_t block = block_bytes(k);
   for (size_t i0 = 0; i0 < m; i0 += MR) {
     const size_t mr = m - i0 < MR ? m - i0 : MR;
     const uint8_t *a[MR];
     __m256i rs[MR];
     for (size_t r = 0; r < MR; r++) {
+      /* rows past m repeat row i0: computed, never stored */
       a[r] = in + (i0 + (r < mr ? r : 0)) * in_stride;
-      rs[r] = _mm256_set1_epi32(r < mr ? row_sum(a[r], k) : 0);
+      rs[r] = _mm256_set1_epi32(row_sum(a[r], k));
     }
     for (size_t n0 = 0; n0 < n; n0 += QK_GEMM_NR) {
       const uint8_t *p = (const uint8_t *)packed + (n0 / QK_GEMM_NR) * block;
-      const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
-      const __m256i b1 =
-          _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-      const __m256i o0 =
-          _mm256_loadu_si256((const __m256i *)(const void *)(p + 64));
-      const __m256i o1 =
-          _mm256_loadu_si256((const __m256i *)(const void *)(p + 96));
-      const uint8_t *pw = p + QK_GEMM_NR * 8;
       __m256i acc[MR][2];
-      for (size_t r = 0; r < MR; r++) {
-        acc[r][0] = _mm256_add_epi32(b0, _mm256_mullo_epi32(o0, rs[r]));
-        acc[r][1] = _mm256_add_epi32(b1, _mm256_mullo_epi32(o1, rs[r]));
-      }
-      /* Rows past m repeat row 0: computed, never stored. */
-      for (size_t q = 0; q < kq_full; q++) {
-        const __m256i w0 =
-            _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 64));
-        const __m256i w1 = _mm256_loadu_si256(
-            (const __m256i *)(const void *)(pw + q * 64 + 32));
-        for (size_t r = 0; r < MR; r++) {
-          int32_t g;
-          memcpy(&g, a[r] + 4 * q, sizeof g);
-          const __m256i av = _mm256_set1_epi32(g);
-          acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], av, w0);
-          acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], av, w1);
-        }
-      }
-      if (kq > kq_full) {
-        const size_t q = kq_full;
-        const __m256i w0 =
-            _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 64));
-        const __m256i w1 = _mm256_loadu_si256(
-            (const __m256i *)(const void *)(pw + q * 64 + 32));
-        for (size_t r = 0; r < MR; r++) {
-          const __m256i av = _mm256_set1_epi32(group(a[r], q, k));
-          acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], av, w0);
-          acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], av, w1);
-        }
-      }
+      block4(a[0], a[1], a[2], a[3], k, p, rs, acc);
       const size_t nn = n - n0 < QK_GEMM_NR ? n - n0 : QK_GEMM_NR;
       for (size_t r = 0; r < mr; r++)
         qk_avx2_requant_store(acc[r][0], acc[r][1], rq, n0, nn,

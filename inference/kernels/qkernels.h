@@ -134,6 +134,10 @@ struct qk_ops {
   void (*gemm_pack)(size_t n, size_t k, const int16_t *w,
                     const int32_t *bias, int32_t in_zp, void *packed);
   qk_gemm_fn gemm;
+  /* The depthwise layout: "qdw" (ref) or "qdw2" (avx2, qkernels-avx2.c). */
+  size_t (*dw_packed_size)(size_t c, size_t taps);
+  void (*dw_pack)(size_t c, size_t taps, const int16_t *w,
+                  const int32_t *bias, void *packed);
   qk_dwconv_row_fn dwconv_row;
   qk_add_fn add;
   qk_avgpool_fn avgpool;
