@@ -1454,6 +1454,8 @@ h_stats(Routes *r, const RouteRequest *req, const char *id,
   json_object_set_new(o, "sse", ev);
   json_object_set_new(o, "mqtt", r->mqtt ? mqtt_publisher_stats_json(r->mqtt)
                                          : json_null());
+  json_object_set_new(o, "shard",
+                      r->shard ? shard_to_json(r->shard) : json_null());
 
   json_t *lim = json_object();
   for (int k = 0; k < LIMIT_N_KINDS; k++)
@@ -1607,6 +1609,22 @@ h_metrics(Routes *r, const RouteRequest *req, const char *id,
     metrics_family(out, "streamsight_model_info", METRICS_GAUGE,
                    "The loaded model (always 1).");
     metrics_sample(out, "streamsight_model_info", labels, 1);
+  }
+  if (r->shard) {
+    /* Which replica this is: sharded deployments only. */
+    metrics_family(out, "streamsight_shard_index", METRICS_GAUGE,
+                   "This replica's shard K (STREAMSIGHT_SHARD / "
+                   "STREAMSIGHT_SHARDS).");
+    metrics_sample(out, "streamsight_shard_index", NULL,
+                   shard_index(r->shard));
+    metrics_family(out, "streamsight_shard_count", METRICS_GAUGE,
+                   "N: the number of replicas the cameras are split over.");
+    metrics_sample(out, "streamsight_shard_count", NULL,
+                   shard_count(r->shard));
+    metrics_family(out, "streamsight_shard_other_streams", METRICS_GAUGE,
+                   "Streams of the config that other replicas serve.");
+    metrics_sample(out, "streamsight_shard_other_streams", NULL,
+                   shard_n_other(r->shard));
   }
 
   /* Inference pool. */

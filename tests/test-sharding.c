@@ -261,6 +261,26 @@ check_wrong_replica(Replica *reps, const char *config)
                          NULL));
   ck_assert_int_eq(status, 204);
 
+  /* Which replica this is, for Prometheus and /api/v1/stats. */
+  v = get_json(reps[0].port, "/api/v1/streams", 200);
+  g_autofree char *others = g_strdup_printf(
+      "\nstreamsight_shard_other_streams %zu\n",
+      json_array_size(json_object_get(v, "other_shard_streams")));
+  json_decref(v);
+  ck_assert(http_request(reps[0].port, "GET", "/metrics", NULL, &status,
+                         &body));
+  ck_assert_int_eq(status, 200);
+  ck_assert_msg(strstr(body, "\nstreamsight_shard_index 0\n") &&
+                    strstr(body, "\nstreamsight_shard_count 3\n") &&
+                    strstr(body, others),
+                "%s", body);
+  g_clear_pointer(&body, g_free);
+  v = get_json(reps[1].port, "/api/v1/stats", 200);
+  json_t *sh = json_object_get(v, "shard");
+  ck_assert_int_eq(json_integer_value(json_object_get(sh, "index")), 1);
+  ck_assert_int_eq(json_integer_value(json_object_get(sh, "count")), 3);
+  json_decref(v);
+
   /* The shared camera list is read, never written by a replica. */
   g_autofree char *after = NULL;
   ck_assert(g_file_get_contents(config, &after, NULL, NULL));
