@@ -7,7 +7,9 @@
  *   {"image": PATH, "predictions": [{"index": I, "label": L, "score": S}...]}
  *   {"image": PATH, "error": "message"}
  * where index is the ImageNet class 0-999 whatever the file's class offset;
- * otherwise a readable table on stdout and errors on stderr.
+ * otherwise a readable table on stdout and errors on stderr. With --head
+ * FILE (streamsight train), the predictions are the head's classes instead:
+ * index is the class number, label its name.
  */
 #include "cmd-classify.h"
 
@@ -22,6 +24,8 @@
 
 #include "engine.h"
 #include "error.h"
+#include "head-json.h"
+#include "head.h"
 #include "image-classify.h"
 #include "image-decode.h"
 #include "kernels/kernels.h"
@@ -35,7 +39,9 @@
 struct classify_opts {
   const char *model;
   const char *labels;
+  const char *head;
   int top;
+  int crop_set;
   float crop;
   enum kern_isa isa;
   int json;
@@ -54,10 +60,14 @@ classify_usage(FILE *out)
           "  -m, --model FILE     model file (.tflite or .safetensors)\n"
           "  -l, --labels FILE    class names, one per line (replaces the "
           "model's)\n"
+          "      --head FILE      a head (streamsight train) trained on this "
+          "model:\n"
+          "                       print its classes instead of ImageNet's\n"
           "  -k, --top K          classes to print per image (default %d)\n"
           "      --crop F         central crop fraction in (0, 1] before "
           "resizing\n"
-          "                       (default %.3f, the TF evaluation crop)\n"
+          "                       (default %.3f, the TF evaluation crop; "
+          "1 with --head)\n"
           "      --kernels ISA    ref, avx2 or auto (default auto)\n"
           "      --json           one JSON object per image and line\n"
           "      --fp32           quantised models: run the float engine on "
@@ -91,10 +101,11 @@ usage_error(const char *fmt, ...)
 static int
 parse_opts(int argc, char **argv, struct classify_opts *o)
 {
-  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON, OPT_FP32 };
+  enum { OPT_CROP = 256, OPT_KERNELS, OPT_JSON, OPT_FP32, OPT_HEAD };
   static const struct option longopts[] = {
     { "model", required_argument, NULL, 'm' },
     { "labels", required_argument, NULL, 'l' },
+    { "head", required_argument, NULL, OPT_HEAD },
     { "top", required_argument, NULL, 'k' },
     { "crop", required_argument, NULL, OPT_CROP },
     { "kernels", required_argument, NULL, OPT_KERNELS },
@@ -113,6 +124,7 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
     switch (c) {
     case 'm': o->model = optarg; break;
     case 'l': o->labels = optarg; break;
+    case OPT_HEAD: o->head = optarg; break;
     case 'k': {
       char *end;
       errno = 0;
@@ -130,6 +142,7 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
         return usage_error("--crop: '%s' is not a fraction in (0, 1]",
                            optarg);
       o->crop = (float)v;
+      o->crop_set = 1;
       break;
     }
     case OPT_KERNELS:
@@ -156,6 +169,9 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
     return usage_error("%s", "--model FILE is required");
   if (optind >= argc)
     return usage_error("%s", "no IMAGE given");
+  /* A head was taught on whole images (streamsight train's default). */
+  if (o->head && !o->crop_set)
+    o->crop = HEAD_IMAGE_CROP;
   return -1;
 }
 
@@ -186,16 +202,24 @@ report_error(const struct classify_opts *o, const char *path,
   }
 }
 
+/* The name of class index: the head's when there is one. */
+static const char *
+class_label(const struct ss_model *m, const struct ss_head *h, int index)
+{
+  return h ? head_class_name(h, index) : model_label(m, index);
+}
+
 static void
 report_predictions(const struct classify_opts *o, const struct ss_model *m,
-                   const char *path, const struct prediction *p, int n)
+                   const struct ss_head *h, const char *path,
+                   const struct prediction *p, int n)
 {
   if (o->json) {
     json_t *obj = json_object();
     json_t *arr = json_array();
     json_object_set_new(obj, "image", json_string(path));
     for (int i = 0; i < n; i++) {
-      const char *label = model_label(m, p[i].index);
+      const char *label = class_label(m, h, p[i].index);
       json_t *e = json_object();
       json_object_set_new(e, "index", json_integer(p[i].index));
       json_object_set_new(e, "label", label ? json_string(label) : json_null());
@@ -208,7 +232,7 @@ report_predictions(const struct classify_opts *o, const struct ss_model *m,
   }
   printf("%s\n", path);
   for (int i = 0; i < n; i++) {
-    const char *label = model_label(m, p[i].index);
+    const char *label = class_label(m, h, p[i].index);
     printf("  %d. %5.1f%%  %4d  %s\n", i + 1, 100.0 * (double)p[i].score,
            p[i].index, label ? label : "");
   }
@@ -237,6 +261,8 @@ cmd_classify(int argc, char **argv)
   struct ss_engine *engine = NULL;
   ImageClassifier *clf = NULL;
   struct prediction *pred = NULL;
+  struct ss_head *head = NULL;
+  float *features = NULL, *probs = NULL;
   status = 2;
   if (model_load(o.model, &model, &err) != 0) {
     fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
@@ -263,7 +289,20 @@ cmd_classify(int argc, char **argv)
     g_clear_error(&gerr);
     goto out;
   }
-  int k = o.top < model_num_classes(model) ? o.top : model_num_classes(model);
+  int classes = model_num_classes(model);
+  if (o.head) {
+    if (head_load(o.head, &head, &err) != 0 ||
+        head_check_model(head, model_name(model), engine_feature_len(engine),
+                         &err) != 0) {
+      fprintf(stderr, "streamsight classify: --head %s: %s\n", o.head,
+              err.message);
+      goto out;
+    }
+    classes = head_num_classes(head);
+    features = g_new(float, head_dim(head));
+    probs = g_new(float, classes);
+  }
+  int k = o.top < classes ? o.top : classes;
   pred = g_new(struct prediction, k > 0 ? k : 1);
 
   /* Huge JPEGs are DCT-scaled towards the model input (image-decode.h). */
@@ -280,20 +319,34 @@ cmd_classify(int argc, char **argv)
       failed++;
       continue;
     }
-    int n = image_classifier_run(clf, &img, o.crop, k, pred);
+    int n;
+    if (head) {
+      n = image_classifier_embed(clf, &img, o.crop, features, head_dim(head));
+      if (n == head_dim(head)) {
+        head_scores(head, features, probs);
+        n = head_rank(head, probs, k, pred);
+      } else {
+        n = -1;
+      }
+    } else {
+      n = image_classifier_run(clf, &img, o.crop, k, pred);
+    }
     rgb_image_clear(&img);
     if (n < 0) {
       report_error(&o, path, "image could not be preprocessed");
       failed++;
       continue;
     }
-    report_predictions(&o, model, path, pred, n);
+    report_predictions(&o, model, head, path, pred, n);
     fflush(stdout);
   }
   status = failed ? 1 : 0;
 
 out:
   g_free(pred);
+  g_free(features);
+  g_free(probs);
+  head_free(head);
   image_classifier_free(clf);
   engine_free(engine);
   model_unref(model);

@@ -5,6 +5,7 @@
 
 #include "cmd-classify.h"
 #include "cmd-embed.h"
+#include "cmd-train.h"
 #include "serve.h"
 
 #ifndef SS_VERSION
@@ -24,6 +25,8 @@ static const struct command commands[] = {
     cmd_classify },
   { "embed", "print the pooled features of still images (JSON lines)",
     cmd_embed },
+  { "train", "teach a head (custom classes) from folders of example images",
+    cmd_train },
   { "healthcheck", "exit 0 if the server answers GET /healthz (for Docker)",
     cmd_healthcheck },
 };
