@@ -91,6 +91,7 @@ struct _StreamsightSink {
   /* Properties, under GST_OBJECT_LOCK. */
   gdouble max_fps;
   StreamsightResizeMode resize_mode;
+  StreamRoi roi; /* the region of the frame resized to the target */
 
   /* lock guards the fields below (target, caps, plan). Order:
    * GST_OBJECT_LOCK, then lock. Never held while calling the target. */
@@ -223,6 +224,7 @@ streamsight_sink_init(StreamsightSink *sink)
 {
   sink->max_fps = DEFAULT_MAX_FPS;
   sink->resize_mode = DEFAULT_RESIZE_MODE;
+  sink->roi = STREAM_ROI_FULL;
   g_mutex_init(&sink->lock);
   gst_video_info_init(&sink->info);
 }
@@ -348,22 +350,38 @@ plan_set_color(Plan *p, const GstVideoInfo *info)
 }
 
 /* One tap along an axis: output position o of [begin, end) samples the
- * source window [src0, src0 + src_len) of an axis of `size` pixels at its
- * pixel centre, clamped to the edge pixels. */
+ * source window [src0, src0 + src_len) at its pixel centre, clamped to the
+ * pixels [lo, hi] (the region of interest's, the whole axis without one),
+ * so that a region is sampled exactly as if it had been cut out first. */
 static void
-axis_tap(int o, int begin, int end, double src0, double src_len, int size,
-         gint32 *i0, gint32 *i1, float *frac)
+axis_tap(int o, int begin, int end, double src0, double src_len, int lo,
+         int hi, gint32 *i0, gint32 *i1, float *frac)
 {
   double x = src0 + ((double)(o - begin) + 0.5) * src_len / (end - begin) -
              0.5;
-  if (x < 0.0)
-    x = 0.0;
-  if (x > (double)(size - 1))
-    x = (double)(size - 1);
+  if (x < (double)lo)
+    x = (double)lo;
+  if (x > (double)hi)
+    x = (double)hi;
   int x0 = (int)x;
   *i0 = x0;
-  *i1 = x0 + 1 < size ? x0 + 1 : size - 1;
+  *i1 = x0 + 1 <= hi ? x0 + 1 : hi;
   *frac = (float)(x - x0);
+}
+
+/* The pixels [lo, hi] an ROI edge pair covers on an axis of size pixels:
+ * those it touches (a fractional edge keeps its partial pixel). */
+static void
+roi_axis(double start, double len, int size, double *src0, double *src_len,
+         int *lo, int *hi)
+{
+  /* ROI edges are fractions of the frame; 1e-6 of a pixel absorbs their
+   * rounding so that 0.25 x 64 stays pixel 16. */
+  const double eps = 1e-6;
+  *src0 = start * size;
+  *src_len = len * size;
+  *lo = CLAMP((int)floor(*src0 + eps), 0, size - 1);
+  *hi = CLAMP((int)ceil(*src0 + *src_len - eps) - 1, *lo, size - 1);
 }
 
 /* One class's taps in adjacent form (frame-convert.h): the source sample
@@ -412,7 +430,7 @@ safe_vec_columns(const Plan *p, const GstVideoFormatInfo *finfo, int w,
 
 static Plan *
 plan_build(const GstVideoInfo *info, TargetRef *target,
-           StreamsightResizeMode mode)
+           StreamsightResizeMode mode, const StreamRoi *roi)
 {
   const GstVideoFormatInfo *finfo = info->finfo;
   const int w = GST_VIDEO_INFO_WIDTH(info), h = GST_VIDEO_INFO_HEIGHT(info);
@@ -445,12 +463,19 @@ plan_build(const GstVideoInfo *info, TargetRef *target,
     p->border[c] = p->k.bias[c];
   }
 
-  /* Geometry on the display aspect (pixel aspect ratio applied). */
+  /* Geometry on the display aspect (pixel aspect ratio applied), inside
+   * the region of interest: the resize modes fit the region, not the
+   * frame, to the target; only the source rectangle changes, so the ROI
+   * costs nothing per frame. */
   double par = info->par_n > 0 && info->par_d > 0
                    ? (double)info->par_n / info->par_d
                    : 1.0;
-  double disp_w = w * par, disp_h = h;
-  double sx0 = 0, sw = w, sy0 = 0, sh = h;
+  double rx0, rw, ry0, rh;
+  int x_lo, x_hi, y_lo, y_hi;
+  roi_axis(roi->x, roi->w, w, &rx0, &rw, &x_lo, &x_hi);
+  roi_axis(roi->y, roi->h, h, &ry0, &rh, &y_lo, &y_hi);
+  double disp_w = rw * par, disp_h = rh;
+  double sx0 = rx0, sw = rw, sy0 = ry0, sh = rh;
   p->col_begin = 0;
   p->col_end = p->out_w;
   p->row_begin = 0;
@@ -459,10 +484,10 @@ plan_build(const GstVideoInfo *info, TargetRef *target,
   if (mode == STREAMSIGHT_RESIZE_CROP) {
     if (disp_w / disp_h > out_ar) {
       sw = disp_h * out_ar / par;
-      sx0 = (w - sw) / 2.0;
+      sx0 = rx0 + (rw - sw) / 2.0;
     } else {
       sh = disp_w / out_ar;
-      sy0 = (h - sh) / 2.0;
+      sy0 = ry0 + (rh - sh) / 2.0;
     }
   } else if (mode == STREAMSIGHT_RESIZE_LETTERBOX) {
     double s = MIN(p->out_w / disp_w, p->out_h / disp_h);
@@ -488,8 +513,8 @@ plan_build(const GstVideoInfo *info, TargetRef *target,
   for (int i = 0; i < n_cols; i++) {
     gint32 x0, x1;
     float fx;
-    axis_tap(p->col_begin + i, p->col_begin, p->col_end, sx0, sw, w, &x0, &x1,
-             &fx);
+    axis_tap(p->col_begin + i, p->col_begin, p->col_end, sx0, sw, x_lo, x_hi,
+             &x0, &x1, &fx);
     for (int k = 0; k < 2; k++) {
       int idx;
       float weight;
@@ -506,7 +531,8 @@ plan_build(const GstVideoInfo *info, TargetRef *target,
   for (int o = p->row_begin; o < p->row_end; o++) {
     RowTap *t = &p->rows[o];
     gint32 y0, y1;
-    axis_tap(o, p->row_begin, p->row_end, sy0, sh, h, &y0, &y1, &t->fy);
+    axis_tap(o, p->row_begin, p->row_end, sy0, sh, y_lo, y_hi, &y0, &y1,
+             &t->fy);
     t->a0 = y0 >> hsub_a;
     t->a1 = y1 >> hsub_a;
     t->b0 = y0 >> hsub_b;
@@ -525,7 +551,7 @@ rebuild_plan_locked(StreamsightSink *sink)
   Plan *p = NULL;
   g_mutex_lock(&sink->lock);
   if (sink->have_info && sink->target) {
-    p = plan_build(&sink->info, sink->target, sink->resize_mode);
+    p = plan_build(&sink->info, sink->target, sink->resize_mode, &sink->roi);
     if (!p)
       GST_WARNING_OBJECT(sink, "cannot convert %s %dx%d",
                          GST_VIDEO_INFO_NAME(&sink->info),
@@ -703,6 +729,27 @@ streamsight_sink_set_target(StreamsightSink *sink, int width, int height,
   /* May call the old destroy(user) unless a frame still uses it. */
   plan_unref(old_plan);
   target_unref(old_target);
+}
+
+void
+streamsight_sink_set_roi(StreamsightSink *sink, const StreamRoi *roi)
+{
+  g_return_if_fail(STREAMSIGHT_IS_SINK(sink));
+  g_return_if_fail(roi != NULL && stream_roi_validate(roi, "roi", NULL));
+  GST_OBJECT_LOCK(sink);
+  sink->roi = *roi;
+  Plan *old = rebuild_plan_locked(sink);
+  GST_OBJECT_UNLOCK(sink);
+  plan_unref(old);
+}
+
+void
+streamsight_sink_get_roi(StreamsightSink *sink, StreamRoi *out)
+{
+  g_return_if_fail(STREAMSIGHT_IS_SINK(sink));
+  GST_OBJECT_LOCK(sink);
+  *out = sink->roi;
+  GST_OBJECT_UNLOCK(sink);
 }
 
 void

@@ -19,6 +19,8 @@
 #include <gst/video/gstvideosink.h>
 #include <gst/video/video.h>
 
+#include "roi.h"
+
 G_BEGIN_DECLS
 
 #define STREAMSIGHT_TYPE_SINK (streamsight_sink_get_type())
@@ -76,6 +78,15 @@ void streamsight_sink_set_target(StreamsightSink *sink, int width, int height,
  * For a pipeline being stopped (or abandoned) whose frames must no longer
  * reach the rest of the server. Any thread. */
 void streamsight_sink_clear_target(StreamsightSink *sink);
+
+/* The region of interest (roi.h; validated, else a critical warning and no
+ * change): the part of the frame the resize mode fits to the target. It
+ * only moves the source rectangle of the one fused resize pass (no copy,
+ * no extra cost), and samples are clamped to the region's pixels, so the
+ * tensor equals the one of a frame cut to the region first. Default the
+ * whole frame. Takes effect on the next frame; any thread. */
+void streamsight_sink_set_roi(StreamsightSink *sink, const StreamRoi *roi);
+void streamsight_sink_get_roi(StreamsightSink *sink, StreamRoi *out);
 
 /* Counters since the element was created, any thread. */
 typedef struct {

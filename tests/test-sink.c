@@ -270,14 +270,16 @@ reference_rgb(const Fmt *f, GstVideoFrame *fr, Matrix m, gboolean full)
 }
 
 /* Bilinear sample of the RGB image at source coordinates (sx, sy), clamped
- * to the edge pixels. */
+ * to the pixels [x_lo, x_hi] x [y_lo, y_hi] (the whole image, or the
+ * region of interest's pixels). */
 static void
-sample(const double *rgb, int w, int h, double sx, double sy, double out[3])
+sample(const double *rgb, int w, int x_lo, int x_hi, int y_lo, int y_hi,
+       double sx, double sy, double out[3])
 {
-  sx = CLAMP(sx, 0.0, w - 1.0);
-  sy = CLAMP(sy, 0.0, h - 1.0);
+  sx = CLAMP(sx, (double)x_lo, (double)x_hi);
+  sy = CLAMP(sy, (double)y_lo, (double)y_hi);
   int x0 = (int)floor(sx), y0 = (int)floor(sy);
-  int x1 = MIN(x0 + 1, w - 1), y1 = MIN(y0 + 1, h - 1);
+  int x1 = MIN(x0 + 1, x_hi), y1 = MIN(y0 + 1, y_hi);
   double fx = sx - x0, fy = sy - y0;
   for (int c = 0; c < 3; c++) {
     double p00 = rgb[((gsize)y0 * w + x0) * 3 + c];
@@ -291,27 +293,33 @@ sample(const double *rgb, int w, int h, double sx, double sy, double out[3])
 
 typedef enum { MODE_STRETCH, MODE_CROP, MODE_LETTERBOX } Mode;
 
-/* The expected tensor: geometry, bilinear sampling, clamp, normalise.
- * Letterbox borders are black. */
+/* The expected tensor: region of interest (fractions; its pixels are the
+ * ones its edges touch), geometry inside it, bilinear sampling clamped to
+ * it, clamp, normalise. Letterbox borders are black. */
 static float *
-reference_tensor(const double *rgb, int w, int h, int ow, int oh, Mode mode,
-                 const float mean[3], const float std[3])
+reference_tensor_roi(const double *rgb, int w, int h, int ow, int oh,
+                     Mode mode, const StreamRoi *roi, const float mean[3],
+                     const float std[3])
 {
   float *t = g_new(float, (gsize)ow * oh * 3);
-  double wx0 = 0, wy0 = 0, ww = w, wh = h; /* source window */
-  int cx0 = 0, cy0 = 0, cw = ow, ch = oh;  /* content in the output */
+  double rx = roi->x * w, ry = roi->y * h, rw = roi->w * w, rh = roi->h * h;
+  int x_lo = (int)floor(rx + 1e-6), y_lo = (int)floor(ry + 1e-6);
+  int x_hi = MAX((int)ceil(rx + rw - 1e-6) - 1, x_lo);
+  int y_hi = MAX((int)ceil(ry + rh - 1e-6) - 1, y_lo);
+  double wx0 = rx, wy0 = ry, ww = rw, wh = rh; /* source window */
+  int cx0 = 0, cy0 = 0, cw = ow, ch = oh;      /* content in the output */
   if (mode == MODE_CROP) {
-    if ((double)w / h > (double)ow / oh) {
-      ww = (double)h * ow / oh;
-      wx0 = (w - ww) / 2;
+    if (rw / rh > (double)ow / oh) {
+      ww = rh * ow / oh;
+      wx0 = rx + (rw - ww) / 2;
     } else {
-      wh = (double)w * oh / ow;
-      wy0 = (h - wh) / 2;
+      wh = rw * oh / ow;
+      wy0 = ry + (rh - wh) / 2;
     }
   } else if (mode == MODE_LETTERBOX) {
-    double s = MIN((double)ow / w, (double)oh / h);
-    cw = (int)lround(w * s);
-    ch = (int)lround(h * s);
+    double s = MIN((double)ow / rw, (double)oh / rh);
+    cw = CLAMP((int)lround(rw * s), 1, ow);
+    ch = CLAMP((int)lround(rh * s), 1, oh);
     cx0 = (ow - cw) / 2;
     cy0 = (oh - ch) / 2;
   }
@@ -321,13 +329,21 @@ reference_tensor(const double *rgb, int w, int h, int ow, int oh, Mode mode,
       if (ox >= cx0 && ox < cx0 + cw && oy >= cy0 && oy < cy0 + ch) {
         double sx = wx0 + (ox - cx0 + 0.5) * ww / cw - 0.5;
         double sy = wy0 + (oy - cy0 + 0.5) * wh / ch - 0.5;
-        sample(rgb, w, h, sx, sy, v);
+        sample(rgb, w, x_lo, x_hi, y_lo, y_hi, sx, sy, v);
       }
       for (int c = 0; c < 3; c++)
         t[((gsize)oy * ow + ox) * 3 + c] =
             (float)((CLAMP(v[c], 0.0, 255.0) - mean[c]) / std[c]);
     }
   return t;
+}
+
+static float *
+reference_tensor(const double *rgb, int w, int h, int ow, int oh, Mode mode,
+                 const float mean[3], const float std[3])
+{
+  return reference_tensor_roi(rgb, w, h, ow, oh, mode, &STREAM_ROI_FULL,
+                              mean, std);
 }
 
 /* A buffer of the format's default layout, filled with random bytes. */
@@ -786,6 +802,174 @@ GST_START_TEST(test_crop)
 }
 GST_END_TEST;
 
+
+/* ---- region of interest ---- */
+
+typedef struct {
+  GstVideoFormat format;
+  int w, h, ow, oh;
+  Mode mode;
+  StreamRoi roi;
+} RoiCase;
+
+/* Every mode; odd frame and target sizes; regions at each edge and corner,
+ * fractional edges, a region of one pixel, subsampled chroma. */
+static const RoiCase roi_cases[] = {
+  { GST_VIDEO_FORMAT_I420, 64, 48, 32, 32, MODE_STRETCH, { 0.25, 0.5, 0.5, 0.5 } },
+  { GST_VIDEO_FORMAT_I420, 33, 17, 20, 24, MODE_STRETCH, { 0.6, 0.3, 0.4, 0.7 } },
+  { GST_VIDEO_FORMAT_I420, 33, 17, 16, 16, MODE_CROP, { 0, 0, 0.37, 1 } },
+  { GST_VIDEO_FORMAT_I420, 35, 23, 19, 13, MODE_LETTERBOX, { 0.1, 0.2, 0.9, 0.8 } },
+  { GST_VIDEO_FORMAT_NV12, 64, 48, 32, 32, MODE_CROP, { 0.5, 0.5, 0.5, 0.5 } },
+  { GST_VIDEO_FORMAT_NV12, 1280, 720, 96, 96, MODE_STRETCH, { 0.7, 0.05, 0.3, 0.45 } },
+  { GST_VIDEO_FORMAT_NV21, 33, 17, 20, 24, MODE_LETTERBOX, { 0, 0.5, 1, 0.5 } },
+  { GST_VIDEO_FORMAT_YUY2, 33, 17, 20, 24, MODE_STRETCH, { 0.9, 0.9, 0.1, 0.1 } },
+  { GST_VIDEO_FORMAT_UYVY, 64, 48, 24, 24, MODE_CROP, { 0.123, 0.456, 0.321, 0.3 } },
+  { GST_VIDEO_FORMAT_RGB, 33, 17, 20, 24, MODE_STRETCH, { 0.5, 0, 0.5, 1 } },
+  { GST_VIDEO_FORMAT_RGB, 33, 17, 7, 9, MODE_LETTERBOX, { 0.97, 0.94, 0.03, 0.06 } },
+  { GST_VIDEO_FORMAT_BGR, 33, 17, 16, 16, MODE_CROP, { 0.33, 0.33, 0.34, 0.34 } },
+  { GST_VIDEO_FORMAT_BGRx, 1280, 720, 224, 224, MODE_STRETCH, { 0.4, 0.4, 0.6, 0.6 } },
+  { GST_VIDEO_FORMAT_BGRx, 31, 31, 8, 8, MODE_STRETCH, { 0.95, 0.95, 0.05, 0.05 } },
+  { GST_VIDEO_FORMAT_RGBA, 33, 17, 20, 24, MODE_LETTERBOX, { 0, 0, 0.5, 0.5 } },
+  { GST_VIDEO_FORMAT_ABGR, 64, 48, 33, 31, MODE_CROP, { 0.75, 0.25, 0.25, 0.75 } },
+};
+
+static void
+run_roi_case(const RoiCase *k)
+{
+  const Fmt *f = fmt_of(k->format);
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, k->format, k->w, k->h);
+  TestTarget t;
+  tt_init(&t, k->ow, k->oh);
+  GstHarness *h =
+      new_harness(&t, imagenet_mean, imagenet_std, mode_nick[k->mode]);
+  streamsight_sink_set_roi(STREAMSIGHT_SINK(h->element), &k->roi);
+  gst_harness_set_src_caps(h, gst_video_info_to_caps(&info));
+  GstBuffer *buf = random_frame(&info);
+  GstVideoFrame fr;
+  fail_unless(gst_video_frame_map(&fr, &info, buf, GST_MAP_READ));
+  double *rgb = reference_rgb(f, &fr, default_matrix(k->h), FALSE);
+  gst_video_frame_unmap(&fr);
+  float *want = reference_tensor_roi(rgb, k->w, k->h, k->ow, k->oh, k->mode,
+                                     &k->roi, imagenet_mean, imagenet_std);
+  fail_unless_equals_int(gst_harness_push(h, buf), GST_FLOW_OK);
+  fail_unless_equals_int(t.submitted, 1);
+  char what[160];
+  g_snprintf(what, sizeof what, "%s %dx%d -> %dx%d %s roi %g,%g,%g,%g (%s)",
+             gst_video_format_to_string(k->format), k->w, k->h, k->ow, k->oh,
+             mode_nick[k->mode], k->roi.x, k->roi.y, k->roi.w, k->roi.h,
+             frame_convert_row_name(frame_convert_row_best()));
+  compare_tensor(what, t.tensor, want, k->ow, k->oh, imagenet_std);
+  g_free(want);
+  g_free(rgb);
+  gst_harness_teardown(h);
+  tt_clear(&t);
+}
+
+GST_START_TEST(test_roi_convert)
+{
+  rng_seed(SEED + 300 + (guint64)__i__);
+  run_roi_case(&roi_cases[__i__]);
+}
+GST_END_TEST;
+
+/* Pushes one frame of info's layout made by fill (x, y) -> packed RGB and
+ * returns the tensor (g_free). */
+static float *
+push_rgb_frame(int w, int h, int ow, int oh, const char *mode,
+               const StreamRoi *roi, const guint8 *px, int px_w, int x0,
+               int y0)
+{
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, w, h);
+  TestTarget t;
+  tt_init(&t, ow, oh);
+  GstHarness *hn = new_harness(&t, imagenet_mean, imagenet_std, mode);
+  if (roi)
+    streamsight_sink_set_roi(STREAMSIGHT_SINK(hn->element), roi);
+  gst_harness_set_src_caps(hn, gst_video_info_to_caps(&info));
+  GstBuffer *buf = gst_buffer_new_allocate(NULL, info.size, NULL);
+  GstVideoFrame fr;
+  fail_unless(gst_video_frame_map(&fr, &info, buf, GST_MAP_WRITE));
+  for (int y = 0; y < h; y++)
+    memcpy((guint8 *)GST_VIDEO_FRAME_PLANE_DATA(&fr, 0) +
+               (gsize)y * GST_VIDEO_FRAME_PLANE_STRIDE(&fr, 0),
+           px + ((gsize)(y0 + y) * px_w + x0) * 3, (gsize)w * 3);
+  gst_video_frame_unmap(&fr);
+  fail_unless_equals_int(gst_harness_push(hn, buf), GST_FLOW_OK);
+  fail_unless_equals_int(t.submitted, 1);
+  float *out = g_memdup2(t.tensor, (gsize)ow * oh * 3 * sizeof(float));
+  gst_harness_teardown(hn);
+  tt_clear(&t);
+  return out;
+}
+
+/* No copy, same result: the sink with an ROI on whole pixels gives the
+ * very bits it gives for a frame cut to that region first, in every mode;
+ * and a new ROI takes effect on the next frame. 40x30 frame, ROI
+ * 0.25,0.1,0.5,0.6 = pixels 10..29 x 3..20. */
+GST_START_TEST(test_roi_equals_cut)
+{
+  const int W = 40, H = 30;
+  guint8 *px = g_malloc((gsize)W * H * 3);
+  rng_seed(SEED + 400);
+  for (int i = 0; i < W * H * 3; i++)
+    px[i] = (guint8)(rng_u32() >> 24);
+  const StreamRoi roi = { 0.25, 0.1, 0.5, 0.6 };
+  for (int m = 0; m < 3; m++) {
+    float *a = push_rgb_frame(W, H, 13, 11, mode_nick[m], &roi, px, W, 0, 0);
+    float *b = push_rgb_frame(20, 18, 13, 11, mode_nick[m], NULL, px, W, 10,
+                              3);
+    fail_unless(memcmp(a, b, 13 * 11 * 3 * sizeof(float)) == 0,
+                "%s: the ROI differs from the cut frame", mode_nick[m]);
+    float *c = push_rgb_frame(W, H, 13, 11, mode_nick[m], NULL, px, W, 0, 0);
+    fail_unless(memcmp(a, c, 13 * 11 * 3 * sizeof(float)) != 0,
+                "%s: the ROI changed nothing", mode_nick[m]);
+    g_free(a);
+    g_free(b);
+    g_free(c);
+  }
+
+  /* Changed between frames: the next frame uses it. */
+  TestTarget t;
+  tt_init(&t, 8, 8);
+  GstHarness *hn = new_harness(&t, imagenet_mean, imagenet_std, NULL);
+  gst_harness_set_src_caps_str(
+      hn, "video/x-raw,format=RGB,width=40,height=30,framerate=30/1");
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, W, H);
+  GstBuffer *buf = gst_buffer_new_allocate(NULL, info.size, NULL);
+  GstVideoFrame fr;
+  fail_unless(gst_video_frame_map(&fr, &info, buf, GST_MAP_WRITE));
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      guint8 *p = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA(&fr, 0) +
+                  (gsize)y * GST_VIDEO_FRAME_PLANE_STRIDE(&fr, 0) + x * 3;
+      p[0] = x < W / 2 ? 255 : 0; /* left half red, right half blue */
+      p[1] = 0;
+      p[2] = x < W / 2 ? 0 : 255;
+    }
+  gst_video_frame_unmap(&fr);
+  const StreamRoi right = { 0.5, 0, 0.5, 1 };
+  streamsight_sink_set_roi(STREAMSIGHT_SINK(hn->element), &right);
+  StreamRoi got;
+  streamsight_sink_get_roi(STREAMSIGHT_SINK(hn->element), &got);
+  fail_unless(got.x == 0.5 && got.w == 0.5);
+  fail_unless_equals_int(gst_harness_push(hn, gst_buffer_ref(buf)),
+                         GST_FLOW_OK);
+  for (int i = 0; i < 64; i++) /* all blue */
+    fail_unless(t.tensor[i * 3] < 0 && t.tensor[i * 3 + 2] > 0, "px %d", i);
+  const StreamRoi left = { 0, 0, 0.5, 1 };
+  streamsight_sink_set_roi(STREAMSIGHT_SINK(hn->element), &left);
+  fail_unless_equals_int(gst_harness_push(hn, buf), GST_FLOW_OK);
+  for (int i = 0; i < 64; i++) /* all red */
+    fail_unless(t.tensor[i * 3] > 0 && t.tensor[i * 3 + 2] < 0, "px %d", i);
+  gst_harness_teardown(hn);
+  tt_clear(&t);
+  g_free(px);
+}
+GST_END_TEST;
+
 /* ---- drops, counters, properties ---- */
 
 static GstBuffer *
@@ -1071,6 +1255,8 @@ sink_suite(void)
   tc = tcase_create("geometry");
   tcase_add_test(tc, test_letterbox);
   tcase_add_test(tc, test_crop);
+  tcase_add_loop_test(tc, test_roi_convert, 0, G_N_ELEMENTS(roi_cases));
+  tcase_add_test(tc, test_roi_equals_cut);
   suite_add_tcase(s, tc);
   tc = tcase_create("element");
   tcase_set_timeout(tc, 60);
