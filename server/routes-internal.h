@@ -1,6 +1,12 @@
 /* streamsight — what routes.c shares with the handler files beside it
- * (routes-models.c: /api/v1/models, /api/v1/embed). Not for other modules:
- * they use routes.h.
+ * (routes-streams.c, routes-images.c, routes-stats.c, routes-models.c).
+ * Not for other
+ * modules: they use routes.h.
+ *
+ * routes.c holds the route table, matching, authentication, the size
+ * checks and the response helpers; each routes-*.c holds the handlers of
+ * one part of the API and is listed in the table by its routes_h_*
+ * functions.
  */
 #ifndef SS_ROUTES_INTERNAL_H
 #define SS_ROUTES_INTERNAL_H
@@ -8,15 +14,54 @@
 #include <jansson.h>
 
 #include "classify-pool.h"
-#include "engine.h"
+#include "model.h"
+#include "pred-cache.h"
+#include "process-sample.h"
 #include "roi.h"
 #include "routes.h"
+#include "snapshot.h"
 
 G_BEGIN_DECLS
 
 /* Longest path segment taken as a stream id (ids are at most 64 bytes; a
  * longer segment cannot name a stream). */
 #define ROUTES_ID_MAX 64
+#define SHA256_LEN 32
+/* Retry-After (s) on 503 answers: a frame arrives, a client leaves, a job
+ * finishes within seconds. */
+#define ROUTES_RETRY_FRAME_S "1"
+#define ROUTES_RETRY_SSE_S "5"
+/* Retry-After of a classify refused because the decode budget is full. */
+#define ROUTES_RETRY_DECODE_S "2"
+
+struct Routes {
+  /* Immutable after routes_new(). */
+  Registry *registry;
+  const struct ss_engine *engine;
+  struct ss_pool *pool;
+  ConfigStore *store;
+  EventHub *events;
+  MqttPublisher *mqtt;
+  const Shard *shard; /* NULL: not sharded */
+  gboolean auth;
+  guint8 token_sha256[SHA256_LEN];
+  guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
+  gint64 start_mono_us;
+  gint64 start_wall_us;
+  /* Owned, each thread-safe. */
+  LimitLog *limits;
+  Snapshots *snapshots;
+  ClassifyPool *classify;
+  ProcessSampler *proc;
+  PredCache *pred_cache;
+  /* Protected by http_lock. */
+  GMutex http_lock;
+  RouteHttpStatsFunc http_stats;
+  gpointer http_stats_user;
+  /* Atomic. */
+  guint64 n_ok, n_client_errors, n_server_errors;
+  gint64 last_encode_warn_us;
+};
 
 /* Deferred work: a snapshot, a classification or an embedding, run by
  * route_work_run() off the HTTP thread. */
@@ -35,12 +80,44 @@ struct RouteWork {
   gint64 created_us;
 };
 
-RouteWork *routes_work_new(Routes *r, RouteWorkFunc run);
+/* A handler: id is the path's '*' segment ("" when the route has none). */
+typedef void (*RouteHandler)(Routes *r, const RouteRequest *req,
+                             const char *id, RouteResponse *resp);
+
+/* ---- responses (routes.c) ---- */
+
+#define resp_header route_response_add_header
+#define resp_error route_response_error
+
+/* Sets a JSON body (v is stolen) with Cache-Control: no-store. */
+void routes_resp_json(RouteResponse *resp, guint status, json_t *v);
+/* A status without a body. */
+void routes_resp_empty(RouteResponse *resp, guint status);
+/* Hands a malloc'd buffer over as the body. */
+void routes_resp_bytes(RouteResponse *resp, guint status,
+                       const char *content_type, guint8 *data, gsize len);
+/* 404 for a stream id (on a sharded replica naming the owning shard). */
+void routes_resp_stream_not_found(Routes *r, RouteResponse *resp,
+                                  const char *id);
+/* 413 for a discarded body, counted once per request. */
+void routes_resp_too_large(Routes *r, RouteResponse *resp);
+
+/* ---- requests (routes.c) ---- */
 
 /* The value of query parameter name ("" when it has none), or NULL. */
 const char *routes_query_get(const RouteRequest *req, const char *name);
-/* Sets a JSON body (v is stolen) with Cache-Control: no-store. */
-void routes_resp_json(RouteResponse *resp, guint status, json_t *v);
+/* Parses a JSON object body, answering 413/400 itself when it cannot
+ * (NULL then); expected names the wanted members for the message. */
+json_t *routes_body_object(Routes *r, const RouteRequest *req,
+                           RouteResponse *resp, const char *expected);
+gboolean routes_stream_exists(Routes *r, const char *id);
+RouteWork *routes_work_new(Routes *r, RouteWorkFunc run);
+/* "tflite", "safetensors" or "built". */
+const char *routes_model_format_name(enum model_format f);
+ClassifyPool *routes_classify_pool(Routes *r);
+const struct ss_engine *routes_engine(Routes *r);
+
+/* ---- uploads (routes-images.c) ---- */
 
 /* The uploaded image of a POST (a raw image body, or the first file part
  * of multipart/form-data). FALSE with resp holding the answer (413, 415,
@@ -57,10 +134,38 @@ gboolean routes_query_roi(const RouteRequest *req, RouteResponse *resp,
 void routes_resp_upload_error(Routes *r, RouteResponse *resp, const GError *e,
                               const char *what);
 
-ClassifyPool *routes_classify_pool(Routes *r);
-const struct ss_engine *routes_engine(Routes *r);
+/* ---- handlers ---- */
 
-/* Handlers living in routes-models.c. */
+/* routes-streams.c */
+void routes_h_streams_list(Routes *r, const RouteRequest *req,
+                           const char *id, RouteResponse *resp);
+void routes_h_streams_create(Routes *r, const RouteRequest *req,
+                             const char *id, RouteResponse *resp);
+void routes_h_stream_get(Routes *r, const RouteRequest *req, const char *id,
+                         RouteResponse *resp);
+void routes_h_stream_patch(Routes *r, const RouteRequest *req,
+                           const char *id, RouteResponse *resp);
+void routes_h_stream_delete(Routes *r, const RouteRequest *req,
+                            const char *id, RouteResponse *resp);
+void routes_h_predictions_latest(Routes *r, const RouteRequest *req,
+                                 const char *id, RouteResponse *resp);
+void routes_h_predictions_history(Routes *r, const RouteRequest *req,
+                                  const char *id, RouteResponse *resp);
+void routes_h_stream_events(Routes *r, const RouteRequest *req,
+                            const char *id, RouteResponse *resp);
+void routes_h_events(Routes *r, const RouteRequest *req, const char *id,
+                     RouteResponse *resp);
+/* routes-images.c */
+void routes_h_snapshot(Routes *r, const RouteRequest *req, const char *id,
+                       RouteResponse *resp);
+void routes_h_classify(Routes *r, const RouteRequest *req, const char *id,
+                       RouteResponse *resp);
+/* routes-stats.c */
+void routes_h_stats(Routes *r, const RouteRequest *req, const char *id,
+                    RouteResponse *resp);
+void routes_h_metrics(Routes *r, const RouteRequest *req, const char *id,
+                      RouteResponse *resp);
+/* routes-models.c */
 void routes_h_embed(Routes *r, const RouteRequest *req, const char *id,
                     RouteResponse *resp);
 
