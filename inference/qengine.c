@@ -24,6 +24,9 @@ struct qstep {
   enum qstep_kind kind;
   const struct layer *l;
   int in, in2, out;
+  size_t k; /* GEMM reduction: cin, or kh*kw*cin rounded up to 4 (QS_CONV:
+               the im2col row, zero-padded, as the VNNI GEMM takes groups
+               of 4 bytes) */
   size_t packed_off;
   int32_t in_zp;
   struct qk_requant rq; /* its arrays point into rq_data */
@@ -276,10 +279,11 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
     case LAYER_CONV:
     case LAYER_FC:
       s->kind = is_gemm(m, l) ? QS_GEMM : QS_CONV;
+      s->k = layer_weight_count(l) / (size_t)l->cout;
+      if (s->kind == QS_CONV)
+        s->k = round_up(s->k, 4);
       s->packed_off = packed;
-      packed += round_up(q->ops->gemm_packed_size(
-                             (size_t)l->cout,
-                             layer_weight_count(l) / (size_t)l->cout),
+      packed += round_up(q->ops->gemm_packed_size((size_t)l->cout, s->k),
                          ALIGN);
       rc = setup_requant(s, m, arith, err);
       break;
@@ -309,10 +313,22 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
   for (int i = 0; i < q->n_steps; i++) {
     const struct qstep *s = &q->steps[i];
     const struct layer *l = s->l;
-    if (s->kind == QS_GEMM || s->kind == QS_CONV)
-      q->ops->gemm_pack((size_t)l->cout,
-                        layer_weight_count(l) / (size_t)l->cout, l->qw->w,
-                        l->qw->bias, s->in_zp, q->packed + s->packed_off);
+    if (s->kind == QS_GEMM || s->kind == QS_CONV) {
+      const size_t kr = layer_weight_count(l) / (size_t)l->cout;
+      const int16_t *w = l->qw->w;
+      int16_t *padded = NULL;
+      if (s->k != kr) { /* zero weights for the im2col row's padding */
+        padded = calloc((size_t)l->cout * s->k, sizeof *padded);
+        if (!padded)
+          return ss_error_set(err, SS_ENOMEM, "out of memory");
+        for (size_t j = 0; j < (size_t)l->cout; j++)
+          memcpy(padded + j * s->k, w + j * kr, kr * sizeof *w);
+        w = padded;
+      }
+      q->ops->gemm_pack((size_t)l->cout, s->k, w, l->qw->bias, s->in_zp,
+                        q->packed + s->packed_off);
+      free(padded);
+    }
     else if (s->kind == QS_DW)
       q->ops->dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->qw->w,
                  l->qw->bias, q->packed + s->packed_off);
@@ -380,8 +396,7 @@ plan_arena(struct qengine *q, struct ss_error *err)
   for (int i = 0; i < q->n_steps; i++) {
     const struct qstep *s = &q->steps[i];
     if (s->kind == QS_CONV) {
-      size_t b = (size_t)m->values[s->out].w * layer_weight_count(s->l) /
-                 (size_t)s->l->cout;
+      size_t b = (size_t)m->values[s->out].w * s->k;
       im2col = b > im2col ? b : im2col;
     }
   }
@@ -475,10 +490,12 @@ run_conv(const struct qengine *q, const struct qstep *s, const uint8_t *in,
 {
   const struct layer *l = s->l;
   const struct value *iv = &q->m->values[s->in], *ov = &q->m->values[s->out];
-  const size_t cin = (size_t)l->cin, k = (size_t)l->kh * l->kw * cin;
+  const size_t cin = (size_t)l->cin, kr = (size_t)l->kh * l->kw * cin;
+  const size_t k = s->k;
   for (int y = 0; y < ov->h; y++) {
     for (int x = 0; x < ov->w; x++) {
       uint8_t *c = col + (size_t)x * k;
+      memset(c + kr, 0, k - kr); /* zero bytes for the zero weights */
       const int ix0 = x * l->stride - l->pad_left;
       const bool cols_inside = ix0 >= 0 && ix0 + l->kw <= iv->w;
       for (int ky = 0; ky < l->kh; ky++) {
@@ -536,7 +553,7 @@ run_step(const struct qengine *q, const struct qstep *s, uint8_t *arena)
   const struct value *ov = &m->values[s->out];
   switch (s->kind) {
   case QS_GEMM: {
-    size_t k = (size_t)s->l->cin;
+    size_t k = s->k;
     q->ops->gemm((size_t)ov->h * ov->w, (size_t)ov->c, k, in, k,
                  q->packed + s->packed_off, &s->rq, out, (size_t)ov->c);
     break;

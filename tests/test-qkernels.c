@@ -259,6 +259,10 @@ START_TEST(test_dwconv_edges)
                   (c + pad) % 5 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32,
                   c % 7 == 0);
   dw_case(&r, 24, 7, 5, 1, 2, 0, 128, QK_RQ_FP32, 0); /* 5x5 too */
+  /* rows too long for the widened path (the byte path), and the longest
+   * that takes it */
+  dw_case(&r, 40, 400, 3, 1, 1, 1, 255, QK_RQ_FP32, 0);
+  dw_case(&r, 96, 127, 3, 2, 0, 2, 3, QK_RQ_FP32, 0);
 }
 END_TEST
 

@@ -147,6 +147,88 @@ qk_dw_pack__avx2(size_t c, size_t taps, const int16_t *w, const int32_t *bias,
   }
 }
 
+/* Longest input row (in_w * c + 16 values) the widened path takes: 3 rows
+ * of int16 on the stack, 72 KiB (MobileNetV2 at 224 px needs 10768: its
+ * 112 x 96 rows). Larger rows and kernels go the byte path below. */
+#define QK_DW_WIDE_MAX 12288
+
+/* The depthwise row with its input rows widened to int16 minus the zero
+ * point once per call (each input value then serves kw taps without being
+ * converted again: the byte-to-int16 shuffles were the bottleneck). Same
+ * arithmetic and layout as below. */
+static void
+dw_rows_wide(size_t c, size_t in_w, const uint8_t *const *rows, size_t kh,
+             size_t kw, size_t stride, size_t pad_left, size_t out_w,
+             int32_t in_zp, const void *packed, const struct qk_requant *rq,
+             uint8_t *out)
+{
+  const size_t taps = kh * kw, tp = (taps + 1) / 2;
+  const size_t block = QK_DW_CB * 4 + tp * 64;
+  const size_t n = in_w * c;
+  int16_t wide[3][QK_DW_WIDE_MAX] __attribute__((aligned(32)));
+  static const int16_t zeros[QK_DW_CB] __attribute__((aligned(32)));
+  const __m256i zp16 = _mm256_set1_epi16((int16_t)in_zp);
+  for (size_t ky = 0; ky < kh; ky++) {
+    if (!rows[ky])
+      continue;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      _mm256_store_si256(
+          (__m256i *)(void *)(wide[ky] + i),
+          _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128(
+                               (const __m128i *)(const void *)(rows[ky] + i))),
+                           zp16));
+    for (; i < n; i++)
+      wide[ky][i] = (int16_t)(rows[ky][i] - in_zp);
+    /* a short last block reads up to 15 values past the row: zeros, times
+     * zero weights */
+    memset(wide[ky] + n, 0, QK_DW_CB * sizeof(int16_t));
+  }
+  const int16_t *src[65];
+  size_t cmask[65];
+  for (size_t x = 0; x < out_w; x++) {
+    for (size_t ky = 0; ky < kh; ky++)
+      for (size_t kx = 0; kx < kw; kx++) {
+        size_t t = ky * kw + kx, ix = x * stride + kx;
+        bool in = rows[ky] && ix >= pad_left && ix - pad_left < in_w;
+        src[t] = in ? wide[ky] + (ix - pad_left) * c : zeros;
+        cmask[t] = in ? ~(size_t)0 : 0;
+      }
+    src[taps] = zeros;
+    cmask[taps] = 0;
+    for (size_t c0 = 0; c0 < c; c0 += QK_DW_CB) {
+      const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
+      const uint8_t *p = (const uint8_t *)packed + (c0 / QK_DW_CB) * block;
+      const int16_t *pw = (const int16_t *)(const void *)(p + QK_DW_CB * 4);
+      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      for (size_t q = 0; q < tp; q++) {
+        const __m256i x0 = _mm256_loadu_si256(
+            (const __m256i *)(const void *)(src[2 * q] +
+                                            (c0 & cmask[2 * q])));
+        const __m256i x1 = _mm256_loadu_si256(
+            (const __m256i *)(const void *)(src[2 * q + 1] +
+                                            (c0 & cmask[2 * q + 1])));
+        const __m256i w0 =
+            _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 32));
+        const __m256i w1 = _mm256_loadu_si256(
+            (const __m256i *)(const void *)(pw + q * 32 + 16));
+        lo = _mm256_add_epi32(
+            lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), w0));
+        hi = _mm256_add_epi32(
+            hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), w1));
+      }
+      const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+      const __m256i b1 =
+          _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+      __m256i a0 =
+          _mm256_add_epi32(b0, _mm256_permute2x128_si256(lo, hi, 0x20));
+      __m256i a1 =
+          _mm256_add_epi32(b1, _mm256_permute2x128_si256(lo, hi, 0x31));
+      qk_avx2_requant_store(a0, a1, rq, c0, cc, out + x * c + c0);
+    }
+  }
+}
+
 void
 qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
                     size_t kh, size_t kw, size_t stride, size_t pad_left,
@@ -161,6 +243,11 @@ qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
   }
   const size_t tp = (taps + 1) / 2;
   const size_t block = QK_DW_CB * 4 + tp * 64;
+  if (kh <= 3 && in_w * c + QK_DW_CB <= QK_DW_WIDE_MAX) {
+    dw_rows_wide(c, in_w, rows, kh, kw, stride, pad_left, out_w, in_zp,
+                 packed, rq, out);
+    return;
+  }
   const __m256i zp16 = _mm256_set1_epi16((int16_t)in_zp);
   /* Padding taps read 16 bytes of the zero point, so every tap of every
    * pixel is summed (its x - zp is then 0) and the loop has no branch. */
