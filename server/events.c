@@ -459,6 +459,29 @@ event_hub_sync(EventHub *h)
 }
 
 void
+event_hub_broadcast(EventHub *h, const char *event, const char *stream_id,
+                    json_t *data)
+{
+  char *text = format_event(event, NULL, data);
+  if (!text)
+    return;
+  broadcast(h, stream_id, text, FALSE);
+  g_ref_string_release(text);
+}
+
+void
+event_hub_on_alert(gpointer hub, AlertEventType type, const char *stream_id,
+                   const char *cls, json_t *alert, const guint8 *jpeg,
+                   gsize jpeg_len)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "stream_id", json_string(stream_id));
+  json_object_set_new(o, "type", json_string(alert_event_name(type)));
+  json_object_set(o, "alert", alert);
+  event_hub_broadcast(hub, "alert", stream_id, o);
+}
+
+void
 event_hub_registry_changed(Registry *r, gpointer user)
 {
   event_hub_sync(user);

@@ -25,6 +25,10 @@
  *   event: stream_removed
  *   data: {"stream_id": "..."}
  *
+ *   event: alert                              (an alert started or ended,
+ *   data: {"stream_id": "...", "type":          alerts.h)
+ *          "start"|"end", "alert": {...as GET /api/v1/alerts...}}
+ *
  *   event: heartbeat                          (every heartbeat interval)
  *   data: {"time": "<ISO-8601 UTC>", "dropped": <this client's drops>}
  *
@@ -49,6 +53,7 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "alerts.h"
 #include "latency.h"
 #include "model.h"
 #include "registry.h"
@@ -128,6 +133,16 @@ void event_hub_free(EventHub *h);
 void event_hub_sync(EventHub *h);
 /* A RegistryChangedFunc (user: the hub): event_hub_sync. */
 void event_hub_registry_changed(Registry *r, gpointer user);
+
+/* Sends one event of the given name (a word) with data (stolen) to every
+ * client of stream_id's scope (e.g. "alert", alerts.h). Any thread. */
+void event_hub_broadcast(EventHub *h, const char *event,
+                         const char *stream_id, json_t *data);
+
+/* An AlertListenerFunc (alerts.h; hub: the EventHub): the "alert" event. */
+void event_hub_on_alert(gpointer hub, AlertEventType type,
+                        const char *stream_id, const char *cls, json_t *alert,
+                        const guint8 *jpeg, gsize jpeg_len);
 
 /* Ends every client (each finishes what it has queued, then reads end of
  * stream) and refuses new ones. Call before stopping the HTTP daemon. */

@@ -96,6 +96,9 @@ set_last_error(MqttPublisher *m, const char *fmt, ...)
     g_warning("mqtt %s:%u: %s", m->cfg->host, m->cfg->port, msg);
 }
 
+static char *stream_topic(MqttPublisher *m, const char *stream_id,
+                          const char *leaf);
+
 /* ---- the queue (any thread) ---- */
 
 /* The queue is full: drops its oldest prediction, or its oldest message
@@ -138,6 +141,17 @@ enqueue_take(MqttPublisher *m, char *topic, char *payload, int len,
   q->retain = retain;
   m->count++;
   g_mutex_unlock(&m->lock);
+}
+
+void
+mqtt_publisher_enqueue(MqttPublisher *m, const char *stream_id,
+                       const char *leaf, const void *payload, gsize len,
+                       gboolean retain)
+{
+  if (len > G_MAXINT)
+    return;
+  enqueue_take(m, stream_topic(m, stream_id, leaf), g_memdup2(payload, len),
+               (int)len, retain);
 }
 
 /* Takes json. */

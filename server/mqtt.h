@@ -35,6 +35,7 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "alerts.h"
 #include "events.h"
 #include "model.h"
 #include "mqtt-config.h"
@@ -85,6 +86,28 @@ void mqtt_publisher_free(MqttPublisher *m);
 
 /* The listener to hand to event_hub_new with the publisher as data. */
 const EventHubListener *mqtt_publisher_listener(void);
+
+/* Queues one message for <prefix>/<stream_id>/<leaf> (payload copied, len
+ * bytes). Any thread; never blocks on the broker. */
+void mqtt_publisher_enqueue(MqttPublisher *m, const char *stream_id,
+                            const char *leaf, const void *payload, gsize len,
+                            gboolean retain);
+
+/* An AlertListenerFunc (alerts.h; data: the publisher), mqtt-alerts.c:
+ *   <prefix>/<stream>/alert     {"stream_id", "type": "start"|"end",
+ *                               "alert": {...as GET /api/v1/alerts...}}
+ *   <prefix>/<stream>/snapshot  the JPEG of the alert's best frame,
+ *                               retained (a camera entity's image)
+ *   <prefix>/<stream>/<class>   "ON" while an alert on class is going on,
+ *                               "OFF" after, retained; the class's
+ *                               characters other than [A-Za-z0-9_-] become
+ *                               '_' (mqtt_alert_class_leaf) */
+void mqtt_publisher_alert(gpointer data, AlertEventType type,
+                          const char *stream_id,
+                          const char *cls, json_t *alert, const guint8 *jpeg,
+                          gsize jpeg_len);
+/* The topic level for a class (new string): "tabby cat" -> "tabby_cat". */
+char *mqtt_alert_class_leaf(const char *cls);
 
 /* Any thread. */
 void mqtt_publisher_stats(MqttPublisher *m, MqttStats *out);

@@ -1,5 +1,6 @@
 /* streamsight — what routes.c shares with the handler files beside it
- * (routes-streams.c, routes-images.c, routes-stats.c, routes-models.c).
+ * (routes-streams.c, routes-images.c, routes-stats.c, routes-models.c,
+ * routes-alerts.c).
  * Not for other
  * modules: they use routes.h.
  *
@@ -42,6 +43,7 @@ struct Routes {
   ConfigStore *store;
   EventHub *events;
   MqttPublisher *mqtt;
+  AlertHub *alerts;   /* NULL: alert routes answer 503 */
   const Shard *shard; /* NULL: not sharded */
   gboolean auth;
   guint8 token_sha256[SHA256_LEN];
@@ -160,6 +162,17 @@ void routes_h_snapshot(Routes *r, const RouteRequest *req, const char *id,
                        RouteResponse *resp);
 void routes_h_classify(Routes *r, const RouteRequest *req, const char *id,
                        RouteResponse *resp);
+/* routes-alerts.c: GET /api/v1/alerts (?stream= ?class= ?since= ?until=
+ * ?limit=, 1..ROUTES_ALERTS_LIMIT_MAX) and .../alerts/{id}/snapshot.jpg;
+ * routes_alerts_metrics appends streamsight_alerts_total{stream,class}. */
+#define ROUTES_ALERTS_LIMIT_DEFAULT 100
+#define ROUTES_ALERTS_LIMIT_MAX 1000
+void routes_h_alerts_list(Routes *r, const RouteRequest *req, const char *id,
+                          RouteResponse *resp);
+void routes_h_alert_snapshot(Routes *r, const RouteRequest *req,
+                             const char *id, RouteResponse *resp);
+void routes_alerts_metrics(Routes *r, GString *out);
+
 /* routes-stats.c */
 void routes_h_stats(Routes *r, const RouteRequest *req, const char *id,
                     RouteResponse *resp);

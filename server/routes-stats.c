@@ -512,6 +512,8 @@ routes_h_metrics(Routes *r, const RouteRequest *req, const char *id,
   const char *bad[] = { "result", "bad_image", NULL };
   metrics_sample_u64(out, "streamsight_classify_total", done, cs.requests);
   metrics_sample_u64(out, "streamsight_classify_total", bad, cs.bad_images);
+  if (r->alerts)
+    routes_alerts_metrics(r, out);
   if (r->store) {
     guint64 wok = 0, wfail = 0;
     config_store_status(r->store, &wok, &wfail, NULL);

@@ -458,6 +458,9 @@ static const Route route_table[] = {
   { "GET", "/api/v1/events", routes_h_events, ROUTE_QUERY_TOKEN },
   { "POST", "/api/v1/classify", routes_h_classify, 0 },
   { "POST", "/api/v1/embed", routes_h_embed, 0 },
+  { "GET", "/api/v1/alerts", routes_h_alerts_list, 0 },
+  { "GET", "/api/v1/alerts/*/snapshot.jpg", routes_h_alert_snapshot,
+    ROUTE_QUERY_TOKEN },
   /* The dashboard: public, so that the page can ask for the token. */
   { "GET", "/", static_files_route, ROUTE_PUBLIC },
   { "GET", "/static/*", static_files_route, ROUTE_PUBLIC },
@@ -526,6 +529,7 @@ routes_new(const RoutesConfig *cfg)
   r->store = cfg->store;
   r->events = cfg->events;
   r->mqtt = cfg->mqtt;
+  r->alerts = cfg->alerts;
   r->shard = cfg->shard;
   r->max_body_bytes = cfg->max_body_bytes;
   r->max_uri_bytes = cfg->max_uri_bytes;

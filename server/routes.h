@@ -30,6 +30,10 @@
  *   GET    /api/v1/streams/{id}/snapshot.jpg         ?width=N
  *   POST   /api/v1/classify                          JPEG/PNG body or
  *                                                    multipart; ?top_k=
+ *   GET    /api/v1/alerts                            ?stream= ?class=
+ *                                                    ?since= ?until=
+ *                                                    ?limit= (routes-alerts.c)
+ *   GET    /api/v1/alerts/{id}/snapshot.jpg          the best frame
  *   GET    /  and  /static/NAME                      the dashboard
  *                                                    (static-files.h; no
  *                                                    token needed)
@@ -59,6 +63,7 @@
 
 #include <glib.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "engine.h"
 #include "events.h"
@@ -142,6 +147,7 @@ typedef struct {
   ConfigStore *store;             /* borrowed; NULL: streams not persisted */
   EventHub *events;               /* borrowed; NULL: event routes answer 503 */
   MqttPublisher *mqtt;            /* borrowed; NULL: no MQTT (stats null) */
+  AlertHub *alerts;               /* borrowed; NULL: alert routes 503 */
   const Shard *shard;             /* borrowed; NULL: not sharded */
   const char *auth_token;         /* copied (hashed); NULL: no auth */
   guint64 max_body_bytes;         /* reported in 413 messages */

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "engine.h"
 #include "events.h"
@@ -90,6 +91,7 @@ typedef struct {
   ConfigStore *store;
   MqttPublisher *mqtt; /* NULL: no MQTT */
   EventHub *events;    /* also when SSE is off but MQTT is on */
+  AlertHub *alerts;
   Routes *routes;
   HttpServer *http;
   Watchdog *watchdog;
@@ -107,8 +109,35 @@ on_registry_changed(Registry *r, gpointer user)
    * write (with its fsyncs) delays anything. */
   if (s->events)
     event_hub_registry_changed(r, s->events);
+  if (s->alerts)
+    alert_hub_registry_changed(r, s->alerts);
   if (s->store)
     config_store_registry_changed(r, s->store);
+}
+
+/* The alerts hub, persisted in alerts/ beside the config file (not on a
+ * sharded replica: the file's directory is shared, and replicas do not
+ * share alerts). */
+static void
+start_alerts(Server *s)
+{
+  char *dir = NULL;
+  if (s->config->path && !s->shard) {
+    char *cfg_dir = g_path_get_dirname(s->config->path);
+    dir = g_build_filename(cfg_dir, "alerts", NULL);
+    g_free(cfg_dir);
+  }
+  AlertHubOptions ao = {
+    .registry = s->registry,
+    .model = s->model,
+    .dir = dir,
+  };
+  s->alerts = alert_hub_new(&ao);
+  if (s->events)
+    alert_hub_add_listener(s->alerts, event_hub_on_alert, s->events);
+  if (s->mqtt)
+    alert_hub_add_listener(s->alerts, mqtt_publisher_alert, s->mqtt);
+  g_free(dir);
 }
 
 static gboolean
@@ -292,6 +321,7 @@ start_http(Server *s)
     .store = s->store,
     .events = c->limits.max_sse_clients > 0 ? s->events : NULL,
     .mqtt = s->mqtt,
+    .alerts = s->alerts,
     .shard = s->shard,
     .auth_token = c->auth_token,
     .max_body_bytes = c->limits.max_body_bytes,
@@ -344,6 +374,8 @@ server_shutdown(Server *s)
   routes_free(s->routes);
   if (s->registry)
     registry_set_changed_func(s->registry, NULL, NULL);
+  /* Before the event hub and MQTT, its listeners. */
+  alert_hub_free(s->alerts);
   event_hub_free(s->events);
   /* After the hub (its listener), before the registry (commands). */
   mqtt_publisher_free(s->mqtt);
@@ -522,6 +554,7 @@ cmd_serve(int argc, char **argv)
     };
     s.events = event_hub_new(s.registry, s.model, &eo);
   }
+  start_alerts(&s);
   registry_set_changed_func(s.registry, on_registry_changed, &s);
   WatchdogOptions wo = {
     .loop_stall_s = SERVE_WATCHDOG_LOOP_S,

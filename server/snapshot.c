@@ -109,6 +109,61 @@ copy_out(const CacheEntry *e, guint8 **jpeg, gsize *len, int *width,
 }
 
 gboolean
+snapshot_encode_sample(GstSample *sample, guint max_width, guint8 **jpeg,
+                       gsize *len, int *width, int *height, GError **error)
+{
+  GstCaps *caps = gst_sample_get_caps(sample);
+  GstVideoInfo vi;
+  if (!gst_sample_get_buffer(sample) || !caps ||
+      !gst_video_info_from_caps(&vi, caps) || GST_VIDEO_INFO_WIDTH(&vi) < 1 ||
+      GST_VIDEO_INFO_HEIGHT(&vi) < 1) {
+    g_set_error(error, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NO_FRAME,
+                "no video frame to encode");
+    return FALSE;
+  }
+  int sw = GST_VIDEO_INFO_WIDTH(&vi), sh = GST_VIDEO_INFO_HEIGHT(&vi);
+  int dw = sw, dh = sh;
+  if (max_width > 0 && (guint)sw > max_width) {
+    dw = (int)(max_width & ~1u);
+    dh = (int)((gint64)sh * dw / sw) & ~1;
+    if (dh < 2)
+      dh = 2;
+  }
+  GstCaps *to = gst_caps_new_simple("image/jpeg", "width", G_TYPE_INT, dw,
+                                    "height", G_TYPE_INT, dh, NULL);
+  GError *e = NULL;
+  GstSample *out = gst_video_convert_sample(
+      sample, to, (GstClockTime)SNAPSHOT_TIMEOUT_MS * GST_MSECOND, &e);
+  gst_caps_unref(to);
+  GstBuffer *obuf = out ? gst_sample_get_buffer(out) : NULL;
+  GstMapInfo map;
+  if (!obuf || !gst_buffer_map(obuf, &map, GST_MAP_READ)) {
+    g_set_error(error, SNAPSHOT_ERROR, SNAPSHOT_ERROR_ENCODE,
+                "encoding as JPEG failed: %s", e ? e->message : "no output");
+    g_clear_error(&e);
+    if (out)
+      gst_sample_unref(out);
+    return FALSE;
+  }
+  guint8 *copy = malloc(map.size ? map.size : 1);
+  if (copy)
+    memcpy(copy, map.data, map.size);
+  gsize n = map.size;
+  gst_buffer_unmap(obuf, &map);
+  gst_sample_unref(out);
+  if (!copy) {
+    g_set_error(error, SNAPSHOT_ERROR, SNAPSHOT_ERROR_ENCODE,
+                "out of memory for the JPEG");
+    return FALSE;
+  }
+  *jpeg = copy;
+  *len = n;
+  *width = dw;
+  *height = dh;
+  return TRUE;
+}
+
+gboolean
 snapshots_encode(Snapshots *s, const char *id, guint max_width,
                  guint8 **jpeg, gsize *len, int *width, int *height,
                  GError **error)
@@ -151,53 +206,27 @@ snapshots_encode(Snapshots *s, const char *id, guint max_width,
     }
   }
 
-  int sw = GST_VIDEO_INFO_WIDTH(&vi), sh = GST_VIDEO_INFO_HEIGHT(&vi);
-  int dw = sw, dh = sh;
-  if (max_width > 0 && (guint)sw > max_width) {
-    dw = (int)(max_width & ~1u);
-    dh = (int)((gint64)sh * dw / sw) & ~1;
-    if (dh < 2)
-      dh = 2;
-  }
-  GstCaps *to = gst_caps_new_simple("image/jpeg", "width", G_TYPE_INT, dw,
-                                    "height", G_TYPE_INT, dh, NULL);
   GError *e = NULL;
   gint64 t0 = g_get_monotonic_time();
-  GstSample *out = gst_video_convert_sample(
-      sample, to, (GstClockTime)SNAPSHOT_TIMEOUT_MS * GST_MSECOND, &e);
+  CacheEntry *ce = g_new0(CacheEntry, 1);
+  gboolean ok = snapshot_encode_sample(sample, max_width, &ce->jpeg, &ce->len,
+                                       &ce->width, &ce->height, &e);
   double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
-  gst_caps_unref(to);
-  GstBuffer *obuf = out ? gst_sample_get_buffer(out) : NULL;
-  GstMapInfo map;
-  if (!obuf || !gst_buffer_map(obuf, &map, GST_MAP_READ)) {
+  gst_sample_unref(sample);
+  if (!ok) {
+    g_free(ce);
     g_mutex_lock(&s->lock);
     s->stats.failures++;
     g_mutex_unlock(&s->lock);
-    g_set_error(error, SNAPSHOT_ERROR, SNAPSHOT_ERROR_ENCODE,
-                "encoding the frame of stream '%s' as JPEG failed: %s", id,
-                e ? e->message : "no output");
-    g_clear_error(&e);
-    if (out)
-      gst_sample_unref(out);
-    gst_sample_unref(sample);
+    g_set_error(error, SNAPSHOT_ERROR, e->code,
+                "the frame of stream '%s': %s", id, e->message);
+    g_error_free(e);
     return FALSE;
   }
-  gboolean ok = FALSE;
-  CacheEntry *ce = g_new0(CacheEntry, 1);
   ce->buffer = buf;
   ce->pts = pts;
   ce->max_width = max_width;
-  ce->width = dw;
-  ce->height = dh;
-  ce->len = map.size;
-  ce->jpeg = malloc(map.size ? map.size : 1);
-  if (ce->jpeg) {
-    memcpy(ce->jpeg, map.data, map.size);
-    ok = copy_out(ce, jpeg, len, width, height);
-  }
-  gst_buffer_unmap(obuf, &map);
-  gst_sample_unref(out);
-  gst_sample_unref(sample);
+  ok = copy_out(ce, jpeg, len, width, height);
   g_mutex_lock(&s->lock);
   s->stats.encodes++;
   s->stats.last_encode_ms = ms;

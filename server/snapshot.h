@@ -14,6 +14,7 @@
 #define SS_SNAPSHOT_H
 
 #include <glib.h>
+#include <gst/gst.h>
 
 #include "registry.h"
 
@@ -55,6 +56,13 @@ gboolean snapshots_encode(Snapshots *s, const char *id, guint max_width,
                           GError **error);
 
 void snapshots_stats(Snapshots *s, SnapshotStats *out);
+
+/* Encodes one frame (borrowed) as JPEG the same way, without a cache (alert
+ * snapshots, alerts.h): SNAPSHOT_ERROR_NO_FRAME when sample holds no video
+ * frame, _ENCODE otherwise. On success *jpeg is malloc'd (free()). */
+gboolean snapshot_encode_sample(GstSample *sample, guint max_width,
+                                guint8 **jpeg, gsize *len, int *width,
+                                int *height, GError **error);
 
 G_END_DECLS
 

@@ -51,6 +51,8 @@ on_registry_changed(Registry *r, gpointer user)
    * write (with its fsyncs) delays anything. */
   if (f->events)
     event_hub_registry_changed(r, f->events);
+  if (f->alerts)
+    alert_hub_registry_changed(r, f->alerts);
   config_store_registry_changed(r, f->store);
 }
 
@@ -111,6 +113,21 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     };
     f->events = event_hub_new(f->registry, f->model, &eo);
   }
+  if (o->alerts) {
+    char *cfg_dir = g_path_get_dirname(f->config_path);
+    char *alerts_dir = g_build_filename(cfg_dir, "alerts", NULL);
+    AlertHubOptions ao = {
+      .registry = f->registry,
+      .model = f->model,
+      .dir = alerts_dir,
+      .history_max = o->alerts_history,
+    };
+    f->alerts = alert_hub_new(&ao);
+    if (f->events)
+      alert_hub_add_listener(f->alerts, event_hub_on_alert, f->events);
+    g_free(alerts_dir);
+    g_free(cfg_dir);
+  }
   registry_set_changed_func(f->registry, on_registry_changed, f);
 
   RoutesConfig rc = {
@@ -119,6 +136,7 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     .pool = f->pool,
     .store = f->store,
     .events = f->events,
+    .alerts = f->alerts,
     .auth_token = o->token,
     .max_body_bytes = o->max_body_bytes,
     .max_uri_bytes = o->max_uri_bytes,
@@ -154,6 +172,7 @@ server_fixture_clear(ServerFixture *f)
 {
   routes_free(f->routes);
   registry_set_changed_func(f->registry, NULL, NULL);
+  alert_hub_free(f->alerts);
   event_hub_free(f->events);
   /* registry_free runs the teardown itself with the context not running
    * elsewhere. */

@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "engine.h"
 #include "events.h"
@@ -25,6 +26,7 @@ typedef struct {
   char *config_path; /* in a fresh temporary directory */
   ConfigStore *store;
   EventHub *events;
+  AlertHub *alerts;  /* NULL unless ServerFixtureOptions.alerts */
   Routes *routes;
 } ServerFixture;
 
@@ -46,6 +48,9 @@ typedef struct {
   const char *const *media_dirs; /* confine file:// and v4l2 sources to
                                   * these (media-dirs.h); NULL: not
                                   * confined */
+  gboolean alerts;          /* an alerts hub persisted in alerts/ beside
+                             * the config file, wired as in serve.c */
+  guint alerts_history;     /* 0: default */
 } ServerFixtureOptions;
 
 /* Builds MobileNetV2 0.35/96 (1001 outputs, random weights from a fixed

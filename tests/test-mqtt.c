@@ -34,6 +34,7 @@
 
 #include "child-process.h"
 #include "config.h"
+#include "mqtt.h"
 #include "mqtt-config.h"
 #include "mqtt-discovery.h"
 #include "prom-check.h"
@@ -957,6 +958,87 @@ stream_get(Server *s)
   return get_json(s, "/api/v1/streams/" STREAM);
 }
 
+/* Alerts (issue 14 part 1): a rule on the class the stream sees gives
+ * <stream>/alert start, the JPEG on <stream>/snapshot and a retained ON on
+ * <stream>/<class>; the stream stopped, the alert ends: end and OFF. */
+START_TEST(test_alerts)
+{
+  if (!have_everything())
+    return;
+  g_autofree char *dir = new_dir("alerts");
+  ck_assert(make_password_file(dir));
+  Broker b;
+  broker_start(&b, dir, NULL, 0);
+  Sub *sub = sub_new(b.port, NULL);
+  g_autofree char *key = mqtt_key(b.port, NULL);
+  Server s;
+  server_start(&s, dir, key, 10);
+  json_t *latest = NULL;
+  gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (!latest || json_is_null(json_object_get(latest, "prediction"))) {
+    ck_assert_msg(g_get_monotonic_time() < deadline, "no prediction");
+    json_decref(latest);
+    g_usleep(100 * 1000);
+    latest = get_json(&s, "/api/v1/streams/" STREAM "/predictions/latest");
+  }
+  json_t *top = json_array_get(json_object_get(json_object_get(latest,
+                                                               "prediction"),
+                                               "classes"), 0);
+  g_autofree char *cls = g_strdup(json_string_value(json_object_get(top,
+                                                                    "label")));
+  double score = json_number_value(json_object_get(top, "score"));
+  json_decref(latest);
+  g_autofree char *leaf = mqtt_alert_class_leaf(cls);
+  printf("alerts: rule on '%s' (score %.3f), topic leaf '%s'\n", cls, score,
+         leaf);
+  g_autofree char *body = g_strdup_printf(
+      "{\"alerts\": [{\"class\": \"%s\", \"min_score\": %.6f, "
+      "\"min_duration_s\": 0.3, \"clear_after_s\": 1}]}", cls, score * 0.5);
+  int status = 0;
+  g_autofree char *out = NULL;
+  ck_assert(http_request(s.port, "PATCH", "/api/v1/streams/" STREAM, body,
+                         &status, &out));
+  ck_assert_msg(status == 200, "PATCH: %d %s", status, out);
+
+  g_autofree char *start = sub_wait(sub, PREFIX "/" STREAM "/alert",
+                                    "\"type\":\"start\"", 0, 30, NULL);
+  ck_assert_msg(start != NULL, "no alert start published");
+  json_t *sj = json_loads(start, 0, NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(sj, "stream_id")),
+                   STREAM);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(sj, "alert"), "class")), cls);
+  json_decref(sj);
+  g_autofree char *topic_cls = g_strdup_printf(PREFIX "/" STREAM "/%s", leaf);
+  gboolean retained = FALSE;
+  g_autofree char *on = sub_wait(sub, topic_cls, "ON", 0, 10, NULL);
+  ck_assert_msg(on != NULL, "no ON on %s", topic_cls);
+  g_autofree char *jpeg = sub_wait(sub, PREFIX "/" STREAM "/snapshot", NULL,
+                                   0, 10, NULL);
+  ck_assert_msg(jpeg && (guint8)jpeg[0] == 0xff && (guint8)jpeg[1] == 0xd8,
+                "no JPEG on the snapshot topic");
+  /* Retained: a late subscriber reads ON at once. */
+  Sub *late = sub_new(b.port, NULL);
+  g_autofree char *on2 = sub_wait(late, topic_cls, "ON", 0, 10, &retained);
+  ck_assert(on2 && retained);
+  sub_free(late);
+
+  g_free(out);
+  out = NULL;
+  ck_assert(http_request(s.port, "PATCH", "/api/v1/streams/" STREAM,
+                         "{\"enabled\": false}", &status, &out));
+  ck_assert_int_eq(status, 200);
+  g_autofree char *end = sub_wait(sub, PREFIX "/" STREAM "/alert",
+                                  "\"type\":\"end\"", 0, 30, NULL);
+  ck_assert_msg(end != NULL, "no alert end published");
+  g_autofree char *off = sub_wait(sub, topic_cls, "OFF", 0, 10, NULL);
+  ck_assert_msg(off != NULL, "no OFF on %s", topic_cls);
+  server_stop(&s, SIGTERM);
+  sub_free(sub);
+  broker_stop(&b, SIGTERM);
+}
+END_TEST
+
 START_TEST(test_commands)
 {
   if (!have_everything())
@@ -1293,6 +1375,7 @@ mqtt_suite(void)
   tcase_add_loop_test(tc, test_wrong_password, 0, 2);
   tcase_add_test(tc, test_commands);
   tcase_add_test(tc, test_no_broker);
+  tcase_add_test(tc, test_alerts);
   tcase_add_test(tc, test_tls);
   suite_add_tcase(s, tc);
   return s;
