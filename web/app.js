@@ -11,6 +11,7 @@
 // - GET .../snapshot.jpg every 3 s per running stream, fetched with the token
 //   and shown through a blob: URL (no cache, no token in the URL).
 // - A 401 anywhere shows the token form; the token lives in sessionStorage.
+// - "alert" events go to alerts.js (the alerts list) as a DOM event.
 'use strict';
 
 (() => {
@@ -176,6 +177,7 @@
     refreshStreams().then(() => {
       if (!app.needAuth) startEvents();
     });
+    document.dispatchEvent(new CustomEvent('streamsight:auth'));
   }
 
   // ---- stream cards ----
@@ -645,6 +647,9 @@
     } else if (type === 'heartbeat') {
       if (typeof obj.dropped === 'number') app.sse.dropped = obj.dropped;
       updateConn();
+    } else if (type === 'alert') {
+      // The alerts list (alerts.js) refreshes itself.
+      document.dispatchEvent(new CustomEvent('streamsight:alert', { detail: obj }));
     } else if (type === 'stream_removed') {
       if (obj && app.streams.has(obj.stream_id)) {
         dropStream(obj.stream_id);
@@ -1014,6 +1019,18 @@
       if (!app.needAuth) startEvents();
     });
   }
+
+  // What the dashboard's other scripts (alerts.js) use.
+  window.streamsight = {
+    api,
+    authHeaders,
+    announce,
+    needAuth: () => app.needAuth,
+    streamName: (id) => {
+      const s = app.streams.get(id);
+      return (s && s.info && s.info.name) || id;
+    },
+  };
 
   start();
 })();

@@ -12,6 +12,8 @@
 //      has the stream. Screenshots are saved: dashboard.png (desktop),
 //      dashboard-phone.png (390 px wide), dashboard-dark.png (dark scheme),
 //      dashboard-token.png (the token prompt).
+//      With a labelled model: an alert rule set through the API starts an
+//      alert, listed with its class, state, stream and best frame.
 //   3. Remove: cancelling the confirm keeps the stream, accepting removes it
 //      (card gone, API 404).
 //   4. With a token configured: the page asks for it, a wrong one is
@@ -380,6 +382,31 @@ async function runOpen(browser, m, tmp) {
     // Both streams with labels and two lines in the charts, then pictures.
     await c2.locator('.labels li:not([hidden]) .label-name').first().waitFor({ timeout: 30000 });
     if (features.snapshot) await c2.locator('.snap-img:not([hidden])').waitFor({ timeout: 15000 });
+
+    // -- alerts: a rule on the label the test stream shows starts an alert,
+    // listed with its best frame (needs a model with labels) --
+    if (m.real) {
+      const top = (await labelTexts(page, 'cam-e2e'))[0];
+      const r = await server.api('PATCH', '/api/v1/streams/cam-e2e', {
+        alerts: [{ class: top, min_score: 0.01, min_duration_s: 0, clear_after_s: 60 }],
+      });
+      ok(r.status === 200 && r.json.alerts.length === 1 && r.json.alerts[0].class === top,
+        `an alert rule on "${top}" (PATCH alerts)`);
+      const item = page.locator('#alerts li.alert').first();
+      await item.waitFor({ timeout: 20000 });
+      ok(await item.locator('.alert-class').textContent() === top, 'the alert is listed with its class');
+      ok(await item.locator('.alert-state').textContent() === 'Active', 'its state in words: "Active"');
+      ok((await item.locator('.alert-stream').textContent()).includes('Test pattern'),
+        'it names the stream');
+      await item.locator('.alert-snap img:not([hidden])').waitFor({ timeout: 15000 });
+      const nat = await item.locator('.alert-snap img').evaluate((i) => [i.naturalWidth, i.alt]);
+      ok(nat[0] > 0 && nat[1].includes(top), `its best frame is shown (${nat[0]} px wide, alt "${nat[1]}")`);
+      ok(await page.locator('#alerts-empty').isHidden(), 'the "no alerts" text is gone');
+      await page.locator('#alerts-panel').screenshot({ path: path.join(OUT_DIR, 'dashboard-alerts.png') });
+    } else {
+      log('fixture model without labels: the alerts part is skipped');
+    }
+
     await page.waitForTimeout(1500);
     await shot(page, 'dashboard.png');
     await page.setViewportSize({ width: 390, height: 844 });
