@@ -1314,6 +1314,9 @@ START_TEST(test_model)
   ck_assert(json_is_false(json_object_get(j, "quantized")));
   ck_assert_str_eq(json_string_value(json_object_get(j, "kernels")),
                    engine_isa_name(fx.engine));
+  /* a built network runs float (the integer engine takes quantised
+   * files) */
+  ck_assert_str_eq(json_string_value(json_object_get(j, "engine")), "float");
   json_decref(j);
 }
 END_TEST
