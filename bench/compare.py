@@ -187,6 +187,14 @@ def measure_net(spec, a, out):
             f" (logits std {ref.std():.3f})")
         bad = {k: v for k, v in r["max_abs_diff_vs_eager"].items()
                if not v <= SAME_NETWORK_TOL}
+        if "torchscript" in bad and len(bad) == 1:
+            # Torch 1.13's frozen, optimised TorchScript computes some
+            # shapes wrongly (V1 0.75/192: a resize warning, logits off by
+            # 0.4): leave TorchScript out for this network, keep the rest.
+            log(f"  TorchScript differs ({bad['torchscript']:.3g}): not "
+                f"timed for {name}")
+            ts = None
+            bad = {}
         if bad:
             raise RuntimeError(f"{name}: not the same network: max |logit "
                                f"difference| {bad} > {SAME_NETWORK_TOL}")
@@ -216,7 +224,8 @@ def measure_net(spec, a, out):
                         + extra)["latency_samples_ms"])
             add("ort", ort_a.call(op="latency", runs=a.runs,
                                   warmup=a.warmup)["samples_ms"])
-            add("torchscript", torch_latency(ts, x, a.runs, a.warmup))
+            if ts is not None:
+                add("torchscript", torch_latency(ts, x, a.runs, a.warmup))
             if a.eager_runs > 0:
                 add("eager", torch_latency(model, x, a.eager_runs, 1))
             log(f"  latency round {i + 1}/{a.rounds}: " + ", ".join(
@@ -297,7 +306,8 @@ def md_tables(results, meta):
         eager = mp(lat["eager"]) if "eager" in lat else "-"
         out.append(f"| {pretty_net(r)} | {r['macs'] / 1e6:.0f} | "
                    f"{mp(lat['ours'])} | {mp(lat['ort'])} | {ratio:.2f}x | "
-                   f"{mp(lat['torchscript'])} | {eager} | "
+                   f"{mp(lat['torchscript']) if 'torchscript' in lat else '-'}"
+                   f" | {eager} | "
                    f"{lat['ours']['min']:.2f} / {lat['ort']['min']:.2f} ms |")
     if any("throughput_ips" in r for r in results):
         out.append("")
