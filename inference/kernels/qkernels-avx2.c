@@ -51,52 +51,50 @@ qk_gemm__avx2(size_t m, size_t n, size_t k, const uint8_t *in,
   int16_t a16[MR][QK_AVX2_KMAX + 2] __attribute__((aligned(32)));
   for (size_t i0 = 0; i0 < m; i0 += MR) {
     const size_t mr = m - i0 < MR ? m - i0 : MR;
-    for (size_t r = 0; r < mr; r++)
-      widen(in + (i0 + r) * in_stride, k, a16[r]);
+    /* rows past m repeat the first: computed, never stored */
+    for (size_t r = 0; r < MR; r++)
+      widen(in + (i0 + (r < mr ? r : 0)) * in_stride, k, a16[r]);
     for (size_t n0 = 0; n0 < n; n0 += QK_GEMM_NR) {
       const uint8_t *p = (const uint8_t *)packed + (n0 / QK_GEMM_NR) * block;
       const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
       const __m256i b1 =
           _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
       const int16_t *pw = (const int16_t *)(const void *)(p + 64);
-      __m256i acc[MR][2];
-      for (size_t r = 0; r < MR; r++) {
-        acc[r][0] = b0;
-        acc[r][1] = b1;
-      }
-      if (mr == MR) {
-        for (size_t q = 0; q < kp; q++) {
-          const __m256i w0 =
-              _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 32));
-          const __m256i w1 = _mm256_loadu_si256(
-              (const __m256i *)(const void *)(pw + q * 32 + 16));
-          for (size_t r = 0; r < MR; r++) {
-            int32_t pair;
-            memcpy(&pair, a16[r] + 2 * q, sizeof pair);
-            const __m256i av = _mm256_set1_epi32(pair);
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
-          }
-        }
-      } else {
-        for (size_t q = 0; q < kp; q++) {
-          const __m256i w0 =
-              _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 32));
-          const __m256i w1 = _mm256_loadu_si256(
-              (const __m256i *)(const void *)(pw + q * 32 + 16));
-          for (size_t r = 0; r < mr; r++) {
-            int32_t pair;
-            memcpy(&pair, a16[r] + 2 * q, sizeof pair);
-            const __m256i av = _mm256_set1_epi32(pair);
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
-          }
-        }
+      /* named accumulators: GCC keeps an array of them in memory */
+      __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1;
+      __m256i c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+      for (size_t q = 0; q < kp; q++) {
+        const __m256i w0 =
+            _mm256_loadu_si256((const __m256i *)(const void *)(pw + q * 32));
+        const __m256i w1 = _mm256_loadu_si256(
+            (const __m256i *)(const void *)(pw + q * 32 + 16));
+        int32_t g0, g1, g2, g3;
+        memcpy(&g0, a16[0] + 2 * q, 4);
+        memcpy(&g1, a16[1] + 2 * q, 4);
+        memcpy(&g2, a16[2] + 2 * q, 4);
+        memcpy(&g3, a16[3] + 2 * q, 4);
+        __m256i v = _mm256_set1_epi32(g0);
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(v, w0));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(g1);
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(v, w0));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(g2);
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(v, w0));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(g3);
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(v, w0));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(v, w1));
       }
       const size_t nn = n - n0 < QK_GEMM_NR ? n - n0 : QK_GEMM_NR;
-      for (size_t r = 0; r < mr; r++)
-        qk_avx2_requant_store(acc[r][0], acc[r][1], rq, n0, nn,
-                              out + (i0 + r) * out_stride + n0);
+      uint8_t *o = out + i0 * out_stride + n0;
+      qk_avx2_requant_store(c00, c01, rq, n0, nn, o);
+      if (mr > 1)
+        qk_avx2_requant_store(c10, c11, rq, n0, nn, o + out_stride);
+      if (mr > 2)
+        qk_avx2_requant_store(c20, c21, rq, n0, nn, o + 2 * out_stride);
+      if (mr > 3)
+        qk_avx2_requant_store(c30, c31, rq, n0, nn, o + 3 * out_stride);
     }
   }
 }
