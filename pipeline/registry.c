@@ -317,6 +317,8 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
     c.alerts = alert_rules_copy(p->alerts, p->n_alerts);
     c.n_alerts = c.alerts ? p->n_alerts : 0;
   }
+  if (p->set_roi)
+    c.roi = p->roi;
   if (!stream_config_validate(&c, &e)) {
     stream_config_clear(&c);
     stream_unref(s);
@@ -333,6 +335,8 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
     stream_set_enabled(s, p->enabled);
   if (p->set_alerts)
     stream_set_alerts(s, p->alerts, p->n_alerts);
+  if (p->set_roi)
+    stream_set_roi(s, &p->roi);
   stream_unref(s);
   notify_changed(r);
   return TRUE;

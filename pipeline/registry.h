@@ -102,6 +102,8 @@ typedef struct {
   gboolean set_alerts;
   AlertRule *alerts; /* owned by the patch (stream_patch_clear) */
   guint n_alerts;
+  gboolean set_roi;  /* the sink crops the next frame to it */
+  StreamRoi roi;
 } StreamPatch;
 void stream_patch_clear(StreamPatch *p);
 gboolean registry_update(Registry *r, const char *id, const StreamPatch *p,

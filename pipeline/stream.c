@@ -795,11 +795,21 @@ build_pipeline(Stream *s, GError **error)
   frame_infer_attach(s->fi, STREAMSIGHT_SINK(sink));
   gst_bin_add(GST_BIN(pipe), sink);
   g_mutex_lock(&s->lock);
+  StreamRoi roi = s->cfg.roi;
+  g_mutex_unlock(&s->lock);
+  streamsight_sink_set_roi(STREAMSIGHT_SINK(sink), &roi);
+  g_mutex_lock(&s->lock);
   g_clear_object(&s->sink);
   s->sink = gst_object_ref(sink);
   s->video_linked = FALSE;
   s->video_selected = 0;
+  /* A PATCH between the two locks set the old sink (or none): the new one
+   * gets its ROI here, outside the lock. */
+  gboolean roi_moved = memcmp(&roi, &s->cfg.roi, sizeof roi) != 0;
+  roi = s->cfg.roi;
   g_mutex_unlock(&s->lock);
+  if (roi_moved)
+    streamsight_sink_set_roi(STREAMSIGHT_SINK(sink), &roi);
   g_signal_connect(pipe, "deep-element-added",
                    G_CALLBACK(on_deep_element_added), s);
   {
@@ -1404,6 +1414,20 @@ stream_set_top_k(Stream *s, int top_k)
   s->cfg.top_k = top_k;
   g_mutex_unlock(&s->lock);
   frame_infer_set_top_k(s->fi, top_k);
+}
+
+void
+stream_set_roi(Stream *s, const StreamRoi *roi)
+{
+  g_mutex_lock(&s->lock);
+  s->cfg.roi = *roi;
+  GstElement *sink = s->sink ? gst_object_ref(s->sink) : NULL;
+  g_mutex_unlock(&s->lock);
+  /* Outside the stream's lock: the sink takes its own locks. */
+  if (sink) {
+    streamsight_sink_set_roi(STREAMSIGHT_SINK(sink), roi);
+    gst_object_unref(sink);
+  }
 }
 
 void

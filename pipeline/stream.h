@@ -89,6 +89,9 @@ void stream_set_top_k(Stream *s, int top_k);
 /* Replaces the alert rules (copied); the alerts hub (server/alerts.h)
  * reads them from the config. */
 void stream_set_alerts(Stream *s, const AlertRule *rules, guint n);
+/* The sink (when the pipeline is built) crops the next frame to roi
+ * (validated by the caller). Any thread. */
+void stream_set_roi(Stream *s, const StreamRoi *roi);
 
 /* Borrowed, immutable for the life of the stream. */
 const char *stream_get_id(Stream *s);

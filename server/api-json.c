@@ -5,6 +5,7 @@
 #include "alert-config.h"
 #include "config.h"
 #include "json-util.h"
+#include "roi-json.h"
 #include "pool.h"
 
 static const char *const stage_names[LATENCY_N_STAGES] = {
@@ -177,7 +178,7 @@ api_error_to_json(const char *code, const char *message)
 
 /* The keys PATCH accepts; anything else is named in the error. */
 static const char *const patch_keys[] = { "max_fps", "top_k", "enabled",
-                                          "alerts", NULL };
+                                          "alerts", "roi", NULL };
 
 gboolean
 api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
@@ -193,12 +194,12 @@ api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
       if (printable && *key)
         g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
                     "%s: cannot be changed with PATCH (only max_fps, top_k, "
-                    "enabled and alerts; delete and re-create the stream "
-                    "for the rest)", key);
+                    "enabled, alerts and roi; delete and re-create the "
+                    "stream for the rest)", key);
       else
         g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
-                    "unknown key (PATCH accepts max_fps, top_k, enabled "
-                    "and alerts)");
+                    "unknown key (PATCH accepts max_fps, top_k, enabled, "
+                    "alerts and roi)");
       return FALSE;
     }
   }
@@ -219,10 +220,20 @@ api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
       return FALSE;
     p.set_alerts = TRUE;
   }
-  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled && !p.set_alerts) {
+  json_t *roi = json_object_get(obj, "roi");
+  if (roi) {
+    /* null, like {0, 0, 1, 1}, is the whole frame again. */
+    if (!roi_json_parse(roi, "", &p.roi, error)) {
+      stream_patch_clear(&p);
+      return FALSE;
+    }
+    p.set_roi = TRUE;
+  }
+  if (!p.set_max_fps && !p.set_top_k && !p.set_enabled && !p.set_alerts &&
+      !p.set_roi) {
     g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
                 "request body: nothing to change (expected max_fps, top_k, "
-                "enabled and/or alerts)");
+                "enabled, alerts and/or roi)");
     return FALSE;
   }
   *out = p;

@@ -13,6 +13,7 @@
 #include "alert-config.h"
 #include "cpu-count.h"
 #include "json-util.h"
+#include "roi-json.h"
 #include "streamsight-sink.h"
 #include "uri-env.h"
 
@@ -65,6 +66,7 @@ static const char *const stream_keys[] = {
   "id", "name", "uri", "device", "pattern", "transport", "decode", "max_fps",
   "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
   "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", "alerts",
+  "roi",
   NULL
 };
 static const char *const *const option_keys = stream_keys + 3;
@@ -214,6 +216,8 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
                          STREAM_RTSP_LATENCY_MAX_MS, &i64, NULL, &e))
     goto fail_e;
   c.rtsp_latency_ms = (guint)i64;
+  if (!roi_json_parse(json_object_get(obj, "roi"), prefix, &c.roi, &e))
+    goto fail_e;
   if (!alert_config_from_json(json_object_get(obj, "alerts"), prefix,
                               &c.alerts, &c.n_alerts, &e))
     goto fail_e;
@@ -320,6 +324,8 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
   if (c->rtsp_latency_ms != d.rtsp_latency_ms || !only_changed)
     json_object_set_new(obj, "rtsp_latency_ms",
                         json_integer(c->rtsp_latency_ms));
+  if (!stream_roi_is_full(&c->roi) || !only_changed)
+    json_object_set_new(obj, "roi", roi_json_new(&c->roi));
   if (c->n_alerts || !only_changed)
     json_object_set_new(obj, "alerts",
                         alert_config_to_json(c->alerts, c->n_alerts));

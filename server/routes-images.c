@@ -24,8 +24,17 @@ work_snapshot(RouteWork *w, RouteResponse *resp)
   guint8 *jpeg = NULL;
   gsize len = 0;
   int width = 0, height = 0;
-  if (!snapshots_encode(r->snapshots, w->id, w->max_width, &jpeg, &len,
-                        &width, &height, &e)) {
+  StreamRoi roi = STREAM_ROI_FULL;
+  if (w->draw_roi) {
+    StreamInfo info;
+    if (registry_get(r->registry, w->id, &info, NULL)) {
+      roi = info.config.roi;
+      stream_info_clear(&info);
+    }
+  }
+  if (!snapshots_encode_outlined(r->snapshots, w->id, w->max_width,
+                                 w->draw_roi ? &roi : NULL, &jpeg, &len,
+                                 &width, &height, &e)) {
     if (g_error_matches(e, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NOT_FOUND)) {
       routes_resp_stream_not_found(w->r, resp, w->id);
     } else if (g_error_matches(e, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NO_FRAME)) {
@@ -67,6 +76,12 @@ routes_h_snapshot(Routes *r, const RouteRequest *req, const char *id,
                "scaled down to it)", SNAPSHOT_MIN_WIDTH, SNAPSHOT_MAX_WIDTH);
     return;
   }
+  const char *roi = routes_query_get(req, "roi");
+  if (roi && strcmp(roi, "0") != 0 && strcmp(roi, "1") != 0) {
+    resp_error(resp, 400, "invalid_argument",
+               "roi: must be 1 (draw the stream's region of interest) or 0");
+    return;
+  }
   if (!routes_stream_exists(r, id)) {
     routes_resp_stream_not_found(r, resp, id);
     return;
@@ -74,6 +89,7 @@ routes_h_snapshot(Routes *r, const RouteRequest *req, const char *id,
   RouteWork *w = routes_work_new(r, work_snapshot);
   g_strlcpy(w->id, id, sizeof w->id);
   w->max_width = (guint)width;
+  w->draw_roi = roi && strcmp(roi, "1") == 0;
   resp->work = w;
 }
 

@@ -12,6 +12,8 @@ typedef struct {
   gconstpointer buffer; /* identity only, never dereferenced */
   GstClockTime pts;
   guint max_width;
+  gboolean outlined;    /* drawn with the ROI outline roi */
+  StreamRoi roi;
   guint8 *jpeg;         /* malloc'd */
   gsize len;
   int width, height;
@@ -108,9 +110,76 @@ copy_out(const CacheEntry *e, guint8 **jpeg, gsize *len, int *width,
   return TRUE;
 }
 
+/* Thickness of the ROI outline: 2 px, or 1/200 of the picture's width. */
+#define OUTLINE_MIN_PX 2
+#define OUTLINE_WIDTH_DIV 200
+
+/* Draws the outline of roi on an RGB picture, inside the region's edge
+ * pixels so that a region at the frame's edge keeps its whole line. */
+static void
+draw_outline(guint8 *px, int w, int h, gsize stride, const StreamRoi *roi)
+{
+  /* amber: visible on sky, grass and asphalt alike */
+  static const guint8 colour[3] = { 255, 214, 0 };
+  int x0, y0, rw, rh;
+  stream_roi_to_pixels(roi, w, h, &x0, &y0, &rw, &rh);
+  int t = MAX(OUTLINE_MIN_PX, w / OUTLINE_WIDTH_DIV);
+  for (int y = y0; y < y0 + rh; y++)
+    for (int x = x0; x < x0 + rw; x++) {
+      if (x >= x0 + t && x < x0 + rw - t && y >= y0 + t && y < y0 + rh - t)
+        continue;
+      memcpy(px + (gsize)y * stride + (gsize)x * 3, colour, 3);
+    }
+}
+
+/* The frame as RGB at dw x dh with the outline drawn, as a new sample. */
+static GstSample *
+outlined_sample(GstSample *sample, int dw, int dh, const StreamRoi *roi,
+                GError **error)
+{
+  GstCaps *rgb = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING,
+                                     "RGB", "width", G_TYPE_INT, dw, "height",
+                                     G_TYPE_INT, dh, NULL);
+  GstSample *out = gst_video_convert_sample(
+      sample, rgb, (GstClockTime)SNAPSHOT_TIMEOUT_MS * GST_MSECOND, error);
+  gst_caps_unref(rgb);
+  if (!out)
+    return NULL;
+  GstVideoInfo vi;
+  GstVideoFrame f;
+  GstBuffer *buf = gst_buffer_copy_deep(gst_sample_get_buffer(out));
+  if (!gst_video_info_from_caps(&vi, gst_sample_get_caps(out)) ||
+      !gst_video_frame_map(&f, &vi, buf, GST_MAP_READWRITE)) {
+    gst_buffer_unref(buf);
+    gst_sample_unref(out);
+    g_set_error(error, SNAPSHOT_ERROR, SNAPSHOT_ERROR_ENCODE,
+                "cannot map the converted frame");
+    return NULL;
+  }
+  draw_outline(GST_VIDEO_FRAME_PLANE_DATA(&f, 0), GST_VIDEO_FRAME_WIDTH(&f),
+               GST_VIDEO_FRAME_HEIGHT(&f),
+               (gsize)GST_VIDEO_FRAME_PLANE_STRIDE(&f, 0), roi);
+  gst_video_frame_unmap(&f);
+  GstSample *drawn = gst_sample_new(buf, gst_sample_get_caps(out), NULL,
+                                    NULL);
+  gst_buffer_unref(buf);
+  gst_sample_unref(out);
+  return drawn;
+}
+
 gboolean
 snapshot_encode_sample(GstSample *sample, guint max_width, guint8 **jpeg,
                        gsize *len, int *width, int *height, GError **error)
+{
+  return snapshot_encode_sample_outlined(sample, max_width, NULL, jpeg, len,
+                                         width, height, error);
+}
+
+gboolean
+snapshot_encode_sample_outlined(GstSample *sample, guint max_width,
+                                const StreamRoi *outline, guint8 **jpeg,
+                                gsize *len, int *width, int *height,
+                                GError **error)
 {
   GstCaps *caps = gst_sample_get_caps(sample);
   GstVideoInfo vi;
@@ -132,8 +201,15 @@ snapshot_encode_sample(GstSample *sample, guint max_width, guint8 **jpeg,
   GstCaps *to = gst_caps_new_simple("image/jpeg", "width", G_TYPE_INT, dw,
                                     "height", G_TYPE_INT, dh, NULL);
   GError *e = NULL;
-  GstSample *out = gst_video_convert_sample(
-      sample, to, (GstClockTime)SNAPSHOT_TIMEOUT_MS * GST_MSECOND, &e);
+  GstSample *src = outline ? outlined_sample(sample, dw, dh, outline, &e)
+                           : gst_sample_ref(sample);
+  GstSample *out = src ? gst_video_convert_sample(
+                             src, to,
+                             (GstClockTime)SNAPSHOT_TIMEOUT_MS * GST_MSECOND,
+                             &e)
+                       : NULL;
+  if (src)
+    gst_sample_unref(src);
   gst_caps_unref(to);
   GstBuffer *obuf = out ? gst_sample_get_buffer(out) : NULL;
   GstMapInfo map;
@@ -168,6 +244,15 @@ snapshots_encode(Snapshots *s, const char *id, guint max_width,
                  guint8 **jpeg, gsize *len, int *width, int *height,
                  GError **error)
 {
+  return snapshots_encode_outlined(s, id, max_width, NULL, jpeg, len, width,
+                                   height, error);
+}
+
+gboolean
+snapshots_encode_outlined(Snapshots *s, const char *id, guint max_width,
+                          const StreamRoi *outline, guint8 **jpeg, gsize *len,
+                          int *width, int *height, GError **error)
+{
   StreamResults *res = registry_results(s->registry, id);
   if (!res) {
     g_set_error(error, SNAPSHOT_ERROR, SNAPSHOT_ERROR_NOT_FOUND,
@@ -195,7 +280,9 @@ snapshots_encode(Snapshots *s, const char *id, guint max_width,
     g_mutex_lock(&s->lock);
     CacheEntry *e = g_hash_table_lookup(s->cache, id);
     gboolean hit = e && e->buffer == (gconstpointer)buf && e->pts == pts &&
-                   e->max_width == max_width &&
+                   e->max_width == max_width && e->outlined == !!outline &&
+                   (!outline ||
+                    memcmp(&e->roi, outline, sizeof *outline) == 0) &&
                    copy_out(e, jpeg, len, width, height);
     if (hit)
       s->stats.cache_hits++;
@@ -209,8 +296,9 @@ snapshots_encode(Snapshots *s, const char *id, guint max_width,
   GError *e = NULL;
   gint64 t0 = g_get_monotonic_time();
   CacheEntry *ce = g_new0(CacheEntry, 1);
-  gboolean ok = snapshot_encode_sample(sample, max_width, &ce->jpeg, &ce->len,
-                                       &ce->width, &ce->height, &e);
+  gboolean ok = snapshot_encode_sample_outlined(sample, max_width, outline,
+                                                &ce->jpeg, &ce->len,
+                                                &ce->width, &ce->height, &e);
   double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
   gst_sample_unref(sample);
   if (!ok) {
@@ -226,6 +314,9 @@ snapshots_encode(Snapshots *s, const char *id, guint max_width,
   ce->buffer = buf;
   ce->pts = pts;
   ce->max_width = max_width;
+  ce->outlined = outline != NULL;
+  if (outline)
+    ce->roi = *outline;
   ok = copy_out(ce, jpeg, len, width, height);
   g_mutex_lock(&s->lock);
   s->stats.encodes++;

@@ -17,6 +17,7 @@
 #include <gst/gst.h>
 
 #include "registry.h"
+#include "roi.h"
 
 G_BEGIN_DECLS
 
@@ -55,6 +56,13 @@ gboolean snapshots_encode(Snapshots *s, const char *id, guint max_width,
                           guint8 **jpeg, gsize *len, int *width, int *height,
                           GError **error);
 
+/* The same with the outline of a region of interest drawn on the picture
+ * (NULL: none), e.g. the stream's roi for ?roi=1. Cached per outline. */
+gboolean snapshots_encode_outlined(Snapshots *s, const char *id,
+                                   guint max_width, const StreamRoi *outline,
+                                   guint8 **jpeg, gsize *len, int *width,
+                                   int *height, GError **error);
+
 void snapshots_stats(Snapshots *s, SnapshotStats *out);
 
 /* Encodes one frame (borrowed) as JPEG the same way, without a cache (alert
@@ -63,6 +71,14 @@ void snapshots_stats(Snapshots *s, SnapshotStats *out);
 gboolean snapshot_encode_sample(GstSample *sample, guint max_width,
                                 guint8 **jpeg, gsize *len, int *width,
                                 int *height, GError **error);
+
+/* The same with the outline of a region of interest drawn on the picture
+ * (NULL: none), e.g. the stream's roi for snapshot.jpg?roi=1. */
+gboolean snapshot_encode_sample_outlined(GstSample *sample, guint max_width,
+                                         const StreamRoi *outline,
+                                         guint8 **jpeg, gsize *len,
+                                         int *width, int *height,
+                                         GError **error);
 
 G_END_DECLS
 
