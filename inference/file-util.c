@@ -123,3 +123,15 @@ fail_unlink:
   free(tmp);
   return rc;
 }
+
+uint32_t
+file_crc32(const uint8_t *p, size_t n)
+{
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++)
+      c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}

@@ -19,4 +19,8 @@ int file_read_all(const char *path, size_t max_bytes, uint8_t **out_data,
 int file_write_atomic(const char *path, const void *data, size_t size,
                       unsigned mode, struct ss_error *err);
 
+/* CRC-32 (IEEE 802.3, reflected: zlib's crc32) of n bytes. Bitwise: for
+ * files of a few hundred kilobytes read once (heads, features). */
+uint32_t file_crc32(const uint8_t *p, size_t n);
+
 #endif

@@ -206,20 +206,6 @@ head_scores(const struct ss_head *h, const float *f, float *probs)
 
 /* ---- the file ---- */
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32), bitwise: heads are a
- * few hundred kilobytes, read once. */
-static uint32_t
-crc32_ieee(const uint8_t *p, size_t n)
-{
-  uint32_t c = 0xffffffffu;
-  for (size_t i = 0; i < n; i++) {
-    c ^= p[i];
-    for (int k = 0; k < 8; k++)
-      c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-  }
-  return ~c;
-}
-
 static uint8_t *
 put_u32(uint8_t *p, uint32_t v)
 {
@@ -272,7 +258,7 @@ head_encode(const struct ss_head *h, uint8_t **out_data, size_t *out_size,
     p = put_f32(p, h->w[i]);
   for (int i = 0; i < h->n_classes; i++)
     p = put_f32(p, h->b[i]);
-  p = put_u32(p, crc32_ieee(data, (size_t)(p - data)));
+  p = put_u32(p, file_crc32(data, (size_t)(p - data)));
   if ((size_t)(p - data) != size) {
     free(data);
     return ss_error_set(err, SS_EINVAL, "head: internal size mismatch");
@@ -351,7 +337,7 @@ head_load_buffer(const uint8_t *data, size_t size, struct ss_head **out,
     return ss_error_set(err, SS_EUNSUPPORTED,
                         "head file version %u (this build reads %d)", version,
                         HEAD_FILE_VERSION);
-  if (crc32_ieee(data, size - 4) != stored_crc)
+  if (file_crc32(data, size - 4) != stored_crc)
     return ss_error_set(err, SS_EFORMAT,
                         "head file is corrupt (CRC mismatch or truncated)");
   if (!get_u32(&r, &dim) || !get_u32(&r, &n))

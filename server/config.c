@@ -12,6 +12,8 @@
 
 #include "alert-config.h"
 #include "cpu-count.h"
+#include "head-store.h"
+#include "head-train.h"
 #include "json-util.h"
 #include "roi-json.h"
 #include "streamsight-sink.h"
@@ -382,6 +384,9 @@ server_config_new(void)
   c->limits.max_header_bytes = CONFIG_DEFAULT_MAX_HEADER_BYTES;
   c->limits.max_uri_bytes = CONFIG_DEFAULT_MAX_URI_BYTES;
   c->limits.decode_memory_mb = CONFIG_DEFAULT_DECODE_MEMORY_MB;
+  c->limits.max_heads = HEAD_STORE_DEFAULT_MAX_HEADS;
+  c->limits.max_head_classes = HEAD_STORE_DEFAULT_MAX_CLASSES;
+  c->limits.max_head_examples = HEAD_STORE_DEFAULT_MAX_EXAMPLES;
   c->streams = g_ptr_array_new_with_free_func(config_stream_free);
   add_default_stream(c->streams);
   c->streams_defaulted = TRUE;
@@ -457,7 +462,8 @@ static const char *const limits_keys[] = {
   "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
   "max_sse_clients", "max_header_bytes", "max_uri_bytes",
   "max_connections_per_ip", "header_timeout_s", "min_body_bytes_per_s",
-  "decode_memory_mb", NULL
+  "decode_memory_mb", "max_heads", "max_head_classes", "max_head_examples",
+  NULL
 };
 
 #define PATH_MAX_LEN 4096
@@ -672,6 +678,24 @@ load_root(ServerConfig *c, json_t *root, GError **error)
                            &i64, NULL, &e))
       goto fail_e;
     n.limits.decode_memory_mb = (guint)i64;
+    const struct {
+      const char *key;
+      guint *field;
+      gint64 lo, hi;
+    } head_limits[] = {
+      { "max_heads", &n.limits.max_heads, 1, 1000 },
+      { "max_head_classes", &n.limits.max_head_classes, 2, HEAD_MAX_CLASSES },
+      { "max_head_examples", &n.limits.max_head_examples, 4,
+        HEAD_TRAIN_MAX_EXAMPLES },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(head_limits); i++) {
+      i64 = *head_limits[i].field;
+      if (!json_util_get_int(sub, "limits.", head_limits[i].key,
+                             head_limits[i].lo, head_limits[i].hi, &i64, NULL,
+                             &e))
+        goto fail_e;
+      *head_limits[i].field = (guint)i64;
+    }
   }
   /* Event streams hold their connection: leave room for API requests. The
    * default gives them at most half of the connections. */

@@ -65,6 +65,9 @@ typedef struct {
   guint64 max_header_bytes;   /* request header lines, 1 KiB .. 1 MiB (431) */
   guint64 max_uri_bytes;      /* request target, 256 .. 1 MiB (414) */
   guint decode_memory_mb;     /* uploads decoded at once, 16..65536 MB */
+  guint max_heads;            /* custom classifiers, 1..1000 */
+  guint max_head_classes;     /* classes of one head, 2..64 */
+  guint max_head_examples;    /* examples of one head, 4..100000 */
 } ConfigLimits;
 
 /* One stream of the file: its id (NULL: the registry generates one) and its

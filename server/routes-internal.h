@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "classify-pool.h"
+#include "head-store.h"
 #include "model.h"
 #include "pred-cache.h"
 #include "process-sample.h"
@@ -56,6 +57,7 @@ struct Routes {
   ClassifyPool *classify;
   ProcessSampler *proc;
   PredCache *pred_cache;
+  HeadStore *heads; /* borrowed; NULL: the head routes answer 503 */
   /* Protected by http_lock. */
   GMutex http_lock;
   RouteHttpStatsFunc http_stats;
@@ -80,6 +82,9 @@ struct RouteWork {
   gboolean has_roi;           /* classify, embed: ?roi= given */
   StreamRoi roi;
   gint64 created_us;
+  /* heads (routes-heads.c): id is the head */
+  char head_class[ROUTES_ID_MAX + 1];
+  char stream[ROUTES_ID_MAX + 1]; /* an example from this stream's frame */
 };
 
 /* A handler: id is the path's '*' segment ("" when the route has none). */
@@ -181,6 +186,25 @@ void routes_h_metrics(Routes *r, const RouteRequest *req, const char *id,
 /* routes-models.c */
 void routes_h_embed(Routes *r, const RouteRequest *req, const char *id,
                     RouteResponse *resp);
+/* routes-heads.c */
+void routes_h_heads_list(Routes *r, const RouteRequest *req, const char *id,
+                         RouteResponse *resp);
+void routes_h_heads_create(Routes *r, const RouteRequest *req,
+                           const char *id, RouteResponse *resp);
+void routes_h_head_get(Routes *r, const RouteRequest *req, const char *id,
+                       RouteResponse *resp);
+void routes_h_head_delete(Routes *r, const RouteRequest *req, const char *id,
+                          RouteResponse *resp);
+void routes_h_head_examples_add(Routes *r, const RouteRequest *req,
+                                const char *id, RouteResponse *resp);
+void routes_h_head_examples_list(Routes *r, const RouteRequest *req,
+                                 const char *id, RouteResponse *resp);
+void routes_h_head_example_get(Routes *r, const RouteRequest *req,
+                               const char *id, RouteResponse *resp);
+void routes_h_head_example_delete(Routes *r, const RouteRequest *req,
+                                  const char *id, RouteResponse *resp);
+void routes_h_head_train(Routes *r, const RouteRequest *req, const char *id,
+                         RouteResponse *resp);
 
 G_END_DECLS
 

@@ -461,6 +461,16 @@ static const Route route_table[] = {
   { "GET", "/api/v1/alerts", routes_h_alerts_list, 0 },
   { "GET", "/api/v1/alerts/*/snapshot.jpg", routes_h_alert_snapshot,
     ROUTE_QUERY_TOKEN },
+  { "GET", "/api/v1/heads", routes_h_heads_list, 0 },
+  { "POST", "/api/v1/heads", routes_h_heads_create, 0 },
+  { "GET", "/api/v1/heads/*", routes_h_head_get, 0 },
+  { "DELETE", "/api/v1/heads/*", routes_h_head_delete, 0 },
+  { "GET", "/api/v1/heads/*/examples", routes_h_head_examples_list, 0 },
+  { "POST", "/api/v1/heads/*/examples", routes_h_head_examples_add, 0 },
+  /* The head's id is parsed from the path by the handlers. */
+  { "GET", "/api/v1/heads/*/examples/*", routes_h_head_example_get, 0 },
+  { "DELETE", "/api/v1/heads/*/examples/*", routes_h_head_example_delete, 0 },
+  { "POST", "/api/v1/heads/*/train", routes_h_head_train, 0 },
   /* The dashboard: public, so that the page can ask for the token. */
   { "GET", "/", static_files_route, ROUTE_PUBLIC },
   { "GET", "/static/*", static_files_route, ROUTE_PUBLIC },
@@ -547,6 +557,7 @@ routes_new(const RoutesConfig *cfg)
   g_mutex_init(&r->http_lock);
   r->proc = process_sampler_new();
   r->pred_cache = pred_cache_new(cfg->registry);
+  r->heads = cfg->heads;
   return r;
 }
 

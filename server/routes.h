@@ -34,6 +34,8 @@
  *                                                    ?since= ?until=
  *                                                    ?limit= (routes-alerts.c)
  *   GET    /api/v1/alerts/{id}/snapshot.jpg          the best frame
+ *   /api/v1/heads...                                 custom classifiers
+ *                                                    (routes-heads.c)
  *   GET    /  and  /static/NAME                      the dashboard
  *                                                    (static-files.h; no
  *                                                    token needed)
@@ -67,6 +69,7 @@
 #include "config.h"
 #include "engine.h"
 #include "events.h"
+#include "head-store.h"
 #include "limit-log.h"
 #include "mqtt.h"
 #include "pool.h"
@@ -155,6 +158,7 @@ typedef struct {
   guint64 max_header_bytes;       /* 0: unchecked (431 above) */
   guint classifiers;              /* classify concurrency; 0 = 1 */
   guint64 decode_memory_bytes;    /* classify's decode budget; 0: default */
+  HeadStore *heads;               /* borrowed; NULL: no heads (503) */
 } RoutesConfig;
 
 typedef struct Routes Routes;

@@ -92,6 +92,7 @@ typedef struct {
   MqttPublisher *mqtt; /* NULL: no MQTT */
   EventHub *events;    /* also when SSE is off but MQTT is on */
   AlertHub *alerts;
+  HeadStore *heads;    /* custom classifiers, beside the config file */
   Routes *routes;
   HttpServer *http;
   Watchdog *watchdog;
@@ -301,6 +302,30 @@ restore_streams(Server *s)
   return 0;
 }
 
+/* Heads live in "heads/" beside the config file; in memory only without
+ * one, and on a sharded replica (replicas share the file's directory and
+ * must not write over each other's heads). */
+static int
+start_heads(Server *s)
+{
+  const ServerConfig *c = s->config;
+  g_autofree char *dir =
+      c->path && !s->shard ? head_store_dir_for_config(c->path) : NULL;
+  HeadStoreLimits hl = {
+    .max_heads = c->limits.max_heads,
+    .max_classes = c->limits.max_head_classes,
+    .max_examples = c->limits.max_head_examples,
+  };
+  GError *e = NULL;
+  s->heads = head_store_new(dir, &hl, &e);
+  if (!s->heads) {
+    fprintf(stderr, "streamsight: %s\n", e->message);
+    g_error_free(e);
+    return 1;
+  }
+  return 0;
+}
+
 static int
 start_http(Server *s)
 {
@@ -329,6 +354,7 @@ start_http(Server *s)
     .max_header_bytes = c->limits.max_header_bytes,
     .classifiers = HTTP_DEFAULT_WORK_THREADS,
     .decode_memory_bytes = (guint64)c->limits.decode_memory_mb << 20,
+    .heads = s->heads,
   };
   s->routes = routes_new(&rc);
   HttpOptions ho = {
@@ -372,6 +398,7 @@ server_shutdown(Server *s)
    * stopping the streams is not mistaken for removing them from the file. */
   http_server_stop(s->http);
   routes_free(s->routes);
+  head_store_free(s->heads);
   if (s->registry)
     registry_set_changed_func(s->registry, NULL, NULL);
   /* Before the event hub and MQTT, its listeners. */
@@ -563,7 +590,7 @@ cmd_serve(int argc, char **argv)
     .shutdown_on_signal_s = SERVE_SHUTDOWN_S,
   };
   s.watchdog = watchdog_new(g_main_context_default(), &wo);
-  if ((rc = start_http(&s)) != 0)
+  if ((rc = start_heads(&s)) != 0 || (rc = start_http(&s)) != 0)
     goto out;
 
   s.loop = g_main_loop_new(NULL, FALSE);

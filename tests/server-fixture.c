@@ -56,6 +56,38 @@ on_registry_changed(Registry *r, gpointer user)
   config_store_registry_changed(r, f->store);
 }
 
+static void
+make_routes(ServerFixture *f)
+{
+  g_autofree char *dir = head_store_dir_for_config(f->config_path);
+  GError *e = NULL;
+  f->heads = head_store_new(dir, NULL, &e);
+  ck_assert_msg(f->heads != NULL, "heads: %s", e ? e->message : "");
+  RoutesConfig rc = {
+    .registry = f->registry,
+    .engine = f->engine,
+    .pool = f->pool,
+    .store = f->store,
+    .events = f->events,
+    .alerts = f->alerts,
+    .auth_token = f->token,
+    .max_body_bytes = f->max_body_bytes,
+    .max_uri_bytes = f->max_uri_bytes,
+    .max_header_bytes = f->max_header_bytes,
+    .classifiers = 2,
+    .heads = f->heads,
+  };
+  f->routes = routes_new(&rc);
+}
+
+void
+server_fixture_restart_heads(ServerFixture *f)
+{
+  routes_free(f->routes);
+  head_store_free(f->heads);
+  make_routes(f);
+}
+
 void
 server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
 {
@@ -129,21 +161,11 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     g_free(cfg_dir);
   }
   registry_set_changed_func(f->registry, on_registry_changed, f);
-
-  RoutesConfig rc = {
-    .registry = f->registry,
-    .engine = f->engine,
-    .pool = f->pool,
-    .store = f->store,
-    .events = f->events,
-    .alerts = f->alerts,
-    .auth_token = o->token,
-    .max_body_bytes = o->max_body_bytes,
-    .max_uri_bytes = o->max_uri_bytes,
-    .max_header_bytes = o->max_header_bytes,
-    .classifiers = 2,
-  };
-  f->routes = routes_new(&rc);
+  f->token = o->token;
+  f->max_body_bytes = o->max_body_bytes;
+  f->max_uri_bytes = o->max_uri_bytes;
+  f->max_header_bytes = o->max_header_bytes;
+  make_routes(f);
 }
 
 void
@@ -171,6 +193,7 @@ void
 server_fixture_clear(ServerFixture *f)
 {
   routes_free(f->routes);
+  head_store_free(f->heads);
   registry_set_changed_func(f->registry, NULL, NULL);
   alert_hub_free(f->alerts);
   event_hub_free(f->events);

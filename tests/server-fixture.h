@@ -11,6 +11,7 @@
 #include "config.h"
 #include "engine.h"
 #include "events.h"
+#include "head-store.h"
 #include "pool.h"
 #include "registry.h"
 #include "routes.h"
@@ -27,7 +28,10 @@ typedef struct {
   ConfigStore *store;
   EventHub *events;
   AlertHub *alerts;  /* NULL unless ServerFixtureOptions.alerts */
+  HeadStore *heads;  /* in "heads/" beside config_path */
   Routes *routes;
+  const char *token; /* borrowed from the options */
+  guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
 } ServerFixture;
 
 typedef struct {
@@ -63,6 +67,9 @@ void server_fixture_init(ServerFixture *f, int threads, guint max_streams,
 /* The same with every option; the hub (when enabled) follows the registry
  * through the changed callback, as in serve.c. */
 void server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o);
+/* A restart of what persists beside the config: the routes and the head
+ * store are freed and made again, the heads reloaded from their files. */
+void server_fixture_restart_heads(ServerFixture *f);
 /* Tears down in the server's order: routes, registry (loop stopped first),
  * pool, engine, model, store. */
 void server_fixture_clear(ServerFixture *f);

@@ -1594,7 +1594,11 @@ doc_path_matches(const char *pattern, const char *doc)
   gboolean ok = g_strv_length(ps) == g_strv_length(ds);
   for (guint i = 0; ok && ps[i]; i++) {
     if (strcmp(ps[i], "*") == 0)
-      ok = ds[i][0] == '{' && g_str_has_suffix(ds[i], "}");
+      /* A parameter, or a parameter with a suffix ("{eid}.jpg"): one
+       * segment either way. */
+      ok = ds[i][0] == '{' && strchr(ds[i], '}') &&
+           (g_str_has_suffix(ds[i], "}") ||
+            strchr(ds[i], '}')[1] == '.');
     else
       ok = strcmp(ps[i], ds[i]) == 0;
   }

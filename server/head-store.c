@@ -1,0 +1,1079 @@
+/* streamsight — heads, their examples and weights, beside the config file
+ * (head-store.h). */
+#include "head-store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file-util.h"
+#include "head-json.h"
+#include "head-train.h"
+#include "json-util.h"
+
+#define HEAD_JSON_VERSION 1
+#define FEATURES_MAGIC "SSFT"
+#define FEATURES_VERSION 1
+/* head.json: a few hundred bytes per example. */
+#define HEAD_JSON_MAX_BYTES ((gsize)8 << 20)
+
+G_DEFINE_QUARK(head-store-error-quark, head_store_error)
+
+typedef struct {
+  guint64 id;
+  int cls;
+  gint64 time_us;   /* wall clock */
+  char *model_name; /* the features' model; NULL when they are missing */
+  int dim;
+  float *features;
+  GBytes *jpeg;     /* in memory (no directory), else NULL: on disk */
+} Example;
+
+typedef struct {
+  char *id;
+  guint64 serial;
+  char *model;
+  GPtrArray *classes; /* char* */
+  gint64 created_us;
+  GPtrArray *examples; /* Example*, by id */
+  guint64 next_example;
+  struct ss_head *trained; /* NULL: never trained */
+  json_t *report;          /* the last training's, or NULL */
+  gint64 trained_us;
+  guint64 generation;      /* bumped whenever trained changes */
+  gboolean busy;           /* being trained */
+} Head;
+
+struct HeadStore {
+  char *dir; /* NULL: memory only */
+  guint max_heads, max_classes, max_examples;
+  /* Protected by lock. */
+  GMutex lock;
+  GHashTable *heads; /* id -> Head* */
+  guint64 next_serial;
+};
+
+static void
+example_free(gpointer p)
+{
+  Example *e = p;
+  g_free(e->model_name);
+  g_free(e->features);
+  if (e->jpeg)
+    g_bytes_unref(e->jpeg);
+  g_free(e);
+}
+
+static void
+head_entry_free(gpointer p)
+{
+  Head *h = p;
+  g_free(h->id);
+  g_free(h->model);
+  g_ptr_array_unref(h->classes);
+  g_ptr_array_unref(h->examples);
+  head_free(h->trained);
+  json_decref(h->report);
+  g_free(h);
+}
+
+gboolean
+head_store_id_valid(const char *id)
+{
+  if (!id)
+    return FALSE;
+  size_t len = strlen(id);
+  if (len == 0 || len > HEAD_STORE_ID_MAX)
+    return FALSE;
+  for (size_t i = 0; i < len; i++)
+    if (!g_ascii_isalnum(id[i]) && id[i] != '_' && id[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
+char *
+head_store_dir_for_config(const char *config_path)
+{
+  g_autofree char *dir = g_path_get_dirname(config_path);
+  return g_build_filename(dir, "heads", NULL);
+}
+
+/* ---- files ---- */
+
+static char *
+head_path(const HeadStore *s, const char *id, const char *name)
+{
+  return g_build_filename(s->dir, id, name, NULL);
+}
+
+static char *
+example_path(const HeadStore *s, const char *id, guint64 eid,
+             const char *ext)
+{
+  char name[48];
+  g_snprintf(name, sizeof name, "%" G_GUINT64_FORMAT ".%s", eid, ext);
+  return g_build_filename(s->dir, id, "examples", name, NULL);
+}
+
+static gboolean
+write_file(const char *path, const void *data, gsize len, GError **error)
+{
+  return g_file_set_contents_full(path, data, (gssize)len,
+                                  G_FILE_SET_CONTENTS_CONSISTENT |
+                                      G_FILE_SET_CONTENTS_DURABLE,
+                                  0600, error);
+}
+
+static gboolean
+ensure_dirs(const HeadStore *s, const char *id, GError **error)
+{
+  g_autofree char *ex = g_build_filename(s->dir, id, "examples", NULL);
+  if (g_mkdir_with_parents(ex, 0700) != 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_IO,
+                "cannot create %s: %s", ex, g_strerror(errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static json_t *
+head_meta_json(const Head *h)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "version", json_integer(HEAD_JSON_VERSION));
+  json_object_set_new(o, "id", json_string(h->id));
+  json_object_set_new(o, "model", json_string(h->model));
+  json_t *classes = json_array();
+  for (guint i = 0; i < h->classes->len; i++)
+    json_array_append_new(classes, json_string(h->classes->pdata[i]));
+  json_object_set_new(o, "classes", classes);
+  json_object_set_new(o, "created_us", json_integer(h->created_us));
+  json_object_set_new(o, "next_example", json_integer((json_int_t)h->next_example));
+  json_t *ex = json_array();
+  for (guint i = 0; i < h->examples->len; i++) {
+    const Example *e = h->examples->pdata[i];
+    json_t *j = json_object();
+    json_object_set_new(j, "id", json_integer((json_int_t)e->id));
+    json_object_set_new(j, "class", json_integer(e->cls));
+    json_object_set_new(j, "time_us", json_integer(e->time_us));
+    json_array_append_new(ex, j);
+  }
+  json_object_set_new(o, "examples", ex);
+  json_object_set_new(o, "training", h->report ? json_incref(h->report)
+                                               : json_null());
+  json_object_set_new(o, "trained_us", json_integer(h->trained_us));
+  return o;
+}
+
+/* Writes <id>/head.json (no-op without a directory). Called under lock. */
+static gboolean
+save_meta(const HeadStore *s, const Head *h, GError **error)
+{
+  if (!s->dir)
+    return TRUE;
+  if (!ensure_dirs(s, h->id, error))
+    return FALSE;
+  json_t *o = head_meta_json(h);
+  size_t len;
+  char *text = json_util_dump(o, &len);
+  json_decref(o);
+  g_autofree char *path = head_path(s, h->id, "head.json");
+  gboolean ok = write_file(path, text, len, error);
+  free(text);
+  return ok;
+}
+
+static GBytes *
+encode_features(const char *model_name, const float *f, int dim)
+{
+  size_t mlen = strlen(model_name);
+  gsize size = 4 + 4 + 4 + 2 + mlen + 4 * (gsize)dim + 4;
+  guint8 *d = g_malloc(size), *p = d;
+  memcpy(p, FEATURES_MAGIC, 4);
+  p += 4;
+  guint32 v = GUINT32_TO_LE(FEATURES_VERSION);
+  memcpy(p, &v, 4);
+  p += 4;
+  v = GUINT32_TO_LE((guint32)dim);
+  memcpy(p, &v, 4);
+  p += 4;
+  guint16 l16 = GUINT16_TO_LE((guint16)mlen);
+  memcpy(p, &l16, 2);
+  p += 2;
+  memcpy(p, model_name, mlen);
+  p += mlen;
+  for (int i = 0; i < dim; i++) {
+    guint32 u;
+    memcpy(&u, &f[i], 4);
+    u = GUINT32_TO_LE(u);
+    memcpy(p, &u, 4);
+    p += 4;
+  }
+  v = GUINT32_TO_LE(file_crc32(d, (size_t)(p - d)));
+  memcpy(p, &v, 4);
+  return g_bytes_new_take(d, size);
+}
+
+/* Parses a features file (hostile): FALSE when anything is off. */
+static gboolean
+decode_features(const guint8 *d, gsize size, char **model_name, int *dim,
+                float **features)
+{
+  if (size < 18 || memcmp(d, FEATURES_MAGIC, 4) != 0)
+    return FALSE;
+  guint32 v, crc, n;
+  memcpy(&crc, d + size - 4, 4);
+  if (GUINT32_FROM_LE(crc) != file_crc32(d, size - 4))
+    return FALSE;
+  memcpy(&v, d + 4, 4);
+  memcpy(&n, d + 8, 4);
+  n = GUINT32_FROM_LE(n);
+  guint16 mlen;
+  memcpy(&mlen, d + 12, 2);
+  mlen = GUINT16_FROM_LE(mlen);
+  if (GUINT32_FROM_LE(v) != FEATURES_VERSION || n < 1 || n > HEAD_MAX_DIM ||
+      mlen < 1 || mlen > HEAD_MODEL_NAME_MAX ||
+      size != 14 + (gsize)mlen + 4 * (gsize)n + 4)
+    return FALSE;
+  char *name = g_strndup((const char *)d + 14, mlen);
+  if (strlen(name) != mlen) {
+    g_free(name);
+    return FALSE;
+  }
+  float *f = g_new(float, n);
+  const guint8 *p = d + 14 + mlen;
+  for (guint32 i = 0; i < n; i++) {
+    guint32 u;
+    memcpy(&u, p + 4 * i, 4);
+    u = GUINT32_FROM_LE(u);
+    memcpy(&f[i], &u, 4);
+    if (!isfinite(f[i])) {
+      g_free(name);
+      g_free(f);
+      return FALSE;
+    }
+  }
+  *model_name = name;
+  *dim = (int)n;
+  *features = f;
+  return TRUE;
+}
+
+static gboolean
+save_features(const HeadStore *s, const char *id, const Example *e,
+              GError **error)
+{
+  if (!s->dir)
+    return TRUE;
+  GBytes *b = encode_features(e->model_name, e->features, e->dim);
+  gsize len;
+  const guint8 *d = g_bytes_get_data(b, &len);
+  g_autofree char *path = example_path(s, id, e->id, "features");
+  gboolean ok = write_file(path, d, len, error);
+  g_bytes_unref(b);
+  return ok;
+}
+
+/* Removes a head's files: only the names the store writes. */
+static void
+remove_head_files(const HeadStore *s, const char *id)
+{
+  if (!s->dir)
+    return;
+  g_autofree char *exdir = g_build_filename(s->dir, id, "examples", NULL);
+  GDir *d = g_dir_open(exdir, 0, NULL);
+  if (d) {
+    const char *name;
+    while ((name = g_dir_read_name(d)))
+      if (g_str_has_suffix(name, ".jpg") ||
+          g_str_has_suffix(name, ".features") || strstr(name, ".tmp") ||
+          strchr(name, '~')) {
+        g_autofree char *f = g_build_filename(exdir, name, NULL);
+        (void)unlink(f);
+      }
+    g_dir_close(d);
+  }
+  rmdir(exdir);
+  const char *files[] = { "head.json", "head.head" };
+  for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+    g_autofree char *p = head_path(s, id, files[i]);
+    unlink(p);
+  }
+  g_autofree char *hdir = g_build_filename(s->dir, id, NULL);
+  rmdir(hdir);
+}
+
+/* ---- loading ---- */
+
+static Example *
+load_example(const HeadStore *s, const char *id, json_t *j, guint n_classes)
+{
+  json_t *jid = json_object_get(j, "id"), *jc = json_object_get(j, "class"),
+         *jt = json_object_get(j, "time_us");
+  if (!json_is_integer(jid) || !json_is_integer(jc) || !json_is_integer(jt) ||
+      json_integer_value(jid) < 1 || json_integer_value(jc) < 0 ||
+      json_integer_value(jc) >= (json_int_t)n_classes)
+    return NULL;
+  Example *e = g_new0(Example, 1);
+  e->id = (guint64)json_integer_value(jid);
+  e->cls = (int)json_integer_value(jc);
+  e->time_us = json_integer_value(jt);
+  g_autofree char *jpg = example_path(s, id, e->id, "jpg");
+  if (!g_file_test(jpg, G_FILE_TEST_IS_REGULAR)) {
+    example_free(e);
+    return NULL;
+  }
+  g_autofree char *fp = example_path(s, id, e->id, "features");
+  uint8_t *data;
+  size_t size;
+  if (file_read_all(fp, 64 + HEAD_MODEL_NAME_MAX + 4 * HEAD_MAX_DIM, &data,
+                    &size, NULL) == 0) {
+    /* Bad features are recomputed from the JPEG at the next training. */
+    if (!decode_features(data, size, &e->model_name, &e->dim, &e->features))
+      g_warning("heads: %s: unreadable features, recomputed when trained",
+                fp);
+    free(data);
+  }
+  return e;
+}
+
+static gint
+example_cmp(gconstpointer a, gconstpointer b)
+{
+  const Example *x = *(Example *const *)a, *y = *(Example *const *)b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static Head *
+load_head(HeadStore *s, const char *id, GError **error)
+{
+  g_autofree char *path = head_path(s, id, "head.json");
+  g_autofree char *text = NULL;
+  gsize len;
+  if (!g_file_get_contents(path, &text, &len, error))
+    return NULL;
+  if (len > HEAD_JSON_MAX_BYTES) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "%s: too large", path);
+    return NULL;
+  }
+  json_error_t je;
+  json_t *o = json_loadb(text, len, 0, &je);
+  const char *fid = json_string_value(json_object_get(o, "id"));
+  const char *model = json_string_value(json_object_get(o, "model"));
+  json_t *classes = json_object_get(o, "classes");
+  json_t *examples = json_object_get(o, "examples");
+  json_t *next = json_object_get(o, "next_example");
+  if (!json_is_object(o) ||
+      json_integer_value(json_object_get(o, "version")) != HEAD_JSON_VERSION ||
+      !fid || strcmp(fid, id) != 0 || !model || !head_store_id_valid(model) ||
+      !json_is_array(classes) || json_array_size(classes) < 2 ||
+      json_array_size(classes) > HEAD_MAX_CLASSES ||
+      !json_is_array(examples) || !json_is_integer(next) ||
+      json_integer_value(next) < 1) {
+    json_decref(o);
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "%s: not a valid head description", path);
+    return NULL;
+  }
+  Head *h = g_new0(Head, 1);
+  h->id = g_strdup(id);
+  h->serial = ++s->next_serial;
+  h->model = g_strdup(model);
+  h->classes = g_ptr_array_new_with_free_func(g_free);
+  h->examples = g_ptr_array_new_with_free_func(example_free);
+  h->created_us = json_integer_value(json_object_get(o, "created_us"));
+  h->next_example = (guint64)json_integer_value(next);
+  for (size_t i = 0; i < json_array_size(classes); i++) {
+    const char *c = json_string_value(json_array_get(classes, i));
+    if (!head_name_valid(c)) {
+      json_decref(o);
+      head_entry_free(h);
+      g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                  "%s: class %zu is not a valid name", path, i);
+      return NULL;
+    }
+    g_ptr_array_add(h->classes, g_strdup(c));
+  }
+  for (size_t i = 0; i < json_array_size(examples) &&
+                     h->examples->len < s->max_examples;
+       i++) {
+    Example *e = load_example(s, id, json_array_get(examples, i),
+                              h->classes->len);
+    if (!e)
+      continue;
+    if (e->id >= h->next_example)
+      h->next_example = e->id + 1;
+    g_ptr_array_add(h->examples, e);
+  }
+  g_ptr_array_sort(h->examples, example_cmp);
+  g_autofree char *hp = head_path(s, id, "head.head");
+  struct ss_head *t = NULL;
+  struct ss_error err = { 0 };
+  if (g_file_test(hp, G_FILE_TEST_EXISTS)) {
+    if (head_load(hp, &t, &err) != 0) {
+      g_warning("heads: %s", err.message);
+    } else if ((guint)head_num_classes(t) != h->classes->len) {
+      g_warning("heads: %s: classes differ from head.json; retrain", hp);
+      head_free(t);
+      t = NULL;
+    } else {
+      for (int c = 0; t && c < head_num_classes(t); c++)
+        if (strcmp(head_class_name(t, c), h->classes->pdata[c]) != 0) {
+          g_warning("heads: %s: classes differ from head.json; retrain", hp);
+          head_free(t);
+          t = NULL;
+        }
+    }
+  }
+  h->trained = t;
+  json_t *rep = json_object_get(o, "training");
+  if (t && json_is_object(rep))
+    h->report = json_incref(rep);
+  h->trained_us = json_integer_value(json_object_get(o, "trained_us"));
+  h->generation = 1;
+  json_decref(o);
+  return h;
+}
+
+HeadStore *
+head_store_new(const char *dir, const HeadStoreLimits *limits, GError **error)
+{
+  HeadStore *s = g_new0(HeadStore, 1);
+  s->dir = g_strdup(dir);
+  s->max_heads = limits && limits->max_heads ? limits->max_heads
+                                             : HEAD_STORE_DEFAULT_MAX_HEADS;
+  s->max_classes = limits && limits->max_classes
+                       ? MIN(limits->max_classes, HEAD_MAX_CLASSES)
+                       : HEAD_STORE_DEFAULT_MAX_CLASSES;
+  s->max_examples = limits && limits->max_examples
+                        ? limits->max_examples
+                        : HEAD_STORE_DEFAULT_MAX_EXAMPLES;
+  g_mutex_init(&s->lock);
+  s->heads = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                   head_entry_free);
+  if (!dir)
+    return s;
+  GError *e = NULL;
+  GDir *d = g_dir_open(dir, 0, &e);
+  if (!d) {
+    gboolean missing = g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+    if (missing) {
+      g_error_free(e);
+      return s;
+    }
+    g_propagate_prefixed_error(error, e, "heads: ");
+    head_store_free(s);
+    return NULL;
+  }
+  const char *name;
+  while ((name = g_dir_read_name(d))) {
+    if (!head_store_id_valid(name) ||
+        g_hash_table_size(s->heads) >= s->max_heads)
+      continue;
+    g_autofree char *sub = g_build_filename(dir, name, NULL);
+    if (!g_file_test(sub, G_FILE_TEST_IS_DIR))
+      continue;
+    GError *le = NULL;
+    Head *h = load_head(s, name, &le);
+    if (!h) {
+      g_warning("heads: skipping %s: %s", sub, le->message);
+      g_error_free(le);
+      continue;
+    }
+    g_hash_table_insert(s->heads, h->id, h);
+  }
+  g_dir_close(d);
+  return s;
+}
+
+void
+head_store_free(HeadStore *s)
+{
+  if (!s)
+    return;
+  g_hash_table_unref(s->heads);
+  g_mutex_clear(&s->lock);
+  g_free(s->dir);
+  g_free(s);
+}
+
+/* ---- heads ---- */
+
+static Head *
+find_locked(HeadStore *s, const char *id, GError **error)
+{
+  Head *h = id ? g_hash_table_lookup(s->heads, id) : NULL;
+  if (!h)
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_NOT_FOUND,
+                "no head with that id");
+  return h;
+}
+
+gboolean
+head_store_create(HeadStore *s, const char *id, const char *model,
+                  const char *const *classes, guint n, GError **error)
+{
+  if (!head_store_id_valid(id)) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "id: 1 to %d letters, digits, '_' or '-'", HEAD_STORE_ID_MAX);
+    return FALSE;
+  }
+  if (!head_store_id_valid(model)) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "model: not a model id");
+    return FALSE;
+  }
+  if (n < 2 || n > s->max_classes) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "classes: %u given, 2 to %u allowed "
+                "(limits.max_head_classes)",
+                n, s->max_classes);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    if (!head_name_valid(classes[i])) {
+      g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                  "classes[%u]: 1 to %d letters, digits, '_', '-', '.' or "
+                  "inner spaces",
+                  i, HEAD_NAME_MAX);
+      return FALSE;
+    }
+    for (guint j = 0; j < i; j++)
+      if (strcmp(classes[i], classes[j]) == 0) {
+        g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                    "classes[%u]: '%s' is named twice", i, classes[i]);
+        return FALSE;
+      }
+  }
+  g_mutex_lock(&s->lock);
+  gboolean ok = FALSE;
+  if (g_hash_table_contains(s->heads, id)) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_EXISTS,
+                "a head with id '%s' exists", id);
+    goto out;
+  }
+  if (g_hash_table_size(s->heads) >= s->max_heads) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_LIMIT,
+                "already %u heads (limits.max_heads)", s->max_heads);
+    goto out;
+  }
+  Head *h = g_new0(Head, 1);
+  h->id = g_strdup(id);
+  h->serial = ++s->next_serial;
+  h->model = g_strdup(model);
+  h->classes = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add(h->classes, g_strdup(classes[i]));
+  h->examples = g_ptr_array_new_with_free_func(example_free);
+  h->created_us = g_get_real_time();
+  h->next_example = 1;
+  h->generation = 1;
+  if (!save_meta(s, h, error)) {
+    remove_head_files(s, id);
+    head_entry_free(h);
+    goto out;
+  }
+  g_hash_table_insert(s->heads, h->id, h);
+  ok = TRUE;
+out:
+  g_mutex_unlock(&s->lock);
+  return ok;
+}
+
+gboolean
+head_store_delete(HeadStore *s, const char *id, GError **error)
+{
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  if (h) {
+    remove_head_files(s, h->id);
+    g_hash_table_remove(s->heads, id);
+  }
+  g_mutex_unlock(&s->lock);
+  return h != NULL;
+}
+
+static json_t *
+head_json_locked(const Head *h)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_string(h->id));
+  json_object_set_new(o, "model", json_string(h->model));
+  json_t *classes = json_array();
+  json_t *counts = json_object();
+  for (guint c = 0; c < h->classes->len; c++) {
+    json_array_append_new(classes, json_string(h->classes->pdata[c]));
+    int n = 0;
+    for (guint i = 0; i < h->examples->len; i++)
+      n += ((const Example *)h->examples->pdata[i])->cls == (int)c;
+    json_object_set_new(counts, h->classes->pdata[c], json_integer(n));
+  }
+  json_object_set_new(o, "classes", classes);
+  json_object_set_new(o, "created", json_util_time_or_null(h->created_us));
+  json_object_set_new(o, "examples", counts);
+  json_object_set_new(o, "trained", json_boolean(h->trained != NULL));
+  json_object_set_new(o, "trained_at",
+                      h->trained ? json_util_time_or_null(h->trained_us)
+                                 : json_null());
+  json_object_set_new(o, "training", h->report ? json_deep_copy(h->report)
+                                               : json_null());
+  return o;
+}
+
+static gint
+str_cmp(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *
+head_store_list_json(HeadStore *s)
+{
+  json_t *arr = json_array();
+  g_mutex_lock(&s->lock);
+  GPtrArray *ids = g_ptr_array_new();
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init(&it, s->heads);
+  while (g_hash_table_iter_next(&it, &k, &v))
+    g_ptr_array_add(ids, k);
+  g_ptr_array_sort(ids, str_cmp);
+  for (guint i = 0; i < ids->len; i++)
+    json_array_append_new(arr, head_json_locked(g_hash_table_lookup(
+                                   s->heads, ids->pdata[i])));
+  g_mutex_unlock(&s->lock);
+  g_ptr_array_free(ids, TRUE);
+  return arr;
+}
+
+json_t *
+head_store_head_json(HeadStore *s, const char *id, GError **error)
+{
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  json_t *o = h ? head_json_locked(h) : NULL;
+  g_mutex_unlock(&s->lock);
+  return o;
+}
+
+static int
+class_index_locked(const Head *h, const char *name)
+{
+  for (guint c = 0; name && c < h->classes->len; c++)
+    if (strcmp(h->classes->pdata[c], name) == 0)
+      return (int)c;
+  return -1;
+}
+
+char *
+head_store_prepare_example(HeadStore *s, const char *id,
+                           const char *class_name, GError **error)
+{
+  char *model = NULL;
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  if (!h)
+    goto out;
+  if (class_name && class_index_locked(h, class_name) < 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "class: not one of the head's classes");
+    goto out;
+  }
+  if (h->examples->len >= s->max_examples) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_LIMIT,
+                "the head has %u examples already "
+                "(limits.max_head_examples)",
+                s->max_examples);
+    goto out;
+  }
+  model = g_strdup(h->model);
+out:
+  g_mutex_unlock(&s->lock);
+  return model;
+}
+
+static json_t *
+example_json(const Head *h, const Example *e)
+{
+  json_t *o = json_object();
+  char eid[24];
+  g_snprintf(eid, sizeof eid, "%" G_GUINT64_FORMAT, e->id);
+  json_object_set_new(o, "id", json_string(eid));
+  json_object_set_new(o, "class", json_string(h->classes->pdata[e->cls]));
+  json_object_set_new(o, "time", json_util_time_or_null(e->time_us));
+  char *url = g_strdup_printf("/api/v1/heads/%s/examples/%s.jpg", h->id, eid);
+  json_object_set_new(o, "image", json_string(url));
+  g_free(url);
+  return o;
+}
+
+gboolean
+head_store_add_example(HeadStore *s, const char *id, const char *class_name,
+                       const guint8 *jpeg, gsize len, const char *model_name,
+                       const float *features, int dim, json_t **out_json,
+                       GError **error)
+{
+  if (!jpeg || len == 0 || len > HEAD_STORE_MAX_JPEG_BYTES || dim < 1 ||
+      dim > HEAD_MAX_DIM || !model_name) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "example: empty or over %zu bytes",
+                (size_t)HEAD_STORE_MAX_JPEG_BYTES);
+    return FALSE;
+  }
+  gboolean ok = FALSE;
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  if (!h)
+    goto out;
+  int cls = class_index_locked(h, class_name);
+  if (cls < 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "class: not one of the head's classes");
+    goto out;
+  }
+  if (h->examples->len >= s->max_examples) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_LIMIT,
+                "the head has %u examples already "
+                "(limits.max_head_examples)",
+                s->max_examples);
+    goto out;
+  }
+  Example *e = g_new0(Example, 1);
+  e->id = h->next_example;
+  e->cls = cls;
+  e->time_us = g_get_real_time();
+  e->model_name = g_strdup(model_name);
+  e->dim = dim;
+  e->features = g_memdup2(features, sizeof(float) * (gsize)dim);
+  if (s->dir) {
+    g_autofree char *jp = example_path(s, h->id, e->id, "jpg");
+    if (!ensure_dirs(s, h->id, error) || !write_file(jp, jpeg, len, error) ||
+        !save_features(s, h->id, e, error)) {
+      g_autofree char *fp = example_path(s, h->id, e->id, "features");
+      unlink(jp);
+      unlink(fp);
+      example_free(e);
+      goto out;
+    }
+  } else {
+    e->jpeg = g_bytes_new(jpeg, len);
+  }
+  h->next_example++;
+  g_ptr_array_add(h->examples, e);
+  if (!save_meta(s, h, error)) {
+    /* Keep memory and disk in step: the example is gone from both. */
+    g_autofree char *jp = example_path(s, h->id, e->id, "jpg");
+    g_autofree char *fp = example_path(s, h->id, e->id, "features");
+    unlink(jp);
+    unlink(fp);
+    g_ptr_array_remove_index(h->examples, h->examples->len - 1);
+    goto out;
+  }
+  if (out_json)
+    *out_json = example_json(h, e);
+  ok = TRUE;
+out:
+  g_mutex_unlock(&s->lock);
+  return ok;
+}
+
+json_t *
+head_store_examples_json(HeadStore *s, const char *id, GError **error)
+{
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  json_t *arr = NULL;
+  if (h) {
+    arr = json_array();
+    for (guint i = 0; i < h->examples->len; i++)
+      json_array_append_new(arr, example_json(h, h->examples->pdata[i]));
+  }
+  g_mutex_unlock(&s->lock);
+  return arr;
+}
+
+/* Example eid ("17") of h, or NULL. */
+static guint
+find_example_locked(const Head *h, const char *eid, GError **error)
+{
+  guint64 n = 0;
+  gboolean ok = eid && *eid && strlen(eid) <= 19;
+  for (const char *p = eid; ok && *p; p++)
+    ok = g_ascii_isdigit(*p);
+  if (ok)
+    n = g_ascii_strtoull(eid, NULL, 10);
+  for (guint i = 0; ok && i < h->examples->len; i++)
+    if (((const Example *)h->examples->pdata[i])->id == n)
+      return i;
+  g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_NOT_FOUND,
+              "no example with that id");
+  return G_MAXUINT;
+}
+
+static GBytes *
+read_jpeg(const HeadStore *s, const char *id, const Example *e,
+          GError **error)
+{
+  if (e->jpeg)
+    return g_bytes_ref(e->jpeg);
+  g_autofree char *p = example_path(s, id, e->id, "jpg");
+  char *data;
+  gsize len;
+  if (!g_file_get_contents(p, &data, &len, NULL)) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_IO,
+                "example image cannot be read");
+    return NULL;
+  }
+  return g_bytes_new_take(data, len);
+}
+
+GBytes *
+head_store_example_jpeg(HeadStore *s, const char *id, const char *example_id,
+                        GError **error)
+{
+  GBytes *b = NULL;
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  guint i = h ? find_example_locked(h, example_id, error) : G_MAXUINT;
+  if (i != G_MAXUINT)
+    b = read_jpeg(s, h->id, h->examples->pdata[i], error);
+  g_mutex_unlock(&s->lock);
+  return b;
+}
+
+gboolean
+head_store_delete_example(HeadStore *s, const char *id,
+                          const char *example_id, GError **error)
+{
+  gboolean ok = FALSE;
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  guint i = h ? find_example_locked(h, example_id, error) : G_MAXUINT;
+  if (i != G_MAXUINT) {
+    const Example *e = h->examples->pdata[i];
+    if (s->dir) {
+      g_autofree char *jp = example_path(s, h->id, e->id, "jpg");
+      g_autofree char *fp = example_path(s, h->id, e->id, "features");
+      unlink(jp);
+      unlink(fp);
+    }
+    g_ptr_array_remove_index(h->examples, i);
+    GError *e2 = NULL;
+    if (!save_meta(s, h, &e2)) {
+      g_warning("heads: %s: %s", h->id, e2->message);
+      g_error_free(e2);
+    }
+    ok = TRUE;
+  }
+  g_mutex_unlock(&s->lock);
+  return ok;
+}
+
+/* ---- training ---- */
+
+static void
+train_set_free(HeadTrainSet *set)
+{
+  if (!set)
+    return;
+  for (guint i = 0; set->need_jpeg && i < set->n; i++)
+    if (set->need_jpeg[i])
+      g_bytes_unref(set->need_jpeg[i]);
+  g_free(set->need_jpeg);
+  g_free(set->id);
+  g_free(set->model_name);
+  g_free(set->example_ids);
+  g_free(set->classes);
+  g_free(set->features);
+  head_free(set->head);
+  g_free(set);
+}
+
+HeadTrainSet *
+head_store_train_begin(HeadStore *s, const char *id, const char *model_name,
+                       int dim, GError **error)
+{
+  HeadTrainSet *set = NULL;
+  g_mutex_lock(&s->lock);
+  Head *h = find_locked(s, id, error);
+  if (!h)
+    goto out;
+  if (h->busy) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_BUSY,
+                "the head is being trained");
+    goto out;
+  }
+  struct ss_error err = { 0 };
+  struct ss_head *shape = NULL;
+  if (head_new(model_name, dim, (int)h->classes->len,
+               (const char *const *)h->classes->pdata, &shape, &err) != 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID, "%s",
+                err.message);
+    goto out;
+  }
+  set = g_new0(HeadTrainSet, 1);
+  set->id = g_strdup(h->id);
+  set->serial = h->serial;
+  set->model_name = g_strdup(model_name);
+  set->dim = dim;
+  set->head = shape;
+  set->n = h->examples->len;
+  set->example_ids = g_new(guint64, MAX(set->n, 1));
+  set->classes = g_new(int, MAX(set->n, 1));
+  set->features = g_new0(float, (gsize)MAX(set->n, 1) * (gsize)dim);
+  set->need_jpeg = g_new0(GBytes *, MAX(set->n, 1));
+  for (guint i = 0; i < set->n; i++) {
+    const Example *e = h->examples->pdata[i];
+    set->example_ids[i] = e->id;
+    set->classes[i] = e->cls;
+    if (e->model_name && strcmp(e->model_name, model_name) == 0 &&
+        e->dim == dim) {
+      memcpy(set->features + (gsize)i * dim, e->features,
+             sizeof(float) * (gsize)dim);
+    } else {
+      set->need_jpeg[i] = read_jpeg(s, h->id, e, error);
+      if (!set->need_jpeg[i]) {
+        train_set_free(set);
+        set = NULL;
+        goto out;
+      }
+    }
+  }
+  h->busy = TRUE;
+out:
+  g_mutex_unlock(&s->lock);
+  return set;
+}
+
+static void
+clear_busy(HeadStore *s, const HeadTrainSet *set)
+{
+  g_mutex_lock(&s->lock);
+  Head *h = g_hash_table_lookup(s->heads, set->id);
+  if (h && h->serial == set->serial)
+    h->busy = FALSE;
+  g_mutex_unlock(&s->lock);
+}
+
+void
+head_store_train_abort(HeadStore *s, HeadTrainSet *set)
+{
+  if (!set)
+    return;
+  clear_busy(s, set);
+  train_set_free(set);
+}
+
+json_t *
+head_store_train_finish(HeadStore *s, HeadTrainSet *set, GError **error)
+{
+  struct ss_error err = { 0 };
+  struct head_cv *cv = NULL;
+  struct head_train_stats st;
+  json_t *report = NULL;
+  /* Unlocked: the set is ours. */
+  if (head_cross_validate(set->head, set->features, set->classes,
+                          (int)set->n, HEAD_TRAIN_DEFAULT_FOLDS, NULL, &cv,
+                          &err) != 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID, "%s",
+                err.message);
+    goto out;
+  }
+  gint64 t0 = g_get_monotonic_time();
+  if (head_train(set->head, set->features, set->classes, (int)set->n, NULL,
+                 &st, &err) != 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID, "%s",
+                err.message);
+    goto out;
+  }
+  double train_ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
+  report = json_object();
+  json_object_set_new(report, "model_name", json_string(set->model_name));
+  json_object_set_new(report, "features", json_integer(set->dim));
+  json_object_set_new(report, "cross_validation",
+                      head_cv_to_json(set->head, cv));
+  json_object_set_new(report, "train_ms", json_util_ms(train_ms));
+  json_object_set_new(report, "iterations", json_integer(st.iterations));
+
+  g_mutex_lock(&s->lock);
+  Head *h = g_hash_table_lookup(s->heads, set->id);
+  if (!h || h->serial != set->serial) {
+    g_mutex_unlock(&s->lock);
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_NOT_FOUND,
+                "the head was deleted while it was trained");
+    json_decref(report);
+    report = NULL;
+    goto out;
+  }
+  /* Keep the features computed for this training, for the next one. */
+  for (guint i = 0; i < set->n; i++) {
+    if (!set->need_jpeg[i])
+      continue;
+    for (guint j = 0; j < h->examples->len; j++) {
+      Example *e = h->examples->pdata[j];
+      if (e->id != set->example_ids[i])
+        continue;
+      g_free(e->model_name);
+      g_free(e->features);
+      e->model_name = g_strdup(set->model_name);
+      e->dim = set->dim;
+      e->features = g_memdup2(set->features + (gsize)i * set->dim,
+                              sizeof(float) * (gsize)set->dim);
+      GError *fe = NULL;
+      if (!save_features(s, h->id, e, &fe)) {
+        g_warning("heads: %s: %s", h->id, fe->message);
+        g_error_free(fe);
+      }
+    }
+  }
+  gboolean saved = TRUE;
+  if (s->dir) {
+    g_autofree char *hp = head_path(s, h->id, "head.head");
+    if (head_save(set->head, hp, &err) != 0) {
+      g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_IO, "%s",
+                  err.message);
+      saved = FALSE;
+    }
+  }
+  if (saved) {
+    head_free(h->trained);
+    h->trained = set->head;
+    set->head = NULL;
+    json_decref(h->report);
+    h->report = json_incref(report);
+    h->trained_us = g_get_real_time();
+    h->generation++;
+    saved = save_meta(s, h, error);
+  }
+  h->busy = FALSE;
+  g_mutex_unlock(&s->lock);
+  if (!saved) {
+    json_decref(report);
+    report = NULL;
+  }
+  head_cv_free(cv);
+  train_set_free(set);
+  return report;
+out:
+  head_cv_free(cv);
+  clear_busy(s, set);
+  train_set_free(set);
+  return report;
+}
+
+struct ss_head *
+head_store_trained_copy(HeadStore *s, const char *id, guint64 *generation)
+{
+  struct ss_head *c = NULL;
+  g_mutex_lock(&s->lock);
+  Head *h = id ? g_hash_table_lookup(s->heads, id) : NULL;
+  if (h && h->trained && head_copy(h->trained, &c, NULL) != 0)
+    c = NULL;
+  if (generation)
+    *generation = h ? h->generation : 0;
+  g_mutex_unlock(&s->lock);
+  return c;
+}
