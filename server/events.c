@@ -299,19 +299,27 @@ format_removed(const char *stream_id)
   return format_event("stream_removed", NULL, o);
 }
 
-/* What a "stream" event is re-sent for: state, the options PATCH changes,
+/* What a "stream" event is re-sent for: state, the options PATCH changes
+ * (alert rules included),
  * errors and reconnects, the source's size. Not counters or fps, which
  * change with every frame (the REST API has them). */
 static char *
 stream_signature(const StreamInfo *i)
 {
-  return g_strdup_printf("%d|%d|%g|%d|%s|%" G_GUINT64_FORMAT "|%s|%dx%d|%g|"
-                         "%s", (int)i->state, i->config.enabled,
-                         i->config.max_fps, i->config.top_k,
-                         i->last_error ? i->last_error : "", i->reconnects,
-                         i->name ? i->name : "", i->width, i->height,
-                         i->source_fps,
-                         i->connection_quality ? i->connection_quality : "");
+  GString *s = g_string_new(NULL);
+  g_string_printf(s, "%d|%d|%g|%d|%s|%" G_GUINT64_FORMAT "|%s|%dx%d|%g|%s",
+                  (int)i->state, i->config.enabled, i->config.max_fps,
+                  i->config.top_k, i->last_error ? i->last_error : "",
+                  i->reconnects, i->name ? i->name : "", i->width, i->height,
+                  i->source_fps,
+                  i->connection_quality ? i->connection_quality : "");
+  /* The alert rules (PATCH changes them; MQTT discovery follows them). */
+  for (guint k = 0; k < i->config.n_alerts; k++) {
+    const AlertRule *a = &i->config.alerts[k];
+    g_string_append_printf(s, "|%s:%g:%g:%g", a->class_name, a->min_score,
+                           a->min_duration_s, a->clear_after_s);
+  }
+  return g_string_free(s, FALSE);
 }
 
 /* ---- predictions (pool worker threads) ---- */

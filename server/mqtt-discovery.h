@@ -42,6 +42,22 @@ json_t *mqtt_discovery_payload(const MqttConfig *c, const char *stream_id,
                                const char *name, const char *model_name,
                                const char *version, MqttSensor sensor);
 
+/* The entities of a stream's alert rules (the alerts are published by
+ * mqtt-alerts.c):
+ *   <discovery_prefix>/binary_sensor/<node>/<stream>_<leaf>/config  per
+ *       rule class: on while an alert on it is going on (state_topic
+ *       <prefix>/<stream>/<leaf>, ON/OFF; leaf: mqtt_alert_class_leaf)
+ *   <discovery_prefix>/camera/<node>/<stream>_snapshot/config  the JPEG of
+ *       the latest alert's best frame (topic <prefix>/<stream>/snapshot)
+ * cls NULL: the camera. Same device, availability and origin as the
+ * sensors. */
+char *mqtt_discovery_alert_topic(const MqttConfig *c, const char *stream_id,
+                                 const char *cls);
+json_t *mqtt_discovery_alert_payload(const MqttConfig *c,
+                                     const char *stream_id, const char *name,
+                                     const char *model_name,
+                                     const char *version, const char *cls);
+
 G_END_DECLS
 
 #endif

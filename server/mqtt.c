@@ -45,7 +45,8 @@ struct MqttPublisher {
   Msg *queue;               /* ring of cfg->queue_len */
   guint head, count;
   GHashTable *last_pred_us; /* stream id -> gint64*: rate limit */
-  GHashTable *announced;    /* stream ids whose discovery was queued */
+  GHashTable *announced;    /* stream id -> its alert classes ('\n'-joined,
+                             * alert_classes) whose discovery was queued */
   gboolean connected;
   char *last_error;
   char *last_command_error;
@@ -228,6 +229,79 @@ enqueue_discovery(MqttPublisher *m, const char *id, const char *name)
                  TRUE);
 }
 
+static gboolean publish_now(MqttPublisher *m, const char *topic,
+                            const void *payload, int len, gboolean retain);
+static void publish_json_now(MqttPublisher *m, const char *topic,
+                             json_t *json, gboolean retain);
+
+/* The classes of a stream's alert rules, '\n'-joined ("" for none): what
+ * its alert entities are (class names hold no control characters). */
+static char *
+alert_classes(const StreamInfo *info)
+{
+  GString *s = g_string_new(NULL);
+  for (guint i = 0; i < info->config.n_alerts; i++)
+    g_string_append_printf(s, "%s%s", i ? "\n" : "",
+                           info->config.alerts[i].class_name);
+  return g_string_free(s, FALSE);
+}
+
+/* Brings a stream's alert entities from what was announced (old) to what
+ * its rules are now (now): classes gone get an empty retained config (HA
+ * deletes the entity), current ones their config; the snapshot camera
+ * exists while any rule does. publish: now (our thread, connected), else
+ * queued. */
+static void
+alert_discovery(MqttPublisher *m, const char *id, const char *name,
+                const char *old, const char *now, gboolean publish)
+{
+  if (!m->cfg->discovery)
+    return;
+  g_auto(GStrv) olds = g_strsplit(old, "\n", -1);
+  g_auto(GStrv) nows = g_strsplit(now, "\n", -1);
+  for (guint i = 0; olds[i]; i++) {
+    if (!*olds[i] || g_strv_contains((const char *const *)nows, olds[i]))
+      continue;
+    char *topic = mqtt_discovery_alert_topic(m->cfg, id, olds[i]);
+    if (publish) {
+      publish_now(m, topic, NULL, 0, TRUE);
+      g_free(topic);
+    } else {
+      enqueue_take(m, topic, NULL, 0, TRUE);
+    }
+  }
+  for (guint i = 0; nows[i] && *now; i++) {
+    char *topic = mqtt_discovery_alert_topic(m->cfg, id, nows[i]);
+    json_t *p = mqtt_discovery_alert_payload(m->cfg, id, name,
+                                             model_name(m->model),
+                                             SS_VERSION, nows[i]);
+    if (publish) {
+      publish_json_now(m, topic, p, TRUE);
+      g_free(topic);
+    } else {
+      enqueue_json(m, topic, p, TRUE);
+    }
+  }
+  if (*now || *old) {
+    char *topic = mqtt_discovery_alert_topic(m->cfg, id, NULL);
+    json_t *p = *now ? mqtt_discovery_alert_payload(m->cfg, id, name,
+                                                    model_name(m->model),
+                                                    SS_VERSION, NULL)
+                     : NULL;
+    if (publish) {
+      if (p)
+        publish_json_now(m, topic, p, TRUE);
+      else
+        publish_now(m, topic, NULL, 0, TRUE);
+      g_free(topic);
+    } else if (p) {
+      enqueue_json(m, topic, p, TRUE);
+    } else {
+      enqueue_take(m, topic, NULL, 0, TRUE);
+    }
+  }
+}
+
 /* ---- the hub's listener ---- */
 
 static void
@@ -258,13 +332,21 @@ static void
 on_stream(gpointer data, const StreamInfo *info)
 {
   MqttPublisher *m = data;
+  char *now = alert_classes(info);
   g_mutex_lock(&m->lock);
-  gboolean is_new = !g_hash_table_contains(m->announced, info->id);
-  if (is_new)
-    g_hash_table_add(m->announced, g_strdup(info->id));
+  const char *had = g_hash_table_lookup(m->announced, info->id);
+  gboolean is_new = had == NULL;
+  gboolean changed = is_new || strcmp(had, now) != 0;
+  char *old = g_strdup(had ? had : "");
+  if (changed)
+    g_hash_table_insert(m->announced, g_strdup(info->id), g_strdup(now));
   g_mutex_unlock(&m->lock);
   if (is_new)
     enqueue_discovery(m, info->id, info->name);
+  if (changed)
+    alert_discovery(m, info->id, info->name, old, now, FALSE);
+  g_free(old);
+  g_free(now);
   enqueue_json(m, stream_topic(m, info->id, "state"), state_json(info),
                m->cfg->retain_state);
 }
@@ -274,9 +356,13 @@ on_removed(gpointer data, const char *stream_id)
 {
   MqttPublisher *m = data;
   g_mutex_lock(&m->lock);
+  char *old = g_strdup(g_hash_table_lookup(m->announced, stream_id));
   g_hash_table_remove(m->announced, stream_id);
   g_hash_table_remove(m->last_pred_us, stream_id);
   g_mutex_unlock(&m->lock);
+  if (old)
+    alert_discovery(m, stream_id, NULL, old, "", FALSE);
+  g_free(old);
   /* Empty retained payloads delete what the broker keeps for the stream. */
   if (m->cfg->discovery)
     for (int s = 0; s < MQTT_N_SENSORS; s++)
@@ -468,8 +554,10 @@ publish_streams(MqttPublisher *m, gboolean discovery)
                                                 SS_VERSION, s),
                          TRUE);
       }
+      char *now = alert_classes(info);
+      alert_discovery(m, info->id, info->name, "", now, TRUE);
       g_mutex_lock(&m->lock);
-      g_hash_table_add(m->announced, g_strdup(info->id));
+      g_hash_table_insert(m->announced, g_strdup(info->id), now);
       g_mutex_unlock(&m->lock);
     }
     g_autofree char *topic = stream_topic(m, info->id, "state");
@@ -673,7 +761,7 @@ mqtt_publisher_new(const MqttConfig *cfg, Registry *registry,
   m->last_pred_us = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           g_free);
   m->announced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                       NULL);
+                                       g_free);
 
   m->mosq = mosquitto_new(cfg->client_id, true, m);
   if (!m->mosq) {

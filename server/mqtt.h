@@ -15,7 +15,11 @@
  *                                 every MQTT_STATE_INTERVAL_S
  *   <prefix>/<stream>/set         in: {"enabled": false}, {"max_fps": 2}
  *                                 (PATCH's body), when accept_commands
- *   <discovery>/sensor/...        Home Assistant discovery (mqtt-discovery.h)
+ *   <discovery>/sensor/..., binary_sensor/..., camera/...
+ *                                 Home Assistant discovery (mqtt-discovery.h):
+ *                                 the sensors of every stream, and the
+ *                                 entities of its alert rules, following
+ *                                 rule changes
  * A removed stream's state and discovery topics get an empty retained
  * payload, which deletes them from the broker (and the entities from HA).
  *

@@ -462,6 +462,25 @@ static const char *const ha_sensor_keys[] = {
   "suggested_display_precision", "unique_id", "unit_of_measurement",
   "value_template", NULL
 };
+/* https://www.home-assistant.io/integrations/binary_sensor.mqtt/ and
+ * https://www.home-assistant.io/integrations/camera.mqtt/ (+ origin). */
+static const char *const ha_binary_sensor_keys[] = {
+  "availability", "availability_mode", "availability_template",
+  "availability_topic", "default_entity_id", "device", "device_class",
+  "enabled_by_default", "encoding", "entity_category", "entity_picture",
+  "expire_after", "force_update", "icon", "json_attributes_template",
+  "json_attributes_topic", "name", "object_id", "off_delay", "origin",
+  "payload_available", "payload_not_available", "payload_off", "payload_on",
+  "platform", "qos", "state_topic", "unique_id", "value_template", NULL
+};
+static const char *const ha_camera_keys[] = {
+  "availability", "availability_mode", "availability_template",
+  "availability_topic", "default_entity_id", "device", "enabled_by_default",
+  "encoding", "entity_category", "entity_picture", "icon", "image_encoding",
+  "json_attributes_template", "json_attributes_topic", "name", "object_id",
+  "origin", "payload_available", "payload_not_available", "platform", "qos",
+  "topic", "unique_id", NULL
+};
 static const char *const ha_device_keys[] = {
   "configuration_url", "connections", "hw_version", "identifiers",
   "manufacturer", "model", "model_id", "name", "serial_number",
@@ -1000,6 +1019,40 @@ START_TEST(test_alerts)
                          &status, &out));
   ck_assert_msg(status == 200, "PATCH: %d %s", status, out);
 
+  /* Home Assistant learns of the rule: a binary sensor on the class's
+   * ON/OFF topic and a camera on the snapshot topic, same device. */
+  g_autofree char *bs_topic = g_strdup_printf(
+      "homeassistant/binary_sensor/" PREFIX "/" STREAM "_%s/config", leaf);
+  const char *cam_topic =
+      "homeassistant/camera/" PREFIX "/" STREAM "_snapshot/config";
+  g_autofree char *bs = sub_wait(sub, bs_topic, "{", 0, 15, NULL);
+  ck_assert_msg(bs != NULL, "no discovery on %s", bs_topic);
+  json_t *bj = json_loads(bs, 0, NULL);
+  check_keys(bj, ha_binary_sensor_keys, "binary_sensor");
+  check_keys(json_object_get(bj, "device"), ha_device_keys, "device");
+  g_autofree char *want_state = g_strdup_printf(PREFIX "/" STREAM "/%s",
+                                                leaf);
+  ck_assert_str_eq(json_string_value(json_object_get(bj, "state_topic")),
+                   want_state);
+  ck_assert_str_eq(json_string_value(json_object_get(bj, "payload_on")),
+                   "ON");
+  ck_assert_str_eq(json_string_value(json_object_get(bj, "payload_off")),
+                   "OFF");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(bj, "device"), "name")), "Front door");
+  ck_assert_str_eq(json_string_value(json_object_get(bj,
+                                                     "availability_topic")),
+                   PREFIX "/available");
+  json_decref(bj);
+  g_autofree char *cam = sub_wait(sub, cam_topic, "{", 0, 15, NULL);
+  ck_assert_msg(cam != NULL, "no camera discovery");
+  json_t *cj = json_loads(cam, 0, NULL);
+  check_keys(cj, ha_camera_keys, "camera");
+  ck_assert_str_eq(json_string_value(json_object_get(cj, "topic")),
+                   PREFIX "/" STREAM "/snapshot");
+  ck_assert_ptr_nonnull(json_string_value(json_object_get(cj, "unique_id")));
+  json_decref(cj);
+
   g_autofree char *start = sub_wait(sub, PREFIX "/" STREAM "/alert",
                                     "\"type\":\"start\"", 0, 30, NULL);
   ck_assert_msg(start != NULL, "no alert start published");
@@ -1033,6 +1086,17 @@ START_TEST(test_alerts)
   ck_assert_msg(end != NULL, "no alert end published");
   g_autofree char *off = sub_wait(sub, topic_cls, "OFF", 0, 10, NULL);
   ck_assert_msg(off != NULL, "no OFF on %s", topic_cls);
+  /* The rule removed: its entities are deleted (empty retained configs). */
+  gint64 t_rm = g_get_monotonic_time();
+  g_free(out);
+  out = NULL;
+  ck_assert(http_request(s.port, "PATCH", "/api/v1/streams/" STREAM,
+                         "{\"alerts\": []}", &status, &out));
+  ck_assert_int_eq(status, 200);
+  g_autofree char *bs_gone = sub_wait(sub, bs_topic, "", t_rm, 15, NULL);
+  ck_assert_msg(bs_gone != NULL, "the binary sensor was not deleted");
+  g_autofree char *cam_gone = sub_wait(sub, cam_topic, "", t_rm, 15, NULL);
+  ck_assert_msg(cam_gone != NULL, "the camera was not deleted");
   server_stop(&s, SIGTERM);
   sub_free(sub);
   broker_stop(&b, SIGTERM);
