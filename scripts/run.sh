@@ -82,4 +82,6 @@ fi
 mkdir -p "$(dirname "$config")"
 echo "run.sh: config $config$([ -f "$config" ] || echo ' (not there yet: defaults, one test stream)')"
 echo "run.sh: starting; try  curl <URL>api/v1/streams  with the URL printed below (Ctrl-C stops)"
-exec "$exe" serve --config "$config" ${serve_args[@]+"${serve_args[@]}"}
+# Through STREAMSIGHT_CONFIG, the default location: a file not there yet is
+# created on the first change (a --config path must exist).
+STREAMSIGHT_CONFIG="$config" exec "$exe" serve ${serve_args[@]+"${serve_args[@]}"}

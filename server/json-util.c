@@ -37,6 +37,48 @@ json_util_parse_object(const char *text, size_t len, const char *what,
   return v;
 }
 
+/* Levenshtein distance of a and b, both at most 64 bytes (longer: a large
+ * number). */
+static guint
+edit_distance(const char *a, const char *b)
+{
+  gsize la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64)
+    return G_MAXUINT;
+  guint row[65];
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = (guint)j;
+  for (gsize i = 1; i <= la; i++) {
+    guint diag = row[0];
+    row[0] = (guint)i;
+    for (gsize j = 1; j <= lb; j++) {
+      guint up = row[j];
+      guint best = MIN(up, row[j - 1]) + 1;
+      row[j] = MIN(best, diag + (a[i - 1] != b[j - 1]));
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+const char *
+json_util_nearest_key(const char *key, const char *const *known)
+{
+  const char *best = NULL;
+  guint best_d = G_MAXUINT;
+  for (const char *const *k = known; *k; k++) {
+    guint d = edit_distance(key, *k);
+    if (d < best_d) {
+      best_d = d;
+      best = *k;
+    }
+  }
+  /* A typo, not another word: at most 2 edits, and at most half the
+   * key's length (so "d" does not suggest "id"). */
+  gsize len = strlen(key);
+  return best && best_d <= 2 && best_d * 2 <= len ? best : NULL;
+}
+
 gboolean
 json_util_check_keys(json_t *obj, const char *prefix,
                      const char *const *known, GError **error)
@@ -63,8 +105,11 @@ json_util_check_keys(json_t *obj, const char *prefix,
       g_utf8_validate(shown, (gssize)n, &valid_end);
       n = (gsize)(valid_end - shown);
       shown[n] = '\0';
+      const char *near = json_util_nearest_key(key, known);
       g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
-                  "%s%s: unknown key", prefix, shown);
+                  "%s%s: unknown key%s%s%s", prefix, shown,
+                  near ? " (did you mean " : "", near ? near : "",
+                  near ? "?)" : "");
       return FALSE;
     }
   }

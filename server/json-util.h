@@ -31,8 +31,14 @@ json_t *json_util_parse_object(const char *text, size_t len, const char *what,
                                GError **error);
 
 /* Fails with "<prefix><key>: unknown key" for the first key of obj not in
- * known (a NULL-terminated list). prefix is "" or ends with '.', e.g.
+ * known (a NULL-terminated list), followed by " (did you mean <k>?)" when
+ * a known key is a typo away. prefix is "" or ends with '.', e.g.
  * "streams[2]." */
+/* The key of known (NULL-terminated) nearest to key when it is within 2
+ * edits (insert, delete, replace) and at most half key's length, else
+ * NULL. */
+const char *json_util_nearest_key(const char *key, const char *const *known);
+
 gboolean json_util_check_keys(json_t *obj, const char *prefix,
                               const char *const *known, GError **error);
 

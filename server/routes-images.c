@@ -3,18 +3,33 @@
  * and classified by the classify pool off the HTTP thread). */
 #include "routes-internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "image-decode.h"
 #include "json-util.h"
 #include "multipart.h"
 #include "roi.h"
+#include "static-files.h"
 
 /* POST /api/v1/classify: ?top_k= default. */
 #define ROUTES_CLASSIFY_TOP_K_DEFAULT 5
 /* Encode failures are logged at most this often (they are not a limit a
  * client hits, but a missing plugin would fail every request). */
 #define ROUTES_ENCODE_WARN_INTERVAL_US (60 * G_USEC_PER_SEC)
+
+/* A strong ETag of a JPEG: FNV-1a 64 of its bytes, quoted. The same
+ * frame encoded at the same width gives the same bytes (the encode is
+ * cached per frame), so a client polling faster than frames change gets
+ * 304 without the image. */
+static void
+snapshot_etag(const guint8 *d, gsize n, char out[20])
+{
+  guint64 h = 0xcbf29ce484222325ull;
+  for (gsize i = 0; i < n; i++)
+    h = (h ^ d[i]) * 0x100000001b3ull;
+  g_snprintf(out, 20, "\"%016" G_GINT64_MODIFIER "x\"", h);
+}
 
 static void
 work_snapshot(RouteWork *w, RouteResponse *resp)
@@ -54,8 +69,17 @@ work_snapshot(RouteWork *w, RouteResponse *resp)
     g_error_free(e);
     return;
   }
-  routes_resp_bytes(resp, 200, "image/jpeg", jpeg, len);
-  resp_header(resp, "Cache-Control", "no-store");
+  char etag[20];
+  snapshot_etag(jpeg, len, etag);
+  if (static_files_etag_match(w->if_none_match, etag)) {
+    free(jpeg);
+    routes_resp_empty(resp, 304);
+  } else {
+    routes_resp_bytes(resp, 200, "image/jpeg", jpeg, len);
+  }
+  resp_header(resp, "ETag", etag);
+  /* Kept by the browser only to revalidate (private: a camera image). */
+  resp_header(resp, "Cache-Control", "private, no-cache");
   char v[32];
   g_snprintf(v, sizeof v, "%d", width);
   resp_header(resp, "X-Image-Width", v);
@@ -90,6 +114,10 @@ routes_h_snapshot(Routes *r, const RouteRequest *req, const char *id,
   g_strlcpy(w->id, id, sizeof w->id);
   w->max_width = (guint)width;
   w->draw_roi = roi && strcmp(roi, "1") == 0;
+  if (req->if_none_match &&
+      strlen(req->if_none_match) <= ROUTES_IF_NONE_MATCH_MAX)
+    g_strlcpy(w->if_none_match, req->if_none_match,
+              sizeof w->if_none_match);
   resp->work = w;
 }
 

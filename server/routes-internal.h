@@ -29,6 +29,8 @@ G_BEGIN_DECLS
  * longer segment cannot name a stream). */
 #define ROUTES_ID_MAX 64
 #define SHA256_LEN 32
+/* Longest If-None-Match value a snapshot compares (a few ETags). */
+#define ROUTES_IF_NONE_MATCH_MAX 255
 /* Retry-After (s) on 503 answers: a frame arrives, a client leaves, a job
  * finishes within seconds. */
 #define ROUTES_RETRY_FRAME_S "1"
@@ -75,6 +77,8 @@ struct RouteWork {
   Routes *r;
   char id[ROUTES_ID_MAX + 1]; /* snapshot: the stream */
   guint max_width;            /* snapshot: ?width= */
+  /* snapshot: the If-None-Match header ("" when absent or longer). */
+  char if_none_match[ROUTES_IF_NONE_MATCH_MAX + 1];
   gboolean draw_roi;          /* snapshot: ?roi=1 */
   int top_k;                  /* classify */
   const guint8 *data;         /* classify, embed: the image (request body) */

@@ -431,12 +431,25 @@ load_config(Server *s, const char *path, const char *port, const char *bind)
   GError *e = NULL;
   char **env = g_get_environ();
   s->config = server_config_new();
-  if (!path) {
-    const char *p = g_environ_getenv(env, "STREAMSIGHT_CONFIG");
-    path = p && *p ? p : NULL;
-  }
+  /* The default location ($STREAMSIGHT_CONFIG: the service's state file)
+   * may not exist yet: it is created on the first change. A path typed
+   * after --config must exist: a typo there would otherwise start an empty
+   * server that writes a new file where nobody looks. */
+  const char *default_path = g_environ_getenv(env, "STREAMSIGHT_CONFIG");
+  if (default_path && !*default_path)
+    default_path = NULL;
+  gboolean must_exist = path && g_strcmp0(path, default_path) != 0;
+  if (!path)
+    path = default_path;
   if (path && !server_config_load_file(s->config, path, &e))
     goto fail_e;
+  if (must_exist && !s->config->file_exists) {
+    fprintf(stderr, "streamsight: --config %s: no such file (write {} to it "
+            "to start from the defaults, or set STREAMSIGHT_CONFIG to a "
+            "path that is created on the first change)\n", path);
+    g_strfreev(env);
+    return 2;
+  }
   if (!server_config_apply_env(s->config, env, &e))
     goto fail_e;
   s->shard = shard_new_from_env(env, &e);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "json-util.h"
 #include "cpu-count.h"
 #include "streamsight-sink.h"
 #include "testutil.h"
@@ -335,7 +336,9 @@ static const BadCase bad_cases[] = {
   { "{\"port\": 1, \"port\": 2}", "duplicate" },
   { "", "test.json: line" },
   /* top level */
-  { "{\"prot\": 80}", "prot: unknown key" },
+  { "{\"prot\": 80}", "prot: unknown key (did you mean port?)" },
+  { "{\"limits\": {\"max_stream\": 3}}",
+    "limits.max_stream: unknown key (did you mean max_streams?)" },
   { "{\"port\": -1}", "port: must be an integer 0..65535" },
   { "{\"port\": 65536}", "port: must be an integer 0..65535" },
   { "{\"port\": \"80\"}", "port: must be an integer 0..65535" },
@@ -366,7 +369,6 @@ static const BadCase bad_cases[] = {
   { "{\"tls\": {\"cert\": 1, \"key\": \"/k\"}}", "tls.cert: must be a string" },
   { "{\"tls\": {\"ca\": \"/x\"}}", "tls.ca: unknown key" },
   { "{\"limits\": 3}", "limits: must be an object" },
-  { "{\"limits\": {\"max_stream\": 3}}", "limits.max_stream: unknown key" },
   { "{\"limits\": {\"max_streams\": 0}}",
     "limits.max_streams: must be an integer 1..4096" },
   { "{\"limits\": {\"max_body_bytes\": 10}}",
@@ -408,6 +410,8 @@ static const BadCase bad_cases[] = {
     "\"uri\": \"test:\"}, {\"name\": \"b\", \"uri\": \"test:\"}]}",
     "streams: 2 streams exceed limits.max_streams (1)" },
   { S1(", \"fps\": 3"), "streams[0].fps: unknown key" },
+  { S1(", \"max_fsp\": 3"),
+    "streams[0].max_fsp: unknown key (did you mean max_fps?)" },
   { S1(", \"id\": \"Bad Id\""), "streams[0].id: must be 1..64 characters" },
   { S1(", \"id\": 7"), "streams[0].id: must be a string" },
   { "{\"streams\": [{\"name\": 5, \"uri\": \"test:\"}]}",
@@ -484,6 +488,24 @@ START_TEST(test_bad_values_name_the_key)
   ck_assert_msg(g_str_has_prefix(msg, "test.json: "), "case %d: '%s'", _i,
                 msg);
   g_free(msg);
+}
+END_TEST
+
+/* A key far from every known one gets no suggestion. */
+START_TEST(test_unknown_key_without_suggestion)
+{
+  char *msg = NULL;
+  ServerConfig *c = load("{\"zzzzzz\": 1}", &msg);
+  ck_assert_ptr_null(c);
+  ck_assert_msg(strstr(msg, "zzzzzz: unknown key") != NULL, "%s", msg);
+  ck_assert_msg(strstr(msg, "did you mean") == NULL, "%s", msg);
+  g_free(msg);
+  static const char *const known[] = { "port", "bind", "max_fps", "id",
+                                       NULL };
+  ck_assert_str_eq(json_util_nearest_key("max_fsp", known), "max_fps");
+  ck_assert_str_eq(json_util_nearest_key("prt", known), "port");
+  ck_assert_ptr_null(json_util_nearest_key("d", known));
+  ck_assert_ptr_null(json_util_nearest_key("fps", known));
 }
 END_TEST
 
@@ -1273,6 +1295,7 @@ config_suite(void)
   tcase_add_test(tc, test_media_dirs);
   tcase_add_loop_test(tc, test_bad_values_name_the_key, 0,
                       (int)G_N_ELEMENTS(bad_cases));
+  tcase_add_test(tc, test_unknown_key_without_suggestion);
   tcase_add_test(tc, test_errors_never_echo_secrets);
   tcase_add_test(tc, test_failed_load_changes_nothing);
   tcase_add_test(tc, test_stream_json_round_trip);

@@ -1481,7 +1481,10 @@ START_TEST(test_binary_serve_restart)
   ck_assert_ptr_nonnull(g_mkdtemp(dir));
   char *config = g_build_filename(dir, "streamsight.json", NULL);
   char *model_env = g_strdup_printf("STREAMSIGHT_MODEL=%s", model);
-  char *env[] = { model_env, NULL };
+  /* The config at the default location (STREAMSIGHT_CONFIG), so that it
+   * may not exist yet. */
+  char *config_env = g_strdup_printf("STREAMSIGHT_CONFIG=%s", config);
+  char *env[] = { model_env, config_env, NULL };
 
   /* No file yet: defaults with the test stream. */
   Child c;
@@ -1548,6 +1551,7 @@ START_TEST(test_binary_serve_restart)
   g_free(url404);
   g_free(url);
   g_free(model_env);
+  g_free(config_env);
   g_free(config);
   g_free(dir);
 }
@@ -1561,11 +1565,21 @@ START_TEST(test_binary_start_errors)
   ck_assert_ptr_nonnull(g_mkdtemp(dir));
   char *config = g_build_filename(dir, "c.json", NULL);
 
-  /* A missing model: exit 1, and the message says how to get one. */
-  char *env1[] = { "STREAMSIGHT_MODEL=/nonexistent/model.tflite", NULL };
+  /* A --config file that does not exist: exit 2, the path named (only
+   * the default location, STREAMSIGHT_CONFIG, may be created later). */
   Child c;
-  child_start(&c, config, env1, FALSE);
+  child_start(&c, config, NULL, FALSE);
   int rc = child_finish(&c, 0, 30);
+  ck_assert_int_eq(rc, 2);
+  ck_assert_msg(strstr(c.err->str, "no such file") &&
+                strstr(c.err->str, config), "stderr: %s", c.err->str);
+  child_clear(&c);
+
+  /* A missing model: exit 1, and the message says how to get one. */
+  g_file_set_contents(config, "{}", -1, NULL);
+  char *env1[] = { "STREAMSIGHT_MODEL=/nonexistent/model.tflite", NULL };
+  child_start(&c, config, env1, FALSE);
+  rc = child_finish(&c, 0, 30);
   ck_assert_int_eq(rc, 1);
   ck_assert_msg(strstr(c.err->str, "/nonexistent/model.tflite") &&
                 strstr(c.err->str, "scripts/install-models.sh"), "stderr: %s",
@@ -1577,7 +1591,8 @@ START_TEST(test_binary_start_errors)
   child_start(&c, config, NULL, FALSE);
   rc = child_finish(&c, 0, 30);
   ck_assert_int_eq(rc, 2);
-  ck_assert_msg(strstr(c.err->str, "limits.max_stream: unknown key") &&
+  ck_assert_msg(strstr(c.err->str, "limits.max_stream: unknown key (did "
+                       "you mean max_streams?)") &&
                 strstr(c.err->str, config), "stderr: %s", c.err->str);
   child_clear(&c);
 

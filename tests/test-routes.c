@@ -2076,6 +2076,44 @@ START_TEST(test_snapshot)
   route_response_clear(&resp);
   stream_info_clear(&info);
 
+  /* ETag: the same frame again is 304 without a body; another ETag, or a
+   * new frame, is 200 with the image. Frames change at 5 fps, so a few
+   * tries see the same frame twice. */
+  gboolean saw_304 = FALSE;
+  for (int tries = 0; tries < 20 && !saw_304; tries++) {
+    ck_assert_uint_eq(fixture_request(&fx, "GET", path, NULL, NULL, NULL,
+                                      NULL, NULL, &resp), 200);
+    char *etag = g_strdup(route_response_header(&resp, "ETag"));
+    ck_assert_msg(etag && etag[0] == '"' && strlen(etag) == 18, "ETag %s",
+                  etag ? etag : "(none)");
+    ck_assert_str_eq(route_response_header(&resp, "Cache-Control"),
+                     "private, no-cache");
+    route_response_clear(&resp);
+    RouteRequest rq = { .method = "GET", .path = path,
+                        .if_none_match = etag };
+    guint st = fixture_request_full(&fx, &rq, NULL, &resp);
+    const char *again = route_response_header(&resp, "ETag");
+    ck_assert_ptr_nonnull(again);
+    if (st == 304) {
+      ck_assert_str_eq(again, etag);
+      ck_assert_uint_eq(resp.body_len, 0);
+      saw_304 = TRUE;
+    } else {
+      ck_assert_uint_eq(st, 200);
+      ck_assert_str_ne(again, etag); /* a new frame */
+      ck_assert(jpeg_markers_ok((guint8 *)resp.body, resp.body_len));
+    }
+    route_response_clear(&resp);
+    /* Another ETag never matches. */
+    RouteRequest other = { .method = "GET", .path = path,
+                           .if_none_match = "\"0000000000000000\", W/\"x\"" };
+    ck_assert_uint_eq(fixture_request_full(&fx, &other, NULL, &resp), 200);
+    ck_assert(jpeg_markers_ok((guint8 *)resp.body, resp.body_len));
+    route_response_clear(&resp);
+    g_free(etag);
+  }
+  ck_assert_msg(saw_304, "no 304 in 20 tries");
+
   json_t *j = NULL;
   const char *bad[] = { "0", "15", "7681", "abc", "" };
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
