@@ -190,6 +190,9 @@ START_TEST(test_empty_object_is_defaults)
   ck_assert_uint_eq(c->limits.max_header_bytes, 16384);
   ck_assert_uint_eq(c->limits.max_uri_bytes, 8192);
   ck_assert_uint_eq(c->limits.decode_memory_mb, 256);
+  ck_assert_uint_eq(c->limits.max_heads, 16);
+  ck_assert_uint_eq(c->limits.max_head_classes, 16);
+  ck_assert_uint_eq(c->limits.max_head_examples, 500);
   ck_assert(c->streams_defaulted);
   ck_assert_uint_eq(c->streams->len, 1);
   ConfigStream *s = g_ptr_array_index(c->streams, 0);
@@ -381,6 +384,12 @@ static const BadCase bad_cases[] = {
     "limits.max_connections_per_ip: must be an integer 0..65536" },
   { "{\"limits\": {\"header_timeout_s\": 0}}",
     "limits.header_timeout_s: must be an integer 1..3600" },
+  { "{\"limits\": {\"max_heads\": 0}}",
+    "limits.max_heads: must be an integer 1..1000" },
+  { "{\"limits\": {\"max_head_classes\": 65}}",
+    "limits.max_head_classes: must be an integer 2..64" },
+  { "{\"limits\": {\"max_head_examples\": 3}}",
+    "limits.max_head_examples: must be an integer 4..100000" },
   { "{\"limits\": {\"decode_memory_mb\": 8}}",
     "limits.decode_memory_mb: must be an integer 16..65536" },
   { "{\"limits\": {\"min_body_bytes_per_s\": 1.5}}",
@@ -1138,7 +1147,9 @@ static const char *const documented_keys[] = {
   "tls.cert", "tls.key",
   "limits.max_streams", "limits.max_body_bytes", "limits.max_connections",
   "limits.connection_timeout_s", "limits.max_connections_per_ip",
-  "limits.header_timeout_s", "limits.min_body_bytes_per_s", "id", "name", "uri", "device", "pattern",
+  "limits.header_timeout_s", "limits.min_body_bytes_per_s",
+  "limits.max_heads", "limits.max_head_classes", "limits.max_head_examples",
+  "id", "name", "uri", "device", "pattern",
   "transport", "decode", "max_fps", "top_k", "enabled", "history_len",
   "stall_timeout_s", "backoff_initial_s", "backoff_max_s", "rtsp_latency_ms",
   "resize_mode", "realtime", "alerts", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
