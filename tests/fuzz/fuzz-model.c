@@ -1,6 +1,7 @@
 /* streamsight — the checks fuzz_model_check() applies (see fuzz-model.h). */
 #include "fuzz-model.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "engine.h"
@@ -17,6 +18,50 @@ void
 fuzz_model_init(void)
 {
   kern_init();
+}
+
+/* Compiles m for arith and, when small enough, runs it once (logits and
+ * features). Returns true when the engine built is the integer one. */
+static bool
+check_engine(struct ss_model *m, uint64_t macs, int outputs,
+             enum engine_arith arith)
+{
+  struct ss_engine *e = NULL;
+  struct ss_error eerr = { 0 };
+  const struct engine_options eo = { .isa = KERN_ISA_AUTO, .fuse_blocks = 1,
+                                     .arith = arith };
+  int erc = engine_new_opts(m, &eo, &e, &eerr);
+  if (erc != 0) {
+    FUZZ_CHECK(e == NULL && eerr.message[0] != '\0',
+               "engine_new %d without a message", erc);
+    return false;
+  }
+  const bool integer = strcmp(engine_arith_name(e), "integer") == 0;
+  if (macs <= FUZZ_RUN_MACS_MAX) {
+    struct ss_scratch *s = NULL;
+    FUZZ_CHECK(engine_scratch_new(e, &s, &eerr) == 0, "scratch: %s",
+               eerr.message);
+    size_t n_in = (size_t)model_input_height(m) *
+                  (size_t)model_input_width(m) * 3;
+    float *input = calloc(n_in, sizeof *input);
+    float *logits = calloc((size_t)outputs, sizeof *logits);
+    FUZZ_CHECK(input && logits, "out of memory");
+    for (size_t i = 0; i < n_in; i++)
+      input[i] = (float)(i % 7) - 3.0f;
+    engine_run(e, s, input, logits);
+    int nf = engine_feature_len(e);
+    if (nf > 0) {
+      float *f = calloc((size_t)nf, sizeof *f);
+      FUZZ_CHECK(f != NULL, "out of memory");
+      FUZZ_CHECK(engine_run_features(e, s, input, f, nf) == nf, "features");
+      free(f);
+    }
+    free(input);
+    free(logits);
+    engine_scratch_free(s);
+  }
+  engine_free(e);
+  return integer;
 }
 
 void
@@ -62,32 +107,10 @@ fuzz_model_check(int rc, const struct ss_error *err, struct ss_model *m)
   uint64_t macs = model_macs(m);
   (void)model_params(m);
 
-  /* Whatever a loader accepts, the engine compiles or refuses cleanly. */
-  struct ss_engine *e = NULL;
-  struct ss_error eerr = { 0 };
-  int erc = engine_new(m, KERN_ISA_AUTO, &e, &eerr);
-  if (erc != 0) {
-    FUZZ_CHECK(e == NULL && eerr.message[0] != '\0',
-               "engine_new %d without a message", erc);
-    model_unref(m);
-    return;
-  }
-  if (macs <= FUZZ_RUN_MACS_MAX) {
-    struct ss_scratch *s = NULL;
-    FUZZ_CHECK(engine_scratch_new(e, &s, &eerr) == 0, "scratch: %s",
-               eerr.message);
-    size_t n_in = (size_t)model_input_height(m) *
-                  (size_t)model_input_width(m) * 3;
-    float *input = calloc(n_in, sizeof *input);
-    float *logits = calloc((size_t)outputs, sizeof *logits);
-    FUZZ_CHECK(input && logits, "out of memory");
-    for (size_t i = 0; i < n_in; i++)
-      input[i] = (float)(i % 7) - 3.0f;
-    engine_run(e, s, input, logits);
-    free(input);
-    free(logits);
-    engine_scratch_free(s);
-  }
-  engine_free(e);
+  /* Whatever a loader accepts, the engine compiles or refuses cleanly:
+   * the default engine (integer for a quantised file it takes), then the
+   * float one when that was the integer one. */
+  if (check_engine(m, macs, outputs, ENGINE_ARITH_AUTO))
+    (void)check_engine(m, macs, outputs, ENGINE_ARITH_FLOAT);
   model_unref(m);
 }
