@@ -6,9 +6,8 @@
 #include <mosquitto.h>
 #include <string.h>
 
-#include "api-json.h"
-#include "config.h"
 #include "json-util.h"
+#include "mqtt-commands.h"
 #include "mqtt-discovery.h"
 
 #ifndef SS_VERSION
@@ -446,70 +445,30 @@ cb_publish(struct mosquitto *mosq, void *user, int mid)
   __atomic_add_fetch(&m->messages, 1, __ATOMIC_RELAXED);
 }
 
-static void
-command_failed(MqttPublisher *m, const char *id, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
-
-static void
-command_failed(MqttPublisher *m, const char *id, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  g_autofree char *why = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
-  __atomic_add_fetch(&m->commands_rejected, 1, __ATOMIC_RELAXED);
-  g_mutex_lock(&m->lock);
-  g_free(m->last_command_error);
-  m->last_command_error = id ? g_strdup_printf("%s/%s/set: %s",
-                                               m->cfg->topic_prefix, id, why)
-                             : g_strdup(why);
-  g_mutex_unlock(&m->lock);
-}
-
-/* <prefix>/<id>/set with PATCH's body: the same parser, the same
- * registry_update() and its validation. The broker is as untrusted as any
- * HTTP client. */
+/* <prefix>/<id>/set: mqtt-commands.c decides, we count. */
 static void
 cb_message(struct mosquitto *mosq, void *user,
            const struct mosquitto_message *msg)
 {
   MqttPublisher *m = user;
-  const char *prefix = m->cfg->topic_prefix;
-  gsize plen = strlen(prefix);
-  const char *t = msg->topic;
-  if (!m->cfg->accept_commands || !t || strncmp(t, prefix, plen) != 0 ||
-      t[plen] != '/')
+  if (!m->cfg->accept_commands)
     return;
-  const char *id0 = t + plen + 1;
-  const char *slash = strchr(id0, '/');
-  if (!slash || strcmp(slash, "/set") != 0)
-    return;
-  g_autofree char *id = g_strndup(id0, (gsize)(slash - id0));
-  if (!config_stream_id_is_valid(id)) {
-    command_failed(m, NULL, "%s/.../set: not a stream id", prefix);
-    return;
+  char *id = NULL, *why = NULL;
+  MqttCommandResult r = mqtt_command_apply(m->registry, m->cfg->topic_prefix,
+                                           msg->topic, msg->payload,
+                                           msg->payloadlen, &id, &why);
+  if (r == MQTT_COMMAND_APPLIED) {
+    __atomic_add_fetch(&m->commands_applied, 1, __ATOMIC_RELAXED);
+    g_message("mqtt: %s/%s/set applied", m->cfg->topic_prefix, id);
+  } else if (r == MQTT_COMMAND_REJECTED) {
+    __atomic_add_fetch(&m->commands_rejected, 1, __ATOMIC_RELAXED);
+    g_mutex_lock(&m->lock);
+    g_free(m->last_command_error);
+    m->last_command_error = g_steal_pointer(&why);
+    g_mutex_unlock(&m->lock);
   }
-  if (msg->payloadlen <= 0 || msg->payloadlen > MQTT_COMMAND_MAX_BYTES) {
-    command_failed(m, id, "the payload must be a JSON object of 1..%d bytes",
-                   MQTT_COMMAND_MAX_BYTES);
-    return;
-  }
-  GError *e = NULL;
-  json_t *obj = json_util_parse_object(msg->payload, (size_t)msg->payloadlen,
-                                       "payload", &e);
-  StreamPatch p = { 0 };
-  if (!obj || !api_stream_patch_from_json(obj, &p, &e) ||
-      !registry_update(m->registry, id, &p, &e)) {
-    command_failed(m, id, "%s", e->message);
-    g_error_free(e);
-    json_decref(obj);
-    stream_patch_clear(&p);
-    return;
-  }
-  json_decref(obj);
-  stream_patch_clear(&p);
-  __atomic_add_fetch(&m->commands_applied, 1, __ATOMIC_RELAXED);
-  g_message("mqtt: %s/%s/set applied", prefix, id);
+  g_free(id);
+  g_free(why);
 }
 
 /* ---- the thread ---- */
