@@ -11,7 +11,9 @@
 // - GET .../snapshot.jpg every 3 s per running stream, fetched with the token
 //   and shown through a blob: URL (no cache, no token in the URL).
 // - A 401 anywhere shows the token form; the token lives in sessionStorage.
-// - "alert" events go to alerts.js (the alerts list) as a DOM event.
+// - "alert" events go to alerts.js (the alerts list) as a DOM event; each
+//   card shown or updated is announced as "streamsight:stream" for roi.js
+//   (the region editor).
 'use strict';
 
 (() => {
@@ -285,6 +287,9 @@
       e.snap.style.aspectRatio = `${info.width} / ${info.height}`;
     }
     updateSnapMessage(s);
+    // The region editor (roi.js) and the teach panel follow each card.
+    document.dispatchEvent(new CustomEvent('streamsight:stream',
+      { detail: { id: s.id, card: s.card, info } }));
   }
 
   // The text over the picture area: why there is no picture, or why the
@@ -317,6 +322,7 @@
     app.colorsUsed.delete(s.color);
     s.card.remove();
     app.streams.delete(id);
+    document.dispatchEvent(new CustomEvent('streamsight:stream-removed', { detail: { id } }));
   }
 
   function renderLabels(s, p) {

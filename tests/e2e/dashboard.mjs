@@ -12,6 +12,8 @@
 //      has the stream. Screenshots are saved: dashboard.png (desktop),
 //      dashboard-phone.png (390 px wide), dashboard-dark.png (dark scheme),
 //      dashboard-token.png (the token prompt).
+//      The region editor: typed from the keyboard, drawn with the mouse,
+//      reset to the whole frame, each saved (PATCH roi) and outlined.
 //      With a labelled model: an alert rule set through the API starts an
 //      alert, listed with its class, state, stream and best frame.
 //   3. Remove: cancelling the confirm keeps the stream, accepting removes it
@@ -382,6 +384,62 @@ async function runOpen(browser, m, tmp) {
     // Both streams with labels and two lines in the charts, then pictures.
     await c2.locator('.labels li:not([hidden]) .label-name').first().waitFor({ timeout: 30000 });
     if (features.snapshot) await c2.locator('.snap-img:not([hidden])').waitFor({ timeout: 15000 });
+
+    // -- region of interest: typed with the keyboard, then drawn with the
+    // mouse; each saved with PATCH and outlined over the picture --
+    const roiBtn = c.getByRole('button', { name: 'Region of interest of Test pattern' });
+    ok(await roiBtn.getAttribute('aria-expanded') === 'false', 'a "Region…" button per stream');
+    await roiBtn.focus();
+    await page.keyboard.press('Enter');
+    const roiForm = c.locator('.roi-form');
+    await roiForm.waitFor({ state: 'visible', timeout: 5000 });
+    ok(await roiBtn.getAttribute('aria-expanded') === 'true', 'the region editor opens from the keyboard');
+    ok(await page.evaluate(() => document.activeElement.name) === 'x', 'focus moves to its first field');
+    for (const [k, v] of [['x', '25'], ['y', '10'], ['w', '50'], ['h', '80']]) {
+      await c.locator(`.roi-form input[name="${k}"]`).fill(v);
+    }
+    await c.locator('.roi-form input[name="h"]').press('Enter');
+    await roiForm.waitFor({ state: 'hidden', timeout: 5000 });
+    let roiNow = (await server.api('GET', '/api/v1/streams/cam-e2e')).json.roi;
+    ok(roiNow && Math.abs(roiNow.x - 0.25) < 1e-6 && Math.abs(roiNow.y - 0.1) < 1e-6 &&
+      Math.abs(roiNow.w - 0.5) < 1e-6 && Math.abs(roiNow.h - 0.8) < 1e-6,
+    `the typed region is saved (PATCH roi: ${JSON.stringify(roiNow)})`);
+    const boxFrac = async () => c.locator('.roi-box').evaluate((b) => {
+      const s = b.parentElement.getBoundingClientRect();
+      const r = b.getBoundingClientRect();
+      return [(r.left - s.left) / s.width, (r.top - s.top) / s.height, r.width / s.width, r.height / s.height];
+    });
+    ok(await c.locator('.roi-box').isVisible(), 'the region is outlined over the picture');
+    const bf = await boxFrac();
+    ok(Math.abs(bf[0] - 0.25) < 0.03 && Math.abs(bf[2] - 0.5) < 0.03,
+      `the outline sits where the region is (${bf.map((v) => v.toFixed(3))})`);
+    ok(await page.evaluate(() => document.activeElement.classList.contains('roi-edit')),
+      'focus returns to the Region button');
+    // The mouse: drag from 10 %,20 % to 60 %,70 % of the picture.
+    await roiBtn.click();
+    await c.locator('.snap').scrollIntoViewIfNeeded();
+    const sb = await c.locator('.snap').boundingBox();
+    await page.mouse.move(sb.x + sb.width * 0.1, sb.y + sb.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(sb.x + sb.width * 0.35, sb.y + sb.height * 0.45, { steps: 4 });
+    await page.mouse.move(sb.x + sb.width * 0.6, sb.y + sb.height * 0.7, { steps: 4 });
+    await page.mouse.up();
+    const typed = await c.locator('.roi-form input[name="w"]').inputValue();
+    ok(Math.abs(Number(typed) - 50) < 1.5, `dragging fills the fields (width ${typed} %)`);
+    await c.getByRole('button', { name: 'Save region' }).click();
+    await roiForm.waitFor({ state: 'hidden', timeout: 5000 });
+    roiNow = (await server.api('GET', '/api/v1/streams/cam-e2e')).json.roi;
+    ok(Math.abs(roiNow.x - 0.1) < 0.015 && Math.abs(roiNow.y - 0.2) < 0.015 &&
+      Math.abs(roiNow.w - 0.5) < 0.015 && Math.abs(roiNow.h - 0.5) < 0.015,
+    `the drawn region is saved (${JSON.stringify(roiNow)})`);
+    await c.locator('.snap').screenshot({ path: path.join(OUT_DIR, 'dashboard-roi.png') });
+    await roiBtn.click();
+    await c.getByRole('button', { name: 'Whole frame' }).click();
+    await roiForm.waitFor({ state: 'hidden', timeout: 5000 });
+    roiNow = (await server.api('GET', '/api/v1/streams/cam-e2e')).json.roi;
+    ok(roiNow.x === 0 && roiNow.y === 0 && roiNow.w === 1 && roiNow.h === 1,
+      '"Whole frame" resets the region');
+    ok(await c.locator('.roi-box').isHidden(), 'no outline for the whole frame');
 
     // -- alerts: a rule on the label the test stream shows starts an alert,
     // listed with its best frame (needs a model with labels) --
