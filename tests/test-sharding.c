@@ -13,7 +13,10 @@
  *      gives the new shard (rendezvous hashing promises about a quarter),
  *      none moved between two old shards.
  *   3. A sharded replica refuses a config stream without an id.
- *   4. The probes of the Kubernetes manifests: `streamsight healthcheck`
+ *   4. A camera password from the environment (${NAME} in the camera list,
+ *      as the Kubernetes Secret provides it): the camera is tried, the
+ *      password shows nowhere; unset, the replica does not start.
+ *   5. The probes of the Kubernetes manifests: `streamsight healthcheck`
  *      carries STREAMSIGHT_TOKEN to the routes behind it (/readyz).
  *
  * Needs the shared data's smallest model (skips without it).
@@ -388,6 +391,83 @@ START_TEST(test_id_required)
 }
 END_TEST
 
+/* A camera password from the environment (a Kubernetes Secret's key), as
+ * ${NAME} in the shared camera list: the replica starts and tries the
+ * camera (test-config checks the exact URI it expands to), and the
+ * password shows nowhere (API, log, file); unset, the replica refuses to
+ * start, naming the variable. */
+START_TEST(test_password_from_environment)
+{
+  exe = getenv("SS_STREAMSIGHT_EXE");
+  if (!exe || !*exe) {
+    printf("SKIP: SS_STREAMSIGHT_EXE is not set (run through meson test)\n");
+    return;
+  }
+  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
+                    sizeof model))
+    return;
+  g_autofree char *dir = g_build_filename(tu_tmp_dir(), "secret-XXXXXX",
+                                          NULL);
+  ck_assert_ptr_nonnull(g_mkdtemp(dir));
+  g_autofree char *config = g_build_filename(dir, "c.json", NULL);
+  /* Port 1 on loopback: refused at once, the stream backs off. */
+  ck_assert(g_file_set_contents(
+      config, "{\"streams\": [{\"id\": \"door\", \"name\": \"door\", "
+      "\"uri\": \"rtsp://viewer:${CAM_DOOR_PASSWORD}@127.0.0.1:1/live\"}]}",
+      -1, NULL));
+  g_autofree char *log = g_build_filename(dir, "log", NULL);
+  char *argv[] = { (char *)exe, "serve", "--config", config, "--port", "0",
+                   NULL };
+
+  char **env = base_env();
+  env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "0/1", TRUE);
+  Child c;
+  ck_assert(child_spawn(&c, argv, env, log));
+  int rc = child_finish(&c, 0, 60);
+  g_autofree char *tail = child_log_tail(&c);
+  child_clear(&c);
+  ck_assert_msg(rc == 2 && strstr(tail, "streams[0].uri: "
+                                        "${CAM_DOOR_PASSWORD} is not set"),
+                "exit %d:\n%s", rc, tail);
+
+  env = g_environ_setenv(env, "CAM_DOOR_PASSWORD", "SEKRIT@pw", TRUE);
+  env = g_environ_setenv(env, "G_MESSAGES_DEBUG", "all", TRUE);
+  Replica r;
+  ck_assert(child_spawn(&r.child, argv, env, log));
+  g_strfreev(env);
+  r.port = wait_listening(&r.child, 60);
+  ck_assert_msg(r.port != 0, "the server did not start");
+  /* Wait for a failed attempt (the camera was asked). */
+  gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+  for (;;) {
+    json_t *v = get_json(r.port, "/api/v1/streams/door", 200);
+    const char *uri = json_string_value(json_object_get(v, "uri"));
+    ck_assert_str_eq(uri, "rtsp://***@127.0.0.1:1/live");
+    gboolean failed = json_integer_value(json_object_get(
+                          json_object_get(v, "counters"), "errors")) > 0 ||
+                      json_is_string(json_object_get(v, "last_error"));
+    json_decref(v);
+    if (failed)
+      break;
+    ck_assert_msg(g_get_monotonic_time() < deadline, "no attempt in 60 s");
+    g_usleep(G_USEC_PER_SEC / 2);
+  }
+  int status = 0;
+  g_autofree char *list = NULL;
+  ck_assert(http_request(r.port, "GET", "/api/v1/streams", NULL, &status,
+                         &list));
+  replica_stop(&r);
+  g_autofree char *all_log = NULL;
+  ck_assert(g_file_get_contents(log, &all_log, NULL, NULL));
+  ck_assert_msg(!strstr(list, "SEKRIT"), "%s", list);
+  ck_assert_msg(!strstr(all_log, "SEKRIT"), "the log holds the password");
+  /* The file still says ${NAME}: a sharded replica never writes it. */
+  g_autofree char *text = NULL;
+  ck_assert(g_file_get_contents(config, &text, NULL, NULL));
+  ck_assert(strstr(text, "${CAM_DOOR_PASSWORD}") && !strstr(text, "SEKRIT"));
+}
+END_TEST
+
 /* `streamsight healthcheck`, as the Kubernetes manifests run it for the
  * readiness probe (deploy/kubernetes/statefulset.yaml): with the
  * container's STREAMSIGHT_TOKEN in its environment it gets through to
@@ -465,6 +545,7 @@ sharding_suite(void)
   tcase_set_timeout(tc, 400);
   tcase_add_test(tc, test_three_then_four);
   tcase_add_test(tc, test_id_required);
+  tcase_add_test(tc, test_password_from_environment);
   suite_add_tcase(s, tc);
   tc = tcase_create("probes");
   tcase_set_timeout(tc, 200);
