@@ -13,7 +13,8 @@
 // - A 401 anywhere shows the token form; the token lives in sessionStorage.
 // - "alert" events go to alerts.js (the alerts list) as a DOM event; each
 //   card shown or updated is announced as "streamsight:stream" for roi.js
-//   (the region editor).
+//   (the region editor) and teach.js (the Teach panel), each prediction as
+//   "streamsight:prediction" (the head's live scores).
 'use strict';
 
 (() => {
@@ -368,6 +369,7 @@
     if (s.last && s.last.seq === p.seq && s.last.capture_mono_ns === p.capture_mono_ns) return;
     s.last = p;
     renderLabels(s, p);
+    document.dispatchEvent(new CustomEvent('streamsight:prediction', { detail: { id, prediction: p } }));
     addPoint(s, Date.now(), p.latency_ms);
     scheduleDraw();
   }

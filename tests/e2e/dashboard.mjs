@@ -14,6 +14,9 @@
 //      dashboard-token.png (the token prompt).
 //      The region editor: typed from the keyboard, drawn with the mouse,
 //      reset to the whole frame, each saved (PATCH roi) and outlined.
+//      The Teach panel: a classifier created from typed class names,
+//      examples captured with the keyboard (thumbnails, counts), one
+//      removed, trained: the cross-validated accuracy per class shown.
 //      With a labelled model: an alert rule set through the API starts an
 //      alert, listed with its class, state, stream and best frame.
 //   3. Remove: cancelling the confirm keeps the stream, accepting removes it
@@ -440,6 +443,57 @@ async function runOpen(browser, m, tmp) {
     ok(roiNow.x === 0 && roiNow.y === 0 && roiNow.w === 1 && roiNow.h === 1,
       '"Whole frame" resets the region');
     ok(await c.locator('.roi-box').isHidden(), 'no outline for the whole frame');
+
+    // -- the Teach panel: create a classifier, capture examples of each
+    // class from the keyboard, remove one, train, read the accuracy --
+    const teachBtn = c.getByRole('button', { name: 'Teach Test pattern' });
+    await teachBtn.focus();
+    await page.keyboard.press('Enter');
+    const teach = c.locator('section.teach');
+    await teach.waitFor({ state: 'visible', timeout: 5000 });
+    ok(await teachBtn.getAttribute('aria-expanded') === 'true', 'the Teach panel opens from the keyboard');
+    const clsField = teach.getByLabel('Classes (comma-separated)');
+    await clsField.waitFor({ timeout: 5000 });
+    ok(await page.evaluate(() => document.activeElement.name) === 'classes', 'focus is on the class names');
+    await page.keyboard.type('bars, noise');
+    await page.keyboard.press('Enter');
+    const capBars = teach.locator('button.teach-capture[data-cls="bars"]');
+    await capBars.waitFor({ timeout: 10000 });
+    const head = await server.api('GET', '/api/v1/heads/cam-e2e');
+    ok(head.status === 200 && JSON.stringify(head.json.classes) === '["bars","noise"]',
+      `a classifier with the two classes is created (${JSON.stringify(head.json && head.json.classes)})`);
+    ok(await page.evaluate(() => document.activeElement.dataset.cls) === 'bars',
+      'focus moves to the first capture button');
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Enter');
+      await teach.locator(`.teach-thumb`).nth(i).waitFor({ timeout: 15000 });
+    }
+    await teach.locator('button.teach-capture[data-cls="noise"]').focus();
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Enter');
+      await teach.locator(`.teach-thumb`).nth(3 + i).waitFor({ timeout: 15000 });
+    }
+    ok(await teach.locator('.teach-thumb').count() === 6, 'six examples captured, six thumbnails');
+    await teach.locator('.teach-thumb img').first().evaluate((img) => img.complete || new Promise((r) => { img.onload = r; }));
+    const tw = await teach.locator('.teach-thumb img').first().evaluate((img) => img.naturalWidth);
+    ok(tw > 0, `the thumbnails show the kept JPEGs (${tw} px wide)`);
+    ok((await teach.locator('button.teach-capture[data-cls="noise"]').getAttribute('aria-label')) === 'Capture as noise (3 examples)',
+      'the capture buttons count the examples');
+    const firstRemove = teach.getByRole('button', { name: /^Remove example \S+ \(noise\)$/ }).first();
+    await firstRemove.click();
+    await page.waitForFunction(() => document.querySelectorAll('li.card[data-stream-id="cam-e2e"] .teach-thumb').length === 5,
+      null, { timeout: 10000 });
+    const exs = await server.api('GET', '/api/v1/heads/cam-e2e/examples');
+    ok(exs.json.examples.length === 5, 'removing a thumbnail deletes the example (5 left)');
+    await teach.getByRole('button', { name: 'Train' }).click();
+    await page.waitForFunction(() => /^Cross-validated accuracy \d/.test(
+      document.querySelector('li.card[data-stream-id="cam-e2e"] .teach-report').textContent), null, { timeout: 20000 });
+    const rep = await teach.locator('.teach-report').textContent();
+    ok(/bars \d+\.\d %, noise \d+\.\d %/.test(rep), `Train shows the cross-validated accuracy: "${rep}"`);
+    await c.screenshot({ path: path.join(OUT_DIR, 'dashboard-teach.png') });
+    await teachBtn.click();
+    await teach.waitFor({ state: 'hidden', timeout: 5000 });
+    ok(true, 'the Teach panel closes');
 
     // -- alerts: a rule on the label the test stream shows starts an alert,
     // listed with its best frame (needs a model with labels) --
