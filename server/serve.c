@@ -70,6 +70,10 @@ serve_usage(FILE *out)
           "and env)\n"
           "  -v, --verbose       debug logging (every request, "
           "libmicrohttpd)\n"
+          "      --check-config  validate the config file and the "
+          "environment, say what\n"
+          "                      they give (streams, shard), and exit: "
+          "0 valid, 2 not\n"
           "  -h, --help          this help\n"
           "\n"
           "Environment: STREAMSIGHT_CONFIG, STREAMSIGHT_PORT, "
@@ -251,6 +255,52 @@ log_media_dirs(const MediaDirs *m)
             "also /dev/videoN)", dirs[0] ? joined : "no directory");
 }
 
+/* A sharded replica places streams by their ids, so every configured
+ * stream needs one: a generated id ("stream-N", in the order each replica
+ * adds its streams) would differ between replicas. Returns an exit
+ * status. */
+static int
+check_shard_ids(const Server *s)
+{
+  const ServerConfig *c = s->config;
+  if (!s->shard || c->streams_defaulted)
+    return 0;
+  for (guint i = 0; i < c->streams->len; i++) {
+    const ConfigStream *cs = g_ptr_array_index(c->streams, i);
+    if (!cs->id) {
+      fprintf(stderr, "streamsight: %s: streams[%u].id: required when "
+              "sharded (STREAMSIGHT_SHARD/STREAMSIGHT_SHARDS): the id "
+              "decides which replica serves the stream\n", c->path, i);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+/* --check-config: what the config and the environment say, without
+ * loading the model or starting anything. */
+static void
+print_config_summary(const Server *s)
+{
+  const ServerConfig *c = s->config;
+  guint n = c->streams->len, here = n;
+  if (s->shard && c->streams_defaulted) {
+    here = 0;
+  } else if (s->shard) {
+    here = 0;
+    for (guint i = 0; i < n; i++) {
+      const ConfigStream *cs = g_ptr_array_index(c->streams, i);
+      here += shard_owns(s->shard, cs->id);
+    }
+  }
+  printf("streamsight: config OK: %s, %u stream%s", c->path ? c->path
+         : "built-in defaults", n, n == 1 ? "" : "s");
+  if (s->shard)
+    printf("; shard %u of %u: %u here, %u on other shards",
+           shard_index(s->shard), shard_count(s->shard), here, n - here);
+  printf("; model %s (not loaded)\n", c->model_path);
+}
+
 static int
 restore_streams(Server *s)
 {
@@ -265,19 +315,10 @@ restore_streams(Server *s)
     const ConfigStream *cs = g_ptr_array_index(c->streams, i);
     GError *e = NULL;
     char *id = NULL;
-    if (s->shard) {
-      /* The id decides the replica: a generated one ("stream-N", in the
-       * order this replica adds them) would differ between replicas. */
-      if (!cs->id) {
-        fprintf(stderr, "streamsight: %s: streams[%u].id: required when "
-                "sharded (STREAMSIGHT_SHARD/STREAMSIGHT_SHARDS): the id "
-                "decides which replica serves the stream\n", c->path, i);
-        return 2;
-      }
-      if (!shard_owns(s->shard, cs->id)) {
-        shard_add_other(s->shard, cs->id, cs->config.name);
-        continue;
-      }
+    /* Sharded: every stream has an id (check_shard_ids). */
+    if (s->shard && !shard_owns(s->shard, cs->id)) {
+      shard_add_other(s->shard, cs->id, cs->config.name);
+      continue;
     }
     if (!registry_add(s->registry, cs->id, &cs->config, &id, &e)) {
       if (c->streams_defaulted)
@@ -501,10 +542,12 @@ cmd_serve(int argc, char **argv)
     { "port", required_argument, NULL, 'p' },
     { "bind", required_argument, NULL, 'b' },
     { "verbose", no_argument, NULL, 'v' },
+    { "check-config", no_argument, NULL, 'C' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   const char *config_path = NULL, *port = NULL, *bind = NULL;
+  gboolean check_only = FALSE;
   int opt;
   optind = 1;
   while ((opt = getopt_long(argc, argv, "c:p:b:vh", longopts, NULL)) != -1) {
@@ -512,6 +555,7 @@ cmd_serve(int argc, char **argv)
     case 'c': config_path = optarg; break;
     case 'p': port = optarg; break;
     case 'b': bind = optarg; break;
+    case 'C': check_only = TRUE; break;
     case 'v': g_log_set_debug_enabled(TRUE); break;
     case 'h': serve_usage(stdout); return 0;
     default:
@@ -541,8 +585,13 @@ cmd_serve(int argc, char **argv)
 
   Server s = { 0 };
   int rc = load_config(&s, config_path, port, bind);
-  if (rc != 0)
+  if (rc == 0)
+    rc = check_shard_ids(&s);
+  if (rc != 0 || check_only) {
+    if (rc == 0)
+      print_config_summary(&s);
     goto out;
+  }
 
   gst_init(NULL, NULL);
   if (!streamsight_sink_register()) {
@@ -625,7 +674,7 @@ cmd_serve(int argc, char **argv)
 
 out:
   server_shutdown(&s);
-  if (rc == 0)
+  if (rc == 0 && !check_only)
     g_message("stopped");
   return rc;
 }

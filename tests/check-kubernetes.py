@@ -16,7 +16,13 @@ image's, requests and limits are set. When a kubectl with kustomize is on
 the PATH, the rendered overlays (`kubectl kustomize`, offline) are checked
 the same way.
 
-Usage: check-kubernetes.py SOURCE_ROOT
+With the built binary given, the camera list of the ConfigMap is also
+loaded by the server itself (`streamsight serve --check-config`, which
+loads nothing else and starts nothing) with the StatefulSet's environment
+and the Secret's keys, once as each replica: every one accepts it, and the
+replicas' shares add up to every camera exactly once.
+
+Usage: check-kubernetes.py SOURCE_ROOT [STREAMSIGHT_EXE]
 Exit 0 (all passed), 1 (a failure, each printed), 77 (skip: no PyYAML).
 """
 import json
@@ -33,6 +39,7 @@ except ImportError:
     sys.exit(77)
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
+EXE = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else None
 KDIR = os.path.join(ROOT, "deploy", "kubernetes")
 failures = []
 checks = 0
@@ -403,6 +410,14 @@ def check_objects(docs, facts, label, replicas_override=None):
             if check(cm is not None and key in cm.get("data", {}), w,
                      f"ConfigMap key {key} for STREAMSIGHT_CONFIG missing"):
                 check_camera_list(cm["data"][key], provided, w)
+                if EXE:
+                    secret_env = {}
+                    for ef in c.get("envFrom", []):
+                        sec = secrets.get(ef.get("secretRef", {}).get("name"))
+                        if sec:
+                            secret_env.update(sec.get("stringData", {}))
+                    check_with_server(cm["data"][key], env, secret_env,
+                                      sts["metadata"]["name"], replicas, w)
         if pod.get("securityContext") and c.get("securityContext", {}).get(
                 "readOnlyRootFilesystem"):
             check(any(m["mountPath"] == "/var/lib/streamsight"
@@ -426,6 +441,40 @@ def check_objects(docs, facts, label, replicas_override=None):
                           f"{label}:Service {name}",
                           f"targetPort {t} is no container port")
         check(matched, f"{label}:Service {name}", "selects no pods")
+
+
+def check_with_server(text, env, secret_env, name, replicas, where):
+    """streamsight serve --check-config on the camera list, as each pod."""
+    import tempfile
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    base.update(secret_env)
+    for k, e in env.items():
+        if "value" in e and k != "STREAMSIGHT_CONFIG":
+            base[k] = e["value"]
+    total = 0
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "streamsight.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        for k in range(replicas):
+            penv = dict(base, HOSTNAME=f"{name}-{k}")
+            r = subprocess.run([EXE, "serve", "--check-config", "--config",
+                                path], env=penv, capture_output=True,
+                               text=True, timeout=60, cwd=d)
+            m = re.search(r"shard (\d+) of (\d+): (\d+) here", r.stdout)
+            if check(r.returncode == 0 and m is not None, where,
+                     f"the server refuses the camera list as {name}-{k}: "
+                     f"exit {r.returncode}: {r.stdout.strip()} "
+                     f"{r.stderr.strip()[-400:]}"):
+                check(int(m.group(1)) == k and
+                      int(m.group(2)) == replicas, where,
+                      f"{name}-{k} is shard {m.group(1)} of {m.group(2)}")
+                total += int(m.group(3))
+    streams = len(json.loads(text).get("streams", []))
+    check(total == streams, where, f"the replicas serve {total} streams "
+          f"between them, the list has {streams}")
+    print(f"{where}: the server accepts the camera list as each of the "
+          f"{replicas} replicas; {streams} streams, each on one")
 
 
 def check_camera_list(text, provided, where):

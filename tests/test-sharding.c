@@ -377,6 +377,38 @@ START_TEST(test_id_required)
   ck_assert_msg(rc == 2 && strstr(tail, "streams[1].id: required when "
                                         "sharded"), "exit %d:\n%s", rc, tail);
 
+  /* --check-config says the same without loading the model. */
+  char *check_argv[] = { (char *)exe, "serve", "--check-config", "--config",
+                         config, NULL };
+  env = base_env();
+  env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "0/2", TRUE);
+  env = g_environ_setenv(env, "STREAMSIGHT_MODEL", "/nonexistent.tflite",
+                         TRUE);
+  ck_assert(child_spawn(&c, check_argv, env, log));
+  rc = child_finish(&c, 0, 60);
+  g_free(tail);
+  tail = child_log_tail(&c);
+  child_clear(&c);
+  ck_assert_msg(rc == 2 && strstr(tail, "streams[1].id: required when "
+                                        "sharded"), "exit %d:\n%s", rc, tail);
+  ck_assert(g_file_set_contents(
+      config, "{\"streams\": [{\"id\": \"a\", \"name\": \"a\", \"uri\": "
+      "\"test:\"}, {\"id\": \"door\", \"name\": \"b\", \"uri\": "
+      "\"test:\"}]}", -1, NULL));
+  ck_assert(child_spawn(&c, check_argv, env, log));
+  g_strfreev(env);
+  rc = child_finish(&c, 0, 60);
+  g_free(tail);
+  tail = child_log_tail(&c);
+  child_clear(&c);
+  /* "a" and "door" (shard 1 of 2, test-shard.c's known answers). */
+  g_autofree char *want = g_strdup_printf(
+      "shard 0 of 2: %u here, %u on other shards",
+      (shard_owner("a", 2) == 0) + (shard_owner("door", 2) == 0),
+      (shard_owner("a", 2) == 1) + (shard_owner("door", 2) == 1));
+  ck_assert_msg(rc == 0 && strstr(tail, "config OK") && strstr(tail, want),
+                "exit %d, want '%s':\n%s", rc, want, tail);
+
   /* A bad STREAMSIGHT_SHARD is named too. */
   env = base_env();
   env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "2/2", TRUE);
