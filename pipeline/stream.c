@@ -57,10 +57,6 @@
  * whatever its source buffered, so a camera that can wedge every attempt
  * costs at most this many. */
 #define MAX_STUCK_PIPELINES 2
-/* uridecodebin's download buffer for http(s) sources (its queue2's
- * max-size-bytes; GStreamer's default is the same 2 MiB, set here so that
- * the bound is ours). */
-#define URIDECODEBIN_BUFFER_BYTES (2 * 1024 * 1024)
 /* test: sources. */
 #define TEST_WIDTH 640
 #define TEST_HEIGHT 480
@@ -435,7 +431,7 @@ on_rtsp_pad(GstElement *src, GstPad *pad, gpointer user)
   gst_object_unref(dpad);
 }
 
-/* uridecodebin: stop autoplugging at anything that is not video, so audio
+/* uridecodebin, decodebin: stop autoplugging at anything that is not video, so audio
  * is never decoded (its pad then goes to a fakesink). */
 static gboolean
 on_autoplug_continue(GstElement *bin, GstPad *pad, GstCaps *caps,
@@ -586,6 +582,16 @@ on_deep_element_added(GstBin *bin, GstBin *sub, GstElement *element,
   GstPad *pad;
   if (!f)
     return;
+  /* MJPEG over HTTP: decodebin shows no decoded pad until every demuxer
+   * said no-more-pads, which multipartdemux never does by itself (another
+   * part could bring another type): single-stream says it once the first
+   * part's pad exists, so frames flow at once. */
+  if (g_str_equal(GST_OBJECT_NAME(f), "multipartdemux") &&
+      g_object_class_find_property(G_OBJECT_GET_CLASS(element),
+                                   "single-stream")) {
+    g_object_set(element, "single-stream", TRUE, NULL);
+    return;
+  }
   klass = gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS);
   if (!klass || !strstr(klass, "Decoder") || !strstr(klass, "Video"))
     return;
@@ -713,16 +719,41 @@ build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
   if (s->media && !media_dirs_resolve(s->media, &s->cfg, &local, error))
     return FALSE;
 
-  if (g_str_equal(scheme, "file") || g_str_equal(scheme, "http") ||
-      g_str_equal(scheme, "https")) {
+  /* http(s): a live source (MJPEG cameras, live HTTP streams). souphttpsrc
+   * stamps each buffer on arrival and decodebin typefinds what it gets
+   * (multipart/x-mixed-replace: multipartdemux ! jpegdec), so a frame goes
+   * on as soon as its part is complete. Through uridecodebin, its
+   * buffering queue2 held the frames until megabytes came: a 5 fps camera
+   * of 40 KB frames gave no frame within the stall timeout, forever. */
+  if (g_str_equal(scheme, "http") || g_str_equal(scheme, "https")) {
+    if (!(dbin = make("decodebin", "decode", error)))
+      return FALSE;
+    if (!(src = make("souphttpsrc", "src", error))) {
+      gst_object_unref(dbin);
+      return FALSE;
+    }
+    g_object_set(src, "location", s->location, "is-live", TRUE,
+                 "do-timestamp", TRUE, NULL);
+    on_source_setup(NULL, src, s);
+    g_signal_connect(dbin, "autoplug-continue",
+                     G_CALLBACK(on_autoplug_continue), s);
+    g_signal_connect(dbin, "pad-added", G_CALLBACK(on_decoded_pad), s);
+    gst_bin_add_many(pipe, src, dbin, NULL);
+    if (!gst_element_link(src, dbin)) {
+      g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                  "cannot link the http source to the decoder");
+      return FALSE;
+    }
+    *live = TRUE;
+    return TRUE;
+  }
+
+  if (g_str_equal(scheme, "file")) {
     g_autofree char *local_uri =
         local ? g_filename_to_uri(local, NULL, NULL) : NULL;
     if (!(src = make("uridecodebin", "src", error)))
       return FALSE;
-    /* What it buffers of an http(s) source (its queue2) is capped in bytes:
-     * a server that sends faster than the clip plays cannot fill memory. */
-    g_object_set(src, "uri", local_uri ? local_uri : s->location,
-                 "buffer-size", URIDECODEBIN_BUFFER_BYTES, NULL);
+    g_object_set(src, "uri", local_uri ? local_uri : s->location, NULL);
     g_signal_connect(src, "autoplug-continue",
                      G_CALLBACK(on_autoplug_continue), s);
     g_signal_connect(src, "source-setup", G_CALLBACK(on_source_setup), s);

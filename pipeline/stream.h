@@ -2,7 +2,8 @@
  * keeps it alive.
  *
  * A Stream owns, for the current attempt, one GstPipeline
- *   source (rtspsrc | v4l2src | uridecodebin | videotestsrc)
+ *   source (rtspsrc | v4l2src | souphttpsrc | uridecodebin (files) |
+ *           videotestsrc)
  *     -> decodebin (depayload, parse, decode; dynamic pads)
  *     -> streamsightsink (connected to the stream's FrameInfer)
  * with a bus watch and a periodic tick on the registry's main context. The
