@@ -137,6 +137,7 @@ S = {
     "EmptyDir": (([]), {"sizeLimit": str, "medium": str}),
     "ServiceSpec": ((["ports", "selector"]), {
         "type": str, "clusterIP": str, "selector": "StrMap",
+        "sessionAffinity": str,
         "ports": ["ServicePort"], "publishNotReadyAddresses": bool}),
     "ServicePort": ((["port"]), {"name": str, "port": int,
                                  "targetPort": (int, str),
@@ -156,6 +157,7 @@ ENUMS = {
     ("StatefulSetSpec", "podManagementPolicy"): {"OrderedReady", "Parallel"},
     ("ServiceSpec", "type"): {"ClusterIP", "NodePort", "LoadBalancer",
                               "ExternalName"},
+    ("ServiceSpec", "sessionAffinity"): {"ClientIP", "None"},
     ("ContainerPort", "protocol"): {"TCP", "UDP", "SCTP"},
     ("ServicePort", "protocol"): {"TCP", "UDP", "SCTP"},
     ("SeccompProfile", "type"): {"RuntimeDefault", "Localhost",
