@@ -204,6 +204,29 @@ head_scores(const struct ss_head *h, const float *f, float *probs)
     probs[k] /= sum;
 }
 
+int
+head_rank(const struct ss_head *h, const float *probs, int k,
+          struct prediction *out)
+{
+  const int n = head_num_classes(h);
+  if (k > n)
+    k = n;
+  int written = 0;
+  /* Selection by repeated maximum: n is at most HEAD_MAX_CLASSES. */
+  for (int r = 0; r < k; r++) {
+    int best = -1;
+    for (int c = 0; c < n; c++) {
+      int taken = 0;
+      for (int j = 0; j < written; j++)
+        taken |= out[j].index == c;
+      if (!taken && (best < 0 || probs[c] > probs[best]))
+        best = c;
+    }
+    out[written++] = (struct prediction){ .index = best, .score = probs[best] };
+  }
+  return written;
+}
+
 /* ---- the file ---- */
 
 static uint8_t *

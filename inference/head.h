@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "predict.h"
 
 #define HEAD_FILE_VERSION 1
 /* Class names and ids: short, printable, safe in URLs, metrics labels,
@@ -85,6 +86,12 @@ int head_check_model(const struct ss_head *h, const char *model_name, int dim,
 /* probs[0 .. n_classes-1] = softmax(W f + b). features: dim floats. */
 void head_scores(const struct ss_head *h, const float *features,
                  float *probs);
+
+/* The scores as predictions, best first (ties to the lower class), at
+ * most k; index = class number. probs: head_num_classes floats. Returns
+ * the number written. */
+int head_rank(const struct ss_head *h, const float *probs, int k,
+              struct prediction *out);
 
 /* The file format above. head_encode returns a malloc'd buffer (caller
  * frees); head_save writes it atomically (file_write_atomic) with mode

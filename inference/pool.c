@@ -29,6 +29,7 @@ struct pool_worker {
   int started;               /* pthread_create succeeded */
   struct ss_scratch *scratch; /* owned, used by this worker only */
   float *logits;             /* owned, model_num_outputs floats */
+  float *features;           /* owned, engine_feature_len floats, or NULL */
 };
 
 struct ss_pool {
@@ -64,7 +65,16 @@ run_job(struct pool_worker *w, struct pool_job *job, uint64_t picked_ns)
   memset(&res, 0, sizeof res);
   res.worker = w->index;
   res.queue_ns = picked_ns > job->submit_ns ? picked_ns - job->submit_ns : 0;
-  engine_run(w->pool->engine, w->scratch, job->input, w->logits);
+  const struct ss_head *h = job->head;
+  int flen = engine_feature_len(w->pool->engine);
+  if (h && w->features && head_dim(h) == flen &&
+      engine_run_with_features(w->pool->engine, w->scratch, job->input,
+                               w->logits, w->features, flen) == flen) {
+    head_scores(h, w->features, res.head_probs);
+    res.n_head = head_num_classes(h);
+  } else {
+    engine_run(w->pool->engine, w->scratch, job->input, w->logits);
+  }
   /* The logits buffer doubles as the softmax scratch (predict.h allows it). */
   res.n_top = engine_outputs_probs(w->pool->engine)
                   ? predict_rank(w->pool->model, w->logits, job->top_k,
@@ -163,7 +173,10 @@ pool_new(const struct ss_engine *e, int n_threads, int queue_capacity,
     w->logits = aligned_alloc(POOL_CACHE_LINE,
                               (n_out * sizeof(float) + POOL_CACHE_LINE - 1) /
                                   POOL_CACHE_LINE * POOL_CACHE_LINE);
-    if (!w->logits) {
+    int flen = engine_feature_len(e);
+    if (flen > 0)
+      w->features = malloc((size_t)flen * sizeof(float));
+    if (!w->logits || (flen > 0 && !w->features)) {
       rc = ss_error_set(err, SS_ENOMEM, "pool: worker %d: out of memory", i);
       goto fail_free_workers;
     }
@@ -201,6 +214,7 @@ fail_free_workers:
   for (int i = 0; i < n_threads; i++) {
     engine_scratch_free(p->workers[i].scratch);
     free(p->workers[i].logits);
+    free(p->workers[i].features);
   }
   free(p->workers);
 fail_free_pool:
@@ -254,6 +268,7 @@ pool_free(struct ss_pool *p)
   for (int i = 0; i < p->n_threads; i++) {
     engine_scratch_free(p->workers[i].scratch);
     free(p->workers[i].logits);
+    free(p->workers[i].features);
   }
   free(p->workers);
   pthread_cond_destroy(&p->not_empty);
@@ -298,4 +313,10 @@ pool_jobs_done(struct ss_pool *p)
   uint64_t d = p->done;
   pthread_mutex_unlock(&p->lock);
   return d;
+}
+
+const struct ss_engine *
+pool_engine(const struct ss_pool *p)
+{
+  return p->engine;
 }

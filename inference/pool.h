@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "head.h"
 #include "predict.h"
 
 #define POOL_MAX_TOP_K 10
@@ -23,7 +24,12 @@ struct pool_result {
   int n_top;
   struct prediction top[POOL_MAX_TOP_K];
   uint64_t queue_ns; /* submit -> a worker picked it up */
-  uint64_t infer_ns; /* engine_run + ranking */
+  uint64_t infer_ns; /* engine_run + ranking (+ the head) */
+  /* With a job's head: its softmax, head_num_classes values (class
+   * order); n_head 0 without one, or when the head does not fit the
+   * model (head_check_model fails: the frame gets no head scores). */
+  int n_head;
+  float head_probs[HEAD_MAX_CLASSES];
   int worker;        /* index of the worker that ran it */
 };
 
@@ -31,6 +37,9 @@ struct pool_job {
   /* Set by the caller; borrowed by the pool until done() has been called. */
   const float *input; /* model input, height x width x 3, normalised */
   int top_k;          /* 1 .. POOL_MAX_TOP_K */
+  /* A head over the model's features (NULL: none), borrowed until done():
+   * the worker runs engine_run_with_features and the head's product. */
+  const struct ss_head *head;
   void (*done)(struct pool_job *job, const struct pool_result *result);
   void *user;
   /* Set by pool_submit. */
@@ -52,6 +61,9 @@ int pool_submit(struct ss_pool *p, struct pool_job *job);
 /* Stops accepting jobs, runs those already queued (their done() is called),
  * joins the workers and frees the pool. NULL is allowed. */
 void pool_free(struct ss_pool *p);
+
+/* The engine the pool runs (borrowed). */
+const struct ss_engine *pool_engine(const struct ss_pool *p);
 
 /* Snapshot figures, any thread. */
 int pool_num_threads(const struct ss_pool *p);

@@ -16,6 +16,9 @@
 
 #include <string.h>
 
+#include "engine.h"
+#include "head.h"
+
 struct FrameInfer {
   gint refcount; /* atomic */
   struct ss_pool *pool;           /* borrowed */
@@ -35,6 +38,19 @@ struct FrameInfer {
   /* The frame in flight: valid while busy. */
   struct pool_job job;
   SinkFrameInfo info;
+
+  /* The stream's head. head_lock guards head_id, labels and head_reset;
+   * head, head_gen and job_labels are touched only by target_submit and
+   * the worker of the frame in flight (busy orders them). */
+  GMutex head_lock;
+  char head_id[STREAM_HEAD_ID_MAX + 1];
+  StreamLabels labels;
+  gboolean head_reset;
+  FrameHeadFetch fetch;
+  gpointer fetch_user;
+  struct ss_head *head; /* owned, a trained copy that fits the model */
+  guint64 head_gen;
+  StreamLabels job_labels;
 };
 
 static gint64
@@ -59,6 +75,7 @@ frame_infer_new(struct ss_pool *pool, const struct ss_model *model,
   fi->tensor = g_aligned_alloc0((gsize)fi->width * fi->height * 3,
                                 sizeof(float), 64);
   g_mutex_init(&fi->lock);
+  g_mutex_init(&fi->head_lock);
   fi->max_fps = max_fps > 0.0 ? max_fps : 0.0;
   fi->top_k = CLAMP(top_k, 1, POOL_MAX_TOP_K);
   return fi;
@@ -81,6 +98,8 @@ frame_infer_unref(FrameInfer *fi)
   stream_results_unref(fi->results);
   g_aligned_free(fi->tensor);
   g_mutex_clear(&fi->lock);
+  g_mutex_clear(&fi->head_lock);
+  head_free(fi->head);
   g_free(fi);
 }
 
@@ -91,6 +110,62 @@ frame_infer_set_max_fps(FrameInfer *fi, double max_fps)
   fi->max_fps = max_fps > 0.0 ? max_fps : 0.0;
   fi->next_due_ns = 0; /* restart the schedule at the next frame */
   g_mutex_unlock(&fi->lock);
+}
+
+void
+frame_infer_set_head_source(FrameInfer *fi, FrameHeadFetch fetch,
+                            gpointer user)
+{
+  fi->fetch = fetch;
+  fi->fetch_user = user;
+}
+
+void
+frame_infer_set_head(FrameInfer *fi, const char *head_id, StreamLabels labels)
+{
+  g_mutex_lock(&fi->head_lock);
+  g_strlcpy(fi->head_id, head_id ? head_id : "", sizeof fi->head_id);
+  fi->labels = labels;
+  fi->head_reset = TRUE;
+  g_mutex_unlock(&fi->head_lock);
+}
+
+/* Picks up a changed head before a frame is submitted (streaming thread,
+ * busy held: no job of this stream is in flight). */
+static void
+refresh_head(FrameInfer *fi)
+{
+  char id[STREAM_HEAD_ID_MAX + 1];
+  g_mutex_lock(&fi->head_lock);
+  g_strlcpy(id, fi->head_id, sizeof id);
+  gboolean reset = fi->head_reset;
+  fi->head_reset = FALSE;
+  fi->job_labels = fi->labels;
+  g_mutex_unlock(&fi->head_lock);
+  if (reset || !id[0] || fi->job_labels == STREAM_LABELS_IMAGENET ||
+      !fi->fetch) {
+    head_free(fi->head);
+    fi->head = NULL;
+    fi->head_gen = 0;
+    if (!id[0] || fi->job_labels == STREAM_LABELS_IMAGENET || !fi->fetch)
+      return;
+  }
+  guint64 gen = fi->head_gen;
+  struct ss_head *h = fi->fetch(fi->fetch_user, id, &gen);
+  if (h || gen == 0) {
+    head_free(fi->head);
+    fi->head = NULL;
+  }
+  fi->head_gen = gen;
+  if (!h)
+    return;
+  const struct ss_engine *e = pool_engine(fi->pool);
+  if (head_check_model(h, model_name(fi->model), engine_feature_len(e),
+                       NULL) != 0) {
+    head_free(h); /* taught on another model: ignored until it changes */
+    return;
+  }
+  fi->head = h;
 }
 
 void
@@ -120,6 +195,22 @@ on_job_done(struct pool_job *job, const struct pool_result *res)
   p.capture_mono_ns = info->arrival_mono_ns;
   p.n_top = res->n_top;
   memcpy(p.top, res->top, sizeof(p.top[0]) * (size_t)res->n_top);
+  p.labels = fi->job_labels;
+  if (res->n_head > 0 && fi->head) {
+    struct prediction ranked[POOL_MAX_TOP_K];
+    int k = head_rank(fi->head, res->head_probs, fi->job.top_k, ranked);
+    for (int i = 0; i < k; i++) {
+      p.head_top[i].index = ranked[i].index;
+      p.head_top[i].score = ranked[i].score;
+      g_strlcpy(p.head_top[i].label,
+                head_class_name(fi->head, ranked[i].index),
+                sizeof p.head_top[i].label);
+    }
+    p.n_head = k;
+    g_mutex_lock(&fi->head_lock);
+    g_strlcpy(p.head_id, fi->head_id, sizeof p.head_id);
+    g_mutex_unlock(&fi->head_lock);
+  }
   p.queue_ms = (double)res->queue_ns / 1e6;
   p.preprocess_ms = (double)info->preprocess_ns / 1e6;
   p.infer_ms = (double)res->infer_ns / 1e6;
@@ -184,6 +275,8 @@ target_submit(gpointer user, float *tensor, const SinkFrameInfo *info)
   memset(&fi->job, 0, sizeof fi->job);
   fi->job.input = tensor;
   fi->job.top_k = g_atomic_int_get(&fi->top_k);
+  refresh_head(fi);
+  fi->job.head = fi->head;
   fi->job.done = on_job_done;
   fi->job.user = frame_infer_ref(fi); /* the job's reference */
   int rc = pool_submit(fi->pool, &fi->job);

@@ -29,6 +29,22 @@ FrameInfer *frame_infer_new(struct ss_pool *pool, const struct ss_model *model,
 FrameInfer *frame_infer_ref(FrameInfer *fi);
 void frame_infer_unref(FrameInfer *fi); /* NULL is allowed */
 
+/* Where a stream's head comes from (the server's heads): a new copy
+ * (head_free) of head head_id's trained weights when their generation
+ * differs from *generation, which is then updated; NULL when unchanged, or
+ * with *generation 0 when the head does not exist or is untrained. Called
+ * on the streaming thread, without locks held. */
+typedef struct ss_head *(*FrameHeadFetch)(gpointer user, const char *head_id,
+                                          guint64 *generation);
+/* Sets the source (borrowed user data: must outlive fi). Call before
+ * frames flow. */
+void frame_infer_set_head_source(FrameInfer *fi, FrameHeadFetch fetch,
+                                 gpointer user);
+/* The stream's head (NULL: none) and labels mode, from the next frame;
+ * any thread. A head taught on another model is ignored. */
+void frame_infer_set_head(FrameInfer *fi, const char *head_id,
+                          StreamLabels labels);
+
 /* Run-time changes from any thread (e.g. PATCH). */
 void frame_infer_set_max_fps(FrameInfer *fi, double max_fps);
 void frame_infer_set_top_k(FrameInfer *fi, int top_k);

@@ -34,6 +34,8 @@ struct Registry {
   RegistryChangedFunc changed;
   gpointer changed_user;
   MediaDirs *media;   /* NULL: local paths not confined */
+  FrameHeadFetch head_fetch; /* set before streams are added */
+  gpointer head_fetch_user;
 };
 
 const char *
@@ -234,6 +236,8 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
   }
   s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool, media,
                  r->runners);
+  if (r->head_fetch)
+    stream_set_head_source(s, r->head_fetch, r->head_fetch_user);
   g_hash_table_insert(r->by_id, g_strdup(new_id), s);
   g_ptr_array_add(r->order, s);
   stream_ref(s);
@@ -319,6 +323,12 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
   }
   if (p->set_roi)
     c.roi = p->roi;
+  if (p->set_head) {
+    g_free(c.head);
+    c.head = g_strdup(p->head);
+  }
+  if (p->set_labels)
+    c.labels = p->labels;
   if (!stream_config_validate(&c, &e)) {
     stream_config_clear(&c);
     stream_unref(s);
@@ -337,6 +347,8 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
     stream_set_alerts(s, p->alerts, p->n_alerts);
   if (p->set_roi)
     stream_set_roi(s, &p->roi);
+  if (p->set_head || p->set_labels)
+    stream_set_head(s, p->set_head, p->head, p->set_labels, p->labels);
   stream_unref(s);
   notify_changed(r);
   return TRUE;
@@ -350,6 +362,8 @@ stream_patch_clear(StreamPatch *p)
   alert_rules_free(p->alerts, p->n_alerts);
   p->alerts = NULL;
   p->n_alerts = 0;
+  g_free(p->head);
+  p->head = NULL;
 }
 
 /* References to every stream, in creation order. */
@@ -477,4 +491,11 @@ registry_all_started(Registry *r)
       return FALSE;
   }
   return TRUE;
+}
+
+void
+registry_set_head_source(Registry *r, FrameHeadFetch fetch, gpointer user)
+{
+  r->head_fetch = fetch;
+  r->head_fetch_user = user;
 }

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "media-dirs.h"
 #include "pipeline-runner.h"
+#include "frame-infer.h"
 #include "pool.h"
 #include "results.h"
 #include "stream-config.h"
@@ -104,8 +105,17 @@ typedef struct {
   guint n_alerts;
   gboolean set_roi;  /* the sink crops the next frame to it */
   StreamRoi roi;
+  gboolean set_head; /* head (owned; NULL: none) and labels */
+  char *head;
+  gboolean set_labels;
+  StreamLabels labels;
 } StreamPatch;
 void stream_patch_clear(StreamPatch *p);
+/* Where streams' heads come from (frame-infer.h; user borrowed, must
+ * outlive the registry): streams added afterwards fetch their head's
+ * weights from it. Call before adding streams. */
+void registry_set_head_source(Registry *r, FrameHeadFetch fetch,
+                              gpointer user);
 gboolean registry_update(Registry *r, const char *id, const StreamPatch *p,
                          GError **error);
 

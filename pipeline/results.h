@@ -15,8 +15,17 @@
 
 #include "latency.h"
 #include "pool.h"
+#include "head.h"
+#include "stream-config.h"
 
 G_BEGIN_DECLS
+
+/* One of a head's classes in a prediction: index is the class number. */
+typedef struct {
+  int index;
+  float score;
+  char label[HEAD_NAME_MAX + 1];
+} HeadClass;
 
 typedef struct {
   guint64 seq;             /* 1-based publish sequence in this stream */
@@ -28,6 +37,13 @@ typedef struct {
   int n_top;
   struct prediction top[POOL_MAX_TOP_K];
   double queue_ms, preprocess_ms, infer_ms, e2e_ms;
+  /* The stream's head (StreamConfig.head), once trained: its id, its
+   * classes best first (the top_k best), and the labels mode; n_head 0
+   * without one. */
+  char head_id[STREAM_HEAD_ID_MAX + 1];
+  int n_head;
+  HeadClass head_top[POOL_MAX_TOP_K];
+  StreamLabels labels;
 } Prediction;
 
 typedef enum {

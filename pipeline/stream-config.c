@@ -114,6 +114,8 @@ stream_config_clear(StreamConfig *c)
   g_free(c->uri);
   g_free(c->device);
   g_free(c->pattern);
+  g_free(c->head);
+  c->head = NULL;
   c->name = c->uri = c->device = c->pattern = NULL;
   alert_rules_free(c->alerts, c->n_alerts);
   c->alerts = NULL;
@@ -130,6 +132,7 @@ stream_config_copy(StreamConfig *dst, const StreamConfig *src)
   dst->uri = g_strdup(src->uri);
   dst->device = g_strdup(src->device);
   dst->pattern = g_strdup(src->pattern);
+  dst->head = g_strdup(src->head);
   dst->alerts = alert_rules_copy(src->alerts, src->n_alerts);
   dst->n_alerts = dst->alerts ? src->n_alerts : 0;
 }
@@ -735,6 +738,19 @@ stream_config_validate(const StreamConfig *c, GError **error)
                 c->max_fps, MAX_FPS_LIMIT);
   if (!stream_roi_validate(&c->roi, "roi", error))
     return FALSE;
+  if (c->head) {
+    size_t hl = strlen(c->head);
+    gboolean ok = hl >= 1 && hl <= STREAM_HEAD_ID_MAX;
+    for (size_t i = 0; ok && i < hl; i++)
+      ok = g_ascii_isalnum(c->head[i]) || c->head[i] == '_' ||
+           c->head[i] == '-';
+    if (!ok)
+      return fail(error, "head: 1 to %d letters, digits, '_' or '-'",
+                  STREAM_HEAD_ID_MAX);
+  }
+  if ((int)c->labels < STREAM_LABELS_BOTH ||
+      c->labels > STREAM_LABELS_IMAGENET)
+    return fail(error, "labels: expected both, head or imagenet");
   if (c->top_k < 1 || c->top_k > TOP_K_MAX)
     return fail(error, "top_k: %d is out of range 1 .. %d", c->top_k,
                 TOP_K_MAX);

@@ -38,6 +38,17 @@ typedef enum {
   STREAM_DECODE_KEYFRAMES, /* the decoder skips non-key frames */
 } StreamDecode;
 
+/* With a head: "classes" lists ImageNet's and "head" the head's (both,
+ * the default), or "classes" lists the head's (head), or the head is not
+ * run (imagenet). */
+typedef enum {
+  STREAM_LABELS_BOTH = 0,
+  STREAM_LABELS_HEAD,
+  STREAM_LABELS_IMAGENET,
+} StreamLabels;
+/* Head ids: [A-Za-z0-9_-], 1..64 (server/head-store.h). */
+#define STREAM_HEAD_ID_MAX 64
+
 typedef struct {
   char *name;    /* display name, 1..STREAM_NAME_MAX bytes, UTF-8 */
   char *uri;     /* rtsp://, rtsps://, v4l2:///dev/videoN, file://, http(s)://, test: */
@@ -63,6 +74,9 @@ typedef struct {
   guint n_alerts;
   StreamRoi roi;           /* the part of the frame the model sees;
                             * default the whole frame */
+  char *head;              /* id of a head (custom classifier) whose classes
+                            * the predictions carry; NULL: none */
+  StreamLabels labels;     /* which classes predictions list first */
 } StreamConfig;
 
 /* "auto"/"tcp"/"udp" and "all"/"keyframes" (static strings), and back;

@@ -1353,6 +1353,7 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
   s->results = stream_results_new(cfg->history_len);
   s->fi = frame_infer_new(pool, engine_model(engine), s->results,
                           cfg->max_fps, cfg->top_k);
+  frame_infer_set_head(s->fi, cfg->head, cfg->labels);
   return s;
 }
 
@@ -1459,6 +1460,30 @@ stream_set_roi(Stream *s, const StreamRoi *roi)
     streamsight_sink_set_roi(STREAMSIGHT_SINK(sink), roi);
     gst_object_unref(sink);
   }
+}
+
+void
+stream_set_head(Stream *s, gboolean set_head, const char *head,
+                gboolean set_labels, StreamLabels labels)
+{
+  g_mutex_lock(&s->lock);
+  if (set_head) {
+    g_free(s->cfg.head);
+    s->cfg.head = g_strdup(head);
+  }
+  if (set_labels)
+    s->cfg.labels = labels;
+  char *id = g_strdup(s->cfg.head);
+  StreamLabels l = s->cfg.labels;
+  g_mutex_unlock(&s->lock);
+  frame_infer_set_head(s->fi, id, l);
+  g_free(id);
+}
+
+void
+stream_set_head_source(Stream *s, FrameHeadFetch fetch, gpointer user)
+{
+  frame_infer_set_head_source(s->fi, fetch, user);
 }
 
 void

@@ -93,6 +93,11 @@ void stream_set_alerts(Stream *s, const AlertRule *rules, guint n);
 /* The sink (when the pipeline is built) crops the next frame to roi
  * (validated by the caller). Any thread. */
 void stream_set_roi(Stream *s, const StreamRoi *roi);
+/* The head (set_head: head, NULL for none) and/or labels mode. */
+void stream_set_head(Stream *s, gboolean set_head, const char *head,
+                     gboolean set_labels, StreamLabels labels);
+/* Where the stream's head comes from (frame-infer.h). */
+void stream_set_head_source(Stream *s, FrameHeadFetch fetch, gpointer user);
 
 /* Borrowed, immutable for the life of the stream. */
 const char *stream_get_id(Stream *s);

@@ -125,6 +125,25 @@ api_prediction_to_json(const struct ss_model *m, const Prediction *p)
     json_object_set_new(c, "score", json_real(p->top[i].score));
     json_array_append_new(classes, c);
   }
+  if (p->n_head > 0) {
+    json_t *hc = json_array();
+    for (int i = 0; i < p->n_head && i < POOL_MAX_TOP_K; i++) {
+      json_t *c = json_object();
+      json_object_set_new(c, "index", json_integer(p->head_top[i].index));
+      json_object_set_new(c, "label", json_string(p->head_top[i].label));
+      json_object_set_new(c, "score", json_real(p->head_top[i].score));
+      json_array_append_new(hc, c);
+    }
+    json_t *h = json_object();
+    json_object_set_new(h, "id", json_string(p->head_id));
+    json_object_set_new(h, "classes", hc);
+    /* labels "head": the head's classes stand in for ImageNet's. */
+    if (p->labels == STREAM_LABELS_HEAD) {
+      json_decref(classes);
+      classes = json_deep_copy(hc);
+    }
+    json_object_set_new(o, "head", h);
+  }
   json_object_set_new(o, "classes", classes);
   json_t *lat = json_object();
   json_object_set_new(lat, "queue", json_util_ms(p->queue_ms));
@@ -178,7 +197,11 @@ api_error_to_json(const char *code, const char *message)
 
 /* The keys PATCH accepts; anything else is named in the error. */
 static const char *const patch_keys[] = { "max_fps", "top_k", "enabled",
-                                          "alerts", "roi", NULL };
+                                          "alerts", "roi", "head", "labels",
+                                          NULL };
+/* StreamLabels order (config.c has the same list for the file). */
+static const char *const patch_labels[] = { "both", "head", "imagenet",
+                                            NULL };
 
 gboolean
 api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
@@ -194,12 +217,12 @@ api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
       if (printable && *key)
         g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
                     "%s: cannot be changed with PATCH (only max_fps, top_k, "
-                    "enabled, alerts and roi; delete and re-create the "
-                    "stream for the rest)", key);
+                    "enabled, alerts, roi, head and labels; delete and "
+                    "re-create the stream for the rest)", key);
       else
         g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
                     "unknown key (PATCH accepts max_fps, top_k, enabled, "
-                    "alerts and roi)");
+                    "alerts, roi, head and labels)");
       return FALSE;
     }
   }
@@ -229,8 +252,29 @@ api_stream_patch_from_json(json_t *obj, StreamPatch *out, GError **error)
     }
     p.set_roi = TRUE;
   }
+  json_t *head = json_object_get(obj, "head");
+  if (head) {
+    /* null removes the stream's head. */
+    if (!json_is_null(head) &&
+        (!json_is_string(head) ||
+         json_string_length(head) > STREAM_HEAD_ID_MAX)) {
+      g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
+                  "head: a head id, or null");
+      stream_patch_clear(&p);
+      return FALSE;
+    }
+    p.head = g_strdup(json_string_value(head));
+    p.set_head = TRUE;
+  }
+  int labels = 0;
+  if (!json_util_get_enum(obj, "", "labels", patch_labels, &labels,
+                          &p.set_labels, error)) {
+    stream_patch_clear(&p);
+    return FALSE;
+  }
+  p.labels = (StreamLabels)labels;
   if (!p.set_max_fps && !p.set_top_k && !p.set_enabled && !p.set_alerts &&
-      !p.set_roi) {
+      !p.set_roi && !p.set_head && !p.set_labels) {
     g_set_error(error, JSON_UTIL_ERROR, JSON_UTIL_ERROR_INVALID,
                 "request body: nothing to change (expected max_fps, top_k, "
                 "enabled, alerts and/or roi)");

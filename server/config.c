@@ -27,6 +27,9 @@ static const char *const transport_names[] = { "auto", "tcp", "udp", NULL };
 static const char *const decode_names[] = { "all", "keyframes", NULL };
 static const char *const resize_names[] = { "stretch", "crop", "letterbox",
                                             NULL };
+/* StreamLabels order. */
+static const char *const labels_names[] = { "both", "head", "imagenet",
+                                            NULL };
 
 G_STATIC_ASSERT(STREAM_TRANSPORT_AUTO == 0 && STREAM_TRANSPORT_TCP == 1 &&
                 STREAM_TRANSPORT_UDP == 2);
@@ -68,7 +71,7 @@ static const char *const stream_keys[] = {
   "id", "name", "uri", "device", "pattern", "transport", "decode", "max_fps",
   "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
   "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", "alerts",
-  "roi",
+  "roi", "head", "labels",
   NULL
 };
 static const char *const *const option_keys = stream_keys + 3;
@@ -190,6 +193,14 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
     goto fail_e;
   if (!json_util_get_number(obj, prefix, "max_fps", &c.max_fps, NULL, &e))
     goto fail_e;
+  if (!json_util_get_string(obj, prefix, "head", STREAM_HEAD_ID_MAX, &c.head,
+                            NULL, &e))
+    goto fail_e;
+  choice = (int)c.labels;
+  if (!json_util_get_enum(obj, prefix, "labels", labels_names, &choice, NULL,
+                          &e))
+    goto fail_e;
+  c.labels = (StreamLabels)choice;
   i64 = c.top_k;
   if (!json_util_get_int(obj, prefix, "top_k", 1, POOL_MAX_TOP_K, &i64, NULL,
                          &e))
@@ -328,6 +339,11 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
                         json_integer(c->rtsp_latency_ms));
   if (!stream_roi_is_full(&c->roi) || !only_changed)
     json_object_set_new(obj, "roi", roi_json_new(&c->roi));
+  if (c->head || !only_changed)
+    json_object_set_new(obj, "head", json_util_string_or_null(c->head));
+  if (c->labels != d.labels || !only_changed)
+    json_object_set_new(obj, "labels",
+                        json_string(labels_names[c->labels]));
   if (c->n_alerts || !only_changed)
     json_object_set_new(obj, "alerts",
                         alert_config_to_json(c->alerts, c->n_alerts));

@@ -26,26 +26,3 @@ head_cv_to_json(const struct ss_head *h, const struct head_cv *cv)
   json_object_set_new(o, "confusion", confusion);
   return o;
 }
-
-int
-head_rank(const struct ss_head *h, const float *probs, int k,
-          struct prediction *out)
-{
-  const int n = head_num_classes(h);
-  if (k > n)
-    k = n;
-  int written = 0;
-  /* Selection by repeated maximum: n is at most HEAD_MAX_CLASSES. */
-  for (int r = 0; r < k; r++) {
-    int best = -1;
-    for (int c = 0; c < n; c++) {
-      int taken = 0;
-      for (int j = 0; j < written; j++)
-        taken |= out[j].index == c;
-      if (!taken && (best < 0 || probs[c] > probs[best]))
-        best = c;
-    }
-    out[written++] = (struct prediction){ .index = best, .score = probs[best] };
-  }
-  return written;
-}

@@ -21,10 +21,4 @@
  * A new reference. */
 json_t *head_cv_to_json(const struct ss_head *h, const struct head_cv *cv);
 
-/* The head's scores as predictions, best first (ties to the lower class),
- * at most k; index = class number. probs: head_num_classes floats. Returns
- * the number written. */
-int head_rank(const struct ss_head *h, const float *probs, int k,
-              struct prediction *out);
-
 #endif

@@ -433,7 +433,7 @@ load_head(HeadStore *s, const char *id, GError **error)
   if (t && json_is_object(rep))
     h->report = json_incref(rep);
   h->trained_us = json_integer_value(json_object_get(o, "trained_us"));
-  h->generation = 1;
+  h->generation = ++s->next_serial;
   json_decref(o);
   return h;
 }
@@ -1045,7 +1045,7 @@ head_store_train_finish(HeadStore *s, HeadTrainSet *set, GError **error)
     json_decref(h->report);
     h->report = json_incref(report);
     h->trained_us = g_get_real_time();
-    h->generation++;
+    h->generation = ++s->next_serial; /* unique across heads and deletes */
     saved = save_meta(s, h, error);
   }
   h->busy = FALSE;
@@ -1074,6 +1074,21 @@ head_store_trained_copy(HeadStore *s, const char *id, guint64 *generation)
     c = NULL;
   if (generation)
     *generation = h ? h->generation : 0;
+  g_mutex_unlock(&s->lock);
+  return c;
+}
+
+struct ss_head *
+head_store_fetch_changed(gpointer user, const char *id, guint64 *generation)
+{
+  HeadStore *s = user;
+  struct ss_head *c = NULL;
+  g_mutex_lock(&s->lock);
+  Head *h = id ? g_hash_table_lookup(s->heads, id) : NULL;
+  guint64 gen = h && h->trained ? h->generation : 0;
+  if (gen != 0 && gen != *generation && head_copy(h->trained, &c, NULL) != 0)
+    c = NULL;
+  *generation = gen;
   g_mutex_unlock(&s->lock);
   return c;
 }

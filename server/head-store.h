@@ -141,6 +141,12 @@ void head_store_train_abort(HeadStore *s, HeadTrainSet *set);
 struct ss_head *head_store_trained_copy(HeadStore *s, const char *id,
                                         guint64 *generation);
 
+/* A FrameHeadFetch (frame-infer.h) over the store (user): the trained
+ * copy of head id when its generation differs from *generation. Any
+ * thread. */
+struct ss_head *head_store_fetch_changed(gpointer user, const char *id,
+                                         guint64 *generation);
+
 G_END_DECLS
 
 #endif

@@ -390,6 +390,27 @@ fam_mqtt(GString *out, const MetricFamily *f, const ServerStats *s,
     mqtt_publisher_metrics(r->mqtt, out);
 }
 
+/* The latest prediction's head scores of each stream with a trained head
+ * (its top_k classes). */
+static void
+fam_stream_head_score(GString *out, const MetricFamily *f,
+                      const ServerStats *s, Routes *r)
+{
+  for (guint i = 0; i < s->n_streams; i++) {
+    StreamResults *res = registry_results(r->registry, stream_id(s, i));
+    if (!res)
+      continue;
+    Prediction p;
+    gboolean have = stream_results_copy_latest(res, &p);
+    stream_results_unref(res);
+    for (int c = 0; have && c < p.n_head && c < POOL_MAX_TOP_K; c++) {
+      const char *labels[] = { "stream", stream_id(s, i), "head", p.head_id,
+                               "class", p.head_top[c].label, NULL };
+      metrics_sample(out, f->name, labels, p.head_top[c].score);
+    }
+  }
+}
+
 static void
 fam_alerts(GString *out, const MetricFamily *f, const ServerStats *s,
            Routes *r)
@@ -502,6 +523,10 @@ static const MetricFamily metric_families[] = {
     "worker), preprocess (resize/convert in the sink), infer (engine and "
     "ranking), e2e (frame arrival to published).", ALWAYS, NULL, { { 0 } },
     fam_stream_latency, 0 },
+  { "streamsight_stream_head_score", METRICS_GAUGE,
+    "The latest prediction's score of each of a stream's head classes "
+    "(its top_k best), 0..1.", ALWAYS, NULL, { { 0 } },
+    fam_stream_head_score, 0 },
   /* HTTP. */
   { "streamsight_http_responses_total", METRICS_COUNTER,
     "HTTP answers by status class.", ALWAYS, "class",

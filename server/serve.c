@@ -439,7 +439,6 @@ server_shutdown(Server *s)
    * stopping the streams is not mistaken for removing them from the file. */
   http_server_stop(s->http);
   routes_free(s->routes);
-  head_store_free(s->heads);
   if (s->registry)
     registry_set_changed_func(s->registry, NULL, NULL);
   /* Before the event hub and MQTT, its listeners. */
@@ -455,6 +454,8 @@ server_shutdown(Server *s)
     pool_free(s->pool);
     engine_free(s->engine);
     model_unref(s->model);
+    /* Streams fetch their heads from the store until they are gone. */
+    head_store_free(s->heads);
   }
   config_store_free(s->store);
   shard_free(s->shard);
@@ -607,6 +608,9 @@ cmd_serve(int argc, char **argv)
                             s.config->limits.max_streams);
   registry_set_media_dirs(s.registry, s.config->media_dirs);
   log_media_dirs(s.config->media_dirs);
+  if ((rc = start_heads(&s)) != 0)
+    goto out;
+  registry_set_head_source(s.registry, head_store_fetch_changed, s.heads);
   if ((rc = restore_streams(&s)) != 0)
     goto out;
   /* A sharded replica's file is the camera list all replicas share (a
@@ -652,7 +656,7 @@ cmd_serve(int argc, char **argv)
     .shutdown_on_signal_s = SERVE_SHUTDOWN_S,
   };
   s.watchdog = watchdog_new(g_main_context_default(), &wo);
-  if ((rc = start_heads(&s)) != 0 || (rc = start_http(&s)) != 0)
+  if ((rc = start_http(&s)) != 0)
     goto out;
 
   s.loop = g_main_loop_new(NULL, FALSE);

@@ -56,6 +56,16 @@ on_registry_changed(Registry *r, gpointer user)
   config_store_registry_changed(r, f->store);
 }
 
+/* Streams fetch heads through the fixture, so that a restart of the
+ * store (server_fixture_restart_heads, with no stream running) leaves no
+ * stale pointer in them. */
+static struct ss_head *
+fixture_head_fetch(gpointer user, const char *id, guint64 *generation)
+{
+  ServerFixture *f = user;
+  return head_store_fetch_changed(f->heads, id, generation);
+}
+
 static void
 make_routes(ServerFixture *f)
 {
@@ -161,6 +171,7 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     g_free(cfg_dir);
   }
   registry_set_changed_func(f->registry, on_registry_changed, f);
+  registry_set_head_source(f->registry, fixture_head_fetch, f);
   f->token = o->token;
   f->max_body_bytes = o->max_body_bytes;
   f->max_uri_bytes = o->max_uri_bytes;
@@ -193,7 +204,6 @@ void
 server_fixture_clear(ServerFixture *f)
 {
   routes_free(f->routes);
-  head_store_free(f->heads);
   registry_set_changed_func(f->registry, NULL, NULL);
   alert_hub_free(f->alerts);
   event_hub_free(f->events);
@@ -202,6 +212,7 @@ server_fixture_clear(ServerFixture *f)
   g_main_context_invoke(f->ctx, quit_loop, f->loop);
   g_thread_join(f->loop_thread);
   registry_free(f->registry);
+  head_store_free(f->heads); /* after the streams that fetch from it */
   g_main_loop_unref(f->loop);
   g_main_context_unref(f->ctx);
   pool_free(f->pool);

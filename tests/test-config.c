@@ -1152,7 +1152,7 @@ static const char *const documented_keys[] = {
   "id", "name", "uri", "device", "pattern",
   "transport", "decode", "max_fps", "top_k", "enabled", "history_len",
   "stall_timeout_s", "backoff_initial_s", "backoff_max_s", "rtsp_latency_ms",
-  "resize_mode", "realtime", "alerts", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
+  "resize_mode", "realtime", "alerts", "head", "labels", "STREAMSIGHT_CONFIG", "STREAMSIGHT_PORT",
   "STREAMSIGHT_BIND", "STREAMSIGHT_THREADS", "STREAMSIGHT_MODEL",
   "STREAMSIGHT_LABELS", "STREAMSIGHT_TOKEN",
   "mqtt", "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.password",

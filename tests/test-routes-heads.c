@@ -40,7 +40,9 @@ setup_real(void)
   ServerFixtureOptions o = { .threads = 1, .max_streams = 2,
                              .max_body_bytes = BODY_LIMIT,
                              .real_model = TRUE };
-  if (!getenv("STREAMSIGHT_TEST_DATA"))
+  char model[1024];
+  if (!tu_data_path("models/mobilenet_v2_1.0_224_quant.tflite", model,
+                    sizeof model))
     return;
   server_fixture_init_opts(&fx, &o);
 }
@@ -412,6 +414,145 @@ START_TEST(test_example_from_stream)
 }
 END_TEST
 
+/* Polls the stream's latest prediction until pred(j) holds (timeout_s). */
+static json_t *
+wait_for(const char *stream, gboolean (*pred)(json_t *), double timeout_s)
+{
+  char path[128];
+  g_snprintf(path, sizeof path, "/api/v1/streams/%s/predictions/latest",
+             stream);
+  gint64 end = g_get_monotonic_time() + (gint64)(timeout_s * 1e6);
+  while (g_get_monotonic_time() < end) {
+    json_t *j = NULL;
+    if (get(path, &j) == 200) {
+      json_t *p = json_object_get(j, "prediction");
+      if (json_is_object(p) && pred(p)) {
+        json_incref(p);
+        json_decref(j);
+        return p;
+      }
+    }
+    json_decref(j);
+    g_usleep(50000);
+  }
+  return NULL;
+}
+
+static gboolean
+has_head(json_t *p)
+{
+  return json_object_get(p, "head") != NULL;
+}
+
+static gboolean
+head_labels(json_t *p)
+{
+  json_t *c = json_array_get(json_object_get(p, "classes"), 0);
+  const char *l = json_string_value(json_object_get(c, "label"));
+  return has_head(p) && l && (!strcmp(l, "open") || !strcmp(l, "closed"));
+}
+
+static gboolean
+no_head(json_t *p)
+{
+  return !has_head(p);
+}
+
+/* A stream with head: its predictions carry the head's classes; PATCH
+ * labels "head" puts them in "classes"; PATCH head null removes them. */
+START_TEST(test_stream_with_head)
+{
+  json_t *j = NULL;
+  ck_assert_uint_eq(post_json("/api/v1/heads",
+                              "{\"id\": \"door\", \"classes\": [\"open\", "
+                              "\"closed\"]}",
+                              &j),
+                    201);
+  json_decref(j);
+  for (int kind = 0; kind < 2; kind++)
+    for (int i = 0; i < 3; i++) {
+      GBytes *img = stripes_png(kind, 10 * kind + i);
+      ck_assert_uint_eq(upload("door", kind ? "closed" : "open", img, &j),
+                        201);
+      json_decref(j);
+      g_bytes_unref(img);
+    }
+  /* A stream naming the head before it is trained: no head scores yet. */
+  ck_assert_uint_eq(post_json("/api/v1/streams",
+                              "{\"id\": \"cam\", \"name\": \"cam\", "
+                              "\"uri\": \"test:\", \"max_fps\": 10, "
+                              "\"head\": \"door\"}",
+                              &j),
+                    201);
+  ck_assert_str_eq(json_string_value(json_object_get(j, "head")), "door");
+  ck_assert_str_eq(json_string_value(json_object_get(j, "labels")), "both");
+  json_decref(j);
+  json_t *p = wait_for("cam", no_head, 60);
+  ck_assert_msg(p != NULL, "no prediction");
+  json_decref(p);
+  ck_assert_uint_eq(post_json("/api/v1/heads/door/train", "", &j), 200);
+  json_decref(j);
+  p = wait_for("cam", has_head, 60);
+  ck_assert_msg(p != NULL, "no prediction with the head's classes");
+  json_t *h = json_object_get(p, "head");
+  ck_assert_str_eq(json_string_value(json_object_get(h, "id")), "door");
+  json_t *hc = json_object_get(h, "classes");
+  ck_assert_uint_eq(json_array_size(hc), 2);
+  double sum = 0;
+  for (int i = 0; i < 2; i++) {
+    json_t *c = json_array_get(hc, (size_t)i);
+    const char *l = json_string_value(json_object_get(c, "label"));
+    int idx = (int)json_integer_value(json_object_get(c, "index"));
+    ck_assert_str_eq(l, idx == 0 ? "open" : "closed");
+    sum += json_real_value(json_object_get(c, "score"));
+  }
+  ck_assert_msg(fabs(sum - 1.0) < 1e-5, "head scores sum to %g", sum);
+  /* ImageNet's classes beside them (labels both). */
+  json_t *c0 = json_array_get(json_object_get(p, "classes"), 0);
+  ck_assert_int_ge(json_integer_value(json_object_get(c0, "index")), 0);
+  json_decref(p);
+  /* The head's scores in /metrics. */
+  RouteResponse mresp = { 0 };
+  ck_assert_uint_eq(fixture_request(&fx, "GET", "/metrics", NULL, NULL, NULL,
+                                    NULL, NULL, &mresp),
+                    200);
+  g_autofree char *mtext = g_strndup(mresp.body, mresp.body_len);
+  route_response_clear(&mresp);
+  ck_assert_msg(strstr(mtext, "streamsight_stream_head_score{stream=\"cam\","
+                              "head=\"door\",class=\"open\"} "),
+                "no head score in /metrics");
+
+  RouteResponse resp = { 0 };
+  const char *patch = "{\"labels\": \"head\"}";
+  ck_assert_uint_eq(request("PATCH", "/api/v1/streams/cam",
+                            "application/json", patch, strlen(patch), NULL,
+                            0, &j, &resp),
+                    200);
+  route_response_clear(&resp);
+  json_decref(j);
+  p = wait_for("cam", head_labels, 60);
+  ck_assert_msg(p != NULL, "labels head: classes are not the head's");
+  json_decref(p);
+  const char *bad[] = { "{\"labels\": \"x\"}", "{\"head\": \"a/b\"}",
+                        "{\"head\": 3}" };
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    ck_assert_msg(request("PATCH", "/api/v1/streams/cam", "application/json",
+                          bad[i], strlen(bad[i]), NULL, 0, &j, NULL) == 400,
+                  "%s accepted", bad[i]);
+    json_decref(j);
+  }
+  patch = "{\"head\": null}";
+  ck_assert_uint_eq(request("PATCH", "/api/v1/streams/cam",
+                            "application/json", patch, strlen(patch), NULL,
+                            0, &j, NULL),
+                    200);
+  json_decref(j);
+  p = wait_for("cam", no_head, 60);
+  ck_assert_msg(p != NULL, "the head stayed after PATCH head null");
+  json_decref(p);
+}
+END_TEST
+
 /* ---- the dev images, through the API ---- */
 
 START_TEST(test_animal_head_api)
@@ -518,6 +659,7 @@ heads_suite(void)
   tcase_add_test(tc, test_create_and_errors);
   tcase_add_test(tc, test_lifecycle_uploads_restart);
   tcase_add_test(tc, test_example_from_stream);
+  tcase_add_test(tc, test_stream_with_head);
   suite_add_tcase(s, tc);
   tc = tcase_create("dev-images");
   tcase_add_checked_fixture(tc, setup_real, teardown);
