@@ -50,6 +50,45 @@ api_counters_to_json(const ResultsStats *s)
   return o;
 }
 
+/* TRUE when text holds any of the words (NULL-terminated). */
+static gboolean
+has_any(const char *text, const char *const *words)
+{
+  for (const char *const *w = words; *w; w++)
+    if (strstr(text, *w))
+      return TRUE;
+  return FALSE;
+}
+
+const char *
+api_error_kind(const char *last_error)
+{
+  /* The texts are stream.c's descriptions of GStreamer's errors (the
+   * element, then its words), e.g. "rtspsrc: Unauthorized (Unauthorized
+   * (401))", "souphttpsrc: Not Found (Not Found (404), ...)", "rtspsrc:
+   * cannot connect to HOST:PORT (refused, unreachable or unknown host)". */
+  static const char *const unauthorized[] = {
+    "(401)", "Unauthorized", "Not Authorized", "not authorized",
+    "Forbidden", "(403)", NULL };
+  static const char *const not_found[] = {
+    "(404)", "Not found", "Not Found", "Resource not found",
+    "No such file", "Cannot identify device", NULL };
+  static const char *const unreachable[] = {
+    "cannot connect", "cannot fetch", "refused", "unreachable",
+    "timed out", "stalled: no frame", NULL };
+  if (!last_error || !*last_error)
+    return NULL;
+  if (has_any(last_error, unauthorized))
+    return "unauthorized";
+  if (has_any(last_error, not_found))
+    return "not_found";
+  if (has_any(last_error, unreachable))
+    return "unreachable";
+  if (g_str_has_prefix(last_error, "end of stream"))
+    return "ended";
+  return "other";
+}
+
 json_t *
 api_stream_to_json(const StreamInfo *info)
 {
@@ -63,6 +102,8 @@ api_stream_to_json(const StreamInfo *info)
   config_stream_options_to_json(o, &info->config, FALSE);
   json_object_set_new(o, "last_error",
                       json_util_string_or_null(info->last_error));
+  json_object_set_new(o, "error_kind", json_util_string_or_null(
+                                           api_error_kind(info->last_error)));
   json_object_set_new(o, "last_error_time",
                       json_util_time_or_null(info->last_error_wall_us));
   json_object_set_new(o, "reconnects",

@@ -23,6 +23,12 @@ G_BEGIN_DECLS
  * state, every option, errors, reconnects, times, size, fps and counters.
  * Never the URI with credentials. */
 json_t *api_stream_to_json(const StreamInfo *info);
+/* What a stream's last_error is about, for a dashboard's hint:
+ * "unauthorized" (401/403: user or password), "not_found" (404, no such
+ * file or device: the path), "unreachable" (refused, no route, timed out,
+ * no frame), "ended" (end of stream), "other", or NULL without an error.
+ * A static string. */
+const char *api_error_kind(const char *last_error);
 
 /* frames_received, frames_inferred, frames_dropped (+ its parts), errors,
  * reconnects, stalls. */

@@ -14,6 +14,7 @@
 #include <gst/video/video.h>
 #include <math.h>
 
+#include "api-json.h"
 #include "image-classify.h"
 #include "image-decode.h"
 #include "prom-check.h"
@@ -600,6 +601,39 @@ END_TEST
 
 /* ---- credentials ---- */
 
+/* error_kind from the texts streams really report (test-streams,
+ * test-secrets print them). */
+START_TEST(test_error_kind)
+{
+  static const struct { const char *text, *kind; } cases[] = {
+    { "rtspsrc: Unauthorized (Unauthorized (401))", "unauthorized" },
+    { "souphttpsrc: Forbidden (Forbidden (403), URL: http://x/)",
+      "unauthorized" },
+    { "rtspsrc: Not found (Not Found (404))", "not_found" },
+    { "souphttpsrc: Not Found (Not Found (404), URL: http://127.0.0.1:1/c "
+      "Redirect to: (NULL))", "not_found" },
+    { "filesrc: Resource not found. (No such file \"/x.mp4\")",
+      "not_found" },
+    { "v4l2src: Cannot identify device '/dev/video99'. (system error: No "
+      "such file or directory)", "not_found" },
+    { "rtspsrc: cannot connect to 192.0.2.1:554 (refused, unreachable or "
+      "unknown host): Could not open resource for reading and writing.",
+      "unreachable" },
+    { "souphttpsrc: cannot fetch from 127.0.0.1:1 (refused, unreachable, "
+      "or an HTTP error): Internal data stream error.", "unreachable" },
+    { "stalled: no frame for 10.0 s (stall_timeout_s)", "unreachable" },
+    { "end of stream", "ended" },
+    { "qtdemux: This file is corrupt and cannot be played.", "other" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
+    ck_assert_msg(g_strcmp0(api_error_kind(cases[i].text), cases[i].kind)
+                  == 0, "'%s' -> %s, not %s", cases[i].text,
+                  api_error_kind(cases[i].text), cases[i].kind);
+  ck_assert_ptr_null(api_error_kind(NULL));
+  ck_assert_ptr_null(api_error_kind(""));
+}
+END_TEST
+
 START_TEST(test_credentials_never_returned)
 {
   /* An RTSP camera that does not exist, with a password: the stream fails,
@@ -621,8 +655,12 @@ START_TEST(test_credentials_never_returned)
       char *text = g_strndup(resp.body, resp.body_len);
       ck_assert_msg(strstr(text, "Hunter2") == NULL, "%s leaks: %s",
                     paths[i], text);
-      if (i == 1 && strstr(text, "\"last_error\":\""))
+      if (i == 1 && strstr(text, "\"last_error\":\"")) {
         saw_error = TRUE;
+        /* Nothing listens on port 9: refused. */
+        ck_assert_msg(strstr(text, "\"error_kind\":\"unreachable\""),
+                      "%s", text);
+      }
       if (i == 1)
         ck_assert_msg(strstr(text, "\"uri\":\"rtsp://***@127.0.0.1:9/live\"")
                       != NULL, "uri not redacted as expected: %s", text);
@@ -2550,6 +2588,7 @@ routes_suite(void)
   tcase_add_test(tc, test_history_limit_param);
   tcase_add_loop_test(tc, test_methods_and_unknown_routes, 0,
                       (int)G_N_ELEMENTS(method_cases));
+  tcase_add_test(tc, test_error_kind);
   tcase_add_test(tc, test_credentials_never_returned);
   suite_add_tcase(s, tc);
 

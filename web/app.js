@@ -27,6 +27,17 @@
   const STATE_TEXT = {
     starting: 'Starting', running: 'Running', backoff: 'Reconnecting', stopped: 'Stopped', failed: 'Failed',
   };
+  // A stream's error_kind (the server reads its last_error): what to check.
+  const ERROR_HINTS = {
+    unauthorized: 'Wrong user name or password (401): check the credentials in the camera URI.',
+    not_found: 'Wrong path (404): the camera has no stream there; check the path in the URI (the camera\'s manual names it).',
+    unreachable: 'Camera unreachable: check its address and port, that it is powered, and the network.',
+    ended: 'The clip ended; it plays again after the backoff.',
+  };
+  const BACKOFF_TEXT = {
+    unauthorized: 'Wrong password', not_found: 'Wrong path', unreachable: 'Camera unreachable',
+    ended: 'Clip ended',
+  };
   const WINDOW_MS = 60 * 1000;          // the charts' time span
   const GAP_MS = 5 * 1000;              // a longer pause breaks a chart line
   const LIST_INTERVAL_MS = 3000;
@@ -218,6 +229,8 @@
         snapMsg: q('.snap-msg'), fpsIn: q('.fps-in'), fpsOut: q('.fps-out'), e2e: q('.e2e'),
         uri: q('.uri'), labels: q('.labels'), noLabels: q('.no-labels'),
         lastError: q('.last-error'), error: q('.card-error'), remove: q('.remove'),
+        hint: q('.error-hint'), enabled: q('.enabled'), fpsForm: q('.fps-form'),
+        maxFps: q('.max-fps'),
         article: q('article'),
       },
       color: pickColor(),
@@ -250,6 +263,17 @@
     }
     s.els.snap.hidden = app.noSnapshots;
     s.els.remove.addEventListener('click', () => removeStream(s));
+    s.els.enabled.addEventListener('change', () =>
+      patchStream(s, { enabled: s.els.enabled.checked }, s.els.enabled.checked ? 'enabled' : 'disabled'));
+    s.els.fpsForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const v = Number(s.els.maxFps.value);
+      if (!s.els.maxFps.checkValidity() || !Number.isFinite(v)) {
+        s.els.error.textContent = 'Max fps: a number from 0 (no limit) to 1000.';
+        return;
+      }
+      patchStream(s, { max_fps: v }, `max fps ${v}`);
+    });
     s.els.img.addEventListener('load', () => {
       s.els.img.hidden = false;
       updateSnapMessage(s);
@@ -270,6 +294,9 @@
       e.name.textContent = name;
       e.img.alt = `Latest frame from ${name}`;
       e.remove.setAttribute('aria-label', `Remove ${name}`);
+      e.enabled.setAttribute('aria-label', `Enabled: ${name}`);
+      e.maxFps.setAttribute('aria-label', `Max fps of ${name}`);
+      e.fpsForm.querySelector('.fps-set').setAttribute('aria-label', `Set max fps of ${name}`);
     }
     const st = info.state || 'stopped';
     let text = STATE_TEXT[st] || st;
@@ -284,6 +311,16 @@
     const showError = info.last_error && st !== 'running';
     e.lastError.hidden = !showError;
     if (showError) e.lastError.textContent = `Last error: ${info.last_error}`;
+    // What to do about it, from the server's reading of the error.
+    const hint = showError ? ERROR_HINTS[info.error_kind] || '' : '';
+    e.hint.hidden = !hint;
+    e.hint.dataset.kind = showError ? info.error_kind || '' : '';
+    if (e.hint.textContent !== hint) e.hint.textContent = hint;
+    // The controls follow the server, but not while being edited.
+    if (!e.enabled.disabled) e.enabled.checked = info.enabled !== false;
+    if (document.activeElement !== e.maxFps && typeof info.max_fps === 'number') {
+      e.maxFps.value = String(info.max_fps);
+    }
     if (info.width > 0 && info.height > 0) {
       e.snap.style.aspectRatio = `${info.width} / ${info.height}`;
     }
@@ -298,13 +335,14 @@
   function updateSnapMessage(s) {
     const st = (s.info && s.info.state) || 'starting';
     const e = s.els;
+    const why = BACKOFF_TEXT[s.info && s.info.error_kind] || 'Camera error';
     let text = '';
     if (!s.snapOk) {
       text = st === 'running' ? 'Waiting for a frame…'
-        : st === 'backoff' ? 'Camera unreachable; reconnecting…'
+        : st === 'backoff' ? `${why}; reconnecting…`
           : st === 'starting' ? 'Connecting…' : 'Stream stopped.';
     } else if (st !== 'running') {
-      text = st === 'backoff' ? 'Last frame; camera unreachable, reconnecting…'
+      text = st === 'backoff' ? `Last frame; ${why.toLowerCase()}, reconnecting…`
         : st === 'starting' ? 'Last frame; connecting…' : 'Last frame; stream stopped.';
     }
     e.snap.classList.toggle('stale', s.snapOk && st !== 'running');
@@ -568,6 +606,24 @@
       }
     } finally {
       button.disabled = false;
+    }
+  }
+
+  // PATCH a stream's enabled or max_fps from its card; the answer is the
+  // stream as it is now.
+  async function patchStream(s, body, what) {
+    const e = s.els;
+    e.enabled.disabled = true;
+    e.error.textContent = '';
+    try {
+      const { data } = await api('PATCH', streamPath(s.id), body);
+      e.enabled.disabled = false;
+      if (data && data.id) updateStream(s, data);
+      announce(`${(s.info && s.info.name) || s.id}: ${what}.`);
+    } catch (err) {
+      e.enabled.disabled = false;
+      if (s.info) e.enabled.checked = s.info.enabled !== false;
+      if (err.status !== 401) e.error.textContent = `Could not change the stream: ${err.message}`;
     }
   }
 

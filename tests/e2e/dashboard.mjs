@@ -32,6 +32,7 @@
 // without it, the golden fixture model (labels show as "class N").
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -518,6 +519,73 @@ async function runOpen(browser, m, tmp) {
     } else {
       log('fixture model without labels: the alerts part is skipped');
     }
+
+    // -- the cameras' errors told apart, each with its hint: a wrong
+    // password (401), a wrong path (404), nothing listening (refused) --
+    await down.locator('.error-hint[data-kind="unreachable"]:not([hidden])').waitFor({ timeout: 10000 });
+    ok(/unreachable/i.test(await down.locator('.error-hint').textContent()),
+      `refused: "${await down.locator('.error-hint').textContent()}"`);
+    ok(/unreachable/i.test(await down.locator('.snap-msg').textContent()),
+      `refused: picture area "${await down.locator('.snap-msg').textContent()}"`);
+    const fake = http.createServer((req, res) => {
+      if (req.url.startsWith('/auth')) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' });
+      } else {
+        res.writeHead(404);
+      }
+      res.end();
+    });
+    await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+    const fakeBase = `http://127.0.0.1:${fake.address().port}`;
+    try {
+      for (const [id, name, p, kind, re] of [
+        ['cam-401', 'Porch (wrong password)', '/auth/video.mjpg', 'unauthorized', /password/i],
+        ['cam-404', 'Gate (wrong path)', '/no/such/stream', 'not_found', /path/i],
+      ]) {
+        const r = await server.api('POST', '/api/v1/streams', {
+          id, name, uri: fakeBase + p, backoff_initial_s: 0.5, backoff_max_s: 2,
+        });
+        ok(r.status === 201, `added ${id} (${r.status})`);
+        const k = card(page, id);
+        await k.locator(`.error-hint[data-kind="${kind}"]:not([hidden])`).waitFor({ timeout: 20000 });
+        const hint = await k.locator('.error-hint').textContent();
+        ok(re.test(hint), `${kind}: the hint says what to check: "${hint}"`);
+        const msg = await k.locator('.snap-msg').textContent();
+        ok(!/unreachable/i.test(msg) && re.test(msg), `${kind}: picture area "${msg}"`);
+        ok((await server.api('GET', `/api/v1/streams/${id}`)).json.error_kind === kind,
+          `${kind}: the API's error_kind`);
+        await server.api('DELETE', `/api/v1/streams/${id}`);
+        await k.waitFor({ state: 'detached', timeout: 10000 });
+      }
+    } finally {
+      fake.close();
+    }
+
+    // -- enable/disable and max_fps from the card --
+    const en = c.getByRole('checkbox', { name: 'Enabled: Test pattern' });
+    ok(await en.isChecked(), 'the stream shows as enabled');
+    await en.uncheck();
+    await c.locator('.state', { hasText: 'Disabled' }).waitFor({ timeout: 10000 });
+    ok((await server.api('GET', '/api/v1/streams/cam-e2e')).json.enabled === false,
+      'unchecking disables it (PATCH enabled: false)');
+    await en.check();
+    await c.locator('.state[data-state="running"]').waitFor({ timeout: 20000 });
+    ok((await server.api('GET', '/api/v1/streams/cam-e2e')).json.enabled === true,
+      'checking enables it again, and it runs');
+    const fpsIn = c.getByLabel('Max fps of Test pattern', { exact: true });
+    ok(await fpsIn.inputValue() === '4', `max fps shown: ${await fpsIn.inputValue()}`);
+    await fpsIn.fill('2.5');
+    await fpsIn.press('Enter');
+    let fpsNow = null;
+    for (let i = 0; i < 50 && fpsNow !== 2.5; i++) {
+      fpsNow = (await server.api('GET', '/api/v1/streams/cam-e2e')).json.max_fps;
+      if (fpsNow !== 2.5) await page.waitForTimeout(100);
+    }
+    ok(fpsNow === 2.5, `Enter in the max fps field saves it (PATCH max_fps: ${fpsNow})`);
+    await fpsIn.fill('5000');
+    await c.getByRole('button', { name: 'Set max fps of Test pattern' }).click();
+    ok((await server.api('GET', '/api/v1/streams/cam-e2e')).json.max_fps === 2.5,
+      'an out-of-range value is not sent');
 
     await page.waitForTimeout(1500);
     await shot(page, 'dashboard.png');
