@@ -88,10 +88,20 @@ qk_avx2_requant_store(__m256i a0, __m256i a1, const struct qk_requant *rq,
                       size_t j0, size_t nn, uint8_t *dst)
 {
   __m128i y;
+  if (rq->mode != QK_RQ_FP32) {
+    /* gemmlowp: scalar, over the nn channels that exist (the multiplier
+     * arrays end at the last one) */
+    int32_t acc[16];
+    _mm256_storeu_si256((__m256i *)(void *)acc, a0);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 8), a1);
+    for (size_t j = 0; j < nn; j++)
+      dst[j] = qk_requant_one(acc[j], rq, j0 + j);
+    return;
+  }
   /* the scale array ends at the last channel: a short block reads its
    * scales through a full copy (8, the tail of 24-, 40-, 56-channel
    * layers, has a path of its own) */
-  if (nn == 16 || rq->mode != QK_RQ_FP32) {
+  if (nn == 16) {
     y = requant16(a0, a1, rq, j0);
   } else if (nn == 8) {
     _mm_storel_epi64((__m128i *)(void *)dst, requant8(a0, rq, j0));
@@ -105,6 +115,5 @@ qk_avx2_requant_store(__m256i a0, __m256i a1, const struct qk_requant *rq,
   }
   store_n(dst, y, nn);
 }
-
 
 #endif
