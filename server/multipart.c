@@ -109,10 +109,23 @@ find_delimiter(const guint8 *body, gsize len, gsize from, const char *delim,
   return NULL;
 }
 
-gboolean
-multipart_first_file(const char *content_type, const guint8 *body,
-                     gsize len, const guint8 **data, gsize *data_len,
-                     char **part_type, GError **error)
+/* Walks the parts of a body. */
+typedef struct {
+  const guint8 *body;
+  gsize len;
+  char delim[MULTIPART_BOUNDARY_MAX + 3];
+  gsize dlen;
+  const guint8 *pos; /* the delimiter before the next part */
+} PartReader;
+
+/* One part: its header lines [hstart, hend) and content [cstart, cend). */
+typedef struct {
+  gsize hstart, hend, cstart, cend;
+} Part;
+
+static gboolean
+reader_init(PartReader *r, const char *content_type, const guint8 *body,
+            gsize len, GError **error)
 {
   char boundary[MULTIPART_BOUNDARY_MAX + 2];
   if (!multipart_is_form_data(content_type))
@@ -123,69 +136,94 @@ multipart_first_file(const char *content_type, const guint8 *body,
     return invalid(error, MULTIPART_ERROR_INVALID,
                    "Content-Type: multipart/form-data needs a boundary "
                    "parameter of 1..70 characters");
-  char delim[MULTIPART_BOUNDARY_MAX + 3];
-  g_snprintf(delim, sizeof delim, "--%s", boundary);
-  gsize dlen = strlen(delim);
-
-  const guint8 *image_data = NULL, *pos;
-  gsize image_len = 0;
-  char *image_type = NULL;
-  pos = find_delimiter(body, len, 0, delim, dlen);
-  if (!pos)
+  g_snprintf(r->delim, sizeof r->delim, "--%s", boundary);
+  r->dlen = strlen(r->delim);
+  r->body = body;
+  r->len = len;
+  r->pos = find_delimiter(body, len, 0, r->delim, r->dlen);
+  if (!r->pos)
     return invalid(error, MULTIPART_ERROR_INVALID,
                    "multipart body: no boundary delimiter");
-  for (;;) {
-    gsize at = (gsize)(pos - body) + dlen;
-    if (at + 2 <= len && body[at] == '-' && body[at + 1] == '-')
-      break; /* the close delimiter */
-    while (at < len && (body[at] == ' ' || body[at] == '\t'))
-      at++;
-    if (at < len && body[at] == '\r')
-      at++;
-    if (at >= len || body[at] != '\n') {
-      g_free(image_type);
-      return invalid(error, MULTIPART_ERROR_INVALID,
-                     "multipart body: truncated after a boundary");
-    }
-    at++;
-    /* The part's headers, up to the first empty line. */
-    gsize hstart = at, hend = 0, cstart = 0, line = at;
-    gboolean found = FALSE;
-    while (line < len) {
-      const guint8 *nl = memchr(body + line, '\n', len - line);
-      if (!nl)
-        break;
-      gsize eol = (gsize)(nl - body);
-      gsize content_end = eol > line && body[eol - 1] == '\r' ? eol - 1 : eol;
-      if (content_end == line) {
-        hend = line;
-        cstart = eol + 1;
-        found = TRUE;
-        break;
-      }
-      line = eol + 1;
-    }
-    if (!found) {
-      g_free(image_type);
-      return invalid(error, MULTIPART_ERROR_INVALID,
-                     "multipart body: a part's headers do not end");
-    }
-    const guint8 *next = find_delimiter(body, len, cstart, delim, dlen);
-    if (!next) {
-      g_free(image_type);
-      return invalid(error, MULTIPART_ERROR_INVALID,
-                     "multipart body: truncated (no closing boundary)");
-    }
-    gsize cend = (gsize)(next - body);
-    /* The line break before the delimiter belongs to it. */
-    if (cend > cstart && body[cend - 1] == '\n')
-      cend--;
-    if (cend > cstart && body[cend - 1] == '\r')
-      cend--;
+  return TRUE;
+}
 
+/* 1 with the next part in *p, 0 at the close delimiter, -1 on error. */
+static int
+reader_next(PartReader *r, Part *p, GError **error)
+{
+  const guint8 *body = r->body;
+  gsize len = r->len;
+  gsize at = (gsize)(r->pos - body) + r->dlen;
+  if (at + 2 <= len && body[at] == '-' && body[at + 1] == '-')
+    return 0; /* the close delimiter */
+  while (at < len && (body[at] == ' ' || body[at] == '\t'))
+    at++;
+  if (at < len && body[at] == '\r')
+    at++;
+  if (at >= len || body[at] != '\n') {
+    invalid(error, MULTIPART_ERROR_INVALID,
+            "multipart body: truncated after a boundary");
+    return -1;
+  }
+  at++;
+  /* The part's headers, up to the first empty line. */
+  gsize line = at;
+  gboolean found = FALSE;
+  p->hstart = at;
+  while (line < len) {
+    const guint8 *nl = memchr(body + line, '\n', len - line);
+    if (!nl)
+      break;
+    gsize eol = (gsize)(nl - body);
+    gsize content_end = eol > line && body[eol - 1] == '\r' ? eol - 1 : eol;
+    if (content_end == line) {
+      p->hend = line;
+      p->cstart = eol + 1;
+      found = TRUE;
+      break;
+    }
+    line = eol + 1;
+  }
+  if (!found) {
+    invalid(error, MULTIPART_ERROR_INVALID,
+            "multipart body: a part's headers do not end");
+    return -1;
+  }
+  const guint8 *next = find_delimiter(body, len, p->cstart, r->delim, r->dlen);
+  if (!next) {
+    invalid(error, MULTIPART_ERROR_INVALID,
+            "multipart body: truncated (no closing boundary)");
+    return -1;
+  }
+  gsize cend = (gsize)(next - body);
+  /* The line break before the delimiter belongs to it. */
+  if (cend > p->cstart && body[cend - 1] == '\n')
+    cend--;
+  if (cend > p->cstart && body[cend - 1] == '\r')
+    cend--;
+  p->cend = cend;
+  r->pos = next;
+  return 1;
+}
+
+gboolean
+multipart_first_file(const char *content_type, const guint8 *body,
+                     gsize len, const guint8 **data, gsize *data_len,
+                     char **part_type, GError **error)
+{
+  PartReader rd;
+  if (!reader_init(&rd, content_type, body, len, error))
+    return FALSE;
+  const guint8 *image_data = NULL;
+  gsize image_len = 0;
+  char *image_type = NULL;
+  Part part;
+  int more;
+  while ((more = reader_next(&rd, &part, error)) > 0) {
+    gsize hend = part.hend, cstart = part.cstart, cend = part.cend;
     gboolean is_file = FALSE;
     char *ctype = NULL;
-    gsize i = hstart;
+    gsize i = part.hstart;
     while (i < hend) {
       gsize eol = i;
       while (eol < hend && body[eol] != '\n')
@@ -236,7 +274,10 @@ multipart_first_file(const char *content_type, const guint8 *body,
       ctype = NULL;
     }
     g_free(ctype);
-    pos = next;
+  }
+  if (more < 0) {
+    g_free(image_type);
+    return FALSE;
   }
   if (image_data) {
     *data = image_data;
@@ -250,4 +291,62 @@ multipart_first_file(const char *content_type, const guint8 *body,
   return invalid(error, MULTIPART_ERROR_NO_FILE,
                  "multipart body: no file part (expected a part with a "
                  "filename, e.g. curl -F image=@photo.jpg)");
+}
+
+/* Longest Content-Disposition line looked at for a field's name. */
+#define MULTIPART_DISPOSITION_MAX 1024
+
+gboolean
+multipart_field(const char *content_type, const guint8 *body, gsize len,
+                const char *name, gsize max_len, char **value,
+                GError **error)
+{
+  PartReader rd;
+  if (!reader_init(&rd, content_type, body, len, error))
+    return FALSE;
+  Part part;
+  int more;
+  while ((more = reader_next(&rd, &part, error)) > 0) {
+    gboolean named = FALSE, is_file = FALSE;
+    gsize i = part.hstart;
+    while (i < part.hend) {
+      gsize eol = i;
+      while (eol < part.hend && body[eol] != '\n')
+        eol++;
+      gsize end = eol;
+      if (end > i && body[end - 1] == '\r')
+        end--;
+      const char *hline = (const char *)body + i;
+      gsize llen = end - i;
+      static const char cd[] = "content-disposition:";
+      if (llen >= sizeof cd - 1 && llen <= MULTIPART_DISPOSITION_MAX &&
+          g_ascii_strncasecmp(hline, cd, sizeof cd - 1) == 0) {
+        char line[MULTIPART_DISPOSITION_MAX + 1], pname[128];
+        memcpy(line, hline, llen);
+        line[llen] = '\0';
+        named = strlen(line) == llen &&
+                header_param(line, "name", pname, sizeof pname) &&
+                strcmp(pname, name) == 0;
+        is_file = has_param(hline, llen, "filename");
+      }
+      i = eol + 1;
+    }
+    if (!named || is_file)
+      continue;
+    gsize vlen = part.cend - part.cstart;
+    if (vlen > max_len)
+      return invalid(error, MULTIPART_ERROR_INVALID,
+                     "multipart body: a form field is too long");
+    char *v = g_strndup((const char *)body + part.cstart, vlen);
+    if (strlen(v) != vlen || !g_utf8_validate(v, -1, NULL)) {
+      g_free(v);
+      return invalid(error, MULTIPART_ERROR_INVALID,
+                     "multipart body: a form field is not text");
+    }
+    *value = v;
+    return TRUE;
+  }
+  if (more == 0)
+    *value = NULL;
+  return more == 0;
 }

@@ -1,5 +1,6 @@
-/* streamsight — the one piece of multipart/form-data (RFC 7578) that
- * POST /api/v1/classify needs: the first file part of a request body.
+/* streamsight — the pieces of multipart/form-data (RFC 7578) the uploads
+ * need: the first file part of a request body (POST /api/v1/classify) and
+ * a text field (the class of a head's example).
  *
  * Pure and allocation-free over the caller's buffers; any thread.
  */
@@ -34,6 +35,15 @@ gboolean multipart_is_form_data(const char *content_type);
 gboolean multipart_first_file(const char *content_type, const guint8 *body,
                               gsize len, const guint8 **data, gsize *data_len,
                               char **part_type, GError **error);
+
+/* The value of the text field called name (a part whose
+ * Content-Disposition has name="<name>" and no filename): *value is a new
+ * string (g_free), or NULL when there is no such field. Fails for a
+ * malformed body, a value over max_len bytes, or one that is not UTF-8
+ * text. */
+gboolean multipart_field(const char *content_type, const guint8 *body,
+                         gsize len, const char *name, gsize max_len,
+                         char **value, GError **error);
 
 G_END_DECLS
 

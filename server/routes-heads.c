@@ -8,8 +8,9 @@
  *   POST   /api/v1/heads/{id}/examples        {class, stream}: the stream's
  *                                             current frame, its ROI
  *                                             applied; or an uploaded image
- *                                             (raw or multipart) with
- *                                             ?class= (and ?roi=) -> 201
+ *                                             (raw, or multipart with a
+ *                                             class field) with ?class=
+ *                                             (and ?roi=) -> 201
  *   GET    /api/v1/heads/{id}/examples        {"examples": [...]}
  *   GET    /api/v1/heads/{id}/examples/{n}.jpg
  *   DELETE /api/v1/heads/{id}/examples/{n}    -> 204
@@ -27,6 +28,7 @@
 #include "head-store.h"
 #include "image-encode.h"
 #include "json-util.h"
+#include "multipart.h"
 #include "routes-internal.h"
 
 /* The one model id today ("model" in the config; routes-models.c's). */
@@ -335,6 +337,7 @@ routes_h_head_examples_add(Routes *r, const RouteRequest *req,
   if (!heads_available(r, resp))
     return;
   const char *cls = NULL, *stream = NULL;
+  g_autofree char *form_class = NULL;
   json_t *body = NULL;
   gboolean has_roi = FALSE;
   StreamRoi roi = STREAM_ROI_FULL;
@@ -371,6 +374,18 @@ routes_h_head_examples_add(Routes *r, const RouteRequest *req,
     }
   } else {
     cls = routes_query_get(req, "class");
+    /* A multipart form may carry the class as a field. */
+    GError *e = NULL;
+    if (!cls && !req->body_too_large &&
+        multipart_is_form_data(req->content_type)) {
+      if (!multipart_field(req->content_type, req->body, req->body_len,
+                           "class", HEAD_NAME_MAX, &form_class, &e)) {
+        resp_error(resp, 400, "invalid_argument", "%s", e->message);
+        g_error_free(e);
+        return;
+      }
+      cls = form_class;
+    }
     if (!routes_query_roi(req, resp, &has_roi, &roi))
       return;
     if (!routes_upload_image(r, req, resp, &data, &len))

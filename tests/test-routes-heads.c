@@ -242,6 +242,41 @@ START_TEST(test_lifecycle_uploads_restart)
   }
   ck_assert_int_eq(example_count("open"), 3);
   ck_assert_int_eq(example_count("closed"), 3);
+  /* A multipart form with the class as a field (curl -F class=open -F
+   * image=@x.png); a file part called class is not the field. */
+  img = stripes_png(0, 77);
+  gsize plen;
+  const guint8 *pdata = g_bytes_get_data(img, &plen);
+  GByteArray *form = g_byte_array_new();
+  const char *form1 = "--XyZ\r\nContent-Disposition: form-data; name=\"class\"\r\n"
+                   "\r\nopen\r\n--XyZ\r\nContent-Disposition: form-data; "
+                   "name=\"image\"; filename=\"a.png\"\r\nContent-Type: "
+                   "image/png\r\n\r\n";
+  g_byte_array_append(form, (const guint8 *)form1, (guint)strlen(form1));
+  g_byte_array_append(form, pdata, (guint)plen);
+  g_byte_array_append(form, (const guint8 *)"\r\n--XyZ--\r\n", 11);
+  ck_assert_uint_eq(request("POST", "/api/v1/heads/door/examples",
+                            "multipart/form-data; boundary=XyZ", form->data,
+                            form->len, NULL, 0, &j, NULL),
+                    201);
+  ck_assert_str_eq(json_string_value(json_object_get(j, "class")), "open");
+  json_decref(j);
+  /* Without the field: the class is missing. */
+  const char *form2 = "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; "
+                   "filename=\"a.png\"\r\n\r\nabc\r\n--XyZ--\r\n";
+  ck_assert_uint_eq(request("POST", "/api/v1/heads/door/examples",
+                            "multipart/form-data; boundary=XyZ", form2,
+                            strlen(form2), NULL, 0, &j, NULL),
+                    400);
+  ck_assert_msg(strstr(error_message(j), "class"), "%s", error_message(j));
+  json_decref(j);
+  g_byte_array_unref(form);
+  g_bytes_unref(img);
+  ck_assert_uint_eq(fixture_request(&fx, "DELETE",
+                                    "/api/v1/heads/door/examples/7", NULL,
+                                    NULL, NULL, NULL, NULL, NULL),
+                    204);
+  ck_assert_int_eq(example_count("open"), 3);
 
   ck_assert_uint_eq(post_json("/api/v1/heads/door/train", "", &j), 200);
   json_t *cv = json_object_get(j, "cross_validation");
@@ -341,7 +376,7 @@ START_TEST(test_lifecycle_uploads_restart)
   /* New examples after a restart get new ids. */
   img = stripes_png(1, 99);
   ck_assert_uint_eq(upload("door", "closed", img, &j), 201);
-  ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "7");
+  ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "8");
   json_decref(j);
   g_bytes_unref(img);
 
