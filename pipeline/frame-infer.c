@@ -23,6 +23,7 @@ struct FrameInfer {
   gint refcount; /* atomic */
   struct ss_pool *pool;           /* borrowed */
   const struct ss_model *model;   /* borrowed */
+  const char *model_id;           /* borrowed; set before frames flow */
   StreamResults *results;         /* referenced */
   int width, height;
   float mean[3], std[3];
@@ -79,6 +80,12 @@ frame_infer_new(struct ss_pool *pool, const struct ss_model *model,
   fi->max_fps = max_fps > 0.0 ? max_fps : 0.0;
   fi->top_k = CLAMP(top_k, 1, POOL_MAX_TOP_K);
   return fi;
+}
+
+void
+frame_infer_set_model_id(FrameInfer *fi, const char *model_id)
+{
+  fi->model_id = model_id;
 }
 
 FrameInfer *
@@ -215,6 +222,8 @@ on_job_done(struct pool_job *job, const struct pool_result *res)
   p.preprocess_ms = (double)info->preprocess_ns / 1e6;
   p.infer_ms = (double)res->infer_ns / 1e6;
   p.e2e_ms = (double)(mono_ns() - info->arrival_mono_ns) / 1e6;
+  p.model = fi->model;
+  p.model_id = fi->model_id;
   stream_results_publish(fi->results, &p);
   /* The tensor and the frame description are free again. */
   g_atomic_int_set(&fi->busy, 0);

@@ -44,6 +44,9 @@ void frame_infer_set_head_source(FrameInfer *fi, FrameHeadFetch fetch,
  * any thread. A head taught on another model is ignored. */
 void frame_infer_set_head(FrameInfer *fi, const char *head_id,
                           StreamLabels labels);
+/* The id of the model (model-set.h) stamped on each prediction, borrowed:
+ * it must outlive fi. Call before frames flow. */
+void frame_infer_set_model_id(FrameInfer *fi, const char *model_id);
 
 /* Run-time changes from any thread (e.g. PATCH). */
 void frame_infer_set_max_fps(FrameInfer *fi, double max_fps);

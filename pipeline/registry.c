@@ -24,6 +24,8 @@ struct Registry {
   GMainContext *ctx;
   const struct ss_engine *engine;
   struct ss_pool *pool;
+  const ModelSet *models; /* borrowed; NULL: engine and pool for all.
+                           * Set before streams are added. */
   guint max_streams;
   RunnerSet *runners;
 
@@ -166,6 +168,12 @@ notify_changed(Registry *r)
 }
 
 void
+registry_set_models(Registry *r, const ModelSet *models)
+{
+  r->models = models;
+}
+
+void
 registry_set_media_dirs(Registry *r, MediaDirs *m)
 {
   MediaDirs *old;
@@ -195,6 +203,28 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
     g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
                 "id: expected 1 to %d characters of a-z, 0-9, '_' and '-'",
                 ID_MAX);
+    return FALSE;
+  }
+
+  /* The stream's model: the engine and pool its frames go to. */
+  const struct ss_engine *engine = r->engine;
+  struct ss_pool *pool = r->pool;
+  const char *model_id = MODEL_SET_DEFAULT_ID;
+  if (r->models) {
+    const ModelSetEntry *m = model_set_find(r->models, cfg->model);
+    if (!m) {
+      g_autofree char *ids = model_set_ids(r->models);
+      g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
+                  "model: unknown model (the models are: %s)", ids);
+      return FALSE;
+    }
+    engine = m->engine;
+    pool = m->pool;
+    model_id = m->id;
+  } else if (cfg->model && strcmp(cfg->model, MODEL_SET_DEFAULT_ID) != 0) {
+    g_set_error(error, REGISTRY_ERROR, REGISTRY_ERROR_INVALID,
+                "model: unknown model (the one model is '%s')",
+                MODEL_SET_DEFAULT_ID);
     return FALSE;
   }
 
@@ -234,7 +264,7 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
       new_id = g_strdup_printf("stream-%" G_GUINT64_FORMAT, r->next_id++);
     } while (g_hash_table_contains(r->by_id, new_id));
   }
-  s = stream_new(new_id, cfg, r->ctx, r->engine, r->pool, media,
+  s = stream_new(new_id, cfg, r->ctx, engine, pool, model_id, media,
                  r->runners);
   if (r->head_fetch)
     stream_set_head_source(s, r->head_fetch, r->head_fetch_user);

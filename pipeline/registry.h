@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "media-dirs.h"
+#include "model-set.h"
 #include "pipeline-runner.h"
 #include "frame-infer.h"
 #include "pool.h"
@@ -76,6 +77,14 @@ Registry *registry_new(GMainContext *ctx, const struct ss_engine *engine,
  * free those (at exit: leave them). Call from the thread that runs ctx, or
  * with ctx not running. */
 guint registry_free(Registry *r);
+
+/* The server's models (borrowed: must outlive the registry): each stream
+ * added afterwards runs on the model its config names (StreamConfig.model,
+ * NULL: the first), and naming an unknown one is REGISTRY_ERROR_INVALID
+ * ("model: unknown model ..."). Without it every stream uses the engine
+ * and pool of registry_new (model id "default"). Call before adding
+ * streams, from the thread that creates the registry. */
+void registry_set_models(Registry *r, const ModelSet *models);
 
 /* Confines file:// and v4l2 sources to m (media-dirs.h; referenced): every
  * stream added afterwards is checked when added (REGISTRY_ERROR_FORBIDDEN)

@@ -44,6 +44,10 @@ typedef struct {
   int n_head;
   HeadClass head_top[POOL_MAX_TOP_K];
   StreamLabels labels;
+  /* The stream's model and its id (model-set.h; borrowed: the server's
+   * models outlive every stream and prediction), NULL when unknown. */
+  const struct ss_model *model;
+  const char *model_id;
 } Prediction;
 
 typedef enum {

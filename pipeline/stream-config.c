@@ -116,6 +116,7 @@ stream_config_clear(StreamConfig *c)
   g_free(c->pattern);
   g_free(c->head);
   c->head = NULL;
+  g_free(c->model);
   c->name = c->uri = c->device = c->pattern = NULL;
   alert_rules_free(c->alerts, c->n_alerts);
   c->alerts = NULL;
@@ -133,6 +134,7 @@ stream_config_copy(StreamConfig *dst, const StreamConfig *src)
   dst->device = g_strdup(src->device);
   dst->pattern = g_strdup(src->pattern);
   dst->head = g_strdup(src->head);
+  dst->model = g_strdup(src->model);
   dst->alerts = alert_rules_copy(src->alerts, src->n_alerts);
   dst->n_alerts = dst->alerts ? src->n_alerts : 0;
 }

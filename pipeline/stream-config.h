@@ -72,6 +72,8 @@ typedef struct {
   AlertRule *alerts;       /* owned, n_alerts of them (0..ALERT_RULES_MAX):
                             * when a class starts and stops (alert-rule.h) */
   guint n_alerts;
+  char *model;             /* id of the stream's model (model-set.h);
+                            * NULL: the first model */
   StreamRoi roi;           /* the part of the frame the model sees;
                             * default the whole frame */
   char *head;              /* id of a head (custom classifier) whose classes

@@ -1326,7 +1326,7 @@ stop_cb(gpointer user)
 Stream *
 stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
            const struct ss_engine *engine, struct ss_pool *pool,
-           MediaDirs *media, RunnerSet *runners)
+           const char *model_id, MediaDirs *media, RunnerSet *runners)
 {
   Stream *s = g_new0(Stream, 1);
 
@@ -1354,6 +1354,7 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
   s->fi = frame_infer_new(pool, engine_model(engine), s->results,
                           cfg->max_fps, cfg->top_k);
   frame_infer_set_head(s->fi, cfg->head, cfg->labels);
+  frame_infer_set_model_id(s->fi, model_id);
   return s;
 }
 

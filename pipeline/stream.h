@@ -65,7 +65,8 @@ typedef struct Stream Stream;
  * Any thread. */
 Stream *stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
                    const struct ss_engine *engine, struct ss_pool *pool,
-                   MediaDirs *media, RunnerSet *runners);
+                   const char *model_id, MediaDirs *media,
+                   RunnerSet *runners);
 Stream *stream_ref(Stream *s);
 /* The last reference must be dropped after stream_stop(). NULL allowed. */
 void stream_unref(Stream *s);

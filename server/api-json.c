@@ -5,6 +5,7 @@
 #include "alert-config.h"
 #include "config.h"
 #include "json-util.h"
+#include "model-set.h"
 #include "roi-json.h"
 #include "pool.h"
 
@@ -139,6 +140,10 @@ api_stream_to_json(const StreamInfo *info)
 json_t *
 api_prediction_to_json(const struct ss_model *m, const Prediction *p)
 {
+  /* The stream's own model when the frame path stamped it (a model per
+   * stream); m is the server's default. */
+  if (p->model)
+    m = p->model;
   json_t *o = json_object();
   json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
   json_object_set_new(o, "frame", json_integer((json_int_t)p->frame_no));
@@ -153,6 +158,9 @@ api_prediction_to_json(const struct ss_model *m, const Prediction *p)
   json_object_set_new(o, "published_mono_ns",
                       json_integer((json_int_t)p->published_mono_ns));
   json_object_set_new(o, "model", json_util_string_or_null(model_name(m)));
+  json_object_set_new(o, "model_id",
+                      json_string(p->model_id ? p->model_id
+                                              : MODEL_SET_DEFAULT_ID));
   json_t *in = json_object();
   json_object_set_new(in, "width", json_integer(model_input_width(m)));
   json_object_set_new(in, "height", json_integer(model_input_height(m)));

@@ -13,6 +13,9 @@ struct ClassifyPool {
   GMutex lock;         /* protects free_list, created, stats, in_use */
   GCond available;     /* a classifier came back */
   GCond budget_freed;  /* decode memory came back */
+  ClassifyPool *budget_owner; /* whose budget (in_use, budget_freed, under
+                               * its lock) this pool draws on: itself, or
+                               * the pool it was created to share with */
   GPtrArray *free_list; /* ImageClassifier* not in use */
   guint created;
   guint64 in_use;      /* decode memory reserved */
@@ -34,6 +37,16 @@ classify_pool_new(const struct ss_engine *engine, guint max,
   g_cond_init(&p->available);
   g_cond_init(&p->budget_freed);
   p->free_list = g_ptr_array_new();
+  p->budget_owner = p;
+  return p;
+}
+
+ClassifyPool *
+classify_pool_new_sharing(const struct ss_engine *engine, guint max,
+                          ClassifyPool *share)
+{
+  ClassifyPool *p = classify_pool_new(engine, max, share->budget);
+  p->budget_owner = share->budget_owner;
   return p;
 }
 
@@ -95,6 +108,7 @@ release(ClassifyPool *p, ImageClassifier *c)
 gboolean
 classify_pool_budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
 {
+  p = p->budget_owner;
   gint64 deadline = g_get_monotonic_time() +
                     (gint64)CLASSIFY_POOL_BUDGET_WAIT_MS * 1000;
   g_mutex_lock(&p->lock);
@@ -121,6 +135,7 @@ classify_pool_budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
 void
 classify_pool_budget_release(ClassifyPool *p, guint64 bytes)
 {
+  p = p->budget_owner;
   g_mutex_lock(&p->lock);
   g_assert(p->in_use >= bytes);
   p->in_use -= bytes;

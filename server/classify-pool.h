@@ -62,6 +62,11 @@ typedef struct ClassifyPool ClassifyPool;
 ClassifyPool *classify_pool_new(const struct ss_engine *engine, guint max,
                                 guint64 decode_budget_bytes);
 void classify_pool_free(ClassifyPool *p); /* NULL is allowed */
+/* A pool for another engine (another model) that draws on share's decode
+ * budget, so that uploads to every model together stay within one budget.
+ * share must outlive it. */
+ClassifyPool *classify_pool_new_sharing(const struct ss_engine *engine,
+                                        guint max, ClassifyPool *share);
 
 /* Decodes an encoded image (JPEG, PNG, BMP; data borrowed; JPEGs far
  * larger than the model input DCT-scaled, see image-decode.h) and writes

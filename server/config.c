@@ -16,6 +16,8 @@
 #include "head-train.h"
 #include "json-util.h"
 #include "roi-json.h"
+#include "config-models.h"
+#include "model-set.h"
 #include "streamsight-sink.h"
 #include "uri-env.h"
 
@@ -72,6 +74,7 @@ static const char *const stream_keys[] = {
   "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
   "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", "alerts",
   "roi", "head", "labels",
+  "model",
   NULL
 };
 static const char *const *const option_keys = stream_keys + 3;
@@ -178,6 +181,15 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
   if (!json_util_get_string(obj, prefix, "pattern", STREAM_PATTERN_MAX,
                             &c.pattern, NULL, &e))
     goto fail_e;
+  if (!json_util_get_string(obj, prefix, "model", MODEL_SET_ID_MAX, &c.model,
+                            &present, &e))
+    goto fail_e;
+  if (present && !id_is_valid(c.model)) {
+    invalid(error, "%smodel: expected a model id (1..%d of a-z, 0-9, '_' "
+            "or '-'; GET /api/v1/models lists them)", prefix,
+            MODEL_SET_ID_MAX);
+    goto fail;
+  }
   choice = (int)c.transport;
   if (!json_util_get_enum(obj, prefix, "transport", transport_names, &choice,
                           NULL, &e))
@@ -308,6 +320,8 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
     json_object_set_new(obj, "device", json_util_string_or_null(c->device));
   if (c->pattern || !only_changed)
     json_object_set_new(obj, "pattern", json_util_string_or_null(c->pattern));
+  if (c->model || !only_changed)
+    json_object_set_new(obj, "model", json_util_string_or_null(c->model));
   if (c->transport != d.transport || !only_changed)
     json_object_set_new(obj, "transport",
                         json_string(config_transport_name(c->transport)));
@@ -430,6 +444,8 @@ server_config_free(ServerConfig *c)
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
   g_ptr_array_unref(c->streams);
+  if (c->models)
+    g_ptr_array_unref(c->models);
   media_dirs_unref(c->media_dirs);
   mqtt_config_free(c->mqtt);
   json_decref(c->root);
@@ -470,7 +486,8 @@ check_token(const char *token, const char *name, GError **error)
 
 static const char *const top_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "engine", "auth", "tls", "limits", "media_dirs", "streams", "mqtt", NULL
+  "engine", "auth", "tls", "limits", "media_dirs", "streams", "mqtt",
+  "models", NULL
 };
 static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
@@ -567,6 +584,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   n.tls_cert_path = g_strdup(c->tls_cert_path);
   n.tls_key_path = g_strdup(c->tls_key_path);
   n.streams = g_ptr_array_new_with_free_func(config_stream_free);
+  n.models = NULL;
   n.media_dirs = media_dirs_ref(c->media_dirs);
   n.mqtt = NULL;
 
@@ -601,6 +619,17 @@ load_root(ServerConfig *c, json_t *root, GError **error)
     if (!json_util_get_enum(root, "", "engine", engines, &n.engine, NULL,
                             &e))
       goto fail_e;
+  }
+
+  if (!config_models_from_json(json_object_get(root, "models"), &n.models,
+                               error))
+    goto fail;
+  if (n.models && (json_object_get(root, "model") ||
+                   json_object_get(root, "labels") ||
+                   json_object_get(root, "engine"))) {
+    invalid(error, "models: give either models or the one-model keys "
+            "model/labels/engine, not both");
+    goto fail;
   }
 
   if (!json_util_get_object(root, "", "auth", &sub, &e))
@@ -798,6 +827,25 @@ load_root(ServerConfig *c, json_t *root, GError **error)
     }
   }
 
+  /* Every stream names a model of the list (or of the shorthand). */
+  for (guint i = 0; i < n.streams->len; i++) {
+    const ConfigStream *s = g_ptr_array_index(n.streams, i);
+    const char *want = s->config.model;
+    gboolean found = !want || (!n.models &&
+                               strcmp(want, MODEL_SET_DEFAULT_ID) == 0);
+    for (guint j = 0; n.models && want && !found && j < n.models->len; j++)
+      found = strcmp(((ConfigModel *)g_ptr_array_index(n.models, j))->id,
+                     want) == 0;
+    if (!found) {
+      char *ids = n.models ? config_models_ids(n.models)
+                           : g_strdup(MODEL_SET_DEFAULT_ID);
+      invalid(error, "streams[%u].model: unknown model '%s' (the models "
+              "are: %s)", i, want, ids);
+      g_free(ids);
+      goto fail;
+    }
+  }
+
   /* Commit: free the old strings, move the new ones in. */
   g_free(c->bind);
   g_free(c->model_path);
@@ -806,6 +854,8 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
   g_ptr_array_unref(c->streams);
+  if (c->models)
+    g_ptr_array_unref(c->models);
   media_dirs_unref(c->media_dirs);
   mqtt_config_free(c->mqtt);
   json_decref(c->root);
@@ -823,6 +873,8 @@ fail:
   g_free(n.tls_cert_path);
   g_free(n.tls_key_path);
   g_ptr_array_unref(n.streams);
+  if (n.models)
+    g_ptr_array_unref(n.models);
   media_dirs_unref(n.media_dirs);
   mqtt_config_free(n.mqtt);
   return FALSE;

@@ -97,6 +97,8 @@ typedef struct {
   char *model_path;
   char *labels_path;   /* NULL: labels from the model file, if any */
   int engine;          /* CONFIG_ENGINE_*: the arithmetic the model runs */
+  GPtrArray *models;   /* ConfigModel* (config-models.h) of "models", or
+                        * NULL: the one model above, id "default" */
   char *auth_token;    /* NULL: no authentication */
   char *tls_cert_path; /* both NULL, or both set */
   char *tls_key_path;

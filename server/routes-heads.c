@@ -61,13 +61,19 @@ resp_store_error(RouteResponse *resp, const GError *e)
   }
 }
 
-/* The engine serving model id, or NULL (today only the default model). */
+/* The engine serving model id (the server's model set, model-set.h), or
+ * NULL for an unknown id. Without a set the one model is "default". */
 static const struct ss_engine *
 head_engine(Routes *r, const char *model_id)
 {
-  return model_id && strcmp(model_id, HEADS_DEFAULT_MODEL_ID) == 0
-             ? routes_engine(r)
-             : NULL;
+  if (!model_id)
+    return NULL;
+  if (r->models) {
+    const ModelSetEntry *m = model_set_find(r->models, model_id);
+    return m ? m->engine : NULL;
+  }
+  return strcmp(model_id, HEADS_DEFAULT_MODEL_ID) == 0 ? routes_engine(r)
+                                                       : NULL;
 }
 
 static gboolean
@@ -141,7 +147,10 @@ routes_h_heads_create(Routes *r, const RouteRequest *req, const char *id,
   }
   const char *hid = json_string_value(json_object_get(body, "id"));
   json_t *jm = json_object_get(body, "model");
-  const char *model = jm ? json_string_value(jm) : HEADS_DEFAULT_MODEL_ID;
+  /* Default: the server's first model, as for streams and uploads. */
+  const char *model = jm ? json_string_value(jm)
+                     : r->models ? model_set_get(r->models, 0)->id
+                                 : HEADS_DEFAULT_MODEL_ID;
   json_t *jc = json_object_get(body, "classes");
   if (!hid) {
     resp_error(resp, 400, "invalid_argument", "id: a string is required");

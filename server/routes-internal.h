@@ -57,6 +57,10 @@ struct Routes {
   LimitLog *limits;
   Snapshots *snapshots;
   ClassifyPool *classify;
+  const ModelSet *models;   /* borrowed; NULL: the one model of engine */
+  ClassifyPool **model_classify; /* per model of models (0 is classify),
+                                  * sharing its decode budget; NULL
+                                  * without models */
   ProcessSampler *proc;
   PredCache *pred_cache;
   HeadStore *heads; /* borrowed; NULL: the head routes answer 503 */
@@ -83,6 +87,7 @@ struct RouteWork {
   int top_k;                  /* classify */
   const guint8 *data;         /* classify, embed: the image (request body) */
   gsize data_len;
+  guint model_index;          /* embed: the model (models order) */
   gboolean has_roi;           /* classify, embed: ?roi= given */
   StreamRoi roi;
   gint64 created_us;
@@ -209,6 +214,8 @@ void routes_h_head_example_delete(Routes *r, const RouteRequest *req,
                                   const char *id, RouteResponse *resp);
 void routes_h_head_train(Routes *r, const RouteRequest *req, const char *id,
                          RouteResponse *resp);
+void routes_h_models(Routes *r, const RouteRequest *req, const char *id,
+                     RouteResponse *resp);
 
 G_END_DECLS
 

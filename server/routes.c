@@ -458,6 +458,7 @@ static const Route route_table[] = {
   { "GET", "/api/v1/events", routes_h_events, ROUTE_QUERY_TOKEN },
   { "POST", "/api/v1/classify", routes_h_classify, 0 },
   { "POST", "/api/v1/embed", routes_h_embed, 0 },
+  { "GET", "/api/v1/models", routes_h_models, 0 },
   { "GET", "/api/v1/alerts", routes_h_alerts_list, 0 },
   { "GET", "/api/v1/alerts/*/snapshot.jpg", routes_h_alert_snapshot,
     ROUTE_QUERY_TOKEN },
@@ -554,6 +555,16 @@ routes_new(const RoutesConfig *cfg)
   r->snapshots = snapshots_new(cfg->registry);
   r->classify = classify_pool_new(cfg->engine, MAX(cfg->classifiers, 1u),
                                   cfg->decode_memory_bytes);
+  r->models = cfg->models;
+  if (r->models) {
+    guint n = model_set_count(r->models);
+    r->model_classify = g_new0(ClassifyPool *, n);
+    r->model_classify[0] = r->classify;
+    for (guint i = 1; i < n; i++)
+      r->model_classify[i] = classify_pool_new_sharing(
+          model_set_get(r->models, i)->engine, MAX(cfg->classifiers, 1u),
+          r->classify);
+  }
   g_mutex_init(&r->http_lock);
   r->proc = process_sampler_new();
   r->pred_cache = pred_cache_new(cfg->registry);
@@ -569,6 +580,9 @@ routes_free(Routes *r)
   memset(r->token_sha256, 0, sizeof r->token_sha256);
   limit_log_free(r->limits);
   snapshots_free(r->snapshots);
+  for (guint i = 1; r->models && i < model_set_count(r->models); i++)
+    classify_pool_free(r->model_classify[i]);
+  g_free(r->model_classify);
   classify_pool_free(r->classify);
   g_mutex_clear(&r->http_lock);
   pred_cache_free(r->pred_cache);

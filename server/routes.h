@@ -146,6 +146,9 @@ void route_response_error(RouteResponse *resp, guint status, const char *code,
 typedef struct {
   Registry *registry;             /* borrowed, must outlive the Routes */
   const struct ss_engine *engine; /* borrowed: model, classify */
+  const ModelSet *models;         /* borrowed: GET /api/v1/models, embed
+                                   * ?model=; NULL: engine is the one
+                                   * model, "default" (tests) */
   struct ss_pool *pool;           /* borrowed: stats */
   ConfigStore *store;             /* borrowed; NULL: streams not persisted */
   EventHub *events;               /* borrowed; NULL: event routes answer 503 */

@@ -24,6 +24,8 @@
 
 #include "alerts.h"
 #include "config.h"
+#include "config-models.h"
+#include "model-set.h"
 #include "engine.h"
 #include "events.h"
 #include "http.h"
@@ -87,7 +89,8 @@ serve_usage(FILE *out)
 
 typedef struct {
   ServerConfig *config;
-  struct ss_model *model;
+  ModelSet *models;        /* owns every model, engine and pool */
+  struct ss_model *model;  /* the first model's (borrowed from models) */
   struct ss_engine *engine;
   struct ss_pool *pool;
   Registry *registry;
@@ -177,70 +180,117 @@ read_pem(const char *path, const char *key)
   return text;
 }
 
+/* Timed runs per model at start-up for GET /api/v1/models' latency (after
+ * one warm-up run): about 0.1-0.5 s per model on one core. */
+#define SERVE_LATENCY_RUNS 5
+
+/* Loads one model, its labels, engine and inference pool into s->models;
+ * returns 0 or 1 after printing why. */
 static int
-load_model(Server *s)
+load_one_model(Server *s, const char *id, const char *path,
+               const char *labels, int engine_cfg)
 {
   const ServerConfig *c = s->config;
   struct ss_error err = { 0 };
-  if (!g_file_test(c->model_path, G_FILE_TEST_EXISTS)) {
+  struct ss_model *model = NULL;
+  struct ss_engine *engine = NULL;
+  struct ss_pool *pool = NULL;
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
     fprintf(stderr,
-            "streamsight: model file '%s' not found.\n"
+            "streamsight: model '%s': file '%s' not found.\n"
             "  Run scripts/install-models.sh to download the default model, "
             "or point \"model\"\n"
-            "  in the config (or STREAMSIGHT_MODEL) at a .tflite or "
-            ".safetensors file.\n",
-            c->model_path);
+            "  (or \"models\"[].path) in the config (or STREAMSIGHT_MODEL) at "
+            "a .tflite or .safetensors file.\n",
+            id, path);
     return 1;
   }
-  if (model_load(c->model_path, &s->model, &err) != 0) {
-    fprintf(stderr, "streamsight: model '%s': %s\n", c->model_path,
+  if (model_load(path, &model, &err) != 0) {
+    fprintf(stderr, "streamsight: model '%s' (%s): %s\n", id, path,
             err.message);
-    return 1;
+    goto fail;
   }
-  if (c->labels_path &&
-      model_set_labels_file(s->model, c->labels_path, &err) != 0) {
-    fprintf(stderr, "streamsight: labels '%s': %s\n", c->labels_path,
+  if (labels && model_set_labels_file(model, labels, &err) != 0) {
+    fprintf(stderr, "streamsight: model '%s': labels '%s': %s\n", id, labels,
             err.message);
-    return 1;
+    goto fail;
   }
-  if (!c->labels_path && !model_has_labels(s->model)) {
+  if (!labels && !model_has_labels(model)) {
     /* No labels anywhere: use labels.txt beside the model if there is one
      * (scripts/install-models.sh puts it there). */
-    char *dir = g_path_get_dirname(c->model_path);
+    char *dir = g_path_get_dirname(path);
     char *beside = g_build_filename(dir, "labels.txt", NULL);
     if (g_file_test(beside, G_FILE_TEST_IS_REGULAR)) {
-      if (model_set_labels_file(s->model, beside, &err) == 0)
-        g_message("labels from %s", beside);
+      if (model_set_labels_file(model, beside, &err) == 0)
+        g_message("model '%s': labels from %s", id, beside);
       else
-        g_warning("labels '%s' not used: %s", beside, err.message);
+        g_warning("model '%s': labels '%s' not used: %s", id, beside,
+                  err.message);
     }
     g_free(beside);
     g_free(dir);
   }
   const struct engine_options eo = {
     .isa = KERN_ISA_AUTO, .fuse_blocks = 1,
-    .arith = c->engine == CONFIG_ENGINE_FLOAT     ? ENGINE_ARITH_FLOAT
-             : c->engine == CONFIG_ENGINE_INTEGER ? ENGINE_ARITH_INTEGER
-                                                  : ENGINE_ARITH_AUTO,
+    .arith = engine_cfg == CONFIG_ENGINE_FLOAT     ? ENGINE_ARITH_FLOAT
+             : engine_cfg == CONFIG_ENGINE_INTEGER ? ENGINE_ARITH_INTEGER
+                                                   : ENGINE_ARITH_AUTO,
   };
-  if (engine_new_opts(s->model, &eo, &s->engine, &err) != 0) {
-    fprintf(stderr, "streamsight: engine: %s\n", err.message);
-    return 1;
+  if (engine_new_opts(model, &eo, &engine, &err) != 0) {
+    fprintf(stderr, "streamsight: model '%s': engine: %s\n", id,
+            err.message);
+    goto fail;
   }
+  double latency_ms = model_set_measure_latency(engine, SERVE_LATENCY_RUNS);
   /* Each stream has at most one frame in flight, so a queue as long as
    * the stream limit never drops a frame of its own accord. */
   int capacity = (int)MAX(c->limits.max_streams, c->threads);
-  if (pool_new(s->engine, (int)c->threads, capacity, 0, &s->pool, &err) != 0) {
-    fprintf(stderr, "streamsight: inference pool: %s\n", err.message);
-    return 1;
+  if (pool_new(engine, (int)c->threads, capacity, 0, &pool, &err) != 0) {
+    fprintf(stderr, "streamsight: model '%s': inference pool: %s\n", id,
+            err.message);
+    goto fail;
   }
-  g_message("model %s (%s, %dx%d, %s labels), %u inference thread%s, "
-            "%s engine, kernels %s",
-            model_name(s->model), model_arch_name(model_arch(s->model)),
-            model_input_width(s->model), model_input_height(s->model),
-            model_has_labels(s->model) ? "with" : "no", c->threads,
-            c->threads == 1 ? "" : "s", engine_arith_name(s->engine),
-            engine_isa_name(s->engine));
+  g_message("model '%s': %s (%s, %dx%d, %s labels), %u inference thread%s, "
+            "%s engine, kernels %s, %.1f ms per inference at load",
+            id, model_name(model), model_arch_name(model_arch(model)),
+            model_input_width(model), model_input_height(model),
+            model_has_labels(model) ? "with" : "no", c->threads,
+            c->threads == 1 ? "" : "s", engine_arith_name(engine),
+            engine_isa_name(engine), latency_ms);
+  model_set_add_take(s->models, id, path, model, engine, pool, latency_ms);
+  return 0;
+
+fail:
+  pool_free(pool);
+  engine_free(engine);
+  model_unref(model);
+  return 1;
+}
+
+/* Every configured model ("models", or the one-model shorthand as
+ * "default"); the first is the default of streams and uploads. Each model
+ * has its own pool of `threads` workers: idle ones sleep, so a model no
+ * stream uses costs its memory, not CPU. */
+static int
+load_models(Server *s)
+{
+  const ServerConfig *c = s->config;
+  s->models = model_set_new();
+  if (!c->models) {
+    if (load_one_model(s, MODEL_SET_DEFAULT_ID, c->model_path,
+                       c->labels_path, c->engine) != 0)
+      return 1;
+  } else {
+    for (guint i = 0; i < c->models->len; i++) {
+      const ConfigModel *m = g_ptr_array_index(c->models, i);
+      if (load_one_model(s, m->id, m->path, m->labels, m->engine) != 0)
+        return 1;
+    }
+  }
+  const ModelSetEntry *first = model_set_get(s->models, 0);
+  s->model = first->model;
+  s->engine = first->engine;
+  s->pool = first->pool;
   return 0;
 }
 
@@ -384,6 +434,7 @@ start_http(Server *s)
     .registry = s->registry,
     .engine = s->engine,
     .pool = s->pool,
+    .models = s->models,
     .store = s->store,
     .events = c->limits.max_sse_clients > 0 ? s->events : NULL,
     .mqtt = s->mqtt,
@@ -451,11 +502,9 @@ server_shutdown(Server *s)
      * which point at the pool and engine: leave those to the exit. */
     g_message("leaving stuck pipelines behind at exit");
   } else {
-    pool_free(s->pool);
-    engine_free(s->engine);
-    model_unref(s->model);
     /* Streams fetch their heads from the store until they are gone. */
     head_store_free(s->heads);
+    model_set_free(s->models);
   }
   config_store_free(s->store);
   shard_free(s->shard);
@@ -601,11 +650,12 @@ cmd_serve(int argc, char **argv)
     rc = 1;
     goto out;
   }
-  if ((rc = load_model(&s)) != 0)
+  if ((rc = load_models(&s)) != 0)
     goto out;
 
   s.registry = registry_new(g_main_context_default(), s.engine, s.pool,
                             s.config->limits.max_streams);
+  registry_set_models(s.registry, s.models);
   registry_set_media_dirs(s.registry, s.config->media_dirs);
   log_media_dirs(s.config->media_dirs);
   if ((rc = start_heads(&s)) != 0)

@@ -77,6 +77,7 @@ make_routes(ServerFixture *f)
     .registry = f->registry,
     .engine = f->engine,
     .pool = f->pool,
+    .models = f->models,
     .store = f->store,
     .events = f->events,
     .alerts = f->alerts,
@@ -132,6 +133,26 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
   f->ctx = g_main_context_new();
   f->loop = g_main_loop_new(f->ctx, FALSE);
   f->registry = registry_new(f->ctx, f->engine, f->pool, o->max_streams);
+  if (o->second_model) {
+    struct ss_model *m2 = NULL;
+    struct ss_engine *e2 = NULL;
+    struct ss_pool *p2 = NULL;
+    ck_assert(mobilenet_build(MODEL_ARCH_MOBILENET_V1, 0.25f, 64,
+                              PAD_RULE_TF_SAME, 1001, &m2, &err) == 0);
+    fill_weights(m2, FIXTURE_SEED + 1);
+    ck_assert(engine_new(m2, KERN_ISA_AUTO, &e2, &err) == 0);
+    ck_assert(pool_new(e2, o->threads, (int)o->max_streams + o->threads, 0,
+                       &p2, &err) == 0);
+    /* The set owns the engines and pools from here (and a reference to
+     * each model); the fixture keeps borrowing the first ones. */
+    f->models = model_set_new();
+    model_set_add_take(f->models, MODEL_SET_DEFAULT_ID, NULL,
+                       model_ref(f->model), f->engine, f->pool,
+                       model_set_measure_latency(f->engine, 3));
+    model_set_add_take(f->models, "small", NULL, m2, e2, p2,
+                       model_set_measure_latency(e2, 3));
+    registry_set_models(f->registry, f->models);
+  }
   if (o->media_dirs) {
     GError *me = NULL;
     MediaDirs *m = media_dirs_new(o->media_dirs, &me);
@@ -215,8 +236,12 @@ server_fixture_clear(ServerFixture *f)
   head_store_free(f->heads); /* after the streams that fetch from it */
   g_main_loop_unref(f->loop);
   g_main_context_unref(f->ctx);
-  pool_free(f->pool);
-  engine_free(f->engine);
+  if (f->models) {
+    model_set_free(f->models);
+  } else {
+    pool_free(f->pool);
+    engine_free(f->engine);
+  }
   model_unref(f->model);
   config_store_free(f->store);
   g_free(f->config_path);

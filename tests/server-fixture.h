@@ -32,6 +32,8 @@ typedef struct {
   Routes *routes;
   const char *token; /* borrowed from the options */
   guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
+  ModelSet *models; /* with second_model: "default" (the model above, its
+                     * engine and pool) and "small" */
 } ServerFixture;
 
 typedef struct {
@@ -49,6 +51,9 @@ typedef struct {
   gboolean real_model;      /* the real MobileNetV2 1.0/224 from
                              * STREAMSIGHT_TEST_DATA (with labels); the
                              * caller checks that it exists */
+  gboolean second_model;    /* a model set of two: "default" as above
+                             * and "small", MobileNetV1 0.25/64 (random
+                             * weights, 1001 outputs), each with its pool */
   const char *const *media_dirs; /* confine file:// and v4l2 sources to
                                   * these (media-dirs.h); NULL: not
                                   * confined */
