@@ -61,6 +61,7 @@ struct MqttPublisher {
   int inflight;
   gboolean has_socket;     /* a connection attempt or session is open */
   gboolean session_up;     /* CONNACK accepted, until the next disconnect */
+  gboolean refused;        /* this attempt's CONNACK refused (counted) */
   guint backoff_ms;
   gint64 next_attempt_us;
   gint64 next_state_us;
@@ -408,6 +409,7 @@ cb_connect(struct mosquitto *mosq, void *user, int rc)
                        ? mosquitto_reason_string(rc)
                        : mosquitto_connack_string(rc));
     __atomic_add_fetch(&m->connect_failures, 1, __ATOMIC_RELAXED);
+    m->refused = TRUE;
     return;
   }
   m->session_up = TRUE;
@@ -620,7 +622,11 @@ thread_main(gpointer user)
     if (rc != MOSQ_ERR_SUCCESS) {
       /* The attempt or the session is over: refused (the callback said
        * why), unreachable, or lost. */
-      if (!m->session_up && rc != MOSQ_ERR_CONN_REFUSED) {
+      /* MQTT 5 refusals end the loop with a protocol error rather than
+       * MOSQ_ERR_CONN_REFUSED: the callback counted and explained them. */
+      gboolean refused = m->refused || rc == MOSQ_ERR_CONN_REFUSED;
+      m->refused = FALSE;
+      if (!m->session_up && !refused) {
         g_mutex_lock(&m->lock);
         gboolean had_error = m->last_error != NULL;
         g_mutex_unlock(&m->lock);
