@@ -38,12 +38,25 @@ if [ "$mode" = test ]; then
   pkgs+=(python3-yaml systemd)
 fi
 
+# The npm packages of the test suite, each pinned by its package-lock.json
+# (npm only; nothing else is downloaded): playwright-core for the dashboard
+# test, Redocly's CLI for the OpenAPI lint. Each installer skips itself
+# without node.
+npm_tests() {
+  [ "$mode" = test ] || return 0
+  local root
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  bash "$root/tests/e2e/install.sh"
+  bash "$root/tests/openapi/install.sh"
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages present"
+  npm_tests
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -52,3 +65,4 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+npm_tests
