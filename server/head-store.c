@@ -1083,7 +1083,11 @@ head_store_fetch_changed(gpointer user, const char *id, guint64 *generation)
 {
   HeadStore *s = user;
   struct ss_head *c = NULL;
-  g_mutex_lock(&s->lock);
+  /* Called on streaming threads, which never wait: while the store is
+   * busy (an example or a training being written, with fsyncs), the
+   * stream keeps its head and asks again at the next frame. */
+  if (!g_mutex_trylock(&s->lock))
+    return NULL;
   Head *h = id ? g_hash_table_lookup(s->heads, id) : NULL;
   guint64 gen = h && h->trained ? h->generation : 0;
   if (gen != 0 && gen != *generation && head_copy(h->trained, &c, NULL) != 0)

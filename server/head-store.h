@@ -142,8 +142,9 @@ struct ss_head *head_store_trained_copy(HeadStore *s, const char *id,
                                         guint64 *generation);
 
 /* A FrameHeadFetch (frame-infer.h) over the store (user): the trained
- * copy of head id when its generation differs from *generation. Any
- * thread. */
+ * copy of head id when its generation differs from *generation. Never
+ * waits: when the store's lock is taken it returns NULL with *generation
+ * unchanged (asked again at the next frame). Any thread. */
 struct ss_head *head_store_fetch_changed(gpointer user, const char *id,
                                          guint64 *generation);
 
