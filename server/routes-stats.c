@@ -158,8 +158,9 @@ stats_pipelines_json(const ServerStats *s)
   return pipes;
 }
 
+/* default_model: the id of the model of streams that name none. */
 static json_t *
-stats_streams_json(const ServerStats *s)
+stats_streams_json(const ServerStats *s, const char *default_model)
 {
   json_t *arr = json_array();
   for (guint i = 0; i < s->n_streams; i++) {
@@ -169,6 +170,9 @@ stats_streams_json(const ServerStats *s)
     json_object_set_new(o, "name", json_util_string_or_null(info->name));
     json_object_set_new(o, "state",
                         json_string(stream_state_name(info->state)));
+    json_object_set_new(o, "model",
+                        json_string(info->config.model ? info->config.model
+                                                       : default_model));
     json_object_set_new(o, "fps_in", json_real(info->stats.fps_in));
     json_object_set_new(o, "fps_out", json_real(info->stats.fps_out));
     json_object_set_new(o, "counters", api_counters_to_json(&info->stats));
@@ -215,7 +219,10 @@ routes_h_stats(Routes *r, const RouteRequest *req, const char *id,
   ResultsStats total = { 0 };
   memcpy(total.counters, s.totals, sizeof s.totals);
   json_object_set_new(o, "counters", api_counters_to_json(&total));
-  json_object_set_new(o, "streams", stats_streams_json(&s));
+  json_object_set_new(o, "streams",
+                      stats_streams_json(&s, r->models
+                                                 ? model_set_get(r->models, 0)->id
+                                                 : MODEL_SET_DEFAULT_ID));
   server_stats_clear(&s);
   routes_resp_json(resp, 200, o);
 }

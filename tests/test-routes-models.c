@@ -686,6 +686,17 @@ START_TEST(test_models_streams)
                          json_object_get(p, "input"), "width")), st[i].side);
     json_decref(p);
   }
+  /* So do the stats, per stream. */
+  ck_assert_uint_eq(req_json("GET", "/api/v1/stats", NULL, &j), 200);
+  json_t *sts = json_object_get(j, "streams");
+  for (size_t i = 0; i < json_array_size(sts); i++) {
+    json_t *o = json_array_get(sts, i);
+    const char *sid = json_string_value(json_object_get(o, "id"));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "model")),
+                     strcmp(sid, "cheap") == 0 ? "small" : "default");
+  }
+  ck_assert_uint_eq(json_array_size(sts), 2);
+  json_decref(j);
   /* The history says it too. */
   RouteParam lim[] = { { "limit", "2" } };
   RouteRequest r = { .method = "GET",
