@@ -13,26 +13,6 @@
 
 #define FIXTURE_SEED 20261128u
 
-static void
-fill_weights(struct ss_model *m, uint64_t seed)
-{
-  struct tu_rng r;
-  tu_rng_seed(&r, seed);
-  for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
-    size_t n = layer_weight_count(l);
-    if (!n)
-      continue;
-    /* He-like scale keeps activations O(1) through the network, so the
-     * scores are not all equal. */
-    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
-                                         : l->kh * l->kw * l->cin;
-    float s = sqrtf(3.0f / (float)fan_in);
-    tu_rng_fill(&r, l->weight, n, -s, s);
-    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
-  }
-}
-
 static gpointer
 loop_main(gpointer user)
 {
@@ -122,7 +102,7 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
                                   PAD_RULE_TF_SAME, 1001, &f->model,
                                   &err) == 0, "build: %s", err.message);
-    fill_weights(f->model, FIXTURE_SEED);
+    tu_fill_model_weights(f->model, FIXTURE_SEED);
   }
   ck_assert_msg(engine_new(f->model, KERN_ISA_AUTO, &f->engine, &err) == 0,
                 "engine: %s", err.message);
@@ -139,7 +119,7 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     struct ss_pool *p2 = NULL;
     ck_assert(mobilenet_build(MODEL_ARCH_MOBILENET_V1, 0.25f, 64,
                               PAD_RULE_TF_SAME, 1001, &m2, &err) == 0);
-    fill_weights(m2, FIXTURE_SEED + 1);
+    tu_fill_model_weights(m2, FIXTURE_SEED + 1);
     ck_assert(engine_new(m2, KERN_ISA_AUTO, &e2, &err) == 0);
     ck_assert(pool_new(e2, o->threads, (int)o->max_streams + o->threads, 0,
                        &p2, &err) == 0);

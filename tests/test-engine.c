@@ -14,25 +14,6 @@
 
 #define SEED 20261127u
 
-static void
-fill_weights(struct ss_model *m, uint64_t seed)
-{
-  struct tu_rng r;
-  tu_rng_seed(&r, seed);
-  for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
-    size_t n = layer_weight_count(l);
-    if (!n)
-      continue;
-    /* He-like scale keeps activations O(1) through 50+ layers. */
-    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
-                                         : l->kh * l->kw * l->cin;
-    float s = sqrtf(3.0f / (float)fan_in);
-    tu_rng_fill(&r, l->weight, n, -s, s);
-    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
-  }
-}
-
 /* A second, deliberately simple interpretation of the graph semantics (one
  * buffer per value, direct loops), independent of kernels and planner. */
 static float *
@@ -117,7 +98,7 @@ START_TEST(test_engine_matches_naive)
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(nets[_i].arch, nets[_i].alpha, nets[_i].res,
                                    nets[_i].pad, 1001, &m, &err), 0);
-  fill_weights(m, SEED + (uint64_t)_i);
+  tu_fill_model_weights(m, SEED + (uint64_t)_i);
   size_t n_in = (size_t)nets[_i].res * nets[_i].res * 3;
   float *input = malloc(n_in * sizeof *input);
   struct tu_rng r;
@@ -176,7 +157,7 @@ START_TEST(test_f16_classifier)
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(nets[_i].arch, nets[_i].alpha, nets[_i].res,
                                    nets[_i].pad, 1001, &m, &err), 0);
-  fill_weights(m, SEED + (uint64_t)_i);
+  tu_fill_model_weights(m, SEED + (uint64_t)_i);
   const struct layer *fc = &m->layers[m->n_layers - 1];
   ck_assert_int_eq(fc->kind, LAYER_FC);
   double l1 = 0;
@@ -318,7 +299,7 @@ START_TEST(test_threads_identical)
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
                                    PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
-  fill_weights(m, SEED);
+  tu_fill_model_weights(m, SEED);
   struct ss_engine *e = NULL;
   ck_assert_int_eq(engine_new(m, KERN_ISA_AUTO, &e, &err), 0);
   model_unref(m); /* the engine keeps its own reference */

@@ -31,26 +31,6 @@ static struct prediction expect[N_INPUTS][TOP_K];
 static int expect_n[N_INPUTS];
 
 static void
-fill_weights(struct ss_model *m, uint64_t seed)
-{
-  struct tu_rng r;
-  tu_rng_seed(&r, seed);
-  for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
-    size_t n = layer_weight_count(l);
-    if (!n)
-      continue;
-    /* He-like scale keeps activations O(1) through the network, so that
-     * the logits (and the ranking) differ from input to input. */
-    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
-                                         : l->kh * l->kw * l->cin;
-    float s = sqrtf(3.0f / (float)fan_in);
-    tu_rng_fill(&r, l->weight, n, -s, s);
-    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
-  }
-}
-
-static void
 setup_engine(void)
 {
   struct ss_model *m = NULL;
@@ -61,7 +41,7 @@ setup_engine(void)
     fprintf(stderr, "setup: %s\n", err.message);
     abort();
   }
-  fill_weights(m, SEED);
+  tu_fill_model_weights(m, SEED);
   if (engine_new(m, KERN_ISA_AUTO, &engine, &err) != 0) {
     fprintf(stderr, "setup: %s\n", err.message);
     abort();

@@ -48,25 +48,6 @@ static Env env;
 
 /* ---- fixture ---- */
 
-static void
-fill_weights(struct ss_model *m, uint64_t seed)
-{
-  struct tu_rng r;
-  tu_rng_seed(&r, seed);
-  for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
-    size_t n = layer_weight_count(l);
-    if (!n)
-      continue;
-    /* He-like scale keeps activations O(1), so rankings vary by input. */
-    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
-                                         : l->kh * l->kw * l->cin;
-    float s = sqrtf(3.0f / (float)fan_in);
-    tu_rng_fill(&r, l->weight, n, -s, s);
-    tu_rng_fill(&r, l->bias, (size_t)l->cout, -0.1f, 0.1f);
-  }
-}
-
 static gpointer
 loop_thread(gpointer p)
 {
@@ -87,7 +68,7 @@ setup(void)
   ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
                                 PAD_RULE_SYMMETRIC, 1000, &m, &err) == 0,
                 "%s", err.message);
-  fill_weights(m, SEED);
+  tu_fill_model_weights(m, SEED);
   ck_assert_msg(engine_new(m, KERN_ISA_AUTO, &env.engine, &err) == 0, "%s",
                 err.message);
   model_unref(m);
