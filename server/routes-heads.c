@@ -31,8 +31,12 @@
 #include "multipart.h"
 #include "routes-internal.h"
 
-/* The one model id today ("model" in the config; routes-models.c's). */
-#define HEADS_DEFAULT_MODEL_ID "default"
+/* A model a head can be taught on: its engine and its classify pool. */
+typedef struct {
+  const char *id;
+  const struct ss_engine *engine;
+  ClassifyPool *classify;
+} HeadModel;
 
 static void
 resp_store_error(RouteResponse *resp, const GError *e)
@@ -61,19 +65,27 @@ resp_store_error(RouteResponse *resp, const GError *e)
   }
 }
 
-/* The engine serving model id (the server's model set, model-set.h), or
- * NULL for an unknown id. Without a set the one model is "default". */
-static const struct ss_engine *
-head_engine(Routes *r, const char *model_id)
+/* The model with this id (NULL: the first, the default) from the
+ * server's model set (model-set.h), with its own classify pool, so that
+ * features come from that model; FALSE when unknown. Without a set the one
+ * model is "default". */
+static gboolean
+find_head_model(Routes *r, const char *model_id, HeadModel *out)
 {
-  if (!model_id)
-    return NULL;
-  if (r->models) {
-    const ModelSetEntry *m = model_set_find(r->models, model_id);
-    return m ? m->engine : NULL;
+  if (!r->models) {
+    if (model_id && strcmp(model_id, MODEL_SET_DEFAULT_ID) != 0)
+      return FALSE;
+    *out = (HeadModel){ MODEL_SET_DEFAULT_ID, r->engine, r->classify };
+    return TRUE;
   }
-  return strcmp(model_id, HEADS_DEFAULT_MODEL_ID) == 0 ? routes_engine(r)
-                                                       : NULL;
+  for (guint i = 0; i < model_set_count(r->models); i++) {
+    const ModelSetEntry *e = model_set_get(r->models, i);
+    if (!model_id || strcmp(e->id, model_id) == 0) {
+      *out = (HeadModel){ e->id, e->engine, r->model_classify[i] };
+      return TRUE;
+    }
+  }
+  return FALSE;
 }
 
 static gboolean
@@ -147,19 +159,18 @@ routes_h_heads_create(Routes *r, const RouteRequest *req, const char *id,
   }
   const char *hid = json_string_value(json_object_get(body, "id"));
   json_t *jm = json_object_get(body, "model");
-  /* Default: the server's first model, as for streams and uploads. */
-  const char *model = jm ? json_string_value(jm)
-                     : r->models ? model_set_get(r->models, 0)->id
-                                 : HEADS_DEFAULT_MODEL_ID;
+  /* Default (NULL): the server's first model, as for streams and uploads. */
+  const char *model = json_string_value(jm);
   json_t *jc = json_object_get(body, "classes");
+  HeadModel hm = { 0 };
   if (!hid) {
     resp_error(resp, 400, "invalid_argument", "id: a string is required");
-  } else if (!model) {
+  } else if (jm && !model) {
     resp_error(resp, 400, "invalid_argument", "model: must be a string");
-  } else if (!head_engine(r, model)) {
+  } else if (!find_head_model(r, model, &hm)) {
     resp_error(resp, 400, "invalid_argument",
                "model: unknown model (GET /api/v1/models lists them)");
-  } else if (engine_feature_len(head_engine(r, model)) <= 0) {
+  } else if (engine_feature_len(hm.engine) <= 0) {
     resp_error(resp, 400, "invalid_argument",
                "model: has no pooled features to teach a head on");
   } else if (!json_is_array(jc) || json_array_size(jc) > HEAD_MAX_CLASSES) {
@@ -174,7 +185,7 @@ routes_h_heads_create(Routes *r, const RouteRequest *req, const char *id,
     if (!strings) {
       resp_error(resp, 400, "invalid_argument",
                  "classes: every class is a string");
-    } else if (!head_store_create(r->heads, hid, model, names, n, &e)) {
+    } else if (!head_store_create(r->heads, hid, hm.id, names, n, &e)) {
       resp_store_error(resp, e);
       g_error_free(e);
     } else {
@@ -226,11 +237,11 @@ routes_h_head_delete(Routes *r, const RouteRequest *req, const char *id,
  * whole) and encodes the crop as the example's JPEG. DCT scaling keeps the
  * crop about twice the model's side, so kept examples stay small. */
 static gboolean
-crop_to_jpeg(Routes *r, const struct ss_engine *engine, const guint8 *data,
-             gsize len, const StreamRoi *roi, guint8 **jpeg, gsize *jpeg_len,
+crop_to_jpeg(const HeadModel *hm, const guint8 *data, gsize len,
+             const StreamRoi *roi, guint8 **jpeg, gsize *jpeg_len,
              GError **error)
 {
-  const struct ss_model *m = engine_model(engine);
+  const struct ss_model *m = engine_model(hm->engine);
   int side = MAX(model_input_width(m), model_input_height(m));
   ImageDecodeOptions opts = {
     .target_side = stream_roi_decode_side(roi, 2 * side),
@@ -238,7 +249,7 @@ crop_to_jpeg(Routes *r, const struct ss_engine *engine, const guint8 *data,
   ImageDecodeInfo info;
   if (!image_decode_probe(data, len, &opts, &info, error))
     return FALSE;
-  ClassifyPool *cp = routes_classify_pool(r);
+  ClassifyPool *cp = hm->classify;
   if (!classify_pool_budget_reserve(cp, info.memory_bytes, error))
     return FALSE;
   RgbImage img = { 0 };
@@ -263,12 +274,12 @@ work_add_example(RouteWork *w, RouteResponse *resp)
   guint8 *frame = NULL, *jpeg = NULL;
   gsize frame_len = 0, jpeg_len = 0;
   float *features = NULL;
-  const struct ss_engine *engine = model ? head_engine(r, model) : NULL;
+  HeadModel hm;
   if (!model) {
     resp_store_error(resp, e);
     goto out;
   }
-  if (!engine) {
+  if (!find_head_model(r, model, &hm)) {
     resp_error(resp, 409, "conflict",
                "the head's model '%s' is not loaded", model);
     goto out;
@@ -305,16 +316,16 @@ work_add_example(RouteWork *w, RouteResponse *resp)
     src = frame;
     src_len = frame_len;
   }
-  if (!crop_to_jpeg(r, engine, src, src_len, has_roi ? &roi : NULL, &jpeg,
+  if (!crop_to_jpeg(&hm, src, src_len, has_roi ? &roi : NULL, &jpeg,
                     &jpeg_len, &e)) {
     routes_resp_upload_error(r, resp, e, "head example");
     goto out;
   }
-  int dim = engine_feature_len(engine);
+  int dim = engine_feature_len(hm.engine);
   features = g_new(float, MAX(dim, 1));
   ClassifyInfo ci;
-  if (classify_pool_embed(routes_classify_pool(r), jpeg, jpeg_len, NULL,
-                          features, dim, &ci, &e) != dim) {
+  if (classify_pool_embed(hm.classify, jpeg, jpeg_len, NULL, features, dim,
+                          &ci, &e) != dim) {
     if (e)
       routes_resp_upload_error(r, resp, e, "head example");
     else
@@ -323,7 +334,8 @@ work_add_example(RouteWork *w, RouteResponse *resp)
   }
   json_t *ex = NULL;
   if (!head_store_add_example(r->heads, w->id, w->head_class, jpeg, jpeg_len,
-                              model_name(engine_model(engine)), features, dim,
+                              model_name(engine_model(hm.engine)), features,
+                              dim,
                               &ex, &e)) {
     resp_store_error(resp, e);
     goto out;
@@ -511,16 +523,17 @@ work_train(RouteWork *w, RouteResponse *resp)
     g_error_free(e);
     return;
   }
-  const struct ss_engine *engine =
-      head_engine(r, json_string_value(json_object_get(head, "model")));
+  const char *model = json_string_value(json_object_get(head, "model"));
+  HeadModel hm;
+  gboolean known = model && find_head_model(r, model, &hm);
   json_decref(head);
-  if (!engine) {
+  if (!known) {
     resp_error(resp, 409, "conflict", "the head's model is not loaded");
     return;
   }
-  int dim = engine_feature_len(engine);
+  int dim = engine_feature_len(hm.engine);
   HeadTrainSet *set = head_store_train_begin(
-      r->heads, w->id, model_name(engine_model(engine)), dim, &e);
+      r->heads, w->id, model_name(engine_model(hm.engine)), dim, &e);
   if (!set) {
     resp_store_error(resp, e);
     g_error_free(e);
@@ -534,7 +547,7 @@ work_train(RouteWork *w, RouteResponse *resp)
     gsize len;
     const guint8 *d = g_bytes_get_data(set->need_jpeg[i], &len);
     ClassifyInfo ci;
-    if (classify_pool_embed(routes_classify_pool(r), d, len, NULL,
+    if (classify_pool_embed(hm.classify, d, len, NULL,
                             set->features + (gsize)i * dim, dim, &ci,
                             &e) != dim) {
       head_store_train_abort(r->heads, set);

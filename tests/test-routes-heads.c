@@ -35,6 +35,15 @@ setup(void)
 }
 
 static void
+setup_two_models(void)
+{
+  ServerFixtureOptions o = { .threads = 1, .max_streams = 2,
+                             .max_body_bytes = BODY_LIMIT,
+                             .max_sse_clients = 4, .second_model = TRUE };
+  server_fixture_init_opts(&fx, &o);
+}
+
+static void
 setup_real(void)
 {
   ServerFixtureOptions o = { .threads = 1, .max_streams = 2,
@@ -588,6 +597,40 @@ START_TEST(test_stream_with_head)
 }
 END_TEST
 
+/* A head on the second model ("small", V1 0.25/64: 256 features) gets
+ * that model's features, not the default model's. */
+START_TEST(test_head_on_second_model)
+{
+  json_t *j = NULL;
+  ck_assert_uint_eq(post_json("/api/v1/heads",
+                              "{\"id\": \"door\", \"model\": \"small\", "
+                              "\"classes\": [\"open\", \"closed\"]}",
+                              &j),
+                    201);
+  ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "small");
+  json_decref(j);
+  ck_assert_uint_eq(post_json("/api/v1/heads",
+                              "{\"id\": \"d2\", \"model\": \"nope\", "
+                              "\"classes\": [\"open\", \"closed\"]}",
+                              &j),
+                    400);
+  json_decref(j);
+  for (int kind = 0; kind < 2; kind++)
+    for (int i = 0; i < 3; i++) {
+      GBytes *img = stripes_png(kind, 10 * kind + i);
+      ck_assert_uint_eq(upload("door", kind ? "closed" : "open", img, &j),
+                        201);
+      json_decref(j);
+      g_bytes_unref(img);
+    }
+  ck_assert_uint_eq(post_json("/api/v1/heads/door/train", "", &j), 200);
+  ck_assert_int_eq(json_integer_value(json_object_get(j, "features")), 256);
+  ck_assert_str_eq(json_string_value(json_object_get(j, "model_name")),
+                   model_name(engine_model(model_set_get(fx.models, 1)->engine)));
+  json_decref(j);
+}
+END_TEST
+
 /* ---- the dev images, through the API ---- */
 
 START_TEST(test_animal_head_api)
@@ -695,6 +738,10 @@ heads_suite(void)
   tcase_add_test(tc, test_lifecycle_uploads_restart);
   tcase_add_test(tc, test_example_from_stream);
   tcase_add_test(tc, test_stream_with_head);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("models");
+  tcase_add_checked_fixture(tc, setup_two_models, teardown);
+  tcase_add_test(tc, test_head_on_second_model);
   suite_add_tcase(s, tc);
   tc = tcase_create("dev-images");
   tcase_add_checked_fixture(tc, setup_real, teardown);
