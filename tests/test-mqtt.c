@@ -45,6 +45,27 @@
 #define PREFIX "streamsight"
 #define STREAM "cam1"
 
+/* Starts argv (NULL-terminated, at most 8 entries) so that it dies with
+ * this process: a failed assertion must not leave a broker or a server
+ * running (setpriv --pdeathsig, util-linux; exec keeps the pid). */
+static void
+spawn_tied(Child *c, char **argv, char **envp, const char *log)
+{
+  char *full[16];
+  guint n = 0;
+  g_autofree char *setpriv = g_find_program_in_path("setpriv");
+  if (setpriv) {
+    full[n++] = setpriv;
+    full[n++] = "--pdeathsig";
+    full[n++] = "KILL";
+    full[n++] = "--";
+  }
+  for (guint i = 0; argv[i] && n + 1 < G_N_ELEMENTS(full); i++)
+    full[n++] = argv[i];
+  full[n] = NULL;
+  ck_assert(child_spawn(c, full, envp, log));
+}
+
 /* ---- the broker ---- */
 
 typedef struct {
@@ -113,7 +134,7 @@ broker_start_full(Broker *b, const char *dir, const char *tls_dir,
   g_string_free(c, TRUE);
   g_autofree char *log = g_build_filename(dir, "broker.log", NULL);
   char *argv[] = { (char *)mosquitto_exe(), "-c", b->conf, NULL };
-  ck_assert(child_spawn(&b->child, argv, NULL, log));
+  spawn_tied(&b->child, argv, NULL, log);
   gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
   int fd = -1;
   while ((fd = connect_port(b->port, 1)) < 0 &&
@@ -353,7 +374,7 @@ server_start_sharded(Server *s, const char *dir, const char *mqtt_json,
   g_autofree char *log = g_build_filename(dir, name, NULL);
   char *argv[] = { getenv("SS_STREAMSIGHT_EXE"), "serve", "--config",
                    s->config, "--port", "0", NULL };
-  ck_assert(child_spawn(&s->child, argv, envp, log));
+  spawn_tied(&s->child, argv, envp, log);
   g_strfreev(envp);
   s->port = wait_listening(&s->child, 60);
   if (!s->port) {
