@@ -443,6 +443,7 @@ server_config_free(ServerConfig *c)
   g_free(c->auth_token);
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
+  g_strfreev(c->cors_origins);
   g_ptr_array_unref(c->streams);
   if (c->models)
     g_ptr_array_unref(c->models);
@@ -486,11 +487,12 @@ check_token(const char *token, const char *name, GError **error)
 
 static const char *const top_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "engine", "auth", "tls", "limits", "media_dirs", "streams", "mqtt",
+  "engine", "auth", "tls", "http", "limits", "media_dirs", "streams", "mqtt",
   "models", NULL
 };
 static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
+static const char *const http_keys[] = { "cors_origins", NULL };
 static const char *const limits_keys[] = {
   "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
   "max_sse_clients", "max_header_bytes", "max_uri_bytes",
@@ -569,6 +571,71 @@ expand_uri_env(json_t *item, const char *prefix, GError **error)
 
 /* Parses root over a scratch copy of c's values and swaps them in only when
  * everything is valid, so that a failed load leaves c as it was. */
+/* A browser's Origin: http or https, a host (name, IPv4 or [IPv6]) and an
+ * optional port, lower case, no path, no trailing slash: what browsers send,
+ * so that it is compared as a string. */
+static gboolean
+check_origin(const char *o, const char *name, GError **error)
+{
+  const char *h = g_str_has_prefix(o, "https://") ? o + 8
+                  : g_str_has_prefix(o, "http://") ? o + 7
+                                                    : NULL;
+  if (!h || !*h || strlen(o) > CONFIG_CORS_ORIGIN_MAX)
+    return invalid(error, "%s: must be an origin like "
+                   "https://dashboard.example:8443 (http or https, a host, "
+                   "an optional port, at most %d characters)", name,
+                   CONFIG_CORS_ORIGIN_MAX);
+  for (const char *p = h; *p; p++)
+    if (!(g_ascii_islower(*p) || g_ascii_isdigit(*p) || strchr(".-:[]", *p)))
+      return invalid(error, "%s: must be an origin like "
+                     "https://dashboard.example:8443 (lower case; no path, "
+                     "no trailing slash, no '*')", name);
+  return TRUE;
+}
+
+/* "http": {"cors_origins": [...]}: the origins whose pages may call the
+ * API from a browser (CORS). *origins is replaced when the key is given. */
+static gboolean
+load_http(json_t *root, char ***origins, GError **error)
+{
+  GError *e = NULL;
+  json_t *sub;
+  if (!json_util_get_object(root, "", "http", &sub, &e) ||
+      (sub && !json_util_check_keys(sub, "http.", http_keys, &e))) {
+    relabel(error, e);
+    return FALSE;
+  }
+  json_t *list = sub ? json_object_get(sub, "cors_origins") : NULL;
+  if (!list)
+    return TRUE;
+  if (json_is_null(list)) {
+    g_clear_pointer(origins, g_strfreev);
+    return TRUE;
+  }
+  if (!json_is_array(list) || json_array_size(list) > CONFIG_CORS_ORIGINS_MAX)
+    return invalid(error, "http.cors_origins: must be an array of at most "
+                   "%d origins", CONFIG_CORS_ORIGINS_MAX);
+  GPtrArray *v = g_ptr_array_new_with_free_func(g_free);
+  size_t i;
+  json_t *item;
+  json_array_foreach(list, i, item) {
+    char name[40];
+    g_snprintf(name, sizeof name, "http.cors_origins[%zu]", i);
+    if (!json_is_string(item) ||
+        !check_origin(json_string_value(item), name, error)) {
+      if (!json_is_string(item))
+        invalid(error, "%s: must be a string", name);
+      g_ptr_array_unref(v);
+      return FALSE;
+    }
+    g_ptr_array_add(v, g_strdup(json_string_value(item)));
+  }
+  g_ptr_array_add(v, NULL);
+  g_strfreev(*origins);
+  *origins = (char **)g_ptr_array_free(v, FALSE);
+  return TRUE;
+}
+
 static gboolean
 load_root(ServerConfig *c, json_t *root, GError **error)
 {
@@ -583,6 +650,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   n.auth_token = g_strdup(c->auth_token);
   n.tls_cert_path = g_strdup(c->tls_cert_path);
   n.tls_key_path = g_strdup(c->tls_key_path);
+  n.cors_origins = g_strdupv(c->cors_origins);
   n.streams = g_ptr_array_new_with_free_func(config_stream_free);
   n.models = NULL;
   n.media_dirs = media_dirs_ref(c->media_dirs);
@@ -656,6 +724,8 @@ load_root(ServerConfig *c, json_t *root, GError **error)
                               &n.tls_key_path, NULL, &e))
       goto fail_e;
   }
+  if (!load_http(root, &n.cors_origins, error))
+    goto fail;
   if (!n.tls_cert_path != !n.tls_key_path) {
     invalid(error, "%s: required when %s is set",
             n.tls_cert_path ? "tls.key" : "tls.cert",
@@ -853,6 +923,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   g_free(c->auth_token);
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
+  g_strfreev(c->cors_origins);
   g_ptr_array_unref(c->streams);
   if (c->models)
     g_ptr_array_unref(c->models);
@@ -872,6 +943,7 @@ fail:
   g_free(n.auth_token);
   g_free(n.tls_cert_path);
   g_free(n.tls_key_path);
+  g_strfreev(n.cors_origins);
   g_ptr_array_unref(n.streams);
   if (n.models)
     g_ptr_array_unref(n.models);

@@ -51,6 +51,9 @@ typedef enum {
 #define CONFIG_FILE_MAX_BYTES (16u << 20)
 /* Longest accepted bearer token (bytes of printable ASCII). */
 #define CONFIG_TOKEN_MAX 256
+/* http.cors_origins: how many, and the longest. */
+#define CONFIG_CORS_ORIGINS_MAX 16
+#define CONFIG_CORS_ORIGIN_MAX 255
 
 typedef struct {
   guint max_streams;          /* registry limit, 1..4096 */
@@ -102,6 +105,8 @@ typedef struct {
   char *auth_token;    /* NULL: no authentication */
   char *tls_cert_path; /* both NULL, or both set */
   char *tls_key_path;
+  char **cors_origins; /* http.cors_origins, NULL-terminated; NULL: no
+                        * cross-origin access (no CORS headers) */
   ConfigLimits limits;
   MediaDirs *media_dirs; /* where file:// and v4l2 sources may be
                           * (media-dirs.h); default: the working directory */

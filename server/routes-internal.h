@@ -50,6 +50,7 @@ struct Routes {
   const Shard *shard; /* NULL: not sharded */
   gboolean auth;
   guint8 token_sha256[SHA256_LEN];
+  char **cors_origins; /* owned, NULL-terminated; NULL: no CORS */
   guint64 max_body_bytes, max_uri_bytes, max_header_bytes;
   gint64 start_mono_us;
   gint64 start_wall_us;
@@ -91,6 +92,9 @@ struct RouteWork {
   gboolean has_roi;           /* classify, embed: ?roi= given */
   StreamRoi roi;
   gint64 created_us;
+  /* The request's Origin when it is one of cors_origins ("" otherwise):
+   * the deferred answer gets the CORS headers too. */
+  char cors_origin[CONFIG_CORS_ORIGIN_MAX + 1];
   /* heads (routes-heads.c): id is the head */
   char head_class[ROUTES_ID_MAX + 1];
   char stream[ROUTES_ID_MAX + 1]; /* an example from this stream's frame */

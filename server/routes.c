@@ -410,11 +410,62 @@ route_work_free(RouteWork *w)
   g_free(w);
 }
 
+/* ---- cross-origin requests (http.cors_origins) ---- */
+
+/* The request's Origin when it is one of the configured ones, else NULL. */
+static const char *
+cors_origin(Routes *r, const RouteRequest *req)
+{
+  if (!r->cors_origins || !req->origin)
+    return NULL;
+  for (char **o = r->cors_origins; *o; o++)
+    if (strcmp(*o, req->origin) == 0)
+      return *o;
+  return NULL;
+}
+
+/* What lets the page of origin read this answer; for a preflight (an
+ * OPTIONS answered 204 with Allow) also what it may send. */
+static void
+cors_headers(RouteResponse *resp, const char *origin, gboolean preflight)
+{
+  resp_header(resp, "Access-Control-Allow-Origin", origin);
+  resp_header(resp, "Vary", "Origin");
+  if (preflight) {
+    const char *allow = route_response_header(resp, "Allow");
+    resp_header(resp, "Access-Control-Allow-Methods", allow ? allow : "GET");
+    resp_header(resp, "Access-Control-Allow-Headers",
+                "Authorization, Content-Type, If-None-Match, Last-Event-ID");
+    resp_header(resp, "Access-Control-Max-Age", "600");
+  } else {
+    resp_header(resp, "Access-Control-Expose-Headers",
+                "ETag, Location, Retry-After, Warning, X-Image-Width, "
+                "X-Image-Height");
+  }
+}
+
+static void
+cors_answer(Routes *r, const RouteRequest *req, RouteResponse *resp)
+{
+  const char *origin = cors_origin(r, req);
+  if (!origin)
+    return;
+  if (resp->work) {
+    g_strlcpy(resp->work->cors_origin, origin,
+              sizeof resp->work->cors_origin);
+    return;
+  }
+  cors_headers(resp, origin,
+               g_strcmp0(req->method, "OPTIONS") == 0 && resp->status == 204);
+}
+
 void
 route_work_run(RouteWork *w, RouteResponse *resp)
 {
   Routes *r = w->r;
   w->run(w, resp);
+  if (w->cors_origin[0])
+    cors_headers(resp, w->cors_origin, FALSE);
   route_work_free(w);
   routes_count_answer(r, resp->status);
 }
@@ -543,6 +594,7 @@ routes_new(const RoutesConfig *cfg)
   r->alerts = cfg->alerts;
   r->shard = cfg->shard;
   r->max_body_bytes = cfg->max_body_bytes;
+  r->cors_origins = g_strdupv((char **)cfg->cors_origins);
   r->max_uri_bytes = cfg->max_uri_bytes;
   r->max_header_bytes = cfg->max_header_bytes;
   if (cfg->auth_token && *cfg->auth_token) {
@@ -587,6 +639,7 @@ routes_free(Routes *r)
   g_mutex_clear(&r->http_lock);
   pred_cache_free(r->pred_cache);
   process_sampler_free(r->proc);
+  g_strfreev(r->cors_origins);
   g_free(r);
 }
 
@@ -680,7 +733,11 @@ dispatch_find(Routes *r, const RouteRequest *req, char id[ROUTES_ID_MAX + 1],
     if (route_match(route_table[i].pattern, path, id))
       flags |= route_table[i].flags;
   const char *why = NULL;
-  if (r->auth && !(flags & ROUTE_PUBLIC)) {
+  /* A browser's preflight (OPTIONS from a configured origin) carries no
+   * token by design: it is answered with what the path allows. */
+  gboolean preflight = strcmp(method, "OPTIONS") == 0 &&
+                       cors_origin(r, req) != NULL;
+  if (r->auth && !(flags & ROUTE_PUBLIC) && !preflight) {
     gboolean ok;
     const char *qt = (flags & ROUTE_QUERY_TOKEN) && !req->authorization
                          ? routes_query_get(req, "access_token")
@@ -743,6 +800,7 @@ routes_admit(Routes *r, const RouteRequest *req, RouteResponse *resp)
   char id[ROUTES_ID_MAX + 1];
   if (dispatch_find(r, req, id, resp))
     return TRUE;
+  cors_answer(r, req, resp);
   routes_count_answer(r, resp->status);
   return FALSE;
 }
@@ -760,6 +818,7 @@ void
 routes_handle(Routes *r, const RouteRequest *req, RouteResponse *resp)
 {
   dispatch(r, req, resp);
+  cors_answer(r, req, resp);
   if (resp->work)
     return; /* counted when it has run (or http.c refused it) */
   routes_count_answer(r, resp->status);

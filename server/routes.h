@@ -95,6 +95,7 @@ typedef struct {
   const char *content_type;  /* or NULL */
   const char *if_none_match; /* the If-None-Match header, or NULL */
   const char *last_event_id; /* the Last-Event-ID header, or NULL */
+  const char *origin;        /* the Origin header, or NULL */
   const guint8 *body;        /* NULL when there is none */
   gsize body_len;
   /* The body exceeded the limit and was discarded (http.c): answered 413
@@ -105,7 +106,7 @@ typedef struct {
   gsize header_bytes;        /* every header line, "Name: value\r\n" */
 } RouteRequest;
 
-#define ROUTE_MAX_HEADERS 8
+#define ROUTE_MAX_HEADERS 12
 
 typedef struct {
   const char *name; /* static */
@@ -162,6 +163,10 @@ typedef struct {
   guint classifiers;              /* classify concurrency; 0 = 1 */
   guint64 decode_memory_bytes;    /* classify's decode budget; 0: default */
   HeadStore *heads;               /* borrowed; NULL: no heads (503) */
+  /* Origins whose pages may call the API (http.cors_origins; copied):
+   * answers to them carry Access-Control-Allow-Origin, and their
+   * preflight OPTIONS needs no token. NULL: no CORS headers at all. */
+  const char *const *cors_origins;
 } RoutesConfig;
 
 typedef struct Routes Routes;

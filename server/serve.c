@@ -447,6 +447,7 @@ start_http(Server *s)
     .classifiers = HTTP_DEFAULT_WORK_THREADS,
     .decode_memory_bytes = (guint64)c->limits.decode_memory_mb << 20,
     .heads = s->heads,
+    .cors_origins = (const char *const *)c->cors_origins,
   };
   s->routes = routes_new(&rc);
   HttpOptions ho = {

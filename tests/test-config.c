@@ -340,6 +340,18 @@ static const BadCase bad_cases[] = {
   { "", "test.json: line" },
   /* top level */
   { "{\"prot\": 80}", "prot: unknown key (did you mean port?)" },
+  { "{\"http\": {\"cors_origin\": []}}",
+    "http.cors_origin: unknown key (did you mean cors_origins?)" },
+  { "{\"http\": {\"cors_origins\": \"https://a.example\"}}",
+    "http.cors_origins: must be an array" },
+  { "{\"http\": {\"cors_origins\": [\"*\"]}}",
+    "http.cors_origins[0]: must be an origin" },
+  { "{\"http\": {\"cors_origins\": [\"https://a.example/\"]}}",
+    "http.cors_origins[0]: must be an origin" },
+  { "{\"http\": {\"cors_origins\": [\"https://a.example\", "
+    "\"HTTPS://B.EXAMPLE\"]}}", "http.cors_origins[1]: must be an origin" },
+  { "{\"http\": {\"cors_origins\": [7]}}",
+    "http.cors_origins[0]: must be a string" },
   { "{\"limits\": {\"max_stream\": 3}}",
     "limits.max_stream: unknown key (did you mean max_streams?)" },
   { "{\"port\": -1}", "port: must be an integer 0..65535" },
@@ -497,6 +509,21 @@ START_TEST(test_bad_values_name_the_key)
   ck_assert_msg(g_str_has_prefix(msg, "test.json: "), "case %d: '%s'", _i,
                 msg);
   g_free(msg);
+}
+END_TEST
+
+START_TEST(test_cors_origins)
+{
+  ServerConfig *c = load("{\"http\": {\"cors_origins\": [\"https://a.example:8443\", "
+                         "\"http://[::1]:8080\", \"http://10.0.0.5\"]}}", NULL);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_uint_eq(g_strv_length(c->cors_origins), 3);
+  ck_assert_str_eq(c->cors_origins[0], "https://a.example:8443");
+  ck_assert_str_eq(c->cors_origins[1], "http://[::1]:8080");
+  server_config_free(c);
+  c = load("{}", NULL);
+  ck_assert_ptr_null(c->cors_origins);
+  server_config_free(c);
 }
 END_TEST
 
@@ -1143,7 +1170,8 @@ END_TEST
 /* Every key the loader accepts is documented (as `key` in the README). */
 static const char *const documented_keys[] = {
   "comment", "bind", "port", "threads", "http_threads", "model", "labels",
-  "engine", "auth", "tls", "limits", "media_dirs", "streams", "auth.token",
+  "engine", "auth", "tls", "http", "http.cors_origins", "limits",
+  "media_dirs", "streams", "auth.token",
   "tls.cert", "tls.key",
   "limits.max_streams", "limits.max_body_bytes", "limits.max_connections",
   "limits.connection_timeout_s", "limits.max_connections_per_ip",
@@ -1307,6 +1335,7 @@ config_suite(void)
   tcase_add_loop_test(tc, test_bad_values_name_the_key, 0,
                       (int)G_N_ELEMENTS(bad_cases));
   tcase_add_test(tc, test_unknown_key_without_suggestion);
+  tcase_add_test(tc, test_cors_origins);
   tcase_add_test(tc, test_errors_never_echo_secrets);
   tcase_add_test(tc, test_failed_load_changes_nothing);
   tcase_add_test(tc, test_stream_json_round_trip);

@@ -601,6 +601,88 @@ END_TEST
 
 /* ---- credentials ---- */
 
+/* http.cors_origins: a configured origin's page may read the answers and
+ * send its preflight without the token; any other origin gets no CORS
+ * header, and without the option there are none at all. */
+static RouteResponse
+cors_request(Routes *r, const char *method, const char *origin,
+             const char *authorization)
+{
+  RouteRequest rq = { .method = method, .path = "/api/v1/streams",
+                      .origin = origin, .authorization = authorization };
+  RouteResponse resp = { 0 };
+  routes_handle(r, &rq, &resp);
+  ck_assert_ptr_null(resp.work);
+  return resp;
+}
+
+START_TEST(test_cors)
+{
+  static const char *const origins[] = { "https://dash.example:8443",
+                                         "http://10.0.0.5", NULL };
+  RoutesConfig rc = { .registry = fx.registry, .engine = fx.engine,
+                      .pool = fx.pool, .auth_token = "cors-token-1",
+                      .cors_origins = origins };
+  Routes *r = routes_new(&rc);
+  const char *dash = "https://dash.example:8443";
+
+  RouteResponse resp = cors_request(r, "GET", dash, "Bearer cors-token-1");
+  ck_assert_uint_eq(resp.status, 200);
+  ck_assert_str_eq(route_response_header(&resp, "Access-Control-Allow-Origin"),
+                   dash);
+  ck_assert_str_eq(route_response_header(&resp, "Vary"), "Origin");
+  ck_assert(strstr(route_response_header(&resp,
+                                         "Access-Control-Expose-Headers"),
+                   "Location") != NULL);
+  route_response_clear(&resp);
+
+  /* An error answer is readable too (the page shows the message). */
+  resp = cors_request(r, "GET", dash, NULL);
+  ck_assert_uint_eq(resp.status, 401);
+  ck_assert_str_eq(route_response_header(&resp, "Access-Control-Allow-Origin"),
+                   dash);
+  route_response_clear(&resp);
+
+  /* The preflight: no token needed, the path's methods and the headers a
+   * page may send. */
+  resp = cors_request(r, "OPTIONS", dash, NULL);
+  ck_assert_uint_eq(resp.status, 204);
+  ck_assert_str_eq(route_response_header(&resp, "Access-Control-Allow-Origin"),
+                   dash);
+  ck_assert(strstr(route_response_header(&resp,
+                                         "Access-Control-Allow-Methods"),
+                   "POST") != NULL);
+  ck_assert(strstr(route_response_header(&resp,
+                                         "Access-Control-Allow-Headers"),
+                   "Authorization") != NULL);
+  route_response_clear(&resp);
+
+  /* Another origin, or none: no CORS header, and OPTIONS needs the token. */
+  const char *others[] = { "https://evil.example", "https://dash.example",
+                           "https://dash.example:8443/", NULL };
+  for (gsize i = 0; i < G_N_ELEMENTS(others); i++) {
+    resp = cors_request(r, "OPTIONS", others[i], NULL);
+    ck_assert_uint_eq(resp.status, 401);
+    ck_assert_ptr_null(route_response_header(&resp,
+                                             "Access-Control-Allow-Origin"));
+    route_response_clear(&resp);
+    resp = cors_request(r, "GET", others[i], "Bearer cors-token-1");
+    ck_assert_uint_eq(resp.status, 200);
+    ck_assert_ptr_null(route_response_header(&resp,
+                                             "Access-Control-Allow-Origin"));
+    route_response_clear(&resp);
+  }
+  routes_free(r);
+
+  /* Without the option: nothing, whatever the Origin. */
+  resp = cors_request(fx.routes, "GET", dash, NULL);
+  ck_assert_uint_eq(resp.status, 200);
+  ck_assert_ptr_null(route_response_header(&resp,
+                                           "Access-Control-Allow-Origin"));
+  route_response_clear(&resp);
+}
+END_TEST
+
 /* error_kind from the texts streams really report (test-streams,
  * test-secrets print them). */
 START_TEST(test_error_kind)
@@ -2589,6 +2671,7 @@ routes_suite(void)
   tcase_add_loop_test(tc, test_methods_and_unknown_routes, 0,
                       (int)G_N_ELEMENTS(method_cases));
   tcase_add_test(tc, test_error_kind);
+  tcase_add_test(tc, test_cors);
   tcase_add_test(tc, test_credentials_never_returned);
   suite_add_tcase(s, tc);
 
