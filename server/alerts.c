@@ -306,7 +306,9 @@ on_prediction(const Prediction *p, gpointer user)
   }
   for (guint i = 0; i < hs->n; i++) {
     Rule *rule = &hs->rules[i];
-    double score = class_score(h->model, p, rule->t.rule.class_name);
+    /* The stream's own model's labels (a model per stream). */
+    double score = class_score(p->model ? p->model : h->model, p,
+                               rule->t.rule.class_name);
     guint edges = alert_tracker_observe(&rule->t, now_s, p->capture_wall_us,
                                         score);
     if (edges & ALERT_EDGE_END) {
