@@ -28,6 +28,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "rtsp-test-server.h"
+#include "stream-fixture.h"
 #include "streamsight-sink.h"
 #include "testutil.h"
 
@@ -35,149 +36,69 @@
 #define PASSWORD "p@ss:w/rd#1"
 #define PASSWORD_ENC "p%40ss%3Aw%2Frd%231"
 
-typedef struct {
-  struct ss_engine *engine;
-  struct ss_pool *pool;
-  GMainContext *ctx;
-  GMainLoop *loop;
-  GThread *thread;
-  Registry *reg;
-} Env;
+static StreamFixture env;
 
-static Env env;
-
-/* ---- fixture ---- */
-
-static gpointer
-loop_thread(gpointer p)
-{
-  g_main_context_push_thread_default(env.ctx);
-  g_main_loop_run(env.loop);
-  g_main_context_pop_thread_default(env.ctx);
-  return NULL;
-}
+/* ---- fixture (stream-fixture.c) ---- */
 
 static void
 setup(void)
 {
-  struct ss_model *m = NULL;
-  struct ss_error err = { 0 };
-  gst_init(NULL, NULL);
-  ck_assert(streamsight_sink_register());
-  kern_init();
-  ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                                PAD_RULE_SYMMETRIC, 1000, &m, &err) == 0,
-                "%s", err.message);
-  tu_fill_model_weights(m, SEED);
-  ck_assert_msg(engine_new(m, KERN_ISA_AUTO, &env.engine, &err) == 0, "%s",
-                err.message);
-  model_unref(m);
-  ck_assert_msg(pool_new(env.engine, 2, 8, 0, &env.pool, &err) == 0, "%s",
-                err.message);
-  env.ctx = g_main_context_new();
-  env.loop = g_main_loop_new(env.ctx, FALSE);
-  env.thread = g_thread_new("test-main-loop", loop_thread, NULL);
-  while (!g_main_loop_is_running(env.loop))
-    g_usleep(1000);
-  env.reg = registry_new(env.ctx, env.engine, env.pool, 32);
-  ck_assert_ptr_nonnull(env.reg);
+  stream_fixture_setup(&env, SEED);
 }
 
 static void
 teardown(void)
 {
-  /* registry_free runs the teardown itself once the loop has stopped. */
-  g_main_loop_quit(env.loop);
-  g_thread_join(env.thread);
-  registry_free(env.reg);
-  g_main_loop_unref(env.loop);
-  g_main_context_unref(env.ctx);
-  pool_free(env.pool);
-  engine_free(env.engine);
-  memset(&env, 0, sizeof env);
+  stream_fixture_teardown(&env);
 }
 
-/* ---- helpers ---- */
-
-/* Quick settings: a dead source is noticed in 5 s (enough for a first RTSP
- * connection under a sanitizer), retried in 0.2-1 s. */
+/* Quick settings (stream-fixture.h). */
 static void
 quick_config(StreamConfig *c, const char *name, const char *uri)
 {
-  stream_config_init(c);
-  c->name = g_strdup(name);
-  c->uri = g_strdup(uri);
-  c->max_fps = 0; /* as fast as the pool allows */
-  c->stall_timeout_s = 5.0;
-  c->backoff_initial_s = 0.2;
-  c->backoff_max_s = 1.0;
-  c->rtsp_latency_ms = 100;
+  stream_fixture_quick_config(c, name, uri);
 }
 
 static char *
 add(StreamConfig *c)
 {
-  char *id = NULL;
-  GError *e = NULL;
-  ck_assert_msg(registry_add(env.reg, NULL, c, &id, &e), "add %s: %s",
-                c->name, e ? e->message : "");
-  stream_config_clear(c);
-  return id;
+  return stream_fixture_add(&env, c);
 }
 
 static void
 get(const char *id, StreamInfo *info)
 {
-  GError *e = NULL;
-  ck_assert_msg(registry_get(env.reg, id, info, &e), "get %s: %s", id,
-                e ? e->message : "");
+  stream_fixture_get(&env, id, info);
 }
 
 static guint64
 counter(const char *id, ResultsCounter c)
 {
-  StreamInfo info;
-  guint64 v;
-  get(id, &info);
-  v = info.stats.counters[c];
-  stream_info_clear(&info);
-  return v;
+  return stream_fixture_counter(&env, id, c);
 }
 
 static StreamState
 state_of(const char *id)
 {
-  StreamInfo info;
-  StreamState st;
-  get(id, &info);
-  st = info.state;
-  stream_info_clear(&info);
-  return st;
+  return stream_fixture_state(&env, id);
 }
 
-/* Polls every 50 ms; returns the seconds it took, or -1 on timeout. */
 static double
 wait_inferred(const char *id, guint64 n, double timeout_s)
 {
-  gint64 t0 = g_get_monotonic_time();
-  while ((g_get_monotonic_time() - t0) / 1e6 < timeout_s) {
-    if (counter(id, RESULTS_INFERRED) >= n)
-      return (g_get_monotonic_time() - t0) / 1e6;
-    g_usleep(50000);
-  }
-  return -1;
+  return stream_fixture_wait_inferred(&env, id, n, timeout_s);
 }
 
 static double
 wait_state(const char *id, StreamState st, double timeout_s)
 {
-  gint64 t0 = g_get_monotonic_time();
-  while ((g_get_monotonic_time() - t0) / 1e6 < timeout_s) {
-    if (state_of(id) == st)
-      return (g_get_monotonic_time() - t0) / 1e6;
-    g_usleep(50000);
-  }
-  return -1;
+  return stream_fixture_wait_state(&env, id, st, timeout_s);
+}
+
+static RtspTestServer *
+server_new(const RtspTestServerOptions *o)
+{
+  return stream_fixture_rtsp_server(o);
 }
 
 static void
@@ -193,14 +114,6 @@ assert_no_secret(const StreamInfo *info, const char *what)
   }
 }
 
-static RtspTestServer *
-server_new(const RtspTestServerOptions *o)
-{
-  GError *e = NULL;
-  RtspTestServer *s = rtsp_test_server_new(o, &e);
-  ck_assert_msg(s != NULL, "RTSP server: %s", e ? e->message : "");
-  return s;
-}
 
 static guint
 count_threads(void)
