@@ -111,6 +111,17 @@ classify_pool_budget_reserve(ClassifyPool *p, guint64 bytes, GError **error)
   p = p->budget_owner;
   gint64 deadline = g_get_monotonic_time() +
                     (gint64)CLASSIFY_POOL_BUDGET_WAIT_MS * 1000;
+  /* More than the whole budget can never fit: waiting would only turn a
+   * 413 into a 503 whose Retry-After is a lie (a heads example of a bomb
+   * did that). */
+  if (bytes > p->budget) {
+    g_set_error(error, IMAGE_DECODE_ERROR, IMAGE_DECODE_ERROR_TOO_LARGE,
+                "image needs about %" G_GUINT64_FORMAT " MB to decode: the "
+                "decode budget is %" G_GUINT64_FORMAT " MB "
+                "(limits.decode_memory_mb)",
+                (bytes + 1048575) >> 20, p->budget >> 20);
+    return FALSE;
+  }
   g_mutex_lock(&p->lock);
   while (p->in_use + bytes > p->budget) {
     if (!g_cond_wait_until(&p->budget_freed, &p->lock, deadline) &&

@@ -99,7 +99,8 @@ int classify_pool_feature_len(const ClassifyPool *p);
 void classify_pool_stats(ClassifyPool *p, ClassifyPoolStats *out);
 
 /* Takes bytes of the decode budget as a decode does (waiting up to
- * CLASSIFY_POOL_BUDGET_WAIT_MS; CLASSIFY_POOL_ERROR_BUSY after) and gives
+ * CLASSIFY_POOL_BUDGET_WAIT_MS; CLASSIFY_POOL_ERROR_BUSY after; more than
+ * the whole budget: IMAGE_DECODE_ERROR_TOO_LARGE at once) and gives
  * them back. For memory spent beside the uploads, and for tests that hold
  * the budget. Any thread. */
 gboolean classify_pool_budget_reserve(ClassifyPool *p, guint64 bytes,

@@ -85,6 +85,20 @@ START_TEST(test_pool_budget)
   ck_assert_uint_eq(st.decode_bytes_in_use, 0);
   ck_assert_uint_eq(st.bad_images, 1);
 
+  /* The same asked of the budget directly (what the heads examples route
+   * does): too large at once, not BUSY after the wait. */
+  t0 = g_get_monotonic_time();
+  ck_assert(!classify_pool_budget_reserve(p, budget + 1, &e));
+  ck_assert_msg(g_error_matches(e, IMAGE_DECODE_ERROR,
+                                IMAGE_DECODE_ERROR_TOO_LARGE),
+                "%s", e->message);
+  ck_assert_ptr_nonnull(strstr(e->message, "limits.decode_memory_mb"));
+  ck_assert_double_lt((g_get_monotonic_time() - t0) / 1e6, 1.0);
+  g_clear_error(&e);
+  classify_pool_stats(p, &st);
+  ck_assert_uint_eq(st.budget_refusals, 1);
+  ck_assert_uint_eq(st.decode_bytes_in_use, 0);
+
   g_bytes_unref(bomb);
   g_bytes_unref(png);
   classify_pool_free(p);
