@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fps-gate.h"
 #include "head.h"
 
 struct FrameInfer {
@@ -32,9 +33,8 @@ struct FrameInfer {
   gint busy;  /* atomic: a frame holds the tensor */
   gint top_k; /* atomic */
 
-  GMutex lock; /* guards max_fps and next_due_ns */
-  double max_fps;
-  gint64 next_due_ns;
+  GMutex lock; /* guards gate */
+  FpsGate gate; /* the stream's max_fps */
 
   /* The frame in flight: valid while busy. */
   struct pool_job job;
@@ -77,7 +77,7 @@ frame_infer_new(struct ss_pool *pool, const struct ss_model *model,
                                 sizeof(float), 64);
   g_mutex_init(&fi->lock);
   g_mutex_init(&fi->head_lock);
-  fi->max_fps = max_fps > 0.0 ? max_fps : 0.0;
+  fps_gate_set_max_fps(&fi->gate, max_fps);
   fi->top_k = CLAMP(top_k, 1, POOL_MAX_TOP_K);
   return fi;
 }
@@ -114,8 +114,7 @@ void
 frame_infer_set_max_fps(FrameInfer *fi, double max_fps)
 {
   g_mutex_lock(&fi->lock);
-  fi->max_fps = max_fps > 0.0 ? max_fps : 0.0;
-  fi->next_due_ns = 0; /* restart the schedule at the next frame */
+  fps_gate_set_max_fps(&fi->gate, max_fps); /* restarts the schedule */
   g_mutex_unlock(&fi->lock);
 }
 
@@ -232,26 +231,6 @@ on_job_done(struct pool_job *job, const struct pool_result *res)
 
 /* ---- streaming-thread side (SinkTarget) ---- */
 
-/* Same schedule as the element's max-fps: due times an interval apart,
- * restarted from now after a gap. fi->lock held. */
-static gboolean
-fps_due_locked(FrameInfer *fi, gint64 now_ns)
-{
-  return fi->max_fps <= 0.0 || now_ns >= fi->next_due_ns;
-}
-
-static void
-fps_commit_locked(FrameInfer *fi, gint64 now_ns)
-{
-  if (fi->max_fps <= 0.0)
-    return;
-  gint64 interval = (gint64)(1e9 / fi->max_fps);
-  if (fi->next_due_ns == 0 || now_ns - fi->next_due_ns > interval)
-    fi->next_due_ns = now_ns + interval;
-  else
-    fi->next_due_ns += interval;
-}
-
 static float *
 target_acquire(gpointer user, const SinkFrameInfo *info)
 {
@@ -260,13 +239,13 @@ target_acquire(gpointer user, const SinkFrameInfo *info)
   stream_results_count(fi->results, RESULTS_RECEIVED, 1);
 
   g_mutex_lock(&fi->lock);
-  if (!fps_due_locked(fi, info->arrival_mono_ns)) {
+  if (!fps_gate_due(&fi->gate, info->arrival_mono_ns)) {
     dropped = RESULTS_DROPPED_FPS;
   } else if (!g_atomic_int_compare_and_exchange(&fi->busy, 0, 1)) {
     /* Not taken: the schedule is not advanced, the next frame may go. */
     dropped = RESULTS_DROPPED_BUSY;
   } else {
-    fps_commit_locked(fi, info->arrival_mono_ns);
+    fps_gate_commit(&fi->gate, info->arrival_mono_ns);
     g_mutex_unlock(&fi->lock);
     return fi->tensor;
   }

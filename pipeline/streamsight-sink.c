@@ -32,6 +32,7 @@
  */
 #include "streamsight-sink.h"
 
+#include "fps-gate.h"
 #include "frame-convert.h"
 
 #include <math.h>
@@ -102,7 +103,7 @@ struct _StreamsightSink {
   Plan *plan; /* NULL until both caps and a target are known */
 
   /* Streaming thread only. */
-  gint64 next_due_ns; /* max-fps schedule: earliest arrival to keep */
+  FpsGate gate; /* max-fps schedule (streaming thread; max_fps copied in) */
 
   /* Atomic. */
   gint flushing;
@@ -795,7 +796,7 @@ static gboolean
 streamsight_sink_start(GstBaseSink *bsink)
 {
   StreamsightSink *sink = STREAMSIGHT_SINK(bsink);
-  sink->next_due_ns = 0;
+  fps_gate_set_max_fps(&sink->gate, 0.0);
   g_atomic_int_set(&sink->flushing, FALSE);
   return TRUE;
 }
@@ -844,26 +845,15 @@ streamsight_sink_set_info(GstVideoSink *vsink, GstCaps *caps,
   return ok;
 }
 
-/* The element's own max-fps budget. Keeps a frame when it arrives at or
- * after its due time; the next one is due an interval later, on the same
- * schedule (no drift), unless the stream fell more than an interval behind,
- * when the schedule restarts from now (no burst after a gap). */
+/* The element's own max-fps budget (fps-gate.h). The property may change
+ * at any time; the schedule is the streaming thread's. */
 static gboolean
 fps_budget_allows(StreamsightSink *sink, gint64 now_ns)
 {
   GST_OBJECT_LOCK(sink);
-  gdouble max_fps = sink->max_fps;
+  sink->gate.max_fps = sink->max_fps > 0.0 ? sink->max_fps : 0.0;
   GST_OBJECT_UNLOCK(sink);
-  if (max_fps <= 0.0)
-    return TRUE;
-  gint64 interval = (gint64)(1e9 / max_fps);
-  if (now_ns < sink->next_due_ns)
-    return FALSE;
-  if (sink->next_due_ns == 0 || now_ns - sink->next_due_ns > interval)
-    sink->next_due_ns = now_ns + interval;
-  else
-    sink->next_due_ns += interval;
-  return TRUE;
+  return fps_gate_take(&sink->gate, now_ns);
 }
 
 static GstFlowReturn
