@@ -191,10 +191,15 @@ label_matches(const char *label, const char *cls)
   }
 }
 
-/* The class's score in p: 0 when it is not among the top-k. */
+/* The class's score in p: a class of the stream's head (its own names, so
+ * looked at first), else an ImageNet label; 0 when it is not among the
+ * top-k of either. */
 static double
 class_score(const struct ss_model *m, const Prediction *p, const char *cls)
 {
+  for (int j = 0; j < p->n_head && j < POOL_MAX_TOP_K; j++)
+    if (g_ascii_strcasecmp(p->head_top[j].label, cls) == 0)
+      return p->head_top[j].score;
   for (int j = 0; j < p->n_top; j++) {
     const char *label = m ? model_label(m, p->top[j].index) : NULL;
     if (label && label_matches(label, cls))

@@ -278,6 +278,60 @@ START_TEST(test_alert_lifecycle)
 }
 END_TEST
 
+static guint
+post_json(const char *path, const char *body, json_t **j)
+{
+  RouteRequest r = { .method = "POST", .path = path,
+                     .content_type = "application/json",
+                     .body = (const guint8 *)body,
+                     .body_len = strlen(body) };
+  return fixture_request_full(&fx, &r, j, NULL);
+}
+
+/* A rule on a class of the stream's head (a name no ImageNet label has):
+ * the head's scores in the predictions start the alert. */
+START_TEST(test_head_class)
+{
+  char *id = create("{\"name\": \"h\", \"uri\": \"test:\", \"pattern\": "
+                    "\"smpte\", \"max_fps\": 10}");
+  double score = 0;
+  g_free(top_class(id, &score));
+  json_t *j = NULL;
+  ck_assert_uint_eq(post_json("/api/v1/heads", "{\"id\": \"door\", "
+                              "\"classes\": [\"open\", \"shut\"]}", &j),
+                    201);
+  json_decref(j);
+  char *ex = g_strdup_printf("{\"class\": \"open\", \"stream\": \"%s\"}",
+                             id);
+  char *ex2 = g_strdup_printf("{\"class\": \"shut\", \"stream\": \"%s\"}",
+                              id);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_uint_eq(post_json("/api/v1/heads/door/examples", ex, &j), 201);
+    json_decref(j);
+    ck_assert_uint_eq(post_json("/api/v1/heads/door/examples", ex2, &j), 201);
+    json_decref(j);
+  }
+  ck_assert_uint_eq(post_json("/api/v1/heads/door/train", "", &j), 200);
+  json_decref(j);
+  /* Both classes are in every prediction (top_k >= 2): "open" scores
+   * about half whatever the frame. */
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  ck_assert_uint_eq(req("PATCH", path, "{\"head\": \"door\", \"alerts\": "
+                        "[{\"class\": \"open\", \"min_score\": 0.05, "
+                        "\"min_duration_s\": 0}]}", &j), 200);
+  json_decref(j);
+  json_t *a = wait_alert("active");
+  ck_assert_str_eq(json_string_value(json_object_get(a, "class")), "open");
+  ck_assert_str_eq(json_string_value(json_object_get(a, "stream_id")), id);
+  ck_assert(json_number_value(json_object_get(a, "peak_score")) >= 0.05);
+  json_decref(a);
+  g_free(path);
+  g_free(ex);
+  g_free(ex2);
+  g_free(id);
+}
+END_TEST
+
 /* A restart brings the history back; an alert active at exit comes back
  * ended and interrupted, with its snapshot. */
 START_TEST(test_persisted_across_restart)
@@ -503,6 +557,7 @@ alerts_suite(void)
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_alert_lifecycle);
   tcase_add_test(tc, test_persisted_across_restart);
+  tcase_add_test(tc, test_head_class);
   tcase_add_test(tc, test_history_bounded);
   tcase_add_test(tc, test_damaged_file);
   tcase_add_loop_test(tc, test_bad_requests, 0, G_N_ELEMENTS(bad_requests));

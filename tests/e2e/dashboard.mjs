@@ -491,6 +491,12 @@ async function runOpen(browser, m, tmp) {
       document.querySelector('li.card[data-stream-id="cam-e2e"] .teach-report').textContent), null, { timeout: 20000 });
     const rep = await teach.locator('.teach-report').textContent();
     ok(/bars \d+\.\d %, noise \d+\.\d %/.test(rep), `Train shows the cross-validated accuracy: "${rep}"`);
+    ok((await server.api('GET', '/api/v1/streams/cam-e2e')).json.head === 'cam-e2e',
+      'the stream uses the new classifier (PATCH head)');
+    await page.waitForFunction(() => document.querySelectorAll(
+      'li.card[data-stream-id="cam-e2e"] .teach-scores li').length === 2, null, { timeout: 15000 });
+    const live = (await teach.locator('.teach-scores .label-name').allTextContents()).sort();
+    ok(JSON.stringify(live) === '["bars","noise"]', `the classifier's live scores are shown (${live})`);
     await c.screenshot({ path: path.join(OUT_DIR, 'dashboard-teach.png') });
     await teachBtn.click();
     await teach.waitFor({ state: 'hidden', timeout: 5000 });
