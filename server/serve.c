@@ -281,6 +281,9 @@ load_models(Server *s)
                        c->labels_path, c->engine) != 0)
       return 1;
   } else {
+    if (g_getenv("STREAMSIGHT_MODEL") || g_getenv("STREAMSIGHT_LABELS"))
+      g_warning("STREAMSIGHT_MODEL/STREAMSIGHT_LABELS are ignored: the "
+                "config has a models list (set models[].path instead)");
     for (guint i = 0; i < c->models->len; i++) {
       const ConfigModel *m = g_ptr_array_index(c->models, i);
       if (load_one_model(s, m->id, m->path, m->labels, m->engine) != 0)
