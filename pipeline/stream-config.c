@@ -16,16 +16,24 @@ G_DEFINE_QUARK(ss-stream-config-error-quark, stream_config_error)
 
 #define REDACTED "***"
 
-/* Limits. The ranges are wide on purpose: they reject nonsense (negative,
- * NaN, absurdly large), not unusual but legitimate set-ups. */
-#define MAX_FPS_LIMIT 1000.0
-#define TOP_K_MAX 10 /* POOL_MAX_TOP_K; pool.h is not included here */
-#define HISTORY_LEN_MAX 10000
-#define STALL_TIMEOUT_MIN_S 0.2
-#define TIMEOUT_MAX_S 86400.0
-#define BACKOFF_MIN_S 0.01
-#define RTSP_LATENCY_MAX_MS 60000
-#define RESIZE_MODE_MAX 2 /* STREAMSIGHT_RESIZE_LETTERBOX */
+/* The limits are in stream-config.h (STREAM_*_MAX). */
+#define MAX_FPS_LIMIT STREAM_MAX_FPS_LIMIT
+#define TOP_K_MAX STREAM_TOP_K_MAX
+#define HISTORY_LEN_MAX STREAM_HISTORY_LEN_MAX
+#define STALL_TIMEOUT_MIN_S STREAM_STALL_TIMEOUT_MIN_S
+#define TIMEOUT_MAX_S STREAM_TIMEOUT_MAX_S
+#define BACKOFF_MIN_S STREAM_BACKOFF_MIN_S
+#define RTSP_LATENCY_MAX_MS STREAM_RTSP_LATENCY_MAX_MS
+#define RESIZE_MODE_MAX STREAM_RESIZE_MODE_MAX
+
+const char *const stream_transport_names[] = { "auto", "tcp", "udp", NULL };
+const char *const stream_decode_names[] = { "all", "keyframes", NULL };
+const char *const stream_resize_mode_names[] = { "stretch", "crop",
+                                                 "letterbox", NULL };
+const char *const stream_labels_names[] = { "both", "head", "imagenet",
+                                            NULL };
+G_STATIC_ASSERT(STREAM_TRANSPORT_UDP == 2 && STREAM_DECODE_KEYFRAMES == 1 &&
+                STREAM_RESIZE_LETTERBOX == 2 && STREAM_LABELS_IMAGENET == 2);
 
 /* videotestsrc's pattern nicks in GStreamer 1.22 (GstVideoTestSrcPattern).
  * Listed here so that a config can be validated without loading plugins. */
@@ -44,12 +52,8 @@ static const char *const schemes[] = {
 const char *
 stream_transport_name(StreamTransport t)
 {
-  switch (t) {
-  case STREAM_TRANSPORT_TCP: return "tcp";
-  case STREAM_TRANSPORT_UDP: return "udp";
-  case STREAM_TRANSPORT_AUTO:
-  default: return "auto";
-  }
+  return (unsigned)t <= STREAM_TRANSPORT_UDP ? stream_transport_names[t]
+                                             : "auto";
 }
 
 gboolean
@@ -69,7 +73,23 @@ stream_transport_from_string(const char *s, StreamTransport *out)
 const char *
 stream_decode_name(StreamDecode d)
 {
-  return d == STREAM_DECODE_KEYFRAMES ? "keyframes" : "all";
+  return (unsigned)d <= STREAM_DECODE_KEYFRAMES ? stream_decode_names[d]
+                                                : "all";
+}
+
+const char *
+stream_resize_mode_name(int mode)
+{
+  return mode >= 0 && mode <= STREAM_RESIZE_MODE_MAX
+             ? stream_resize_mode_names[mode]
+             : "stretch";
+}
+
+const char *
+stream_labels_name(StreamLabels l)
+{
+  return (unsigned)l <= STREAM_LABELS_IMAGENET ? stream_labels_names[l]
+                                               : "both";
 }
 
 gboolean

@@ -27,6 +27,21 @@ typedef enum {
                                   * (media-dirs.h), same message form */
 } StreamConfigError;
 
+/* Limits of a stream's options: stream_config_validate checks them, and
+ * the config loader, the routes and the registry convert and bound with
+ * these same numbers (one home). The ranges are wide on purpose: they
+ * reject nonsense (negative, NaN, absurdly large), not unusual but
+ * legitimate set-ups. */
+#define STREAM_ID_MAX 64                /* 1..64 of a-z 0-9 _ - */
+#define STREAM_MAX_FPS_LIMIT 1000.0
+#define STREAM_TOP_K_MAX 10             /* POOL_MAX_TOP_K */
+#define STREAM_HISTORY_LEN_MAX 10000    /* also GET .../predictions?limit= */
+#define STREAM_STALL_TIMEOUT_MIN_S 0.2
+#define STREAM_TIMEOUT_MAX_S 86400.0
+#define STREAM_BACKOFF_MIN_S 0.01
+#define STREAM_RTSP_LATENCY_MAX_MS 60000
+#define STREAM_PATTERN_MAX 32
+
 typedef enum {
   STREAM_TRANSPORT_AUTO = 0, /* RTSP: TCP first, UDP when TCP is refused */
   STREAM_TRANSPORT_TCP,
@@ -46,6 +61,22 @@ typedef enum {
   STREAM_LABELS_HEAD,
   STREAM_LABELS_IMAGENET,
 } StreamLabels;
+
+/* How a frame is fitted to the model's input (the sink element's
+ * StreamsightResizeMode has the same values). */
+typedef enum {
+  STREAM_RESIZE_STRETCH = 0, /* whole frame, aspect not kept */
+  STREAM_RESIZE_CROP,        /* centre crop to the model's aspect */
+  STREAM_RESIZE_LETTERBOX,   /* whole frame, padded with black */
+} StreamResizeMode;
+#define STREAM_RESIZE_MODE_MAX STREAM_RESIZE_LETTERBOX
+
+/* The option names, in enum order, NULL-terminated (what the config file
+ * and the API accept): transport, decode, resize_mode, labels. */
+extern const char *const stream_transport_names[];
+extern const char *const stream_decode_names[];
+extern const char *const stream_resize_mode_names[];
+extern const char *const stream_labels_names[];
 /* Head ids: [A-Za-z0-9_-], 1..64 (server/head-store.h). */
 #define STREAM_HEAD_ID_MAX 64
 
@@ -64,7 +95,7 @@ typedef struct {
   double backoff_initial_s;/* default 1 */
   double backoff_max_s;    /* default 30 */
   guint rtsp_latency_ms;   /* rtspsrc latency, default 200 */
-  int resize_mode;         /* StreamsightResizeMode, default stretch */
+  int resize_mode;         /* StreamResizeMode, default stretch */
   gboolean realtime;       /* file/http sources: play at the clip's own rate
                             * (TRUE, default) or as fast as they decode
                             * (FALSE: batch analysis, tests). Live sources
@@ -87,6 +118,10 @@ const char *stream_transport_name(StreamTransport t);
 gboolean stream_transport_from_string(const char *s, StreamTransport *out);
 const char *stream_decode_name(StreamDecode d);
 gboolean stream_decode_from_string(const char *s, StreamDecode *out);
+/* "stretch"/"crop"/"letterbox"; "stretch" for an unknown value. */
+const char *stream_resize_mode_name(int mode);
+/* "both"/"head"/"imagenet"; "both" for an unknown value. */
+const char *stream_labels_name(StreamLabels l);
 
 /* Defaults (everything but name and uri). */
 void stream_config_init(StreamConfig *c);

@@ -31,6 +31,12 @@
 #include "socket-cut.h"
 #include "streamsight-sink.h"
 
+/* The config's resize_mode is handed to the sink's "resize-mode" property
+ * as it is: the two enums must agree. */
+G_STATIC_ASSERT((int)STREAMSIGHT_RESIZE_STRETCH == STREAM_RESIZE_STRETCH &&
+                (int)STREAMSIGHT_RESIZE_CROP == STREAM_RESIZE_CROP &&
+                (int)STREAMSIGHT_RESIZE_LETTERBOX == STREAM_RESIZE_LETTERBOX);
+
 /* The supervisor's period: how quickly a first frame, a stall or the end of
  * a backoff delay is noticed. 4 wake-ups a second per stream cost nothing. */
 #define TICK_MS 250

@@ -18,55 +18,16 @@
 #include "roi-json.h"
 #include "config-models.h"
 #include "model-set.h"
-#include "streamsight-sink.h"
 #include "uri-env.h"
 
 G_DEFINE_QUARK(streamsight-config-error-quark, config_error)
 
 /* ---- names of the enum options ---- */
 
-static const char *const transport_names[] = { "auto", "tcp", "udp", NULL };
-static const char *const decode_names[] = { "all", "keyframes", NULL };
-static const char *const resize_names[] = { "stretch", "crop", "letterbox",
-                                            NULL };
-/* StreamLabels order. */
-static const char *const labels_names[] = { "both", "head", "imagenet",
-                                            NULL };
-
-G_STATIC_ASSERT(STREAM_TRANSPORT_AUTO == 0 && STREAM_TRANSPORT_TCP == 1 &&
-                STREAM_TRANSPORT_UDP == 2);
-G_STATIC_ASSERT(STREAM_DECODE_ALL == 0 && STREAM_DECODE_KEYFRAMES == 1);
-G_STATIC_ASSERT(STREAMSIGHT_RESIZE_STRETCH == 0 &&
-                STREAMSIGHT_RESIZE_CROP == 1 &&
-                STREAMSIGHT_RESIZE_LETTERBOX == 2);
-
-const char *
-config_transport_name(StreamTransport t)
-{
-  return (unsigned)t < 3 ? transport_names[t] : "auto";
-}
-
-const char *
-config_decode_name(StreamDecode d)
-{
-  return (unsigned)d < 2 ? decode_names[d] : "all";
-}
-
-const char *
-config_resize_mode_name(int mode)
-{
-  return mode >= 0 && mode < 3 ? resize_names[mode] : "stretch";
-}
-
 /* ---- streams ---- */
 
-/* Integer limits of the options, needed here to convert safely; the
- * stream's own validation (stream_config_validate) checks them again with
- * every other range. */
-#define STREAM_HISTORY_MAX 10000
-#define STREAM_RTSP_LATENCY_MAX_MS 60000
-#define STREAM_PATTERN_MAX 32
-#define STREAM_ID_MAX 64
+/* The options' limits (STREAM_*_MAX) and names are stream-config.h's: the
+ * stream's own validation checks the same numbers again. */
 
 /* id, name and uri first: the rest are the options (option_keys). */
 static const char *const stream_keys[] = {
@@ -191,16 +152,16 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
     goto fail;
   }
   choice = (int)c.transport;
-  if (!json_util_get_enum(obj, prefix, "transport", transport_names, &choice,
+  if (!json_util_get_enum(obj, prefix, "transport", stream_transport_names, &choice,
                           NULL, &e))
     goto fail_e;
   c.transport = (StreamTransport)choice;
   choice = (int)c.decode;
-  if (!json_util_get_enum(obj, prefix, "decode", decode_names, &choice, NULL,
+  if (!json_util_get_enum(obj, prefix, "decode", stream_decode_names, &choice, NULL,
                           &e))
     goto fail_e;
   c.decode = (StreamDecode)choice;
-  if (!json_util_get_enum(obj, prefix, "resize_mode", resize_names,
+  if (!json_util_get_enum(obj, prefix, "resize_mode", stream_resize_mode_names,
                           &c.resize_mode, NULL, &e))
     goto fail_e;
   if (!json_util_get_number(obj, prefix, "max_fps", &c.max_fps, NULL, &e))
@@ -209,7 +170,7 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
                             NULL, &e))
     goto fail_e;
   choice = (int)c.labels;
-  if (!json_util_get_enum(obj, prefix, "labels", labels_names, &choice, NULL,
+  if (!json_util_get_enum(obj, prefix, "labels", stream_labels_names, &choice, NULL,
                           &e))
     goto fail_e;
   c.labels = (StreamLabels)choice;
@@ -223,7 +184,7 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
   if (!json_util_get_bool(obj, prefix, "realtime", &c.realtime, NULL, &e))
     goto fail_e;
   i64 = c.history_len;
-  if (!json_util_get_int(obj, prefix, "history_len", 1, STREAM_HISTORY_MAX,
+  if (!json_util_get_int(obj, prefix, "history_len", 1, STREAM_HISTORY_LEN_MAX,
                          &i64, NULL, &e))
     goto fail_e;
   c.history_len = (guint)i64;
@@ -324,13 +285,13 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
     json_object_set_new(obj, "model", json_util_string_or_null(c->model));
   if (c->transport != d.transport || !only_changed)
     json_object_set_new(obj, "transport",
-                        json_string(config_transport_name(c->transport)));
+                        json_string(stream_transport_name(c->transport)));
   if (c->decode != d.decode || !only_changed)
     json_object_set_new(obj, "decode",
-                        json_string(config_decode_name(c->decode)));
+                        json_string(stream_decode_name(c->decode)));
   if (c->resize_mode != d.resize_mode || !only_changed)
     json_object_set_new(obj, "resize_mode",
-                        json_string(config_resize_mode_name(c->resize_mode)));
+                        json_string(stream_resize_mode_name(c->resize_mode)));
   if (c->max_fps != d.max_fps || !only_changed)
     json_object_set_new(obj, "max_fps", json_real(c->max_fps));
   if (c->top_k != d.top_k || !only_changed)
@@ -357,7 +318,7 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
     json_object_set_new(obj, "head", json_util_string_or_null(c->head));
   if (c->labels != d.labels || !only_changed)
     json_object_set_new(obj, "labels",
-                        json_string(labels_names[c->labels]));
+                        json_string(stream_labels_name(c->labels)));
   if (c->n_alerts || !only_changed)
     json_object_set_new(obj, "alerts",
                         alert_config_to_json(c->alerts, c->n_alerts));

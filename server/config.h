@@ -158,9 +158,6 @@ void config_stream_options_to_json(json_t *obj, const StreamConfig *c,
                                    gboolean only_changed);
 /* A stream id: 1..64 of [a-z0-9_-] (so also a safe MQTT topic level). */
 gboolean config_stream_id_is_valid(const char *id);
-const char *config_transport_name(StreamTransport t); /* "auto", ... */
-const char *config_decode_name(StreamDecode d);       /* "all", ... */
-const char *config_resize_mode_name(int mode);        /* "stretch", ... */
 
 /* ---- write-back ---- */
 

@@ -27,7 +27,7 @@ G_BEGIN_DECLS
 
 /* Longest path segment taken as a stream id (ids are at most 64 bytes; a
  * longer segment cannot name a stream). */
-#define ROUTES_ID_MAX 64
+#define ROUTES_ID_MAX STREAM_ID_MAX
 #define SHA256_LEN 32
 /* Longest If-None-Match value a snapshot compares (a few ETags). */
 #define ROUTES_IF_NONE_MATCH_MAX 255

@@ -10,7 +10,7 @@
 
 /* ?limit= of the predictions history: the largest history_len a stream can
  * have, so that one request can read a whole ring. */
-#define ROUTES_HISTORY_LIMIT_MAX 10000
+#define ROUTES_HISTORY_LIMIT_MAX STREAM_HISTORY_LEN_MAX
 #define ROUTES_HISTORY_LIMIT_DEFAULT 10
 
 void
