@@ -6,27 +6,6 @@
 
 #include "metrics.h"
 
-/* An ISO-8601 time with a zone, as microseconds since the epoch; FALSE
- * for anything else. */
-static gboolean
-parse_time(const char *s, gint64 *us)
-{
-  if (strlen(s) > 64)
-    return FALSE;
-  /* A '+' of a zone offset arrives as a space when the client did not
-   * percent-encode it (form encoding): put it back. */
-  char *t = g_strdup(s);
-  g_strdelimit(t, " ", '+');
-  GDateTime *dt = g_date_time_new_from_iso8601(t, NULL);
-  g_free(t);
-  if (!dt)
-    return FALSE;
-  *us = g_date_time_to_unix(dt) * G_USEC_PER_SEC +
-        g_date_time_get_microsecond(dt);
-  g_date_time_unref(dt);
-  return *us > 0;
-}
-
 static gboolean
 hub_or_503(Routes *r, RouteResponse *resp)
 {
@@ -73,7 +52,7 @@ routes_h_alerts_list(Routes *r, const RouteRequest *req, const char *id,
   gint64 *outs[] = { &q.since_us, &q.until_us };
   for (int i = 0; i < 2; i++) {
     s = routes_query_get(req, times[i]);
-    if (s && !parse_time(s, outs[i])) {
+    if (s && !routes_parse_iso8601_us(s, outs[i])) {
       resp_error(resp, 400, "invalid_argument",
                            "%s: must be an ISO-8601 time with a zone, e.g. "
                            "2026-12-07T10:00:00Z", times[i]);

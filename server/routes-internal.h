@@ -126,6 +126,9 @@ void routes_resp_too_large(Routes *r, RouteResponse *resp);
 
 /* The value of query parameter name ("" when it has none), or NULL. */
 const char *routes_query_get(const RouteRequest *req, const char *name);
+/* An ISO-8601 time with a zone (?since=, ?until=), as microseconds since
+ * the epoch; FALSE for anything else, or a time not after the epoch. */
+gboolean routes_parse_iso8601_us(const char *s, gint64 *us);
 /* Parses a JSON object body, answering 413/400 itself when it cannot
  * (NULL then); expected names the wanted members for the message. */
 json_t *routes_body_object(Routes *r, const RouteRequest *req,

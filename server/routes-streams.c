@@ -266,20 +266,7 @@ parse_since(const char *s, gint64 *mono_ns, gint64 *wall_us)
   if (*s && strspn(s, "0123456789") == strlen(s))
     return g_ascii_string_to_unsigned(s, 10, 1, G_MAXINT64, &v, NULL) &&
            (*mono_ns = (gint64)v, TRUE);
-  if (strlen(s) > 64)
-    return FALSE;
-  /* A '+' of a zone offset arrives as a space when the client did not
-   * percent-encode it (form encoding): put it back. */
-  char *t = g_strdup(s);
-  g_strdelimit(t, " ", '+');
-  GDateTime *dt = g_date_time_new_from_iso8601(t, NULL);
-  g_free(t);
-  if (!dt)
-    return FALSE;
-  *wall_us = g_date_time_to_unix(dt) * G_USEC_PER_SEC +
-             g_date_time_get_microsecond(dt);
-  g_date_time_unref(dt);
-  return *wall_us > 0;
+  return routes_parse_iso8601_us(s, wall_us);
 }
 
 void

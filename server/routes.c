@@ -128,6 +128,25 @@ routes_query_get(const RouteRequest *req, const char *name)
   return NULL;
 }
 
+gboolean
+routes_parse_iso8601_us(const char *s, gint64 *us)
+{
+  if (strlen(s) > 64)
+    return FALSE;
+  /* A '+' of a zone offset arrives as a space when the client did not
+   * percent-encode it (form encoding): put it back. */
+  char *t = g_strdup(s);
+  g_strdelimit(t, " ", '+');
+  GDateTime *dt = g_date_time_new_from_iso8601(t, NULL);
+  g_free(t);
+  if (!dt)
+    return FALSE;
+  *us = g_date_time_to_unix(dt) * G_USEC_PER_SEC +
+        g_date_time_get_microsecond(dt);
+  g_date_time_unref(dt);
+  return *us > 0;
+}
+
 static void
 sha256(const void *data, gsize len, guint8 out[SHA256_LEN])
 {
