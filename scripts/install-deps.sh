@@ -36,6 +36,10 @@ if [ "$mode" = test ]; then
   # The deploy checks: PyYAML reads the Kubernetes manifests; systemd's
   # systemd-analyze verifies the unit (kubectl is not in Debian 12).
   pkgs+=(python3-yaml systemd)
+  # Prometheus' promtool: every /metrics test (tests/prom-check.c) also
+  # runs `promtool check metrics` where it is installed. Only the tool is
+  # used; the package's server is never started by the tests.
+  pkgs+=(prometheus)
 fi
 
 # The npm packages of the test suite, each pinned by its package-lock.json

@@ -1,7 +1,10 @@
 #include "prom-check.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 typedef enum {
   T_COUNTER,
@@ -401,6 +404,62 @@ sample_line(Checker *c, const char *line)
   return ok;
 }
 
+/* Prometheus' own `promtool check metrics` on text, when promtool is
+ * installed (Debian's prometheus package; $SS_PROMTOOL names another):
+ * NULL when it is content or absent, else what it said. */
+static char *
+promtool_check(const char *text, gsize len)
+{
+  const char *env = g_getenv("SS_PROMTOOL");
+  g_autofree char *tool = env && *env ? g_strdup(env)
+                                      : g_find_program_in_path("promtool");
+  if (!tool)
+    return NULL;
+  char *argv[] = { tool, "check", "metrics", NULL };
+  GPid pid;
+  int in_fd, out_fd;
+  GError *e = NULL;
+  if (!g_spawn_async_with_pipes(NULL, argv, NULL,
+                                G_SPAWN_DO_NOT_REAP_CHILD |
+                                    G_SPAWN_STDERR_TO_DEV_NULL,
+                                NULL, NULL, &pid, &in_fd, &out_fd, NULL,
+                                &e)) {
+    char *why = g_strdup_printf("promtool: %s", e->message);
+    g_error_free(e);
+    return why;
+  }
+  /* promtool reads all of stdin before it writes: no deadlock. */
+  for (gsize off = 0; off < len;) {
+    ssize_t n = write(in_fd, text + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    off += (gsize)n;
+  }
+  close(in_fd);
+  GString *out = g_string_new(NULL);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out_fd, buf, sizeof buf)) > 0 ||
+         (n < 0 && errno == EINTR))
+    if (n > 0)
+      g_string_append_len(out, buf, n);
+  close(out_fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  g_spawn_close_pid(pid);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    g_string_free(out, TRUE);
+    return NULL;
+  }
+  char *why = g_strdup_printf("promtool check metrics (exit %d): %s",
+                              WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                              out->str);
+  g_string_free(out, TRUE);
+  return why;
+}
+
 char *
 prom_check(const char *text, gsize len)
 {
@@ -462,6 +521,8 @@ prom_check(const char *text, gsize len)
   g_hash_table_unref(c.series);
   g_hash_table_unref(c.groups);
   g_free(c.current);
+  if (!c.error)
+    c.error = promtool_check(text, len);
   return c.error;
 }
 

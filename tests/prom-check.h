@@ -25,7 +25,9 @@
 #include <glib.h>
 
 /* NULL when text (len bytes) is valid; else a new string naming the first
- * problem and its line ("line 12: counter 'x' must end in _total"). */
+ * problem and its line ("line 12: counter 'x' must end in _total"). Where
+ * Prometheus' promtool is installed (Debian's prometheus package, or
+ * $SS_PROMTOOL), the text must also pass `promtool check metrics`. */
 char *prom_check(const char *text, gsize len);
 
 /* The value of the sample named name whose labels are exactly labels

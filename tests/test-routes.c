@@ -1655,7 +1655,7 @@ START_TEST(test_metrics)
                    "text/plain; version=0.0.4; charset=utf-8");
   char *text = g_strndup(resp.body, resp.body_len);
   char *err = prom_check(text, resp.body_len);
-  ck_assert_msg(err == NULL, "invalid exposition: %s\n%s", err, text);
+  ck_assert_msg(err == NULL, "invalid exposition: %.1500s\n%.2000s", err, text);
   double v = 0;
   char *lab = g_strdup_printf("stream=\"%s\",name=\"cam \\\"A\\\" \\\\ 1\"",
                               a);
