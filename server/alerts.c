@@ -1,5 +1,7 @@
 /* streamsight — alerts hub (see alerts.h).
  *
+ * Records and files: alert-store.c.
+ *
  * Locks: h->lock guards the stream table, every HubStream's rules, the
  * history, every Alert's mutable fields, the counts and the pending
  * deletions; it is held only for short copies and state-machine steps, never
@@ -17,33 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "json-util.h"
+#include "alert-store.h"
 #include "snapshot.h"
 
-#define ALERTS_INDEX_FILE "alerts.json"
 #define ALERTS_MAX_LISTENERS 4
-/* A persisted JPEG larger than this is not ours: not loaded. */
-#define ALERTS_JPEG_MAX_BYTES (4u << 20)
-/* The persisted index is read up to this size (200 alerts are ~80 kB; the
- * largest history, 100000, about 40 MB). */
-#define ALERTS_INDEX_MAX_BYTES (64u << 20)
 #define TICK_US G_USEC_PER_SEC
 
-typedef struct {
-  int refs; /* h->lock */
-  guint64 id;
-  char *stream_id, *cls;
-  double min_score;
-  gint64 start_us, end_us, last_seen_us, peak_us; /* wall; end 0: active */
-  double peak_score;
-  gboolean interrupted;
-  GstSample *best;    /* deep copy of the best frame; NULL once encoded at
-                       * the end */
-  gboolean best_new;  /* best changed since the last encode */
-  guint8 *jpeg;       /* malloc'd; replaced on the hub thread only */
-  gsize jpeg_len;
-} Alert;
+typedef AlertRecord Alert;
 
 typedef struct {
   AlertTracker t;
@@ -106,64 +88,6 @@ alert_event_name(AlertEventType t)
 }
 
 /* ---- alerts ---- */
-
-static Alert *
-alert_ref_locked(Alert *a)
-{
-  a->refs++;
-  return a;
-}
-
-static void
-alert_unref_locked(Alert *a)
-{
-  if (--a->refs > 0)
-    return;
-  g_free(a->stream_id);
-  g_free(a->cls);
-  if (a->best)
-    gst_sample_unref(a->best);
-  free(a->jpeg);
-  g_free(a);
-}
-
-static void
-set_time(json_t *o, const char *key, gint64 us)
-{
-  json_object_set_new(o, key, json_util_time_or_null(us));
-}
-
-/* h->lock held. */
-static json_t *
-alert_to_json_locked(const Alert *a)
-{
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_integer((json_int_t)a->id));
-  json_object_set_new(o, "stream_id", json_string(a->stream_id));
-  json_object_set_new(o, "class", json_string(a->cls));
-  json_object_set_new(o, "state", json_string(a->end_us ? "ended" : "active"));
-  set_time(o, "start_time", a->start_us);
-  set_time(o, "end_time", a->end_us);
-  set_time(o, "last_seen_time", a->last_seen_us);
-  gint64 end = a->end_us ? a->end_us : a->last_seen_us;
-  json_object_set_new(o, "duration_s",
-                      json_real(end > a->start_us
-                                    ? (double)(end - a->start_us) / 1e6
-                                    : 0.0));
-  json_object_set_new(o, "peak_score", json_real(a->peak_score));
-  set_time(o, "peak_time", a->peak_us);
-  json_object_set_new(o, "min_score", json_real(a->min_score));
-  json_object_set_new(o, "interrupted", json_boolean(a->interrupted));
-  if (a->jpeg) {
-    char *url = g_strdup_printf("/api/v1/alerts/%" G_GUINT64_FORMAT
-                                "/snapshot.jpg", a->id);
-    json_object_set_new(o, "snapshot", json_string(url));
-    g_free(url);
-  } else {
-    json_object_set_new(o, "snapshot", json_null());
-  }
-  return o;
-}
 
 /* ---- labels ---- */
 
@@ -237,11 +161,9 @@ end_locked(Rule *rule, gint64 end_us)
 static Alert *
 start_locked(AlertHub *h, HubStream *hs, Rule *rule)
 {
-  Alert *a = g_new0(Alert, 1);
-  a->refs = 1; /* the history's */
-  a->id = h->next_id++;
-  a->stream_id = g_strdup(hs->id);
-  a->cls = g_strdup(rule->t.rule.class_name);
+  /* One reference: the history's. */
+  Alert *a = alert_record_new(h->next_id++, hs->id,
+                              rule->t.rule.class_name);
   a->min_score = rule->t.rule.min_score;
   a->start_us = rule->t.run_start_wall_us;
   a->last_seen_us = rule->t.last_above_wall_us;
@@ -255,9 +177,9 @@ start_locked(AlertHub *h, HubStream *hs, Rule *rule)
   while (g_queue_get_length(&h->history) > h->history_max) {
     Alert *old = g_queue_pop_tail(&h->history);
     g_array_append_val(h->to_delete, old->id);
-    alert_unref_locked(old);
+    alert_record_unref(old);
   }
-  rule->active = alert_ref_locked(a);
+  rule->active = alert_record_ref(a);
   char *key = g_strdup_printf("%s\x1f%s", a->stream_id, a->cls);
   guint64 *count = g_hash_table_lookup(h->counts, key);
   if (!count) {
@@ -267,7 +189,7 @@ start_locked(AlertHub *h, HubStream *hs, Rule *rule)
     g_free(key);
   }
   (*count)++;
-  return alert_ref_locked(a);
+  return alert_record_ref(a);
 }
 
 static GstSample *
@@ -530,195 +452,27 @@ alert_hub_registry_changed(Registry *r, gpointer user)
 
 /* ---- persistence ---- */
 
-static char *
-jpeg_path(AlertHub *h, guint64 id)
-{
-  char name[48];
-  g_snprintf(name, sizeof name, "alert-%" G_GUINT64_FORMAT ".jpg", id);
-  return g_build_filename(h->dir, name, NULL);
-}
+/* ---- persistence (the hub thread, and free) ---- */
 
-static void
-write_file(const char *path, const char *data, gsize len)
-{
-  GError *e = NULL;
-  if (!g_file_set_contents_full(path, data, (gssize)len,
-                                G_FILE_SET_CONTENTS_CONSISTENT |
-                                    G_FILE_SET_CONTENTS_DURABLE,
-                                0600, &e)) {
-    g_warning("alerts: %s", e->message);
-    g_error_free(e);
-  }
-}
-
-/* The hub thread: the index and the JPEG files of dropped alerts. */
+/* The index, and the JPEG files of alerts dropped from the history. */
 static void
 save(AlertHub *h)
 {
   if (!h->dir)
     return;
   g_mutex_lock(&h->lock);
-  json_t *root = json_object();
-  json_object_set_new(root, "version", json_integer(1));
-  json_object_set_new(root, "next_id", json_integer((json_int_t)h->next_id));
-  json_t *arr = json_array();
-  for (GList *l = h->history.head; l; l = l->next)
-    json_array_append_new(arr, alert_to_json_locked(l->data));
-  json_object_set_new(root, "alerts", arr);
+  json_t *index = alert_store_index_json(h->next_id, &h->history);
   GArray *del = h->to_delete;
   h->to_delete = g_array_new(FALSE, FALSE, sizeof(guint64));
   g_mutex_unlock(&h->lock);
-
-  size_t len = 0;
-  char *text = json_util_dump(root, &len);
-  json_decref(root);
-  if (text) {
-    char *path = g_build_filename(h->dir, ALERTS_INDEX_FILE, NULL);
-    write_file(path, text, len);
-    g_free(path);
-    free(text);
-  }
+  alert_store_write_index(h->dir, index);
   for (guint i = 0; i < del->len; i++) {
-    char *path = jpeg_path(h, g_array_index(del, guint64, i));
+    char *path = alert_store_jpeg_path(h->dir, g_array_index(del, guint64, i));
     if (unlink(path) != 0 && errno != ENOENT)
       g_warning("alerts: cannot remove %s: %s", path, g_strerror(errno));
     g_free(path);
   }
   g_array_unref(del);
-}
-
-static gint64
-time_field(json_t *o, const char *key)
-{
-  const char *s = json_string_value(json_object_get(o, key));
-  if (!s || strlen(s) > 64)
-    return 0;
-  GDateTime *dt = g_date_time_new_from_iso8601(s, NULL);
-  if (!dt)
-    return 0;
-  gint64 us = g_date_time_to_unix(dt) * G_USEC_PER_SEC +
-              g_date_time_get_microsecond(dt);
-  g_date_time_unref(dt);
-  return us > 0 ? us : 0;
-}
-
-/* One persisted alert, checked field by field (the file is ours, but a
- * damaged or hand-edited one must not crash the server). */
-static Alert *
-alert_from_json(AlertHub *h, json_t *o)
-{
-  json_t *id = json_object_get(o, "id");
-  const char *stream = json_string_value(json_object_get(o, "stream_id"));
-  const char *cls = json_string_value(json_object_get(o, "class"));
-  json_t *peak = json_object_get(o, "peak_score");
-  json_t *min = json_object_get(o, "min_score");
-  gint64 start = time_field(o, "start_time");
-  if (!json_is_integer(id) || json_integer_value(id) < 1 || !stream ||
-      !config_stream_id_is_valid(stream) || !cls || !*cls ||
-      strlen(cls) > ALERT_CLASS_MAX || !g_utf8_validate(cls, -1, NULL) ||
-      !json_is_number(peak) || !json_is_number(min) || !start)
-    return NULL;
-  Alert *a = g_new0(Alert, 1);
-  a->refs = 1;
-  a->id = (guint64)json_integer_value(id);
-  a->stream_id = g_strdup(stream);
-  a->cls = g_strdup(cls);
-  a->min_score = CLAMP(json_number_value(min), 0.0, 1.0);
-  a->peak_score = CLAMP(json_number_value(peak), 0.0, 1.0);
-  a->start_us = start;
-  a->last_seen_us = MAX(time_field(o, "last_seen_time"), start);
-  a->peak_us = time_field(o, "peak_time");
-  a->end_us = time_field(o, "end_time");
-  a->interrupted = json_is_true(json_object_get(o, "interrupted"));
-  if (!a->end_us) {
-    /* Active when the server stopped: it ended then, unseen. */
-    a->end_us = a->last_seen_us;
-    a->interrupted = TRUE;
-  }
-  a->end_us = MAX(a->end_us, a->start_us);
-  char *path = jpeg_path(h, a->id);
-  gchar *data = NULL;
-  gsize len = 0;
-  if (g_file_get_contents(path, &data, &len, NULL) && len > 2 &&
-      len <= ALERTS_JPEG_MAX_BYTES && (guint8)data[0] == 0xff &&
-      (guint8)data[1] == 0xd8) {
-    a->jpeg = malloc(len);
-    if (a->jpeg) {
-      memcpy(a->jpeg, data, len);
-      a->jpeg_len = len;
-    }
-  }
-  g_free(data);
-  g_free(path);
-  return a;
-}
-
-static void
-load(AlertHub *h)
-{
-  if (!h->dir)
-    return;
-  if (g_mkdir_with_parents(h->dir, 0700) != 0) {
-    g_warning("alerts: cannot create %s: %s; alerts are not persisted",
-              h->dir, g_strerror(errno));
-    g_clear_pointer(&h->dir, g_free);
-    return;
-  }
-  char *path = g_build_filename(h->dir, ALERTS_INDEX_FILE, NULL);
-  gchar *text = NULL;
-  gsize len = 0;
-  GError *e = NULL;
-  if (!g_file_get_contents(path, &text, &len, &e)) {
-    if (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      g_warning("alerts: %s", e->message);
-    g_error_free(e);
-    g_free(path);
-    return;
-  }
-  json_t *root = len <= ALERTS_INDEX_MAX_BYTES
-                     ? json_util_parse_object(text, len, path, &e)
-                     : NULL;
-  g_free(text);
-  json_t *arr = root ? json_object_get(root, "alerts") : NULL;
-  json_t *next = root ? json_object_get(root, "next_id") : NULL;
-  if (!json_is_array(arr) || !json_is_integer(next) ||
-      json_integer_value(next) < 1) {
-    char *bad = g_strdup_printf("%s.bad", path);
-    if (e)
-      g_warning("alerts: %s; set aside as %s, starting with no alerts",
-                e->message, bad);
-    else
-      g_warning("alerts: %s: not an alert history; set aside as %s, "
-                "starting with no alerts", path, bad);
-    g_clear_error(&e);
-    if (rename(path, bad) != 0)
-      g_warning("alerts: cannot rename %s: %s", path, g_strerror(errno));
-    g_free(bad);
-    json_decref(root);
-    g_free(path);
-    return;
-  }
-  h->next_id = (guint64)json_integer_value(next);
-  guint skipped = 0;
-  for (gsize i = 0; i < json_array_size(arr); i++) {
-    Alert *a = alert_from_json(h, json_array_get(arr, i));
-    if (!a) {
-      skipped++;
-      continue;
-    }
-    if (g_queue_get_length(&h->history) >= h->history_max) {
-      g_array_append_val(h->to_delete, a->id);
-      alert_unref_locked(a);
-      continue;
-    }
-    if (a->id >= h->next_id)
-      h->next_id = a->id + 1;
-    g_queue_push_tail(&h->history, a);
-  }
-  if (skipped)
-    g_warning("alerts: %s: %u damaged entries skipped", path, skipped);
-  json_decref(root);
-  g_free(path);
 }
 
 /* ---- the hub thread ---- */
@@ -741,8 +495,8 @@ emit(AlertHub *h, AlertEventType type, Alert *a)
     if (snapshot_encode_sample(best, h->snapshot_width, &jpeg, &len, &w, &hgt,
                                &e)) {
       if (h->dir) {
-        char *path = jpeg_path(h, a->id);
-        write_file(path, (const char *)jpeg, len);
+        char *path = alert_store_jpeg_path(h->dir, a->id);
+        alert_store_write(path, jpeg, len);
         g_free(path);
       }
       g_mutex_lock(&h->lock);
@@ -764,7 +518,7 @@ emit(AlertHub *h, AlertEventType type, Alert *a)
     gst_sample_unref(a->best);
     a->best = NULL;
   }
-  json_t *o = alert_to_json_locked(a);
+  json_t *o = alert_record_to_json(a);
   g_mutex_unlock(&h->lock);
   /* a->jpeg is replaced only on this thread: safe to lend it. */
   for (guint i = 0; i < h->n_listeners; i++)
@@ -793,7 +547,7 @@ thread_main(gpointer user)
     if (kind == JOB_EMIT) {
       emit(h, j->type, j->alert);
       g_mutex_lock(&h->lock);
-      alert_unref_locked(j->alert);
+      alert_record_unref(j->alert);
       g_mutex_unlock(&h->lock);
     } else if (kind == JOB_FLUSH) {
       g_mutex_lock(j->done_lock);
@@ -829,7 +583,9 @@ alert_hub_new(const AlertHubOptions *opt)
   h->counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   h->to_delete = g_array_new(FALSE, FALSE, sizeof(guint64));
   h->jobs = g_async_queue_new();
-  load(h);
+  if (h->dir && !alert_store_load(h->dir, h->history_max, &h->history,
+                                   &h->next_id, h->to_delete))
+    g_clear_pointer(&h->dir, g_free);
   alert_hub_sync(h);
   h->thread = g_thread_new("ss-alerts", thread_main, h);
   return h;
@@ -882,7 +638,7 @@ alert_hub_free(AlertHub *h)
     for (guint k = 0; k < hs->n; k++) {
       Rule *rule = &hs->rules[k];
       if (rule->active)
-        alert_unref_locked(rule->active);
+        alert_record_unref(rule->active);
       if (rule->candidate)
         gst_sample_unref(rule->candidate);
       alert_tracker_clear(&rule->t);
@@ -899,13 +655,13 @@ alert_hub_free(AlertHub *h)
   Job *j;
   while ((j = g_async_queue_try_pop(h->jobs))) {
     if (j->alert)
-      alert_unref_locked(j->alert);
+      alert_record_unref(j->alert);
     g_free(j);
   }
   g_async_queue_unref(h->jobs);
   Alert *a;
   while ((a = g_queue_pop_head(&h->history)))
-    alert_unref_locked(a);
+    alert_record_unref(a);
   g_hash_table_unref(h->streams);
   g_hash_table_unref(h->counts);
   g_array_unref(h->to_delete);
@@ -930,7 +686,7 @@ alert_hub_list(AlertHub *h, const AlertQuery *q)
         (q->since_us && end < q->since_us) ||
         (q->until_us && a->start_us > q->until_us))
       continue;
-    json_array_append_new(arr, alert_to_json_locked(a));
+    json_array_append_new(arr, alert_record_to_json(a));
     n++;
   }
   g_mutex_unlock(&h->lock);
