@@ -159,6 +159,16 @@ void routes_resp_upload_error(Routes *r, RouteResponse *resp, const GError *e,
 
 /* ---- handlers ---- */
 
+/* routes-service.c */
+void routes_h_healthz(Routes *r, const RouteRequest *req, const char *id,
+                      RouteResponse *resp);
+void routes_h_readyz(Routes *r, const RouteRequest *req, const char *id,
+                     RouteResponse *resp);
+void routes_h_model(Routes *r, const RouteRequest *req, const char *id,
+                    RouteResponse *resp);
+void routes_h_openapi(Routes *r, const RouteRequest *req, const char *id,
+                      RouteResponse *resp);
+
 /* routes-streams.c */
 void routes_h_streams_list(Routes *r, const RouteRequest *req,
                            const char *id, RouteResponse *resp);
