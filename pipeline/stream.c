@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <gst/base/gstbasesrc.h>
+#include <gst/sdp/gstsdpmessage.h>
 #include <gst/video/video.h>
 
 #include "frame-infer.h"
@@ -114,6 +115,7 @@ struct Stream {
   gboolean started;        /* the supervisor runs (tick installed) */
   gboolean video_linked;   /* this attempt linked a video pad to the sink */
   guint video_selected;    /* rtspsrc video streams selected this attempt */
+  gint sdp_trim_logged;     /* atomic: on_sdp said it once */
   guint stopping;          /* pipelines being stopped, within the deadline */
   guint stuck;             /* pipelines abandoned and still not stopped */
 
@@ -422,6 +424,32 @@ on_select_stream(GstElement *src, guint num, GstCaps *caps, gpointer user)
   take = s->video_selected++ == 0;
   g_mutex_unlock(&s->lock);
   return take;
+}
+
+/* At most this many media of a camera's SDP reach rtspsrc. Cameras offer
+ * a few (video, audio, metadata, back channel); rtspsrc builds a stream for
+ * every one, and stopping a pipeline while rtspsrc's own thread tears a
+ * long list down crashed the whole process (GStreamer 1.22,
+ * gst_rtsp_connection_flush on a freed connection: a hostile camera with an
+ * SDP of 1000 media did it within seconds, 20 media never did here). */
+#define STREAM_RTSP_MAX_SDP_MEDIA 8
+
+/* rtspsrc "on-sdp": before it configures the streams; the media beyond
+ * the limit are dropped from the message it goes on with. */
+static void
+on_sdp(GstElement *src, GstSDPMessage *sdp, gpointer user)
+{
+  Stream *s = user;
+  guint n = gst_sdp_message_medias_len(sdp);
+  if (n <= STREAM_RTSP_MAX_SDP_MEDIA)
+    return;
+  for (guint i = STREAM_RTSP_MAX_SDP_MEDIA; i < n; i++)
+    gst_sdp_media_uninit(&g_array_index(sdp->medias, GstSDPMedia, i));
+  g_array_set_size(sdp->medias, STREAM_RTSP_MAX_SDP_MEDIA);
+  if (!g_atomic_int_compare_and_exchange(&s->sdp_trim_logged, 0, 1))
+    return;
+  g_message("%s: the camera's SDP lists %u media: only the first %d are "
+            "used", s->id, n, STREAM_RTSP_MAX_SDP_MEDIA);
 }
 
 /* rtspsrc pad -> decodebin. */
@@ -812,6 +840,7 @@ build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
     if (s->password)
       g_object_set(src, "user-pw", s->password, NULL);
   }
+  g_signal_connect(src, "on-sdp", G_CALLBACK(on_sdp), s);
   g_signal_connect(src, "select-stream", G_CALLBACK(on_select_stream), s);
   g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), dbin);
   gst_bin_add_many(pipe, src, dbin, NULL);

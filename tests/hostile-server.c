@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -90,6 +91,50 @@ send_all(HostileServer *h, int fd, const char *p, gsize len)
   return TRUE;
 }
 
+/* HOSTILE_RTSP_SDP_MEDIA: answers request after request on the connection
+ * (the CSeq echoed) until the client closes it or the server stops. */
+static void
+serve_sdp_media(HostileServer *h, int fd)
+{
+  GString *sdp = g_string_new("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=hostile\r\n"
+                              "c=IN IP4 127.0.0.1\r\nt=0 0\r\n");
+  char req[4096];
+  for (guint i = 0; i < HOSTILE_SDP_MEDIA; i++)
+    g_string_append_printf(sdp, "m=video 0 RTP/AVP 96\r\n"
+                                "a=rtpmap:96 H264/90000\r\n"
+                                "a=control:track%u\r\n", i);
+  while (!stopping(h)) {
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    const char *cseq;
+    guint n = 1;
+    ssize_t got;
+    g_autofree char *head = NULL;
+    if (poll(&pfd, 1, 200) != 1)
+      continue;
+    got = recv(fd, req, sizeof req - 1, 0);
+    if (got <= 0)
+      break;
+    req[got] = '\0';
+    if ((cseq = strstr(req, "CSeq:")))
+      n = (guint)strtoul(cseq + 5, NULL, 10);
+    if (g_str_has_prefix(req, "DESCRIBE"))
+      head = g_strdup_printf("RTSP/1.0 200 OK\r\nCSeq: %u\r\n"
+                             "Content-Type: application/sdp\r\n"
+                             "Content-Length: %zu\r\n\r\n%s",
+                             n, sdp->len, sdp->str);
+    else
+      head = g_strdup_printf("RTSP/1.0 200 OK\r\nCSeq: %u\r\nPublic: "
+                             "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n"
+                             "\r\n", n);
+    g_mutex_lock(&h->lock);
+    h->sent += strlen(head);
+    g_mutex_unlock(&h->lock);
+    if (!send_all(h, fd, head, strlen(head)))
+      break;
+  }
+  g_string_free(sdp, TRUE);
+}
+
 static gpointer
 conn_thread(gpointer p)
 {
@@ -106,6 +151,10 @@ conn_thread(gpointer p)
   struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
   guint line = 0;
 
+  if (h->opt.kind == HOSTILE_RTSP_SDP_MEDIA) {
+    serve_sdp_media(h, c->fd);
+    goto out;
+  }
   /* Whatever the request (OPTIONS, DESCRIBE, GET), once some of it is in. */
   if (poll(&pfd, 1, 10000) != 1 || recv(c->fd, req, sizeof req, 0) <= 0)
     goto out;
@@ -205,7 +254,8 @@ char *
 hostile_server_uri(HostileServer *h)
 {
   gboolean rtsp = h->opt.kind == HOSTILE_RTSP_ENDLESS_BODY ||
-                  h->opt.kind == HOSTILE_RTSP_ENDLESS_HEADERS;
+                  h->opt.kind == HOSTILE_RTSP_ENDLESS_HEADERS ||
+                  h->opt.kind == HOSTILE_RTSP_SDP_MEDIA;
   return rtsp ? g_strdup_printf("rtsp://127.0.0.1:%u/cam", h->port)
               : g_strdup_printf("http://127.0.0.1:%u/cam.mp4", h->port);
 }

@@ -1,7 +1,8 @@
 /* streamsight — a hostile "camera" for fault tests: a plain TCP listener on
  * 127.0.0.1 that answers every connection with a response built to make a
  * client buffer without end (an RTSP or HTTP 200 OK announcing a
- * 999999999-byte body, then random bytes; or header lines without end).
+ * 999999999-byte body, then random bytes; or header lines without end), or
+ * an RTSP session description with a thousand media.
  *
  * Bounded: it sends at most max_bytes in total (all connections together),
  * at most rate_bytes_per_s, and for at most max_seconds after it was
@@ -19,7 +20,13 @@ typedef enum {
   HOSTILE_RTSP_ENDLESS_HEADERS,
   HOSTILE_HTTP_ENDLESS_BODY,
   HOSTILE_HTTP_ENDLESS_HEADERS,
+  /* An RTSP "camera" whose DESCRIBE answer is a valid SDP of
+   * HOSTILE_SDP_MEDIA video media, and whose SETUP answer has no Transport
+   * (rtspsrc fails and tries again: many teardowns of a long stream list). */
+  HOSTILE_RTSP_SDP_MEDIA,
 } HostileKind;
+
+#define HOSTILE_SDP_MEDIA 1000
 
 typedef struct {
   HostileKind kind;

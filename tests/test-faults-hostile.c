@@ -463,6 +463,81 @@ START_TEST(test_stuck_pipelines)
 }
 END_TEST
 
+/* A camera whose SDP lists a thousand media, and that then refuses every
+ * SETUP: rtspsrc built a stream for each, and stopping its pipeline while
+ * rtspsrc tore the list down crashed the whole server (SIGSEGV in
+ * gst_rtsp_connection_flush, within 3-40 s with four such streams, release
+ * build, GStreamer 1.22). The media beyond the first few are dropped: the
+ * server stays up, the streams keep retrying, the log says why. */
+#define SDP_MEDIA_RUN_S 20
+
+START_TEST(test_sdp_media)
+{
+  const char *exe = getenv("SS_STREAMSIGHT_EXE");
+  char model[1024];
+  g_autofree char *dir = NULL, *uri = NULL, *log = NULL;
+  HostileOptions o = {
+    .kind = HOSTILE_RTSP_SDP_MEDIA,
+    .max_bytes = HOSTILE_MAX_BYTES,
+    .rate_bytes_per_s = HOSTILE_RATE,
+    .max_seconds = HOSTILE_MAX_S,
+  };
+  HostileServer *hs;
+  GString *cfg;
+  Child srv;
+  guint port;
+  int rc;
+
+  if (!exe || !*exe) {
+    printf("SKIP: sdp-media: SS_STREAMSIGHT_EXE is not set (run through "
+           "meson test)\n");
+    return;
+  }
+  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
+                    sizeof model))
+    return;
+  hs = hostile_server_new(&o);
+  uri = hostile_server_uri(hs);
+  dir = g_build_filename(tu_tmp_dir(), "sdp-media-XXXXXX", NULL);
+  ck_assert_ptr_nonnull(g_mkdtemp(dir));
+  cfg = g_string_new("{\"streams\": [{\"id\": \"t\", \"name\": \"t\", "
+                     "\"uri\": \"test:\", \"max_fps\": 5}");
+  for (int i = 0; i < 4; i++)
+    g_string_append_printf(cfg,
+                           ",\n  {\"id\": \"sdp%d\", \"name\": \"sdp%d\", "
+                           "\"uri\": \"%s%d\", \"stall_timeout_s\": 2, "
+                           "\"backoff_initial_s\": 0.2, \"backoff_max_s\": 0.5}",
+                           i, i, uri, i);
+  g_string_append(cfg, "]}\n");
+  port = server_start(&srv, dir, cfg->str, exe, model);
+  g_string_free(cfg, TRUE);
+
+  for (int s = 0; s < SDP_MEDIA_RUN_S; s++) {
+    int status = 0;
+    g_usleep(G_USEC_PER_SEC);
+    if (!child_running(&srv) ||
+        !http_request(port, "GET", "/healthz", NULL, &status, NULL) ||
+        status != 200) {
+      g_autofree char *tail = child_log_tail(&srv);
+      ck_abort_msg("the server stopped answering after %d s with cameras "
+                   "of %d media:\n%s", s + 1, HOSTILE_SDP_MEDIA, tail);
+    }
+  }
+  printf("sdp-media: %u connections to the camera in %d s, server up\n",
+         hostile_server_connections(hs), SDP_MEDIA_RUN_S);
+  /* The streams kept retrying (a wedged stream connects once). */
+  ck_assert_uint_ge(hostile_server_connections(hs), 8);
+  ck_assert(g_file_get_contents(srv.log, &log, NULL, NULL));
+  ck_assert_msg(strstr(log, "the camera's SDP lists 1000 media: only the "
+                            "first 8 are used"),
+                "no trimming message in the log");
+  rc = child_finish(&srv, SIGTERM, 30);
+  ck_assert_int_eq(rc, 0);
+  child_clear(&srv);
+  hostile_server_free(hs);
+}
+END_TEST
+
 static Suite *
 hostile_suite(void)
 {
@@ -471,6 +546,7 @@ hostile_suite(void)
   tcase_set_timeout(tc, 240);
   tcase_add_test(tc, test_hostile_cameras);
   tcase_add_test(tc, test_stuck_pipelines);
+  tcase_add_test(tc, test_sdp_media);
   suite_add_tcase(s, tc);
   return s;
 }
