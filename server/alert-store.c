@@ -28,6 +28,7 @@ alert_record_new(guint64 id, const char *stream_id, const char *cls)
   a->id = id;
   a->stream_id = g_strdup(stream_id);
   a->cls = g_strdup(cls);
+  a->roi = STREAM_ROI_FULL;
   return a;
 }
 

@@ -16,6 +16,8 @@
 #include <gst/gst.h>
 #include <jansson.h>
 
+#include "roi.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -26,6 +28,8 @@ typedef struct {
   gint64 start_us, end_us, last_seen_us, peak_us; /* wall; end 0: active */
   double peak_score;
   gboolean interrupted; /* active when the server stopped */
+  StreamRoi roi;      /* the stream's region when the alert started,
+                       * outlined on the snapshot; the whole frame: none */
   GstSample *best;    /* deep copy of the best frame; NULL once encoded at
                        * the end (or for a loaded record) */
   gboolean best_new;  /* best changed since the last encode */

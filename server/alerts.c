@@ -38,6 +38,7 @@ typedef struct {
   StreamResults *res;
   guint sub;
   AlertRule *cfg; /* the rules as configured, to notice changes */
+  StreamRoi roi;  /* the stream's region, outlined on snapshots */
   guint n;
   Rule *rules;    /* n */
   gboolean seen;  /* sync's mark */
@@ -165,6 +166,7 @@ start_locked(AlertHub *h, HubStream *hs, Rule *rule)
   Alert *a = alert_record_new(h->next_id++, hs->id,
                               rule->t.rule.class_name);
   a->min_score = rule->t.rule.min_score;
+  a->roi = hs->roi;
   a->start_us = rule->t.run_start_wall_us;
   a->last_seen_us = rule->t.last_above_wall_us;
   a->peak_score = rule->t.peak_score;
@@ -401,6 +403,7 @@ alert_hub_sync(AlertHub *h)
       rules_set_locked(hs, c->alerts, c->n_alerts);
     }
     hs->seen = TRUE;
+    hs->roi = c->roi;
   }
   GPtrArray *gone = g_ptr_array_new();
   g_hash_table_iter_init(&it, h->streams);
@@ -492,8 +495,10 @@ emit(AlertHub *h, AlertEventType type, Alert *a)
     gsize len = 0;
     int w, hgt;
     GError *e = NULL;
-    if (snapshot_encode_sample(best, h->snapshot_width, &jpeg, &len, &w, &hgt,
-                               &e)) {
+    /* The region the model watched, outlined as snapshot.jpg?roi=1 does. */
+    const StreamRoi *outline = stream_roi_is_full(&a->roi) ? NULL : &a->roi;
+    if (snapshot_encode_sample_outlined(best, h->snapshot_width, outline,
+                                        &jpeg, &len, &w, &hgt, &e)) {
       if (h->dir) {
         char *path = alert_store_jpeg_path(h->dir, a->id);
         alert_store_write(path, jpeg, len);

@@ -9,8 +9,9 @@
  * A prediction costs a label comparison per rule and top-k entry; a frame
  * that beats its run's best score costs one deep copy of the frame (the
  * sink's last sample, which is at most a frame or two newer than the scored
- * one). JPEG encoding, listeners and disk writes run on the hub's own
- * thread, never on a pool worker. The same thread ticks the clock once a
+ * one); the stream's region of interest is outlined on it. JPEG encoding,
+ * listeners and disk writes run on the hub's own thread, never on a pool
+ * worker. The same thread ticks the clock once a
  * second, so an alert of a stream that stopped sending frames ends
  * clear_after_s after the class was last seen.
  *

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image-decode.h"
 #include "prom-check.h"
 #include "server-fixture.h"
 #include "sse-parse.h"
@@ -332,6 +333,56 @@ START_TEST(test_head_class)
 }
 END_TEST
 
+/* The snapshot of a stream with a region outlines it, as snapshot.jpg?roi=1
+ * does: on a black picture, amber on the region's left edge, black inside
+ * and outside. */
+START_TEST(test_snapshot_outlines_roi)
+{
+  char *id = create("{\"name\": \"r\", \"uri\": \"test:\", \"pattern\": "
+                    "\"black\", \"max_fps\": 10, \"roi\": {\"x\": 0.25, "
+                    "\"y\": 0.25, \"w\": 0.5, \"h\": 0.5}}");
+  double score = 0;
+  char *cls = top_class(id, &score);
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  char *body = g_strdup_printf("{\"alerts\": [{\"class\": \"%s\", "
+                               "\"min_score\": %.6f, \"min_duration_s\": 0}]}",
+                               cls, score * 0.5);
+  json_t *j = NULL;
+  ck_assert_uint_eq(req("PATCH", path, body, &j), 200);
+  json_decref(j);
+  json_t *a = wait_alert("active");
+  RouteResponse resp;
+  ck_assert_uint_eq(fixture_request(&fx, "GET", json_string_value(
+                                        json_object_get(a, "snapshot")),
+                                    NULL, NULL, NULL, NULL, NULL, &resp),
+                    200);
+  json_decref(a);
+  RgbImage img;
+  ck_assert(image_decode_buffer((const guint8 *)resp.body, resp.body_len,
+                                &img, NULL));
+  route_response_clear(&resp);
+  int w = img.width, h = img.height;
+  const guint8 *edge = img.pixels + (gsize)(h / 2) * img.stride +
+                       (gsize)(w / 4 + 1) * 3;
+  const guint8 *mid = img.pixels + (gsize)(h / 2) * img.stride +
+                      (gsize)(w / 2) * 3;
+  const guint8 *out = img.pixels + (gsize)(h / 8) * img.stride +
+                      (gsize)(w / 8) * 3;
+  printf("alert snapshot %dx%d: line %d,%d,%d inside %d,%d,%d outside "
+         "%d,%d,%d\n", w, h, edge[0], edge[1], edge[2], mid[0], mid[1],
+         mid[2], out[0], out[1], out[2]);
+  /* amber 255,214,0 through JPEG: within 40 levels */
+  ck_assert(edge[0] > 215 && edge[1] > 174 && edge[2] < 60);
+  ck_assert(mid[0] < 30 && mid[1] < 30 && mid[2] < 30);
+  ck_assert(out[0] < 30 && out[1] < 30 && out[2] < 30);
+  rgb_image_clear(&img);
+  g_free(body);
+  g_free(path);
+  g_free(cls);
+  g_free(id);
+}
+END_TEST
+
 /* A restart brings the history back; an alert active at exit comes back
  * ended and interrupted, with its snapshot. */
 START_TEST(test_persisted_across_restart)
@@ -558,6 +609,7 @@ alerts_suite(void)
   tcase_add_test(tc, test_alert_lifecycle);
   tcase_add_test(tc, test_persisted_across_restart);
   tcase_add_test(tc, test_head_class);
+  tcase_add_test(tc, test_snapshot_outlines_roi);
   tcase_add_test(tc, test_history_bounded);
   tcase_add_test(tc, test_damaged_file);
   tcase_add_loop_test(tc, test_bad_requests, 0, G_N_ELEMENTS(bad_requests));
