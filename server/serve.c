@@ -485,6 +485,9 @@ start_http(Server *s)
   return 0;
 }
 
+/* See server_shutdown's stuck-pipelines branch. */
+static ModelSet *volatile models_left_at_exit;
+
 static void
 server_shutdown(Server *s)
 {
@@ -505,10 +508,9 @@ server_shutdown(Server *s)
     /* Pipelines a camera keeps from stopping still hold their streams,
      * which point at the pool and engine: leave those to the exit. The
      * set's own struct is pointed at by nothing else once s is gone:
-     * kept reachable here, so that LeakSanitizer (test_stuck_pipelines)
-     * does not report what is left on purpose. */
-    static ModelSet *volatile left_at_exit;
-    left_at_exit = s->models;
+     * kept reachable (models_left_at_exit), so that LeakSanitizer
+     * (test_stuck_pipelines) does not report what is left on purpose. */
+    models_left_at_exit = s->models;
     g_message("leaving stuck pipelines behind at exit");
   } else {
     /* Streams fetch their heads from the store until they are gone. */
