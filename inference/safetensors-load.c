@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "mobilenet.h"
 #include "model-graph.h"
 
@@ -107,30 +108,6 @@ read_le64(const uint8_t *p)
   return v;
 }
 
-static float
-f16_to_f32(uint16_t h)
-{
-  int exponent = (h >> 10) & 0x1f;
-  int mantissa = h & 0x3ff;
-  float f;
-  if (exponent == 0) /* zero or subnormal: mantissa * 2^-24 */
-    f = ldexpf((float)mantissa, -24);
-  else if (exponent == 31)
-    f = mantissa ? NAN : INFINITY;
-  else /* (1024 + mantissa) * 2^(exponent - 15 - 10) */
-    f = ldexpf((float)(mantissa | 0x400), exponent - 25);
-  return (h & 0x8000) ? -f : f;
-}
-
-static float
-bf16_to_f32(uint16_t h)
-{
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
 /* Element i of a float tensor, converted to float. Data is little-endian and
  * not necessarily aligned. */
 static float
@@ -147,7 +124,7 @@ tensor_get(const struct st_tensor *t, size_t i)
   }
   case ST_DTYPE_F16: {
     const uint8_t *p = t->data + 2 * i;
-    return f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    return half_to_f32((uint16_t)(p[0] | p[1] << 8));
   }
   case ST_DTYPE_BF16: {
     const uint8_t *p = t->data + 2 * i;

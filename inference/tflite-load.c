@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "flatbuf.h"
+#include "half.h"
 #include "mobilenet.h"
 #include "model-graph.h"
 #include "zip-labels.h"
@@ -571,20 +572,6 @@ op_output(const struct tfl_op *op, uint32_t k)
   return k < op->outputs.len ? fb_vector_i32(&op->outputs, k) : -1;
 }
 
-static float
-half_to_float(uint16_t h)
-{
-  int exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  float f;
-  if (exp == 0)
-    f = ldexpf((float)man, -24); /* zero or subnormal */
-  else if (exp == 31)
-    f = man ? NAN : INFINITY;
-  else
-    f = ldexpf((float)(man | 0x400), exp - 25);
-  return (h & 0x8000) ? -f : f;
-}
-
 /* The tensor's scale and zero point for element channel ch (per-tensor when
  * there is one scale). */
 static void
@@ -693,7 +680,7 @@ const_floats(struct loader *L, int ti, const char *role, bool is_weight,
       break;
     }
     case TFL_FLOAT16:
-      v[i] = half_to_float(fb_load_u16(p + 2 * i));
+      v[i] = half_to_f32(fb_load_u16(p + 2 * i));
       break;
     default: {
       float scale;

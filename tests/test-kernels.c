@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "kernels/kernels.h"
 #include "testutil.h"
 
@@ -789,20 +790,20 @@ START_TEST(test_f16_convert)
     { 0x1.0021p0f, 0x3c01 }, { 0.1f, 0x2e66 },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    unsigned short h = kern_f32_to_f16(cases[i].f);
+    unsigned short h = half_from_f32(cases[i].f);
     expect_msg(h == cases[i].h, "f32_to_f16(%a) = %#06x, want %#06x",
                (double)cases[i].f, h, cases[i].h);
   }
-  ck_assert(isnan(kern_f16_to_f32(kern_f32_to_f16(NAN))));
+  ck_assert(isnan(half_to_f32(half_from_f32(NAN))));
   for (unsigned u = 0; u < 0x10000u; u++) {
     if ((u & 0x7c00u) == 0x7c00u)
       continue; /* inf, NaN */
-    float f = kern_f16_to_f32((unsigned short)u);
-    expect_msg(kern_f32_to_f16(f) == u, "round trip of %#06x via %a", u,
+    float f = half_to_f32((unsigned short)u);
+    expect_msg(half_from_f32(f) == u, "round trip of %#06x via %a", u,
                (double)f);
   }
-  expect_msg(kern_f16_to_f32(0x3555) == 0x1.554p-2f, "f16_to_f32(0x3555)");
-  expect_msg(kern_f16_to_f32(0x8001) == -0x1p-24f, "f16_to_f32(0x8001)");
+  expect_msg(half_to_f32(0x3555) == 0x1.554p-2f, "f16_to_f32(0x3555)");
+  expect_msg(half_to_f32(0x8001) == -0x1p-24f, "f16_to_f32(0x8001)");
 }
 END_TEST
 
@@ -824,7 +825,7 @@ START_TEST(test_gemv16_pack)
   for (size_t j = 0; j < np; j++) {
     expect_msg(p[j] == (j < n ? bias[j] : 0.0f), "bias[%zu]", j);
     for (size_t kk = 0; kk < k; kk++) {
-      unsigned short want = j < n ? kern_f32_to_f16(w[j * k + kk]) : 0;
+      unsigned short want = j < n ? half_from_f32(w[j * k + kk]) : 0;
       expect_msg(h[j / 16 * 16 * k + kk * 16 + j % 16] == want,
                  "w[%zu][%zu]", j, kk);
     }
@@ -863,7 +864,7 @@ START_TEST(test_gemv16)
   for (size_t j = 0; j < n; j++) {
     double acc = bias[j];
     for (size_t kk = 0; kk < k; kk++)
-      acc += (double)in[kk] * kern_f16_to_f32(kern_f32_to_f16(w[j * k + kk]));
+      acc += (double)in[kk] * half_to_f32(half_from_f32(w[j * k + kk]));
     float v = (float)acc;
     v = v < min ? min : v > max ? max : v;
     expect_msg(close_enough(want[j], v), "ref gemv16 n=%zu k=%zu: out[%zu] "

@@ -2,6 +2,8 @@
  * contract (see kernels.h) and serve as the portable fallback. */
 #include "kernels-ref.h"
 
+#include "../half.h"
+
 #include <math.h>
 
 static inline float
@@ -108,7 +110,7 @@ kern_f32_gemv16__ref(size_t n, size_t k, const float *in, const float *packed,
     const unsigned short *wj = h + j / 16 * 16 * k + j % 16;
     float acc = packed[j];
     for (size_t kk = 0; kk < k; kk++)
-      acc += in[kk] * kern_f16_to_f32(wj[kk * 16]);
+      acc += in[kk] * half_to_f32(wj[kk * 16]);
     out[j] = clampf(acc, min, max);
   }
 }

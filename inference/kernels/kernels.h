@@ -52,9 +52,7 @@ void kern_gemm_pack(size_t nr, size_t n, size_t k, const float *w,
 size_t kern_gemv16_packed_size(size_t n, size_t k);
 int kern_gemv16_pack(size_t n, size_t k, const float *w, const float *bias,
                      float *packed);
-/* IEEE binary16 <-> float32, round to nearest even (portable C). */
-unsigned short kern_f32_to_f16(float f);
-float kern_f16_to_f32(unsigned short h);
+/* IEEE binary16 <-> float32: ../half.h. */
 
 size_t kern_dw_packed_size(size_t c, size_t taps);
 /* w: [taps][c]; bias: [c] or NULL. */
