@@ -931,6 +931,60 @@ layer_name(const struct loader *L, int out_tensor, struct layer *l)
 
 /* ---- pass 2: operators ---- */
 
+/* A convolution's or fully connected layer's constants into l: the weights
+ * (tensor wi, called wname in errors), the bias (tensor bi, [cout]; zeros
+ * when bi < 0) and, for a quantised file, the integer weights (per-channel
+ * along qaxis). l->cout must be set. On error nothing is left allocated. */
+static int
+load_weight_bias(struct loader *L, int wi, int bi, const char *wname,
+                 int qaxis, struct layer *l, struct ss_error *err)
+{
+  if (bi >= 0) {
+    const struct tfl_tensor *bt = &L->tensors[bi];
+    if (bt->ndims != 1 || bt->shape[0] != l->cout) {
+      char shp[64];
+      shape_str(bt, shp, sizeof shp);
+      return ss_error_set(err, SS_EMISMATCH,
+                          "bias '%s' has shape %s, expected [%d]", bt->name,
+                          shp, l->cout);
+    }
+  }
+  int rc = const_floats(L, wi, wname, true, &l->weight, err);
+  if (rc)
+    return rc;
+  if (bi >= 0)
+    rc = const_floats(L, bi, "bias", false, &l->bias, err);
+  else if (!(l->bias = calloc((size_t)l->cout, sizeof *l->bias)))
+    rc = ss_error_set(err, SS_ENOMEM, "out of memory");
+  if (!rc)
+    rc = const_qweights(L, wi, bi, l->cout, qaxis, &l->qw, err);
+  if (rc) {
+    free(l->weight);
+    free(l->bias);
+    l->weight = l->bias = NULL;
+  }
+  return rc;
+}
+
+/* The layer l, its constants loaded, named after tensor name_ti and writing
+ * an oh x ow x cout output to tensor yi, joins the model. */
+static int
+add_weighted_layer(struct loader *L, int name_ti, int yi, int oh, int ow,
+                   struct layer *l, struct ss_error *err)
+{
+  layer_name(L, name_ti, l);
+  clamp_to_qrange(L, name_ti, l);
+  if ((l->out = output_value(L, yi, oh, ow, l->cout, err)) < 0) {
+    free(l->weight);
+    free(l->bias);
+    layer_qweights_free(l->qw);
+    return l->out;
+  }
+  if (model_add_layer(L->m, l) < 0)
+    return ss_error_set(err, SS_ENOMEM, "out of memory");
+  return 0;
+}
+
 static int
 add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
          struct ss_error *err)
@@ -1047,29 +1101,9 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
                         "%dx%d kernel does not fit the %dx%d input", l.kh,
                         l.kw, in.h, in.w);
 
-  /* Bias: [cout], optional. */
-  if (bi >= 0) {
-    const struct tfl_tensor *bt = &L->tensors[bi];
-    if (bt->ndims != 1 || bt->shape[0] != l.cout) {
-      shape_str(bt, shp, sizeof shp);
-      return ss_error_set(err, SS_EMISMATCH,
-                          "bias '%s' has shape %s, expected [%d]", bt->name,
-                          shp, l.cout);
-    }
-  }
-  if ((rc = const_floats(L, wi, "filter", true, &l.weight, err)))
+  if ((rc = load_weight_bias(L, wi, bi, "filter", depthwise ? 3 : 0, &l,
+                             err)))
     return rc;
-  if (bi >= 0)
-    rc = const_floats(L, bi, "bias", false, &l.bias, err);
-  else if (!(l.bias = calloc((size_t)l.cout, sizeof *l.bias)))
-    rc = ss_error_set(err, SS_ENOMEM, "out of memory");
-  if (!rc)
-    rc = const_qweights(L, wi, bi, l.cout, depthwise ? 3 : 0, &l.qw, err);
-  if (rc) {
-    free(l.weight);
-    free(l.bias);
-    return rc;
-  }
   /* A 1x1 convolution of a 1x1 input is a fully connected layer (the
    * classifier of TF's MobileNets); same weight layout. */
   bool fc = !depthwise && l.kh == 1 && l.kw == 1 && in.h == 1 && in.w == 1 &&
@@ -1079,17 +1113,7 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
     l.kind = LAYER_FC;
     l.stride = 1;
   }
-  layer_name(L, yi, &l);
-  clamp_to_qrange(L, yi, &l);
-  if ((l.out = output_value(L, yi, oh, ow, l.cout, err)) < 0) {
-    free(l.weight);
-    free(l.bias);
-    layer_qweights_free(l.qw);
-    return l.out;
-  }
-  if (model_add_layer(L->m, &l) < 0)
-    return ss_error_set(err, SS_ENOMEM, "out of memory");
-  return 0;
+  return add_weighted_layer(L, yi, yi, oh, ow, &l, err);
 }
 
 static int
@@ -1132,39 +1156,9 @@ add_fully_connected(struct loader *L, const struct tfl_op *op,
                         in.h * in.w * in.c);
   l.cin = wt->shape[1];
   l.cout = wt->shape[0];
-  if (bi >= 0) {
-    const struct tfl_tensor *bt = &L->tensors[bi];
-    if (bt->ndims != 1 || bt->shape[0] != l.cout) {
-      shape_str(bt, shp, sizeof shp);
-      return ss_error_set(err, SS_EMISMATCH,
-                          "bias '%s' has shape %s, expected [%d]", bt->name,
-                          shp, l.cout);
-    }
-  }
-  if ((rc = const_floats(L, wi, "weights", true, &l.weight, err)))
+  if ((rc = load_weight_bias(L, wi, bi, "weights", 0, &l, err)))
     return rc;
-  if (bi >= 0)
-    rc = const_floats(L, bi, "bias", false, &l.bias, err);
-  else if (!(l.bias = calloc((size_t)l.cout, sizeof *l.bias)))
-    rc = ss_error_set(err, SS_ENOMEM, "out of memory");
-  if (!rc)
-    rc = const_qweights(L, wi, bi, l.cout, 0, &l.qw, err);
-  if (rc) {
-    free(l.weight);
-    free(l.bias);
-    return rc;
-  }
-  layer_name(L, yi < 0 ? wi : yi, &l);
-  clamp_to_qrange(L, yi < 0 ? wi : yi, &l);
-  if ((l.out = output_value(L, yi, 1, 1, l.cout, err)) < 0) {
-    free(l.weight);
-    free(l.bias);
-    layer_qweights_free(l.qw);
-    return l.out;
-  }
-  if (model_add_layer(L->m, &l) < 0)
-    return ss_error_set(err, SS_ENOMEM, "out of memory");
-  return 0;
+  return add_weighted_layer(L, yi < 0 ? wi : yi, yi, 1, 1, &l, err);
 }
 
 static int
