@@ -85,6 +85,7 @@ def run_case(a, n, mode, max_fps, label):
         "port": a.port,
         "threads": a.threads,
         "model": a.model,
+        "engine": a.engine,
         "streams": [{
             "id": f"cam{i}",
             "name": f"cam{i}",
@@ -117,13 +118,15 @@ def run_case(a, n, mode, max_fps, label):
                 sys.exit(f"{label}: streams not running after 30 s; see {log.name}")
             time.sleep(0.2)
         time.sleep(a.warmup)
+        model = get(a.port, "/api/v1/model")
 
         t0_mono = time.monotonic_ns()
         ti0 = thread_cpu(proc.pid)
         c0 = cpu_s(proc.pid)
         r0, i0, d0 = totals(get(a.port, "/api/v1/stats"))
         prev = (c0, r0, i0, d0)
-        print(f"\n== {label}: {n} stream(s), decode={mode}, max_fps={max_fps}")
+        print(f"\n== {label}: {n} stream(s), decode={mode}, max_fps={max_fps}, "
+              f"engine {model.get('engine')} ({model.get('kernels')})")
         print("   t   recv  infer  drop   cpu_ms  cpu_ms/inferred")
         for t in range(1, a.duration + 1):
             time.sleep(max(0.0, t0_mono / 1e9 + t - time.monotonic()))
@@ -230,6 +233,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exe", required=True)
     ap.add_argument("--model", required=True)
+    ap.add_argument("--engine", default="auto")
     ap.add_argument("--out", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--rtsp-port", type=int, required=True)

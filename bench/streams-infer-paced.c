@@ -1,9 +1,11 @@
 /* streamsight — helper of bench/streams.sh: one inference's CPU when
  * inferences come at a camera's pace rather than back to back.
  *
- *   streams-infer-paced MODEL [--runs N] [--interval-ms MS] [--json]
+ *   streams-infer-paced MODEL [--runs N] [--interval-ms MS] [--fp32] [--json]
  *
- * Loads MODEL (.tflite or .safetensors) as the server does, then runs the
+ * Loads MODEL (.tflite or .safetensors) as the server does (a quantised
+ * file on the integer engine, or with --fp32 on the float one, as a model's
+ * `engine: "float"` in the config), then runs the
  * engine on one thread N times back to back (what streamsight-bench's unit
  * cost measures) and N times at one run per MS milliseconds (the server's
  * situation at 1 stream: one inference per 66.7 ms camera frame, the core
@@ -78,9 +80,10 @@ static int
 usage(const char *argv0, int rc)
 {
   fprintf(rc ? stderr : stdout,
-          "usage: %s MODEL [--runs N] [--interval-ms MS] [--json]\n"
+          "usage: %s MODEL [--runs N] [--interval-ms MS] [--fp32] [--json]\n"
           "  mean thread CPU of one inference back to back and at one run\n"
-          "  per MS ms (default %d runs, %.1f ms)\n",
+          "  per MS ms (default %d runs, %.1f ms); --fp32: a quantised\n"
+          "  file on the float engine instead of the integer one\n",
           argv0, DEFAULT_RUNS, DEFAULT_INTERVAL_MS);
   return rc;
 }
@@ -89,13 +92,15 @@ int
 main(int argc, char **argv)
 {
   const char *path = NULL;
-  int runs = DEFAULT_RUNS, json = 0;
+  int runs = DEFAULT_RUNS, json = 0, fp32 = 0;
   double interval_ms = DEFAULT_INTERVAL_MS;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
       runs = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--interval-ms") && i + 1 < argc) {
       interval_ms = atof(argv[++i]);
+    } else if (!strcmp(argv[i], "--fp32")) {
+      fp32 = 1;
     } else if (!strcmp(argv[i], "--json")) {
       json = 1;
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -121,7 +126,11 @@ main(int argc, char **argv)
     fprintf(stderr, "%s: %s\n", path, err.message);
     return 1;
   }
-  if (engine_new(m, KERN_ISA_AUTO, &e, &err) != 0 ||
+  const struct engine_options eo = {
+    .isa = KERN_ISA_AUTO, .fuse_blocks = 1,
+    .arith = fp32 ? ENGINE_ARITH_FLOAT : ENGINE_ARITH_AUTO,
+  };
+  if (engine_new_opts(m, &eo, &e, &err) != 0 ||
       engine_scratch_new(e, &s, &err) != 0) {
     fprintf(stderr, "engine: %s\n", err.message);
     goto out;

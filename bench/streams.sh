@@ -12,7 +12,11 @@
 #                    [--streams 1,2,4,8] [--modes all,keyframes]
 #                    [--duration S] [--max-fps F] [--threads N]
 #                    [--port P] [--rtsp-port P]
+#                    [--engine auto|float|integer]
 #
+# --engine: the model's `engine` in the server's config (auto: a quantised
+# file runs on the integer engine); float also gives the unit-cost
+# programs --fp32, so that the bar compares like with like.
 # Unit costs, measured here first, on the same machine and clip:
 #   decode-only CPU per frame: gst-launch-1.0 filesrc ! h264parse !
 #     avdec_h264 max-threads=1 ! fakesink (the decoder settings streamsight
@@ -43,6 +47,7 @@ max_fps=0
 threads=0
 port=18480
 rtsp_port=18554
+engine=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -55,7 +60,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --rtsp-port) rtsp_port=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --engine) engine=$2; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -66,6 +72,11 @@ if [ -z "$model" ]; then
   done
 fi
 [ -f "$model" ] || { echo "no model: pass --model FILE" >&2; exit 1; }
+case "$engine" in
+  auto|integer) fp32=() ;;
+  float) fp32=(--fp32) ;;
+  *) echo "--engine: auto, float or integer" >&2; exit 2 ;;
+esac
 source_clip=${source_clip:-$data/videos/car-detection.mp4}
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
@@ -123,10 +134,10 @@ dec_key=$(cpu_of gst-launch-1.0 -q filesrc location="$clip" ! h264parse ! \
   identity drop-buffer-flags=delta-unit ! avdec_h264 max-threads=1 ! \
   fakesink sync=false)
 runs=30
-inf0=$(cpu_of "$bench_exe" --model "$model" --runs 0 --warmup 0 --duration 0)
-infn=$(cpu_of "$bench_exe" --model "$model" --runs $runs --warmup 0 \
+inf0=$(cpu_of "$bench_exe" "${fp32[@]}" --model "$model" --runs 0 --warmup 0 --duration 0)
+infn=$(cpu_of "$bench_exe" "${fp32[@]}" --model "$model" --runs $runs --warmup 0 \
   --duration 0)
-median=$("$bench_exe" --model "$model" --runs $runs --warmup 3 --duration 0 \
+median=$("$bench_exe" "${fp32[@]}" --model "$model" --runs $runs --warmup 3 --duration 0 \
   --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["latency_ms"]["median"])')
 # The same engine with as many concurrent inferences as the server's pool
 # has workers: CPU per inference when the cores are all busy (shared caches
@@ -135,7 +146,7 @@ pool_threads=$threads
 [ "$pool_threads" -gt 0 ] || pool_threads=$(nproc)
 infer_par_ms=
 for _ in 1 2; do
-  t=$( { TIMEFORMAT='%3U %3S'; time "$bench_exe" --model "$model" --runs 0 \
+  t=$( { TIMEFORMAT='%3U %3S'; time "$bench_exe" "${fp32[@]}" --model "$model" --runs 0 \
       --warmup 0 --threads "$pool_threads" --duration 5 --json \
       > "$out/streams-bench-par.json" 2>/dev/null; } 2>&1 | tail -1)
   ips=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["throughput_ips"])' \
@@ -190,7 +201,7 @@ live_recv_ms=$(live_ms recv)
 live_dec_ms=$(live_ms decode)
 live_key_ms=$(live_ms keyframes)
 read -r infer_hot_ms infer_paced_ms < <("$root/$build/bench/streams-infer-paced" \
-  "$model" --runs 60 --json | "$py" -c 'import json,sys; d=json.load(sys.stdin); print(d["hot_cpu_ms"], d["paced_cpu_ms"])')
+  "$model" "${fp32[@]}" --runs 60 --json | "$py" -c 'import json,sys; d=json.load(sys.stdin); print(d["hot_cpu_ms"], d["paced_cpu_ms"])')
 echo "RTSP receive+depayload+parse ${live_recv_ms} ms/frame; with decode" \
   "${live_dec_ms} ms/frame (hot loop ${dec_all_ms}); decode=keyframes" \
   "${live_key_ms} ms per key frame, receiving the skipped frames included" \
@@ -198,6 +209,7 @@ echo "RTSP receive+depayload+parse ${live_recv_ms} ms/frame; with decode" \
   "per 66.7 ms (back to back ${infer_hot_ms})"
 
 "$py" "$root/bench/streams-bench.py" --exe "$exe" --model "$model" \
+  --engine "$engine" \
   --out "$out" --port "$port" --rtsp-port "$rtsp_port" --threads "$threads" \
   --streams "$streams" --modes "$modes" --max-fps "$max_fps" \
   --duration "$duration" --dec-all-ms "$dec_all_ms" \
