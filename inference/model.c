@@ -8,12 +8,6 @@
 #include <string.h>
 
 #include "file-util.h"
-#include "safetensors-load.h"
-#include "tflite-load.h"
-
-/* Model files larger than this are refused before reading: the largest
- * MobileNet (V2 1.4 float32) is about 25 MB. */
-#define MODEL_FILE_MAX_BYTES (256u * 1024 * 1024)
 
 struct ss_model *
 model_new(int input_h, int input_w)
@@ -378,42 +372,6 @@ model_set_labels_file(struct ss_model *m, const char *path,
   if (rc)
     return rc;
   rc = model_set_labels_text(m, (const char *)data, size, err);
-  free(data);
-  if (rc)
-    return ss_error_prefix(err, rc, "%s", path);
-  return 0;
-}
-
-/* ---- loading ---- */
-
-static void
-name_from_path(const char *path, char *name, size_t cap)
-{
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  snprintf(name, cap, "%s", base);
-  char *dot = strrchr(name, '.');
-  if (dot && dot != name)
-    *dot = '\0';
-}
-
-int
-model_load(const char *path, struct ss_model **out, struct ss_error *err)
-{
-  uint8_t *data;
-  size_t size;
-  int rc = file_read_all(path, MODEL_FILE_MAX_BYTES, &data, &size, err);
-  if (rc)
-    return rc;
-  char name[SS_NAME_MAX];
-  name_from_path(path, name, sizeof name);
-  if (tflite_sniff(data, size))
-    rc = model_load_tflite_buffer(data, size, name, out, err);
-  else if (safetensors_sniff(data, size))
-    rc = model_load_safetensors_buffer(data, size, name, 0, out, err);
-  else
-    rc = ss_error_set(err, SS_EFORMAT,
-                      "not a TFLite or safetensors file (%zu bytes)", size);
   free(data);
   if (rc)
     return ss_error_prefix(err, rc, "%s", path);

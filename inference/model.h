@@ -38,7 +38,7 @@ enum model_format {
 /* Loads a model file, choosing the loader by content (TFLite flatbuffer or
  * safetensors). On success *out holds a new reference. Labels embedded in the
  * file (TFLite metadata) are attached; otherwise the model has no labels and
- * model_label() returns NULL. */
+ * model_label() returns NULL. (model-load.c) */
 int model_load(const char *path, struct ss_model **out, struct ss_error *err);
 
 struct ss_model *model_ref(struct ss_model *m);
