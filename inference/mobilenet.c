@@ -42,10 +42,10 @@ add_conv(struct builder *b, enum layer_kind kind, const char *name, int k,
     .act_min = relu6 ? 0.0f : -INFINITY, .act_max = relu6 ? 6.0f : INFINITY,
   };
   snprintf(l.name, sizeof l.name, "%s", name);
-  conv_pads(b->pad, in.h, k, stride, &l.pad_top, &l.pad_bottom);
-  conv_pads(b->pad, in.w, k, stride, &l.pad_left, &l.pad_right);
-  int oh = conv_out_size(in.h, k, stride, l.pad_top, l.pad_bottom);
-  int ow = conv_out_size(in.w, k, stride, l.pad_left, l.pad_right);
+  model_conv_pads(b->pad, in.h, k, stride, &l.pad_top, &l.pad_bottom);
+  model_conv_pads(b->pad, in.w, k, stride, &l.pad_left, &l.pad_right);
+  int oh = model_conv_out_size(in.h, k, stride, l.pad_top, l.pad_bottom);
+  int ow = model_conv_out_size(in.w, k, stride, l.pad_left, l.pad_right);
   l.out = model_add_value(m, oh, ow, l.cout);
   l.weight = calloc(layer_weight_count(&l), sizeof(float));
   l.bias = calloc((size_t)l.cout, sizeof(float));

@@ -108,11 +108,12 @@ int model_add_value(struct ss_model *m, int h, int w, int c);
 int model_add_layer(struct ss_model *m, const struct layer *l);
 
 /* Output size of a convolution along one axis. */
-int conv_out_size(int in, int k, int stride, int pad_before, int pad_after);
+int model_conv_out_size(int in, int k, int stride, int pad_before,
+                        int pad_after);
 /* Padding for a convolution along one axis under a rule: TF SAME puts the odd
  * pixel after; symmetric uses (k-1)/2 on both sides. */
-void conv_pads(enum pad_rule rule, int in, int k, int stride,
-               int *pad_before, int *pad_after);
+void model_conv_pads(enum pad_rule rule, int in, int k, int stride,
+                     int *pad_before, int *pad_after);
 
 /* Checks the graph is consistent: value ids in range, shapes agree with each
  * layer's parameters, every layer with weights has them. Used by every loader

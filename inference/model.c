@@ -115,14 +115,14 @@ model_unref(struct ss_model *m)
 }
 
 int
-conv_out_size(int in, int k, int stride, int pad_before, int pad_after)
+model_conv_out_size(int in, int k, int stride, int pad_before, int pad_after)
 {
   return (in + pad_before + pad_after - k) / stride + 1;
 }
 
 void
-conv_pads(enum pad_rule rule, int in, int k, int stride, int *pad_before,
-          int *pad_after)
+model_conv_pads(enum pad_rule rule, int in, int k, int stride,
+                int *pad_before, int *pad_after)
 {
   if (rule == PAD_RULE_SYMMETRIC) {
     *pad_before = *pad_after = (k - 1) / 2;
@@ -209,8 +209,10 @@ model_validate(const struct ss_model *m, struct ss_error *err)
                             "layer %d '%s': input has %d channels, layer "
                             "expects %d",
                             i, l->name, in->c, l->cin);
-      oh = conv_out_size(in->h, l->kh, l->stride, l->pad_top, l->pad_bottom);
-      ow = conv_out_size(in->w, l->kw, l->stride, l->pad_left, l->pad_right);
+      oh = model_conv_out_size(in->h, l->kh, l->stride, l->pad_top,
+                               l->pad_bottom);
+      ow = model_conv_out_size(in->w, l->kw, l->stride, l->pad_left,
+                               l->pad_right);
       if (oh < 1 || ow < 1 || out->h != oh || out->w != ow ||
           out->c != l->cout)
         return ss_error_set(err, SS_EMISMATCH,

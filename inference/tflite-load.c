@@ -1079,9 +1079,10 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
   }
   int ph = in.h + extra_t + extra_b, pw = in.w + extra_l + extra_r;
   if (padding == PADDING_SAME) {
-    conv_pads(PAD_RULE_TF_SAME, ph, l.kh, l.stride, &l.pad_top, &l.pad_bottom);
-    conv_pads(PAD_RULE_TF_SAME, pw, l.kw, l.stride, &l.pad_left,
-              &l.pad_right);
+    model_conv_pads(PAD_RULE_TF_SAME, ph, l.kh, l.stride, &l.pad_top,
+                    &l.pad_bottom);
+    model_conv_pads(PAD_RULE_TF_SAME, pw, l.kw, l.stride, &l.pad_left,
+                    &l.pad_right);
   }
   l.pad_top += extra_t;
   l.pad_bottom += extra_b;
@@ -1094,8 +1095,8 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
                         "smaller than the %dx%d kernel (not supported)",
                         l.pad_top, l.pad_bottom, l.pad_left, l.pad_right, l.kh,
                         l.kw);
-  int oh = conv_out_size(in.h, l.kh, l.stride, l.pad_top, l.pad_bottom);
-  int ow = conv_out_size(in.w, l.kw, l.stride, l.pad_left, l.pad_right);
+  int oh = model_conv_out_size(in.h, l.kh, l.stride, l.pad_top, l.pad_bottom);
+  int ow = model_conv_out_size(in.w, l.kw, l.stride, l.pad_left, l.pad_right);
   if (oh < 1 || ow < 1)
     return ss_error_set(err, SS_EMISMATCH,
                         "%dx%d kernel does not fit the %dx%d input", l.kh,

@@ -91,20 +91,20 @@ END_TEST
 START_TEST(test_pads)
 {
   int a, b;
-  conv_pads(PAD_RULE_TF_SAME, 224, 3, 2, &a, &b);
+  model_conv_pads(PAD_RULE_TF_SAME, 224, 3, 2, &a, &b);
   ck_assert_int_eq(a, 0);
   ck_assert_int_eq(b, 1);
-  conv_pads(PAD_RULE_TF_SAME, 7, 3, 2, &a, &b);
+  model_conv_pads(PAD_RULE_TF_SAME, 7, 3, 2, &a, &b);
   ck_assert_int_eq(a, 1);
   ck_assert_int_eq(b, 1);
-  conv_pads(PAD_RULE_TF_SAME, 14, 3, 1, &a, &b);
+  model_conv_pads(PAD_RULE_TF_SAME, 14, 3, 1, &a, &b);
   ck_assert_int_eq(a, 1);
   ck_assert_int_eq(b, 1);
-  conv_pads(PAD_RULE_SYMMETRIC, 224, 3, 2, &a, &b);
+  model_conv_pads(PAD_RULE_SYMMETRIC, 224, 3, 2, &a, &b);
   ck_assert_int_eq(a, 1);
   ck_assert_int_eq(b, 1);
-  ck_assert_int_eq(conv_out_size(224, 3, 2, 1, 1), 112);
-  ck_assert_int_eq(conv_out_size(224, 3, 2, 0, 1), 112);
+  ck_assert_int_eq(model_conv_out_size(224, 3, 2, 1, 1), 112);
+  ck_assert_int_eq(model_conv_out_size(224, 3, 2, 0, 1), 112);
 }
 END_TEST
 
