@@ -3,6 +3,8 @@
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
+#include "stream.h"
+
 #define DEFAULT_LAUNCH                                                      \
   "( videotestsrc is-live=true pattern=ball "                               \
   "! video/x-raw,width=320,height=240,framerate=15/1 "                     \
@@ -61,7 +63,8 @@ struct RtspTestServer {
   GMainLoop *loop;
   GThread *thread;
 
-  /* Touched on the server thread only (through run_sync). */
+  /* Touched on the server thread only (through stream_context_call_sync,
+   * pipeline/stream.c). */
   GstRTSPServer *server;
   guint source_id;
 
@@ -72,43 +75,6 @@ struct RtspTestServer {
   GPtrArray *args;   /* ElementArg*, applied to every media */
   Corruptor *corruptor;
 };
-
-/* ---- run a function on the server's thread and wait ---- */
-
-typedef struct {
-  GSourceFunc func;
-  gpointer data;
-  GMutex lock;
-  GCond cond;
-  gboolean done;
-} SyncCall;
-
-static gboolean
-sync_call_cb(gpointer p)
-{
-  SyncCall *c = p;
-  c->func(c->data);
-  g_mutex_lock(&c->lock);
-  c->done = TRUE;
-  g_cond_signal(&c->cond);
-  g_mutex_unlock(&c->lock);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-run_sync(RtspTestServer *s, GSourceFunc func, gpointer data)
-{
-  SyncCall c = { .func = func, .data = data };
-  g_mutex_init(&c.lock);
-  g_cond_init(&c.cond);
-  g_main_context_invoke(s->ctx, sync_call_cb, &c);
-  g_mutex_lock(&c.lock);
-  while (!c.done)
-    g_cond_wait(&c.cond, &c.lock);
-  g_mutex_unlock(&c.lock);
-  g_mutex_clear(&c.lock);
-  g_cond_clear(&c.cond);
-}
 
 static gpointer
 server_thread(gpointer p)
@@ -428,14 +394,14 @@ rtsp_test_server_uri(RtspTestServer *s, const char *userinfo)
 void
 rtsp_test_server_stop(RtspTestServer *s)
 {
-  run_sync(s, do_stop, s);
+  stream_context_call_sync(s->ctx, do_stop, s);
 }
 
 gboolean
 rtsp_test_server_start(RtspTestServer *s, GError **error)
 {
   StartCall c = { .s = s };
-  run_sync(s, do_start, &c);
+  stream_context_call_sync(s->ctx, do_start, &c);
   if (!c.ok)
     g_propagate_error(error, c.error);
   return c.ok;
@@ -500,7 +466,7 @@ guint
 rtsp_test_server_n_clients(RtspTestServer *s)
 {
   CountCall c = { .s = s };
-  run_sync(s, do_count, &c);
+  stream_context_call_sync(s->ctx, do_count, &c);
   return c.n;
 }
 
