@@ -111,12 +111,6 @@ field_offset(const struct fb_table *t, int field)
   return fb_load_u16(t->buf + t->vt + slot);
 }
 
-bool
-fb_has(const struct fb_table *t, int field)
-{
-  return field_offset(t, field) != 0;
-}
-
 /* Position of an inline field of `bytes` bytes, verified; 0 when absent. */
 static int
 field_pos(const struct fb_table *t, int field, const char *name,
@@ -366,13 +360,6 @@ fb_vector_table(const struct fb_vector *v, uint32_t i, const char *type,
   char what[128];
   snprintf(what, sizeof what, "%s.%s[%u]", v->type, v->field, i);
   return table_at(v->buf, v->size, dst, type, what, out, err);
-}
-
-uint8_t
-fb_vector_u8(const struct fb_vector *v, uint32_t i)
-{
-  assert(v->elem == 1 && i < v->len);
-  return v->buf[v->pos + i];
 }
 
 int32_t

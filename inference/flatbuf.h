@@ -50,9 +50,6 @@ struct fb_vector {
 int fb_root(const uint8_t *buf, size_t size, const char *ident,
             const char *type, struct fb_table *out, struct ss_error *err);
 
-/* True when the table stores the field (slot index from 0). */
-bool fb_has(const struct fb_table *t, int field);
-
 /* Scalars; an absent field gives dflt. name is the field's schema name. */
 int fb_u8(const struct fb_table *t, int field, const char *name, uint8_t dflt,
           uint8_t *out, struct ss_error *err);
@@ -85,7 +82,6 @@ int fb_vector_table(const struct fb_vector *v, uint32_t i, const char *type,
                     struct fb_table *out, struct ss_error *err);
 
 /* Element i (< v->len, asserted) of a scalar vector of the matching size. */
-uint8_t fb_vector_u8(const struct fb_vector *v, uint32_t i);
 int32_t fb_vector_i32(const struct fb_vector *v, uint32_t i);
 int64_t fb_vector_i64(const struct fb_vector *v, uint32_t i);
 float fb_vector_f32(const struct fb_vector *v, uint32_t i);

@@ -1559,16 +1559,6 @@ stream_has_started(Stream *s)
   return r;
 }
 
-StreamState
-stream_get_state(Stream *s)
-{
-  StreamState r;
-  g_mutex_lock(&s->lock);
-  r = s->state;
-  g_mutex_unlock(&s->lock);
-  return r;
-}
-
 StreamResults *
 stream_get_results(Stream *s)
 {

@@ -106,7 +106,6 @@ const char *stream_get_id(Stream *s);
 void stream_copy_config(Stream *s, StreamConfig *out);
 void stream_copy_info(Stream *s, StreamInfo *out);
 gboolean stream_has_started(Stream *s); /* reached running at least once */
-StreamState stream_get_state(Stream *s);
 /* New references (NULL when there is no pipeline / no frame yet). */
 StreamResults *stream_get_results(Stream *s);
 GstSample *stream_last_sample(Stream *s);

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 struct ProcessSampler {
@@ -55,16 +54,6 @@ process_threads(void)
       break;
   fclose(f);
   return n;
-}
-
-double
-process_cpu_s(void)
-{
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0)
-    return 0.0;
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 ProcessSampler *

@@ -31,9 +31,6 @@ void process_sampler_free(ProcessSampler *s); /* NULL is allowed */
  * one. Any thread. */
 void process_sampler_get(ProcessSampler *s, ProcessSample *out);
 
-/* User + system CPU time of the process in seconds (0 if unavailable). */
-double process_cpu_s(void);
-
 G_END_DECLS
 
 #endif
