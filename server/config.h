@@ -159,13 +159,13 @@ void config_stream_options_to_json(json_t *obj, const StreamConfig *c,
 /* A stream id: 1..64 of [a-z0-9_-] (so also a safe MQTT topic level). */
 gboolean config_stream_id_is_valid(const char *id);
 
-/* ---- write-back ---- */
+/* ---- write-back (config-store.c) ---- */
 
 /* Keeps the streams in the config file in step with the registry. Writes are
  * atomic: a temporary file in the same directory, created with mode 0600
  * (the file holds camera credentials; an older file's looser mode is not
- * kept), fsync, rename over the file, fsync of the directory. Every key but "streams" is written back as it was
- * read (environment overrides are not). A failed write leaves the old file
+ * kept), fsync, rename over the file, fsync of the directory. Every key but
+ * "streams" is written back as it was read (environment overrides are not). A failed write leaves the old file
  * as it was, is logged once (until a write succeeds again) and is reported
  * by config_store_status(). Thread-safe. */
 typedef struct ConfigStore ConfigStore;
