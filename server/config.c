@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -89,6 +90,119 @@ relabel(GError **error, GError *e)
   return FALSE;
 }
 
+/* The stream options a config entry or an API body may set beyond id, name
+ * and uri, read in this order into a StreamConfig: one row a key, its C type,
+ * where it lives and its bounds (integers), longest length (strings) or
+ * names (enums). Ranges that are not bounds here, and the semantic checks,
+ * are stream_config_validate()'s. */
+typedef enum {
+  OPT_STRING,   /* char *, at most .max bytes */
+  OPT_MODEL_ID, /* char *, a model id (id_is_valid) */
+  OPT_ENUM,     /* an enum (int-sized) over .names */
+  OPT_NUMBER,   /* double */
+  OPT_INT,      /* int in .min .. .max */
+  OPT_UINT,     /* guint in .min .. .max */
+  OPT_BOOL,     /* gboolean */
+} OptionType;
+
+typedef struct {
+  const char *key;
+  OptionType type;
+  size_t offset;
+  gint64 min, max;
+  const char *const *names;
+} StreamOption;
+
+#define OPT(key, type, field, min, max, names)                                 \
+  { key, type, offsetof(StreamConfig, field), min, max, names }
+
+static const StreamOption stream_options[] = {
+  OPT("device", OPT_STRING, device, 0, STREAM_DEVICE_MAX, NULL),
+  OPT("pattern", OPT_STRING, pattern, 0, STREAM_PATTERN_MAX, NULL),
+  OPT("model", OPT_MODEL_ID, model, 0, MODEL_SET_ID_MAX, NULL),
+  OPT("transport", OPT_ENUM, transport, 0, 0, stream_transport_names),
+  OPT("decode", OPT_ENUM, decode, 0, 0, stream_decode_names),
+  OPT("resize_mode", OPT_ENUM, resize_mode, 0, 0, stream_resize_mode_names),
+  OPT("max_fps", OPT_NUMBER, max_fps, 0, 0, NULL),
+  OPT("head", OPT_STRING, head, 0, STREAM_HEAD_ID_MAX, NULL),
+  OPT("labels", OPT_ENUM, labels, 0, 0, stream_labels_names),
+  OPT("top_k", OPT_INT, top_k, 1, POOL_MAX_TOP_K, NULL),
+  OPT("enabled", OPT_BOOL, enabled, 0, 0, NULL),
+  OPT("realtime", OPT_BOOL, realtime, 0, 0, NULL),
+  OPT("history_len", OPT_UINT, history_len, 1, STREAM_HISTORY_LEN_MAX, NULL),
+  OPT("stall_timeout_s", OPT_NUMBER, stall_timeout_s, 0, 0, NULL),
+  OPT("backoff_initial_s", OPT_NUMBER, backoff_initial_s, 0, 0, NULL),
+  OPT("backoff_max_s", OPT_NUMBER, backoff_max_s, 0, 0, NULL),
+  OPT("rtsp_latency_ms", OPT_UINT, rtsp_latency_ms, 0,
+      STREAM_RTSP_LATENCY_MAX_MS, NULL),
+};
+
+#undef OPT
+
+/* The enum fields are written through an int. */
+G_STATIC_ASSERT(sizeof(StreamTransport) == sizeof(int));
+G_STATIC_ASSERT(sizeof(StreamDecode) == sizeof(int));
+G_STATIC_ASSERT(sizeof(StreamLabels) == sizeof(int));
+
+/* Reads the stream_options present in obj into c (absent ones keep c's
+ * values); the first bad one is the error. */
+static gboolean
+options_from_json(json_t *obj, const char *prefix, StreamConfig *c,
+                  GError **error)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS(stream_options); i++) {
+    const StreamOption *o = &stream_options[i];
+    void *field = (char *)c + o->offset;
+    gboolean present;
+    gint64 v;
+    switch (o->type) {
+    case OPT_STRING:
+      if (!json_util_get_string(obj, prefix, o->key, (gsize)o->max, field,
+                                NULL, error))
+        return FALSE;
+      break;
+    case OPT_MODEL_ID:
+      if (!json_util_get_string(obj, prefix, o->key, (gsize)o->max, field,
+                                &present, error))
+        return FALSE;
+      if (present && !id_is_valid(*(char **)field))
+        return invalid(error,
+                       "%s%s: expected a model id (1..%d of a-z, 0-9, '_' "
+                       "or '-'; GET /api/v1/models lists them)",
+                       prefix, o->key, (int)o->max);
+      break;
+    case OPT_ENUM:
+      if (!json_util_get_enum(obj, prefix, o->key, o->names, field, NULL,
+                              error))
+        return FALSE;
+      break;
+    case OPT_NUMBER:
+      if (!json_util_get_number(obj, prefix, o->key, field, NULL, error))
+        return FALSE;
+      break;
+    case OPT_INT:
+      v = *(int *)field;
+      if (!json_util_get_int(obj, prefix, o->key, o->min, o->max, &v, NULL,
+                             error))
+        return FALSE;
+      *(int *)field = (int)v;
+      break;
+    case OPT_UINT:
+      v = *(guint *)field;
+      if (!json_util_get_int(obj, prefix, o->key, o->min, o->max, &v, NULL,
+                             error))
+        return FALSE;
+      *(guint *)field = (guint)v;
+      break;
+    case OPT_BOOL:
+      if (!json_util_get_bool(obj, prefix, o->key, field, NULL, error))
+        return FALSE;
+      break;
+    }
+  }
+  return TRUE;
+}
+
 static gboolean
 stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
                       char **out_id, StreamConfig *out, GError **error)
@@ -96,8 +210,6 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
   GError *e = NULL;
   StreamConfig c;
   char *id = NULL;
-  gint64 i64;
-  int choice;
   gboolean present;
 
   if (!json_is_object(obj)) {
@@ -136,71 +248,8 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
     invalid(error, "%suri: required", prefix);
     goto fail;
   }
-  if (!json_util_get_string(obj, prefix, "device", STREAM_DEVICE_MAX, &c.device, NULL, &e))
+  if (!options_from_json(obj, prefix, &c, &e))
     goto fail_e;
-  if (!json_util_get_string(obj, prefix, "pattern", STREAM_PATTERN_MAX,
-                            &c.pattern, NULL, &e))
-    goto fail_e;
-  if (!json_util_get_string(obj, prefix, "model", MODEL_SET_ID_MAX, &c.model,
-                            &present, &e))
-    goto fail_e;
-  if (present && !id_is_valid(c.model)) {
-    invalid(error, "%smodel: expected a model id (1..%d of a-z, 0-9, '_' "
-            "or '-'; GET /api/v1/models lists them)", prefix,
-            MODEL_SET_ID_MAX);
-    goto fail;
-  }
-  choice = (int)c.transport;
-  if (!json_util_get_enum(obj, prefix, "transport", stream_transport_names, &choice,
-                          NULL, &e))
-    goto fail_e;
-  c.transport = (StreamTransport)choice;
-  choice = (int)c.decode;
-  if (!json_util_get_enum(obj, prefix, "decode", stream_decode_names, &choice, NULL,
-                          &e))
-    goto fail_e;
-  c.decode = (StreamDecode)choice;
-  if (!json_util_get_enum(obj, prefix, "resize_mode", stream_resize_mode_names,
-                          &c.resize_mode, NULL, &e))
-    goto fail_e;
-  if (!json_util_get_number(obj, prefix, "max_fps", &c.max_fps, NULL, &e))
-    goto fail_e;
-  if (!json_util_get_string(obj, prefix, "head", STREAM_HEAD_ID_MAX, &c.head,
-                            NULL, &e))
-    goto fail_e;
-  choice = (int)c.labels;
-  if (!json_util_get_enum(obj, prefix, "labels", stream_labels_names, &choice, NULL,
-                          &e))
-    goto fail_e;
-  c.labels = (StreamLabels)choice;
-  i64 = c.top_k;
-  if (!json_util_get_int(obj, prefix, "top_k", 1, POOL_MAX_TOP_K, &i64, NULL,
-                         &e))
-    goto fail_e;
-  c.top_k = (int)i64;
-  if (!json_util_get_bool(obj, prefix, "enabled", &c.enabled, NULL, &e))
-    goto fail_e;
-  if (!json_util_get_bool(obj, prefix, "realtime", &c.realtime, NULL, &e))
-    goto fail_e;
-  i64 = c.history_len;
-  if (!json_util_get_int(obj, prefix, "history_len", 1, STREAM_HISTORY_LEN_MAX,
-                         &i64, NULL, &e))
-    goto fail_e;
-  c.history_len = (guint)i64;
-  if (!json_util_get_number(obj, prefix, "stall_timeout_s",
-                            &c.stall_timeout_s, NULL, &e))
-    goto fail_e;
-  if (!json_util_get_number(obj, prefix, "backoff_initial_s",
-                            &c.backoff_initial_s, NULL, &e))
-    goto fail_e;
-  if (!json_util_get_number(obj, prefix, "backoff_max_s",
-                            &c.backoff_max_s, NULL, &e))
-    goto fail_e;
-  i64 = c.rtsp_latency_ms;
-  if (!json_util_get_int(obj, prefix, "rtsp_latency_ms", 0,
-                         STREAM_RTSP_LATENCY_MAX_MS, &i64, NULL, &e))
-    goto fail_e;
-  c.rtsp_latency_ms = (guint)i64;
   if (!roi_json_parse(json_object_get(obj, "roi"), prefix, &c.roi, &e))
     goto fail_e;
   if (!alert_config_from_json(json_object_get(obj, "alerts"), prefix,
