@@ -226,7 +226,10 @@ scrub(Stream *s, const char *text)
 static void
 set_last_error(Stream *s, const char *text)
 {
-  g_autofree char *clean = scrub(s, text);
+  g_autofree char *scrubbed = scrub(s, text);
+  /* GStreamer's texts may quote what a camera sent, bytes that are not
+   * UTF-8: the error goes out in JSON, which must be. */
+  g_autofree char *clean = g_utf8_make_valid(scrubbed, -1);
   g_mutex_lock(&s->lock);
   g_free(s->last_error);
   s->last_error = g_steal_pointer(&clean);

@@ -72,11 +72,21 @@ get_json(guint port, const char *target, double *secs)
 {
   g_autofree char *body = NULL;
   int status = 0;
+  json_error_t jerr;
+  json_t *j = NULL;
   gint64 t0 = g_get_monotonic_time();
   gboolean ok = http_request(port, "GET", target, NULL, &status, &body);
   if (secs)
     *secs = (g_get_monotonic_time() - t0) / 1e6;
-  return ok && status == 200 ? json_loads(body, 0, NULL) : NULL;
+  if (ok && status == 200)
+    j = json_loads(body, 0, &jerr);
+  /* Say what went wrong: no answer, another status, or not JSON. */
+  if (!j)
+    printf("GET %s after %.1f s: %s, status %d, %s; body: %.200s\n", target,
+           (g_get_monotonic_time() - t0) / 1e6,
+           ok ? "answered" : "no answer", status,
+           ok && status == 200 ? jerr.text : "-", body ? body : "");
+  return j;
 }
 
 /* A stream's entry in GET /api/v1/stats (borrowed from stats). */
