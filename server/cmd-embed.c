@@ -103,13 +103,7 @@ parse_opts(int argc, char **argv, struct embed_opts *o)
       o->has_roi = TRUE;
       break;
     case OPT_KERNELS:
-      if (strcmp(optarg, "auto") == 0)
-        o->isa = KERN_ISA_AUTO;
-      else if (strcmp(optarg, "ref") == 0)
-        o->isa = KERN_ISA_REF;
-      else if (strcmp(optarg, "avx2") == 0)
-        o->isa = KERN_ISA_AVX2;
-      else
+      if (kern_isa_from_name(optarg, &o->isa) != 0)
         return usage_error("--kernels: '%s' is not one of ref, avx2, auto",
                            optarg);
       break;

@@ -140,13 +140,7 @@ parse_opts(int argc, char **argv, struct train_opts *o)
       break;
     }
     case OPT_KERNELS:
-      if (strcmp(optarg, "auto") == 0)
-        o->isa = KERN_ISA_AUTO;
-      else if (strcmp(optarg, "ref") == 0)
-        o->isa = KERN_ISA_REF;
-      else if (strcmp(optarg, "avx2") == 0)
-        o->isa = KERN_ISA_AVX2;
-      else
+      if (kern_isa_from_name(optarg, &o->isa) != 0)
         return usage_error("--kernels: '%s' is not one of ref, avx2, auto",
                            optarg);
       break;

@@ -367,13 +367,7 @@ parse_args(int argc, char **argv, struct options *o)
         return usage_error(flag, "'%s' is not a fraction in (0, 1]", val);
       o->crop = (float)d;
     } else if (!strcmp(flag, "--kernels")) {
-      if (!strcmp(val, "ref"))
-        o->isa = KERN_ISA_REF;
-      else if (!strcmp(val, "avx2"))
-        o->isa = KERN_ISA_AVX2;
-      else if (!strcmp(val, "auto"))
-        o->isa = KERN_ISA_AUTO;
-      else
+      if (kern_isa_from_name(val, &o->isa) != 0)
         return usage_error(flag, "'%s' is not one of ref, avx2, auto", val);
     } else if (!strcmp(flag, "--runs")) {
       if (!parse_int(val, 0, 1000000, &o->runs))

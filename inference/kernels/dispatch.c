@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kernels-ref.h"
 #include "qkernels-ref.h"
@@ -154,4 +155,19 @@ qk_ops_get(int kern_isa)
     return &qk_ref_ops;
   }
   return NULL;
+}
+
+int
+kern_isa_from_name(const char *name, enum kern_isa *out)
+{
+  static const struct { const char *name; enum kern_isa isa; } names[] = {
+    { "auto", KERN_ISA_AUTO }, { "ref", KERN_ISA_REF },
+    { "avx2", KERN_ISA_AVX2 },
+  };
+  for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i].name) == 0) {
+      *out = names[i].isa;
+      return 0;
+    }
+  return -1;
 }

@@ -137,5 +137,8 @@ const struct kern_ops *kern_ops_ref(void);
  * best supported. Call kern_init() once before threads start. */
 const struct kern_ops *kern_ops_get(enum kern_isa isa);
 void kern_init(void);
+/* Parses a --kernels value: "auto", "ref" or "avx2". Returns 0 and sets
+ * *out, or -1 (nothing written) for any other name. */
+int kern_isa_from_name(const char *name, enum kern_isa *out);
 
 #endif
