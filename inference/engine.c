@@ -32,7 +32,7 @@ enum step_kind {
 
 struct step {
   enum step_kind kind;
-  const struct layer *l; /* the layer (STEP_BLOCK: the depthwise one) */
+  const struct model_layer *l; /* the layer (STEP_BLOCK: the depthwise one) */
   int in, in2, out; /* value ids; in2 is the add operand (STEP_ADD, or the
                        residual fused into a GEMM or block), else -1 */
   float min, max;   /* clamp of the step's output */
@@ -40,9 +40,9 @@ struct step {
   uint64_t macs;
   int n_layers;      /* model layers covered */
   /* STEP_BLOCK only */
-  const struct layer *expand;  /* NULL when the block has no expansion */
+  const struct model_layer *expand;  /* NULL when the block has no expansion */
   bool expand_rows; /* expand is a dense KxK convolution, run row by row */
-  const struct layer *project;
+  const struct model_layer *project;
   size_t packed_expand, packed_project;
   int tile_rows; /* output rows per tile */
   int ring_rows; /* expanded rows kept (expand only) */
@@ -124,36 +124,36 @@ alloc_buffer(size_t bytes)
 static size_t
 value_floats(const struct ss_model *m, int v)
 {
-  const struct value *x = &m->values[v];
+  const struct model_value *x = &m->values[v];
   return (size_t)x->h * x->w * x->c;
 }
 
 static bool
-is_linear(const struct layer *l)
+is_linear(const struct model_layer *l)
 {
   return isinf(l->act_min) && l->act_min < 0 && isinf(l->act_max) &&
          l->act_max > 0;
 }
 
 static bool
-is_pointwise(const struct ss_model *m, const struct layer *l)
+is_pointwise(const struct ss_model *m, const struct model_layer *l)
 {
-  const struct value *in = &m->values[l->in];
-  return l->kind == LAYER_CONV && l->kh == 1 && l->kw == 1 &&
+  const struct model_value *in = &m->values[l->in];
+  return l->kind == MODEL_LAYER_CONV && l->kh == 1 && l->kw == 1 &&
          (l->stride == 1 || (in->h == 1 && in->w == 1)) && l->pad_top == 0 &&
          l->pad_left == 0 && l->pad_bottom == 0 && l->pad_right == 0;
 }
 
 /* The layer after i, when it is the only reader of layer i's output and
  * that output is not the network's result. */
-static const struct layer *
+static const struct model_layer *
 sole_next_reader(const struct ss_model *m, const int *readers, int i)
 {
   if (i + 1 >= m->n_layers)
     return NULL;
-  const struct layer *l = &m->layers[i], *n = &m->layers[i + 1];
-  if (readers[l->out] != 1 || (n->in != l->out && !(n->kind == LAYER_ADD &&
-                                                    n->in2 == l->out)))
+  const struct model_layer *l = &m->layers[i], *n = &m->layers[i + 1];
+  if (readers[l->out] != 1 ||
+      (n->in != l->out && !(n->kind == MODEL_LAYER_ADD && n->in2 == l->out)))
     return NULL;
   return n;
 }
@@ -164,9 +164,9 @@ sole_next_reader(const struct ss_model *m, const int *readers, int i)
 static int
 fuse_add(const struct ss_model *m, const int *readers, int i, struct step *s)
 {
-  const struct layer *l = &m->layers[i];
-  const struct layer *a = sole_next_reader(m, readers, i);
-  if (!a || a->kind != LAYER_ADD || !is_linear(l) || a->in == a->in2)
+  const struct model_layer *l = &m->layers[i];
+  const struct model_layer *a = sole_next_reader(m, readers, i);
+  if (!a || a->kind != MODEL_LAYER_ADD || !is_linear(l) || a->in == a->in2)
     return -1;
   s->in2 = a->in == l->out ? a->in2 : a->in;
   s->out = a->out;
@@ -178,7 +178,7 @@ fuse_add(const struct ss_model *m, const int *readers, int i, struct step *s)
 
 /* Whether every weight of a fully connected layer has a finite half. */
 static bool
-fc_fits_f16(const struct layer *l)
+fc_fits_f16(const struct model_layer *l)
 {
   size_t n = (size_t)l->cin * l->cout;
   for (size_t i = 0; i < n; i++)
@@ -192,8 +192,8 @@ fc_fits_f16(const struct layer *l)
 static void
 plan_block_tile(const struct ss_model *m, struct step *s, int forced)
 {
-  const struct value *dwin = &m->values[s->l->in];
-  const struct value *dwout = &m->values[s->l->out];
+  const struct model_value *dwin = &m->values[s->l->in];
+  const struct model_value *dwout = &m->values[s->l->out];
   const int oh = dwout->h, ow = dwout->w, ch = dwout->c;
   int t = forced > 0 ? forced : (BLOCK_MIN_GEMM_ROWS + ow - 1) / ow;
   if (t > oh)
@@ -233,14 +233,14 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
   }
   for (int i = 0; i < m->n_layers; i++) {
     readers[m->layers[i].in]++;
-    if (m->layers[i].kind == LAYER_ADD)
+    if (m->layers[i].kind == MODEL_LAYER_ADD)
       readers[m->layers[i].in2]++;
   }
   readers[m->output]++;
 
   int n = 0;
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
+    const struct model_layer *l = &m->layers[i];
     struct step *s = &e->steps[n++];
     *s = (struct step){ .l = l, .in = l->in, .in2 = -1, .out = l->out,
                         .min = l->act_min, .max = l->act_max, .n_layers = 1 };
@@ -248,21 +248,21 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
     /* Fused block: [pointwise ->] depthwise -> pointwise. */
     if (o->fuse_blocks) {
       int j = i;
-      const struct layer *expand = NULL;
+      const struct model_layer *expand = NULL;
       /* A dense KxK convolution feeding the depthwise (the first layer)
        * is fused as well: its output, 112x112x32 at 224 px, otherwise
        * goes to memory and comes back. Measured alternating in one
        * process: see bench/README.md, "Performance". */
-      if (l->kind == LAYER_CONV) {
-        const struct layer *nx = sole_next_reader(m, readers, i);
-        if (nx && nx->kind == LAYER_DWCONV && nx->in == l->out) {
+      if (l->kind == MODEL_LAYER_CONV) {
+        const struct model_layer *nx = sole_next_reader(m, readers, i);
+        if (nx && nx->kind == MODEL_LAYER_DWCONV && nx->in == l->out) {
           expand = l;
           j = i + 1;
         }
       }
-      const struct layer *dw = &m->layers[j];
-      const struct layer *proj =
-        dw->kind == LAYER_DWCONV ? sole_next_reader(m, readers, j) : NULL;
+      const struct model_layer *dw = &m->layers[j];
+      const struct model_layer *proj =
+        dw->kind == MODEL_LAYER_DWCONV ? sole_next_reader(m, readers, j) : NULL;
       if (proj && proj->in == dw->out && is_pointwise(m, proj)) {
         s->kind = STEP_BLOCK;
         s->l = dw;
@@ -288,28 +288,28 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
     }
 
     switch (l->kind) {
-    case LAYER_CONV:
+    case MODEL_LAYER_CONV:
       s->kind = is_pointwise(m, l) ? STEP_GEMM : STEP_CONV;
       s->macs = (uint64_t)value_floats(m, l->out) * l->kh * l->kw * l->cin;
       break;
-    case LAYER_FC:
+    case MODEL_LAYER_FC:
       s->kind = STEP_GEMM;
       s->macs = (uint64_t)l->cin * l->cout;
       s->f16 = o->f16_classifier && e->ops->gemv16 && fc_fits_f16(l);
       break;
-    case LAYER_DWCONV:
+    case MODEL_LAYER_DWCONV:
       s->kind = STEP_DWCONV;
       s->macs = (uint64_t)value_floats(m, l->out) * l->kh * l->kw;
       break;
-    case LAYER_ADD:
+    case MODEL_LAYER_ADD:
       s->kind = STEP_ADD;
       s->in2 = l->in2;
       break;
-    case LAYER_AVGPOOL:
+    case MODEL_LAYER_AVGPOOL:
       s->kind = STEP_AVGPOOL;
       break;
     }
-    if (s->kind == STEP_GEMM && l->kind == LAYER_CONV &&
+    if (s->kind == STEP_GEMM && l->kind == MODEL_LAYER_CONV &&
         fuse_add(m, readers, i, s) == 0)
       i++;
   }
@@ -319,27 +319,28 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
 }
 
 static size_t
-gemm_packed_floats(const struct ss_engine *e, const struct layer *l)
+gemm_packed_floats(const struct ss_engine *e, const struct model_layer *l)
 {
   return kern_gemm_packed_size(e->ops->gemm_nr, (size_t)l->cout,
                                (size_t)l->kh * l->kw * l->cin);
 }
 
 static size_t
-dw_packed_floats(const struct layer *l)
+dw_packed_floats(const struct model_layer *l)
 {
   return kern_dw_packed_size((size_t)l->cout, (size_t)l->kh * l->kw);
 }
 
 static void
-pack_gemm_layer(const struct ss_engine *e, const struct layer *l, float *dst)
+pack_gemm_layer(const struct ss_engine *e, const struct model_layer *l,
+                float *dst)
 {
   kern_gemm_pack(e->ops->gemm_nr, (size_t)l->cout,
                  (size_t)l->kh * l->kw * l->cin, l->weight, l->bias, dst);
 }
 
 static void
-pack_dw_layer(const struct layer *l, float *dst)
+pack_dw_layer(const struct model_layer *l, float *dst)
 {
   kern_dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->weight, l->bias,
                dst);
@@ -421,7 +422,7 @@ pack_weights(struct ss_engine *e, struct ss_error *err)
 static size_t
 block_ring_floats(const struct ss_model *m, const struct step *s)
 {
-  const struct value *dwin = &m->values[s->l->in];
+  const struct model_value *dwin = &m->values[s->l->in];
   return s->expand ? round_up((size_t)s->ring_rows * dwin->w * dwin->c,
                               ALIGN_FLOATS)
                    : 0;
@@ -430,7 +431,7 @@ block_ring_floats(const struct ss_model *m, const struct step *s)
 static size_t
 block_floats(const struct ss_model *m, const struct step *s)
 {
-  const struct value *dwout = &m->values[s->l->out];
+  const struct model_value *dwout = &m->values[s->l->out];
   return block_ring_floats(m, s) +
          round_up((size_t)s->tile_rows * dwout->w * dwout->c, ALIGN_FLOATS);
 }
@@ -509,9 +510,9 @@ find_features(struct ss_engine *e)
   const struct ss_model *m = e->model;
   e->feature_value = -1;
   e->feature_steps = 0;
-  const struct layer *fc = NULL;
+  const struct model_layer *fc = NULL;
   for (int i = 0; i < m->n_layers; i++)
-    if (m->layers[i].out == m->output && m->layers[i].kind == LAYER_FC)
+    if (m->layers[i].out == m->output && m->layers[i].kind == MODEL_LAYER_FC)
       fc = &m->layers[i];
   if (!fc || fc->in <= 0)
     return;
@@ -660,7 +661,7 @@ value_ptr(const struct ss_engine *e, float *arena, const float *input, int v)
 
 /* Input row pointers of output row oy for a KxK layer; NULL = padding. */
 static void
-tap_rows(const struct layer *l, int in_h, int oy, const float *base,
+tap_rows(const struct model_layer *l, int in_h, int oy, const float *base,
          size_t row_floats, const float **rows)
 {
   for (int ky = 0; ky < l->kh; ky++) {
@@ -670,14 +671,14 @@ tap_rows(const struct layer *l, int in_h, int oy, const float *base,
 }
 
 static void
-run_row_conv(const struct ss_engine *e, const struct layer *l,
+run_row_conv(const struct ss_engine *e, const struct model_layer *l,
              const float *packed, const float *const *rows, float *out,
              float min, float max)
 {
   const struct ss_model *m = e->model;
-  const struct value *iv = &m->values[l->in];
-  const struct value *ov = &m->values[l->out];
-  if (l->kind == LAYER_DWCONV)
+  const struct model_value *iv = &m->values[l->in];
+  const struct model_value *ov = &m->values[l->out];
+  if (l->kind == MODEL_LAYER_DWCONV)
     e->ops->dwconv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
                        (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
                        (size_t)ov->w, packed, out, min, max);
@@ -693,9 +694,9 @@ run_rows(const struct ss_engine *e, const struct step *s, const float *in,
          float *out)
 {
   const struct ss_model *m = e->model;
-  const struct layer *l = s->l;
-  const struct value *iv = &m->values[l->in];
-  const struct value *ov = &m->values[l->out];
+  const struct model_layer *l = s->l;
+  const struct model_value *iv = &m->values[l->in];
+  const struct model_value *ov = &m->values[l->out];
   const float *packed = e->packed + s->packed_off;
   const size_t in_row = (size_t)iv->w * iv->c;
   const size_t out_row = (size_t)ov->w * ov->c;
@@ -715,9 +716,9 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
           const float *res, float *out, float *work)
 {
   const struct ss_model *m = e->model;
-  const struct layer *dw = s->l, *pj = s->project, *ex = s->expand;
-  const struct value *dwin = &m->values[dw->in];
-  const struct value *dwout = &m->values[dw->out];
+  const struct model_layer *dw = s->l, *pj = s->project, *ex = s->expand;
+  const struct model_value *dwin = &m->values[dw->in];
+  const struct model_value *dwout = &m->values[dw->out];
   const size_t w = (size_t)dwin->w, ch = (size_t)dwin->c;
   const size_t ow = (size_t)dwout->w, cout = (size_t)pj->cout;
   const size_t row = w * ch, cin = ex ? (size_t)ex->cin : ch;
@@ -736,7 +737,7 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
         need = dwin->h - 1;
       while (s->expand_rows && have < need) {
         /* one row of the dense convolution into its ring slot */
-        const struct value *exin = &m->values[ex->in];
+        const struct model_value *exin = &m->values[ex->in];
         const float *trows[16];
         have++;
         tap_rows(ex, exin->h, have, in, (size_t)exin->w * exin->c, trows);
@@ -785,10 +786,10 @@ run_step(const struct ss_engine *e, const struct step *s, float *arena,
   const float *in = value_ptr(e, arena, input, s->in);
   const float *in2 = s->in2 >= 0 ? value_ptr(e, arena, input, s->in2) : NULL;
   float *out = arena + e->value_off[s->out];
-  const struct value *ov = &m->values[s->out];
+  const struct model_value *ov = &m->values[s->out];
   switch (s->kind) {
   case STEP_GEMM: {
-    const struct layer *l = s->l;
+    const struct model_layer *l = s->l;
     size_t k = (size_t)l->cin;
     if (s->f16) {
       e->ops->gemv16((size_t)l->cout, k, in, e->packed + s->packed_off, out,
@@ -811,7 +812,7 @@ run_step(const struct ss_engine *e, const struct step *s, float *arena,
     e->ops->add(value_floats(m, s->out), in, in2, out, s->min, s->max);
     break;
   case STEP_AVGPOOL: {
-    const struct value *iv = &m->values[s->in];
+    const struct model_value *iv = &m->values[s->in];
     e->ops->avgpool((size_t)iv->h * iv->w, (size_t)iv->c, in, out);
     break;
   }
@@ -848,7 +849,7 @@ engine_feature_len(const struct ss_engine *e)
     return qengine_feature_len(e->q);
   if (e->feature_value < 0)
     return 0;
-  const struct value *v = &e->model->values[e->feature_value];
+  const struct model_value *v = &e->model->values[e->feature_value];
   return v->h * v->w * v->c;
 }
 
@@ -967,10 +968,10 @@ engine_step_info(const struct ss_engine *e, int i,
   static const char *const kinds[] = { "gemm", "conv",    "dwconv",
                                        "add",  "avgpool", "block" };
   const struct step *s = &e->steps[i];
-  const struct value *iv = &e->model->values[s->in];
-  const struct value *ov = &e->model->values[s->out];
-  const struct layer *named = s->kind == STEP_BLOCK && s->expand ? s->expand
-                                                                 : s->l;
+  const struct model_value *iv = &e->model->values[s->in];
+  const struct model_value *ov = &e->model->values[s->out];
+  const struct model_layer *named =
+    s->kind == STEP_BLOCK && s->expand ? s->expand : s->l;
   *info = (struct engine_step_info){
     .name = named->name, .kind = s->f16 ? "gemv16" : kinds[s->kind],
     .in_h = iv->h, .in_w = iv->w, .in_c = iv->c,

@@ -22,23 +22,24 @@ mobilenet_make_divisible(float v, int divisor)
 
 struct builder {
   struct ss_model *m;
-  enum pad_rule pad;
+  enum model_pad_rule pad;
   int cur; /* value id of the running activation */
   int rc;
   struct ss_error *err;
 };
 
 static int
-add_conv(struct builder *b, enum layer_kind kind, const char *name, int k,
+add_conv(struct builder *b, enum model_layer_kind kind, const char *name, int k,
          int stride, int cout, bool relu6)
 {
   if (b->rc)
     return -1;
   struct ss_model *m = b->m;
-  const struct value in = m->values[b->cur];
-  struct layer l = {
+  const struct model_value in = m->values[b->cur];
+  struct model_layer l = {
     .kind = kind, .in = b->cur, .in2 = -1, .kh = k, .kw = k,
-    .stride = stride, .cin = in.c, .cout = kind == LAYER_DWCONV ? in.c : cout,
+    .stride = stride, .cin = in.c,
+    .cout = kind == MODEL_LAYER_DWCONV ? in.c : cout,
     .act_min = relu6 ? 0.0f : -INFINITY, .act_max = relu6 ? 6.0f : INFINITY,
   };
   snprintf(l.name, sizeof l.name, "%s", name);
@@ -47,7 +48,7 @@ add_conv(struct builder *b, enum layer_kind kind, const char *name, int k,
   int oh = model_conv_out_size(in.h, k, stride, l.pad_top, l.pad_bottom);
   int ow = model_conv_out_size(in.w, k, stride, l.pad_left, l.pad_right);
   l.out = model_add_value(m, oh, ow, l.cout);
-  l.weight = calloc(layer_weight_count(&l), sizeof(float));
+  l.weight = calloc(model_layer_weight_count(&l), sizeof(float));
   l.bias = calloc((size_t)l.cout, sizeof(float));
   if (l.out < 0 || !l.weight || !l.bias || model_add_layer(m, &l) < 0) {
     if (l.out >= 0) { /* model_add_layer frees on its own failure */
@@ -62,12 +63,12 @@ add_conv(struct builder *b, enum layer_kind kind, const char *name, int k,
 }
 
 static int
-add_simple(struct builder *b, enum layer_kind kind, const char *name, int in2,
-           int h, int w, int c)
+add_simple(struct builder *b, enum model_layer_kind kind, const char *name,
+           int in2, int h, int w, int c)
 {
   if (b->rc)
     return -1;
-  struct layer l = {
+  struct model_layer l = {
     .kind = kind, .in = b->cur, .in2 = in2, .kh = 1, .kw = 1, .stride = 1,
     .act_min = -INFINITY, .act_max = INFINITY,
   };
@@ -84,18 +85,18 @@ add_simple(struct builder *b, enum layer_kind kind, const char *name, int in2,
 static int
 add_classifier(struct builder *b, const char *name, int num_outputs)
 {
-  struct value v = b->m->values[b->cur];
-  add_simple(b, LAYER_AVGPOOL, "pool", -1, 1, 1, v.c);
+  struct model_value v = b->m->values[b->cur];
+  add_simple(b, MODEL_LAYER_AVGPOOL, "pool", -1, 1, 1, v.c);
   if (b->rc)
     return -1;
-  struct layer l = {
-    .kind = LAYER_FC, .in = b->cur, .in2 = -1, .kh = 1, .kw = 1, .stride = 1,
-    .cin = v.c, .cout = num_outputs, .act_min = -INFINITY,
+  struct model_layer l = {
+    .kind = MODEL_LAYER_FC, .in = b->cur, .in2 = -1, .kh = 1, .kw = 1,
+    .stride = 1, .cin = v.c, .cout = num_outputs, .act_min = -INFINITY,
     .act_max = INFINITY,
   };
   snprintf(l.name, sizeof l.name, "%s", name);
   l.out = model_add_value(b->m, 1, 1, num_outputs);
-  l.weight = calloc(layer_weight_count(&l), sizeof(float));
+  l.weight = calloc(model_layer_weight_count(&l), sizeof(float));
   l.bias = calloc((size_t)num_outputs, sizeof(float));
   if (l.out < 0 || !l.weight || !l.bias || model_add_layer(b->m, &l) < 0) {
     if (l.out >= 0) {
@@ -120,12 +121,12 @@ build_v1(struct builder *b, float alpha, int num_outputs)
   };
 #define V1_DEPTH(d) ((int)((d) * alpha) > 8 ? (int)((d) * alpha) : 8)
   char name[SS_NAME_MAX];
-  add_conv(b, LAYER_CONV, "features.0.0", 3, 2, V1_DEPTH(32), true);
+  add_conv(b, MODEL_LAYER_CONV, "features.0.0", 3, 2, V1_DEPTH(32), true);
   for (int i = 0; i < 13; i++) {
     snprintf(name, sizeof name, "features.%d.0", i + 1);
-    add_conv(b, LAYER_DWCONV, name, 3, blocks[i][0], 0, true);
+    add_conv(b, MODEL_LAYER_DWCONV, name, 3, blocks[i][0], 0, true);
     snprintf(name, sizeof name, "features.%d.3", i + 1);
-    add_conv(b, LAYER_CONV, name, 1, 1, V1_DEPTH(blocks[i][1]), true);
+    add_conv(b, MODEL_LAYER_CONV, name, 1, 1, V1_DEPTH(blocks[i][1]), true);
   }
 #undef V1_DEPTH
   add_classifier(b, "classifier", num_outputs);
@@ -142,7 +143,7 @@ build_v2(struct builder *b, float alpha, int num_outputs)
   char name[SS_NAME_MAX];
   int in_c = mobilenet_make_divisible(32 * alpha, 8);
   int last_c = mobilenet_make_divisible(1280 * (alpha > 1.0f ? alpha : 1.0f), 8);
-  add_conv(b, LAYER_CONV, "features.0.0", 3, 2, in_c, true);
+  add_conv(b, MODEL_LAYER_CONV, "features.0.0", 3, 2, in_c, true);
   int f = 1;
   for (int s = 0; s < 7; s++) {
     int out_c = mobilenet_make_divisible(cfg[s][1] * alpha, 8);
@@ -153,28 +154,28 @@ build_v2(struct builder *b, float alpha, int num_outputs)
       int j = 0; /* index inside features.f.conv */
       if (cfg[s][0] != 1) {
         snprintf(name, sizeof name, "features.%d.conv.%d.0", f, j++);
-        add_conv(b, LAYER_CONV, name, 1, 1, hidden, true);
+        add_conv(b, MODEL_LAYER_CONV, name, 1, 1, hidden, true);
       }
       snprintf(name, sizeof name, "features.%d.conv.%d.0", f, j++);
-      add_conv(b, LAYER_DWCONV, name, 3, stride, 0, true);
+      add_conv(b, MODEL_LAYER_DWCONV, name, 3, stride, 0, true);
       snprintf(name, sizeof name, "features.%d.conv.%d", f, j);
-      add_conv(b, LAYER_CONV, name, 1, 1, out_c, false);
+      add_conv(b, MODEL_LAYER_CONV, name, 1, 1, out_c, false);
       if (stride == 1 && in_c == out_c) {
-        struct value v = b->m->values[b->cur];
+        struct model_value v = b->m->values[b->cur];
         snprintf(name, sizeof name, "features.%d.add", f);
-        add_simple(b, LAYER_ADD, name, block_in, v.h, v.w, v.c);
+        add_simple(b, MODEL_LAYER_ADD, name, block_in, v.h, v.w, v.c);
       }
       in_c = out_c;
     }
   }
   snprintf(name, sizeof name, "features.%d.0", f);
-  add_conv(b, LAYER_CONV, name, 1, 1, last_c, true);
+  add_conv(b, MODEL_LAYER_CONV, name, 1, 1, last_c, true);
   add_classifier(b, "classifier.1", num_outputs);
 }
 
 int
 mobilenet_build(enum model_arch arch, float alpha, int resolution,
-                enum pad_rule pad, int num_outputs, struct ss_model **out,
+                enum model_pad_rule pad, int num_outputs, struct ss_model **out,
                 struct ss_error *err)
 {
   if (!(alpha >= 0.1f && alpha <= 2.0f))

@@ -21,8 +21,8 @@
 /* Returns a new model (refcount 1) with zeroed weights and the given padding
  * rule and class count (1000, or 1001 with a background class at 0). */
 int mobilenet_build(enum model_arch arch, float alpha, int resolution,
-                    enum pad_rule pad, int num_outputs, struct ss_model **out,
-                    struct ss_error *err);
+                    enum model_pad_rule pad, int num_outputs,
+                    struct ss_model **out, struct ss_error *err);
 
 /* The channel rounding of the reference implementations. */
 int mobilenet_make_divisible(float v, int divisor);

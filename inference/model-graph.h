@@ -5,7 +5,7 @@
  * (activation tensors, NHWC with batch 1). Value 0 is the network input.
  * Weights are float32 in the canonical layouts below; batch-norm is already
  * folded and quantised weights already dequantised (the integer ones are
- * kept too, in struct layer_qweights, for the integer engine).
+ * kept too, in struct model_layer_qweights, for the integer engine).
  */
 #ifndef SS_MODEL_GRAPH_H
 #define SS_MODEL_GRAPH_H
@@ -19,27 +19,27 @@
 
 #define SS_NAME_MAX 96
 
-enum layer_kind {
-  LAYER_CONV = 0, /* dense KxK convolution, 1x1 pointwise included */
-  LAYER_DWCONV,   /* depthwise KxK, depth multiplier 1 (cin == cout) */
-  LAYER_ADD,      /* out = clamp(in + in2) */
-  LAYER_AVGPOOL,  /* global average pool: HxWxC -> 1x1xC */
-  LAYER_FC,       /* fully connected: 1x1xCin -> 1x1xCout */
+enum model_layer_kind {
+  MODEL_LAYER_CONV = 0, /* dense KxK convolution, 1x1 pointwise included */
+  MODEL_LAYER_DWCONV,   /* depthwise KxK, depth multiplier 1 (cin == cout) */
+  MODEL_LAYER_ADD,      /* out = clamp(in + in2) */
+  MODEL_LAYER_AVGPOOL,  /* global average pool: HxWxC -> 1x1xC */
+  MODEL_LAYER_FC,       /* fully connected: 1x1xCin -> 1x1xCout */
 };
 
 /* The integer weights of a layer of a quantised file (TFLite uint8/int8
  * weights, int32 bias), kept beside the float ones for the integer engine
- * (qengine.h). Same layouts as struct layer's weight and bias. */
-struct layer_qweights {
+ * (qengine.h). Same layouts as struct model_layer's weight and bias. */
+struct model_layer_qweights {
   int16_t *w;     /* each weight minus its zero point: -255..255 */
   int32_t *bias;  /* [cout], the file's int32 bias (zeros when it has none) */
   float *w_scale; /* [cout], the weights' scale per output channel */
 };
 
-struct layer {
-  enum layer_kind kind;
+struct model_layer {
+  enum model_layer_kind kind;
   char name[SS_NAME_MAX]; /* weight prefix or source op name, for errors */
-  int in, in2, out;       /* value ids; in2 is used by LAYER_ADD only */
+  int in, in2, out;       /* value ids; in2 is used by MODEL_LAYER_ADD only */
   int kh, kw, stride;     /* square stride */
   int pad_top, pad_left, pad_bottom, pad_right; /* explicit, in pixels */
   int cin, cout;
@@ -50,7 +50,7 @@ struct layer {
   float *bias;
   /* Owned; NULL unless the file's weights are uint8/int8 with an int32 (or
    * no) bias. */
-  struct layer_qweights *qw;
+  struct model_layer_qweights *qw;
 };
 
 /* How the source file quantises a value (TFLite uint8/int8 activation
@@ -58,15 +58,15 @@ struct layer {
  * in [qmin, qmax]. scale == 0: the value is not quantised (float files,
  * built models, the input of a float-input file). The integer engine
  * (qengine.h) reads it. */
-struct value_quant {
+struct model_value_quant {
   float scale;
   int zero_point;
   int qmin, qmax; /* uint8: 0..255, int8: -128..127 */
 };
 
-struct value {
+struct model_value {
   int h, w, c;
-  struct value_quant quant; /* model_add_value() leaves it unquantised */
+  struct model_value_quant quant; /* model_add_value() leaves it unquantised */
 };
 
 struct ss_model {
@@ -78,21 +78,21 @@ struct ss_model {
   char name[SS_NAME_MAX];
   int input_h, input_w;
   float mean[3], std[3];
-  enum pad_rule pad_rule;
+  enum model_pad_rule pad_rule;
   int num_outputs;
   int class_offset;
   bool quantized;
 
   char **labels; /* num_classes strings, or NULL */
 
-  struct layer *layers;
+  struct model_layer *layers;
   int n_layers, cap_layers;
-  struct value *values;
+  struct model_value *values;
   int n_values, cap_values;
   int output; /* value id of the logits (1x1xnum_outputs) */
   /* The quantisation of the final softmax's output that the loader dropped
    * (TFLite uint8: scale 1/256, zero point 0), else scale 0. */
-  struct value_quant output_probs_quant;
+  struct model_value_quant output_probs_quant;
   /* Why the integer engine cannot run this file ("" when it can: every
    * value quantised, every layer with weights has qw). Set by the loader. */
   char int_unsupported[256];
@@ -105,14 +105,14 @@ struct ss_model *model_new(int input_h, int input_w);
 int model_add_value(struct ss_model *m, int h, int w, int c);
 /* Appends a copy of *l, taking ownership of l->weight and l->bias (also on
  * failure, when they are freed). Returns the layer index or -1. */
-int model_add_layer(struct ss_model *m, const struct layer *l);
+int model_add_layer(struct ss_model *m, const struct model_layer *l);
 
 /* Output size of a convolution along one axis. */
 int model_conv_out_size(int in, int k, int stride, int pad_before,
                         int pad_after);
 /* Padding for a convolution along one axis under a rule: TF SAME puts the odd
  * pixel after; symmetric uses (k-1)/2 on both sides. */
-void model_conv_pads(enum pad_rule rule, int in, int k, int stride,
+void model_conv_pads(enum model_pad_rule rule, int in, int k, int stride,
                      int *pad_before, int *pad_after);
 
 /* Checks the graph is consistent: value ids in range, shapes agree with each
@@ -120,10 +120,10 @@ void model_conv_pads(enum pad_rule rule, int in, int k, int stride,
  * before handing a model out. */
 int model_validate(const struct ss_model *m, struct ss_error *err);
 
-/* Frees a layer_qweights (NULL is allowed). */
-void layer_qweights_free(struct layer_qweights *qw);
+/* Frees a model_layer_qweights (NULL is allowed). */
+void model_layer_qweights_free(struct model_layer_qweights *qw);
 
 /* Number of weight floats of a layer (0 for ADD/AVGPOOL). */
-size_t layer_weight_count(const struct layer *l);
+size_t model_layer_weight_count(const struct model_layer *l);
 
 #endif

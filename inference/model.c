@@ -35,26 +35,26 @@ model_add_value(struct ss_model *m, int h, int w, int c)
 {
   if (m->n_values == m->cap_values) {
     int cap = m->cap_values ? m->cap_values * 2 : 64;
-    struct value *v = realloc(m->values, (size_t)cap * sizeof *v);
+    struct model_value *v = realloc(m->values, (size_t)cap * sizeof *v);
     if (!v)
       return -1;
     m->values = v;
     m->cap_values = cap;
   }
-  m->values[m->n_values] = (struct value){ .h = h, .w = w, .c = c };
+  m->values[m->n_values] = (struct model_value){ .h = h, .w = w, .c = c };
   return m->n_values++;
 }
 
 int
-model_add_layer(struct ss_model *m, const struct layer *l)
+model_add_layer(struct ss_model *m, const struct model_layer *l)
 {
   if (m->n_layers == m->cap_layers) {
     int cap = m->cap_layers ? m->cap_layers * 2 : 64;
-    struct layer *v = realloc(m->layers, (size_t)cap * sizeof *v);
+    struct model_layer *v = realloc(m->layers, (size_t)cap * sizeof *v);
     if (!v) {
       free(l->weight);
       free(l->bias);
-      layer_qweights_free(l->qw);
+      model_layer_qweights_free(l->qw);
       return -1;
     }
     m->layers = v;
@@ -65,7 +65,7 @@ model_add_layer(struct ss_model *m, const struct layer *l)
 }
 
 void
-layer_qweights_free(struct layer_qweights *qw)
+model_layer_qweights_free(struct model_layer_qweights *qw)
 {
   if (!qw)
     return;
@@ -91,7 +91,7 @@ model_free(struct ss_model *m)
   for (int i = 0; i < m->n_layers; i++) {
     free(m->layers[i].weight);
     free(m->layers[i].bias);
-    layer_qweights_free(m->layers[i].qw);
+    model_layer_qweights_free(m->layers[i].qw);
   }
   free(m->layers);
   free(m->values);
@@ -121,10 +121,10 @@ model_conv_out_size(int in, int k, int stride, int pad_before, int pad_after)
 }
 
 void
-model_conv_pads(enum pad_rule rule, int in, int k, int stride,
+model_conv_pads(enum model_pad_rule rule, int in, int k, int stride,
                 int *pad_before, int *pad_after)
 {
-  if (rule == PAD_RULE_SYMMETRIC) {
+  if (rule == MODEL_PAD_RULE_SYMMETRIC) {
     *pad_before = *pad_after = (k - 1) / 2;
     return;
   }
@@ -138,27 +138,27 @@ model_conv_pads(enum pad_rule rule, int in, int k, int stride,
 }
 
 size_t
-layer_weight_count(const struct layer *l)
+model_layer_weight_count(const struct model_layer *l)
 {
   switch (l->kind) {
-  case LAYER_CONV: return (size_t)l->cout * l->kh * l->kw * l->cin;
-  case LAYER_DWCONV: return (size_t)l->kh * l->kw * l->cout;
-  case LAYER_FC: return (size_t)l->cout * l->cin;
-  case LAYER_ADD:
-  case LAYER_AVGPOOL: return 0;
+  case MODEL_LAYER_CONV: return (size_t)l->cout * l->kh * l->kw * l->cin;
+  case MODEL_LAYER_DWCONV: return (size_t)l->kh * l->kw * l->cout;
+  case MODEL_LAYER_FC: return (size_t)l->cout * l->cin;
+  case MODEL_LAYER_ADD:
+  case MODEL_LAYER_AVGPOOL: return 0;
   }
   return 0;
 }
 
 static const char *
-layer_kind_name(enum layer_kind k)
+layer_kind_name(enum model_layer_kind k)
 {
   switch (k) {
-  case LAYER_CONV: return "conv";
-  case LAYER_DWCONV: return "dwconv";
-  case LAYER_ADD: return "add";
-  case LAYER_AVGPOOL: return "avgpool";
-  case LAYER_FC: return "fc";
+  case MODEL_LAYER_CONV: return "conv";
+  case MODEL_LAYER_DWCONV: return "dwconv";
+  case MODEL_LAYER_ADD: return "add";
+  case MODEL_LAYER_AVGPOOL: return "avgpool";
+  case MODEL_LAYER_FC: return "fc";
   }
   return "?";
 }
@@ -179,21 +179,21 @@ model_validate(const struct ss_model *m, struct ss_error *err)
   if (m->n_layers == 0)
     return ss_error_set(err, SS_EFORMAT, "graph has no layers");
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
+    const struct model_layer *l = &m->layers[i];
     if (!value_ok(m, l->in) || !value_ok(m, l->out) ||
-        (l->kind == LAYER_ADD && !value_ok(m, l->in2)))
+        (l->kind == MODEL_LAYER_ADD && !value_ok(m, l->in2)))
       return ss_error_set(err, SS_EFORMAT, "layer %d '%s': bad value id", i,
                           l->name);
-    if (l->in >= l->out || (l->kind == LAYER_ADD && l->in2 >= l->out))
+    if (l->in >= l->out || (l->kind == MODEL_LAYER_ADD && l->in2 >= l->out))
       return ss_error_set(err, SS_EFORMAT,
                           "layer %d '%s': input is not computed before it", i,
                           l->name);
-    const struct value *in = &m->values[l->in];
-    const struct value *out = &m->values[l->out];
+    const struct model_value *in = &m->values[l->in];
+    const struct model_value *out = &m->values[l->out];
     int oh = 0, ow = 0;
     switch (l->kind) {
-    case LAYER_CONV:
-    case LAYER_DWCONV:
+    case MODEL_LAYER_CONV:
+    case MODEL_LAYER_DWCONV:
       if (l->kh < 1 || l->kw < 1 || l->stride < 1 || l->pad_top < 0 ||
           l->pad_left < 0 || l->pad_bottom < 0 || l->pad_right < 0 ||
           l->kh > 15 || l->kw > 15 || l->stride > 8 || l->pad_top >= l->kh ||
@@ -204,7 +204,7 @@ model_validate(const struct ss_model *m, struct ss_error *err)
                             "padding",
                             i, l->name, l->kh, l->kw, l->stride);
       if (in->c != l->cin ||
-          (l->kind == LAYER_DWCONV && l->cin != l->cout))
+          (l->kind == MODEL_LAYER_DWCONV && l->cin != l->cout))
         return ss_error_set(err, SS_EMISMATCH,
                             "layer %d '%s': input has %d channels, layer "
                             "expects %d",
@@ -224,7 +224,7 @@ model_validate(const struct ss_model *m, struct ss_error *err)
         return ss_error_set(err, SS_EFORMAT, "layer %d '%s': no weights", i,
                             l->name);
       break;
-    case LAYER_FC:
+    case MODEL_LAYER_FC:
       if (in->h * in->w * in->c != l->cin || out->h != 1 || out->w != 1 ||
           out->c != l->cout)
         return ss_error_set(err, SS_EMISMATCH,
@@ -236,8 +236,8 @@ model_validate(const struct ss_model *m, struct ss_error *err)
         return ss_error_set(err, SS_EFORMAT, "layer %d '%s': no weights", i,
                             l->name);
       break;
-    case LAYER_ADD: {
-      const struct value *in2 = &m->values[l->in2];
+    case MODEL_LAYER_ADD: {
+      const struct model_value *in2 = &m->values[l->in2];
       if (in->h != in2->h || in->w != in2->w || in->c != in2->c ||
           out->h != in->h || out->w != in->w || out->c != in->c)
         return ss_error_set(err, SS_EMISMATCH,
@@ -246,7 +246,7 @@ model_validate(const struct ss_model *m, struct ss_error *err)
                             in2->c);
       break;
     }
-    case LAYER_AVGPOOL:
+    case MODEL_LAYER_AVGPOOL:
       if (out->h != 1 || out->w != 1 || out->c != in->c)
         return ss_error_set(err, SS_EMISMATCH,
                             "layer %d '%s': average pool output must be "
@@ -263,7 +263,7 @@ model_validate(const struct ss_model *m, struct ss_error *err)
   }
   if (!value_ok(m, m->output))
     return ss_error_set(err, SS_EFORMAT, "graph has no output");
-  const struct value *o = &m->values[m->output];
+  const struct model_value *o = &m->values[m->output];
   if (o->h != 1 || o->w != 1 || o->c != m->num_outputs || o->c < 1)
     return ss_error_set(err, SS_EMISMATCH,
                         "output is %dx%dx%d, expected 1x1x%d", o->h, o->w,
@@ -387,7 +387,10 @@ enum model_format model_format(const struct ss_model *m) { return m->format; }
 float model_alpha(const struct ss_model *m) { return m->alpha; }
 int model_input_width(const struct ss_model *m) { return m->input_w; }
 int model_input_height(const struct ss_model *m) { return m->input_h; }
-enum pad_rule model_pad_rule(const struct ss_model *m) { return m->pad_rule; }
+enum model_pad_rule model_pad_rule(const struct ss_model *m)
+{
+  return m->pad_rule;
+}
 int model_num_outputs(const struct ss_model *m) { return m->num_outputs; }
 int model_class_offset(const struct ss_model *m) { return m->class_offset; }
 bool model_is_quantized(const struct ss_model *m) { return m->quantized; }
@@ -433,12 +436,12 @@ model_macs(const struct ss_model *m)
 {
   uint64_t macs = 0;
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
-    const struct value *o = &m->values[l->out];
-    if (l->kind == LAYER_CONV || l->kind == LAYER_DWCONV)
-      macs += (uint64_t)o->h * o->w * layer_weight_count(l);
-    else if (l->kind == LAYER_FC)
-      macs += layer_weight_count(l);
+    const struct model_layer *l = &m->layers[i];
+    const struct model_value *o = &m->values[l->out];
+    if (l->kind == MODEL_LAYER_CONV || l->kind == MODEL_LAYER_DWCONV)
+      macs += (uint64_t)o->h * o->w * model_layer_weight_count(l);
+    else if (l->kind == MODEL_LAYER_FC)
+      macs += model_layer_weight_count(l);
   }
   return macs;
 }
@@ -448,10 +451,10 @@ model_params(const struct ss_model *m)
 {
   uint64_t n = 0;
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
-    if (l->kind == LAYER_CONV || l->kind == LAYER_DWCONV ||
-        l->kind == LAYER_FC)
-      n += layer_weight_count(l) + (uint64_t)l->cout;
+    const struct model_layer *l = &m->layers[i];
+    if (l->kind == MODEL_LAYER_CONV || l->kind == MODEL_LAYER_DWCONV ||
+        l->kind == MODEL_LAYER_FC)
+      n += model_layer_weight_count(l) + (uint64_t)l->cout;
   }
   return n;
 }

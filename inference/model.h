@@ -24,9 +24,9 @@ enum model_arch {
 /* How the file's convolutions pad: TensorFlow "SAME" (extra pixel at the
  * bottom/right when odd) or PyTorch's symmetric padding. The explicit pads of
  * every layer are computed from this at load time. */
-enum pad_rule {
-  PAD_RULE_TF_SAME = 0,
-  PAD_RULE_SYMMETRIC,
+enum model_pad_rule {
+  MODEL_PAD_RULE_TF_SAME = 0,
+  MODEL_PAD_RULE_SYMMETRIC,
 };
 
 enum model_format {
@@ -61,7 +61,7 @@ int model_input_width(const struct ss_model *m);
 int model_input_height(const struct ss_model *m);
 /* Input normalisation per RGB channel: x = (pixel_0_255 - mean) / std. */
 void model_input_norm(const struct ss_model *m, float mean[3], float std[3]);
-enum pad_rule model_pad_rule(const struct ss_model *m);
+enum model_pad_rule model_pad_rule(const struct ss_model *m);
 int model_num_outputs(const struct ss_model *m); /* logits, e.g. 1001 */
 int model_class_offset(const struct ss_model *m); /* 1 with background */
 int model_num_classes(const struct ss_model *m); /* outputs - offset */

@@ -22,7 +22,7 @@ enum qstep_kind { QS_GEMM = 0, QS_CONV, QS_DW, QS_ADD, QS_POOL };
 
 struct qstep {
   enum qstep_kind kind;
-  const struct layer *l;
+  const struct model_layer *l;
   int in, in2, out;
   size_t k; /* GEMM reduction: cin, or kh*kw*cin rounded up to 4 (QS_CONV:
                the im2col row, zero-padded, as the VNNI GEMM takes groups
@@ -47,7 +47,7 @@ struct qengine {
   /* output */
   bool probs;            /* the final softmax runs here */
   float sm_in_scale;     /* the logits' scale */
-  struct value_quant oq; /* the output's (softmax's or logits') grid */
+  struct model_value_quant oq; /* the output's (softmax's or logits') grid */
   bool out_signed;
   /* pooled features: their value and the steps computing them, or -1/0 */
   int feature_value, feature_steps;
@@ -63,13 +63,13 @@ round_up(size_t v, size_t a)
 
 /* A value's grid in the stored (shifted) space. */
 static int32_t
-zp_stored(const struct value_quant *q)
+zp_stored(const struct model_value_quant *q)
 {
   return q->zero_point - q->qmin;
 }
 
 static bool
-quantised(const struct value_quant *q)
+quantised(const struct model_value_quant *q)
 {
   return q->scale > 0 && (q->qmin == 0 || q->qmin == -128) &&
          q->qmax == q->qmin + 255;
@@ -79,8 +79,8 @@ quantised(const struct value_quant *q)
  * quantised as TFLite does (zero point + round(bound / scale)), within
  * 0..255. */
 static void
-act_bounds(const struct layer *l, const struct value_quant *oq, int32_t *lo,
-           int32_t *hi)
+act_bounds(const struct model_layer *l, const struct model_value_quant *oq,
+           int32_t *lo, int32_t *hi)
 {
   const int32_t zp = zp_stored(oq);
   *lo = 0;
@@ -103,9 +103,9 @@ static int
 setup_requant(struct qstep *s, const struct ss_model *m, enum qarith arith,
               struct ss_error *err)
 {
-  const struct layer *l = s->l;
-  const struct value_quant *iq = &m->values[l->in].quant;
-  const struct value_quant *oq = &m->values[l->out].quant;
+  const struct model_layer *l = s->l;
+  const struct model_value_quant *iq = &m->values[l->in].quant;
+  const struct model_value_quant *oq = &m->values[l->out].quant;
   const size_t n = (size_t)l->cout;
   s->rq_data = calloc(n, arith == QARITH_XNNPACK ? sizeof(float)
                                                  : 2 * sizeof(int32_t));
@@ -151,9 +151,9 @@ static int
 setup_add(struct qstep *s, const struct ss_model *m, enum qarith arith,
           struct ss_error *err)
 {
-  const struct value_quant *a = &m->values[s->in].quant;
-  const struct value_quant *b = &m->values[s->in2].quant;
-  const struct value_quant *o = &m->values[s->out].quant;
+  const struct model_value_quant *a = &m->values[s->in].quant;
+  const struct model_value_quant *b = &m->values[s->in2].quant;
+  const struct model_value_quant *o = &m->values[s->out].quant;
   struct qk_add_params *p = &s->add;
   p->a_zp = zp_stored(a);
   p->b_zp = zp_stored(b);
@@ -201,8 +201,9 @@ setup_add(struct qstep *s, const struct ss_model *m, enum qarith arith,
 static void
 setup_pool(struct qstep *s, const struct ss_model *m, enum qarith arith)
 {
-  const struct value *iv = &m->values[s->in];
-  const struct value_quant *iq = &iv->quant, *oq = &m->values[s->out].quant;
+  const struct model_value *iv = &m->values[s->in];
+  const struct model_value_quant *iq = &iv->quant;
+  const struct model_value_quant *oq = &m->values[s->out].quant;
   struct qk_pool_params *p = &s->pool;
   const int npix = iv->h * iv->w;
   p->in_zp = zp_stored(iq);
@@ -234,9 +235,9 @@ check_model(const struct ss_model *m, struct ss_error *err)
       return ss_error_set(err, SS_EUNSUPPORTED,
                           "value %d is not quantised to 8 bits", v);
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
-    bool weights = l->kind == LAYER_CONV || l->kind == LAYER_DWCONV ||
-                   l->kind == LAYER_FC;
+    const struct model_layer *l = &m->layers[i];
+    bool weights = l->kind == MODEL_LAYER_CONV ||
+                   l->kind == MODEL_LAYER_DWCONV || l->kind == MODEL_LAYER_FC;
     if (weights && !l->qw)
       return ss_error_set(err, SS_EUNSUPPORTED,
                           "layer '%s' has no integer weights", l->name);
@@ -248,11 +249,11 @@ check_model(const struct ss_model *m, struct ss_error *err)
 }
 
 static bool
-is_gemm(const struct ss_model *m, const struct layer *l)
+is_gemm(const struct ss_model *m, const struct model_layer *l)
 {
-  const struct value *in = &m->values[l->in];
-  return l->kind == LAYER_FC ||
-         (l->kind == LAYER_CONV && l->kh == 1 && l->kw == 1 &&
+  const struct model_value *in = &m->values[l->in];
+  return l->kind == MODEL_LAYER_FC ||
+         (l->kind == MODEL_LAYER_CONV && l->kh == 1 && l->kw == 1 &&
           (l->stride == 1 || (in->h == 1 && in->w == 1)) && !l->pad_top &&
           !l->pad_left && !l->pad_bottom && !l->pad_right);
 }
@@ -266,20 +267,20 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   size_t packed = 0;
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
+    const struct model_layer *l = &m->layers[i];
     struct qstep *s = &q->steps[q->n_steps++];
-    const struct value *ov = &m->values[l->out];
+    const struct model_value *ov = &m->values[l->out];
     s->l = l;
     s->in = l->in;
     s->in2 = l->in2;
     s->out = l->out;
-    s->macs = (uint64_t)ov->h * ov->w * layer_weight_count(l);
+    s->macs = (uint64_t)ov->h * ov->w * model_layer_weight_count(l);
     int rc = 0;
     switch (l->kind) {
-    case LAYER_CONV:
-    case LAYER_FC:
+    case MODEL_LAYER_CONV:
+    case MODEL_LAYER_FC:
       s->kind = is_gemm(m, l) ? QS_GEMM : QS_CONV;
-      s->k = layer_weight_count(l) / (size_t)l->cout;
+      s->k = model_layer_weight_count(l) / (size_t)l->cout;
       if (s->kind == QS_CONV)
         s->k = round_up(s->k, 4);
       s->packed_off = packed;
@@ -287,7 +288,7 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
                          ALIGN);
       rc = setup_requant(s, m, arith, err);
       break;
-    case LAYER_DWCONV:
+    case MODEL_LAYER_DWCONV:
       s->kind = QS_DW;
       s->packed_off = packed;
       packed += round_up(q->ops->dw_packed_size((size_t)l->cout,
@@ -295,11 +296,11 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
                          ALIGN);
       rc = setup_requant(s, m, arith, err);
       break;
-    case LAYER_ADD:
+    case MODEL_LAYER_ADD:
       s->kind = QS_ADD;
       rc = setup_add(s, m, arith, err);
       break;
-    case LAYER_AVGPOOL:
+    case MODEL_LAYER_AVGPOOL:
       s->kind = QS_POOL;
       setup_pool(s, m, arith);
       break;
@@ -312,9 +313,9 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
     return ss_error_set(err, SS_ENOMEM, "out of memory for weights");
   for (int i = 0; i < q->n_steps; i++) {
     const struct qstep *s = &q->steps[i];
-    const struct layer *l = s->l;
+    const struct model_layer *l = s->l;
     if (s->kind == QS_GEMM || s->kind == QS_CONV) {
-      const size_t kr = layer_weight_count(l) / (size_t)l->cout;
+      const size_t kr = model_layer_weight_count(l) / (size_t)l->cout;
       const int16_t *w = l->qw->w;
       int16_t *padded = NULL;
       if (s->k != kr) { /* zero weights for the im2col row's padding */
@@ -423,7 +424,7 @@ qengine_new(const struct ss_model *m, int kern_isa, enum qarith arith,
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   q->m = m;
   q->ops = ops;
-  const struct value_quant *lq = &m->values[m->output].quant;
+  const struct model_value_quant *lq = &m->values[m->output].quant;
   q->probs = m->output_probs_quant.scale > 0;
   q->sm_in_scale = lq->scale;
   q->oq = q->probs ? m->output_probs_quant : *lq;
@@ -436,8 +437,8 @@ qengine_new(const struct ss_model *m, int kern_isa, enum qarith arith,
    * as the float engine's find_features. */
   q->feature_value = -1;
   for (int i = 0; i < q->n_steps; i++) {
-    const struct layer *l = q->steps[i].l;
-    if (l->out == m->output && l->kind == LAYER_FC && l->in > 0)
+    const struct model_layer *l = q->steps[i].l;
+    if (l->out == m->output && l->kind == MODEL_LAYER_FC && l->in > 0)
       for (int j = 0; j < i; j++)
         if (q->steps[j].out == l->in) {
           q->feature_value = l->in;
@@ -488,8 +489,9 @@ static void
 run_conv(const struct qengine *q, const struct qstep *s, const uint8_t *in,
          uint8_t *out, uint8_t *col)
 {
-  const struct layer *l = s->l;
-  const struct value *iv = &q->m->values[s->in], *ov = &q->m->values[s->out];
+  const struct model_layer *l = s->l;
+  const struct model_value *iv = &q->m->values[s->in];
+  const struct model_value *ov = &q->m->values[s->out];
   const size_t cin = (size_t)l->cin, kr = (size_t)l->kh * l->kw * cin;
   const size_t k = s->k;
   for (int y = 0; y < ov->h; y++) {
@@ -528,8 +530,9 @@ static void
 run_dw(const struct qengine *q, const struct qstep *s, const uint8_t *in,
        uint8_t *out)
 {
-  const struct layer *l = s->l;
-  const struct value *iv = &q->m->values[s->in], *ov = &q->m->values[s->out];
+  const struct model_layer *l = s->l;
+  const struct model_value *iv = &q->m->values[s->in];
+  const struct model_value *ov = &q->m->values[s->out];
   const size_t c = (size_t)l->cout, row = (size_t)iv->w * c;
   const uint8_t *rows[16];
   for (int y = 0; y < ov->h; y++) {
@@ -550,7 +553,7 @@ run_step(const struct qengine *q, const struct qstep *s, uint8_t *arena)
   const struct ss_model *m = q->m;
   const uint8_t *in = arena + q->value_off[s->in];
   uint8_t *out = arena + q->value_off[s->out];
-  const struct value *ov = &m->values[s->out];
+  const struct model_value *ov = &m->values[s->out];
   switch (s->kind) {
   case QS_GEMM: {
     size_t k = s->k;
@@ -569,7 +572,7 @@ run_step(const struct qengine *q, const struct qstep *s, uint8_t *arena)
                 arena + q->value_off[s->in2], &s->add, out);
     break;
   case QS_POOL: {
-    const struct value *iv = &m->values[s->in];
+    const struct model_value *iv = &m->values[s->in];
     q->ops->avgpool((size_t)iv->h * iv->w, (size_t)iv->c, in, &s->pool, out);
     break;
   }
@@ -615,7 +618,7 @@ qengine_feature_len(const struct qengine *q)
 {
   if (q->feature_value < 0)
     return 0;
-  const struct value *v = &q->m->values[q->feature_value];
+  const struct model_value *v = &q->m->values[q->feature_value];
   return v->h * v->w * v->c;
 }
 
@@ -632,7 +635,8 @@ run_all(const struct qengine *q, uint8_t *arena, uint8_t *out_q,
     if (step_ns)
       step_ns[i] += now_ns() - t0;
     if (features && i + 1 == q->feature_steps) {
-      const struct value_quant *fq = &q->m->values[q->feature_value].quant;
+      const struct model_value_quant *fq =
+        &q->m->values[q->feature_value].quant;
       const uint8_t *f = arena + q->value_off[q->feature_value];
       const int n = qengine_feature_len(q), zp = zp_stored(fq);
       for (int k = 0; k < n; k++)
@@ -732,7 +736,7 @@ qengine_step_info(const struct qengine *q, int i,
                                        "qavgpool" };
   const struct ss_model *m = q->m;
   if (i == q->n_steps) {
-    const struct value *v = &m->values[m->output];
+    const struct model_value *v = &m->values[m->output];
     *info = (struct qengine_step_info){
       .name = q->probs ? "softmax" : "output", .kind = "qsoftmax",
       .in_h = 1, .in_w = 1, .in_c = v->c, .out_h = 1, .out_w = 1,
@@ -741,7 +745,7 @@ qengine_step_info(const struct qengine *q, int i,
     return;
   }
   const struct qstep *s = &q->steps[i];
-  const struct value *iv = &m->values[s->in], *ov = &m->values[s->out];
+  const struct model_value *iv = &m->values[s->in], *ov = &m->values[s->out];
   *info = (struct qengine_step_info){
     .name = s->l->name, .kind = kinds[s->kind],
     .in_h = iv->h, .in_w = iv->w, .in_c = iv->c,

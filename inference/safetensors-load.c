@@ -444,20 +444,20 @@ tensor_check(const struct st_file *f, const char *prefix, const char *suffix,
 
 /* The PyTorch shape of a layer's weight. Returns the rank. */
 static int
-layer_torch_shape(const struct layer *l, int64_t shape[4])
+layer_torch_shape(const struct model_layer *l, int64_t shape[4])
 {
   switch (l->kind) {
-  case LAYER_CONV:
+  case MODEL_LAYER_CONV:
     shape[0] = l->cout, shape[1] = l->cin, shape[2] = l->kh, shape[3] = l->kw;
     return 4;
-  case LAYER_DWCONV:
+  case MODEL_LAYER_DWCONV:
     shape[0] = l->cout, shape[1] = 1, shape[2] = l->kh, shape[3] = l->kw;
     return 4;
-  case LAYER_FC:
+  case MODEL_LAYER_FC:
     shape[0] = l->cout, shape[1] = l->cin;
     return 2;
-  case LAYER_ADD:
-  case LAYER_AVGPOOL:
+  case MODEL_LAYER_ADD:
+  case MODEL_LAYER_AVGPOOL:
     break;
   }
   return 0;
@@ -479,7 +479,7 @@ bn_prefix(const char *conv, char *out, size_t cap)
 
 /* Fills l->weight and l->bias from the file, folding batch-norm. */
 static int
-bind_layer(const struct st_file *f, struct layer *l, double eps,
+bind_layer(const struct st_file *f, struct model_layer *l, double eps,
            struct ss_error *err)
 {
   int64_t wshape[4];
@@ -494,8 +494,8 @@ bind_layer(const struct st_file *f, struct layer *l, double eps,
 
   char bn[SS_NAME_MAX + 16] = "";
   struct st_tensor *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
-  bool has_bn = l->kind != LAYER_FC && bn_prefix(l->name, bn, sizeof bn) &&
-                find_part(f, bn, "weight");
+  bool has_bn = l->kind != MODEL_LAYER_FC &&
+                bn_prefix(l->name, bn, sizeof bn) && find_part(f, bn, "weight");
   if (has_bn) {
     if ((rc = tensor_check(f, bn, "weight", cshape, 1, &g, err)) ||
         (rc = tensor_check(f, bn, "bias", cshape, 1, &beta, err)) ||
@@ -531,7 +531,7 @@ bind_layer(const struct st_file *f, struct layer *l, double eps,
     }
     l->bias[o] = (float)shift;
     switch (l->kind) {
-    case LAYER_CONV: /* [o][ci][y][x] -> [o][y][x][ci] */
+    case MODEL_LAYER_CONV: /* [o][ci][y][x] -> [o][y][x][ci] */
       for (int ci = 0; ci < l->cin; ci++)
         for (int y = 0; y < l->kh; y++)
           for (int x = 0; x < l->kw; x++) {
@@ -541,7 +541,7 @@ bind_layer(const struct st_file *f, struct layer *l, double eps,
             l->weight[dst] = (float)(tensor_get(w, src) * scale);
           }
       break;
-    case LAYER_DWCONV: /* [c][1][y][x] -> [y][x][c] */
+    case MODEL_LAYER_DWCONV: /* [c][1][y][x] -> [y][x][c] */
       for (int y = 0; y < l->kh; y++)
         for (int x = 0; x < l->kw; x++) {
           size_t src = ((size_t)o * l->kh + y) * l->kw + x;
@@ -549,13 +549,13 @@ bind_layer(const struct st_file *f, struct layer *l, double eps,
           l->weight[dst] = (float)(tensor_get(w, src) * scale);
         }
       break;
-    case LAYER_FC:
+    case MODEL_LAYER_FC:
       for (int ci = 0; ci < l->cin; ci++)
         l->weight[(size_t)o * l->cin + ci] =
             tensor_get(w, (size_t)o * l->cin + ci);
       break;
-    case LAYER_ADD:
-    case LAYER_AVGPOOL:
+    case MODEL_LAYER_ADD:
+    case MODEL_LAYER_AVGPOOL:
       break;
     }
   }
@@ -653,7 +653,7 @@ build_graph(const struct st_file *f, enum model_arch arch, int resolution,
     return rc;
   *alpha_inferred = rc == 0;
   if (rc == 1)
-    return mobilenet_build(arch, (float)a, resolution, PAD_RULE_SYMMETRIC,
+    return mobilenet_build(arch, (float)a, resolution, MODEL_PAD_RULE_SYMMETRIC,
                            classes, out, err);
 
   struct ss_model *best = NULL;
@@ -662,7 +662,7 @@ build_graph(const struct st_file *f, enum model_arch arch, int resolution,
        i++) {
     struct ss_model *m;
     rc = mobilenet_build(arch, alpha_candidates[i], resolution,
-                         PAD_RULE_SYMMETRIC, classes, &m, err);
+                         MODEL_PAD_RULE_SYMMETRIC, classes, &m, err);
     if (rc) {
       model_unref(best);
       return rc;

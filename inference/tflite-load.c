@@ -711,7 +711,7 @@ const_floats(struct loader *L, int ti, const char *role, bool is_weight,
  * when the file's weights are float (no error then). */
 static int
 const_qweights(struct loader *L, int wi, int bi, int cout, int qdim_out,
-               struct layer_qweights **out, struct ss_error *err)
+               struct model_layer_qweights **out, struct ss_error *err)
 {
   *out = NULL;
   if (L->ts[wi].kind != TS_CONST)
@@ -743,14 +743,14 @@ const_qweights(struct loader *L, int wi, int bi, int cout, int qdim_out,
   size_t n = tensor_count(t);
   if (b->size != n || (bt && L->buffers[bt->buffer].size != 4 * (size_t)cout))
     return 0; /* const_floats reports the size mismatch */
-  struct layer_qweights *qw = calloc(1, sizeof *qw);
+  struct model_layer_qweights *qw = calloc(1, sizeof *qw);
   if (!qw)
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   qw->w = malloc((n ? n : 1) * sizeof *qw->w);
   qw->bias = calloc((size_t)cout, sizeof *qw->bias);
   qw->w_scale = malloc((size_t)cout * sizeof *qw->w_scale);
   if (!qw->w || !qw->bias || !qw->w_scale) {
-    layer_qweights_free(qw);
+    model_layer_qweights_free(qw);
     return ss_error_set(err, SS_ENOMEM, "out of memory");
   }
   /* Output channel of element i: (i / inner) % cout, inner being the
@@ -769,7 +769,7 @@ const_qweights(struct loader *L, int wi, int bi, int cout, int qdim_out,
     int q = t->type == TFL_UINT8 ? b->data[i] : (int8_t)b->data[i];
     int64_t d = (int64_t)q - zp;
     if (d < -255 || d > 255) {
-      layer_qweights_free(qw);
+      model_layer_qweights_free(qw);
       snprintf(L->m->int_unsupported, sizeof L->m->int_unsupported,
                "filter '%s' has a zero point outside its type's range",
                t->name);
@@ -789,10 +789,10 @@ const_qweights(struct loader *L, int wi, int bi, int cout, int qdim_out,
 /* The per-tensor uint8/int8 quantisation of an activation tensor, kept on
  * its graph value for the engine's quantisation emulation; anything else
  * (float, per-channel, invalid parameters) gives none (scale 0). */
-static struct value_quant
+static struct model_value_quant
 tensor_value_quant(const struct tfl_tensor *t)
 {
-  struct value_quant q = { 0 };
+  struct model_value_quant q = { 0 };
   if ((t->type != TFL_UINT8 && t->type != TFL_INT8) || t->scale.len != 1 ||
       check_quant(t, "output", NULL) != 0)
     return q;
@@ -802,7 +802,7 @@ tensor_value_quant(const struct tfl_tensor *t)
   q.qmin = t->type == TFL_UINT8 ? 0 : -128;
   q.qmax = t->type == TFL_UINT8 ? 255 : 127;
   if (!(scale > 0) || zp < q.qmin || zp > q.qmax)
-    return (struct value_quant){ 0 };
+    return (struct model_value_quant){ 0 };
   q.scale = scale;
   q.zero_point = (int)zp;
   return q;
@@ -893,7 +893,7 @@ act_clamp(uint8_t act, float *lo, float *hi, struct ss_error *err)
 /* Narrows a layer's clamp to the range its quantised output can represent,
  * as TFLite's integer kernels saturate (see the comment inside for when). */
 static void
-clamp_to_qrange(const struct loader *L, int out_tensor, struct layer *l)
+clamp_to_qrange(const struct loader *L, int out_tensor, struct model_layer *l)
 {
   const struct tfl_tensor *t = &L->tensors[out_tensor];
   if ((t->type != TFL_UINT8 && t->type != TFL_INT8) ||
@@ -924,7 +924,7 @@ clamp_to_qrange(const struct loader *L, int out_tensor, struct layer *l)
 }
 
 static void
-layer_name(const struct loader *L, int out_tensor, struct layer *l)
+layer_name(const struct loader *L, int out_tensor, struct model_layer *l)
 {
   snprintf(l->name, sizeof l->name, "%s", L->tensors[out_tensor].name);
 }
@@ -937,7 +937,7 @@ layer_name(const struct loader *L, int out_tensor, struct layer *l)
  * along qaxis). l->cout must be set. On error nothing is left allocated. */
 static int
 load_weight_bias(struct loader *L, int wi, int bi, const char *wname,
-                 int qaxis, struct layer *l, struct ss_error *err)
+                 int qaxis, struct model_layer *l, struct ss_error *err)
 {
   if (bi >= 0) {
     const struct tfl_tensor *bt = &L->tensors[bi];
@@ -970,14 +970,14 @@ load_weight_bias(struct loader *L, int wi, int bi, const char *wname,
  * an oh x ow x cout output to tensor yi, joins the model. */
 static int
 add_weighted_layer(struct loader *L, int name_ti, int yi, int oh, int ow,
-                   struct layer *l, struct ss_error *err)
+                   struct model_layer *l, struct ss_error *err)
 {
   layer_name(L, name_ti, l);
   clamp_to_qrange(L, name_ti, l);
   if ((l->out = output_value(L, yi, oh, ow, l->cout, err)) < 0) {
     free(l->weight);
     free(l->bias);
-    layer_qweights_free(l->qw);
+    model_layer_qweights_free(l->qw);
     return l->out;
   }
   if (model_add_layer(L->m, l) < 0)
@@ -1026,8 +1026,9 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
   if (padding != PADDING_SAME && padding != PADDING_VALID)
     return ss_error_set(err, SS_EFORMAT, "padding %u", padding);
 
-  struct layer l = {
-    .kind = depthwise ? LAYER_DWCONV : LAYER_CONV, .in2 = -1, .stride = sw,
+  struct model_layer l = {
+    .kind = depthwise ? MODEL_LAYER_DWCONV : MODEL_LAYER_CONV, .in2 = -1,
+    .stride = sw,
   };
   if ((rc = act_clamp(act, &l.act_min, &l.act_max, err)))
     return rc;
@@ -1045,7 +1046,7 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
   } else if ((l.in = input_value(L, xi, "input", err)) < 0) {
     return l.in;
   }
-  const struct value in = L->m->values[l.in];
+  const struct model_value in = L->m->values[l.in];
 
   const struct tfl_tensor *wt = &L->tensors[wi];
   char shp[64];
@@ -1079,9 +1080,9 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
   }
   int ph = in.h + extra_t + extra_b, pw = in.w + extra_l + extra_r;
   if (padding == PADDING_SAME) {
-    model_conv_pads(PAD_RULE_TF_SAME, ph, l.kh, l.stride, &l.pad_top,
+    model_conv_pads(MODEL_PAD_RULE_TF_SAME, ph, l.kh, l.stride, &l.pad_top,
                     &l.pad_bottom);
-    model_conv_pads(PAD_RULE_TF_SAME, pw, l.kw, l.stride, &l.pad_left,
+    model_conv_pads(MODEL_PAD_RULE_TF_SAME, pw, l.kw, l.stride, &l.pad_left,
                     &l.pad_right);
   }
   l.pad_top += extra_t;
@@ -1111,7 +1112,7 @@ add_conv(struct loader *L, const struct tfl_op *op, bool depthwise,
             oh == 1 && ow == 1 && !l.pad_top && !l.pad_left &&
             !l.pad_bottom && !l.pad_right;
   if (fc) {
-    l.kind = LAYER_FC;
+    l.kind = MODEL_LAYER_FC;
     l.stride = 1;
   }
   return add_weighted_layer(L, yi, yi, oh, ow, &l, err);
@@ -1138,13 +1139,13 @@ add_fully_connected(struct loader *L, const struct tfl_op *op,
     return rc;
   if (format != 0)
     return ss_error_set(err, SS_EUNSUPPORTED, "weights format %u", format);
-  struct layer l = { .kind = LAYER_FC, .in2 = -1, .kh = 1, .kw = 1,
-                     .stride = 1 };
+  struct model_layer l = { .kind = MODEL_LAYER_FC, .in2 = -1, .kh = 1, .kw = 1,
+                           .stride = 1 };
   if ((rc = act_clamp(act, &l.act_min, &l.act_max, err)))
     return rc;
   if ((l.in = input_value(L, xi, "input", err)) < 0)
     return l.in;
-  const struct value in = L->m->values[l.in];
+  const struct model_value in = L->m->values[l.in];
   const struct tfl_tensor *wt = &L->tensors[wi];
   char shp[64];
   shape_str(wt, shp, sizeof shp);
@@ -1174,7 +1175,8 @@ add_add(struct loader *L, const struct tfl_op *op, struct ss_error *err)
   if (rc || (o && (rc = fb_u8(o, 0, "fused_activation_function", 0, &act,
                               err))))
     return rc;
-  struct layer l = { .kind = LAYER_ADD, .kh = 1, .kw = 1, .stride = 1 };
+  struct model_layer l = { .kind = MODEL_LAYER_ADD, .kh = 1, .kw = 1,
+                           .stride = 1 };
   if ((rc = act_clamp(act, &l.act_min, &l.act_max, err)))
     return rc;
   int yi = op_output(op, 0);
@@ -1182,7 +1184,7 @@ add_add(struct loader *L, const struct tfl_op *op, struct ss_error *err)
     return l.in;
   if ((l.in2 = input_value(L, op_input(op, 1), "input 1", err)) < 0)
     return l.in2;
-  const struct value a = L->m->values[l.in], b = L->m->values[l.in2];
+  const struct model_value a = L->m->values[l.in], b = L->m->values[l.in2];
   if (a.h != b.h || a.w != b.w || a.c != b.c)
     return ss_error_set(err, SS_EUNSUPPORTED,
                         "adds %dx%dx%d and %dx%dx%d (broadcasting is not "
@@ -1203,9 +1205,9 @@ add_global_pool(struct loader *L, const struct tfl_op *op, int in_value,
                 struct ss_error *err)
 {
   int yi = op_output(op, 0);
-  const struct value in = L->m->values[in_value];
-  struct layer l = {
-    .kind = LAYER_AVGPOOL, .in = in_value, .in2 = -1, .kh = 1, .kw = 1,
+  const struct model_value in = L->m->values[in_value];
+  struct model_layer l = {
+    .kind = MODEL_LAYER_AVGPOOL, .in = in_value, .in2 = -1, .kh = 1, .kw = 1,
     .stride = 1, .cin = in.c, .cout = in.c, .act_min = -INFINITY,
     .act_max = INFINITY,
   };
@@ -1242,7 +1244,7 @@ add_average_pool(struct loader *L, const struct tfl_op *op,
   int v = input_value(L, op_input(op, 0), "input", err);
   if (v < 0)
     return v;
-  const struct value in = L->m->values[v];
+  const struct model_value in = L->m->values[v];
   /* Only the global pool: the filter covers the input, one output pixel. */
   /* 64-bit: the filter and stride are the file's, any int32. */
   int64_t oh = 0, ow = 0;
@@ -1336,7 +1338,7 @@ add_pad(struct loader *L, const struct tfl_op *op, struct ss_error *err)
     if (p[k] < 0 || p[k] > 15)
       return ss_error_set(err, SS_EUNSUPPORTED, "padding %lld",
                           (long long)p[k]);
-  const struct value in = L->m->values[v];
+  const struct model_value in = L->m->values[v];
   if (yi < 0 || L->ts[yi].kind != TS_NONE)
     return ss_error_set(err, SS_EFORMAT, "output is missing or defined twice");
   const struct tfl_tensor *yt = &L->tensors[yi];
@@ -1368,11 +1370,11 @@ static void
 check_requantize(struct loader *L, const struct tstate *s,
                  const struct tfl_tensor *y)
 {
-  struct value_quant a = s->kind == TS_SOFTMAX ? L->m->output_probs_quant
+  struct model_value_quant a = s->kind == TS_SOFTMAX ? L->m->output_probs_quant
                                                : L->m->values[s->value].quant;
   if (s->kind == TS_SOFTMAX && L->softmax_out >= 0)
     a = tensor_value_quant(&L->tensors[L->softmax_out]);
-  struct value_quant b = tensor_value_quant(y);
+  struct model_value_quant b = tensor_value_quant(y);
   if (a.scale > 0 && b.scale == a.scale &&
       b.zero_point - b.qmin == a.zero_point - a.qmin)
     return;
@@ -1418,7 +1420,7 @@ add_alias(struct loader *L, const struct tfl_op *op, struct ss_error *err)
     int rc = input_value(L, xi, "input", err);
     return rc < 0 ? rc : SS_EUNSUPPORTED;
   }
-  const struct value v = L->m->values[s->value];
+  const struct model_value v = L->m->values[s->value];
   if (!reshape)
     check_requantize(L, s, y);
   if ((size_t)v.h * v.w * v.c != n)
@@ -1465,7 +1467,7 @@ add_softmax(struct loader *L, const struct tfl_op *op, struct ss_error *err)
   int v = input_value(L, op_input(op, 0), "input", err);
   if (v < 0)
     return v;
-  const struct value x = L->m->values[v];
+  const struct model_value x = L->m->values[v];
   int yi = op_output(op, 0);
   int th, tw, tc;
   if (x.h != 1 || x.w != 1 || L->ts[yi].kind != TS_NONE ||
@@ -1557,12 +1559,12 @@ same_structure(const struct ss_model *a, const struct ss_model *b)
       a->input_w != b->input_w)
     return false;
   for (int i = 0; i < a->n_layers; i++) {
-    const struct layer *x = &a->layers[i], *y = &b->layers[i];
-    const struct value *xo = &a->values[x->out], *yo = &b->values[y->out];
+    const struct model_layer *x = &a->layers[i], *y = &b->layers[i];
+    const struct model_value *xo = &a->values[x->out], *yo = &b->values[y->out];
     if (x->kind != y->kind || xo->h != yo->h || xo->w != yo->w ||
         xo->c != yo->c)
       return false;
-    if ((x->kind == LAYER_CONV || x->kind == LAYER_DWCONV) &&
+    if ((x->kind == MODEL_LAYER_CONV || x->kind == MODEL_LAYER_DWCONV) &&
         (x->kh != y->kh || x->kw != y->kw || x->stride != y->stride ||
          x->pad_top != y->pad_top || x->pad_left != y->pad_left ||
          x->pad_bottom != y->pad_bottom || x->pad_right != y->pad_right))
@@ -1580,14 +1582,14 @@ infer_arch(struct ss_model *m)
                                   1.4f };
   bool adds = false;
   for (int i = 0; i < m->n_layers; i++)
-    adds |= m->layers[i].kind == LAYER_ADD;
+    adds |= m->layers[i].kind == MODEL_LAYER_ADD;
   m->arch = adds ? MODEL_ARCH_MOBILENET_V2 : MODEL_ARCH_MOBILENET_V1;
   m->alpha = 0.0f;
   if (m->input_h != m->input_w)
     return;
   for (size_t k = 0; k < sizeof alphas / sizeof alphas[0]; k++) {
     struct ss_model *b = NULL;
-    if (mobilenet_build(m->arch, alphas[k], m->input_h, PAD_RULE_TF_SAME,
+    if (mobilenet_build(m->arch, alphas[k], m->input_h, MODEL_PAD_RULE_TF_SAME,
                         m->num_outputs, &b, NULL) != 0)
       continue;
     bool same = same_structure(m, b);
@@ -1652,7 +1654,7 @@ build_graph(struct loader *L, struct ss_error *err)
                         "graph",
                         L->tensors[oi].name, oi);
   struct ss_model *m = L->m;
-  const struct value o = m->values[s->value];
+  const struct model_value o = m->values[s->value];
   if (o.h != 1 || o.w != 1)
     return ss_error_set(err, SS_EUNSUPPORTED,
                         "output '%s' is %dx%dx%d (expected 1x1xC logits)",
@@ -1697,7 +1699,7 @@ model_load_tflite_buffer_opts(const uint8_t *data, size_t size,
   }
   struct ss_model *m = L.m;
   m->format = MODEL_FORMAT_TFLITE;
-  m->pad_rule = PAD_RULE_TF_SAME;
+  m->pad_rule = MODEL_PAD_RULE_TF_SAME;
   m->quantized = L.quantized;
   snprintf(m->name, sizeof m->name, "%s", name ? name : "tflite");
   if ((rc = model_validate(m, err)) || (rc = attach_labels(&L, err))) {

@@ -17,9 +17,9 @@
  * - TF SAME padding (PAD ops folded into the next convolution), format
  *   TFLITE, quantized when weights were uint8/int8;
  * - each value computed by a per-tensor uint8/int8 tensor keeps that
- *   tensor's scale, zero point and integer range (struct value_quant), and
- *   the model keeps a dropped final softmax's output quantisation: only the
- *   engine's quantisation emulation uses them;
+ *   tensor's scale, zero point and integer range (struct
+ *   model_value_quant), and the model keeps a dropped final softmax's
+ *   output quantisation: only the engine's quantisation emulation uses them;
  * - arch V2 when the graph has residual ADDs, else V1; alpha is the width
  *   multiplier whose mobilenet_build() network has exactly these layers and
  *   channels (0 when none does).

@@ -100,7 +100,7 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
                     "labels: %s", err.message);
   } else {
     ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                                  PAD_RULE_TF_SAME, 1001, &f->model,
+                                  MODEL_PAD_RULE_TF_SAME, 1001, &f->model,
                                   &err) == 0, "build: %s", err.message);
     tu_fill_model_weights(f->model, FIXTURE_SEED);
   }
@@ -118,7 +118,7 @@ server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o)
     struct ss_engine *e2 = NULL;
     struct ss_pool *p2 = NULL;
     ck_assert(mobilenet_build(MODEL_ARCH_MOBILENET_V1, 0.25f, 64,
-                              PAD_RULE_TF_SAME, 1001, &m2, &err) == 0);
+                              MODEL_PAD_RULE_TF_SAME, 1001, &m2, &err) == 0);
     tu_fill_model_weights(m2, FIXTURE_SEED + 1);
     ck_assert(engine_new(m2, KERN_ISA_AUTO, &e2, &err) == 0);
     ck_assert(pool_new(e2, o->threads, (int)o->max_streams + o->threads, 0,

@@ -31,7 +31,7 @@ stream_fixture_setup(StreamFixture *f, guint64 seed)
   ck_assert(streamsight_sink_register());
   kern_init();
   ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                                PAD_RULE_SYMMETRIC, 1000, &m, &err) == 0,
+                                MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err) == 0,
                 "%s", err.message);
   tu_fill_model_weights(m, seed);
   ck_assert_msg(engine_new(m, KERN_ISA_AUTO, &f->engine, &err) == 0, "%s",

@@ -131,8 +131,8 @@ build(enum model_arch arch, float alpha, int res)
 {
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
-  ck_assert_msg(mobilenet_build(arch, alpha, res, PAD_RULE_SYMMETRIC, 1000,
-                                &m, &err) == 0, "%s", err.message);
+  ck_assert_msg(mobilenet_build(arch, alpha, res, MODEL_PAD_RULE_SYMMETRIC,
+                                1000, &m, &err) == 0, "%s", err.message);
   return m;
 }
 

@@ -35,7 +35,8 @@ START_TEST(test_pool_budget)
   struct ss_engine *engine = NULL;
   struct ss_error err = { 0 };
   ck_assert_msg(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                                PAD_RULE_TF_SAME, 1001, &model, &err) == 0,
+                                MODEL_PAD_RULE_TF_SAME, 1001, &model,
+                                &err) == 0,
                 "%s", err.message);
   ck_assert(engine_new(model, KERN_ISA_AUTO, &engine, &err) == 0);
   const guint64 budget = (guint64)32 << 20;

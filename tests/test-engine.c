@@ -22,15 +22,15 @@ naive_run(const struct ss_model *m, const float *input)
   float **vals = calloc((size_t)m->n_values, sizeof *vals);
   vals[0] = (float *)input;
   for (int i = 0; i < m->n_layers; i++) {
-    const struct layer *l = &m->layers[i];
-    const struct value *iv = &m->values[l->in], *ov = &m->values[l->out];
+    const struct model_layer *l = &m->layers[i];
+    const struct model_value *iv = &m->values[l->in], *ov = &m->values[l->out];
     float *o = calloc((size_t)ov->h * ov->w * ov->c, sizeof *o);
     const float *x = vals[l->in];
     for (int oy = 0; oy < ov->h; oy++)
       for (int ox = 0; ox < ov->w; ox++)
         for (int co = 0; co < ov->c; co++) {
           double acc = 0;
-          if (l->kind == LAYER_CONV || l->kind == LAYER_DWCONV) {
+          if (l->kind == MODEL_LAYER_CONV || l->kind == MODEL_LAYER_DWCONV) {
             acc = l->bias[co];
             for (int ky = 0; ky < l->kh; ky++)
               for (int kx = 0; kx < l->kw; kx++) {
@@ -39,7 +39,7 @@ naive_run(const struct ss_model *m, const float *input)
                 if (iy < 0 || ix < 0 || iy >= iv->h || ix >= iv->w)
                   continue;
                 const float *px = x + ((size_t)iy * iv->w + ix) * iv->c;
-                if (l->kind == LAYER_DWCONV)
+                if (l->kind == MODEL_LAYER_DWCONV)
                   acc += px[co] * l->weight[(ky * l->kw + kx) * l->cout + co];
                 else
                   for (int ci = 0; ci < l->cin; ci++)
@@ -47,15 +47,15 @@ naive_run(const struct ss_model *m, const float *input)
                            l->weight[((co * l->kh + ky) * l->kw + kx) * l->cin +
                                      ci];
               }
-          } else if (l->kind == LAYER_FC) {
+          } else if (l->kind == MODEL_LAYER_FC) {
             acc = l->bias[co];
             for (int ci = 0; ci < l->cin; ci++)
               acc += x[ci] * l->weight[co * l->cin + ci];
-          } else if (l->kind == LAYER_AVGPOOL) {
+          } else if (l->kind == MODEL_LAYER_AVGPOOL) {
             for (int p = 0; p < iv->h * iv->w; p++)
               acc += x[(size_t)p * iv->c + co];
             acc /= iv->h * iv->w;
-          } else if (l->kind == LAYER_ADD) {
+          } else if (l->kind == MODEL_LAYER_ADD) {
             size_t idx = ((size_t)oy * ov->w + ox) * ov->c + co;
             acc = (double)x[idx] + vals[l->in2][idx];
           }
@@ -77,12 +77,12 @@ static const struct {
   enum model_arch arch;
   float alpha;
   int res;
-  enum pad_rule pad;
+  enum model_pad_rule pad;
 } nets[] = {
-  { MODEL_ARCH_MOBILENET_V2, 0.35f, 64, PAD_RULE_SYMMETRIC },
-  { MODEL_ARCH_MOBILENET_V2, 0.5f, 66, PAD_RULE_TF_SAME }, /* odd sizes */
-  { MODEL_ARCH_MOBILENET_V1, 0.25f, 96, PAD_RULE_TF_SAME },
-  { MODEL_ARCH_MOBILENET_V1, 0.25f, 67, PAD_RULE_SYMMETRIC },
+  { MODEL_ARCH_MOBILENET_V2, 0.35f, 64, MODEL_PAD_RULE_SYMMETRIC },
+  { MODEL_ARCH_MOBILENET_V2, 0.5f, 66, MODEL_PAD_RULE_TF_SAME }, /* odd sizes */
+  { MODEL_ARCH_MOBILENET_V1, 0.25f, 96, MODEL_PAD_RULE_TF_SAME },
+  { MODEL_ARCH_MOBILENET_V1, 0.25f, 67, MODEL_PAD_RULE_SYMMETRIC },
 };
 
 /* Engine variants checked against the naive interpretation: kernels x
@@ -158,8 +158,8 @@ START_TEST(test_f16_classifier)
   ck_assert_int_eq(mobilenet_build(nets[_i].arch, nets[_i].alpha, nets[_i].res,
                                    nets[_i].pad, 1001, &m, &err), 0);
   tu_fill_model_weights(m, SEED + (uint64_t)_i);
-  const struct layer *fc = &m->layers[m->n_layers - 1];
-  ck_assert_int_eq(fc->kind, LAYER_FC);
+  const struct model_layer *fc = &m->layers[m->n_layers - 1];
+  ck_assert_int_eq(fc->kind, MODEL_LAYER_FC);
   double l1 = 0;
   for (int j = 0; j < fc->cout; j++) {
     double sum = 0;
@@ -232,7 +232,8 @@ START_TEST(test_plan)
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 1.0f, 224,
-                                   PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
+                                   MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err),
+                   0);
   size_t all = 0;
   for (int v = 1; v < m->n_values; v++)
     all += (size_t)m->values[v].h * m->values[v].w * m->values[v].c;
@@ -298,7 +299,8 @@ START_TEST(test_threads_identical)
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                                   PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
+                                   MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err),
+                   0);
   tu_fill_model_weights(m, SEED);
   struct ss_engine *e = NULL;
   ck_assert_int_eq(engine_new(m, KERN_ISA_AUTO, &e, &err), 0);
@@ -373,7 +375,7 @@ START_TEST(test_integer_refuses)
   model_unref(m);
 
   ck_assert_int_eq(mobilenet_build(MODEL_ARCH_MOBILENET_V1, 0.25f, 32,
-                                   PAD_RULE_TF_SAME, 10, &m, &err),
+                                   MODEL_PAD_RULE_TF_SAME, 10, &m, &err),
                    0);
   ck_assert_int_eq(engine_new_opts(m, &auto_o, &e, &err), 0);
   ck_assert_str_eq(engine_arith_name(e), "float");

@@ -36,7 +36,7 @@ build(int i)
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   ck_assert_msg(mobilenet_build(nets[i].arch, nets[i].alpha, nets[i].res,
-                                PAD_RULE_TF_SAME, 1001, &m, &err) == 0,
+                                MODEL_PAD_RULE_TF_SAME, 1001, &m, &err) == 0,
                 "net %d: %s", i, err.message);
   tu_fill_model_weights(m, SEED + (uint64_t)i);
   return m;
@@ -63,11 +63,11 @@ l2_norm(const float *v, int n)
 }
 
 /* The classifier: the fully connected layer writing the output. */
-static const struct layer *
+static const struct model_layer *
 classifier(const struct ss_model *m)
 {
   for (int i = m->n_layers - 1; i >= 0; i--)
-    if (m->layers[i].out == m->output && m->layers[i].kind == LAYER_FC)
+    if (m->layers[i].out == m->output && m->layers[i].kind == MODEL_LAYER_FC)
       return &m->layers[i];
   return NULL;
 }
@@ -79,7 +79,7 @@ static double
 fc_deviation(const struct ss_model *m, const float *logits,
              const float *features, double *scale)
 {
-  const struct layer *fc = classifier(m);
+  const struct model_layer *fc = classifier(m);
   ck_assert_ptr_nonnull(fc);
   double *z = calloc((size_t)fc->cout, sizeof *z);
   double yz = 0, zz = 0, ymax = 0;

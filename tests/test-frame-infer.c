@@ -45,19 +45,19 @@ setup_model(void)
 {
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
-  if (mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96, PAD_RULE_SYMMETRIC,
-                      1000, &m, &err) != 0) {
+  if (mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
+                      MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err) != 0) {
     fprintf(stderr, "build: %s\n", err.message);
     abort();
   }
   rng_state = SEED;
   for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
-    size_t n = layer_weight_count(l);
+    struct model_layer *l = &m->layers[i];
+    size_t n = model_layer_weight_count(l);
     if (!n)
       continue;
     /* He-like scale: activations stay O(1), logits differ per input. */
-    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
+    int fan_in = l->kind == MODEL_LAYER_DWCONV ? l->kh * l->kw
                                          : l->kh * l->kw * l->cin;
     float s = sqrtf(3.0f / (float)fan_in);
     for (size_t k = 0; k < n; k++)

@@ -117,7 +117,7 @@ START_TEST(test_fixture_loads)
   ck_assert_msg(fabsf(model_alpha(m) - fx.alpha) < 1e-6f, "%s: alpha %g",
                 fx.stem, (double)model_alpha(m));
   ck_assert_int_eq(model_format(m), MODEL_FORMAT_SAFETENSORS);
-  ck_assert_int_eq(model_pad_rule(m), PAD_RULE_SYMMETRIC);
+  ck_assert_int_eq(model_pad_rule(m), MODEL_PAD_RULE_SYMMETRIC);
   ck_assert_int_eq(model_input_width(m), fx.resolution);
   ck_assert_int_eq(model_input_height(m), fx.resolution);
   ck_assert_int_eq(model_num_outputs(m), fx.classes);

@@ -14,8 +14,8 @@ build(enum model_arch arch, float alpha, int res, int classes)
 {
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
-  int rc = mobilenet_build(arch, alpha, res, PAD_RULE_SYMMETRIC, classes, &m,
-                           &err);
+  int rc = mobilenet_build(arch, alpha, res, MODEL_PAD_RULE_SYMMETRIC, classes,
+                           &m, &err);
   ck_assert_msg(rc == 0, "build %s %g %d: %s", model_arch_name(arch),
                 (double)alpha, res, err.message);
   return m;
@@ -78,7 +78,7 @@ START_TEST(test_v2_channels)
   /* 17 inverted residual blocks, 10 of them with a residual add */
   int adds = 0;
   for (int i = 0; i < m->n_layers; i++)
-    adds += m->layers[i].kind == LAYER_ADD;
+    adds += m->layers[i].kind == MODEL_LAYER_ADD;
   ck_assert_int_eq(adds, 10);
   model_unref(m);
   ck_assert_int_eq(mobilenet_make_divisible(32 * 0.35f, 8), 16);
@@ -91,16 +91,16 @@ END_TEST
 START_TEST(test_pads)
 {
   int a, b;
-  model_conv_pads(PAD_RULE_TF_SAME, 224, 3, 2, &a, &b);
+  model_conv_pads(MODEL_PAD_RULE_TF_SAME, 224, 3, 2, &a, &b);
   ck_assert_int_eq(a, 0);
   ck_assert_int_eq(b, 1);
-  model_conv_pads(PAD_RULE_TF_SAME, 7, 3, 2, &a, &b);
+  model_conv_pads(MODEL_PAD_RULE_TF_SAME, 7, 3, 2, &a, &b);
   ck_assert_int_eq(a, 1);
   ck_assert_int_eq(b, 1);
-  model_conv_pads(PAD_RULE_TF_SAME, 14, 3, 1, &a, &b);
+  model_conv_pads(MODEL_PAD_RULE_TF_SAME, 14, 3, 1, &a, &b);
   ck_assert_int_eq(a, 1);
   ck_assert_int_eq(b, 1);
-  model_conv_pads(PAD_RULE_SYMMETRIC, 224, 3, 2, &a, &b);
+  model_conv_pads(MODEL_PAD_RULE_SYMMETRIC, 224, 3, 2, &a, &b);
   ck_assert_int_eq(a, 1);
   ck_assert_int_eq(b, 1);
   ck_assert_int_eq(model_conv_out_size(224, 3, 2, 1, 1), 112);
@@ -113,14 +113,17 @@ START_TEST(test_bad_arguments)
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   ck_assert_int_ne(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.0f, 224,
-                                   PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
+                                   MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err),
+                   0);
   ck_assert_ptr_null(m);
   ck_assert(strstr(err.message, "width multiplier") != NULL);
   ck_assert_int_ne(mobilenet_build(MODEL_ARCH_MOBILENET_V1, 1.0f, 8,
-                                   PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
+                                   MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err),
+                   0);
   ck_assert(strstr(err.message, "resolution") != NULL);
   ck_assert_int_ne(mobilenet_build(MODEL_ARCH_UNKNOWN, 1.0f, 224,
-                                   PAD_RULE_SYMMETRIC, 1000, &m, &err), 0);
+                                   MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err),
+                   0);
 }
 END_TEST
 

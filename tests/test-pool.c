@@ -36,8 +36,8 @@ setup_engine(void)
   struct ss_model *m = NULL;
   struct ss_error err = { 0 };
   /* A small model (V2 0.35 at 64 px) keeps the many-job tests quick. */
-  if (mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 64, PAD_RULE_SYMMETRIC,
-                      1000, &m, &err) != 0) {
+  if (mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 64,
+                      MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err) != 0) {
     fprintf(stderr, "setup: %s\n", err.message);
     abort();
   }

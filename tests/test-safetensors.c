@@ -227,7 +227,7 @@ expect_error(const struct stf *f, const char *needle, const char *needle2)
   free(buf);
 }
 
-static const struct layer *
+static const struct model_layer *
 find_layer(const struct ss_model *m, const char *name)
 {
   for (int i = 0; i < m->n_layers; i++)
@@ -246,10 +246,10 @@ assert_same_weights(const struct ss_model *a, const struct ss_model *b,
 {
   ck_assert_int_eq(a->n_layers, b->n_layers);
   for (int i = 0; i < a->n_layers; i++) {
-    const struct layer *la = &a->layers[i], *lb = &b->layers[i];
+    const struct model_layer *la = &a->layers[i], *lb = &b->layers[i];
     ck_assert_str_eq(la->name, lb->name);
-    size_t n = layer_weight_count(la);
-    ck_assert_uint_eq(n, layer_weight_count(lb));
+    size_t n = model_layer_weight_count(la);
+    ck_assert_uint_eq(n, model_layer_weight_count(lb));
     size_t bad_w = n, bad_b = n;
     for (size_t k = 0; k < n && bad_w == n; k++)
       if (!(fabs(la->weight[k] - lb->weight[k]) <= tol * fabs(la->weight[k])))
@@ -338,10 +338,10 @@ START_TEST(test_no_metadata_infers)
   /* Without bn_eps the default 1e-5 is used: the folded weights change. */
   json_object_del(f.header, "__metadata__");
   m = load_ok(&f);
-  const struct layer *a = find_layer(ref, "features.5.0");
-  const struct layer *b = find_layer(m, "features.5.0");
+  const struct model_layer *a = find_layer(ref, "features.5.0");
+  const struct model_layer *b = find_layer(m, "features.5.0");
   int differ = 0;
-  for (size_t k = 0; k < layer_weight_count(a); k++)
+  for (size_t k = 0; k < model_layer_weight_count(a); k++)
     differ += a->weight[k] != b->weight[k];
   ck_assert_int_gt(differ, 0);
   model_unref(m);
@@ -386,8 +386,8 @@ START_TEST(test_fold_and_layout)
       bn[p] = f32_data(&f, name, &n);
       ck_assert_uint_eq(n, (size_t)cout);
     }
-    const struct layer *l = find_layer(m, cases[c].conv);
-    ck_assert_uint_eq(layer_weight_count(l), nw);
+    const struct model_layer *l = find_layer(m, cases[c].conv);
+    ck_assert_uint_eq(model_layer_weight_count(l), nw);
     for (int o = 0; o < cout; o++) {
       double s = bn[0][o] / sqrt((double)bn[3][o] + eps);
       double b = bn[1][o] - bn[2][o] * s;
@@ -482,12 +482,12 @@ START_TEST(test_roundtrip_inferred)
   struct ss_error err = { 0 };
   ck_assert_int_eq(mobilenet_build(roundtrip_cases[_i].arch,
                                    roundtrip_cases[_i].alpha, 32,
-                                   PAD_RULE_SYMMETRIC, 10, &built, &err),
+                                   MODEL_PAD_RULE_SYMMETRIC, 10, &built, &err),
                    0);
   struct stf f = { .header = json_object() };
   for (int i = 0; i < built->n_layers; i++) {
-    struct layer *l = &built->layers[i];
-    size_t n = layer_weight_count(l);
+    struct model_layer *l = &built->layers[i];
+    size_t n = model_layer_weight_count(l);
     if (!n)
       continue;
     tu_rng_fill(&rng, l->weight, n, -1.0f, 1.0f);
@@ -500,18 +500,18 @@ START_TEST(test_roundtrip_inferred)
       for (int ci = 0; ci < l->cin; ci++)
         for (int y = 0; y < l->kh; y++)
           for (int x = 0; x < l->kw; x++) {
-            if (l->kind == LAYER_CONV) /* ours [o][y][x][ci] */
+            if (l->kind == MODEL_LAYER_CONV) /* ours [o][y][x][ci] */
               t[((o * l->cin + ci) * l->kh + y) * l->kw + x] =
                   l->weight[((o * l->kh + y) * l->kw + x) * l->cin + ci];
-            else if (l->kind == LAYER_DWCONV && ci == 0) /* ours [y][x][c] */
+            else if (l->kind == MODEL_LAYER_DWCONV && ci == 0) /* [y][x][c] */
               t[(o * l->kh + y) * l->kw + x] =
                   l->weight[(y * l->kw + x) * l->cout + o];
-            else if (l->kind == LAYER_FC)
+            else if (l->kind == MODEL_LAYER_FC)
               t[o * l->cin + ci] = l->weight[o * l->cin + ci];
           }
-    if (l->kind == LAYER_DWCONV)
+    if (l->kind == MODEL_LAYER_DWCONV)
       shape[1] = 1;
-    if (l->kind == LAYER_FC)
+    if (l->kind == MODEL_LAYER_FC)
       rank = 2;
     char name[SS_NAME_MAX + 16];
     snprintf(name, sizeof name, "%s.weight", l->name);
@@ -591,8 +591,8 @@ check_half(const char *dtype, const uint16_t *bits, const float *values,
   const int64_t shape[2] = { 16, 1280 };
   stf_replace(&f, "classifier.1.weight", dtype, shape, 2, bytes, 2 * n);
   struct ss_model *m = load_ok(&f);
-  const struct layer *l = find_layer(m, "classifier.1");
-  ck_assert_int_eq(l->kind, LAYER_FC);
+  const struct model_layer *l = find_layer(m, "classifier.1");
+  ck_assert_int_eq(l->kind, MODEL_LAYER_FC);
   for (size_t i = 0; i < n; i++) {
     float want = values[i % ncases];
     ck_assert_msg(l->weight[i] == want &&

@@ -229,7 +229,7 @@ START_TEST(test_fixture_logits)
   ck_assert_msg(load(b.data, b.size, &m, &err) == 0, "%s: %s",
                 fixtures[_i].file, err.message);
   ck_assert_int_eq(model_format(m), MODEL_FORMAT_TFLITE);
-  ck_assert_int_eq(model_pad_rule(m), PAD_RULE_TF_SAME);
+  ck_assert_int_eq(model_pad_rule(m), MODEL_PAD_RULE_TF_SAME);
   ck_assert_int_eq(model_input_width(m), fixtures[_i].size);
   ck_assert_int_eq(model_input_height(m), fixtures[_i].size);
   ck_assert_int_eq(model_num_outputs(m), fixtures[_i].outputs);
@@ -290,9 +290,9 @@ START_TEST(test_fixture_graph)
   struct ss_model *m;
   struct ss_error err;
   ck_assert_msg(load(b.data, b.size, &m, &err) == 0, "%s", err.message);
-  static const enum layer_kind kinds[] = {
-    LAYER_CONV, LAYER_DWCONV, LAYER_CONV, LAYER_ADD, LAYER_DWCONV,
-    LAYER_AVGPOOL, LAYER_FC,
+  static const enum model_layer_kind kinds[] = {
+    MODEL_LAYER_CONV,    MODEL_LAYER_DWCONV, MODEL_LAYER_CONV, MODEL_LAYER_ADD,
+    MODEL_LAYER_DWCONV,  MODEL_LAYER_AVGPOOL, MODEL_LAYER_FC,
   };
   ck_assert_int_eq(m->n_layers, 7);
   for (int i = 0; i < 7; i++)
@@ -308,7 +308,7 @@ START_TEST(test_fixture_graph)
   ck_assert_float_eq(m->layers[1].act_min, 0.0f);
   ck_assert_float_eq_tol(m->layers[1].act_max, 6.0f, 1e-5f);
   ck_assert(isinf(m->layers[2].act_max)); /* linear projection */
-  const struct layer *dw = &m->layers[4];
+  const struct model_layer *dw = &m->layers[4];
   ck_assert_int_eq(dw->pad_top, 1);
   ck_assert_int_eq(dw->pad_bottom, 1);
   ck_assert_int_eq(dw->pad_left, 1);
@@ -332,8 +332,8 @@ START_TEST(test_fixture_graph)
   b = read_fixture("tflite/tiny-float.tflite");
   ck_assert_msg(load(b.data, b.size, &m, &err) == 0, "%s", err.message);
   ck_assert_int_eq(m->n_layers, 5);
-  ck_assert_int_eq(m->layers[3].kind, LAYER_AVGPOOL);
-  ck_assert_int_eq(m->layers[4].kind, LAYER_FC); /* 1x1 conv of 1x1 */
+  ck_assert_int_eq(m->layers[3].kind, MODEL_LAYER_AVGPOOL);
+  ck_assert_int_eq(m->layers[4].kind, MODEL_LAYER_FC); /* 1x1 conv of 1x1 */
   ck_assert_float_eq(m->layers[1].act_min, -1.0f); /* RELU_N1_TO_1 */
   ck_assert_float_eq(m->layers[1].act_max, 1.0f);
   ck_assert_int_eq(model_arch(m), MODEL_ARCH_MOBILENET_V1);
@@ -656,7 +656,8 @@ START_TEST(test_real_models)
   }
   struct ss_model *built;
   ck_assert_msg(mobilenet_build(real[_i].arch, real[_i].alpha, real[_i].res,
-                                PAD_RULE_TF_SAME, 1001, &built, &err) == 0,
+                                MODEL_PAD_RULE_TF_SAME, 1001, &built,
+                                &err) == 0,
                 "%s", err.message);
   ck_assert_uint_eq(model_macs(m), model_macs(built));
   ck_assert_uint_eq(model_params(m), model_params(built));

@@ -96,11 +96,11 @@ tu_fill_model_weights(struct ss_model *m, uint64_t seed)
   struct tu_rng r;
   tu_rng_seed(&r, seed);
   for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
-    size_t n = layer_weight_count(l);
+    struct model_layer *l = &m->layers[i];
+    size_t n = model_layer_weight_count(l);
     if (!n)
       continue;
-    int fan_in = l->kind == LAYER_DWCONV ? l->kh * l->kw
+    int fan_in = l->kind == MODEL_LAYER_DWCONV ? l->kh * l->kw
                                          : l->kh * l->kw * l->cin;
     float s = sqrtf(3.0f / (float)fan_in);
     tu_rng_fill(&r, l->weight, n, -s, s);

@@ -450,12 +450,12 @@ fill_random_weights(struct ss_model *m, uint64_t seed)
 {
   uint64_t s = seed ? seed : 1;
   for (int i = 0; i < m->n_layers; i++) {
-    struct layer *l = &m->layers[i];
+    struct model_layer *l = &m->layers[i];
     if (!l->weight)
       continue;
-    size_t n = layer_weight_count(l);
-    size_t fan_in = l->kind == LAYER_DWCONV ? (size_t)l->kh * l->kw
-                    : l->kind == LAYER_FC   ? (size_t)l->cin
+    size_t n = model_layer_weight_count(l);
+    size_t fan_in = l->kind == MODEL_LAYER_DWCONV ? (size_t)l->kh * l->kw
+                    : l->kind == MODEL_LAYER_FC   ? (size_t)l->cin
                                             : (size_t)l->kh * l->kw * l->cin;
     float bound = sqrtf(6.0f / (float)fan_in);
     for (size_t k = 0; k < n; k++)
@@ -1335,7 +1335,7 @@ run_all(const struct options *op)
       for (int re = 0; re < o.n_res; re++) {
         struct ss_model *m = NULL;
         rc = mobilenet_build(o.archs[a], o.alphas[al], o.res[re],
-                             PAD_RULE_SYMMETRIC, 1000, &m, &err);
+                             MODEL_PAD_RULE_SYMMETRIC, 1000, &m, &err);
         if (!rc) {
           fill_random_weights(m, BENCH_SEED);
           rc = run_config(m, &o, peak, &err);

@@ -33,7 +33,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
   /* The smallest input of the TFLite models (V1 0.25 at 128 px is 128;
    * 96 keeps the resize cheap); weights are not needed for preprocessing. */
   FUZZ_CHECK(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                             PAD_RULE_TF_SAME, 1001, &model, &err) == 0,
+                             MODEL_PAD_RULE_TF_SAME, 1001, &model, &err) == 0,
              "build: %s", err.message);
   FUZZ_CHECK(engine_new(model, KERN_ISA_AUTO, &engine, &err) == 0,
              "engine: %s", err.message);

@@ -91,7 +91,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
    * must not stop on them. */
   g_log_set_always_fatal(G_LOG_FATAL_MASK);
   FUZZ_CHECK(mobilenet_build(MODEL_ARCH_MOBILENET_V2, 0.35f, 96,
-                             PAD_RULE_TF_SAME, 1001, &g.model, &err) == 0,
+                             MODEL_PAD_RULE_TF_SAME, 1001, &g.model, &err) == 0,
              "build: %s", err.message);
   FUZZ_CHECK(engine_new(g.model, KERN_ISA_AUTO, &g.engine, &err) == 0,
              "engine: %s", err.message);
