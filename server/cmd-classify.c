@@ -13,28 +13,25 @@
  */
 #include "cmd-classify.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "engine.h"
+#include "cmd-util.h"
 #include "error.h"
 #include "head-json.h"
 #include "head.h"
-#include "image-classify.h"
 #include "image-decode.h"
-#include "kernels/kernels.h"
-#include "model.h"
 #include "predict.h"
 
 #define CLASSIFY_DEFAULT_TOP 5
 /* JSON scores: float32 carries about 7 significant digits. */
 #define CLASSIFY_SCORE_DIGITS 7
+
+static const char CMD[] = "classify";
 
 struct classify_opts {
   const char *model;
@@ -83,20 +80,6 @@ classify_usage(FILE *out)
           CLASSIFY_DEFAULT_TOP, (double)IMAGE_CLASSIFY_DEFAULT_CROP);
 }
 
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static int
-usage_error(const char *fmt, ...)
-{
-  va_list ap;
-  fprintf(stderr, "streamsight classify: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'streamsight classify --help'.\n");
-  return 2;
-}
-
 /* Parses the options; returns -1 to go on, or an exit status. */
 static int
 parse_opts(int argc, char **argv, struct classify_opts *o)
@@ -126,43 +109,32 @@ parse_opts(int argc, char **argv, struct classify_opts *o)
     case 'l': o->labels = optarg; break;
     case OPT_HEAD: o->head = optarg; break;
     case 'k': {
-      char *end;
-      errno = 0;
-      long v = strtol(optarg, &end, 10);
-      if (errno || end == optarg || *end || v < 1 || v > 100000)
-        return usage_error("--top: '%s' is not a positive integer", optarg);
+      long v;
+      if (cmd_opt_long(CMD, "--top", optarg, 1, 100000, "a positive integer",
+                       &v))
+        return CMD_EXIT_USAGE;
       o->top = (int)v;
       break;
     }
-    case OPT_CROP: {
-      char *end;
-      errno = 0;
-      double v = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !(v > 0.0 && v <= 1.0))
-        return usage_error("--crop: '%s' is not a fraction in (0, 1]",
-                           optarg);
-      o->crop = (float)v;
+    case OPT_CROP:
+      if (cmd_opt_crop(CMD, optarg, &o->crop))
+        return CMD_EXIT_USAGE;
       o->crop_set = 1;
       break;
-    }
     case OPT_KERNELS:
-      if (kern_isa_from_name(optarg, &o->isa) != 0)
-        return usage_error("--kernels: '%s' is not one of ref, avx2, auto",
-                           optarg);
+      if (cmd_opt_kernels(CMD, optarg, &o->isa))
+        return CMD_EXIT_USAGE;
       break;
     case OPT_JSON: o->json = 1; break;
     case OPT_FP32: o->fp32 = 1; break;
     case 'h': classify_usage(stdout); return 0;
-    case ':':
-      return usage_error("%s needs an argument", argv[optind - 1]);
-    default:
-      return usage_error("unknown option '%s'", argv[optind - 1]);
+    default: return cmd_getopt_error(CMD, c, argv);
     }
   }
   if (!o->model)
-    return usage_error("%s", "--model FILE is required");
+    return cmd_usage_error(CMD, "%s", "--model FILE is required");
   if (optind >= argc)
-    return usage_error("%s", "no IMAGE given");
+    return cmd_usage_error(CMD, "%s", "no IMAGE given");
   /* A head was taught on whole images (streamsight train's default). */
   if (o->head && !o->crop_set)
     o->crop = HEAD_IMAGE_CROP;
@@ -240,49 +212,25 @@ cmd_classify(int argc, char **argv)
   if (status >= 0)
     return status;
 
-  kern_init();
-  json_object_seed(0);
-  if (o.isa != KERN_ISA_AUTO && !kern_ops_get(o.isa)) {
-    fprintf(stderr, "streamsight classify: --kernels %s: not available on "
-                    "this CPU or build\n",
-            o.isa == KERN_ISA_AVX2 ? "avx2" : "ref");
-    return 2;
-  }
+  status = cmd_init_kernels(CMD, o.isa);
+  if (status)
+    return status;
   GError *gerr = NULL;
-
   struct ss_error err = { 0 };
-  struct ss_model *model = NULL;
-  struct ss_engine *engine = NULL;
-  ImageClassifier *clf = NULL;
+  struct cmd_model m;
   struct prediction *pred = NULL;
   struct ss_head *head = NULL;
   float *features = NULL, *probs = NULL;
-  status = 2;
-  if (model_load(o.model, &model, &err) != 0) {
-    fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
-            err.message);
-    goto out;
-  }
-  if (o.labels && model_set_labels_file(model, o.labels, &err) != 0) {
-    fprintf(stderr, "streamsight classify: --labels %s: %s\n", o.labels,
-            err.message);
-    goto out;
-  }
   const struct engine_options eo = {
     .isa = o.isa, .fuse_blocks = 1,
     .arith = o.fp32 ? ENGINE_ARITH_FLOAT : ENGINE_ARITH_AUTO,
   };
-  if (engine_new_opts(model, &eo, &engine, &err) != 0) {
-    fprintf(stderr, "streamsight classify: --model %s: %s\n", o.model,
-            err.message);
-    goto out;
-  }
-  clf = image_classifier_new(engine, &gerr);
-  if (!clf) {
-    fprintf(stderr, "streamsight classify: %s\n", gerr->message);
-    g_clear_error(&gerr);
-    goto out;
-  }
+  if (cmd_model_load(CMD, o.model, o.labels, &eo, &m) != 0)
+    return CMD_EXIT_USAGE;
+  const struct ss_model *model = m.model;
+  const struct ss_engine *engine = m.engine;
+  ImageClassifier *clf = m.clf;
+  status = CMD_EXIT_USAGE;
   int classes = model_num_classes(model);
   if (o.head) {
     if (head_load(o.head, &head, &err) != 0 ||
@@ -341,8 +289,6 @@ out:
   g_free(features);
   g_free(probs);
   head_free(head);
-  image_classifier_free(clf);
-  engine_free(engine);
-  model_unref(model);
+  cmd_model_clear(&m);
   return status;
 }

@@ -10,22 +10,20 @@
 #include "cmd-embed.h"
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "engine.h"
-#include "image-classify.h"
+#include "cmd-util.h"
 #include "image-decode.h"
-#include "kernels/kernels.h"
-#include "model.h"
 #include "roi.h"
 
 /* float32 carries about 7 significant digits. */
 #define EMBED_DIGITS 7
+
+static const char CMD[] = "embed";
 
 struct embed_opts {
   const char *model;
@@ -60,20 +58,6 @@ embed_usage(FILE *out)
           "usage or model errors.\n");
 }
 
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static int
-usage_error(const char *fmt, ...)
-{
-  va_list ap;
-  fprintf(stderr, "streamsight embed: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'streamsight embed --help'.\n");
-  return 2;
-}
-
 /* Parses the options; returns -1 to go on, or an exit status. */
 static int
 parse_opts(int argc, char **argv, struct embed_opts *o)
@@ -96,28 +80,24 @@ parse_opts(int argc, char **argv, struct embed_opts *o)
     case 'm': o->model = optarg; break;
     case OPT_ROI:
       if (!stream_roi_parse(optarg, "--roi", &o->roi, &e)) {
-        int rc = usage_error("%s", e->message);
+        int rc = cmd_usage_error(CMD, "%s", e->message);
         g_error_free(e);
         return rc;
       }
       o->has_roi = TRUE;
       break;
     case OPT_KERNELS:
-      if (kern_isa_from_name(optarg, &o->isa) != 0)
-        return usage_error("--kernels: '%s' is not one of ref, avx2, auto",
-                           optarg);
+      if (cmd_opt_kernels(CMD, optarg, &o->isa))
+        return CMD_EXIT_USAGE;
       break;
     case 'h': embed_usage(stdout); return 0;
-    case ':':
-      return usage_error("%s needs an argument", argv[optind - 1]);
-    default:
-      return usage_error("unknown option '%s'", argv[optind - 1]);
+    default: return cmd_getopt_error(CMD, c, argv);
     }
   }
   if (!o->model)
-    return usage_error("%s", "--model FILE is required");
+    return cmd_usage_error(CMD, "%s", "--model FILE is required");
   if (optind >= argc)
-    return usage_error("%s", "no IMAGE given");
+    return cmd_usage_error(CMD, "%s", "no IMAGE given");
   return -1;
 }
 
@@ -152,42 +132,22 @@ cmd_embed(int argc, char **argv)
   if (status >= 0)
     return status;
 
-  kern_init();
-  json_object_seed(0);
-  if (o.isa != KERN_ISA_AUTO && !kern_ops_get(o.isa)) {
-    fprintf(stderr, "streamsight embed: --kernels %s: not available on this "
-                    "CPU or build\n",
-            o.isa == KERN_ISA_AVX2 ? "avx2" : "ref");
-    return 2;
-  }
+  status = cmd_init_kernels(CMD, o.isa);
+  if (status)
+    return status;
   GError *gerr = NULL;
-  struct ss_error err = { 0 };
-  struct ss_model *model = NULL;
-  struct ss_engine *engine = NULL;
-  ImageClassifier *clf = NULL;
+  struct cmd_model m;
   float *features = NULL;
-  status = 2;
-  if (model_load(o.model, &model, &err) != 0) {
-    fprintf(stderr, "streamsight embed: --model %s: %s\n", o.model,
-            err.message);
-    goto out;
-  }
   const struct engine_options eo = { .isa = o.isa, .fuse_blocks = 1 };
-  if (engine_new_opts(model, &eo, &engine, &err) != 0) {
-    fprintf(stderr, "streamsight embed: --model %s: %s\n", o.model,
-            err.message);
-    goto out;
-  }
-  int dim = engine_feature_len(engine);
+  if (cmd_model_load(CMD, o.model, NULL, &eo, &m) != 0)
+    return CMD_EXIT_USAGE;
+  struct ss_model *model = m.model;
+  ImageClassifier *clf = m.clf;
+  status = CMD_EXIT_USAGE;
+  int dim = engine_feature_len(m.engine);
   if (dim <= 0) {
     fprintf(stderr, "streamsight embed: --model %s: no pooled features (no "
                     "classifier over a pooled vector)\n", o.model);
-    goto out;
-  }
-  clf = image_classifier_new(engine, &gerr);
-  if (!clf) {
-    fprintf(stderr, "streamsight embed: %s\n", gerr->message);
-    g_clear_error(&gerr);
     goto out;
   }
   features = g_new(float, dim);
@@ -227,8 +187,6 @@ cmd_embed(int argc, char **argv)
 
 out:
   g_free(features);
-  image_classifier_free(clf);
-  engine_free(engine);
-  model_unref(model);
+  cmd_model_clear(&m);
   return status;
 }

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +16,14 @@
 
 #include <jansson.h>
 
-#include "engine.h"
+#include "cmd-util.h"
 #include "error.h"
 #include "head-json.h"
 #include "head-train.h"
 #include "head.h"
-#include "image-classify.h"
 #include "image-decode.h"
-#include "kernels/kernels.h"
-#include "model.h"
+
+static const char CMD[] = "train";
 
 struct train_opts {
   const char *model;
@@ -72,20 +70,6 @@ train_usage(FILE *out)
           (double)HEAD_IMAGE_CROP);
 }
 
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static int
-usage_error(const char *fmt, ...)
-{
-  va_list ap;
-  fprintf(stderr, "streamsight train: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'streamsight train --help'.\n");
-  return 2;
-}
-
 static int
 parse_opts(int argc, char **argv, struct train_opts *o)
 {
@@ -108,59 +92,45 @@ parse_opts(int argc, char **argv, struct train_opts *o)
   optind = 1;
   opterr = 0;
   int c;
-  char *end;
   while ((c = getopt_long(argc, argv, ":m:o:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'm': o->model = optarg; break;
     case 'o': o->out = optarg; break;
     case OPT_FOLDS: {
-      errno = 0;
-      long v = strtol(optarg, &end, 10);
-      if (errno || end == optarg || *end || v < 2 || v > 100)
-        return usage_error("--folds: '%s' is not an integer in 2..100",
-                           optarg);
+      long v;
+      if (cmd_opt_long(CMD, "--folds", optarg, 2, 100, "an integer in 2..100",
+                       &v))
+        return CMD_EXIT_USAGE;
       o->folds = (int)v;
       break;
     }
-    case OPT_L2: {
-      errno = 0;
-      double v = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !(v > 0.0 && v <= 1e6))
-        return usage_error("--l2: '%s' is not a positive number", optarg);
-      o->l2 = v;
+    case OPT_L2:
+      if (cmd_opt_double(CMD, "--l2", optarg, 0.0, 1e6, "a positive number",
+                         &o->l2))
+        return CMD_EXIT_USAGE;
       break;
-    }
-    case OPT_CROP: {
-      errno = 0;
-      double v = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !(v > 0.0 && v <= 1.0))
-        return usage_error("--crop: '%s' is not a fraction in (0, 1]",
-                           optarg);
-      o->crop = (float)v;
+    case OPT_CROP:
+      if (cmd_opt_crop(CMD, optarg, &o->crop))
+        return CMD_EXIT_USAGE;
       break;
-    }
     case OPT_KERNELS:
-      if (kern_isa_from_name(optarg, &o->isa) != 0)
-        return usage_error("--kernels: '%s' is not one of ref, avx2, auto",
-                           optarg);
+      if (cmd_opt_kernels(CMD, optarg, &o->isa))
+        return CMD_EXIT_USAGE;
       break;
     case OPT_JSON: o->json = 1; break;
     case 'h': train_usage(stdout); return 0;
-    case ':':
-      return usage_error("%s needs an argument", argv[optind - 1]);
-    default:
-      return usage_error("unknown option '%s'", argv[optind - 1]);
+    default: return cmd_getopt_error(CMD, c, argv);
     }
   }
   if (!o->model)
-    return usage_error("%s", "--model FILE is required");
+    return cmd_usage_error(CMD, "%s", "--model FILE is required");
   if (!o->out)
-    return usage_error("%s", "--out FILE is required");
+    return cmd_usage_error(CMD, "%s", "--out FILE is required");
   int n = argc - optind;
   if (n < 2)
-    return usage_error("%s", "at least 2 CLASSDIRs are needed");
+    return cmd_usage_error(CMD, "%s", "at least 2 CLASSDIRs are needed");
   if (n > HEAD_MAX_CLASSES)
-    return usage_error("%d CLASSDIRs: a head has at most %d classes", n,
+    return cmd_usage_error(CMD, "%d CLASSDIRs: a head has at most %d classes", n,
                        HEAD_MAX_CLASSES);
   return -1;
 }
@@ -287,66 +257,46 @@ cmd_train(int argc, char **argv)
   int status = parse_opts(argc, argv, &o);
   if (status >= 0)
     return status;
-  kern_init();
-  json_object_seed(0);
-  if (o.isa != KERN_ISA_AUTO && !kern_ops_get(o.isa)) {
-    fprintf(stderr, "streamsight train: --kernels: not available on this "
-                    "CPU or build\n");
-    return 2;
-  }
+  status = cmd_init_kernels(CMD, o.isa);
+  if (status)
+    return status;
   const int n_classes = argc - optind;
   char *names[HEAD_MAX_CLASSES] = { 0 };
   struct ss_error err = { 0 };
-  struct ss_model *model = NULL;
-  struct ss_engine *engine = NULL;
-  ImageClassifier *clf = NULL;
+  struct cmd_model m = { 0 };
   struct ss_head *head = NULL;
   struct head_cv *cv = NULL;
   struct examples ex = { .skipped = json_array() };
-  GError *gerr = NULL;
   status = 2;
   for (int c = 0; c < n_classes; c++) {
     names[c] = class_of_dir(argv[optind + c]);
     if (!head_name_valid(names[c])) {
-      usage_error("%s: '%s' is not a valid class name (1 to %d letters, "
+      cmd_usage_error(CMD, "%s: '%s' is not a valid class name (1 to %d letters, "
                   "digits, '_', '-', '.', inner spaces)",
                   argv[optind + c], names[c], HEAD_NAME_MAX);
       goto out;
     }
   }
-  if (model_load(o.model, &model, &err) != 0) {
-    fprintf(stderr, "streamsight train: --model %s: %s\n", o.model,
-            err.message);
-    goto out;
-  }
   const struct engine_options eo = { .isa = o.isa, .fuse_blocks = 1 };
-  if (engine_new_opts(model, &eo, &engine, &err) != 0) {
-    fprintf(stderr, "streamsight train: --model %s: %s\n", o.model,
-            err.message);
+  if (cmd_model_load(CMD, o.model, NULL, &eo, &m) != 0)
     goto out;
-  }
-  ex.dim = engine_feature_len(engine);
+  ex.dim = engine_feature_len(m.engine);
   if (ex.dim == 0) {
     fprintf(stderr, "streamsight train: --model %s: the model has no pooled "
                     "features\n", o.model);
     goto out;
   }
-  if (head_new(model_name(model), ex.dim, n_classes,
+  if (head_new(model_name(m.model), ex.dim, n_classes,
                (const char *const *)names, &head, &err) != 0) {
     fprintf(stderr, "streamsight train: %s\n", err.message);
     goto out;
   }
-  clf = image_classifier_new(engine, &gerr);
-  if (!clf) {
-    fprintf(stderr, "streamsight train: %s\n", gerr->message);
-    g_clear_error(&gerr);
-    goto out;
-  }
   const ImageDecodeOptions dopts = {
-    .target_side = MAX(model_input_width(model), model_input_height(model)),
+    .target_side = MAX(model_input_width(m.model),
+                       model_input_height(m.model)),
   };
   for (int c = 0; c < n_classes; c++)
-    if (add_class_dir(&o, clf, &dopts, argv[optind + c], c, &ex) != 0)
+    if (add_class_dir(&o, m.clf, &dopts, argv[optind + c], c, &ex) != 0)
       goto out;
 
   status = 1;
@@ -391,9 +341,7 @@ out:
   g_free(ex.x);
   g_free(ex.y);
   json_decref(ex.skipped);
-  image_classifier_free(clf);
-  engine_free(engine);
-  model_unref(model);
+  cmd_model_clear(&m);
   for (int c = 0; c < n_classes; c++)
     g_free(names[c]);
   return status;
