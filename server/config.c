@@ -438,12 +438,11 @@ server_config_new(void)
   return c;
 }
 
-void
-server_config_free(ServerConfig *c)
+/* The strings and containers a ServerConfig owns (all but path), freed;
+ * the token wiped first. */
+static void
+config_clear_owned(ServerConfig *c)
 {
-  if (!c)
-    return;
-  g_free(c->path);
   g_free(c->bind);
   g_free(c->model_path);
   g_free(c->labels_path);
@@ -453,11 +452,21 @@ server_config_free(ServerConfig *c)
   g_free(c->tls_cert_path);
   g_free(c->tls_key_path);
   g_strfreev(c->cors_origins);
-  g_ptr_array_unref(c->streams);
+  if (c->streams)
+    g_ptr_array_unref(c->streams);
   if (c->models)
     g_ptr_array_unref(c->models);
   media_dirs_unref(c->media_dirs);
   mqtt_config_free(c->mqtt);
+}
+
+void
+server_config_free(ServerConfig *c)
+{
+  if (!c)
+    return;
+  g_free(c->path);
+  config_clear_owned(c);
   json_decref(c->root);
   g_free(c);
 }
@@ -502,13 +511,6 @@ static const char *const top_keys[] = {
 static const char *const auth_keys[] = { "token", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const http_keys[] = { "cors_origins", NULL };
-static const char *const limits_keys[] = {
-  "max_streams", "max_body_bytes", "max_connections", "connection_timeout_s",
-  "max_sse_clients", "max_header_bytes", "max_uri_bytes",
-  "max_connections_per_ip", "header_timeout_s", "min_body_bytes_per_s",
-  "decode_memory_mb", "max_heads", "max_head_classes", "max_head_examples",
-  NULL
-};
 
 #define PATH_MAX_LEN 4096
 #define MEDIA_DIRS_MAX 64
@@ -645,13 +647,227 @@ load_http(json_t *root, char ***origins, GError **error)
   return TRUE;
 }
 
+/* The top level's scalars: bind, port, threads, http_threads and the
+ * one-model shorthand (model, labels, engine). */
+static gboolean
+load_scalars(json_t *root, ServerConfig *n, GError **error)
+{
+  static const char *const engines[] = { "auto", "float", "integer", NULL };
+  gboolean present;
+  gint64 i64;
+  if (!json_util_get_string(root, "", "bind", 64, &n->bind, &present, error))
+    return FALSE;
+  if (present && !config_check_bind(n->bind, "bind", error))
+    return FALSE;
+  i64 = n->port;
+  if (!json_util_get_int(root, "", "port", 0, 65535, &i64, NULL, error))
+    return FALSE;
+  n->port = (guint)i64;
+  i64 = n->threads;
+  if (!json_util_get_int(root, "", "threads", 0, CONFIG_MAX_THREADS, &i64,
+                         NULL, error))
+    return FALSE;
+  n->threads = i64 == 0 ? usable_cpus() : (guint)i64;
+  i64 = n->http_threads;
+  if (!json_util_get_int(root, "", "http_threads", 1, 64, &i64, NULL, error))
+    return FALSE;
+  n->http_threads = (guint)i64;
+  return json_util_get_string(root, "", "model", PATH_MAX_LEN,
+                              &n->model_path, NULL, error) &&
+         json_util_get_string(root, "", "labels", PATH_MAX_LEN,
+                              &n->labels_path, NULL, error) &&
+         json_util_get_enum(root, "", "engine", engines, &n->engine, NULL,
+                            error);
+}
+
+/* "auth" and "tls". */
+static gboolean
+load_auth_tls(json_t *root, ServerConfig *n, GError **error)
+{
+  gboolean present;
+  json_t *sub;
+  if (!json_util_get_object(root, "", "auth", &sub, error))
+    return FALSE;
+  if (sub) {
+    if (!json_util_check_keys(sub, "auth.", auth_keys, error))
+      return FALSE;
+    /* The token is checked as a string without echoing it. */
+    if (!json_util_get_string(sub, "auth.", "token", CONFIG_TOKEN_MAX,
+                              &n->auth_token, &present, error))
+      return FALSE;
+    if (present && !check_token(n->auth_token, "auth.token", error))
+      return FALSE;
+  }
+  if (!json_util_get_object(root, "", "tls", &sub, error))
+    return FALSE;
+  if (sub) {
+    if (!json_util_check_keys(sub, "tls.", tls_keys, error))
+      return FALSE;
+    if (!json_util_get_string(sub, "tls.", "cert", PATH_MAX_LEN,
+                              &n->tls_cert_path, NULL, error) ||
+        !json_util_get_string(sub, "tls.", "key", PATH_MAX_LEN,
+                              &n->tls_key_path, NULL, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* "limits": one row a key, in the order they are read. */
+static const struct {
+  const char *key;
+  size_t offset; /* in ConfigLimits */
+  gboolean wide; /* guint64 (else guint) */
+  gint64 min, max;
+} limit_rows[] = {
+#define LIMIT(key, wide, min, max) \
+  { #key, G_STRUCT_OFFSET(ConfigLimits, key), wide, min, max }
+  LIMIT(max_streams, FALSE, 1, 4096),
+  LIMIT(max_body_bytes, TRUE, 1024, (gint64)1 << 30),
+  LIMIT(max_connections, FALSE, 1, 65536),
+  LIMIT(connection_timeout_s, FALSE, 1, 3600),
+  LIMIT(max_connections_per_ip, FALSE, 0, 65536),
+  LIMIT(header_timeout_s, FALSE, 1, 3600),
+  LIMIT(min_body_bytes_per_s, FALSE, 0, (gint64)1 << 30),
+  LIMIT(max_sse_clients, FALSE, 0, 4096),
+  LIMIT(max_header_bytes, TRUE, 1024, (gint64)1 << 20),
+  LIMIT(max_uri_bytes, TRUE, 256, (gint64)1 << 20),
+  LIMIT(decode_memory_mb, FALSE, 16, 65536),
+  LIMIT(max_heads, FALSE, 1, 1000),
+  LIMIT(max_head_classes, FALSE, 2, HEAD_MAX_CLASSES),
+  LIMIT(max_head_examples, FALSE, 4, HEAD_TRAIN_MAX_EXAMPLES),
+#undef LIMIT
+};
+
+static gboolean
+load_limits(json_t *root, ConfigLimits *limits, GError **error)
+{
+  const char *keys[G_N_ELEMENTS(limit_rows) + 1];
+  gboolean sse_set = FALSE;
+  json_t *sub;
+  if (!json_util_get_object(root, "", "limits", &sub, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS(limit_rows); i++)
+    keys[i] = limit_rows[i].key;
+  keys[G_N_ELEMENTS(limit_rows)] = NULL;
+  if (sub && !json_util_check_keys(sub, "limits.", keys, error))
+    return FALSE;
+  for (guint i = 0; sub && i < G_N_ELEMENTS(limit_rows); i++) {
+    char *field = (char *)limits + limit_rows[i].offset;
+    gint64 v = limit_rows[i].wide ? (gint64) * (guint64 *)field
+                                  : (gint64) * (guint *)field;
+    gboolean present = FALSE;
+    if (!json_util_get_int(sub, "limits.", limit_rows[i].key,
+                           limit_rows[i].min, limit_rows[i].max, &v, &present,
+                           error))
+      return FALSE;
+    if (limit_rows[i].wide)
+      *(guint64 *)field = (guint64)v;
+    else
+      *(guint *)field = (guint)v;
+    if (field == (char *)&limits->max_sse_clients)
+      sse_set = present;
+  }
+  /* Event streams hold their connection: leave room for API requests. The
+   * default gives them at most half of the connections. */
+  if (!sse_set)
+    limits->max_sse_clients = MIN(limits->max_sse_clients,
+                                  limits->max_connections / 2);
+  if (limits->max_sse_clients > 0 &&
+      limits->max_sse_clients >= limits->max_connections)
+    return invalid(error, "limits.max_sse_clients: %u must be less than "
+                   "limits.max_connections (%u), or 0 to disable event "
+                   "streams", limits->max_sse_clients,
+                   limits->max_connections);
+  return TRUE;
+}
+
+/* "streams": validated, ids and names unique, file:// paths inside the
+ * media directories; none: the default test stream. */
+static gboolean
+load_streams(json_t *root, ServerConfig *n, GError **error)
+{
+  json_t *streams = json_object_get(root, "streams");
+  if (!streams || json_is_null(streams)) {
+    n->streams_defaulted = TRUE;
+    add_default_stream(n->streams);
+    return TRUE;
+  }
+  if (!json_is_array(streams))
+    return invalid(error, "streams: must be an array");
+  if (json_array_size(streams) > n->limits.max_streams)
+    return invalid(error, "streams: %zu streams exceed limits.max_streams "
+                   "(%u)", json_array_size(streams), n->limits.max_streams);
+  n->streams_defaulted = FALSE;
+  size_t i;
+  json_t *item;
+  json_array_foreach(streams, i, item) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "streams[%zu].", i);
+    /* ${NAME} in the uri: from the environment (uri-env.h). */
+    json_t *expanded = expand_uri_env(item, prefix, error);
+    if (!expanded)
+      return FALSE;
+    ConfigStream *s = g_new0(ConfigStream, 1);
+    gboolean ok = config_stream_from_json(expanded, prefix, TRUE, &s->id,
+                                          &s->config, error);
+    json_decref(expanded);
+    if (!ok) {
+      g_free(s);
+      return FALSE;
+    }
+    g_ptr_array_add(n->streams, s);
+    char *local = NULL;
+    GError *e = NULL;
+    if (!media_dirs_resolve(n->media_dirs, &s->config, &local, &e)) {
+      invalid(error, "%s%s", prefix, e->message);
+      g_error_free(e);
+      return FALSE;
+    }
+    g_free(local);
+    for (guint j = 0; j + 1 < n->streams->len; j++) {
+      ConfigStream *o = g_ptr_array_index(n->streams, j);
+      if (s->id && o->id && strcmp(s->id, o->id) == 0)
+        return invalid(error, "streams[%zu].id: '%s' is already used by "
+                       "streams[%u]", i, s->id, j);
+      if (strcmp(s->config.name, o->config.name) == 0)
+        return invalid(error, "streams[%zu].name: already used by "
+                       "streams[%u]", i, j);
+    }
+  }
+  return TRUE;
+}
+
+/* Every stream names a model of the list (or of the shorthand). */
+static gboolean
+check_stream_models(const ServerConfig *n, GError **error)
+{
+  for (guint i = 0; i < n->streams->len; i++) {
+    const ConfigStream *s = g_ptr_array_index(n->streams, i);
+    const char *want = s->config.model;
+    gboolean found = !want || (!n->models &&
+                               strcmp(want, MODEL_SET_DEFAULT_ID) == 0);
+    for (guint j = 0; n->models && want && !found && j < n->models->len; j++)
+      found = strcmp(((ConfigModel *)g_ptr_array_index(n->models, j))->id,
+                     want) == 0;
+    if (!found) {
+      char *ids = n->models ? config_models_ids(n->models)
+                            : g_strdup(MODEL_SET_DEFAULT_ID);
+      invalid(error, "streams[%u].model: unknown model '%s' (the models "
+              "are: %s)", i, want, ids);
+      g_free(ids);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Reads every section of root into a copy of *c and commits it only when
+ * all of it is valid: a bad file leaves *c as it was. Errors name the key;
+ * those of the json_util readers are relabelled as config errors. */
 static gboolean
 load_root(ServerConfig *c, json_t *root, GError **error)
 {
   GError *e = NULL;
-  gint64 i64;
-  gboolean present, sse_set = FALSE;
-  json_t *sub;
   ServerConfig n = *c; /* the new values; strings below are replaced */
   n.bind = g_strdup(c->bind);
   n.model_path = g_strdup(c->model_path);
@@ -665,39 +881,9 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   n.media_dirs = media_dirs_ref(c->media_dirs);
   n.mqtt = NULL;
 
-  if (!json_util_check_keys(root, "", top_keys, &e))
+  if (!json_util_check_keys(root, "", top_keys, &e) ||
+      !load_scalars(root, &n, &e))
     goto fail_e;
-  if (!json_util_get_string(root, "", "bind", 64, &n.bind, &present, &e))
-    goto fail_e;
-  if (present && !config_check_bind(n.bind, "bind", error))
-    goto fail;
-  i64 = n.port;
-  if (!json_util_get_int(root, "", "port", 0, 65535, &i64, NULL, &e))
-    goto fail_e;
-  n.port = (guint)i64;
-  i64 = n.threads;
-  if (!json_util_get_int(root, "", "threads", 0, CONFIG_MAX_THREADS, &i64,
-                         NULL, &e))
-    goto fail_e;
-  n.threads = i64 == 0 ? usable_cpus() : (guint)i64;
-  i64 = n.http_threads;
-  if (!json_util_get_int(root, "", "http_threads", 1, 64, &i64, NULL, &e))
-    goto fail_e;
-  n.http_threads = (guint)i64;
-  if (!json_util_get_string(root, "", "model", PATH_MAX_LEN, &n.model_path,
-                            NULL, &e))
-    goto fail_e;
-  if (!json_util_get_string(root, "", "labels", PATH_MAX_LEN, &n.labels_path,
-                            NULL, &e))
-    goto fail_e;
-  {
-    static const char *const engines[] = { "auto", "float", "integer",
-                                           NULL };
-    if (!json_util_get_enum(root, "", "engine", engines, &n.engine, NULL,
-                            &e))
-      goto fail_e;
-  }
-
   if (!config_models_from_json(json_object_get(root, "models"), &n.models,
                                error))
     goto fail;
@@ -708,31 +894,8 @@ load_root(ServerConfig *c, json_t *root, GError **error)
             "model/labels/engine, not both");
     goto fail;
   }
-
-  if (!json_util_get_object(root, "", "auth", &sub, &e))
+  if (!load_auth_tls(root, &n, &e))
     goto fail_e;
-  if (sub) {
-    if (!json_util_check_keys(sub, "auth.", auth_keys, &e))
-      goto fail_e;
-    /* The token is checked as a string without echoing it. */
-    if (!json_util_get_string(sub, "auth.", "token", CONFIG_TOKEN_MAX,
-                              &n.auth_token, &present, &e))
-      goto fail_e;
-    if (present && !check_token(n.auth_token, "auth.token", error))
-      goto fail;
-  }
-
-  if (!json_util_get_object(root, "", "tls", &sub, &e))
-    goto fail_e;
-  if (sub) {
-    if (!json_util_check_keys(sub, "tls.", tls_keys, &e))
-      goto fail_e;
-    if (!json_util_get_string(sub, "tls.", "cert", PATH_MAX_LEN,
-                              &n.tls_cert_path, NULL, &e) ||
-        !json_util_get_string(sub, "tls.", "key", PATH_MAX_LEN,
-                              &n.tls_key_path, NULL, &e))
-      goto fail_e;
-  }
   if (!load_http(root, &n.cors_origins, error))
     goto fail;
   if (!n.tls_cert_path != !n.tls_key_path) {
@@ -741,98 +904,8 @@ load_root(ServerConfig *c, json_t *root, GError **error)
             n.tls_cert_path ? "tls.cert" : "tls.key");
     goto fail;
   }
-
-  if (!json_util_get_object(root, "", "limits", &sub, &e))
+  if (!load_limits(root, &n.limits, &e))
     goto fail_e;
-  if (sub) {
-    if (!json_util_check_keys(sub, "limits.", limits_keys, &e))
-      goto fail_e;
-    i64 = n.limits.max_streams;
-    if (!json_util_get_int(sub, "limits.", "max_streams", 1, 4096, &i64, NULL,
-                           &e))
-      goto fail_e;
-    n.limits.max_streams = (guint)i64;
-    i64 = (gint64)n.limits.max_body_bytes;
-    if (!json_util_get_int(sub, "limits.", "max_body_bytes", 1024,
-                           (gint64)1 << 30, &i64, NULL, &e))
-      goto fail_e;
-    n.limits.max_body_bytes = (guint64)i64;
-    i64 = n.limits.max_connections;
-    if (!json_util_get_int(sub, "limits.", "max_connections", 1, 65536, &i64,
-                           NULL, &e))
-      goto fail_e;
-    n.limits.max_connections = (guint)i64;
-    i64 = n.limits.connection_timeout_s;
-    if (!json_util_get_int(sub, "limits.", "connection_timeout_s", 1, 3600,
-                           &i64, NULL, &e))
-      goto fail_e;
-    n.limits.connection_timeout_s = (guint)i64;
-    i64 = n.limits.max_connections_per_ip;
-    if (!json_util_get_int(sub, "limits.", "max_connections_per_ip", 0, 65536,
-                           &i64, NULL, &e))
-      goto fail_e;
-    n.limits.max_connections_per_ip = (guint)i64;
-    i64 = n.limits.header_timeout_s;
-    if (!json_util_get_int(sub, "limits.", "header_timeout_s", 1, 3600, &i64,
-                           NULL, &e))
-      goto fail_e;
-    n.limits.header_timeout_s = (guint)i64;
-    i64 = n.limits.min_body_bytes_per_s;
-    if (!json_util_get_int(sub, "limits.", "min_body_bytes_per_s", 0,
-                           (gint64)1 << 30, &i64, NULL, &e))
-      goto fail_e;
-    n.limits.min_body_bytes_per_s = (guint)i64;
-    i64 = n.limits.max_sse_clients;
-    if (!json_util_get_int(sub, "limits.", "max_sse_clients", 0, 4096, &i64,
-                           &sse_set, &e))
-      goto fail_e;
-    n.limits.max_sse_clients = (guint)i64;
-    i64 = (gint64)n.limits.max_header_bytes;
-    if (!json_util_get_int(sub, "limits.", "max_header_bytes", 1024,
-                           (gint64)1 << 20, &i64, NULL, &e))
-      goto fail_e;
-    n.limits.max_header_bytes = (guint64)i64;
-    i64 = (gint64)n.limits.max_uri_bytes;
-    if (!json_util_get_int(sub, "limits.", "max_uri_bytes", 256,
-                           (gint64)1 << 20, &i64, NULL, &e))
-      goto fail_e;
-    n.limits.max_uri_bytes = (guint64)i64;
-    i64 = n.limits.decode_memory_mb;
-    if (!json_util_get_int(sub, "limits.", "decode_memory_mb", 16, 65536,
-                           &i64, NULL, &e))
-      goto fail_e;
-    n.limits.decode_memory_mb = (guint)i64;
-    const struct {
-      const char *key;
-      guint *field;
-      gint64 lo, hi;
-    } head_limits[] = {
-      { "max_heads", &n.limits.max_heads, 1, 1000 },
-      { "max_head_classes", &n.limits.max_head_classes, 2, HEAD_MAX_CLASSES },
-      { "max_head_examples", &n.limits.max_head_examples, 4,
-        HEAD_TRAIN_MAX_EXAMPLES },
-    };
-    for (guint i = 0; i < G_N_ELEMENTS(head_limits); i++) {
-      i64 = *head_limits[i].field;
-      if (!json_util_get_int(sub, "limits.", head_limits[i].key,
-                             head_limits[i].lo, head_limits[i].hi, &i64, NULL,
-                             &e))
-        goto fail_e;
-      *head_limits[i].field = (guint)i64;
-    }
-  }
-  /* Event streams hold their connection: leave room for API requests. The
-   * default gives them at most half of the connections. */
-  if (!sse_set)
-    n.limits.max_sse_clients = MIN(n.limits.max_sse_clients,
-                                   n.limits.max_connections / 2);
-  if (n.limits.max_sse_clients > 0 &&
-      n.limits.max_sse_clients >= n.limits.max_connections) {
-    invalid(error, "limits.max_sse_clients: %u must be less than "
-            "limits.max_connections (%u), or 0 to disable event streams",
-            n.limits.max_sse_clients, n.limits.max_connections);
-    goto fail;
-  }
 
   /* "mqtt": the host may come from STREAMSIGHT_MQTT_URL instead, checked
    * by server_config_apply_env. */
@@ -849,95 +922,11 @@ load_root(ServerConfig *c, json_t *root, GError **error)
     media_dirs_unref(n.media_dirs);
     n.media_dirs = m;
   }
-
-  json_t *streams = json_object_get(root, "streams");
-  if (!streams || json_is_null(streams)) {
-    n.streams_defaulted = TRUE;
-    add_default_stream(n.streams);
-  } else {
-    if (!json_is_array(streams)) {
-      invalid(error, "streams: must be an array");
-      goto fail;
-    }
-    if (json_array_size(streams) > n.limits.max_streams) {
-      invalid(error, "streams: %zu streams exceed limits.max_streams (%u)",
-              json_array_size(streams), n.limits.max_streams);
-      goto fail;
-    }
-    n.streams_defaulted = FALSE;
-    size_t i;
-    json_t *item;
-    json_array_foreach(streams, i, item) {
-      char prefix[32];
-      snprintf(prefix, sizeof prefix, "streams[%zu].", i);
-      /* ${NAME} in the uri: from the environment (uri-env.h). */
-      json_t *expanded = expand_uri_env(item, prefix, error);
-      if (!expanded)
-        goto fail;
-      ConfigStream *s = g_new0(ConfigStream, 1);
-      gboolean ok = config_stream_from_json(expanded, prefix, TRUE, &s->id,
-                                            &s->config, error);
-      json_decref(expanded);
-      if (!ok) {
-        g_free(s);
-        goto fail;
-      }
-      g_ptr_array_add(n.streams, s);
-      char *local = NULL;
-      if (!media_dirs_resolve(n.media_dirs, &s->config, &local, &e)) {
-        invalid(error, "%s%s", prefix, e->message);
-        g_clear_error(&e);
-        goto fail;
-      }
-      g_free(local);
-      for (guint j = 0; j + 1 < n.streams->len; j++) {
-        ConfigStream *o = g_ptr_array_index(n.streams, j);
-        if (s->id && o->id && strcmp(s->id, o->id) == 0) {
-          invalid(error, "streams[%zu].id: '%s' is already used by "
-                  "streams[%u]", i, s->id, j);
-          goto fail;
-        }
-        if (strcmp(s->config.name, o->config.name) == 0) {
-          invalid(error, "streams[%zu].name: already used by streams[%u]",
-                  i, j);
-          goto fail;
-        }
-      }
-    }
-  }
-
-  /* Every stream names a model of the list (or of the shorthand). */
-  for (guint i = 0; i < n.streams->len; i++) {
-    const ConfigStream *s = g_ptr_array_index(n.streams, i);
-    const char *want = s->config.model;
-    gboolean found = !want || (!n.models &&
-                               strcmp(want, MODEL_SET_DEFAULT_ID) == 0);
-    for (guint j = 0; n.models && want && !found && j < n.models->len; j++)
-      found = strcmp(((ConfigModel *)g_ptr_array_index(n.models, j))->id,
-                     want) == 0;
-    if (!found) {
-      char *ids = n.models ? config_models_ids(n.models)
-                           : g_strdup(MODEL_SET_DEFAULT_ID);
-      invalid(error, "streams[%u].model: unknown model '%s' (the models "
-              "are: %s)", i, want, ids);
-      g_free(ids);
-      goto fail;
-    }
-  }
+  if (!load_streams(root, &n, error) || !check_stream_models(&n, error))
+    goto fail;
 
   /* Commit: free the old strings, move the new ones in. */
-  g_free(c->bind);
-  g_free(c->model_path);
-  g_free(c->labels_path);
-  g_free(c->auth_token);
-  g_free(c->tls_cert_path);
-  g_free(c->tls_key_path);
-  g_strfreev(c->cors_origins);
-  g_ptr_array_unref(c->streams);
-  if (c->models)
-    g_ptr_array_unref(c->models);
-  media_dirs_unref(c->media_dirs);
-  mqtt_config_free(c->mqtt);
+  config_clear_owned(c);
   json_decref(c->root);
   n.root = json_incref(root);
   *c = n;
@@ -946,18 +935,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
 fail_e:
   relabel(error, e);
 fail:
-  g_free(n.bind);
-  g_free(n.model_path);
-  g_free(n.labels_path);
-  g_free(n.auth_token);
-  g_free(n.tls_cert_path);
-  g_free(n.tls_key_path);
-  g_strfreev(n.cors_origins);
-  g_ptr_array_unref(n.streams);
-  if (n.models)
-    g_ptr_array_unref(n.models);
-  media_dirs_unref(n.media_dirs);
-  mqtt_config_free(n.mqtt);
+  config_clear_owned(&n);
   return FALSE;
 }
 
