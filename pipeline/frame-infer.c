@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "fps-gate.h"
 #include "head.h"
+#include "latency-totals.h"
 
 struct FrameInfer {
   gint refcount; /* atomic */
@@ -26,6 +27,8 @@ struct FrameInfer {
   const struct ss_model *model;   /* borrowed */
   const char *model_id;           /* borrowed; set before frames flow */
   StreamResults *results;         /* referenced */
+  LatencyTotals *totals;          /* referenced; NULL: none. Set before
+                                   * frames flow */
   int width, height;
   float mean[3], std[3];
   float *tensor; /* width x height x 3, owned; belongs to whoever set busy */
@@ -88,6 +91,14 @@ frame_infer_set_model_id(FrameInfer *fi, const char *model_id)
   fi->model_id = model_id;
 }
 
+void
+frame_infer_set_latency_totals(FrameInfer *fi, LatencyTotals *totals)
+{
+  LatencyTotals *old = fi->totals;
+  fi->totals = totals ? latency_totals_ref(totals) : NULL;
+  latency_totals_unref(old);
+}
+
 FrameInfer *
 frame_infer_ref(FrameInfer *fi)
 {
@@ -103,6 +114,7 @@ frame_infer_unref(FrameInfer *fi)
     return;
   g_assert(!g_atomic_int_get(&fi->busy)); /* an in-flight job holds a ref */
   stream_results_unref(fi->results);
+  latency_totals_unref(fi->totals);
   g_aligned_free(fi->tensor);
   g_mutex_clear(&fi->lock);
   g_mutex_clear(&fi->head_lock);
@@ -224,6 +236,8 @@ on_job_done(struct pool_job *job, const struct pool_result *res)
   p.model = fi->model;
   p.model_id = fi->model_id;
   stream_results_publish(fi->results, &p);
+  if (fi->totals)
+    latency_totals_add(fi->totals, p.published_mono_ns, &p);
   /* The tensor and the frame description are free again. */
   g_atomic_int_set(&fi->busy, 0);
   frame_infer_unref(fi);

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "latency-totals.h"
 #include "model.h"
 #include "pool.h"
 #include "results.h"
@@ -47,6 +48,11 @@ void frame_infer_set_head(FrameInfer *fi, const char *head_id,
 /* The id of the model (model-set.h) stamped on each prediction, borrowed:
  * it must outlive fi. Call before frames flow. */
 void frame_infer_set_model_id(FrameInfer *fi, const char *model_id);
+
+/* Where the stage latencies of each published prediction are also
+ * recorded (latency-totals.h; referenced; NULL: nowhere). Call before
+ * frames flow. */
+void frame_infer_set_latency_totals(FrameInfer *fi, LatencyTotals *totals);
 
 /* Run-time changes from any thread (e.g. PATCH). */
 void frame_infer_set_max_fps(FrameInfer *fi, double max_fps);

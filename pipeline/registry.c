@@ -36,6 +36,7 @@ struct Registry {
   RegistryChangedFunc changed;
   gpointer changed_user;
   MediaDirs *media;   /* NULL: local paths not confined */
+  LatencyTotals *latency;    /* every stream's predictions; immutable */
   FrameHeadFetch head_fetch; /* set before streams are added */
   gpointer head_fetch_user;
 };
@@ -85,6 +86,7 @@ registry_new(GMainContext *ctx, const struct ss_engine *engine,
   r->pool = pool;
   r->max_streams = max_streams;
   r->runners = runner_set_new();
+  r->latency = latency_totals_new();
   g_mutex_init(&r->lock);
   r->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                    (GDestroyNotify)stream_unref);
@@ -116,6 +118,7 @@ registry_free(Registry *r)
     g_warning("%u pipeline%s did not stop and %s left behind", stuck,
               stuck == 1 ? "" : "s", stuck == 1 ? "is" : "are");
   runner_set_unref(r->runners);
+  latency_totals_unref(r->latency);
   g_ptr_array_unref(r->order);
   g_hash_table_unref(r->by_id);
   g_mutex_clear(&r->lock);
@@ -268,6 +271,7 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
                  r->runners);
   if (r->head_fetch)
     stream_set_head_source(s, r->head_fetch, r->head_fetch_user);
+  stream_set_latency_totals(s, r->latency);
   g_hash_table_insert(r->by_id, g_strdup(new_id), s);
   g_ptr_array_add(r->order, s);
   stream_ref(s);
@@ -485,6 +489,14 @@ void
 registry_pipeline_stats(Registry *r, RunnerSetStats *out)
 {
   runner_set_stats(r->runners, out);
+}
+
+void
+registry_latency(Registry *r, LatencySummary window[LATENCY_N_STAGES],
+                 LatencySummary since[LATENCY_N_STAGES])
+{
+  latency_totals_copy(r->latency, g_get_monotonic_time() * 1000, window,
+                      since);
 }
 
 void

@@ -149,6 +149,10 @@ void registry_set_changed_func(Registry *r, RegistryChangedFunc fn,
                                gpointer user);
 
 guint registry_count(Registry *r);
+/* The latency of every prediction of every stream (removed ones included),
+ * per LatencyStage: last 60 s and since start. Any thread. */
+void registry_latency(Registry *r, LatencySummary window[LATENCY_N_STAGES],
+                      LatencySummary since[LATENCY_N_STAGES]);
 /* Pipelines being stopped and abandoned (pipeline-runner.h). Any thread. */
 void registry_pipeline_stats(Registry *r, RunnerSetStats *out);
 /* TRUE when every enabled stream has reached running at least once. */

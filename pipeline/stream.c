@@ -1526,6 +1526,12 @@ stream_set_head_source(Stream *s, FrameHeadFetch fetch, gpointer user)
 }
 
 void
+stream_set_latency_totals(Stream *s, LatencyTotals *totals)
+{
+  frame_infer_set_latency_totals(s->fi, totals);
+}
+
+void
 stream_set_alerts(Stream *s, const AlertRule *rules, guint n)
 {
   AlertRule *copy = alert_rules_copy(rules, n);

@@ -45,6 +45,7 @@
 #include <gst/gst.h>
 
 #include "engine.h"
+#include "latency-totals.h"
 #include "pipeline-runner.h"
 #include "pool.h"
 #include "registry.h"
@@ -99,6 +100,11 @@ void stream_set_head(Stream *s, gboolean set_head, const char *head,
                      gboolean set_labels, StreamLabels labels);
 /* Where the stream's head comes from (frame-infer.h). */
 void stream_set_head_source(Stream *s, FrameHeadFetch fetch, gpointer user);
+
+/* Where the stream's predictions' latencies are also recorded (the
+ * registry's server-wide figures, latency-totals.h; referenced). Call
+ * before stream_start. */
+void stream_set_latency_totals(Stream *s, LatencyTotals *totals);
 
 /* Borrowed, immutable for the life of the stream. */
 const char *stream_get_id(Stream *s);

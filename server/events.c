@@ -67,9 +67,6 @@ struct EventHub {
   const EventHubListener *listener; /* immutable; NULL: none */
   gpointer listener_data;
 
-  GMutex latency_lock;           /* protects latency */
-  LatencyStats *latency[LATENCY_N_STAGES];
-
   /* Atomic counters. */
   guint64 clients_total, clients_rejected, events_sent, events_dropped;
   guint64 predictions;
@@ -329,17 +326,6 @@ on_prediction(const Prediction *p, gpointer user)
 {
   HubStream *hs = user;
   EventHub *h = hs->hub;
-  gint64 now = g_get_monotonic_time() * 1000;
-  const double ms[LATENCY_N_STAGES] = {
-    [LATENCY_STAGE_QUEUE] = p->queue_ms,
-    [LATENCY_STAGE_PREPROCESS] = p->preprocess_ms,
-    [LATENCY_STAGE_INFER] = p->infer_ms,
-    [LATENCY_STAGE_E2E] = p->e2e_ms,
-  };
-  g_mutex_lock(&h->latency_lock);
-  for (int i = 0; i < LATENCY_N_STAGES; i++)
-    latency_stats_add(h->latency[i], now, ms[i]);
-  g_mutex_unlock(&h->latency_lock);
   __atomic_add_fetch(&h->predictions, 1, __ATOMIC_RELAXED);
   if (h->listener && h->listener->prediction)
     h->listener->prediction(h->listener_data, hs->id, p);
@@ -584,9 +570,6 @@ event_hub_new(Registry *registry, const struct ss_model *model,
   h->streams = g_hash_table_new(g_str_hash, g_str_equal);
   g_rw_lock_init(&h->clients_lock);
   h->clients = g_ptr_array_new();
-  g_mutex_init(&h->latency_lock);
-  for (int i = 0; i < LATENCY_N_STAGES; i++)
-    h->latency[i] = latency_stats_new();
   g_mutex_init(&h->ticker_lock);
   g_cond_init(&h->ticker_cond);
   event_hub_sync(h);
@@ -634,9 +617,6 @@ event_hub_free(EventHub *h)
   if (h->clients->len > 0)
     g_critical("events: %u clients left at exit", h->clients->len);
   g_ptr_array_unref(h->clients);
-  for (int i = 0; i < LATENCY_N_STAGES; i++)
-    latency_stats_free(h->latency[i]);
-  g_mutex_clear(&h->latency_lock);
   g_rw_lock_clear(&h->clients_lock);
   g_mutex_clear(&h->sync_lock);
   g_mutex_clear(&h->ticker_lock);
@@ -661,19 +641,6 @@ event_hub_stats(EventHub *h, EventHubStats *out)
   g_mutex_lock(&h->sync_lock);
   out->streams = g_hash_table_size(h->streams);
   g_mutex_unlock(&h->sync_lock);
-}
-
-void
-event_hub_latency(EventHub *h, LatencySummary window[LATENCY_N_STAGES],
-                  LatencySummary since[LATENCY_N_STAGES])
-{
-  gint64 now = g_get_monotonic_time() * 1000;
-  g_mutex_lock(&h->latency_lock);
-  for (int i = 0; i < LATENCY_N_STAGES; i++) {
-    latency_stats_summary(h->latency[i], now, TRUE, &window[i]);
-    latency_stats_summary(h->latency[i], now, FALSE, &since[i]);
-  }
-  g_mutex_unlock(&h->latency_lock);
 }
 
 /* Parses "<id>:<seq>"; TRUE when it names stream_id. */

@@ -1,12 +1,13 @@
-/* streamsight — live events for Server-Sent Events clients, and the
- * server-wide view of every prediction (global latency statistics).
+/* streamsight — live events for Server-Sent Events clients (and the same
+ * predictions and stream changes for the MQTT publisher).
  *
  * The hub subscribes to every stream's results (stream_results_subscribe),
  * keeping in step with the registry (event_hub_sync, called from the
  * registry's changed callback and every poll interval), so it sees each
- * prediction once. For each prediction it records the stage latencies into
- * the global statistics and, when clients are interested, formats one SSE
- * event and hands the same text to every interested client's queue.
+ * prediction once. For each prediction, when clients are interested, it
+ * formats one SSE event and hands the same text to every interested
+ * client's queue. (The server-wide latency figures are the registry's,
+ * latency-totals.h: they exist without the hub.)
  *
  * Wire format (text/event-stream; the dashboard and the OpenAPI file rely on
  * it):
@@ -54,7 +55,6 @@
 #include <jansson.h>
 
 #include "alerts.h"
-#include "latency.h"
 #include "model.h"
 #include "registry.h"
 #include "results.h"
@@ -149,10 +149,6 @@ void event_hub_on_alert(gpointer hub, AlertEventType type,
 void event_hub_shutdown(EventHub *h);
 
 void event_hub_stats(EventHub *h, EventHubStats *out);
-/* Latency of every prediction of every stream, per stage: last 60 s and
- * since start. */
-void event_hub_latency(EventHub *h, LatencySummary window[LATENCY_N_STAGES],
-                       LatencySummary since[LATENCY_N_STAGES]);
 
 /* A new client for one stream (stream_id) or all (NULL). last_event_id: the
  * Last-Event-ID header of a reconnecting EventSource, or NULL; when it names

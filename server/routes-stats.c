@@ -212,10 +212,8 @@ routes_h_stats(Routes *r, const RouteRequest *req, const char *id,
   json_object_set_new(o, "config", stats_config_json(&s));
   json_object_set_new(o, "pipelines", stats_pipelines_json(&s));
   json_object_set_new(o, "latency_ms",
-                      s.have_events
-                          ? api_latency_to_json(s.latency_window,
-                                                s.latency_since)
-                          : json_null());
+                      api_latency_to_json(s.latency_window,
+                                          s.latency_since));
   ResultsStats total = { 0 };
   memcpy(total.counters, s.totals, sizeof s.totals);
   json_object_set_new(o, "counters", api_counters_to_json(&total));

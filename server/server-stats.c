@@ -83,9 +83,9 @@ server_stats_collect(Routes *r, gboolean with_histograms, ServerStats *s)
   if (r->events) {
     s->have_events = TRUE;
     event_hub_stats(r->events, &s->sse);
-    /* Every prediction of every stream, as the hub saw them. */
-    event_hub_latency(r->events, s->latency_window, s->latency_since);
   }
+  /* Every prediction of every stream, recorded where it was produced. */
+  registry_latency(r->registry, s->latency_window, s->latency_since);
   snapshots_stats(r->snapshots, &s->snapshots);
   classify_pool_stats(r->classify, &s->classify);
   if (r->store) {

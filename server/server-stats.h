@@ -49,6 +49,7 @@ typedef struct {
   /* Event streams: have_events FALSE when the hub is off. */
   gboolean have_events;
   EventHubStats sse;
+  /* Every prediction of every stream (registry_latency). */
   LatencySummary latency_window[LATENCY_N_STAGES];
   LatencySummary latency_since[LATENCY_N_STAGES];
   /* Images. */

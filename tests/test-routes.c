@@ -2599,6 +2599,52 @@ START_TEST(test_query_token)
 }
 END_TEST
 
+/* Without an event hub (max_sse_clients 0, no MQTT): the server-wide
+ * latency figures are recorded where predictions are produced, so they are
+ * there all the same (they were null when the hub kept them). */
+static void
+setup_no_events(void)
+{
+  ServerFixtureOptions o = {
+    .threads = 1,
+    .max_streams = MAX_STREAMS,
+    .max_body_bytes = BODY_LIMIT,
+    .max_sse_clients = 0,
+  };
+  server_fixture_init_opts(&fx, &o);
+}
+
+START_TEST(test_stats_latency_without_events)
+{
+  ck_assert_ptr_null(fx.events);
+  char *id = create("{\"name\": \"s\", \"uri\": \"test:\", \"max_fps\": 20}");
+  json_decref(wait_prediction(id));
+  json_t *j = NULL;
+  ck_assert_uint_eq(req("GET", "/api/v1/stats", NULL, &j), 200);
+  json_t *lat = json_object_get(j, "latency_ms");
+  ck_assert_msg(json_is_object(lat), "latency_ms is not an object");
+  const char *stages[] = { "queue", "preprocess", "infer", "e2e" };
+  for (int i = 0; i < 4; i++) {
+    json_t *st = json_object_get(lat, stages[i]);
+    json_t *since = json_object_get(st, "since_start");
+    ck_assert_msg(json_integer_value(json_object_get(since, "count")) >= 1,
+                  "latency_ms.%s.since_start.count", stages[i]);
+    ck_assert_msg(json_is_number(json_object_get(since, "max")),
+                  "latency_ms.%s.since_start.max", stages[i]);
+    ck_assert_msg(json_is_number(json_object_get(
+                      json_object_get(st, "last_60s"), "p99")),
+                  "latency_ms.%s.last_60s.p99", stages[i]);
+  }
+  /* e2e covers every other stage: a real duration. */
+  ck_assert(json_number_value(json_object_get(json_object_get(
+                json_object_get(lat, "e2e"), "since_start"), "max")) > 0.0);
+  /* The SSE figures stay empty: there is no hub. */
+  ck_assert_int_eq(json_object_size(json_object_get(j, "sse")), 0);
+  json_decref(j);
+  g_free(id);
+}
+END_TEST
+
 static void
 setup_limits(void)
 {
@@ -2732,6 +2778,12 @@ routes_suite(void)
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, test_query_token, 0,
                       (int)G_N_ELEMENTS(query_token_cases));
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("no-events");
+  tcase_add_checked_fixture(tc, setup_no_events, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_stats_latency_without_events);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("limits");
