@@ -1164,7 +1164,7 @@ tick_cb(gpointer user)
   gint64 now = g_get_monotonic_time();
   gint64 stall_us = (gint64)(s->cfg.stall_timeout_s * G_USEC_PER_SEC);
   StreamState state;
-  StreamsightSinkStats st;
+  gint64 last_frame_ns;
   GstElement *sink;
 
   g_mutex_lock(&s->lock);
@@ -1189,11 +1189,11 @@ tick_cb(gpointer user)
     g_clear_object(&sink);
     return G_SOURCE_CONTINUE;
   }
-  streamsight_sink_get_stats(STREAMSIGHT_SINK(sink), &st);
+  last_frame_ns = streamsight_sink_last_frame_mono_ns(STREAMSIGHT_SINK(sink));
   gst_object_unref(sink);
 
   if (state == STREAM_STATE_STARTING) {
-    if (st.last_frame_mono_ns > 0) {
+    if (last_frame_ns > 0) {
       g_mutex_lock(&s->lock);
       s->state = STREAM_STATE_RUNNING;
       s->ever_running = TRUE;
@@ -1211,7 +1211,7 @@ tick_cb(gpointer user)
       fail(s, text, FALSE);
     }
   } else if (state == STREAM_STATE_RUNNING) {
-    gint64 last_us = st.last_frame_mono_ns / 1000;
+    gint64 last_us = last_frame_ns / 1000;
     if (now - last_us > stall_us) {
       g_autofree char *text = g_strdup_printf(
           "stalled: no frame for %.1f s (stall_timeout_s)",

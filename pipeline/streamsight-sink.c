@@ -105,10 +105,11 @@ struct _StreamsightSink {
   /* Streaming thread only. */
   FpsGate gate; /* max-fps schedule (streaming thread; max_fps copied in) */
 
-  /* Atomic. */
+  /* Atomic. The target counts what happens to each frame (it decides
+   * what to drop); the element only numbers them and stamps the last. */
   gint flushing;
-  guint64 received, submitted, dropped_busy, dropped_fps, errors;
-  gint64 last_frame_mono_ns;
+  guint64 frames;             /* frames that reached render(): frame_no */
+  gint64 last_frame_mono_ns;  /* the supervisor's stall check (stream.c) */
 };
 
 enum {
@@ -768,17 +769,11 @@ streamsight_sink_clear_target(StreamsightSink *sink)
   target_unref(old_target);
 }
 
-void
-streamsight_sink_get_stats(StreamsightSink *sink, StreamsightSinkStats *out)
+gint64
+streamsight_sink_last_frame_mono_ns(StreamsightSink *sink)
 {
-  g_return_if_fail(STREAMSIGHT_IS_SINK(sink) && out);
-  out->received = __atomic_load_n(&sink->received, __ATOMIC_RELAXED);
-  out->submitted = __atomic_load_n(&sink->submitted, __ATOMIC_RELAXED);
-  out->dropped_busy = __atomic_load_n(&sink->dropped_busy, __ATOMIC_RELAXED);
-  out->dropped_fps = __atomic_load_n(&sink->dropped_fps, __ATOMIC_RELAXED);
-  out->errors = __atomic_load_n(&sink->errors, __ATOMIC_RELAXED);
-  out->last_frame_mono_ns =
-      __atomic_load_n(&sink->last_frame_mono_ns, __ATOMIC_RELAXED);
+  g_return_val_if_fail(STREAMSIGHT_IS_SINK(sink), 0);
+  return __atomic_load_n(&sink->last_frame_mono_ns, __ATOMIC_RELAXED);
 }
 
 /* ---- GstBaseSink / GstVideoSink vfuncs ---- */
@@ -867,16 +862,14 @@ streamsight_sink_show_frame(GstVideoSink *vsink, GstBuffer *buf)
   if (G_UNLIKELY(g_atomic_int_get(&sink->flushing)))
     return GST_FLOW_FLUSHING;
 
-  fi.frame_no = __atomic_add_fetch(&sink->received, 1, __ATOMIC_RELAXED);
+  fi.frame_no = __atomic_add_fetch(&sink->frames, 1, __ATOMIC_RELAXED);
   __atomic_store_n(&sink->last_frame_mono_ns, fi.arrival_mono_ns,
                    __ATOMIC_RELAXED);
   fi.pts = GST_BUFFER_PTS(buf);
   fi.preprocess_ns = 0;
 
-  if (!fps_budget_allows(sink, fi.arrival_mono_ns)) {
-    __atomic_add_fetch(&sink->dropped_fps, 1, __ATOMIC_RELAXED);
+  if (!fps_budget_allows(sink, fi.arrival_mono_ns))
     return GST_FLOW_OK;
-  }
 
   g_mutex_lock(&sink->lock);
   Plan *plan = sink->plan ? plan_ref(sink->plan) : NULL;
@@ -893,7 +886,6 @@ streamsight_sink_show_frame(GstVideoSink *vsink, GstBuffer *buf)
   gpointer user = plan->target->user;
   float *tensor = t->acquire(user, &fi);
   if (!tensor) {
-    __atomic_add_fetch(&sink->dropped_busy, 1, __ATOMIC_RELAXED);
     plan_unref(plan);
     return GST_FLOW_OK;
   }
@@ -902,7 +894,6 @@ streamsight_sink_show_frame(GstVideoSink *vsink, GstBuffer *buf)
   if (!gst_video_frame_map(&frame, &plan->vinfo, buf, GST_MAP_READ)) {
     GST_WARNING_OBJECT(sink, "could not map frame %" G_GUINT64_FORMAT,
                        fi.frame_no);
-    __atomic_add_fetch(&sink->errors, 1, __ATOMIC_RELAXED);
     t->release(user, tensor);
     plan_unref(plan);
     return GST_FLOW_OK;
@@ -912,7 +903,6 @@ streamsight_sink_show_frame(GstVideoSink *vsink, GstBuffer *buf)
   fi.preprocess_ns = mono_ns() - t0;
   gst_video_frame_unmap(&frame);
 
-  __atomic_add_fetch(&sink->submitted, 1, __ATOMIC_RELAXED);
   t->submit(user, tensor, &fi);
   plan_unref(plan);
   return GST_FLOW_OK;

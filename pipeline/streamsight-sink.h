@@ -8,7 +8,7 @@
  * resize to the model's size, colour conversion to RGB, normalisation
  * (x - mean) / std. It never blocks the streaming thread: when its target has
  * no free tensor (a frame is in flight) or the max-fps budget says no, the
- * frame is dropped and counted (latest frame wins).
+ * frame is dropped (latest frame wins; the target counts its drops).
  *
  * Registered statically by streamsight_sink_register() (plugin.c); pipeline
  * strings may name it: "... ! streamsightsink name=infer".
@@ -88,17 +88,11 @@ void streamsight_sink_clear_target(StreamsightSink *sink);
 void streamsight_sink_set_roi(StreamsightSink *sink, const StreamRoi *roi);
 void streamsight_sink_get_roi(StreamsightSink *sink, StreamRoi *out);
 
-/* Counters since the element was created, any thread. */
-typedef struct {
-  guint64 received;      /* frames that reached render() */
-  guint64 submitted;     /* frames converted and handed over */
-  guint64 dropped_busy;  /* target had no free tensor */
-  guint64 dropped_fps;   /* over the max-fps budget */
-  guint64 errors;        /* frames that could not be mapped/converted */
-  gint64 last_frame_mono_ns; /* arrival of the latest frame, 0 if none */
-} StreamsightSinkStats;
-void streamsight_sink_get_stats(StreamsightSink *sink,
-                                StreamsightSinkStats *out);
+/* Arrival (monotonic ns, as SinkFrameInfo.arrival_mono_ns) of the latest
+ * frame that reached the element, dropped or not; 0 before the first. Any
+ * thread. What each frame became is counted by the target, which decides
+ * (frame-infer.c: received, inferred, dropped_*, errors). */
+gint64 streamsight_sink_last_frame_mono_ns(StreamsightSink *sink);
 
 /* Properties:
  *   max-fps       gdouble, 0 = unlimited (default 0)

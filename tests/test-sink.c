@@ -1003,14 +1003,9 @@ GST_START_TEST(test_refused_frames_dropped)
   fail_unless_equals_int(t.refused, 3);
   fail_unless_equals_int(t.submitted, 2);
   fail_unless_equals_uint64(t.last.frame_no, 5); /* refused ones counted */
-  StreamsightSinkStats st;
-  streamsight_sink_get_stats(STREAMSIGHT_SINK(h->element), &st);
-  fail_unless_equals_uint64(st.received, 5);
-  fail_unless_equals_uint64(st.submitted, 2);
-  fail_unless_equals_uint64(st.dropped_busy, 3);
-  fail_unless_equals_uint64(st.dropped_fps, 0);
-  fail_unless_equals_uint64(st.errors, 0);
-  fail_unless(st.last_frame_mono_ns == t.last.arrival_mono_ns);
+  fail_unless_equals_int(t.acquired + t.refused, 5); /* each offered */
+  fail_unless(streamsight_sink_last_frame_mono_ns(
+                  STREAMSIGHT_SINK(h->element)) == t.last.arrival_mono_ns);
   fail_unless(t.last.arrival_wall_us > 0 && t.last.preprocess_ns > 0);
   gst_harness_teardown(h);
   tt_clear(&t);
@@ -1032,11 +1027,8 @@ GST_START_TEST(test_max_fps)
   g_usleep(120 * 1000);
   gst_harness_push(h, small_frame());
   fail_unless_equals_int(t.submitted, 2);
-  StreamsightSinkStats st;
-  streamsight_sink_get_stats(STREAMSIGHT_SINK(h->element), &st);
-  fail_unless_equals_uint64(st.received, 6);
-  fail_unless_equals_uint64(st.dropped_fps, 4);
   fail_unless_equals_int(t.acquired, 2); /* fps drops never reach acquire */
+  fail_unless_equals_uint64(t.last.frame_no, 6); /* but are numbered */
   /* 0 = unlimited again */
   g_object_set(h->element, "max-fps", 0.0, NULL);
   for (int i = 0; i < 3; i++)
@@ -1054,10 +1046,9 @@ GST_START_TEST(test_no_target)
   set_small_caps(h);
   fail_unless_equals_int(gst_harness_push(h, small_frame()),
                          GST_FLOW_OK);
-  StreamsightSinkStats st;
-  streamsight_sink_get_stats(STREAMSIGHT_SINK(h->element), &st);
-  fail_unless_equals_uint64(st.received, 1);
-  fail_unless_equals_uint64(st.submitted, 0);
+  /* Ignored, but seen: the supervisor's stall check counts it. */
+  fail_unless(streamsight_sink_last_frame_mono_ns(
+                  STREAMSIGHT_SINK(h->element)) > 0);
   gst_harness_teardown(h);
 }
 GST_END_TEST;
