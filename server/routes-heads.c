@@ -284,10 +284,10 @@ work_add_example(RouteWork *w, RouteResponse *resp)
                "the head's model '%s' is not loaded", model);
     goto out;
   }
-  const guint8 *src = w->data;
-  gsize src_len = w->data_len;
-  StreamRoi roi = w->roi;
-  gboolean has_roi = w->has_roi;
+  const guint8 *src = w->upload.data;
+  gsize src_len = w->upload.len;
+  StreamRoi roi = w->upload.roi;
+  gboolean has_roi = w->upload.has_roi;
   if (w->stream[0]) {
     StreamInfo info;
     if (!registry_get(r->registry, w->stream, &info, NULL)) {
@@ -360,10 +360,7 @@ routes_h_head_examples_add(Routes *r, const RouteRequest *req,
   const char *cls = NULL, *stream = NULL;
   g_autofree char *form_class = NULL;
   json_t *body = NULL;
-  gboolean has_roi = FALSE;
-  StreamRoi roi = STREAM_ROI_FULL;
-  const guint8 *data = NULL;
-  gsize len = 0;
+  RouteUpload up = { .roi = STREAM_ROI_FULL };
   if (req->content_type &&
       g_ascii_strncasecmp(req->content_type, "application/json", 16) == 0) {
     body = routes_body_object(r, req, resp, "class and stream");
@@ -407,9 +404,7 @@ routes_h_head_examples_add(Routes *r, const RouteRequest *req,
       }
       cls = form_class;
     }
-    if (!routes_query_roi(req, resp, &has_roi, &roi))
-      return;
-    if (!routes_upload_image(r, req, resp, &data, &len))
+    if (!routes_upload_read(r, req, resp, &up))
       return;
   }
   if (!cls || !head_name_valid(cls)) {
@@ -433,10 +428,7 @@ routes_h_head_examples_add(Routes *r, const RouteRequest *req,
   g_strlcpy(w->head_class, cls, sizeof w->head_class);
   if (stream)
     g_strlcpy(w->stream, stream, sizeof w->stream);
-  w->data = data;
-  w->data_len = len;
-  w->has_roi = has_roi;
-  w->roi = roi;
+  w->upload = up;
   json_decref(body);
   resp->work = w;
 }

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image-decode.h"
 #include "json-util.h"
-#include "multipart.h"
 #include "roi.h"
 #include "static-files.h"
 
@@ -121,28 +119,6 @@ routes_h_snapshot(Routes *r, const RouteRequest *req, const char *id,
   resp->work = w;
 }
 
-void
-routes_resp_upload_error(Routes *r, RouteResponse *resp, const GError *e,
-                         const char *what)
-{
-  if (g_error_matches(e, IMAGE_DECODE_ERROR, IMAGE_DECODE_ERROR_TOO_LARGE)) {
-    resp_error(resp, 413, "payload_too_large", "%s", e->message);
-  } else if (g_error_matches(e, IMAGE_DECODE_ERROR,
-                             IMAGE_DECODE_ERROR_UNSUPPORTED)) {
-    resp_error(resp, 415, "unsupported_image", "%s", e->message);
-  } else if (e->domain == IMAGE_DECODE_ERROR) {
-    resp_error(resp, 400, "invalid_image", "%s", e->message);
-  } else if (g_error_matches(e, CLASSIFY_POOL_ERROR,
-                             CLASSIFY_POOL_ERROR_BUSY)) {
-    limit_log_hit(r->limits, LIMIT_DECODE_MEMORY, e->message);
-    resp_error(resp, 503, "unavailable", "%s", e->message);
-    resp_header(resp, "Retry-After", ROUTES_RETRY_DECODE_S);
-  } else {
-    g_warning("http: %s: %s", what, e->message);
-    resp_error(resp, 500, "internal", "%s", e->message);
-  }
-}
-
 static void
 work_classify(RouteWork *w, RouteResponse *resp)
 {
@@ -151,8 +127,8 @@ work_classify(RouteWork *w, RouteResponse *resp)
   struct prediction top[POOL_MAX_TOP_K];
   ClassifyInfo info;
   gint64 start = g_get_monotonic_time();
-  int n = classify_pool_run_roi(r->classify, w->data, w->data_len,
-                                w->has_roi ? &w->roi : NULL, w->top_k, top,
+  int n = classify_pool_run_roi(r->classify, w->upload.data, w->upload.len,
+                                routes_upload_roi(&w->upload), w->top_k, top,
                                 &info, &e);
   if (n < 0) {
     routes_resp_upload_error(r, resp, e, "classify");
@@ -166,10 +142,7 @@ work_classify(RouteWork *w, RouteResponse *resp)
   json_object_set_new(in, "width", json_integer(model_input_width(m)));
   json_object_set_new(in, "height", json_integer(model_input_height(m)));
   json_object_set_new(o, "input", in);
-  json_t *img = json_object();
-  json_object_set_new(img, "width", json_integer(info.image_width));
-  json_object_set_new(img, "height", json_integer(info.image_height));
-  json_object_set_new(o, "image", img);
+  json_object_set_new(o, "image", routes_upload_image_json(&info));
   json_t *classes = json_array();
   for (int i = 0; i < n; i++) {
     json_t *c = json_object();
@@ -180,91 +153,9 @@ work_classify(RouteWork *w, RouteResponse *resp)
     json_array_append_new(classes, c);
   }
   json_object_set_new(o, "classes", classes);
-  json_t *lat = json_object();
-  json_object_set_new(lat, "queue",
-                      json_util_ms((double)(start - w->created_us) / 1000.0));
-  json_object_set_new(lat, "decode", json_util_ms(info.decode_ms));
-  json_object_set_new(lat, "infer", json_util_ms(info.infer_ms));
-  json_object_set_new(o, "latency_ms", lat);
+  json_object_set_new(o, "latency_ms",
+                      routes_upload_latency_json(w, start, &info));
   routes_resp_json(resp, 200, o);
-}
-
-/* Does the body start like a JPEG, PNG or BMP file? */
-static gboolean
-looks_like_image(const guint8 *d, gsize n)
-{
-  return (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff) ||
-         (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) ||
-         (n >= 2 && d[0] == 'B' && d[1] == 'M');
-}
-
-/* Raw bodies of these types (or none) are taken as the image itself. So is
- * an application/x-www-form-urlencoded body that starts like an image file:
- * `curl --data-binary @photo.jpg` sends that type unless told otherwise. */
-static gboolean
-raw_image_body(const char *ct, const guint8 *body, gsize len)
-{
-  if (!ct || !*ct)
-    return TRUE;
-  while (*ct == ' ' || *ct == '\t')
-    ct++;
-  if (g_ascii_strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
-    return body && looks_like_image(body, len);
-  return g_ascii_strncasecmp(ct, "image/", 6) == 0 ||
-         g_ascii_strncasecmp(ct, "application/octet-stream", 24) == 0;
-}
-
-gboolean
-routes_upload_image(Routes *r, const RouteRequest *req, RouteResponse *resp,
-                    const guint8 **out_data, gsize *out_len)
-{
-  if (req->body_too_large) {
-    routes_resp_too_large(r, resp);
-    return FALSE;
-  }
-  const guint8 *data = req->body;
-  gsize len = req->body_len;
-  if (multipart_is_form_data(req->content_type)) {
-    GError *e = NULL;
-    if (!multipart_first_file(req->content_type, req->body, req->body_len,
-                              &data, &len, NULL, &e)) {
-      resp_error(resp, 400, "invalid_argument", "%s", e->message);
-      g_error_free(e);
-      return FALSE;
-    }
-  } else if (!raw_image_body(req->content_type, req->body, req->body_len)) {
-    resp_error(resp, 415, "unsupported_media_type",
-               "Content-Type: send the image itself (image/jpeg, image/png, "
-               "application/octet-stream) or multipart/form-data with a file "
-               "part");
-    return FALSE;
-  }
-  if (!data || len == 0) {
-    resp_error(resp, 400, "invalid_image",
-               "request body: empty (expected a JPEG or PNG image)");
-    return FALSE;
-  }
-  *out_data = data;
-  *out_len = len;
-  return TRUE;
-}
-
-gboolean
-routes_query_roi(const RouteRequest *req, RouteResponse *resp, gboolean *has,
-                 StreamRoi *roi)
-{
-  const char *s = routes_query_get(req, "roi");
-  *has = FALSE;
-  if (!s)
-    return TRUE;
-  GError *e = NULL;
-  if (!stream_roi_parse(s, "roi", roi, &e)) {
-    resp_error(resp, 400, "invalid_argument", "%s", e->message);
-    g_error_free(e);
-    return FALSE;
-  }
-  *has = TRUE;
-  return TRUE;
 }
 
 void
@@ -278,19 +169,11 @@ routes_h_classify(Routes *r, const RouteRequest *req, const char *id,
                "1..%d", POOL_MAX_TOP_K);
     return;
   }
-  gboolean has_roi;
-  StreamRoi roi;
-  if (!routes_query_roi(req, resp, &has_roi, &roi))
-    return;
-  const guint8 *data;
-  gsize len;
-  if (!routes_upload_image(r, req, resp, &data, &len))
+  RouteUpload up;
+  if (!routes_upload_read(r, req, resp, &up))
     return;
   RouteWork *w = routes_work_new(r, work_classify);
   w->top_k = (int)k;
-  w->data = data;
-  w->data_len = len;
-  w->has_roi = has_roi;
-  w->roi = roi;
+  w->upload = up;
   resp->work = w;
 }

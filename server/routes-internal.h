@@ -77,6 +77,14 @@ struct Routes {
 /* Deferred work: a snapshot, a classification or an embedding, run by
  * route_work_run() off the HTTP thread. */
 typedef void (*RouteWorkFunc)(RouteWork *w, RouteResponse *resp);
+/* An uploaded image and its ?roi= (routes_upload_read). */
+typedef struct {
+  const guint8 *data; /* the image: points into the request body */
+  gsize len;
+  gboolean has_roi; /* ?roi= given */
+  StreamRoi roi;    /* STREAM_ROI_FULL without it */
+} RouteUpload;
+
 struct RouteWork {
   RouteWorkFunc run;
   Routes *r;
@@ -86,11 +94,8 @@ struct RouteWork {
   char if_none_match[ROUTES_IF_NONE_MATCH_MAX + 1];
   gboolean draw_roi;          /* snapshot: ?roi=1 */
   int top_k;                  /* classify */
-  const guint8 *data;         /* classify, embed: the image (request body) */
-  gsize data_len;
+  RouteUpload upload;         /* classify, embed, head examples */
   guint model_index;          /* embed: the model (models order) */
-  gboolean has_roi;           /* classify, embed: ?roi= given */
-  StreamRoi roi;
   gint64 created_us;
   /* The request's Origin when it is one of cors_origins ("" otherwise):
    * the deferred answer gets the CORS headers too. */
@@ -140,22 +145,26 @@ const char *routes_model_format_name(enum model_format f);
 ClassifyPool *routes_classify_pool(Routes *r);
 const struct ss_engine *routes_engine(Routes *r);
 
-/* ---- uploads (routes-images.c) ---- */
+/* ---- uploads (routes-upload.c) ---- */
 
-/* The uploaded image of a POST (a raw image body, or the first file part
- * of multipart/form-data). FALSE with resp holding the answer (413, 415,
- * 400) when there is none. *data points into req's body. */
-gboolean routes_upload_image(Routes *r, const RouteRequest *req,
-                             RouteResponse *resp, const guint8 **data,
-                             gsize *len);
-/* ?roi=x,y,w,h (fractions of the image): FALSE with a 400 naming roi in
- * resp when malformed; *has FALSE when absent. */
-gboolean routes_query_roi(const RouteRequest *req, RouteResponse *resp,
-                          gboolean *has, StreamRoi *roi);
+/* Reads an uploaded image (a raw image body, or the first file part of
+ * multipart/form-data) and its ?roi=x,y,w,h (fractions of the image).
+ * FALSE with resp holding the answer when either is wrong: 400 naming roi,
+ * 413, 415, 400 for an empty body. up->data points into req's body. */
+gboolean routes_upload_read(Routes *r, const RouteRequest *req,
+                            RouteResponse *resp, RouteUpload *up);
+/* The upload's region, or NULL for the whole image (no ?roi=). */
+const StreamRoi *routes_upload_roi(const RouteUpload *up);
 /* The answer to a failed classify_pool_* call (413, 415, 400, 503 with
  * Retry-After, 500); what names the operation for the log. */
 void routes_resp_upload_error(Routes *r, RouteResponse *resp, const GError *e,
                               const char *what);
+/* {"width", "height"} of the decoded upload (new reference). */
+json_t *routes_upload_image_json(const ClassifyInfo *info);
+/* {"queue", "decode", "infer"} in ms, the queue from w's creation to
+ * start_us, when a worker took it up (new reference). */
+json_t *routes_upload_latency_json(const RouteWork *w, gint64 start_us,
+                                   const ClassifyInfo *info);
 
 /* ---- handlers ---- */
 

@@ -7,6 +7,7 @@
 
 #include "json-util.h"
 #include "model.h"
+#include "roi-json.h"
 #include "routes-internal.h"
 
 /* The model of index i: its id, engine and classify pool (index 0 is the
@@ -107,8 +108,8 @@ work_embed(RouteWork *w, RouteResponse *resp)
   GError *e = NULL;
   ClassifyInfo info;
   gint64 start = g_get_monotonic_time();
-  int n = classify_pool_embed(rm.classify, w->data, w->data_len,
-                              w->has_roi ? &w->roi : NULL, features, dim,
+  int n = classify_pool_embed(rm.classify, w->upload.data, w->upload.len,
+                              routes_upload_roi(&w->upload), features, dim,
                               &info, &e);
   if (n < 0) {
     routes_resp_upload_error(r, resp, e, "embed");
@@ -122,28 +123,15 @@ work_embed(RouteWork *w, RouteResponse *resp)
   json_object_set_new(o, "model_name",
                       json_util_string_or_null(model_name(m)));
   json_object_set_new(o, "dim", json_integer(n));
-  json_t *img = json_object();
-  json_object_set_new(img, "width", json_integer(info.image_width));
-  json_object_set_new(img, "height", json_integer(info.image_height));
-  json_object_set_new(o, "image", img);
-  if (w->has_roi) {
-    json_t *roi = json_object();
-    json_object_set_new(roi, "x", json_real(w->roi.x));
-    json_object_set_new(roi, "y", json_real(w->roi.y));
-    json_object_set_new(roi, "w", json_real(w->roi.w));
-    json_object_set_new(roi, "h", json_real(w->roi.h));
-    json_object_set_new(o, "roi", roi);
-  }
+  json_object_set_new(o, "image", routes_upload_image_json(&info));
+  if (w->upload.has_roi)
+    json_object_set_new(o, "roi", roi_json_new(&w->upload.roi));
   json_t *arr = json_array();
   for (int i = 0; i < n; i++)
     json_array_append_new(arr, json_real(features[i]));
   json_object_set_new(o, "features", arr);
-  json_t *lat = json_object();
-  json_object_set_new(lat, "queue",
-                      json_util_ms((double)(start - w->created_us) / 1000.0));
-  json_object_set_new(lat, "decode", json_util_ms(info.decode_ms));
-  json_object_set_new(lat, "infer", json_util_ms(info.infer_ms));
-  json_object_set_new(o, "latency_ms", lat);
+  json_object_set_new(o, "latency_ms",
+                      routes_upload_latency_json(w, start, &info));
   g_free(features);
   routes_resp_json(resp, 200, o);
 }
@@ -169,19 +157,11 @@ routes_h_embed(Routes *r, const RouteRequest *req, const char *id,
                          "model: has no pooled features to embed with");
     return;
   }
-  gboolean has_roi;
-  StreamRoi roi;
-  if (!routes_query_roi(req, resp, &has_roi, &roi))
-    return;
-  const guint8 *data;
-  gsize len;
-  if (!routes_upload_image(r, req, resp, &data, &len))
+  RouteUpload up;
+  if (!routes_upload_read(r, req, resp, &up))
     return;
   RouteWork *w = routes_work_new(r, work_embed);
   w->model_index = (guint)mi;
-  w->data = data;
-  w->data_len = len;
-  w->has_roi = has_roi;
-  w->roi = roi;
+  w->upload = up;
   resp->work = w;
 }
