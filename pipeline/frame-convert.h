@@ -1,7 +1,7 @@
 /* streamsight — the sink's fused resize + colour conversion + normalisation,
  * one output row segment at a time.
  *
- * The sink (streamsight-sink.c) plans the geometry once per caps/target and
+ * The sink (sink-resize.c) plans the geometry once per caps/target and
  * calls a row function per output row. The plain-C reference
  * (frame_convert_row_ref) is the definition; frame_convert_row__avx2
  * (frame-convert-avx2.c, built with -mavx2 -mfma) must match it within float

@@ -16,7 +16,7 @@
 G_DEFINE_QUARK(ss-registry-error-quark, registry_error)
 
 #define ID_MAX STREAM_ID_MAX
-/* registry_free waits this long for the pipelines to stop: past stream.c's
+/* registry_free waits this long for the pipelines to stop: past stream-supervisor.c's
  * 5 s stop deadline, by when each has stopped or been abandoned. */
 #define FREE_WAIT_US (6 * G_USEC_PER_SEC)
 

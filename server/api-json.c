@@ -64,7 +64,7 @@ has_any(const char *text, const char *const *words)
 const char *
 api_error_kind(const char *last_error)
 {
-  /* The texts are stream.c's descriptions of GStreamer's errors (the
+  /* The texts are stream-supervisor.c's descriptions of GStreamer's errors (the
    * element, then its words), e.g. "rtspsrc: Unauthorized (Unauthorized
    * (401))", "souphttpsrc: Not Found (Not Found (404), ...)", "rtspsrc:
    * cannot connect to HOST:PORT (refused, unreachable or unknown host)". */

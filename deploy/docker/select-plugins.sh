@@ -11,7 +11,7 @@
 # for the runtime stage to install. FFmpeg's libraries are left out: the
 # image has its own minimal build (the "ffmpeg" stage).
 #
-# The pipelines (pipeline/stream.c) and what they load:
+# The pipelines (pipeline/stream-pipeline.c) and what they load:
 #   test:        videotestsrc (base)
 #   file/http:   uridecodebin, decodebin (base "playback"), typefind (base),
 #                qtdemux (good "isomp4"), matroskademux, avidemux,
