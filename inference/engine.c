@@ -4,9 +4,14 @@
  * Layers become steps. A step is one kernel over a whole tensor, or a fused
  * block: [1x1 expansion ->] depthwise -> 1x1 projection [-> residual add],
  * computed a tile of output rows at a time. The "expansion" may also be a
- * dense KxK convolution (the networks' first layer), computed row by row. The block keeps only a ring of
- * expanded rows and one tile of depthwise output (in the scratch's block
- * area), so MobileNetV2's wide expanded tensors never travel to memory.
+ * dense KxK convolution (the networks' first layer), computed row by row.
+ * The block keeps only a ring of expanded rows and one tile of depthwise
+ * output (in the scratch's block area), so MobileNetV2's wide expanded
+ * tensors never travel to memory.
+ *
+ * Each step's kernels are chosen here, once, for its shape (the 3x3
+ * depthwise kernel of its stride, the one-row GEMM for a single row), so
+ * that no kernel decides per call what it is running.
  */
 #include "engine.h"
 
@@ -49,6 +54,12 @@ struct step {
   /* STEP_GEMM only: a fully connected layer with "gemv16" (half-precision)
    * weights */
   bool f16;
+  /* Kernels chosen for the shape. dwconv: STEP_DWCONV and STEP_BLOCK's
+   * depthwise layer. gemv: STEP_GEMM of one row (fully connected, or
+   * pointwise on a 1x1 image). expand_gemv, project_gemv: STEP_BLOCK
+   * whose expansion or projection GEMMs always have one row. */
+  kern_dwconv_row_fn dwconv;
+  bool gemv, expand_gemv, project_gemv;
 };
 
 struct ss_engine {
@@ -217,6 +228,23 @@ plan_block_tile(const struct ss_model *m, struct step *s, int forced)
   s->ring_rows = (t - 1) * s->l->stride + s->l->kh;
   if (s->ring_rows > dwin->h)
     s->ring_rows = dwin->h;
+  /* A ring of one row one pixel wide, a tile of one row one pixel wide:
+   * every GEMM of the block has one row. */
+  s->expand_gemv = s->expand && !s->expand_rows && s->ring_rows == 1 &&
+                   dwin->w == 1;
+  s->project_gemv = t == 1 && ow == 1;
+}
+
+/* The depthwise kernel for a layer's shape: the specialised one where the
+ * table has one, else the general one. */
+static kern_dwconv_row_fn
+pick_dwconv(const struct kern_ops *ops, const struct model_layer *l)
+{
+  if (l->kh == 3 && l->kw == 3 && l->stride == 1)
+    return ops->dwconv3x3_s1;
+  if (l->kh == 3 && l->kw == 3 && l->stride == 2)
+    return ops->dwconv3x3_s2;
+  return ops->dwconv;
 }
 
 /* Turns layers into steps, fusing blocks and residual adds. */
@@ -269,6 +297,7 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
         s->expand = expand;
         s->expand_rows = expand && !is_pointwise(m, expand);
         s->project = proj;
+        s->dwconv = pick_dwconv(e->ops, dw);
         s->in = expand ? expand->in : dw->in;
         s->out = proj->out;
         s->min = proj->act_min;
@@ -291,15 +320,19 @@ build_steps(struct ss_engine *e, const struct engine_options *o,
     case MODEL_LAYER_CONV:
       s->kind = is_pointwise(m, l) ? STEP_GEMM : STEP_CONV;
       s->macs = (uint64_t)value_floats(m, l->out) * l->kh * l->kw * l->cin;
+      s->gemv = s->kind == STEP_GEMM && m->values[l->out].h == 1 &&
+                m->values[l->out].w == 1;
       break;
     case MODEL_LAYER_FC:
       s->kind = STEP_GEMM;
       s->macs = (uint64_t)l->cin * l->cout;
       s->f16 = o->f16_classifier && e->ops->gemv16 && fc_fits_f16(l);
+      s->gemv = true;
       break;
     case MODEL_LAYER_DWCONV:
       s->kind = STEP_DWCONV;
       s->macs = (uint64_t)value_floats(m, l->out) * l->kh * l->kw;
+      s->dwconv = pick_dwconv(e->ops, l);
       break;
     case MODEL_LAYER_ADD:
       s->kind = STEP_ADD;
@@ -670,25 +703,33 @@ tap_rows(const struct model_layer *l, int in_h, int oy, const float *base,
   }
 }
 
+/* One output row of a dense convolution layer. */
 static void
-run_row_conv(const struct ss_engine *e, const struct model_layer *l,
-             const float *packed, const float *const *rows, float *out,
-             float min, float max)
+conv_row(const struct ss_engine *e, const struct model_layer *l,
+         const float *packed, const float *const *rows, float *out,
+         float min, float max)
 {
-  const struct ss_model *m = e->model;
-  const struct model_value *iv = &m->values[l->in];
-  const struct model_value *ov = &m->values[l->out];
-  if (l->kind == MODEL_LAYER_DWCONV)
-    e->ops->dwconv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
-                       (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
-                       (size_t)ov->w, packed, out, min, max);
-  else
-    e->ops->conv_row((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
-                     (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
-                     (size_t)ov->w, (size_t)ov->c, packed, out, min, max);
+  const struct model_value *iv = &e->model->values[l->in];
+  const struct model_value *ov = &e->model->values[l->out];
+  e->ops->conv((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh,
+               (size_t)l->kw, (size_t)l->stride, (size_t)l->pad_left,
+               (size_t)ov->w, (size_t)ov->c, packed, out, min, max);
 }
 
-/* A row-wise convolution (dense or depthwise) over the whole output. */
+/* One output row of a depthwise layer, with the step's kernel. */
+static void
+dwconv_row(const struct ss_engine *e, const struct step *s,
+           const float *const *rows, float *out, float min, float max)
+{
+  const struct model_layer *l = s->l;
+  const struct model_value *iv = &e->model->values[l->in];
+  const struct model_value *ov = &e->model->values[l->out];
+  s->dwconv((size_t)iv->c, (size_t)iv->w, rows, (size_t)l->kh, (size_t)l->kw,
+            (size_t)l->stride, (size_t)l->pad_left, (size_t)ov->w,
+            e->packed + s->packed_off, out, min, max);
+}
+
+/* A STEP_CONV or STEP_DWCONV over the whole output, row by row. */
 static void
 run_rows(const struct ss_engine *e, const struct step *s, const float *in,
          float *out)
@@ -697,14 +738,20 @@ run_rows(const struct ss_engine *e, const struct step *s, const float *in,
   const struct model_layer *l = s->l;
   const struct model_value *iv = &m->values[l->in];
   const struct model_value *ov = &m->values[l->out];
-  const float *packed = e->packed + s->packed_off;
   const size_t in_row = (size_t)iv->w * iv->c;
   const size_t out_row = (size_t)ov->w * ov->c;
   const float *rows[16]; /* kh <= 15, checked by model_validate */
+  if (s->kind == STEP_DWCONV) {
+    for (int oy = 0; oy < ov->h; oy++) {
+      tap_rows(l, iv->h, oy, in, in_row, rows);
+      dwconv_row(e, s, rows, out + (size_t)oy * out_row, s->min, s->max);
+    }
+    return;
+  }
   for (int oy = 0; oy < ov->h; oy++) {
     tap_rows(l, iv->h, oy, in, in_row, rows);
-    run_row_conv(e, l, packed, rows, out + (size_t)oy * out_row, s->min,
-                 s->max);
+    conv_row(e, l, e->packed + s->packed_off, rows,
+             out + (size_t)oy * out_row, s->min, s->max);
   }
 }
 
@@ -725,7 +772,6 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
   float *ring = work;
   float *tile = work + block_ring_floats(m, s);
   const float *dw_in = ex ? NULL : in; /* rows read straight from in */
-  const float *dw_packed = e->packed + s->packed_off;
   const float *rows[16];
   int have = -1; /* highest expanded row computed */
 
@@ -741,9 +787,9 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
         const float *trows[16];
         have++;
         tap_rows(ex, exin->h, have, in, (size_t)exin->w * exin->c, trows);
-        run_row_conv(e, ex, e->packed + s->packed_expand, trows,
-                     ring + (size_t)(have % s->ring_rows) * row, ex->act_min,
-                     ex->act_max);
+        conv_row(e, ex, e->packed + s->packed_expand, trows,
+                 ring + (size_t)(have % s->ring_rows) * row, ex->act_min,
+                 ex->act_max);
       }
       while (have < need) {
         /* rows have+1 .. need, split where the ring wraps */
@@ -751,10 +797,16 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
         int slot = start % s->ring_rows;
         int n = need - have < s->ring_rows - slot ? need - have
                                                   : s->ring_rows - slot;
-        e->ops->gemm((size_t)n * w, ch, cin, in + (size_t)start * w * cin,
-                      cin, e->packed + s->packed_expand,
-                      ring + (size_t)slot * row, ch, NULL, 0, ex->act_min,
-                      ex->act_max);
+        if (s->expand_gemv)
+          e->ops->gemv(ch, cin, in + (size_t)start * w * cin,
+                       e->packed + s->packed_expand,
+                       ring + (size_t)slot * row, NULL, ex->act_min,
+                       ex->act_max);
+        else
+          e->ops->gemm((size_t)n * w, ch, cin, in + (size_t)start * w * cin,
+                       cin, e->packed + s->packed_expand,
+                       ring + (size_t)slot * row, ch, NULL, 0, ex->act_min,
+                       ex->act_max);
         have += n;
       }
     }
@@ -768,13 +820,18 @@ run_block(const struct ss_engine *e, const struct step *s, const float *in,
         else
           rows[ky] = dw_in + (size_t)iy * row;
       }
-      run_row_conv(e, dw, dw_packed, rows, tile + (size_t)(oy - oy0) * ow * ch,
-                   dw->act_min, dw->act_max);
+      dwconv_row(e, s, rows, tile + (size_t)(oy - oy0) * ow * ch,
+                 dw->act_min, dw->act_max);
     }
     size_t mrows = (size_t)(oy1 - oy0) * ow;
     size_t o0 = (size_t)oy0 * ow * cout;
-    e->ops->gemm(mrows, cout, ch, tile, ch, e->packed + s->packed_project,
-                 out + o0, cout, res ? res + o0 : NULL, cout, s->min, s->max);
+    if (s->project_gemv)
+      e->ops->gemv(cout, ch, tile, e->packed + s->packed_project, out + o0,
+                   res ? res + o0 : NULL, s->min, s->max);
+    else
+      e->ops->gemm(mrows, cout, ch, tile, ch, e->packed + s->packed_project,
+                   out + o0, cout, res ? res + o0 : NULL, cout, s->min,
+                   s->max);
   }
 }
 
@@ -794,6 +851,11 @@ run_step(const struct ss_engine *e, const struct step *s, float *arena,
     if (s->f16) {
       e->ops->gemv16((size_t)l->cout, k, in, e->packed + s->packed_off, out,
                      s->min, s->max);
+      break;
+    }
+    if (s->gemv) {
+      e->ops->gemv((size_t)l->cout, k, in, e->packed + s->packed_off, out,
+                   in2, s->min, s->max);
       break;
     }
     e->ops->gemm((size_t)ov->h * ov->w, (size_t)l->cout, k, in, k,

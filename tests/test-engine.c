@@ -83,6 +83,10 @@ static const struct {
   { MODEL_ARCH_MOBILENET_V2, 0.5f, 66, MODEL_PAD_RULE_TF_SAME }, /* odd sizes */
   { MODEL_ARCH_MOBILENET_V1, 0.25f, 96, MODEL_PAD_RULE_TF_SAME },
   { MODEL_ARCH_MOBILENET_V1, 0.25f, 67, MODEL_PAD_RULE_SYMMETRIC },
+  /* 1x1 images at the end: the GEMMs of one row (the one-row kernel) in
+   * pointwise steps and in blocks */
+  { MODEL_ARCH_MOBILENET_V2, 0.35f, 32, MODEL_PAD_RULE_SYMMETRIC },
+  { MODEL_ARCH_MOBILENET_V1, 0.25f, 32, MODEL_PAD_RULE_TF_SAME },
 };
 
 /* Engine variants checked against the naive interpretation: kernels x

@@ -228,6 +228,25 @@ check_gemm(const struct gemm_shape *s, uint64_t seed, struct clamp_hits *hits)
                       (unsigned long long)seed, i, j, (double)gv, (double)wv);
       }
     }
+    /* One row: the one-row GEMM against the reference's. */
+    if (s->m == 1) {
+      float *want1 = guarded_new(s->n), *got1 = guarded_new(s->n);
+      ref->gemv(s->n, s->k, in, pref, want1, res, s->min, s->max);
+      ops->gemv(s->n, s->k, in, packed, got1, res, s->min, s->max);
+      long g1 = guard_clobbered(got1, s->n);
+      expect_msg(g1 < 0, "%s gemv n=%zu k=%zu seed=%#llx: wrote guard "
+                 "float %ld", ops->isa, s->n, s->k, (unsigned long long)seed,
+                 g1);
+      for (size_t j = 0; j < s->n; j++)
+        expect_msg(close_enough(got1[j], want1[j]),
+                   "%s gemv n=%zu k=%zu res=%d clamp=[%g,%g] seed=%#llx: "
+                   "out[%zu] = %.7g, reference %.7g", ops->isa, s->n, s->k,
+                   s->residual, (double)s->min, (double)s->max,
+                   (unsigned long long)seed, j, (double)got1[j],
+                   (double)want1[j]);
+      guarded_free(want1);
+      guarded_free(got1);
+    }
     free(packed);
     guarded_free(got);
   }
@@ -316,6 +335,7 @@ START_TEST(test_gemm_degenerate)
     float *out = guarded_new(8);
     ops->gemm(0, 4, 1, in, 1, packed, out, 4, NULL, 0, 0.0f, 6.0f);
     ops->gemm(2, 0, 1, in, 1, packed, out, 4, NULL, 0, 0.0f, 6.0f);
+    ops->gemv(0, 1, in, packed, out, NULL, 0.0f, 6.0f);
     for (int i = -GUARD; i < 8 + GUARD; i++)
       expect_msg(out[i] == CANARY, "%s: empty gemm wrote out[%d]",
                     ops->isa, i);
@@ -327,6 +347,13 @@ START_TEST(test_gemm_degenerate)
       expect_msg(out[i] == expect[i % 4], "%s: k=0 out[%d] = %g",
                     ops->isa, i, (double)out[i]);
     expect_msg(guard_clobbered(out, 8) < 0, "wrote a guard float");
+    float *out1 = guarded_new(4);
+    ops->gemv(4, 0, in, packed, out1, NULL, 0.0f, 6.0f);
+    for (int i = 0; i < 4; i++)
+      expect_msg(out1[i] == expect[i], "%s: gemv k=0 out[%d] = %g",
+                 ops->isa, i, (double)out1[i]);
+    expect_msg(guard_clobbered(out1, 4) < 0, "gemv wrote a guard float");
+    guarded_free(out1);
     free(packed);
     guarded_free(out);
   }
@@ -365,12 +392,37 @@ tap_rows(const struct conv_shape *s, const float *in, size_t oy,
   }
 }
 
-/* Every variant, every output row, against the reference; each row call
- * writes into its own guarded buffer. dense selects conv_row. */
+/* The row kernels of a table: the dense one, the general depthwise one and
+ * the depthwise ones specialised for 3x3 stride 1 and 2. */
+enum conv_op { OP_CONV, OP_DWCONV, OP_DWCONV3X3_S1, OP_DWCONV3X3_S2 };
+static const char *const conv_op_names[] = { "conv", "dwconv", "dwconv3x3_s1",
+                                             "dwconv3x3_s2" };
+
+static kern_dwconv_row_fn
+dw_kernel(const struct kern_ops *ops, enum conv_op op)
+{
+  return op == OP_DWCONV3X3_S1   ? ops->dwconv3x3_s1
+         : op == OP_DWCONV3X3_S2 ? ops->dwconv3x3_s2
+                                 : ops->dwconv;
+}
+
+/* The depthwise kernel specialised for the shape, or OP_DWCONV. */
+static enum conv_op
+dw_special(const struct conv_shape *s)
+{
+  if (s->kh == 3 && s->kw == 3 && s->stride <= 2)
+    return s->stride == 1 ? OP_DWCONV3X3_S1 : OP_DWCONV3X3_S2;
+  return OP_DWCONV;
+}
+
+/* Every variant's kernel op, every output row, against its reference twin;
+ * each row call writes into its own guarded buffer. */
 static void
-check_conv(const struct conv_shape *s, bool dense, uint64_t seed,
+check_conv(const struct conv_shape *s, enum conv_op op, uint64_t seed,
            struct clamp_hits *hits)
 {
+  const bool dense = op == OP_CONV;
+  const char *name = conv_op_names[op];
   const size_t out_h = out_size(s->in_h, s->kh, s->stride, s->pad_top,
                                 s->pad_bottom);
   const size_t out_w = out_size(s->in_w, s->kw, s->stride, s->pad_left,
@@ -407,21 +459,20 @@ check_conv(const struct conv_shape *s, bool dense, uint64_t seed,
     for (size_t oy = 0; oy < out_h; oy++) {
       tap_rows(s, in, oy, rows);
       if (dense) {
-        ref->conv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
-                      s->pad_left, out_w, s->cout, pref, want, s->min, s->max);
-        ops->conv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
-                      s->pad_left, out_w, s->cout, packed, got, s->min,
-                      s->max);
+        ref->conv(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                  s->pad_left, out_w, s->cout, pref, want, s->min, s->max);
+        ops->conv(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                  s->pad_left, out_w, s->cout, packed, got, s->min, s->max);
       } else {
-        ref->dwconv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
-                        s->pad_left, out_w, pref, want, s->min, s->max);
-        ops->dwconv_row(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
-                        s->pad_left, out_w, packed, got, s->min, s->max);
+        dw_kernel(ref, op)(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                           s->pad_left, out_w, pref, want, s->min, s->max);
+        dw_kernel(ops, op)(s->cin, s->in_w, rows, s->kh, s->kw, s->stride,
+                           s->pad_left, out_w, packed, got, s->min, s->max);
       }
       long g = guard_clobbered(got, row_len);
       expect_msg(g < 0, "%s %s c=%zu->%zu %zux%zu k%zux%zu s%zu "
                     "pad %zu,%zu,%zu,%zu seed=%#llx: row %zu wrote guard "
-                    "float %ld", ops->isa, dense ? "conv" : "dwconv", s->cin,
+                    "float %ld", ops->isa, name, s->cin,
                     s->cout, s->in_h, s->in_w, s->kh, s->kw, s->stride,
                     s->pad_top, s->pad_left, s->pad_bottom, s->pad_right,
                     (unsigned long long)seed, oy, g);
@@ -430,7 +481,7 @@ check_conv(const struct conv_shape *s, bool dense, uint64_t seed,
                       "%s %s c=%zu->%zu %zux%zu k%zux%zu s%zu "
                       "pad %zu,%zu,%zu,%zu clamp=[%g,%g] seed=%#llx: "
                       "out[%zu][%zu][%zu] = %.7g, reference %.7g", ops->isa,
-                      dense ? "conv" : "dwconv", s->cin, s->cout, s->in_h,
+                      name, s->cin, s->cout, s->in_h,
                       s->in_w, s->kh, s->kw, s->stride, s->pad_top,
                       s->pad_left, s->pad_bottom, s->pad_right,
                       (double)s->min, (double)s->max,
@@ -477,7 +528,8 @@ START_TEST(test_dwconv_3x3)
           .pad_bottom = pads / 9 % 3, .pad_right = pads / 27 % 3,
         };
         pick_clamp(j, &s.min, &s.max);
-        check_conv(&s, false, case_seed(4, _i * 1000 + j), &hits);
+        check_conv(&s, OP_DWCONV, case_seed(4, _i * 1000 + j), &hits);
+        check_conv(&s, dw_special(&s), case_seed(4, _i * 1000 + j), NULL);
       }
   expect_msg(hits.at_min > 0 && hits.at_max > 0,
                 "c=%zu: the clamps never bit", c);
@@ -500,7 +552,9 @@ START_TEST(test_dwconv_shapes)
     { 5, 8, 9, 9, 1, 1, 1, 0, 0, 0, 0, 0.0f, 6.0f },      /* 1x1 */
     { 4, 6, 13, 13, 3, 5, 2, 1, 2, 1, 2, 0.0f, 6.0f },    /* 3x5 */
   };
-  check_conv(&shapes[_i], false, case_seed(5, _i), NULL);
+  check_conv(&shapes[_i], OP_DWCONV, case_seed(5, _i), NULL);
+  if (dw_special(&shapes[_i]) != OP_DWCONV)
+    check_conv(&shapes[_i], dw_special(&shapes[_i]), case_seed(5, _i), NULL);
 }
 END_TEST
 
@@ -519,14 +573,18 @@ START_TEST(test_dwconv_all_padding)
     const struct kern_ops *ops = variant_ops(v);
     if (!ops)
       continue;
-    for (size_t stride = 1; stride <= 2; stride++) {
+    /* op 0, 1: the general kernel at stride 1, 2; op 2, 3: the 3x3 ones of
+     * stride 1, 2 (OP_DWCONV3X3_S1, _S2) */
+    for (size_t op = 0; op < 4; op++) {
+      const size_t stride = op % 2 == 0 ? 1 : 2;
+      const kern_dwconv_row_fn dw =
+        op < 2 ? ops->dwconv : dw_kernel(ops, (enum conv_op)op);
       float *out = guarded_new(out_w * c);
-      ops->dwconv_row(c, 5, rows, 3, 3, stride, 1, out_w, packed, out, 0.0f,
-                      6.0f);
+      dw(c, 5, rows, 3, 3, stride, 1, out_w, packed, out, 0.0f, 6.0f);
       for (size_t i = 0; i < out_w * c; i++) {
         float b = bias[i % c], e = b < 0 ? 0 : (b > 6 ? 6 : b);
-        expect_msg(out[i] == e, "%s s%zu: out[%zu] = %g, want %g",
-                      ops->isa, stride, i, (double)out[i], (double)e);
+        expect_msg(out[i] == e, "%s op %zu s%zu: out[%zu] = %g, want %g",
+                      ops->isa, op, stride, i, (double)out[i], (double)e);
       }
       expect_msg(guard_clobbered(out, out_w * c) < 0, "wrote a guard float");
       guarded_free(out);
@@ -559,7 +617,7 @@ START_TEST(test_conv_first_layer)
         .pad_bottom = pads >> 2 & 1, .pad_right = pads >> 3 & 1,
       };
       pick_clamp(j, &s.min, &s.max);
-      check_conv(&s, true, case_seed(7, _i * 1000 + j), &hits);
+      check_conv(&s, OP_CONV, case_seed(7, _i * 1000 + j), &hits);
     }
   expect_msg(hits.at_min > 0 && hits.at_max > 0,
                 "cout=%zu: the clamps never bit", cout);
@@ -582,7 +640,7 @@ START_TEST(test_conv_shapes)
     { 3, 5, 100, 17, 3, 3, 2, 1, 0, 1, 2, 0.0f, 6.0f }, /* K = 900 */
     { 20, 5, 2, 9, 17, 1, 1, 8, 0, 8, 0, 0.0f, 6.0f },   /* kh = 17 */
   };
-  check_conv(&shapes[_i], true, case_seed(8, _i), NULL);
+  check_conv(&shapes[_i], OP_CONV, case_seed(8, _i), NULL);
 }
 END_TEST
 
@@ -633,6 +691,7 @@ START_TEST(test_ref_vs_naive)
   float *dpk = xmalloc_floats(kern_dw_packed_size(4, 9));
   kern_dw_pack(4, 9, dw, cb, dpk);
   float *crow = guarded_new(ow * cout), *drow = guarded_new(ow * 4);
+  float *drow2 = guarded_new(ow * 4);
   for (size_t oy = 0; oy < oh; oy++) {
     const float *crows[3], *drows[3];
     for (size_t ky = 0; ky < 3; ky++) {
@@ -641,10 +700,12 @@ START_TEST(test_ref_vs_naive)
       crows[ky] = ok ? img + (size_t)iy * wd * cin : NULL;
       drows[ky] = ok ? img + (size_t)iy * wd * 4 : NULL;
     }
-    ref->conv_row(cin, wd, crows, 3, 3, 2, 1, ow, cout, cpk, crow, -INFINITY,
-                  INFINITY);
-    ref->dwconv_row(4, wd, drows, 3, 3, 2, 1, ow, dpk, drow, -INFINITY,
-                    INFINITY);
+    ref->conv(cin, wd, crows, 3, 3, 2, 1, ow, cout, cpk, crow, -INFINITY,
+              INFINITY);
+    ref->dwconv(4, wd, drows, 3, 3, 2, 1, ow, dpk, drow, -INFINITY,
+                INFINITY);
+    ref->dwconv3x3_s2(4, wd, drows, 3, 3, 2, 1, ow, dpk, drow2, -INFINITY,
+                      INFINITY);
     for (size_t x = 0; x < ow; x++) {
       for (size_t co = 0; co < cout; co++) {
         double acc = cb[co];
@@ -676,13 +737,19 @@ START_TEST(test_ref_vs_naive)
                       "ref dwconv seed=%#llx (%zu,%zu,%zu) = %g, naive %g",
                       (unsigned long long)seed, oy, x, c,
                       (double)drow[x * 4 + c], acc);
+        expect_msg(close_enough(drow2[x * 4 + c], (float)acc),
+                   "ref dwconv3x3_s2 seed=%#llx (%zu,%zu,%zu) = %g, naive %g",
+                   (unsigned long long)seed, oy, x, c,
+                   (double)drow2[x * 4 + c], acc);
       }
     }
   }
   expect_msg(guard_clobbered(crow, ow * cout) < 0, "wrote a guard float");
   expect_msg(guard_clobbered(drow, ow * 4) < 0, "wrote a guard float");
+  expect_msg(guard_clobbered(drow2, ow * 4) < 0, "wrote a guard float");
   guarded_free(crow);
   guarded_free(drow);
+  guarded_free(drow2);
   free(cpk);
   free(dpk);
   free(img);
@@ -1043,8 +1110,9 @@ START_TEST(test_dispatch)
     last = ops;
     ck_assert_str_eq(ops->isa, variants[v].name);
     ck_assert_uint_gt(ops->gemm_nr, 0);
-    ck_assert(ops->gemm && ops->conv_row && ops->dwconv_row &&
-              ops->gemv16 && ops->avgpool && ops->add && ops->softmax);
+    ck_assert(ops->gemm && ops->gemv && ops->conv && ops->dwconv &&
+              ops->dwconv3x3_s1 && ops->dwconv3x3_s2 && ops->gemv16 &&
+              ops->avgpool && ops->add && ops->softmax);
   }
   ck_assert_ptr_eq(best, last);
 #if defined(__x86_64__)

@@ -34,12 +34,15 @@ cpu_has_avx2_fma(void)
   static const struct kern_ops name##_ops = {                                 \
     .isa = #name,                                                             \
     .gemm_nr = (nr),                                                          \
-    .gemm = kern_f32_gemm__##name,                                            \
-    .conv_row = kern_f32_conv_row__##name,                                    \
-    .dwconv_row = kern_f32_dwconv_row__##name,                                \
-    .gemv16 = kern_f32_gemv16__##name,                                        \
+    .gemm = kern_f32_gemm_clamp__##name,                                      \
+    .gemv = kern_f32_gemv_clamp__##name,                                      \
+    .conv = kern_f32_conv_clamp__##name,                                      \
+    .dwconv = kern_f32_dwconv_clamp__##name,                                  \
+    .dwconv3x3_s1 = kern_f32_dwconv3x3_s1_clamp__##name,                      \
+    .dwconv3x3_s2 = kern_f32_dwconv3x3_s2_clamp__##name,                      \
+    .gemv16 = kern_f32_gemv16_clamp__##name,                                  \
     .avgpool = kern_f32_avgpool__##name,                                      \
-    .add = kern_f32_add__##name,                                              \
+    .add = kern_f32_add_clamp__##name,                                        \
     .softmax = kern_f32_softmax__##name,                                      \
   };
 #include "kernels-list.h"

@@ -9,6 +9,7 @@
  */
 #include "kernels-avx2.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
@@ -29,13 +30,14 @@
  * to 25% slower on small K (K=16, N=96), where output writes dominate. */
 #define GEMM_B_CHUNK_BYTES (128u * 1024u)
 
-/* Largest K = kh*kw*cin for which conv_row gathers border pixels into an
- * on-stack tile of MR pixels (MR * 512 floats = 12 KiB of stack). Border
- * pixels of larger convolutions are computed one at a time. */
+/* Largest K = kh*kw*cin for which the conv kernel gathers border pixels
+ * into an on-stack tile of MR pixels (MR * 512 floats = 12 KiB of stack).
+ * Border pixels of larger convolutions are computed one at a time. */
 #define CONV_TILE_MAX_K 512
 
-/* Kernel heights whose interior conv_row reads in place, one segment per
- * row (the engine allows kh <= 15). Taller kernels go pixel by pixel. */
+/* Kernel heights whose interior the conv kernel reads in place, one
+ * segment per row (the engine allows kh <= 15). Taller kernels go pixel by
+ * pixel. */
 #define CONV_MAX_SEGS 16
 
 /* Output pixels of one depthwise interior step (see dw3x3_block). */
@@ -459,8 +461,9 @@ load16h(const unsigned short *p, __m256 *lo, __m256 *hi)
 }
 
 void
-kern_f32_gemv16__avx2(size_t n, size_t k, const float *in,
-                      const float *packed, float *out, float min, float max)
+kern_f32_gemv16_clamp__avx2(size_t n, size_t k, const float *in,
+                            const float *packed, float *out, float min,
+                            float max)
 {
   /* As gemv(): GEMV_BLOCKS blocks of 16 outputs side by side, so that
    * several sequential weight streams are in flight; the weights are half
@@ -501,16 +504,20 @@ kern_f32_gemv16__avx2(size_t n, size_t k, const float *in,
 }
 
 void
-kern_f32_gemm__avx2(size_t m, size_t n, size_t k, const float *in,
-                    size_t in_stride, const float *packed, float *out,
-                    size_t out_stride, const float *res, size_t res_stride,
-                    float min, float max)
+kern_f32_gemv_clamp__avx2(size_t n, size_t k, const float *in,
+                          const float *packed, float *out, const float *res,
+                          float min, float max)
+{
+  gemv(n, k, in, packed, out, res, _mm256_set1_ps(min), _mm256_set1_ps(max));
+}
+
+void
+kern_f32_gemm_clamp__avx2(size_t m, size_t n, size_t k, const float *in,
+                          size_t in_stride, const float *packed, float *out,
+                          size_t out_stride, const float *res,
+                          size_t res_stride, float min, float max)
 {
   const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
-  if (m == 1) {
-    gemv(n, k, in, packed, out, res, vmin, vmax);
-    return;
-  }
   /* Blocks of weights are taken in chunks that stay in L2 (or, for small
    * K, all of them in L1); each tile of MR input rows stays in L1 while it
    * meets every block of the chunk, and writes its output rows
@@ -639,10 +646,11 @@ conv_pixels_gathered(size_t cin, size_t in_w, const float *const *rows,
 }
 
 void
-kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
-                        size_t kh, size_t kw, size_t stride, size_t pad_left,
-                        size_t out_w, size_t cout, const float *packed,
-                        float *out, float min, float max)
+kern_f32_conv_clamp__avx2(size_t cin, size_t in_w, const float *const *rows,
+                          size_t kh, size_t kw, size_t stride,
+                          size_t pad_left, size_t out_w, size_t cout,
+                          const float *packed, float *out, float min,
+                          float max)
 {
   const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
   const size_t k = kh * kw * cin;
@@ -1059,20 +1067,14 @@ dw_bias_only(const struct dw_args *g)
   }
 }
 
-void
-kern_f32_dwconv_row__avx2(size_t c, size_t in_w, const float *const *rows,
-                          size_t kh, size_t kw, size_t stride,
-                          size_t pad_left, size_t out_w, const float *packed,
-                          float *out, float min, float max)
+/* Fills g for one output row of a 3x3 depthwise convolution of that
+ * stride; returns the number of tap rows that are not padding. */
+static size_t
+dw3x3_args(struct dw_args *g, size_t c, size_t in_w, const float *const *rows,
+           size_t stride, size_t pad_left, size_t out_w, const float *packed,
+           float *out, float min, float max)
 {
-  if (kh != 3 || kw != 3 || (stride != 1 && stride != 2)) {
-    /* The "dw" layout does not depend on the ISA, so the reference reads
-     * the same packed weights. */
-    kern_f32_dwconv_row__ref(c, in_w, rows, kh, kw, stride, pad_left, out_w,
-                             packed, out, min, max);
-    return;
-  }
-  struct dw_args g = {
+  *g = (struct dw_args){
     .c = c, .in_w = in_w, .pad_left = pad_left, .out_w = out_w,
     .packed = packed, .out = out,
     .vmin = _mm256_set1_ps(min), .vmax = _mm256_set1_ps(max),
@@ -1080,8 +1082,8 @@ kern_f32_dwconv_row__avx2(size_t c, size_t in_w, const float *const *rows,
   size_t nrows = 0;
   for (size_t ky = 0; ky < 3; ky++) {
     if (rows[ky]) {
-      g.rp[nrows] = rows[ky];
-      g.wi[nrows++] = ky;
+      g->rp[nrows] = rows[ky];
+      g->wi[nrows++] = ky;
     }
   }
   /* Interior: x*stride >= pad_left and x*stride + 2 - pad_left < in_w. */
@@ -1091,24 +1093,59 @@ kern_f32_dwconv_row__avx2(size_t c, size_t in_w, const float *const *rows,
     x_hi = out_w;
   if (x_lo > x_hi)
     x_lo = x_hi;
-  g.x_lo = x_lo;
-  g.x_hi = x_hi;
+  g->x_lo = x_lo;
+  g->x_hi = x_hi;
+  return nrows;
+}
 
-  if (stride == 1) {
-    switch (nrows) {
-    case 3: dw3x3_rows3_s1(&g); break;
-    case 2: dw3x3_rows2_s1(&g); break;
-    case 1: dw3x3_rows1_s1(&g); break;
-    default: dw_bias_only(&g); break;
-    }
-  } else {
-    switch (nrows) {
-    case 3: dw3x3_rows3_s2(&g); break;
-    case 2: dw3x3_rows2_s2(&g); break;
-    case 1: dw3x3_rows1_s2(&g); break;
-    default: dw_bias_only(&g); break;
-    }
+void
+kern_f32_dwconv3x3_s1_clamp__avx2(size_t c, size_t in_w,
+                                  const float *const *rows, size_t kh,
+                                  size_t kw, size_t stride, size_t pad_left,
+                                  size_t out_w, const float *packed,
+                                  float *out, float min, float max)
+{
+  assert(kh == 3 && kw == 3 && stride == 1);
+  struct dw_args g;
+  switch (dw3x3_args(&g, c, in_w, rows, 1, pad_left, out_w, packed, out, min,
+                     max)) {
+  case 3: dw3x3_rows3_s1(&g); break;
+  case 2: dw3x3_rows2_s1(&g); break;
+  case 1: dw3x3_rows1_s1(&g); break;
+  default: dw_bias_only(&g); break;
   }
+}
+
+void
+kern_f32_dwconv3x3_s2_clamp__avx2(size_t c, size_t in_w,
+                                  const float *const *rows, size_t kh,
+                                  size_t kw, size_t stride, size_t pad_left,
+                                  size_t out_w, const float *packed,
+                                  float *out, float min, float max)
+{
+  assert(kh == 3 && kw == 3 && stride == 2);
+  struct dw_args g;
+  switch (dw3x3_args(&g, c, in_w, rows, 2, pad_left, out_w, packed, out, min,
+                     max)) {
+  case 3: dw3x3_rows3_s2(&g); break;
+  case 2: dw3x3_rows2_s2(&g); break;
+  case 1: dw3x3_rows1_s2(&g); break;
+  default: dw_bias_only(&g); break;
+  }
+}
+
+/* Other kernel sizes and strides (no MobileNet has them): the "dw" layout
+ * does not depend on the ISA, so the reference runs them on the same packed
+ * weights. */
+void
+kern_f32_dwconv_clamp__avx2(size_t c, size_t in_w, const float *const *rows,
+                            size_t kh, size_t kw, size_t stride,
+                            size_t pad_left, size_t out_w,
+                            const float *packed, float *out, float min,
+                            float max)
+{
+  kern_f32_dwconv_clamp__ref(c, in_w, rows, kh, kw, stride, pad_left, out_w,
+                             packed, out, min, max);
 }
 
 /* ---- global average pool, add, softmax ---- */
@@ -1139,8 +1176,8 @@ kern_f32_avgpool__avx2(size_t n, size_t c, const float *in, float *out)
 }
 
 void
-kern_f32_add__avx2(size_t n, const float *a, const float *b, float *out,
-                   float min, float max)
+kern_f32_add_clamp__avx2(size_t n, const float *a, const float *b, float *out,
+                         float min, float max)
 {
   const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
   size_t i = 0;

@@ -1,7 +1,7 @@
 /* streamsight — AVX2/FMA kernel prototypes (see kernels.h for contracts).
- * Defined in kernels-avx2.c, which is built with -mavx2 -mfma; call them only
- * through the table kern_ops_get(KERN_ISA_AVX2) returns, which checks the
- * CPU first. */
+ * Defined in kernels-avx2*.c, which are built with -mavx2 -mfma -mf16c;
+ * call them only through the table kern_ops_get(KERN_ISA_AVX2) returns,
+ * which checks the CPU first. */
 #ifndef SS_KERNELS_AVX2_H
 #define SS_KERNELS_AVX2_H
 
@@ -10,26 +10,42 @@
 /* Output-channel block of the AVX2 "gemm" layout: two ymm registers. */
 #define KERN_AVX2_GEMM_NR 16
 
-void kern_f32_gemm__avx2(size_t m, size_t n, size_t k, const float *in,
-                         size_t in_stride, const float *packed, float *out,
-                         size_t out_stride, const float *res,
-                         size_t res_stride, float min, float max);
-void kern_f32_conv_row__avx2(size_t cin, size_t in_w, const float *const *rows,
-                             size_t kh, size_t kw, size_t stride,
-                             size_t pad_left, size_t out_w, size_t cout,
-                             const float *packed, float *out, float min,
-                             float max);
-void kern_f32_dwconv_row__avx2(size_t c, size_t in_w,
+void kern_f32_gemm_clamp__avx2(size_t m, size_t n, size_t k, const float *in,
+                               size_t in_stride, const float *packed,
+                               float *out, size_t out_stride,
+                               const float *res, size_t res_stride,
+                               float min, float max);
+void kern_f32_gemv_clamp__avx2(size_t n, size_t k, const float *in,
+                               const float *packed, float *out,
+                               const float *res, float min, float max);
+void kern_f32_conv_clamp__avx2(size_t cin, size_t in_w,
                                const float *const *rows, size_t kh, size_t kw,
                                size_t stride, size_t pad_left, size_t out_w,
-                               const float *packed, float *out, float min,
-                               float max);
-void kern_f32_gemv16__avx2(size_t n, size_t k, const float *in,
-                           const float *packed, float *out, float min,
-                           float max);
+                               size_t cout, const float *packed, float *out,
+                               float min, float max);
+void kern_f32_dwconv_clamp__avx2(size_t c, size_t in_w,
+                                 const float *const *rows, size_t kh,
+                                 size_t kw, size_t stride, size_t pad_left,
+                                 size_t out_w, const float *packed,
+                                 float *out, float min, float max);
+void kern_f32_dwconv3x3_s1_clamp__avx2(size_t c, size_t in_w,
+                                       const float *const *rows, size_t kh,
+                                       size_t kw, size_t stride,
+                                       size_t pad_left, size_t out_w,
+                                       const float *packed, float *out,
+                                       float min, float max);
+void kern_f32_dwconv3x3_s2_clamp__avx2(size_t c, size_t in_w,
+                                       const float *const *rows, size_t kh,
+                                       size_t kw, size_t stride,
+                                       size_t pad_left, size_t out_w,
+                                       const float *packed, float *out,
+                                       float min, float max);
+void kern_f32_gemv16_clamp__avx2(size_t n, size_t k, const float *in,
+                                 const float *packed, float *out, float min,
+                                 float max);
 void kern_f32_avgpool__avx2(size_t n, size_t c, const float *in, float *out);
-void kern_f32_add__avx2(size_t n, const float *a, const float *b, float *out,
-                        float min, float max);
+void kern_f32_add_clamp__avx2(size_t n, const float *a, const float *b,
+                              float *out, float min, float max);
 void kern_f32_softmax__avx2(size_t n, const float *in, float *out);
 
 #endif

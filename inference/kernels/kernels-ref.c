@@ -4,6 +4,7 @@
 
 #include "../half.h"
 
+#include <assert.h>
 #include <math.h>
 
 static inline float
@@ -13,10 +14,10 @@ clampf(float v, float lo, float hi)
 }
 
 void
-kern_f32_gemm__ref(size_t m, size_t n, size_t k, const float *in,
-                   size_t in_stride, const float *packed, float *out,
-                   size_t out_stride, const float *res, size_t res_stride,
-                   float min, float max)
+kern_f32_gemm_clamp__ref(size_t m, size_t n, size_t k, const float *in,
+                         size_t in_stride, const float *packed, float *out,
+                         size_t out_stride, const float *res,
+                         size_t res_stride, float min, float max)
 {
   const size_t nr = KERN_REF_GEMM_NR;
   for (size_t i = 0; i < m; i++) {
@@ -36,11 +37,20 @@ kern_f32_gemm__ref(size_t m, size_t n, size_t k, const float *in,
   }
 }
 
+/* The GEMM of one row is the GEMM with m = 1. */
 void
-kern_f32_conv_row__ref(size_t cin, size_t in_w, const float *const *rows,
-                       size_t kh, size_t kw, size_t stride, size_t pad_left,
-                       size_t out_w, size_t cout, const float *packed,
-                       float *out, float min, float max)
+kern_f32_gemv_clamp__ref(size_t n, size_t k, const float *in,
+                         const float *packed, float *out, const float *res,
+                         float min, float max)
+{
+  kern_f32_gemm_clamp__ref(1, n, k, in, k, packed, out, n, res, n, min, max);
+}
+
+void
+kern_f32_conv_clamp__ref(size_t cin, size_t in_w, const float *const *rows,
+                         size_t kh, size_t kw, size_t stride, size_t pad_left,
+                         size_t out_w, size_t cout, const float *packed,
+                         float *out, float min, float max)
 {
   const size_t nr = KERN_REF_GEMM_NR;
   const size_t k = kh * kw * cin;
@@ -72,10 +82,10 @@ kern_f32_conv_row__ref(size_t cin, size_t in_w, const float *const *rows,
 }
 
 void
-kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
-                         size_t kh, size_t kw, size_t stride, size_t pad_left,
-                         size_t out_w, const float *packed, float *out,
-                         float min, float max)
+kern_f32_dwconv_clamp__ref(size_t c, size_t in_w, const float *const *rows,
+                           size_t kh, size_t kw, size_t stride,
+                           size_t pad_left, size_t out_w, const float *packed,
+                           float *out, float min, float max)
 {
   const size_t taps = kh * kw;
   for (size_t x = 0; x < out_w; x++) {
@@ -100,9 +110,36 @@ kern_f32_dwconv_row__ref(size_t c, size_t in_w, const float *const *rows,
   }
 }
 
+/* The 3x3 depthwise kernels of stride 1 and 2 are the general one on those
+ * shapes. */
 void
-kern_f32_gemv16__ref(size_t n, size_t k, const float *in, const float *packed,
-                     float *out, float min, float max)
+kern_f32_dwconv3x3_s1_clamp__ref(size_t c, size_t in_w,
+                                 const float *const *rows, size_t kh,
+                                 size_t kw, size_t stride, size_t pad_left,
+                                 size_t out_w, const float *packed,
+                                 float *out, float min, float max)
+{
+  assert(kh == 3 && kw == 3 && stride == 1);
+  kern_f32_dwconv_clamp__ref(c, in_w, rows, 3, 3, 1, pad_left, out_w, packed,
+                             out, min, max);
+}
+
+void
+kern_f32_dwconv3x3_s2_clamp__ref(size_t c, size_t in_w,
+                                 const float *const *rows, size_t kh,
+                                 size_t kw, size_t stride, size_t pad_left,
+                                 size_t out_w, const float *packed,
+                                 float *out, float min, float max)
+{
+  assert(kh == 3 && kw == 3 && stride == 2);
+  kern_f32_dwconv_clamp__ref(c, in_w, rows, 3, 3, 2, pad_left, out_w, packed,
+                             out, min, max);
+}
+
+void
+kern_f32_gemv16_clamp__ref(size_t n, size_t k, const float *in,
+                           const float *packed, float *out, float min,
+                           float max)
 {
   const size_t np = (n + 15) / 16 * 16;
   const unsigned short *h = (const unsigned short *)(packed + np);
@@ -128,8 +165,8 @@ kern_f32_avgpool__ref(size_t n, size_t c, const float *in, float *out)
 }
 
 void
-kern_f32_add__ref(size_t n, const float *a, const float *b, float *out,
-                  float min, float max)
+kern_f32_add_clamp__ref(size_t n, const float *a, const float *b, float *out,
+                        float min, float max)
 {
   for (size_t i = 0; i < n; i++)
     out[i] = clampf(a[i] + b[i], min, max);

@@ -59,17 +59,33 @@ size_t kern_dw_packed_size(size_t c, size_t taps);
 void kern_dw_pack(size_t c, size_t taps, const float *w, const float *bias,
                   float *packed);
 
-/* ---- kernel signatures ---- */
+/* ---- kernel signatures ----
+ *
+ * Names spell the contract, XNNPACK-style: kern_f32_<op>[<size>_s<stride>]
+ * [_clamp]__<isa>, e.g. kern_f32_dwconv3x3_s2_clamp__avx2 is the float
+ * depthwise 3x3 convolution of stride 2 with a fused clamp, in AVX2. A
+ * specialised kernel serves only the shapes its name says; the engine picks
+ * one per layer when it compiles the model, never per call. Each has a
+ * twin of the same name in kernels-ref.c, its definition. */
 
 /* GEMM with fused bias, residual and clamp; pointwise convolution and fully
  * connected layers:
  *   out[i*out_stride + j] = clamp(bias[j] + sum_k in[i*in_stride + k] * w[j][k]
  *                                 + (res ? res[i*res_stride + j] : 0))
- * for i < m, j < n. in rows are K floats; out must not alias in or res. */
+ * for i < m, j < n. in rows are K floats; out must not alias in or res.
+ * kern_f32_gemm_clamp: any m (the optimised ones work on tiles of rows). */
 typedef void (*kern_gemm_fn)(size_t m, size_t n, size_t k, const float *in,
                              size_t in_stride, const float *packed, float *out,
                              size_t out_stride, const float *res,
                              size_t res_stride, float min, float max);
+
+/* The GEMM of a single row (m = 1: fully connected layers, pointwise
+ * convolutions of a 1x1 image), "gemm" layout:
+ *   out[j] = clamp(bias[j] + sum_k in[k] * w[j][k] + (res ? res[j] : 0))
+ * for j < n. kern_f32_gemv_clamp. */
+typedef void (*kern_gemv_fn)(size_t n, size_t k, const float *in,
+                             const float *packed, float *out,
+                             const float *res, float min, float max);
 
 /* One output row of a dense KxK convolution (the network's first layer:
  * 3x3, stride 2, cin 3), "gemm" layout with K = kh*kw*cin:
@@ -77,7 +93,8 @@ typedef void (*kern_gemm_fn)(size_t m, size_t n, size_t k, const float *in,
  *   with ix = x*stride + kx - pad_left,
  * for x < out_w, j < cout. rows[ky] is the input row (in_w pixels of cin
  * floats) that tap row ky reads, or NULL where that row is padding; columns
- * outside [0, in_w) are padding. Padding reads as zero. */
+ * outside [0, in_w) are padding. Padding reads as zero.
+ * kern_f32_conv_clamp: any kh, kw and stride. */
 typedef void (*kern_conv_row_fn)(size_t cin, size_t in_w,
                                  const float *const *rows, size_t kh,
                                  size_t kw, size_t stride, size_t pad_left,
@@ -87,8 +104,12 @@ typedef void (*kern_conv_row_fn)(size_t cin, size_t in_w,
 
 /* One output row of a depthwise KxK convolution, "dw" layout:
  *   out[x][c] = clamp(bias[c] + sum_{ky,kx} rows[ky][ix][c] * w[ky*kw+kx][c])
- * with ix = x*stride + kx - pad_left, rows and padding as for conv_row.
- * Optimised variants specialise 3x3 with stride 1 and 2. */
+ * with ix = x*stride + kx - pad_left, rows and padding as for conv.
+ * kern_f32_dwconv_clamp takes any kh, kw and stride;
+ * kern_f32_dwconv3x3_s1_clamp only kh = kw = 3 and stride 1, and
+ * kern_f32_dwconv3x3_s2_clamp kh = kw = 3 and stride 2 (they assert it).
+ * All three share this signature so that the engine keeps one pointer per
+ * layer. */
 typedef void (*kern_dwconv_row_fn)(size_t c, size_t in_w,
                                    const float *const *rows, size_t kh,
                                    size_t kw, size_t stride, size_t pad_left,
@@ -97,28 +118,34 @@ typedef void (*kern_dwconv_row_fn)(size_t c, size_t in_w,
 
 /* One row times a "gemv16" matrix:
  *   out[j] = clamp(bias[j] + sum_k in[k] * w16[j][k])   for j < n,
- * the products and sums in float32 (the weights widened exactly). */
+ * the products and sums in float32 (the weights widened exactly).
+ * kern_f32_gemv16_clamp. */
 typedef void (*kern_gemv16_fn)(size_t n, size_t k, const float *in,
                                const float *packed, float *out, float min,
                                float max);
 
-/* Global average pool: out[c] = mean over n pixels of in[p*c_count + c]. */
+/* Global average pool: out[c] = mean over n pixels of in[p*c_count + c].
+ * kern_f32_avgpool. */
 typedef void (*kern_avgpool_fn)(size_t n, size_t c, const float *in,
                                 float *out);
 
-/* out[i] = clamp(a[i] + b[i]); out may alias a or b. */
+/* out[i] = clamp(a[i] + b[i]); out may alias a or b. kern_f32_add_clamp. */
 typedef void (*kern_add_fn)(size_t n, const float *a, const float *b,
                             float *out, float min, float max);
 
-/* out = softmax(in), numerically stable (max subtracted); may alias. */
+/* out = softmax(in), numerically stable (max subtracted); may alias.
+ * kern_f32_softmax. */
 typedef void (*kern_softmax_fn)(size_t n, const float *in, float *out);
 
 struct kern_ops {
   const char *isa; /* "ref", "avx2" */
   size_t gemm_nr;  /* output-channel block of the "gemm" layout */
   kern_gemm_fn gemm;
-  kern_conv_row_fn conv_row;
-  kern_dwconv_row_fn dwconv_row;
+  kern_gemv_fn gemv;
+  kern_conv_row_fn conv;
+  kern_dwconv_row_fn dwconv;       /* any kh, kw, stride */
+  kern_dwconv_row_fn dwconv3x3_s1;
+  kern_dwconv_row_fn dwconv3x3_s2;
   kern_gemv16_fn gemv16;
   kern_avgpool_fn avgpool;
   kern_add_fn add;
