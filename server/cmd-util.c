@@ -73,7 +73,7 @@ int
 cmd_opt_kernels(const char *cmd, const char *arg, enum kern_isa *out)
 {
   if (kern_isa_from_name(arg, out) != 0)
-    return cmd_usage_error(cmd, "--kernels: '%s' is not one of ref, avx2, auto",
+    return cmd_usage_error(cmd, "--kernels: '%s' is not one of " KERN_ISA_NAMES,
                            arg);
   return 0;
 }
@@ -86,7 +86,7 @@ cmd_init_kernels(const char *cmd, enum kern_isa isa)
   if (isa != KERN_ISA_AUTO && !kern_ops_get(isa)) {
     fprintf(stderr, "streamsight %s: --kernels %s: not available on this CPU "
                     "or build\n",
-            cmd, isa == KERN_ISA_AVX2 ? "avx2" : "ref");
+            cmd, kern_isa_name(isa));
     return CMD_EXIT_USAGE;
   }
   return 0;

@@ -32,6 +32,12 @@ table(int i)
                 : best();
 }
 
+/* Every GEMM table this CPU runs besides the reference: AVX2, AVX-VNNI,
+ * AVX-512 VNNI (their packed layouts differ: each packs its own). */
+static const enum kern_isa gemm_isas[] = { KERN_ISA_AVX2, KERN_ISA_AVXVNNI,
+                                           KERN_ISA_AVX512VNNI };
+#define N_GEMM_ISAS (sizeof gemm_isas / sizeof gemm_isas[0])
+
 static uint32_t
 rnd(struct tu_rng *r, uint32_t n)
 {
@@ -88,10 +94,30 @@ fill_w(struct tu_rng *r, int16_t *w, size_t n, size_t per, int extreme)
   }
 }
 
-/* One GEMM case through the reference and the best table. */
+/* The weights of a whole layer as the two kinds of files give them, which
+ * the AVX-512 kernel packs with one offset for the layer (or none):
+ * per-tensor uint8 (one zero point: TF1) or symmetric int8 (TF2). */
+enum wkind { W_CHANNELS = 0, W_TENSOR_U8, W_SYMMETRIC_I8 };
+
 static void
-gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
-          enum qk_rq_mode mode, int extreme)
+fill_w_layer(struct tu_rng *r, int16_t *w, size_t n, enum wkind kind,
+             int extreme)
+{
+  const int zp = kind == W_SYMMETRIC_I8 ? 0
+                 : extreme              ? (rnd(r, 2) ? 255 : 0)
+                                        : (int)rnd(r, 256);
+  for (size_t i = 0; i < n; i++) {
+    int raw = extreme ? (rnd(r, 2) ? 255 : 0) : (int)rnd(r, 256);
+    if (kind == W_SYMMETRIC_I8)
+      raw = extreme ? (rnd(r, 2) ? 127 : -127) : raw - 128;
+    w[i] = (int16_t)(raw - zp);
+  }
+}
+
+/* One GEMM case through the reference and every table this CPU runs. */
+static void
+gemm_case_w(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
+            enum qk_rq_mode mode, int extreme, enum wkind wkind)
 {
   const size_t stride = k + rnd(r, 3);
   uint8_t *in = malloc(m * stride + 1);
@@ -106,7 +132,10 @@ gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
   ck_assert(in && w && bias && scale && mult && shift && packed && o_ref &&
             o_opt);
   fill_u8(r, in, m * stride + 1, extreme);
-  fill_w(r, w, n * k, k, extreme);
+  if (wkind == W_CHANNELS)
+    fill_w(r, w, n * k, k, extreme);
+  else
+    fill_w_layer(r, w, n * k, wkind, extreme);
   for (size_t j = 0; j < n; j++)
     bias[j] = (int32_t)rnd(r, 1u << 21) - (1 << 20);
   struct qk_requant rq;
@@ -124,8 +153,10 @@ gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
                     "ref gemm m%zu n%zu k%zu [%zu][%zu]: %u, want %u", m, n,
                     k, i, j, o_ref[i * ostride + j], want);
     }
-  for (int t = 0; t < 2; t++) {
-    const struct qk_ops *ops = table(t);
+  for (size_t t = 0; t < N_GEMM_ISAS; t++) {
+    const struct qk_ops *ops = qk_ops_get(gemm_isas[t]);
+    if (!ops)
+      continue;
     void *tp = aligned_alloc(64, (ops->gemm_packed_size(n, k) + 63) / 64 * 64);
     ck_assert(tp != NULL);
     ops->gemm_pack(n, k, w, bias, in_zp, tp);
@@ -134,9 +165,10 @@ gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
     free(tp);
     for (size_t i = 0; i < m * ostride; i++)
       ck_assert_msg(o_ref[i] == o_opt[i],
-                    "%s gemm m%zu n%zu k%zu zp%d mode %d: byte %zu %u vs ref "
-                    "%u",
-                    ops->isa, m, n, k, in_zp, mode, i, o_opt[i], o_ref[i]);
+                    "%s gemm m%zu n%zu k%zu zp%d mode %d weights %d: byte "
+                    "%zu %u vs ref %u",
+                    ops->isa, m, n, k, in_zp, mode, wkind, i, o_opt[i],
+                    o_ref[i]);
   }
   free(in);
   free(w);
@@ -147,6 +179,13 @@ gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
   free(packed);
   free(o_ref);
   free(o_opt);
+}
+
+static void
+gemm_case(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
+          enum qk_rq_mode mode, int extreme)
+{
+  gemm_case_w(r, m, n, k, in_zp, mode, extreme, W_CHANNELS);
 }
 
 static const int32_t zps[] = { 0, 128, 255 };
@@ -172,6 +211,63 @@ START_TEST(test_gemm_saturation)
       gemm_case(&r, 5, 33, 1280, zps[zi], (enum qk_rq_mode)mode, 1);
       gemm_case(&r, 9, 16, 960, zps[zi], (enum qk_rq_mode)mode, 0);
     }
+}
+END_TEST
+
+/* The AVX-512 VNNI GEMM's own shapes: tiles of 24, 12, 8 and 6 pixels
+ * (1-4 blocks of 16 channels) and their row tails (m 1..30, and 49 as a
+ * 7x7 layer, 1 as the classifier), channel tails 1..40 and past one group
+ * of 64, reduction tails 1..40, the three weight kinds (its offset per
+ * layer, none, per channel), zero points 0/128/255, both
+ * requantisations. */
+START_TEST(test_gemm_avx512)
+{
+  if (!qk_ops_get(KERN_ISA_AVX512VNNI)) {
+    printf("test_gemm_avx512: skipped: this CPU has no AVX-512 VNNI (or "
+           "the OS does not save zmm state)\n");
+    return;
+  }
+  struct tu_rng r;
+  tu_rng_seed(&r, 5000 + (uint64_t)_i);
+  for (size_t n = 1; n <= 40; n++)
+    for (size_t k = 1; k <= 40; k++) {
+      if ((n + k) % 4 != (size_t)_i)
+        continue;
+      gemm_case_w(&r, 1 + rnd(&r, 30), n, k, zps[(n + 2 * k) % 3],
+                  (n * k) % 7 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32, 0,
+                  (enum wkind)((n + k / 4) % 3));
+    }
+  static const size_t ns[] = { 48, 63, 64, 65, 96, 130, 144 };
+  static const size_t ms[] = { 1, 6, 7, 23, 24, 25, 49 };
+  for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+      gemm_case_w(&r, ms[mi], ns[ni], 16 + 8 * rnd(&r, 4) + (size_t)_i,
+                  zps[(ni + mi) % 3], (ni + mi) % 5 == 0 ? QK_RQ_GEMMLOWP
+                                                         : QK_RQ_FP32,
+                  0, (enum wkind)((ni + mi + (size_t)_i) % 3));
+}
+END_TEST
+
+/* Saturation through the AVX-512 kernel: weights and activations at the
+ * ends of their bytes, long reductions (sums near the int16 and int32
+ * packs' limits), each weight kind. */
+START_TEST(test_gemm_avx512_saturation)
+{
+  if (!qk_ops_get(KERN_ISA_AVX512VNNI)) {
+    printf("test_gemm_avx512_saturation: skipped: this CPU has no AVX-512 "
+           "VNNI (or the OS does not save zmm state)\n");
+    return;
+  }
+  struct tu_rng r;
+  tu_rng_seed(&r, 6000);
+  for (int zi = 0; zi < 3; zi++)
+    for (int mode = 0; mode < 2; mode++)
+      for (int wk = 0; wk < 3; wk++) {
+        gemm_case_w(&r, 13, 70, 1280, zps[zi], (enum qk_rq_mode)mode, 1,
+                    (enum wkind)wk);
+        gemm_case_w(&r, 25, 17, 27, zps[zi], (enum qk_rq_mode)mode, 1,
+                    (enum wkind)wk);
+      }
 }
 END_TEST
 
@@ -352,6 +448,8 @@ main(void)
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_gemm_tails, 0, 2);
   tcase_add_test(tc, test_gemm_saturation);
+  tcase_add_loop_test(tc, test_gemm_avx512, 0, 4);
+  tcase_add_test(tc, test_gemm_avx512_saturation);
   tcase_add_loop_test(tc, test_dwconv_edges, 0, 2);
   tcase_add_test(tc, test_add);
   tcase_add_test(tc, test_fixed_point);

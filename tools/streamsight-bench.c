@@ -157,7 +157,8 @@ usage(FILE *f)
     "  --input FILE       raw float32 NHWC input (normalised) for --logits-out\n"
     "  --logits-out FILE  writes the raw float32 logits of one run\n"
     "Measurement:\n"
-    "  --kernels K        ref, avx2 or auto (default auto)\n"
+    "  --kernels K        ref, avx2, avxvnni, avx512vnni or auto (default\n"
+    "                     auto; the VNNI ones: the integer engine's GEMM)\n"
     "  --runs N           timed single-thread runs (default 50; 0 skips)\n"
     "  --warmup N         untimed runs first (default 5)\n"
     "  --threads N        parallel inferences for throughput (default: online\n"
@@ -368,7 +369,7 @@ parse_args(int argc, char **argv, struct options *o)
       o->crop = (float)d;
     } else if (!strcmp(flag, "--kernels")) {
       if (kern_isa_from_name(val, &o->isa) != 0)
-        return usage_error(flag, "'%s' is not one of ref, avx2, auto", val);
+        return usage_error(flag, "'%s' is not one of " KERN_ISA_NAMES, val);
     } else if (!strcmp(flag, "--runs")) {
       if (!parse_int(val, 0, 1000000, &o->runs))
         return usage_error(flag, "'%s' is not an integer >= 0", val);
@@ -416,9 +417,9 @@ parse_args(int argc, char **argv, struct options *o)
     return usage_error("--input", "is only used with --logits-out");
   if (o->samples && !o->json)
     return usage_error("--samples", "needs --json");
-  if (o->isa == KERN_ISA_AVX2 && !kern_ops_get(KERN_ISA_AVX2))
-    return usage_error("--kernels", "avx2 kernels are not available in this "
-                       "build or on this CPU");
+  if (o->isa != KERN_ISA_AUTO && !kern_ops_get(o->isa))
+    return usage_error("--kernels", "%s kernels are not available in this "
+                       "build or on this CPU", kern_isa_name(o->isa));
   return 0;
 }
 

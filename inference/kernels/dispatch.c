@@ -10,6 +10,7 @@
 #if defined(__x86_64__)
 #include "kernels-avx2.h"
 #include "qkernels-avx2.h"
+#include "qkernels-avx512.h"
 #include "qkernels-vnni.h"
 #endif
 
@@ -26,6 +27,38 @@ cpu_has_avx2_fma(void)
   bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
          f16c;
+}
+
+/* AVX-VNNI: CPUID leaf 7 sub-leaf 1, EAX bit 4 (and the OS saving ymm,
+ * which the AVX2 check covers). */
+static bool
+cpu_has_avxvnni(void)
+{
+  unsigned a, b, c, d;
+  return cpu_has_avx2_fma() && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
+         (a & (1u << 4));
+}
+
+/* AVX-512 F, BW, VL and VNNI (CPUID leaf 7: EBX bits 16, 30, 31, ECX bit
+ * 11), and the OS saving the opmask and zmm registers: OSXSAVE (leaf 1,
+ * ECX bit 27), then XCR0 bits 1-2 (xmm, ymm) and 5-7 (opmask, the upper
+ * halves of zmm0-15, zmm16-31). */
+static bool
+cpu_has_avx512vnni(void)
+{
+  unsigned a, b, c, d;
+  if (!cpu_has_avx2_fma() || !__get_cpuid(1, &a, &b, &c, &d) ||
+      !(c & (1u << 27)))
+    return false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+    return false;
+  const unsigned ebx_need = (1u << 16) | (1u << 30) | (1u << 31);
+  if ((b & ebx_need) != ebx_need || !(c & (1u << 11)))
+    return false;
+  unsigned xlo, xhi;
+  __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+  (void)xhi;
+  return (xlo & 0xe6u) == 0xe6u;
 }
 #endif
 
@@ -68,6 +101,18 @@ kern_ops_get(enum kern_isa isa)
   case isa_:                                                                  \
     return (cpu_ok) ? &name##_ops : NULL;
 #include "kernels-list.h"
+  case KERN_ISA_AVXVNNI: /* the float kernels at this level: AVX2 */
+#if defined(__x86_64__)
+    return cpu_has_avxvnni() ? &avx2_ops : NULL;
+#else
+    return NULL;
+#endif
+  case KERN_ISA_AVX512VNNI:
+#if defined(__x86_64__)
+    return cpu_has_avx512vnni() ? &avx2_ops : NULL;
+#else
+    return NULL;
+#endif
   case KERN_ISA_AUTO:
     /* The list is in order of preference: the last one the CPU runs. */
 #define KERN_VARIANT(name, isa_, nr, cpu_ok)                                  \
@@ -119,15 +164,18 @@ static const struct qk_ops qk_vnni_ops = {
   .avgpool = qk_avgpool__ref,
 };
 
-/* AVX-VNNI: CPUID leaf 7 sub-leaf 1, EAX bit 4 (and the OS saving ymm,
- * which the AVX2 check covers). */
-static bool
-cpu_has_avxvnni(void)
-{
-  unsigned a, b, c, d;
-  return cpu_has_avx2_fma() && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
-         (a & (1u << 4));
-}
+/* AVX2 with the GEMM on 512-bit vpdpbusd. */
+static const struct qk_ops qk_avx512_ops = {
+  .isa = "avx512vnni",
+  .gemm_packed_size = qk_gemm_packed_size__avx512,
+  .gemm_pack = qk_gemm_pack__avx512,
+  .gemm = qk_gemm__avx512,
+  .dw_packed_size = qk_dw_packed_size__avx2,
+  .dw_pack = qk_dw_pack__avx2,
+  .dwconv_row = qk_dwconv_row__avx2,
+  .add = qk_add__avx2,
+  .avgpool = qk_avgpool__ref,
+};
 #endif
 
 const struct qk_ops *
@@ -148,8 +196,22 @@ qk_ops_get(int kern_isa)
 #else
     return NULL;
 #endif
+  case KERN_ISA_AVXVNNI:
+#if defined(__x86_64__)
+    return cpu_has_avxvnni() ? &qk_vnni_ops : NULL;
+#else
+    return NULL;
+#endif
+  case KERN_ISA_AVX512VNNI:
+#if defined(__x86_64__)
+    return cpu_has_avx512vnni() ? &qk_avx512_ops : NULL;
+#else
+    return NULL;
+#endif
   case KERN_ISA_AUTO:
 #if defined(__x86_64__)
+    if (cpu_has_avx512vnni())
+      return &qk_avx512_ops;
     if (cpu_has_avxvnni())
       return &qk_vnni_ops;
     if (cpu_has_avx2_fma())
@@ -165,7 +227,8 @@ kern_isa_from_name(const char *name, enum kern_isa *out)
 {
   static const struct { const char *name; enum kern_isa isa; } names[] = {
     { "auto", KERN_ISA_AUTO }, { "ref", KERN_ISA_REF },
-    { "avx2", KERN_ISA_AVX2 },
+    { "avx2", KERN_ISA_AVX2 }, { "avxvnni", KERN_ISA_AVXVNNI },
+    { "avx512vnni", KERN_ISA_AVX512VNNI },
   };
   for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
     if (strcmp(name, names[i].name) == 0) {
@@ -173,4 +236,22 @@ kern_isa_from_name(const char *name, enum kern_isa *out)
       return 0;
     }
   return -1;
+}
+
+const char *
+kern_isa_name(enum kern_isa isa)
+{
+  switch (isa) {
+  case KERN_ISA_AUTO:
+    return "auto";
+  case KERN_ISA_REF:
+    return "ref";
+  case KERN_ISA_AVX2:
+    return "avx2";
+  case KERN_ISA_AVXVNNI:
+    return "avxvnni";
+  case KERN_ISA_AVX512VNNI:
+    return "avx512vnni";
+  }
+  return "?";
 }

@@ -156,7 +156,14 @@ enum kern_isa {
   KERN_ISA_AUTO = 0, /* the best the CPU supports */
   KERN_ISA_REF,
   KERN_ISA_AVX2,
+  /* The integer engine's GEMM on vpdpbusd, 256-bit (AVX-VNNI) or 512-bit
+   * (AVX-512 VNNI); the rest of its kernels and the float engine's are
+   * the AVX2 ones. */
+  KERN_ISA_AVXVNNI,
+  KERN_ISA_AVX512VNNI,
 };
+/* The --kernels names, for messages. */
+#define KERN_ISA_NAMES "ref, avx2, avxvnni, avx512vnni, auto"
 
 /* The reference table; always available. */
 const struct kern_ops *kern_ops_ref(void);
@@ -164,8 +171,10 @@ const struct kern_ops *kern_ops_ref(void);
  * best supported. Call kern_init() once before threads start. */
 const struct kern_ops *kern_ops_get(enum kern_isa isa);
 void kern_init(void);
-/* Parses a --kernels value: "auto", "ref" or "avx2". Returns 0 and sets
+/* Parses a --kernels value: one of KERN_ISA_NAMES. Returns 0 and sets
  * *out, or -1 (nothing written) for any other name. */
 int kern_isa_from_name(const char *name, enum kern_isa *out);
+/* The name kern_isa_from_name reads for isa (static storage). */
+const char *kern_isa_name(enum kern_isa isa);
 
 #endif
