@@ -282,6 +282,7 @@ START_TEST(test_reference_exact)
   ck_assert_msg(engine_new_opts(model, &eo, &engine, &err) == 0,
                 "%s: integer engine: %s", stem, err.message);
   ck_assert_str_eq(engine_arith_name(engine), "integer");
+  const char *isa = engine_isa_name(engine); /* static storage */
   /* A file ending in a softmax gives its uint8 probabilities (compared as
    * score * 256), one without gives dequantised logits (compared within
    * a thousandth of a step of 0.01 or more). */
@@ -375,11 +376,11 @@ START_TEST(test_reference_exact)
 
   ck_assert_int_ge(n, 200 / REF_IMAGE_STRIDE / 2);
   double p1 = 100.0 * top1 / n, p5 = 100.0 * exact / n;
-  printf("%-38s images %d  integer (%s): top-1 equal %.1f%%, top-5 and "
-         "scores equal %.1f%% (%d differ); on the %d with TFLite's input "
-         "bytes %d equal\n",
-         stem, n, eo.int_tflite_builtin ? "TFLite built-in" : "XNNPACK", p1,
-         p5, n - exact, n_same_input, exact_same_input);
+  printf("%-38s images %d  integer (%s, kernels %s): top-1 equal %.1f%%, "
+         "top-5 and scores equal %.1f%% (%d differ); on the %d with "
+         "TFLite's input bytes %d equal\n",
+         stem, n, eo.int_tflite_builtin ? "TFLite built-in" : "XNNPACK", isa,
+         p1, p5, n - exact, n_same_input, exact_same_input);
   if (!eo.int_tflite_builtin) {
     ck_assert_msg(p1 >= 99.5, "%s: top-1 equal on %.1f%%", stem, p1);
     ck_assert_msg(p5 >= 99.0, "%s: top-5 + scores equal on %.1f%%", stem,
