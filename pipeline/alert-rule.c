@@ -24,7 +24,7 @@ alert_rule_clear(AlertRule *r)
   r->class_name = NULL;
 }
 
-void
+static void
 alert_rule_copy(AlertRule *dst, const AlertRule *src)
 {
   if (dst == src)
@@ -33,7 +33,7 @@ alert_rule_copy(AlertRule *dst, const AlertRule *src)
   dst->class_name = g_strdup(src->class_name);
 }
 
-gboolean
+static gboolean
 alert_rule_equal(const AlertRule *a, const AlertRule *b)
 {
   return g_strcmp0(a->class_name, b->class_name) == 0 &&

@@ -40,8 +40,6 @@ typedef struct {
 /* Defaults for every field but class_name (NULL). */
 void alert_rule_init(AlertRule *r);
 void alert_rule_clear(AlertRule *r);
-void alert_rule_copy(AlertRule *dst, const AlertRule *src);
-gboolean alert_rule_equal(const AlertRule *a, const AlertRule *b);
 /* Ranges and the class name. Errors are "<field>: <problem>" with the
  * given prefix (e.g. "alerts[2].") before the field. */
 gboolean alert_rule_validate(const AlertRule *r, const char *prefix,

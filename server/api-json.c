@@ -203,7 +203,8 @@ api_prediction_to_json(const struct ss_model *m, const Prediction *p)
   return o;
 }
 
-json_t *
+/* {count, mean, p50, p90, p99, max} in ms. */
+static json_t *
 api_summary_to_json(const LatencySummary *s)
 {
   json_t *o = json_object();

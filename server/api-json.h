@@ -40,9 +40,6 @@ json_t *api_counters_to_json(const ResultsStats *s);
  * name, input size and labels (borrowed). */
 json_t *api_prediction_to_json(const struct ss_model *m, const Prediction *p);
 
-/* {count, mean, p50, p90, p99, max} in ms. */
-json_t *api_summary_to_json(const LatencySummary *s);
-
 /* {"queue": {"last_60s": summary, "since_start": summary}, "preprocess",
  * "infer", "e2e"} from parallel arrays indexed by LatencyStage. */
 json_t *api_latency_to_json(const LatencySummary window[LATENCY_N_STAGES],

@@ -14,7 +14,7 @@ static const char *const model_keys[] = { "id", "path", "labels", "engine",
                                           "comment", NULL };
 static const char *const engines[] = { "auto", "float", "integer", NULL };
 
-void
+static void
 config_model_free(gpointer p)
 {
   ConfigModel *m = p;

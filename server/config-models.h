@@ -17,8 +17,6 @@ typedef struct {
   int engine;   /* CONFIG_ENGINE_* (config.h) */
 } ConfigModel;
 
-void config_model_free(gpointer m);
-
 /* Parses the "models" array (1..CONFIG_MODELS_MAX objects, unique ids)
  * into a new array of ConfigModel* (*out; NULL for an absent or null key).
  * Errors are CONFIG_ERROR_INVALID naming the entry: "models[1].id: ...". */

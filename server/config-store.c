@@ -322,7 +322,8 @@ config_store_write(ConfigStore *s, GPtrArray *configs, GPtrArray *ids,
   return ok;
 }
 
-gboolean
+/* Writes the registry's streams to the file now. */
+static gboolean
 config_store_save(ConfigStore *s, Registry *r, GError **error)
 {
   GPtrArray *configs = NULL, *ids = NULL;

@@ -177,8 +177,6 @@ typedef struct ConfigStore ConfigStore;
 ConfigStore *config_store_new(const char *path, json_t *root);
 void config_store_free(ConfigStore *s); /* NULL is allowed */
 
-/* Writes the registry's streams to the file now. */
-gboolean config_store_save(ConfigStore *s, Registry *r, GError **error);
 /* Writes the given streams: configs (StreamConfig*) and ids (char*, or NULL
  * for none) are parallel arrays, as registry_copy_configs() fills them. */
 gboolean config_store_write(ConfigStore *s, GPtrArray *configs,

@@ -79,7 +79,7 @@ head_entry_free(gpointer p)
   g_free(h);
 }
 
-gboolean
+static gboolean
 head_store_id_valid(const char *id)
 {
   if (!id)
@@ -1062,20 +1062,6 @@ out:
   clear_busy(s, set);
   train_set_free(set);
   return report;
-}
-
-struct ss_head *
-head_store_trained_copy(HeadStore *s, const char *id, guint64 *generation)
-{
-  struct ss_head *c = NULL;
-  g_mutex_lock(&s->lock);
-  Head *h = id ? g_hash_table_lookup(s->heads, id) : NULL;
-  if (h && h->trained && head_copy(h->trained, &c, NULL) != 0)
-    c = NULL;
-  if (generation)
-    *generation = h ? h->generation : 0;
-  g_mutex_unlock(&s->lock);
-  return c;
 }
 
 struct ss_head *

@@ -70,8 +70,6 @@ void head_store_free(HeadStore *s); /* NULL is allowed */
  * string (g_free). */
 char *head_store_dir_for_config(const char *config_path);
 
-gboolean head_store_id_valid(const char *id);
-
 /* Creates an untrained head; classes: n distinct head_name_valid names
  * (2..max_classes); model: the model id its examples' features come from. */
 gboolean head_store_create(HeadStore *s, const char *id, const char *model,
@@ -136,10 +134,6 @@ json_t *head_store_train_finish(HeadStore *s, HeadTrainSet *set,
 /* Frees a set without training (clears the busy mark). */
 void head_store_train_abort(HeadStore *s, HeadTrainSet *set);
 
-/* A copy of head id's trained weights (head_free), or NULL when it has
- * none; *generation (may be NULL) changes each time they do. */
-struct ss_head *head_store_trained_copy(HeadStore *s, const char *id,
-                                        guint64 *generation);
 
 /* A FrameHeadFetch (frame-infer.h) over the store (user): the trained
  * copy of head id when its generation differs from *generation. Never

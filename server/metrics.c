@@ -25,7 +25,8 @@ metrics_family(GString *out, const char *name, MetricsType type,
   g_string_append_printf(out, "\n# TYPE %s %s\n", name, type_names[type]);
 }
 
-void
+/* Appends v escaped as a label value (backslash, double quote, newline). */
+static void
 metrics_escape_label(GString *out, const char *v)
 {
   for (const char *p = v; *p; p++) {

@@ -43,9 +43,6 @@ void metrics_histogram(GString *out, const char *name,
                        const guint64 *cumulative, guint n_bounds,
                        guint64 count, double sum);
 
-/* Appends v escaped as a label value (backslash, double quote, newline). */
-void metrics_escape_label(GString *out, const char *v);
-
 G_END_DECLS
 
 #endif

@@ -35,7 +35,8 @@ invalid(GError **error, const char *fmt, ...)
   return FALSE;
 }
 
-MqttConfig *
+/* The defaults, no host. */
+static MqttConfig *
 mqtt_config_new(void)
 {
   MqttConfig *c = g_new0(MqttConfig, 1);
@@ -97,7 +98,9 @@ mqtt_availability_topic(const MqttConfig *c)
   return g_strdup_printf("%s/available", c->topic_prefix);
 }
 
-gboolean
+/* A topic prefix is usable: 1..MQTT_PREFIX_MAX bytes of printable ASCII
+ * without the wildcards + and #, not starting or ending with '/'. */
+static gboolean
 mqtt_topic_prefix_is_valid(const char *p)
 {
   gsize n = p ? strlen(p) : 0;

@@ -61,7 +61,6 @@ typedef struct {
                             * replica (serve.c), NULL otherwise */
 } MqttConfig;
 
-MqttConfig *mqtt_config_new(void); /* the defaults, no host */
 void mqtt_config_free(MqttConfig *c); /* NULL is allowed */
 MqttConfig *mqtt_config_copy(const MqttConfig *c);
 
@@ -82,10 +81,6 @@ gboolean mqtt_config_apply_url(MqttConfig **c, const char *url,
  * so that each replica's last will marks only its own cameras' entities
  * unavailable. */
 char *mqtt_availability_topic(const MqttConfig *c);
-
-/* A topic prefix is usable: 1..MQTT_PREFIX_MAX bytes of printable ASCII
- * without the wildcards + and #, not starting or ending with '/'. */
-gboolean mqtt_topic_prefix_is_valid(const char *p);
 
 G_END_DECLS
 

@@ -8,7 +8,7 @@
 #include "metrics.h"
 #include "mqtt.h"
 
-void
+static void
 mqtt_stats_clear(MqttStats *s)
 {
   g_free(s->last_error);

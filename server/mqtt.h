@@ -73,7 +73,6 @@ typedef struct {
   guint port;
   char *topic_prefix;        /* new string */
 } MqttStats;
-void mqtt_stats_clear(MqttStats *s);
 
 /* Starts the publisher's thread, which connects in the background (a broker
  * that is down is not an error here: it shows in the stats). cfg is copied;

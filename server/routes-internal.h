@@ -142,8 +142,6 @@ gboolean routes_stream_exists(Routes *r, const char *id);
 RouteWork *routes_work_new(Routes *r, RouteWorkFunc run);
 /* "tflite", "safetensors" or "built". */
 const char *routes_model_format_name(enum model_format f);
-ClassifyPool *routes_classify_pool(Routes *r);
-const struct ss_engine *routes_engine(Routes *r);
 
 /* ---- uploads (routes-upload.c) ---- */
 

@@ -275,18 +275,6 @@ routes_body_object(Routes *r, const RouteRequest *req, RouteResponse *resp,
   return obj;
 }
 
-ClassifyPool *
-routes_classify_pool(Routes *r)
-{
-  return r->classify;
-}
-
-const struct ss_engine *
-routes_engine(Routes *r)
-{
-  return r->engine;
-}
-
 /* ---- deferred work ---- */
 
 RouteWork *

@@ -83,7 +83,9 @@ other_free(gpointer p)
   g_free(o);
 }
 
-Shard *
+/* index < count <= SHARD_COUNT_MAX. source: where K/N came from, shown in
+ * the API (copied). */
+static Shard *
 shard_new(guint index, guint count, const char *source)
 {
   g_assert(count >= 1 && count <= SHARD_COUNT_MAX && index < count);

@@ -61,9 +61,6 @@ guint shard_owner(const char *id, guint count);
 
 typedef struct Shard Shard;
 
-/* index < count <= SHARD_COUNT_MAX. source: where K/N came from, shown in
- * the API (copied). */
-Shard *shard_new(guint index, guint count, const char *source);
 /* From envp (as from g_get_environ()): NULL with no error when neither
  * STREAMSIGHT_SHARD nor STREAMSIGHT_SHARDS is set (not sharded). Errors
  * name the variable: "STREAMSIGHT_SHARD: must be K/N with 0 <= K < N <=

@@ -168,14 +168,6 @@ outlined_sample(GstSample *sample, int dw, int dh, const StreamRoi *roi,
 }
 
 gboolean
-snapshot_encode_sample(GstSample *sample, guint max_width, guint8 **jpeg,
-                       gsize *len, int *width, int *height, GError **error)
-{
-  return snapshot_encode_sample_outlined(sample, max_width, NULL, jpeg, len,
-                                         width, height, error);
-}
-
-gboolean
 snapshot_encode_sample_outlined(GstSample *sample, guint max_width,
                                 const StreamRoi *outline, guint8 **jpeg,
                                 gsize *len, int *width, int *height,

@@ -66,14 +66,10 @@ gboolean snapshots_encode_outlined(Snapshots *s, const char *id,
 void snapshots_stats(Snapshots *s, SnapshotStats *out);
 
 /* Encodes one frame (borrowed) as JPEG the same way, without a cache (alert
- * snapshots, alerts.h): SNAPSHOT_ERROR_NO_FRAME when sample holds no video
- * frame, _ENCODE otherwise. On success *jpeg is malloc'd (free()). */
-gboolean snapshot_encode_sample(GstSample *sample, guint max_width,
-                                guint8 **jpeg, gsize *len, int *width,
-                                int *height, GError **error);
-
-/* The same with the outline of a region of interest drawn on the picture
- * (NULL: none), e.g. the stream's roi for snapshot.jpg?roi=1. */
+ * snapshots, alerts.h), with the outline of a region of interest drawn on
+ * the picture (NULL: none), e.g. the stream's roi for snapshot.jpg?roi=1:
+ * SNAPSHOT_ERROR_NO_FRAME when sample holds no video frame, _ENCODE
+ * otherwise. On success *jpeg is malloc'd (free()). */
 gboolean snapshot_encode_sample_outlined(GstSample *sample, guint max_width,
                                          const StreamRoi *outline,
                                          guint8 **jpeg, gsize *len,
