@@ -662,15 +662,6 @@ run_all(const struct qengine *q, uint8_t *arena, uint8_t *out_q,
 }
 
 void
-qengine_run_u8(const struct qengine *q, uint8_t *arena, const uint8_t *rgb,
-               uint8_t *out_q)
-{
-  const struct ss_model *m = q->m;
-  memcpy(arena + q->value_off[0], rgb, (size_t)m->input_h * m->input_w * 3);
-  run_all(q, arena, out_q, NULL, NULL);
-}
-
-void
 qengine_run(const struct qengine *q, uint8_t *arena, const float *input,
             float *out, uint64_t *step_ns)
 {

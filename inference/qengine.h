@@ -58,12 +58,6 @@ void qengine_run_ex(const struct qengine *q, uint8_t *arena,
  * writes the output), 0 when there is none. */
 int qengine_feature_len(const struct qengine *q);
 
-/* The same, from the RGB8 pixels (model height x width x 3) directly; out
- * the raw 8-bit output (model_num_outputs bytes, int8 outputs as their
- * bytes), before dequantisation. */
-void qengine_run_u8(const struct qengine *q, uint8_t *arena,
-                    const uint8_t *rgb, uint8_t *out_q);
-
 int qengine_num_steps(const struct qengine *q);
 struct qengine_step_info {
   const char *name;
