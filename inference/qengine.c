@@ -43,7 +43,7 @@ struct qengine {
   int n_steps;
   uint8_t *packed;
   size_t *value_off;
-  size_t im2col_off, arena_bytes;
+  size_t im2col_off, arena_bytes; /* im2col_off: any step's scratch */
   /* output */
   bool probs;            /* the final softmax runs here */
   float sm_in_scale;     /* the logits' scale */
@@ -292,7 +292,7 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
       s->kind = QS_DW;
       s->packed_off = packed;
       packed += round_up(q->ops->dw_packed_size((size_t)l->cout,
-                                           (size_t)l->kh * l->kw),
+                                                (size_t)l->kh, (size_t)l->kw),
                          ALIGN);
       rc = setup_requant(s, m, arith, err);
       break;
@@ -331,10 +331,25 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
       free(padded);
     }
     else if (s->kind == QS_DW)
-      q->ops->dw_pack((size_t)l->cout, (size_t)l->kh * l->kw, l->qw->w,
-                 l->qw->bias, q->packed + s->packed_off);
+      q->ops->dw_pack((size_t)l->cout, (size_t)l->kh, (size_t)l->kw,
+                      l->qw->w, l->qw->bias, s->in_zp,
+                      q->packed + s->packed_off);
   }
   return 0;
+}
+
+static struct qk_dw_shape
+dw_shape(const struct ss_model *m, const struct qstep *s)
+{
+  const struct model_layer *l = s->l;
+  const struct model_value *iv = &m->values[s->in];
+  const struct model_value *ov = &m->values[s->out];
+  return (struct qk_dw_shape){
+    .c = (size_t)l->cout, .in_h = (size_t)iv->h, .in_w = (size_t)iv->w,
+    .out_h = (size_t)ov->h, .out_w = (size_t)ov->w, .kh = (size_t)l->kh,
+    .kw = (size_t)l->kw, .stride = (size_t)l->stride,
+    .pad_top = (size_t)l->pad_top, .pad_left = (size_t)l->pad_left,
+  };
 }
 
 /* Places every value in the arena: a value takes the lowest offset that
@@ -392,17 +407,22 @@ plan_arena(struct qengine *q, struct ss_error *err)
     if (off + size > top)
       top = off + size;
   }
-  /* im2col rows of the dense convolutions, after the values. */
-  size_t im2col = 0;
+  /* After the values, the scratch of one step at a time: the im2col rows
+   * of the dense convolutions, the depthwise kernels' own. */
+  size_t scratch = 0;
   for (int i = 0; i < q->n_steps; i++) {
     const struct qstep *s = &q->steps[i];
+    size_t b = 0;
     if (s->kind == QS_CONV) {
-      size_t b = (size_t)m->values[s->out].w * s->k;
-      im2col = b > im2col ? b : im2col;
+      b = (size_t)m->values[s->out].w * s->k;
+    } else if (s->kind == QS_DW) {
+      const struct qk_dw_shape sh = dw_shape(m, s);
+      b = q->ops->dw_scratch_size(&sh);
     }
+    scratch = b > scratch ? b : scratch;
   }
   q->im2col_off = top;
-  q->arena_bytes = top + round_up(im2col, ALIGN) + ALIGN;
+  q->arena_bytes = top + round_up(scratch, ALIGN) + ALIGN;
   free(last);
   free(first);
   return 0;
@@ -528,23 +548,11 @@ run_conv(const struct qengine *q, const struct qstep *s, const uint8_t *in,
 
 static void
 run_dw(const struct qengine *q, const struct qstep *s, const uint8_t *in,
-       uint8_t *out)
+       uint8_t *out, uint8_t *scratch)
 {
-  const struct model_layer *l = s->l;
-  const struct model_value *iv = &q->m->values[s->in];
-  const struct model_value *ov = &q->m->values[s->out];
-  const size_t c = (size_t)l->cout, row = (size_t)iv->w * c;
-  const uint8_t *rows[16];
-  for (int y = 0; y < ov->h; y++) {
-    for (int ky = 0; ky < l->kh; ky++) {
-      int iy = y * l->stride + ky - l->pad_top;
-      rows[ky] = iy < 0 || iy >= iv->h ? NULL : in + (size_t)iy * row;
-    }
-    q->ops->dwconv_row(c, (size_t)iv->w, rows, (size_t)l->kh, (size_t)l->kw,
-                       (size_t)l->stride, (size_t)l->pad_left,
-                       (size_t)ov->w, s->in_zp, q->packed + s->packed_off,
-                       &s->rq, out + (size_t)y * ov->w * c);
-  }
+  const struct qk_dw_shape sh = dw_shape(q->m, s);
+  q->ops->dwconv(&sh, 0, sh.out_h, in, s->in_zp, q->packed + s->packed_off,
+                 &s->rq, out, scratch);
 }
 
 static void
@@ -565,7 +573,7 @@ run_step(const struct qengine *q, const struct qstep *s, uint8_t *arena)
     run_conv(q, s, in, out, arena + q->im2col_off);
     break;
   case QS_DW:
-    run_dw(q, s, in, out);
+    run_dw(q, s, in, out, arena + q->im2col_off);
     break;
   case QS_ADD:
     q->ops->add((size_t)ov->h * ov->w * ov->c, in,

@@ -32,8 +32,9 @@ table(int i)
                 : best();
 }
 
-/* Every GEMM table this CPU runs besides the reference: AVX2, AVX-VNNI,
- * AVX-512 VNNI (their packed layouts differ: each packs its own). */
+/* Every table this CPU runs besides the reference: AVX2, AVX-VNNI,
+ * AVX-512 VNNI (their packed layouts differ: each packs its own); the GEMM
+ * and depthwise tests go through all of them. */
 static const enum kern_isa gemm_isas[] = { KERN_ISA_AVX2, KERN_ISA_AVXVNNI,
                                            KERN_ISA_AVX512VNNI };
 #define N_GEMM_ISAS (sizeof gemm_isas / sizeof gemm_isas[0])
@@ -271,94 +272,191 @@ START_TEST(test_gemm_avx512_saturation)
 }
 END_TEST
 
+/* How a depthwise case draws its weights: int8 (a TF2 file: symmetric,
+ * -128..127, fit vpdpbusd's signed bytes), uint8 with one zero point per
+ * layer (a TF1 file: -255..255 overall), or every weight with a zero point
+ * of its own (fill_w: the whole range, 255 included). */
+enum dw_wmode { DW_W_INT8 = 0, DW_W_UINT8, DW_W_ANY, DW_W_N };
+
 static void
-dw_case(struct tu_rng *r, size_t c, size_t in_w, size_t k, size_t stride,
-        size_t pad_left, int null_row, int32_t in_zp, enum qk_rq_mode mode,
-        int extreme)
+fill_dw_w(struct tu_rng *r, int16_t *w, size_t n, enum dw_wmode wm,
+          int extreme)
+{
+  if (wm == DW_W_ANY) {
+    fill_w(r, w, n, 1, extreme);
+    return;
+  }
+  const int zp = wm == DW_W_INT8 ? 0 : extreme ? (rnd(r, 2) ? 255 : 0)
+                                               : (int)rnd(r, 256);
+  for (size_t i = 0; i < n; i++) {
+    int raw = wm == DW_W_INT8
+                  ? (extreme ? (rnd(r, 2) ? 127 : -128) : (int)rnd(r, 256) - 128)
+                  : (extreme ? (rnd(r, 2) ? 255 : 0) : (int)rnd(r, 256));
+    w[i] = (int16_t)(raw - zp);
+  }
+}
+
+/* One depthwise layer (k x k, in_h x in_w x c) through the reference and
+ * every table, whole and in two calls of rows; the reference against the
+ * definition computed here. pad_bottom/right: the extra rows and columns
+ * of padding past the input that out_h/out_w imply. */
+static void
+dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
+        size_t stride, size_t pad_top, size_t pad_left, size_t pad_bottom,
+        size_t pad_right, int32_t in_zp, enum qk_rq_mode mode,
+        enum dw_wmode wm, int extreme)
 {
   const size_t taps = k * k;
-  size_t out_w = (in_w + pad_left + (k - 1) - k) / stride + 1;
-  if (out_w < 1)
-    out_w = 1;
-  uint8_t *rows_mem = malloc(k * in_w * c);
+  if (in_h + pad_top + pad_bottom < k || in_w + pad_left + pad_right < k)
+    return;
+  struct qk_dw_shape sh = {
+    .c = c, .in_h = in_h, .in_w = in_w, .kh = k, .kw = k, .stride = stride,
+    .pad_top = pad_top, .pad_left = pad_left,
+    .out_h = (in_h + pad_top + pad_bottom - k) / stride + 1,
+    .out_w = (in_w + pad_left + pad_right - k) / stride + 1,
+  };
+  const size_t n_in = in_h * in_w * c, n_out = sh.out_h * sh.out_w * c;
+  uint8_t *in = malloc(n_in);
   int16_t *w = malloc(taps * c * sizeof *w);
   int32_t *bias = malloc(c * sizeof *bias);
   float *scale = malloc(c * sizeof *scale);
   int32_t *mult = malloc(c * sizeof *mult), *shift = malloc(c * sizeof *shift);
-  void *packed = aligned_alloc(64, (qk_dw_packed_size(c, taps) + 63) / 64 * 64);
-  uint8_t *o_ref = calloc(out_w * c, 1), *o_opt = calloc(out_w * c, 1);
-  ck_assert(rows_mem && w && bias && scale && mult && shift && packed &&
-            o_ref && o_opt);
-  fill_u8(r, rows_mem, k * in_w * c, extreme);
-  fill_w(r, w, taps * c, 1, extreme);
+  uint8_t *o_ref = malloc(n_out), *o_opt = malloc(n_out);
+  ck_assert(in && w && bias && scale && mult && shift && o_ref && o_opt);
+  fill_u8(r, in, n_in, extreme);
+  if (extreme && rnd(r, 2))
+    memset(in, 0, n_in); /* the other end of the byte */
+  fill_dw_w(r, w, taps * c, wm, extreme);
   for (size_t j = 0; j < c; j++)
-    bias[j] = (int32_t)rnd(r, 1u << 17) - (1 << 16);
+    bias[j] = extreme ? (int32_t)tu_rng_u32(r) /* the whole int32 range */
+                      : (int32_t)rnd(r, 1u << 17) - (1 << 16);
   struct qk_requant rq;
   random_rq(r, c, mode, scale, mult, shift, &rq);
-  qk_dw_pack(c, taps, w, bias, packed);
-  const struct qk_ops *opt = table(0);
-  void *opt_packed =
-      aligned_alloc(64, (opt->dw_packed_size(c, taps) + 63) / 64 * 64);
-  ck_assert(opt_packed != NULL);
-  opt->dw_pack(c, taps, w, bias, opt_packed);
-  const uint8_t *rows[8];
-  for (size_t ky = 0; ky < k; ky++)
-    rows[ky] = rows_mem + ky * in_w * c;
-  if (null_row == 1)
-    rows[0] = NULL;
-  else if (null_row == 2)
-    rows[k - 1] = NULL;
-  qk_ops_ref()->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w,
-                           in_zp, packed, &rq, o_ref);
-  opt->dwconv_row(c, in_w, rows, k, k, stride, pad_left, out_w, in_zp,
-                  opt_packed, &rq, o_opt);
-  for (size_t i = 0; i < out_w * c; i++)
-    ck_assert_msg(o_ref[i] == o_opt[i],
-                  "%s dwconv c%zu w%zu k%zu s%zu pad%zu null%d zp%d: byte "
-                  "%zu %u vs ref %u",
-                  opt->isa, c, in_w, k, stride, pad_left, null_row, in_zp,
-                  i, o_opt[i], o_ref[i]);
-  /* one output of the reference against the definition */
-  size_t x = out_w - 1, j = c - 1;
-  int64_t acc = bias[j];
-  for (size_t ky = 0; ky < k; ky++)
-    for (size_t kx = 0; kx < k; kx++) {
-      long ix = (long)(x * stride + kx) - (long)pad_left;
-      if (!rows[ky] || ix < 0 || ix >= (long)in_w)
-        continue;
-      acc += ((int64_t)rows[ky][(size_t)ix * c + j] - in_zp) *
-             w[(ky * k + kx) * c + j];
+  if (extreme && mode == QK_RQ_FP32)
+    for (size_t j = 0; j < c; j += 2) { /* sums far past int32 as floats */
+      scale[j] = 200.0f;
+      qk_quantize_multiplier(scale[j], &mult[j], &shift[j]);
     }
-  ck_assert_int_eq(o_ref[x * c + j], qk_requant_one((int32_t)acc, &rq, j));
-  free(rows_mem);
+  const struct qk_ops *ref = qk_ops_ref();
+  void *packed = malloc(ref->dw_packed_size(c, k, k));
+  ck_assert(packed != NULL);
+  ref->dw_pack(c, k, k, w, bias, in_zp, packed);
+  ref->dwconv(&sh, 0, sh.out_h, in, in_zp, packed, &rq, o_ref, NULL);
+  /* the reference against the definition */
+  for (size_t y = 0; y < sh.out_h; y++)
+    for (size_t x = 0; x < sh.out_w; x++)
+      for (size_t j = 0; j < c; j++) {
+        int64_t acc = bias[j];
+        for (size_t ky = 0; ky < k; ky++)
+          for (size_t kx = 0; kx < k; kx++) {
+            long iy = (long)(y * stride + ky) - (long)pad_top;
+            long ix = (long)(x * stride + kx) - (long)pad_left;
+            if (iy < 0 || iy >= (long)in_h || ix < 0 || ix >= (long)in_w)
+              continue;
+            acc += ((int64_t)in[((size_t)iy * in_w + (size_t)ix) * c + j] -
+                    in_zp) *
+                   w[(ky * k + kx) * c + j];
+          }
+        const size_t i = (y * sh.out_w + x) * c + j;
+        ck_assert_msg(o_ref[i] == qk_requant_one((int32_t)acc, &rq, j),
+                      "ref dwconv [%zu][%zu][%zu]", y, x, j);
+      }
+  for (size_t t = 0; t < N_GEMM_ISAS; t++) {
+    const struct qk_ops *opt = qk_ops_get(gemm_isas[t]);
+    if (!opt)
+      continue;
+    void *op = malloc(opt->dw_packed_size(c, k, k));
+    void *scratch = malloc(opt->dw_scratch_size(&sh) + 1);
+    ck_assert(op && scratch);
+    opt->dw_pack(c, k, k, w, bias, in_zp, op);
+    memset(o_opt, 0xa5, n_out);
+    opt->dwconv(&sh, 0, sh.out_h, in, in_zp, op, &rq, o_opt, scratch);
+    for (size_t i = 0; i < n_out; i++)
+      ck_assert_msg(o_ref[i] == o_opt[i],
+                    "%s dwconv c%zu %zux%zu k%zu s%zu pad %zu/%zu/%zu/%zu "
+                    "zp%d w%d x%d mode %d: byte %zu (y%zu x%zu c%zu) %u vs "
+                    "ref %u",
+                    opt->isa, c, in_h, in_w, k, stride, pad_top, pad_left,
+                    pad_bottom, pad_right, in_zp, wm, extreme, mode, i,
+                    i / c / sh.out_w, i / c % sh.out_w, i % c, o_opt[i],
+                    o_ref[i]);
+    /* rows in two calls, the second alone writing its rows */
+    const size_t split = rnd(r, (uint32_t)sh.out_h + 1);
+    memset(o_opt, 0xa5, n_out);
+    opt->dwconv(&sh, split, sh.out_h, in, in_zp, op, &rq, o_opt, scratch);
+    for (size_t i = 0; i < split * sh.out_w * c; i++)
+      ck_assert_msg(o_opt[i] == 0xa5, "%s dwconv wrote row %zu before y0",
+                    opt->isa, i / c / sh.out_w);
+    opt->dwconv(&sh, 0, split, in, in_zp, op, &rq, o_opt, scratch);
+    ck_assert_msg(memcmp(o_ref, o_opt, n_out) == 0,
+                  "%s dwconv in rows [0,%zu) and [%zu,%zu)", opt->isa, split,
+                  split, sh.out_h);
+    free(op);
+    free(scratch);
+  }
+  free(in);
   free(w);
   free(bias);
   free(scale);
   free(mult);
   free(shift);
   free(packed);
-  free(opt_packed);
   free(o_ref);
   free(o_opt);
 }
 
+/* Channel tails 1..40 and every padding edge (top, left, bottom, right: 0
+ * or 1, and 2 past the input with stride 2), both strides, zero points
+ * 0/128/255, the three kinds of weights, both requantisations. */
 START_TEST(test_dwconv_edges)
 {
   struct tu_rng r;
   tu_rng_seed(&r, 3000 + (uint64_t)_i);
   for (size_t c = 1; c <= 40; c++)
     for (size_t stride = 1; stride <= 2; stride++)
-      for (size_t pad = 0; pad <= 1; pad++)
-        for (int nr = 0; nr < 3; nr++)
-          dw_case(&r, c, 1 + rnd(&r, 9), 3, stride, pad, nr,
-                  zps[(c + nr) % 3],
-                  (c + pad) % 5 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32,
-                  c % 7 == 0);
-  dw_case(&r, 24, 7, 5, 1, 2, 0, 128, QK_RQ_FP32, 0); /* 5x5 too */
-  /* rows too long for the widened path (the byte path), and the longest
-   * that takes it */
-  dw_case(&r, 40, 400, 3, 1, 1, 1, 255, QK_RQ_FP32, 0);
-  dw_case(&r, 96, 127, 3, 2, 0, 2, 3, QK_RQ_FP32, 0);
+      for (size_t pads = 0; pads < 16; pads++) {
+        const size_t in_h = 1 + rnd(&r, 6), in_w = 1 + rnd(&r, 12);
+        const enum dw_wmode wm = (enum dw_wmode)((c + pads) % DW_W_N);
+        dw_case(&r, c, in_h, in_w, 3, stride, pads & 1, (pads >> 1) & 1,
+                (pads >> 2) & 1, ((pads >> 3) & 1) + (stride == 2 && c % 2),
+                zps[(c + pads) % 3],
+                (c + pads) % 5 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32, wm, 0);
+      }
+}
+END_TEST
+
+/* Saturation: inputs all 255 or all 0, weights at the ends of their range,
+ * biases over the whole int32 range, scales that take sums past int32 as
+ * floats; and kernels other than 3x3. */
+START_TEST(test_dwconv_saturation)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 3500);
+  for (int rep = 0; rep < 8; rep++)
+    for (int wm = 0; wm < DW_W_N; wm++)
+      for (int mode = 0; mode < 2; mode++)
+        dw_case(&r, 1 + rnd(&r, 40), 1 + rnd(&r, 5), 1 + rnd(&r, 20), 3,
+                1 + (size_t)(rep % 2), 1, 1, 1, 1, zps[rep % 3],
+                (enum qk_rq_mode)mode, (enum dw_wmode)wm, 1);
+  dw_case(&r, 24, 6, 7, 5, 1, 2, 2, 2, 2, 128, QK_RQ_FP32, DW_W_INT8, 0);
+  dw_case(&r, 9, 5, 6, 1, 2, 0, 0, 0, 0, 7, QK_RQ_FP32, DW_W_UINT8, 0);
+}
+END_TEST
+
+/* Shapes of real layers (MobileNet V1/V2), and rows too long for the
+ * AVX2 kernel's widened path. */
+START_TEST(test_dwconv_layers)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 3700);
+  dw_case(&r, 32, 12, 112, 3, 1, 1, 1, 1, 1, 128, QK_RQ_FP32, DW_W_UINT8, 0);
+  dw_case(&r, 96, 9, 112, 3, 2, 0, 0, 1, 1, 3, QK_RQ_FP32, DW_W_UINT8, 0);
+  dw_case(&r, 24, 8, 96, 3, 1, 1, 1, 1, 1, 255, QK_RQ_FP32, DW_W_UINT8, 0);
+  dw_case(&r, 144, 6, 56, 3, 1, 1, 1, 1, 1, 0, QK_RQ_FP32, DW_W_INT8, 0);
+  dw_case(&r, 960, 7, 7, 3, 1, 1, 1, 1, 1, 128, QK_RQ_GEMMLOWP, DW_W_INT8,
+          0);
+  dw_case(&r, 576, 14, 14, 3, 2, 0, 0, 1, 1, 9, QK_RQ_FP32, DW_W_ANY, 0);
+  dw_case(&r, 40, 3, 400, 3, 1, 1, 1, 1, 1, 255, QK_RQ_FP32, DW_W_UINT8, 0);
 }
 END_TEST
 
@@ -451,6 +549,8 @@ main(void)
   tcase_add_loop_test(tc, test_gemm_avx512, 0, 4);
   tcase_add_test(tc, test_gemm_avx512_saturation);
   tcase_add_loop_test(tc, test_dwconv_edges, 0, 2);
+  tcase_add_test(tc, test_dwconv_saturation);
+  tcase_add_test(tc, test_dwconv_layers);
   tcase_add_test(tc, test_add);
   tcase_add_test(tc, test_fixed_point);
   suite_add_tcase(s, tc);

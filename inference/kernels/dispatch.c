@@ -11,6 +11,7 @@
 #include "kernels-avx2.h"
 #include "qkernels-avx2.h"
 #include "qkernels-avx512.h"
+#include "qkernels-dw-vnni.h"
 #include "qkernels-vnni.h"
 #endif
 
@@ -131,9 +132,10 @@ static const struct qk_ops qk_ref_ops = {
   .gemm_packed_size = qk_gemm_packed_size,
   .gemm_pack = qk_gemm_pack,
   .gemm = qk_gemm__ref,
-  .dw_packed_size = qk_dw_packed_size,
-  .dw_pack = qk_dw_pack,
-  .dwconv_row = qk_dwconv_row__ref,
+  .dw_packed_size = qk_dw_packed_size__ref,
+  .dw_pack = qk_dw_pack__ref,
+  .dw_scratch_size = qk_dw_scratch_size__ref,
+  .dwconv = qk_dwconv__ref,
   .add = qk_add__ref,
   .avgpool = qk_avgpool__ref,
 };
@@ -146,33 +148,37 @@ static const struct qk_ops qk_avx2_ops = {
   .gemm = qk_gemm__avx2,
   .dw_packed_size = qk_dw_packed_size__avx2,
   .dw_pack = qk_dw_pack__avx2,
-  .dwconv_row = qk_dwconv_row__avx2,
+  .dw_scratch_size = qk_dw_scratch_size__ref, /* none */
+  .dwconv = qk_dwconv__avx2,
   .add = qk_add__avx2,
   .avgpool = qk_avgpool__ref, /* once per inference, over 7x7 pixels */
 };
 
-/* AVX2 with the GEMM on vpdpbusd. */
+/* AVX2 with the GEMM and the 3x3 depthwise convolutions on vpdpbusd. */
 static const struct qk_ops qk_vnni_ops = {
   .isa = "avxvnni",
   .gemm_packed_size = qk_gemm_packed_size__vnni,
   .gemm_pack = qk_gemm_pack__vnni,
   .gemm = qk_gemm__vnni,
-  .dw_packed_size = qk_dw_packed_size__avx2,
-  .dw_pack = qk_dw_pack__avx2,
-  .dwconv_row = qk_dwconv_row__avx2,
+  .dw_packed_size = qk_dw_packed_size__vnni,
+  .dw_pack = qk_dw_pack__vnni,
+  .dw_scratch_size = qk_dw_scratch_size__vnni,
+  .dwconv = qk_dwconv__vnni,
   .add = qk_add__avx2,
   .avgpool = qk_avgpool__ref,
 };
 
-/* AVX2 with the GEMM on 512-bit vpdpbusd. */
+/* AVX2 with the GEMM on 512-bit vpdpbusd, the 3x3 depthwise convolutions
+ * on 256-bit (EVEX) vpdpbusd. */
 static const struct qk_ops qk_avx512_ops = {
   .isa = "avx512vnni",
   .gemm_packed_size = qk_gemm_packed_size__avx512,
   .gemm_pack = qk_gemm_pack__avx512,
   .gemm = qk_gemm__avx512,
-  .dw_packed_size = qk_dw_packed_size__avx2,
-  .dw_pack = qk_dw_pack__avx2,
-  .dwconv_row = qk_dwconv_row__avx2,
+  .dw_packed_size = qk_dw_packed_size__avx512,
+  .dw_pack = qk_dw_pack__avx512,
+  .dw_scratch_size = qk_dw_scratch_size__avx512,
+  .dwconv = qk_dwconv__avx512,
   .add = qk_add__avx2,
   .avgpool = qk_avgpool__ref,
 };

@@ -116,15 +116,15 @@ lane_ch(int half, size_t lane)
   return (half ? 4 : 0) + (lane < 4 ? lane : lane + 4);
 }
 
-size_t
-qk_dw_packed_size__avx2(size_t c, size_t taps)
+static size_t
+dw2_packed_size(size_t c, size_t taps)
 {
   return (c + QK_DW_CB - 1) / QK_DW_CB * (QK_DW_CB * 4 + (taps + 1) / 2 * 64);
 }
 
-void
-qk_dw_pack__avx2(size_t c, size_t taps, const int16_t *w, const int32_t *bias,
-                 void *packed)
+static void
+dw2_pack(size_t c, size_t taps, const int16_t *w, const int32_t *bias,
+         void *packed)
 {
   const size_t tp = (taps + 1) / 2;
   uint8_t *p = packed;
@@ -227,8 +227,8 @@ dw_rows_wide(size_t c, size_t in_w, const uint8_t *const *rows, size_t kh,
   }
 }
 
-void
-qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
+static void
+dwconv_row(size_t c, size_t in_w, const uint8_t *const *rows,
                     size_t kh, size_t kw, size_t stride, size_t pad_left,
                     size_t out_w, int32_t in_zp, const void *packed,
                     const struct qk_requant *rq, uint8_t *out)
@@ -309,6 +309,37 @@ qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
       __m256i a1 = _mm256_add_epi32(b1, _mm256_permute2x128_si256(lo, hi, 0x31));
       qk_avx2_requant_store(a0, a1, rq, c0, cc, out + x * c + c0);
     }
+  }
+}
+
+size_t
+qk_dw_packed_size__avx2(size_t c, size_t kh, size_t kw)
+{
+  return dw2_packed_size(c, kh * kw);
+}
+
+void
+qk_dw_pack__avx2(size_t c, size_t kh, size_t kw, const int16_t *w,
+                 const int32_t *bias, int32_t in_zp, void *packed)
+{
+  (void)in_zp; /* the kernel subtracts it */
+  dw2_pack(c, kh * kw, w, bias, packed);
+}
+
+void
+qk_dwconv__avx2(const struct qk_dw_shape *sh, size_t y0, size_t y1,
+                const uint8_t *in, int32_t in_zp, const void *packed,
+                const struct qk_requant *rq, uint8_t *out, void *scratch)
+{
+  (void)scratch;
+  const uint8_t *rows[QK_DW_KMAX];
+  if (sh->kh > QK_DW_KMAX)
+    return; /* the engine refuses such layers at creation */
+  for (size_t y = y0; y < y1; y++) {
+    qk_dw_rows(sh, in, y, rows);
+    dwconv_row(sh->c, sh->in_w, rows, sh->kh, sh->kw, sh->stride,
+               sh->pad_left, sh->out_w, in_zp, packed, rq,
+               out + y * sh->out_w * sh->c);
   }
 }
 

@@ -10,13 +10,14 @@ void qk_gemm__avx2(size_t m, size_t n, size_t k, const uint8_t *in,
                    size_t in_stride, const void *packed,
                    const struct qk_requant *rq, uint8_t *out,
                    size_t out_stride);
-size_t qk_dw_packed_size__avx2(size_t c, size_t taps);
-void qk_dw_pack__avx2(size_t c, size_t taps, const int16_t *w,
-                      const int32_t *bias, void *packed);
-void qk_dwconv_row__avx2(size_t c, size_t in_w, const uint8_t *const *rows,
-                         size_t kh, size_t kw, size_t stride, size_t pad_left,
-                         size_t out_w, int32_t in_zp, const void *packed,
-                         const struct qk_requant *rq, uint8_t *out);
+/* "qdw2" layout (qkernels-avx2.c); no scratch. */
+size_t qk_dw_packed_size__avx2(size_t c, size_t kh, size_t kw);
+void qk_dw_pack__avx2(size_t c, size_t kh, size_t kw, const int16_t *w,
+                      const int32_t *bias, int32_t in_zp, void *packed);
+void qk_dwconv__avx2(const struct qk_dw_shape *sh, size_t y0, size_t y1,
+                     const uint8_t *in, int32_t in_zp, const void *packed,
+                     const struct qk_requant *rq, uint8_t *out,
+                     void *scratch);
 void qk_add__avx2(size_t n, const uint8_t *a, const uint8_t *b,
                   const struct qk_add_params *p, uint8_t *out);
 

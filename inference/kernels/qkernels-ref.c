@@ -205,6 +205,59 @@ qk_dwconv_row__ref(size_t c, size_t in_w, const uint8_t *const *rows,
   }
 }
 
+/* The rows of one output row y: input row y*stride + ky - pad_top, or NULL
+ * where that is padding. */
+void
+qk_dw_rows(const struct qk_dw_shape *sh, const uint8_t *in, size_t y,
+           const uint8_t **rows)
+{
+  const size_t row = sh->in_w * sh->c;
+  for (size_t ky = 0; ky < sh->kh; ky++) {
+    size_t iy = y * sh->stride + ky; /* + pad_top, unsigned */
+    rows[ky] = iy < sh->pad_top || iy - sh->pad_top >= sh->in_h
+                   ? NULL
+                   : in + (iy - sh->pad_top) * row;
+  }
+}
+
+size_t
+qk_dw_packed_size__ref(size_t c, size_t kh, size_t kw)
+{
+  return qk_dw_packed_size(c, kh * kw);
+}
+
+void
+qk_dw_pack__ref(size_t c, size_t kh, size_t kw, const int16_t *w,
+                const int32_t *bias, int32_t in_zp, void *packed)
+{
+  (void)in_zp; /* the row kernel subtracts it */
+  qk_dw_pack(c, kh * kw, w, bias, packed);
+}
+
+size_t
+qk_dw_scratch_size__ref(const struct qk_dw_shape *sh)
+{
+  (void)sh;
+  return 0;
+}
+
+void
+qk_dwconv__ref(const struct qk_dw_shape *sh, size_t y0, size_t y1,
+               const uint8_t *in, int32_t in_zp, const void *packed,
+               const struct qk_requant *rq, uint8_t *out, void *scratch)
+{
+  (void)scratch;
+  const uint8_t *rows[QK_DW_KMAX];
+  if (sh->kh > QK_DW_KMAX)
+    return; /* the engine refuses such layers at creation */
+  for (size_t y = y0; y < y1; y++) {
+    qk_dw_rows(sh, in, y, rows);
+    qk_dwconv_row__ref(sh->c, sh->in_w, rows, sh->kh, sh->kw, sh->stride,
+                       sh->pad_left, sh->out_w, in_zp, packed, rq,
+                       out + y * sh->out_w * sh->c);
+  }
+}
+
 static int32_t
 clamp_i32(int32_t v, int32_t lo, int32_t hi)
 {

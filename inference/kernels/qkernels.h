@@ -60,11 +60,16 @@ uint8_t qk_requant_one(int32_t acc, const struct qk_requant *rq, size_t j);
  * raw bytes (0..255) by the weights: pairs of such products are what
  * vpmaddwd sums without overflow. Size in bytes: qk_gemm_packed_size().
  *
- * "qdw" (depthwise), for C channels and T taps, in blocks of QK_DW_CB:
+ * "qdw" (depthwise, the reference's), for C channels and T taps, in blocks
+ * of QK_DW_CB:
  *   QK_DW_CB int32 bias[c0 + j]; T groups of QK_DW_CB int16 w[t][c0 + j]
- * Size in bytes: qk_dw_packed_size(). */
+ * Size in bytes: qk_dw_packed_size(). Optimised tables have layouts of
+ * their own (qkernels-avx2.c, qkernels-dw-vnni.c): pack with the table
+ * that runs it. */
 #define QK_GEMM_NR 16
 #define QK_DW_CB 16
+/* The tallest depthwise kernel the tables take (the engine refuses more). */
+#define QK_DW_KMAX 16
 size_t qk_gemm_packed_size(size_t n, size_t k);
 /* w: [n][k]; bias: [n]. */
 void qk_gemm_pack(size_t n, size_t k, const int16_t *w, const int32_t *bias,
@@ -89,13 +94,34 @@ typedef void (*qk_gemm_fn)(size_t m, size_t n, size_t k, const uint8_t *in,
  *                                       w[ky*kw + kx][c])
  * over the taps inside the input, ix = x*stride + kx - pad_left; rows[ky]
  * is NULL where the tap row is padding. Padding contributes nothing (TFLite
- * pads with the zero point). */
+ * pads with the zero point). The reference's building block and the
+ * definition of every depthwise kernel. */
 typedef void (*qk_dwconv_row_fn)(size_t c, size_t in_w,
                                  const uint8_t *const *rows, size_t kh,
                                  size_t kw, size_t stride, size_t pad_left,
                                  size_t out_w, int32_t in_zp,
                                  const void *packed,
                                  const struct qk_requant *rq, uint8_t *out);
+
+/* The geometry of a depthwise convolution: in[in_h][in_w][c] ->
+ * out[out_h][out_w][c], a kh x kw kernel, a square stride, pad_top rows and
+ * pad_left columns of padding before the input (after it: whatever out_h
+ * and out_w imply). */
+struct qk_dw_shape {
+  size_t c, in_h, in_w, out_h, out_w, kh, kw, stride, pad_top, pad_left;
+};
+
+/* Output rows y0 <= y < y1 of a depthwise convolution, in and out being
+ * whole tensors (row y at out + y * out_w * c): each row as
+ * qk_dwconv_row_fn defines it, with rows[ky] = input row y*stride + ky -
+ * pad_top (padding outside). packed: the table's dw_pack output for this
+ * in_zp; scratch: dw_scratch_size(sh) bytes, any alignment, overwritten.
+ * One call per layer lets a kernel convert each input row once, where the
+ * rows of kh output rows overlap. */
+typedef void (*qk_dwconv_fn)(const struct qk_dw_shape *sh, size_t y0,
+                             size_t y1, const uint8_t *in, int32_t in_zp,
+                             const void *packed, const struct qk_requant *rq,
+                             uint8_t *out, void *scratch);
 
 /* Quantised ADD of two tensors with their own scales. */
 enum qk_add_mode {
@@ -134,11 +160,14 @@ struct qk_ops {
   void (*gemm_pack)(size_t n, size_t k, const int16_t *w,
                     const int32_t *bias, int32_t in_zp, void *packed);
   qk_gemm_fn gemm;
-  /* The depthwise layout: "qdw" (ref) or "qdw2" (avx2, qkernels-avx2.c). */
-  size_t (*dw_packed_size)(size_t c, size_t taps);
-  void (*dw_pack)(size_t c, size_t taps, const int16_t *w,
-                  const int32_t *bias, void *packed);
-  qk_dwconv_row_fn dwconv_row;
+  /* The depthwise layout: "qdw" (ref), the table's own otherwise; the
+   * packed bytes may depend on in_zp and on the weights' range. w:
+   * [kh*kw][c]; bias: [c]. */
+  size_t (*dw_packed_size)(size_t c, size_t kh, size_t kw);
+  void (*dw_pack)(size_t c, size_t kh, size_t kw, const int16_t *w,
+                  const int32_t *bias, int32_t in_zp, void *packed);
+  size_t (*dw_scratch_size)(const struct qk_dw_shape *sh);
+  qk_dwconv_fn dwconv;
   qk_add_fn add;
   qk_avgpool_fn avgpool;
 };

@@ -1,0 +1,369 @@
+/* streamsight — depthwise 3x3 convolution on AVX-VNNI (vpdpbusd on ymm),
+ * a twin of qk_dwconv__ref (contract in qkernels.h): the same bytes out.
+ * Built with -mavx2 -mfma -mavxvnni; reached only through qk_ops_get(),
+ * which checks the CPU.
+ *
+ * vpdpbusd sums 4 products of an unsigned byte by a signed byte into each
+ * int32 lane, exactly. Depthwise sums run over taps only, so each input
+ * row is converted once per layer into "quads": for output column x and
+ * channel j the 4 bytes in[ix][j], in[ix+1][j], in[ix+2][j], zp (ix = x *
+ * stride - pad_left; padding columns hold the input zero point). A 3x3
+ * output is then 3 vpdpbusd per 8 channels, one per kernel row, each
+ * input row's quads serving every output row that reads it (3 with stride
+ * 1). The zero point is folded into the bias (bias - in_zp * sum w), so
+ * the raw bytes are multiplied, padding bytes being the zero point.
+ *
+ * Weights w - w_zp span -255..255 and vpdpbusd takes int8: a layer whose
+ * weights all fit int8 (TF2's symmetric per-channel files) runs as above;
+ * otherwise (TF1 uint8 files: a per-tensor zero point anywhere in 0..255)
+ * each weight is split into two int8 parts, wa = clamp(w, -128, 127) and
+ * wb = w - wa, and each quad goes through both (6 vpdpbusd per 8
+ * channels, still half the instructions of vpmaddwd on int16). Only 255
+ * (a byte of 255 with zero point 0) has no such split: such layers, and
+ * kernels other than 3x3, run the AVX2 kernel ("qdw2", qkernels-avx2.c).
+ *
+ * "qdw4" layout: a 64-byte header (int32 kind: QDW4_*), then
+ *   QDW4_QDW2: the AVX2 table's "qdw2" layout;
+ *   QDW4_QUAD, QDW4_SPLIT: per block of 16 channels (zero-padded),
+ *     16 int32 bias[c] - in_zp * sum_t w[t][c];
+ *     3 rows ky of 64 bytes: channel j's wa[ky][0..2], 0 at 4j .. 4j+3;
+ *     the same 3 rows of wb (zeros for QDW4_QUAD).
+ * Scratch: 4 rows of quads (a ring of 3 input rows and one of the zero
+ * point), each ceil(c/16) blocks x out_w columns x 64 bytes, block-major so
+ * that the kernel walks one block's columns in order.
+ */
+#include "qkernels-dw-vnni.h"
+
+#include <immintrin.h>
+
+/* Built twice: here for AVX-VNNI (VEX vpdpbusd), and by
+ * qkernels-dw-avx512.c for AVX-512 VNNI CPUs, which may lack the VEX form
+ * (Ice Lake, Cascade Lake): the EVEX instruction on the same ymm. */
+#if defined(QK_DW_EVEX)
+#define DPBUSD _mm256_dpbusd_epi32
+#define FN(name) name##__avx512
+#else
+#define DPBUSD _mm256_dpbusd_avx_epi32
+#define FN(name) name##__vnni
+#endif
+#include <stdbool.h>
+#include <string.h>
+
+#include "qkernels-avx2-util.h"
+#include "qkernels-avx2.h"
+#include "qkernels-ref.h"
+
+enum { QDW4_QDW2 = 0, QDW4_QUAD, QDW4_SPLIT };
+
+#define HEADER 64
+#define QB 64                         /* one column of one block's quads */
+#define BLOCK (QK_DW_CB * 4 + 6 * QB) /* bias, wa, wb */
+
+static size_t
+blocks(size_t c)
+{
+  return (c + QK_DW_CB - 1) / QK_DW_CB;
+}
+
+size_t
+FN(qk_dw_packed_size)(size_t c, size_t kh, size_t kw)
+{
+  const size_t quad = blocks(c) * BLOCK;
+  const size_t qdw2 = qk_dw_packed_size__avx2(c, kh, kw);
+  return HEADER + (quad > qdw2 ? quad : qdw2);
+}
+
+void
+FN(qk_dw_pack)(size_t c, size_t kh, size_t kw, const int16_t *w,
+                 const int32_t *bias, int32_t in_zp, void *packed)
+{
+  uint8_t *p = packed;
+  memset(p, 0, HEADER);
+  bool quads = kh == 3 && kw == 3, split = false;
+  for (size_t i = 0; quads && i < 9 * c; i++) {
+    quads = w[i] >= -255 && w[i] <= 254; /* wa + wb, both int8 */
+    split = split || w[i] < -128 || w[i] > 127;
+  }
+  int32_t kind = !quads ? QDW4_QDW2 : split ? QDW4_SPLIT : QDW4_QUAD;
+  memcpy(p, &kind, sizeof kind);
+  p += HEADER;
+  if (kind == QDW4_QDW2) {
+    qk_dw_pack__avx2(c, kh, kw, w, bias, in_zp, p);
+    return;
+  }
+  memset(p, 0, blocks(c) * BLOCK);
+  for (size_t c0 = 0; c0 < c; c0 += QK_DW_CB, p += BLOCK) {
+    int32_t *b = (int32_t *)(void *)p;
+    int8_t *wa = (int8_t *)(p + QK_DW_CB * 4), *wb = wa + 3 * QB;
+    for (size_t j = 0; j < QK_DW_CB && c0 + j < c; j++) {
+      int32_t sum = 0;
+      for (size_t t = 0; t < 9; t++) {
+        const int v = w[t * c + c0 + j];
+        const int a = v < -128 ? -128 : v > 127 ? 127 : v;
+        wa[(t / 3) * QB + 4 * j + t % 3] = (int8_t)a;
+        wb[(t / 3) * QB + 4 * j + t % 3] = (int8_t)(v - a);
+        sum += v;
+      }
+      /* wrapping as the int32 sums of the reference */
+      b[j] = (int32_t)((uint32_t)bias[c0 + j] - (uint32_t)in_zp * (uint32_t)sum);
+    }
+  }
+}
+
+size_t
+FN(qk_dw_scratch_size)(const struct qk_dw_shape *sh)
+{
+  if (sh->kh != 3 || sh->kw != 3)
+    return 0;
+  return 4 * blocks(sh->c) * sh->out_w * QB;
+}
+
+/* ---- building the quads of one input row, one block ---- */
+
+/* Column x of the quads, any x: taps in the padding read the zero point,
+ * and a tap whose 16 bytes would run past the input (a short last block)
+ * reads a copy of its cc channels. */
+static void
+quads_column(const struct qk_dw_shape *sh, const uint8_t *row,
+             const uint8_t *in_end, size_t c0, size_t x, uint8_t zp,
+             uint8_t *dst)
+{
+  const size_t c = sh->c, cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
+  uint8_t tmp[3][QK_DW_CB];
+  __m128i v[3];
+  for (size_t t = 0; t < 3; t++) {
+    const size_t ix = x * sh->stride + t; /* + pad_left, unsigned */
+    memset(tmp[t], zp, QK_DW_CB);
+    const uint8_t *src = tmp[t];
+    if (ix >= sh->pad_left && ix - sh->pad_left < sh->in_w) {
+      src = row + (ix - sh->pad_left) * c + c0;
+      if (src + QK_DW_CB > in_end) {
+        memcpy(tmp[t], src, cc);
+        src = tmp[t];
+      }
+    }
+    v[t] = _mm_loadu_si128((const __m128i *)(const void *)src);
+  }
+  const __m128i z = _mm_set1_epi8((char)zp);
+  const __m128i ab_lo = _mm_unpacklo_epi8(v[0], v[1]);
+  const __m128i ab_hi = _mm_unpackhi_epi8(v[0], v[1]);
+  const __m128i cz_lo = _mm_unpacklo_epi8(v[2], z);
+  const __m128i cz_hi = _mm_unpackhi_epi8(v[2], z);
+  __m128i *d = (__m128i *)(void *)dst;
+  _mm_storeu_si128(d, _mm_unpacklo_epi16(ab_lo, cz_lo));
+  _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(ab_lo, cz_lo));
+  _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(ab_hi, cz_hi));
+  _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(ab_hi, cz_hi));
+}
+
+static inline __m256i
+load2(const uint8_t *lo, const uint8_t *hi)
+{
+  return _mm256_inserti128_si256(
+      _mm256_castsi128_si256(
+          _mm_loadu_si128((const __m128i *)(const void *)lo)),
+      _mm_loadu_si128((const __m128i *)(const void *)hi), 1);
+}
+
+/* The quads of block c0 of input row `row` into dst (out_w columns of QB
+ * bytes). Two columns at a time where their 3 taps are inside the row and
+ * 16 bytes from each tap stay inside the input (a short last block reads
+ * the next pixel's bytes, times zero weights); one at a time elsewhere.
+ * Channels past c hold whatever is there: their weights are 0. */
+static void
+build_quads(const struct qk_dw_shape *sh, const uint8_t *row,
+            const uint8_t *in_end, size_t c0, uint8_t zp, uint8_t *dst)
+{
+  const size_t c = sh->c, s = sh->stride, pl = sh->pad_left;
+  const __m256i z = _mm256_set1_epi8((char)zp);
+  size_t x = 0;
+  while (x < sh->out_w) {
+    const size_t ix = x * s; /* + pad_left */
+    if (x + 1 < sh->out_w && ix >= pl && ix - pl + s + 2 < sh->in_w) {
+      const uint8_t *p = row + (ix - pl) * c + c0;
+      if (p + (s + 2) * c + QK_DW_CB <= in_end) {
+        const __m256i a = load2(p, p + s * c);
+        const __m256i b = load2(p + c, p + (s + 1) * c);
+        const __m256i cc = load2(p + 2 * c, p + (s + 2) * c);
+        const __m256i ab_lo = _mm256_unpacklo_epi8(a, b); /* ch 0-7 */
+        const __m256i ab_hi = _mm256_unpackhi_epi8(a, b); /* ch 8-15 */
+        const __m256i cz_lo = _mm256_unpacklo_epi8(cc, z);
+        const __m256i cz_hi = _mm256_unpackhi_epi8(cc, z);
+        const __m256i q0 = _mm256_unpacklo_epi16(ab_lo, cz_lo); /* 0-3 */
+        const __m256i q1 = _mm256_unpackhi_epi16(ab_lo, cz_lo); /* 4-7 */
+        const __m256i q2 = _mm256_unpacklo_epi16(ab_hi, cz_hi); /* 8-11 */
+        const __m256i q3 = _mm256_unpackhi_epi16(ab_hi, cz_hi); /* 12-15 */
+        __m128i *d0 = (__m128i *)(void *)(dst + x * QB);
+        __m128i *d1 = (__m128i *)(void *)(dst + (x + 1) * QB);
+        _mm_storeu_si128(d0, _mm256_castsi256_si128(q0));
+        _mm_storeu_si128(d0 + 1, _mm256_castsi256_si128(q1));
+        _mm_storeu_si128(d0 + 2, _mm256_castsi256_si128(q2));
+        _mm_storeu_si128(d0 + 3, _mm256_castsi256_si128(q3));
+        _mm_storeu_si128(d1, _mm256_extracti128_si256(q0, 1));
+        _mm_storeu_si128(d1 + 1, _mm256_extracti128_si256(q1, 1));
+        _mm_storeu_si128(d1 + 2, _mm256_extracti128_si256(q2, 1));
+        _mm_storeu_si128(d1 + 3, _mm256_extracti128_si256(q3, 1));
+        x += 2;
+        continue;
+      }
+    }
+    quads_column(sh, row, in_end, c0, x, zp, dst + x * QB);
+    x++;
+  }
+}
+
+/* ---- one output row of one block ---- */
+
+/* fp32 requantisation of 16 sums as qk_requant_one: the float clamp at the
+ * top only (rounding commutes with a clamp to whole numbers; the bottom
+ * one is the saturating packs and the byte max, below the sums that
+ * convert to INT32_MIN). */
+struct rq16 {
+  __m256 s0, s1, hi;
+  __m256i zp16;
+  __m128i lo8, hi8;
+};
+
+static inline __m128i
+rq16_apply(__m256i a0, __m256i a1, const struct rq16 *r)
+{
+  __m256 f0 = _mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), r->s0),
+                            r->hi);
+  __m256 f1 = _mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), r->s1),
+                            r->hi);
+  __m256i p = _mm256_packs_epi32(_mm256_cvtps_epi32(f0),
+                                 _mm256_cvtps_epi32(f1));
+  p = _mm256_permute4x64_epi64(_mm256_adds_epi16(p, r->zp16), 0xd8);
+  __m128i y = _mm_packus_epi16(_mm256_castsi256_si128(p),
+                               _mm256_extracti128_si256(p, 1));
+  return _mm_min_epu8(_mm_max_epu8(y, r->lo8), r->hi8);
+}
+
+static inline __m256i
+ld(const uint8_t *p)
+{
+  return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+/* Output row of block c0 (cc channels) from the quads of its 3 input rows
+ * r0..r2; split: the second weight set too. Inline with split a constant,
+ * so that each variant has its own loop. */
+static inline void
+row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
+          size_t out_w, const uint8_t *blk, bool split,
+          const struct qk_requant *rq, size_t c0, size_t cc, size_t c,
+          uint8_t *out)
+{
+  const __m256i b0 = ld(blk), b1 = ld(blk + 32);
+  const uint8_t *wa = blk + QK_DW_CB * 4, *wb = wa + 3 * QB;
+  const __m256i wa00 = ld(wa), wa01 = ld(wa + 32);
+  const __m256i wa10 = ld(wa + QB), wa11 = ld(wa + QB + 32);
+  const __m256i wa20 = ld(wa + 2 * QB), wa21 = ld(wa + 2 * QB + 32);
+  struct rq16 r;
+  const bool fp32 = rq->mode == QK_RQ_FP32;
+  if (fp32) {
+    float sc[QK_DW_CB] = { 0 };
+    memcpy(sc, rq->scale + c0, cc * sizeof *sc);
+    r.s0 = _mm256_loadu_ps(sc);
+    r.s1 = _mm256_loadu_ps(sc + 8);
+    r.hi = _mm256_set1_ps((float)(rq->hi - rq->zp));
+    r.zp16 = _mm256_set1_epi16((int16_t)rq->zp);
+    r.lo8 = _mm_set1_epi8((char)rq->lo);
+    r.hi8 = _mm_set1_epi8((char)rq->hi);
+  }
+  for (size_t x = 0; x < out_w; x++) {
+    const size_t o = x * QB;
+    const __m256i x00 = ld(r0 + o), x01 = ld(r0 + o + 32);
+    const __m256i x10 = ld(r1 + o), x11 = ld(r1 + o + 32);
+    const __m256i x20 = ld(r2 + o), x21 = ld(r2 + o + 32);
+    __m256i a0 = DPBUSD(b0, x00, wa00);
+    __m256i a1 = DPBUSD(b1, x01, wa01);
+    a0 = DPBUSD(a0, x10, wa10);
+    a1 = DPBUSD(a1, x11, wa11);
+    a0 = DPBUSD(a0, x20, wa20);
+    a1 = DPBUSD(a1, x21, wa21);
+    if (split) { /* a second chain, added at the end */
+      __m256i s0 = DPBUSD(_mm256_setzero_si256(), x00,
+                                           ld(wb));
+      __m256i s1 = DPBUSD(_mm256_setzero_si256(), x01,
+                                           ld(wb + 32));
+      s0 = DPBUSD(s0, x10, ld(wb + QB));
+      s1 = DPBUSD(s1, x11, ld(wb + QB + 32));
+      s0 = DPBUSD(s0, x20, ld(wb + 2 * QB));
+      s1 = DPBUSD(s1, x21, ld(wb + 2 * QB + 32));
+      a0 = _mm256_add_epi32(a0, s0);
+      a1 = _mm256_add_epi32(a1, s1);
+    }
+    uint8_t *dst = out + x * c + c0;
+    if (!fp32) {
+      qk_avx2_requant_store(a0, a1, rq, c0, cc, dst);
+      continue;
+    }
+    const __m128i y = rq16_apply(a0, a1, &r);
+    if (cc == QK_DW_CB) {
+      _mm_storeu_si128((__m128i *)(void *)dst, y);
+    } else {
+      uint8_t tmp[QK_DW_CB];
+      _mm_storeu_si128((__m128i *)(void *)tmp, y);
+      memcpy(dst, tmp, cc);
+    }
+  }
+}
+
+void
+FN(qk_dwconv)(const struct qk_dw_shape *sh, size_t y0, size_t y1,
+                const uint8_t *in, int32_t in_zp, const void *packed,
+                const struct qk_requant *rq, uint8_t *out, void *scratch)
+{
+  int32_t kind;
+  memcpy(&kind, packed, sizeof kind);
+  const uint8_t *pk = (const uint8_t *)packed + HEADER;
+  if (kind == QDW4_QDW2) {
+    qk_dwconv__avx2(sh, y0, y1, in, in_zp, pk, rq, out, scratch);
+    return;
+  }
+  const size_t c = sh->c, nb = blocks(c), out_w = sh->out_w;
+  const size_t row_bytes = nb * out_w * QB, blk_bytes = out_w * QB;
+  uint8_t *ring[3] = { scratch, (uint8_t *)scratch + row_bytes,
+                       (uint8_t *)scratch + 2 * row_bytes };
+  uint8_t *zrow = (uint8_t *)scratch + 3 * row_bytes;
+  memset(zrow, in_zp, row_bytes);
+  const uint8_t *in_end = in + sh->in_h * sh->in_w * c;
+  const size_t in_row = sh->in_w * c;
+  size_t next = 0; /* input rows below it are in the ring (as needed) */
+  for (size_t y = y0; y < y1; y++) {
+    /* input rows y*stride + ky - pad_top, ky < 3: those inside the input
+     * not yet built, then the output row, block by block (a block's 3
+     * rows of quads stay in L1 between building and use) */
+    const size_t top = y * sh->stride; /* + pad_top */
+    size_t first = top > sh->pad_top ? top - sh->pad_top : 0;
+    first = first > next ? first : next;
+    size_t end = top + 3 > sh->pad_top ? top + 3 - sh->pad_top : 0;
+    end = end < sh->in_h ? end : sh->in_h;
+    const uint8_t *rows[3];
+    for (size_t ky = 0; ky < 3; ky++) {
+      const size_t iy = top + ky;
+      rows[ky] = iy < sh->pad_top || iy - sh->pad_top >= sh->in_h
+                     ? zrow
+                     : ring[(iy - sh->pad_top) % 3];
+    }
+    for (size_t b = 0; b < nb; b++) {
+      const size_t c0 = b * QK_DW_CB;
+      const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
+      for (size_t iy = first; iy < end; iy++)
+        build_quads(sh, in + iy * in_row, in_end, c0, (uint8_t)in_zp,
+                    ring[iy % 3] + b * blk_bytes);
+      const uint8_t *blk = pk + b * BLOCK;
+      uint8_t *o = out + y * out_w * c;
+      if (kind == QDW4_SPLIT)
+        row_block(rows[0] + b * blk_bytes, rows[1] + b * blk_bytes,
+                  rows[2] + b * blk_bytes, out_w, blk, true, rq, c0, cc, c,
+                  o);
+      else
+        row_block(rows[0] + b * blk_bytes, rows[1] + b * blk_bytes,
+                  rows[2] + b * blk_bytes, out_w, blk, false, rq, c0, cc, c,
+                  o);
+    }
+    next = end > next ? end : next;
+  }
+}
