@@ -29,17 +29,6 @@ G_DEFINE_QUARK(streamsight-config-error-quark, config_error)
 /* The options' limits (STREAM_*_MAX) and names are stream-config.h's: the
  * stream's own validation checks the same numbers again. */
 
-/* id, name and uri first: the rest are the options (option_keys). */
-static const char *const stream_keys[] = {
-  "id", "name", "uri", "device", "pattern", "transport", "decode", "max_fps",
-  "top_k", "enabled", "history_len", "stall_timeout_s", "backoff_initial_s",
-  "backoff_max_s", "rtsp_latency_ms", "resize_mode", "realtime", "alerts",
-  "roi", "head", "labels",
-  "model",
-  NULL
-};
-static const char *const *const option_keys = stream_keys + 3;
-
 static gboolean
 id_is_valid(const char *id)
 {
@@ -103,6 +92,8 @@ typedef enum {
   OPT_INT,      /* int in .min .. .max */
   OPT_UINT,     /* guint in .min .. .max */
   OPT_BOOL,     /* gboolean */
+  OPT_ROI,      /* StreamRoi (roi-json.h) */
+  OPT_ALERTS,   /* AlertRule *, with n_alerts beside it (alert-config.h) */
 } OptionType;
 
 typedef struct {
@@ -116,6 +107,9 @@ typedef struct {
 #define OPT(key, type, field, min, max, names)                                 \
   { key, type, offsetof(StreamConfig, field), min, max, names }
 
+/* Every option a stream has beside id, name and uri: read in this order,
+ * and written in it (config_stream_options_to_json: the API's answers and
+ * the config file's write-back). */
 static const StreamOption stream_options[] = {
   OPT("device", OPT_STRING, device, 0, STREAM_DEVICE_MAX, NULL),
   OPT("pattern", OPT_STRING, pattern, 0, STREAM_PATTERN_MAX, NULL),
@@ -124,8 +118,6 @@ static const StreamOption stream_options[] = {
   OPT("decode", OPT_ENUM, decode, 0, 0, stream_decode_names),
   OPT("resize_mode", OPT_ENUM, resize_mode, 0, 0, stream_resize_mode_names),
   OPT("max_fps", OPT_NUMBER, max_fps, 0, 0, NULL),
-  OPT("head", OPT_STRING, head, 0, STREAM_HEAD_ID_MAX, NULL),
-  OPT("labels", OPT_ENUM, labels, 0, 0, stream_labels_names),
   OPT("top_k", OPT_INT, top_k, 1, POOL_MAX_TOP_K, NULL),
   OPT("enabled", OPT_BOOL, enabled, 0, 0, NULL),
   OPT("realtime", OPT_BOOL, realtime, 0, 0, NULL),
@@ -135,6 +127,10 @@ static const StreamOption stream_options[] = {
   OPT("backoff_max_s", OPT_NUMBER, backoff_max_s, 0, 0, NULL),
   OPT("rtsp_latency_ms", OPT_UINT, rtsp_latency_ms, 0,
       STREAM_RTSP_LATENCY_MAX_MS, NULL),
+  OPT("roi", OPT_ROI, roi, 0, 0, NULL),
+  OPT("head", OPT_STRING, head, 0, STREAM_HEAD_ID_MAX, NULL),
+  OPT("labels", OPT_ENUM, labels, 0, 0, stream_labels_names),
+  OPT("alerts", OPT_ALERTS, alerts, 0, 0, NULL),
 };
 
 #undef OPT
@@ -143,6 +139,24 @@ static const StreamOption stream_options[] = {
 G_STATIC_ASSERT(sizeof(StreamTransport) == sizeof(int));
 G_STATIC_ASSERT(sizeof(StreamDecode) == sizeof(int));
 G_STATIC_ASSERT(sizeof(StreamLabels) == sizeof(int));
+
+/* The keys of a stream object: "id", "name", "uri" (with_ids) and then the
+ * options', NULL-terminated, in keys (room for 3 + the options + 1). */
+#define STREAM_KEYS_ROOM (3 + G_N_ELEMENTS(stream_options) + 1)
+static const char *const *
+stream_keys_fill(const char *keys[STREAM_KEYS_ROOM], gboolean with_ids)
+{
+  size_t n = 0;
+  if (with_ids) {
+    keys[n++] = "id";
+    keys[n++] = "name";
+    keys[n++] = "uri";
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS(stream_options); i++)
+    keys[n++] = stream_options[i].key;
+  keys[n] = NULL;
+  return keys;
+}
 
 /* Reads the stream_options present in obj into c (absent ones keep c's
  * values); the first bad one is the error. */
@@ -198,9 +212,74 @@ options_from_json(json_t *obj, const char *prefix, StreamConfig *c,
       if (!json_util_get_bool(obj, prefix, o->key, field, NULL, error))
         return FALSE;
       break;
+    case OPT_ROI:
+      if (!roi_json_parse(json_object_get(obj, o->key), prefix, field, error))
+        return FALSE;
+      break;
+    case OPT_ALERTS:
+      if (!alert_config_from_json(json_object_get(obj, o->key), prefix,
+                                  field, &c->n_alerts, error))
+        return FALSE;
+      break;
     }
   }
   return TRUE;
+}
+
+/* Option o of c in JSON (new reference), or NULL when only_changed and it
+ * has d's (the default) value. */
+static json_t *
+option_to_json(const StreamOption *o, const StreamConfig *c,
+               const StreamConfig *d, gboolean only_changed)
+{
+  const void *field = (const char *)c + o->offset;
+  const void *dflt = (const char *)d + o->offset;
+  gboolean changed = TRUE;
+  json_t *v = NULL;
+  switch (o->type) {
+  case OPT_STRING:
+  case OPT_MODEL_ID:
+    changed = g_strcmp0(*(char *const *)field, *(char *const *)dflt) != 0;
+    v = json_util_string_or_null(*(char *const *)field);
+    break;
+  case OPT_ENUM: {
+    int e = *(const int *)field;
+    changed = e != *(const int *)dflt;
+    /* Out of range is not expected (validated); the first name then. */
+    guint n = g_strv_length((char **)o->names);
+    v = json_string(o->names[e >= 0 && (guint)e < n ? e : 0]);
+    break;
+  }
+  case OPT_NUMBER:
+    changed = *(const double *)field != *(const double *)dflt;
+    v = json_real(*(const double *)field);
+    break;
+  case OPT_INT:
+    changed = *(const int *)field != *(const int *)dflt;
+    v = json_integer(*(const int *)field);
+    break;
+  case OPT_UINT:
+    changed = *(const guint *)field != *(const guint *)dflt;
+    v = json_integer(*(const guint *)field);
+    break;
+  case OPT_BOOL:
+    changed = !*(const gboolean *)field != !*(const gboolean *)dflt;
+    v = json_boolean(*(const gboolean *)field);
+    break;
+  case OPT_ROI:
+    changed = !stream_roi_is_full(field);
+    v = roi_json_new(field);
+    break;
+  case OPT_ALERTS:
+    changed = c->n_alerts != 0;
+    v = alert_config_to_json(c->alerts, c->n_alerts);
+    break;
+  }
+  if (only_changed && !changed) {
+    json_decref(v);
+    return NULL;
+  }
+  return v;
 }
 
 static gboolean
@@ -218,7 +297,8 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
     return invalid(error, "%.*s: must be an object",
                    (int)(n && prefix[n - 1] == '.' ? n - 1 : n), prefix);
   }
-  if (!json_util_check_keys(obj, prefix, stream_keys, &e))
+  const char *keys[STREAM_KEYS_ROOM];
+  if (!json_util_check_keys(obj, prefix, stream_keys_fill(keys, TRUE), &e))
     return relabel(error, e);
 
   stream_config_init(&c);
@@ -249,11 +329,6 @@ stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
     goto fail;
   }
   if (!options_from_json(obj, prefix, &c, &e))
-    goto fail_e;
-  if (!roi_json_parse(json_object_get(obj, "roi"), prefix, &c.roi, &e))
-    goto fail_e;
-  if (!alert_config_from_json(json_object_get(obj, "alerts"), prefix,
-                              &c.alerts, &c.n_alerts, &e))
     goto fail_e;
 
   /* Ranges and the semantic checks (URI scheme and syntax, device,
@@ -297,7 +372,9 @@ config_stream_from_json(json_t *obj, const char *prefix, gboolean allow_id,
   gboolean ok;
   if (json_is_object(opts)) {
     char *opts_prefix = g_strdup_printf("%soptions.", prefix);
-    ok = json_util_check_keys(opts, opts_prefix, option_keys, &e);
+    const char *keys[STREAM_KEYS_ROOM];
+    ok = json_util_check_keys(opts, opts_prefix, stream_keys_fill(keys, FALSE),
+                              &e);
     g_free(opts_prefix);
     if (!ok)
       return relabel(error, e);
@@ -325,51 +402,11 @@ config_stream_options_to_json(json_t *obj, const StreamConfig *c,
 {
   StreamConfig d;
   stream_config_init(&d);
-  if (c->device || !only_changed)
-    json_object_set_new(obj, "device", json_util_string_or_null(c->device));
-  if (c->pattern || !only_changed)
-    json_object_set_new(obj, "pattern", json_util_string_or_null(c->pattern));
-  if (c->model || !only_changed)
-    json_object_set_new(obj, "model", json_util_string_or_null(c->model));
-  if (c->transport != d.transport || !only_changed)
-    json_object_set_new(obj, "transport",
-                        json_string(stream_transport_name(c->transport)));
-  if (c->decode != d.decode || !only_changed)
-    json_object_set_new(obj, "decode",
-                        json_string(stream_decode_name(c->decode)));
-  if (c->resize_mode != d.resize_mode || !only_changed)
-    json_object_set_new(obj, "resize_mode",
-                        json_string(stream_resize_mode_name(c->resize_mode)));
-  if (c->max_fps != d.max_fps || !only_changed)
-    json_object_set_new(obj, "max_fps", json_real(c->max_fps));
-  if (c->top_k != d.top_k || !only_changed)
-    json_object_set_new(obj, "top_k", json_integer(c->top_k));
-  if (c->enabled != d.enabled || !only_changed)
-    json_object_set_new(obj, "enabled", json_boolean(c->enabled));
-  if (c->realtime != d.realtime || !only_changed)
-    json_object_set_new(obj, "realtime", json_boolean(c->realtime));
-  if (c->history_len != d.history_len || !only_changed)
-    json_object_set_new(obj, "history_len", json_integer(c->history_len));
-  if (c->stall_timeout_s != d.stall_timeout_s || !only_changed)
-    json_object_set_new(obj, "stall_timeout_s", json_real(c->stall_timeout_s));
-  if (c->backoff_initial_s != d.backoff_initial_s || !only_changed)
-    json_object_set_new(obj, "backoff_initial_s",
-                        json_real(c->backoff_initial_s));
-  if (c->backoff_max_s != d.backoff_max_s || !only_changed)
-    json_object_set_new(obj, "backoff_max_s", json_real(c->backoff_max_s));
-  if (c->rtsp_latency_ms != d.rtsp_latency_ms || !only_changed)
-    json_object_set_new(obj, "rtsp_latency_ms",
-                        json_integer(c->rtsp_latency_ms));
-  if (!stream_roi_is_full(&c->roi) || !only_changed)
-    json_object_set_new(obj, "roi", roi_json_new(&c->roi));
-  if (c->head || !only_changed)
-    json_object_set_new(obj, "head", json_util_string_or_null(c->head));
-  if (c->labels != d.labels || !only_changed)
-    json_object_set_new(obj, "labels",
-                        json_string(stream_labels_name(c->labels)));
-  if (c->n_alerts || !only_changed)
-    json_object_set_new(obj, "alerts",
-                        alert_config_to_json(c->alerts, c->n_alerts));
+  for (size_t i = 0; i < G_N_ELEMENTS(stream_options); i++) {
+    json_t *v = option_to_json(&stream_options[i], c, &d, only_changed);
+    if (v)
+      json_object_set_new(obj, stream_options[i].key, v);
+  }
   stream_config_clear(&d);
 }
 

@@ -1139,6 +1139,111 @@ START_TEST(test_stream_json_round_trip)
 }
 END_TEST
 
+/* Every option away from its default, written (all of them, then only the
+ * changed ones) and read back in both shapes (flat, as the config file
+ * has it, and nested under "options", as the API documents it): the same
+ * values, and the keys in the one order of config.c's stream_options. */
+START_TEST(test_stream_json_every_option)
+{
+  static const char *const order[] = {
+    "device", "pattern", "model", "transport", "decode", "resize_mode",
+    "max_fps", "top_k", "enabled", "realtime", "history_len",
+    "stall_timeout_s", "backoff_initial_s", "backoff_max_s",
+    "rtsp_latency_ms", "roi", "head", "labels", "alerts", NULL,
+  };
+  StreamConfig src;
+  stream_config_init(&src);
+  src.name = g_strdup("Garage");
+  src.uri = g_strdup("v4l2:///dev/video0");
+  src.device = g_strdup("/dev/video2");
+  src.model = g_strdup("small-1");
+  src.transport = STREAM_TRANSPORT_UDP;
+  src.decode = STREAM_DECODE_KEYFRAMES;
+  src.resize_mode = STREAMSIGHT_RESIZE_LETTERBOX;
+  src.max_fps = 0.5;
+  src.top_k = 7;
+  src.enabled = FALSE;
+  src.realtime = FALSE;
+  src.history_len = 9;
+  src.stall_timeout_s = 4.5;
+  src.backoff_initial_s = 2;
+  src.backoff_max_s = 45;
+  src.rtsp_latency_ms = 1200;
+  src.roi = (StreamRoi){ 0.25, 0.5, 0.5, 0.25 };
+  src.head = g_strdup("parcels");
+  src.labels = STREAM_LABELS_HEAD;
+  src.n_alerts = 1;
+  src.alerts = g_new0(AlertRule, 1);
+  alert_rule_init(&src.alerts[0]);
+  src.alerts[0].class_name = g_strdup("parcel");
+  GError *e = NULL;
+  ck_assert_msg(stream_config_validate(&src, &e), "%s", e ? e->message : "");
+
+  for (int only_changed = 0; only_changed < 2; only_changed++) {
+    json_t *opts = json_object();
+    config_stream_options_to_json(opts, &src, only_changed);
+    /* All but pattern (for test: URIs only) differ from the defaults: both
+     * forms write every key in order, pattern as null in the full one. */
+    ck_assert_uint_eq(json_object_size(opts),
+                      G_N_ELEMENTS(order) - 1 - (only_changed ? 1 : 0));
+    const char *key;
+    json_t *v;
+    int i = 0;
+    json_object_foreach(opts, key, v) {
+      if (only_changed && strcmp(order[i], "pattern") == 0)
+        i++;
+      ck_assert_str_eq(key, order[i++]);
+    }
+    for (int nested = 0; nested < 2; nested++) {
+      json_t *o = json_pack("{s:s, s:s}", "name", src.name, "uri", src.uri);
+      if (nested)
+        json_object_set(o, "options", opts);
+      else
+        json_object_update(o, opts);
+      StreamConfig back;
+      ck_assert_msg(config_stream_from_json(o, "", FALSE, NULL, &back, &e),
+                    "%s", e ? e->message : "");
+      json_t *again = json_object();
+      config_stream_options_to_json(again, &back, only_changed);
+      ck_assert_msg(json_equal(again, opts), "only_changed %d nested %d",
+                    only_changed, nested);
+      ck_assert_str_eq(back.device, src.device);
+      ck_assert_str_eq(back.model, src.model);
+      ck_assert_str_eq(back.head, src.head);
+      ck_assert_int_eq(back.labels, src.labels);
+      ck_assert_int_eq(back.decode, src.decode);
+      ck_assert_int_eq(back.transport, src.transport);
+      ck_assert_int_eq(back.resize_mode, src.resize_mode);
+      ck_assert(back.max_fps == src.max_fps);
+      ck_assert_int_eq(back.top_k, src.top_k);
+      ck_assert(!back.enabled && !back.realtime);
+      ck_assert_uint_eq(back.history_len, src.history_len);
+      ck_assert(back.stall_timeout_s == src.stall_timeout_s);
+      ck_assert(back.backoff_initial_s == src.backoff_initial_s);
+      ck_assert(back.backoff_max_s == src.backoff_max_s);
+      ck_assert_uint_eq(back.rtsp_latency_ms, src.rtsp_latency_ms);
+      ck_assert(back.roi.x == src.roi.x && back.roi.y == src.roi.y &&
+                back.roi.w == src.roi.w && back.roi.h == src.roi.h);
+      ck_assert(alert_rules_equal(back.alerts, back.n_alerts, src.alerts,
+                                  src.n_alerts));
+      stream_config_clear(&back);
+      json_decref(again);
+      json_decref(o);
+    }
+    json_decref(opts);
+  }
+  /* Defaults are left out of the only-changed form. */
+  StreamConfig d;
+  stream_config_init(&d);
+  json_t *none = json_object();
+  config_stream_options_to_json(none, &d, TRUE);
+  ck_assert_uint_eq(json_object_size(none), 0);
+  json_decref(none);
+  stream_config_clear(&d);
+  stream_config_clear(&src);
+}
+END_TEST
+
 
 /* ---- the sample config and its documentation ---- */
 
@@ -1339,6 +1444,7 @@ config_suite(void)
   tcase_add_test(tc, test_errors_never_echo_secrets);
   tcase_add_test(tc, test_failed_load_changes_nothing);
   tcase_add_test(tc, test_stream_json_round_trip);
+  tcase_add_test(tc, test_stream_json_every_option);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("environment");

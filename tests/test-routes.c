@@ -944,6 +944,53 @@ START_TEST(test_write_back_and_restore)
 }
 END_TEST
 
+/* load -> PATCH -> write -> load: the file read back gives every option of
+ * the stream the API shows, with the patched values. */
+START_TEST(test_patch_write_back_same_values)
+{
+  char *id = create("{\"name\": \"yard\", \"uri\": \"test:\", \"pattern\": "
+                    "\"ball\", \"enabled\": false, \"transport\": \"tcp\", "
+                    "\"decode\": \"keyframes\", \"resize_mode\": \"crop\", "
+                    "\"history_len\": 9, \"stall_timeout_s\": 4.5, "
+                    "\"backoff_initial_s\": 2, \"backoff_max_s\": 45, "
+                    "\"rtsp_latency_ms\": 1200, \"realtime\": false}");
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  json_t *j = NULL;
+  ck_assert_uint_eq(req("PATCH", path, "{\"max_fps\": 0.5, \"top_k\": 2, "
+                        "\"roi\": {\"x\": 0.25, \"y\": 0.5, \"w\": 0.5, "
+                        "\"h\": 0.25}, \"labels\": \"imagenet\", "
+                        "\"alerts\": [{\"class\": \"person\", "
+                        "\"min_score\": 0.6}]}", &j), 200);
+  json_decref(j);
+  ck_assert_uint_eq(req("GET", path, NULL, &j), 200);
+  ck_assert(json_real_value(json_object_get(j, "max_fps")) == 0.5);
+  ck_assert_int_eq(json_integer_value(json_object_get(j, "top_k")), 2);
+  ck_assert(json_number_value(json_object_get(json_object_get(j, "roi"),
+                                              "w")) == 0.5);
+
+  ServerConfig *cfg = server_config_new();
+  GError *e = NULL;
+  ck_assert_msg(server_config_load_file(cfg, fx.config_path, &e), "%s",
+                e ? e->message : "");
+  ck_assert_uint_eq(cfg->streams->len, 1);
+  ConfigStream *s = g_ptr_array_index(cfg->streams, 0);
+  ck_assert_str_eq(s->id, id);
+  json_t *loaded = json_object();
+  config_stream_options_to_json(loaded, &s->config, FALSE);
+  ck_assert_uint_ge(json_object_size(loaded), 19);
+  const char *key;
+  json_t *v;
+  json_object_foreach(loaded, key, v)
+    ck_assert_msg(json_equal(v, json_object_get(j, key)),
+                  "%s differs between the file and the API", key);
+  json_decref(loaded);
+  json_decref(j);
+  server_config_free(cfg);
+  g_free(path);
+  g_free(id);
+}
+END_TEST
+
 START_TEST(test_write_failure_reported)
 {
   config_store_set_fault(fx.store, CONFIG_FAULT_WRITE_ENOSPC);
@@ -2795,6 +2842,7 @@ routes_suite(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_write_back_and_restore);
+  tcase_add_test(tc, test_patch_write_back_same_values);
   tcase_add_test(tc, test_write_failure_reported);
   suite_add_tcase(s, tc);
   return s;
