@@ -1,6 +1,7 @@
-/* streamsight — what test-routes and test-http share: a real server stack
- * (tiny built model with random weights, engine, pool, registry on its own
- * main context run by a thread, config store, routes) without sockets. */
+/* streamsight — what test-routes and the test-http suites share: a real
+ * server stack (tiny built model with random weights, engine, pool,
+ * registry on its own main context run by a thread, config store, routes)
+ * without sockets. */
 #ifndef SS_SERVER_FIXTURE_H
 #define SS_SERVER_FIXTURE_H
 
