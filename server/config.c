@@ -1,3 +1,7 @@
+/* streamsight — the server config (config.h): its defaults, the file read
+ * section by section (scalars, auth and TLS, http, limits, models,
+ * streams), and the STREAMSIGHT_* environment overrides. A stream in JSON is
+ * config-stream.c's; writing the streams back, config-store.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,51 +14,18 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "alert-config.h"
 #include "cpu-count.h"
 #include "head-store.h"
 #include "head-train.h"
 #include "json-util.h"
-#include "roi-json.h"
 #include "config-models.h"
 #include "model-set.h"
 #include "uri-env.h"
 
 G_DEFINE_QUARK(streamsight-config-error-quark, config_error)
 
-/* ---- names of the enum options ---- */
-
-/* ---- streams ---- */
-
-/* The options' limits (STREAM_*_MAX) and names are stream-config.h's: the
- * stream's own validation checks the same numbers again. */
-
-static gboolean
-id_is_valid(const char *id)
-{
-  gsize n = strlen(id);
-  if (n == 0 || n > STREAM_ID_MAX)
-    return FALSE;
-  for (gsize i = 0; i < n; i++) {
-    char ch = id[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-          ch == '_' || ch == '-'))
-      return FALSE;
-  }
-  return TRUE;
-}
-
 gboolean
-config_stream_id_is_valid(const char *id)
-{
-  return id_is_valid(id);
-}
-
-static gboolean
-invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean
-invalid(GError **error, const char *fmt, ...)
+config_invalid(GError **error, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -65,9 +36,8 @@ invalid(GError **error, const char *fmt, ...)
   return FALSE;
 }
 
-/* Re-labels a json-util error as a config error (same message). */
-static gboolean
-relabel(GError **error, GError *e)
+gboolean
+config_relabel(GError **error, GError *e)
 {
   g_set_error_literal(error, CONFIG_ERROR,
                       e->domain == JSON_UTIL_ERROR &&
@@ -77,337 +47,6 @@ relabel(GError **error, GError *e)
                       e->message);
   g_error_free(e);
   return FALSE;
-}
-
-/* The stream options a config entry or an API body may set beyond id, name
- * and uri, read in this order into a StreamConfig: one row a key, its C type,
- * where it lives and its bounds (integers), longest length (strings) or
- * names (enums). Ranges that are not bounds here, and the semantic checks,
- * are stream_config_validate()'s. */
-typedef enum {
-  OPT_STRING,   /* char *, at most .max bytes */
-  OPT_MODEL_ID, /* char *, a model id (id_is_valid) */
-  OPT_ENUM,     /* an enum (int-sized) over .names */
-  OPT_NUMBER,   /* double */
-  OPT_INT,      /* int in .min .. .max */
-  OPT_UINT,     /* guint in .min .. .max */
-  OPT_BOOL,     /* gboolean */
-  OPT_ROI,      /* StreamRoi (roi-json.h) */
-  OPT_ALERTS,   /* AlertRule *, with n_alerts beside it (alert-config.h) */
-} OptionType;
-
-typedef struct {
-  const char *key;
-  OptionType type;
-  size_t offset;
-  gint64 min, max;
-  const char *const *names;
-} StreamOption;
-
-#define OPT(key, type, field, min, max, names)                                 \
-  { key, type, offsetof(StreamConfig, field), min, max, names }
-
-/* Every option a stream has beside id, name and uri: read in this order,
- * and written in it (config_stream_options_to_json: the API's answers and
- * the config file's write-back). */
-static const StreamOption stream_options[] = {
-  OPT("device", OPT_STRING, device, 0, STREAM_DEVICE_MAX, NULL),
-  OPT("pattern", OPT_STRING, pattern, 0, STREAM_PATTERN_MAX, NULL),
-  OPT("model", OPT_MODEL_ID, model, 0, MODEL_SET_ID_MAX, NULL),
-  OPT("transport", OPT_ENUM, transport, 0, 0, stream_transport_names),
-  OPT("decode", OPT_ENUM, decode, 0, 0, stream_decode_names),
-  OPT("resize_mode", OPT_ENUM, resize_mode, 0, 0, stream_resize_mode_names),
-  OPT("max_fps", OPT_NUMBER, max_fps, 0, 0, NULL),
-  OPT("top_k", OPT_INT, top_k, 1, POOL_MAX_TOP_K, NULL),
-  OPT("enabled", OPT_BOOL, enabled, 0, 0, NULL),
-  OPT("realtime", OPT_BOOL, realtime, 0, 0, NULL),
-  OPT("history_len", OPT_UINT, history_len, 1, STREAM_HISTORY_LEN_MAX, NULL),
-  OPT("stall_timeout_s", OPT_NUMBER, stall_timeout_s, 0, 0, NULL),
-  OPT("backoff_initial_s", OPT_NUMBER, backoff_initial_s, 0, 0, NULL),
-  OPT("backoff_max_s", OPT_NUMBER, backoff_max_s, 0, 0, NULL),
-  OPT("rtsp_latency_ms", OPT_UINT, rtsp_latency_ms, 0,
-      STREAM_RTSP_LATENCY_MAX_MS, NULL),
-  OPT("roi", OPT_ROI, roi, 0, 0, NULL),
-  OPT("head", OPT_STRING, head, 0, STREAM_HEAD_ID_MAX, NULL),
-  OPT("labels", OPT_ENUM, labels, 0, 0, stream_labels_names),
-  OPT("alerts", OPT_ALERTS, alerts, 0, 0, NULL),
-};
-
-#undef OPT
-
-/* The enum fields are written through an int. */
-G_STATIC_ASSERT(sizeof(StreamTransport) == sizeof(int));
-G_STATIC_ASSERT(sizeof(StreamDecode) == sizeof(int));
-G_STATIC_ASSERT(sizeof(StreamLabels) == sizeof(int));
-
-/* The keys of a stream object: "id", "name", "uri" (with_ids) and then the
- * options', NULL-terminated, in keys (room for 3 + the options + 1). */
-#define STREAM_KEYS_ROOM (3 + G_N_ELEMENTS(stream_options) + 1)
-static const char *const *
-stream_keys_fill(const char *keys[STREAM_KEYS_ROOM], gboolean with_ids)
-{
-  size_t n = 0;
-  if (with_ids) {
-    keys[n++] = "id";
-    keys[n++] = "name";
-    keys[n++] = "uri";
-  }
-  for (size_t i = 0; i < G_N_ELEMENTS(stream_options); i++)
-    keys[n++] = stream_options[i].key;
-  keys[n] = NULL;
-  return keys;
-}
-
-/* Reads the stream_options present in obj into c (absent ones keep c's
- * values); the first bad one is the error. */
-static gboolean
-options_from_json(json_t *obj, const char *prefix, StreamConfig *c,
-                  GError **error)
-{
-  for (size_t i = 0; i < G_N_ELEMENTS(stream_options); i++) {
-    const StreamOption *o = &stream_options[i];
-    void *field = (char *)c + o->offset;
-    gboolean present;
-    gint64 v;
-    switch (o->type) {
-    case OPT_STRING:
-      if (!json_util_get_string(obj, prefix, o->key, (gsize)o->max, field,
-                                NULL, error))
-        return FALSE;
-      break;
-    case OPT_MODEL_ID:
-      if (!json_util_get_string(obj, prefix, o->key, (gsize)o->max, field,
-                                &present, error))
-        return FALSE;
-      if (present && !id_is_valid(*(char **)field))
-        return invalid(error,
-                       "%s%s: expected a model id (1..%d of a-z, 0-9, '_' "
-                       "or '-'; GET /api/v1/models lists them)",
-                       prefix, o->key, (int)o->max);
-      break;
-    case OPT_ENUM:
-      if (!json_util_get_enum(obj, prefix, o->key, o->names, field, NULL,
-                              error))
-        return FALSE;
-      break;
-    case OPT_NUMBER:
-      if (!json_util_get_number(obj, prefix, o->key, field, NULL, error))
-        return FALSE;
-      break;
-    case OPT_INT:
-      v = *(int *)field;
-      if (!json_util_get_int(obj, prefix, o->key, o->min, o->max, &v, NULL,
-                             error))
-        return FALSE;
-      *(int *)field = (int)v;
-      break;
-    case OPT_UINT:
-      v = *(guint *)field;
-      if (!json_util_get_int(obj, prefix, o->key, o->min, o->max, &v, NULL,
-                             error))
-        return FALSE;
-      *(guint *)field = (guint)v;
-      break;
-    case OPT_BOOL:
-      if (!json_util_get_bool(obj, prefix, o->key, field, NULL, error))
-        return FALSE;
-      break;
-    case OPT_ROI:
-      if (!roi_json_parse(json_object_get(obj, o->key), prefix, field, error))
-        return FALSE;
-      break;
-    case OPT_ALERTS:
-      if (!alert_config_from_json(json_object_get(obj, o->key), prefix,
-                                  field, &c->n_alerts, error))
-        return FALSE;
-      break;
-    }
-  }
-  return TRUE;
-}
-
-/* Option o of c in JSON (new reference), or NULL when only_changed and it
- * has d's (the default) value. */
-static json_t *
-option_to_json(const StreamOption *o, const StreamConfig *c,
-               const StreamConfig *d, gboolean only_changed)
-{
-  const void *field = (const char *)c + o->offset;
-  const void *dflt = (const char *)d + o->offset;
-  gboolean changed = TRUE;
-  json_t *v = NULL;
-  switch (o->type) {
-  case OPT_STRING:
-  case OPT_MODEL_ID:
-    changed = g_strcmp0(*(char *const *)field, *(char *const *)dflt) != 0;
-    v = json_util_string_or_null(*(char *const *)field);
-    break;
-  case OPT_ENUM: {
-    int e = *(const int *)field;
-    changed = e != *(const int *)dflt;
-    /* Out of range is not expected (validated); the first name then. */
-    guint n = g_strv_length((char **)o->names);
-    v = json_string(o->names[e >= 0 && (guint)e < n ? e : 0]);
-    break;
-  }
-  case OPT_NUMBER:
-    changed = *(const double *)field != *(const double *)dflt;
-    v = json_real(*(const double *)field);
-    break;
-  case OPT_INT:
-    changed = *(const int *)field != *(const int *)dflt;
-    v = json_integer(*(const int *)field);
-    break;
-  case OPT_UINT:
-    changed = *(const guint *)field != *(const guint *)dflt;
-    v = json_integer(*(const guint *)field);
-    break;
-  case OPT_BOOL:
-    changed = !*(const gboolean *)field != !*(const gboolean *)dflt;
-    v = json_boolean(*(const gboolean *)field);
-    break;
-  case OPT_ROI:
-    changed = !stream_roi_is_full(field);
-    v = roi_json_new(field);
-    break;
-  case OPT_ALERTS:
-    changed = c->n_alerts != 0;
-    v = alert_config_to_json(c->alerts, c->n_alerts);
-    break;
-  }
-  if (only_changed && !changed) {
-    json_decref(v);
-    return NULL;
-  }
-  return v;
-}
-
-static gboolean
-stream_from_flat_json(json_t *obj, const char *prefix, gboolean allow_id,
-                      char **out_id, StreamConfig *out, GError **error)
-{
-  GError *e = NULL;
-  StreamConfig c;
-  char *id = NULL;
-  gboolean present;
-
-  if (!json_is_object(obj)) {
-    gsize n = strlen(prefix);
-    /* "streams[2]." -> "streams[2]: must be an object" */
-    return invalid(error, "%.*s: must be an object",
-                   (int)(n && prefix[n - 1] == '.' ? n - 1 : n), prefix);
-  }
-  const char *keys[STREAM_KEYS_ROOM];
-  if (!json_util_check_keys(obj, prefix, stream_keys_fill(keys, TRUE), &e))
-    return relabel(error, e);
-
-  stream_config_init(&c);
-  if (json_object_get(obj, "id") && !allow_id) {
-    invalid(error, "%sid: ids are chosen by the server here", prefix);
-    goto fail;
-  }
-  if (!json_util_get_string(obj, prefix, "id", STREAM_ID_MAX, &id, &present,
-                            &e))
-    goto fail_e;
-  if (present && !id_is_valid(id)) {
-    invalid(error, "%sid: must be 1..%d characters of a-z, 0-9, '_' or '-'",
-            prefix, STREAM_ID_MAX);
-    goto fail;
-  }
-  if (!json_util_get_string(obj, prefix, "name", STREAM_NAME_MAX, &c.name,
-                            &present, &e))
-    goto fail_e;
-  if (!present) {
-    invalid(error, "%sname: required", prefix);
-    goto fail;
-  }
-  if (!json_util_get_string(obj, prefix, "uri", STREAM_URI_MAX, &c.uri,
-                            &present, &e))
-    goto fail_e;
-  if (!present) {
-    invalid(error, "%suri: required", prefix);
-    goto fail;
-  }
-  if (!options_from_json(obj, prefix, &c, &e))
-    goto fail_e;
-
-  /* Ranges and the semantic checks (URI scheme and syntax, device,
-   * pattern) belong to the pipeline side; its messages are
-   * "<field>: <problem>" and never quote the URI. */
-  if (!stream_config_validate(&c, &e)) {
-    invalid(error, "%s%s", prefix, e->message);
-    g_clear_error(&e);
-    goto fail;
-  }
-  *out = c;
-  if (out_id)
-    *out_id = id;
-  else
-    g_free(id);
-  return TRUE;
-
-fail_e:
-  relabel(error, e);
-fail:
-  g_free(id);
-  stream_config_clear(&c);
-  return FALSE;
-}
-
-/* The options may be nested, {"name", "uri", "options": {...}} (the API's
- * documented shape), or sit beside name and uri (the config file's shape):
- * a nested object is flattened into a copy first. */
-gboolean
-config_stream_from_json(json_t *obj, const char *prefix, gboolean allow_id,
-                        char **out_id, StreamConfig *out, GError **error)
-{
-  json_t *opts = json_is_object(obj) ? json_object_get(obj, "options") : NULL;
-  if (!opts)
-    return stream_from_flat_json(obj, prefix, allow_id, out_id, out, error);
-  /* null is "the defaults", as for every other key. */
-  if (!json_is_object(opts) && !json_is_null(opts))
-    return invalid(error, "%soptions: must be an object", prefix);
-
-  GError *e = NULL;
-  gboolean ok;
-  if (json_is_object(opts)) {
-    char *opts_prefix = g_strdup_printf("%soptions.", prefix);
-    const char *keys[STREAM_KEYS_ROOM];
-    ok = json_util_check_keys(opts, opts_prefix, stream_keys_fill(keys, FALSE),
-                              &e);
-    g_free(opts_prefix);
-    if (!ok)
-      return relabel(error, e);
-  }
-  json_t *flat = json_copy(obj);
-  json_object_del(flat, "options");
-  const char *key;
-  json_t *value;
-  json_object_foreach(opts, key, value) {
-    if (json_object_get(flat, key)) {
-      json_decref(flat);
-      return invalid(error, "%soptions.%s: also given outside options",
-                     prefix, key);
-    }
-    json_object_set(flat, key, value);
-  }
-  ok = stream_from_flat_json(flat, prefix, allow_id, out_id, out, error);
-  json_decref(flat);
-  return ok;
-}
-
-void
-config_stream_options_to_json(json_t *obj, const StreamConfig *c,
-                              gboolean only_changed)
-{
-  StreamConfig d;
-  stream_config_init(&d);
-  for (size_t i = 0; i < G_N_ELEMENTS(stream_options); i++) {
-    json_t *v = option_to_json(&stream_options[i], c, &d, only_changed);
-    if (v)
-      json_object_set_new(obj, stream_options[i].key, v);
-  }
-  stream_config_clear(&d);
 }
 
 /* ---- the server config ---- */
@@ -518,8 +157,10 @@ config_check_bind(const char *addr, const char *name, GError **error)
   struct addrinfo *res = NULL;
   if (!addr || !*addr || strlen(addr) > 64 ||
       getaddrinfo(addr, NULL, &hints, &res) != 0)
-    return invalid(error, "%s: must be a numeric IPv4 or IPv6 address "
-                   "(e.g. 127.0.0.1, 0.0.0.0, ::)", name);
+    return config_invalid(error,
+                          "%s: must be a numeric IPv4 or IPv6 address "
+                          "(e.g. 127.0.0.1, 0.0.0.0, ::)",
+                          name);
   freeaddrinfo(res);
   return TRUE;
 }
@@ -529,13 +170,13 @@ check_token(const char *token, const char *name, GError **error)
 {
   gsize n = strlen(token);
   if (n == 0 || n > CONFIG_TOKEN_MAX)
-    return invalid(error, "%s: must be 1..%d characters", name,
-                   CONFIG_TOKEN_MAX);
+    return config_invalid(error, "%s: must be 1..%d characters", name,
+                          CONFIG_TOKEN_MAX);
   for (gsize i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)token[i];
     if (ch < 0x21 || ch > 0x7e)
-      return invalid(error, "%s: must be printable ASCII without spaces",
-                     name);
+      return config_invalid(error, "%s: must be printable ASCII without spaces",
+                            name);
   }
   return TRUE;
 }
@@ -566,22 +207,23 @@ load_media_dirs(json_t *v, MediaDirs **out, GError **error)
     m = media_dirs_new_cwd(&e);
   } else {
     if (!json_is_array(v) || json_array_size(v) > MEDIA_DIRS_MAX)
-      return invalid(error, "media_dirs: must be an array of at most %d "
-                     "directory paths, or null (the working directory)",
-                     MEDIA_DIRS_MAX);
+      return config_invalid(error,
+                            "media_dirs: must be an array of at most %d "
+                            "directory paths, or null (the working directory)",
+                            MEDIA_DIRS_MAX);
     json_array_foreach(v, i, item) {
       const char *d = json_string_value(item);
       if (!d || !d[0] || strlen(d) > PATH_MAX_LEN || strlen(d) !=
           json_string_length(item))
-        return invalid(error, "media_dirs[%zu]: must be a non-empty path",
-                       i);
+        return config_invalid(error,
+                              "media_dirs[%zu]: must be a non-empty path", i);
       g_ptr_array_add(dirs, (gpointer)d);
     }
     g_ptr_array_add(dirs, NULL);
     m = media_dirs_new((const char *const *)dirs->pdata, &e);
   }
   if (!m) {
-    invalid(error, "media_dirs%s", e->message);
+    config_invalid(error, "media_dirs%s", e->message);
     g_error_free(e);
     return FALSE;
   }
@@ -605,7 +247,7 @@ expand_uri_env(json_t *item, const char *prefix, GError **error)
   gboolean ok = uri_env_expand(text, env, &out, &e);
   g_strfreev(env);
   if (!ok) {
-    invalid(error, "%suri: %s", prefix, e->message);
+    config_invalid(error, "%suri: %s", prefix, e->message);
     g_error_free(e);
     return NULL;
   }
@@ -629,15 +271,20 @@ check_origin(const char *o, const char *name, GError **error)
                   : g_str_has_prefix(o, "http://") ? o + 7
                                                     : NULL;
   if (!h || !*h || strlen(o) > CONFIG_CORS_ORIGIN_MAX)
-    return invalid(error, "%s: must be an origin like "
-                   "https://dashboard.example:8443 (http or https, a host, "
-                   "an optional port, at most %d characters)", name,
-                   CONFIG_CORS_ORIGIN_MAX);
+    return config_invalid(
+        error,
+        "%s: must be an origin like "
+        "https://dashboard.example:8443 (http or https, a host, "
+        "an optional port, at most %d characters)",
+        name, CONFIG_CORS_ORIGIN_MAX);
   for (const char *p = h; *p; p++)
     if (!(g_ascii_islower(*p) || g_ascii_isdigit(*p) || strchr(".-:[]", *p)))
-      return invalid(error, "%s: must be an origin like "
-                     "https://dashboard.example:8443 (lower case; no path, "
-                     "no trailing slash, no '*')", name);
+      return config_invalid(
+          error,
+          "%s: must be an origin like "
+          "https://dashboard.example:8443 (lower case; no path, "
+          "no trailing slash, no '*')",
+          name);
   return TRUE;
 }
 
@@ -650,7 +297,7 @@ load_http(json_t *root, char ***origins, GError **error)
   json_t *sub;
   if (!json_util_get_object(root, "", "http", &sub, &e) ||
       (sub && !json_util_check_keys(sub, "http.", http_keys, &e))) {
-    relabel(error, e);
+    config_relabel(error, e);
     return FALSE;
   }
   json_t *list = sub ? json_object_get(sub, "cors_origins") : NULL;
@@ -661,8 +308,10 @@ load_http(json_t *root, char ***origins, GError **error)
     return TRUE;
   }
   if (!json_is_array(list) || json_array_size(list) > CONFIG_CORS_ORIGINS_MAX)
-    return invalid(error, "http.cors_origins: must be an array of at most "
-                   "%d origins", CONFIG_CORS_ORIGINS_MAX);
+    return config_invalid(error,
+                          "http.cors_origins: must be an array of at most "
+                          "%d origins",
+                          CONFIG_CORS_ORIGINS_MAX);
   GPtrArray *v = g_ptr_array_new_with_free_func(g_free);
   size_t i;
   json_t *item;
@@ -672,7 +321,7 @@ load_http(json_t *root, char ***origins, GError **error)
     if (!json_is_string(item) ||
         !check_origin(json_string_value(item), name, error)) {
       if (!json_is_string(item))
-        invalid(error, "%s: must be a string", name);
+        config_invalid(error, "%s: must be a string", name);
       g_ptr_array_unref(v);
       return FALSE;
     }
@@ -811,10 +460,11 @@ load_limits(json_t *root, ConfigLimits *limits, GError **error)
                                   limits->max_connections / 2);
   if (limits->max_sse_clients > 0 &&
       limits->max_sse_clients >= limits->max_connections)
-    return invalid(error, "limits.max_sse_clients: %u must be less than "
-                   "limits.max_connections (%u), or 0 to disable event "
-                   "streams", limits->max_sse_clients,
-                   limits->max_connections);
+    return config_invalid(error,
+                          "limits.max_sse_clients: %u must be less than "
+                          "limits.max_connections (%u), or 0 to disable event "
+                          "streams",
+                          limits->max_sse_clients, limits->max_connections);
   return TRUE;
 }
 
@@ -830,10 +480,12 @@ load_streams(json_t *root, ServerConfig *n, GError **error)
     return TRUE;
   }
   if (!json_is_array(streams))
-    return invalid(error, "streams: must be an array");
+    return config_invalid(error, "streams: must be an array");
   if (json_array_size(streams) > n->limits.max_streams)
-    return invalid(error, "streams: %zu streams exceed limits.max_streams "
-                   "(%u)", json_array_size(streams), n->limits.max_streams);
+    return config_invalid(error,
+                          "streams: %zu streams exceed limits.max_streams "
+                          "(%u)",
+                          json_array_size(streams), n->limits.max_streams);
   n->streams_defaulted = FALSE;
   size_t i;
   json_t *item;
@@ -856,7 +508,7 @@ load_streams(json_t *root, ServerConfig *n, GError **error)
     char *local = NULL;
     GError *e = NULL;
     if (!media_dirs_resolve(n->media_dirs, &s->config, &local, &e)) {
-      invalid(error, "%s%s", prefix, e->message);
+      config_invalid(error, "%s%s", prefix, e->message);
       g_error_free(e);
       return FALSE;
     }
@@ -864,11 +516,15 @@ load_streams(json_t *root, ServerConfig *n, GError **error)
     for (guint j = 0; j + 1 < n->streams->len; j++) {
       ConfigStream *o = g_ptr_array_index(n->streams, j);
       if (s->id && o->id && strcmp(s->id, o->id) == 0)
-        return invalid(error, "streams[%zu].id: '%s' is already used by "
-                       "streams[%u]", i, s->id, j);
+        return config_invalid(error,
+                              "streams[%zu].id: '%s' is already used by "
+                              "streams[%u]",
+                              i, s->id, j);
       if (strcmp(s->config.name, o->config.name) == 0)
-        return invalid(error, "streams[%zu].name: already used by "
-                       "streams[%u]", i, j);
+        return config_invalid(error,
+                              "streams[%zu].name: already used by "
+                              "streams[%u]",
+                              i, j);
     }
   }
   return TRUE;
@@ -889,8 +545,10 @@ check_stream_models(const ServerConfig *n, GError **error)
     if (!found) {
       char *ids = n->models ? config_models_ids(n->models)
                             : g_strdup(MODEL_SET_DEFAULT_ID);
-      invalid(error, "streams[%u].model: unknown model '%s' (the models "
-              "are: %s)", i, want, ids);
+      config_invalid(error,
+                     "streams[%u].model: unknown model '%s' (the models "
+                     "are: %s)",
+                     i, want, ids);
       g_free(ids);
       return FALSE;
     }
@@ -927,8 +585,8 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   if (n.models && (json_object_get(root, "model") ||
                    json_object_get(root, "labels") ||
                    json_object_get(root, "engine"))) {
-    invalid(error, "models: give either models or the one-model keys "
-            "model/labels/engine, not both");
+    config_invalid(error, "models: give either models or the one-model keys "
+                          "model/labels/engine, not both");
     goto fail;
   }
   if (!load_auth_tls(root, &n, &e))
@@ -936,9 +594,9 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   if (!load_http(root, &n.cors_origins, error))
     goto fail;
   if (!n.tls_cert_path != !n.tls_key_path) {
-    invalid(error, "%s: required when %s is set",
-            n.tls_cert_path ? "tls.key" : "tls.cert",
-            n.tls_cert_path ? "tls.cert" : "tls.key");
+    config_invalid(error, "%s: required when %s is set",
+                   n.tls_cert_path ? "tls.key" : "tls.cert",
+                   n.tls_cert_path ? "tls.cert" : "tls.key");
     goto fail;
   }
   if (!load_limits(root, &n.limits, &e))
@@ -970,7 +628,7 @@ load_root(ServerConfig *c, json_t *root, GError **error)
   return TRUE;
 
 fail_e:
-  relabel(error, e);
+  config_relabel(error, e);
 fail:
   config_clear_owned(&n);
   return FALSE;
@@ -983,7 +641,7 @@ server_config_load_text(ServerConfig *c, const char *text, gsize len,
   GError *e = NULL;
   json_t *root = json_util_parse_object(text, len, what, &e);
   if (!root)
-    return relabel(error, e);
+    return config_relabel(error, e);
   gboolean ok = load_root(c, root, &e);
   json_decref(root);
   if (!ok) {
@@ -1074,18 +732,24 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
 
   /* Validate everything first so that a failure changes nothing. */
   if (port && !parse_env_uint(port, 65535, &v_port))
-    return invalid(error, "STREAMSIGHT_PORT: must be an integer 0..65535");
+    return config_invalid(error,
+                          "STREAMSIGHT_PORT: must be an integer 0..65535");
   if (bind && !config_check_bind(bind, "STREAMSIGHT_BIND", error))
     return FALSE;
   if (threads && !parse_env_uint(threads, CONFIG_MAX_THREADS, &v_threads))
-    return invalid(error, "STREAMSIGHT_THREADS: must be an integer 0..%d "
-                   "(0 = one per usable CPU)", CONFIG_MAX_THREADS);
+    return config_invalid(error,
+                          "STREAMSIGHT_THREADS: must be an integer 0..%d "
+                          "(0 = one per usable CPU)",
+                          CONFIG_MAX_THREADS);
   if (model && (!*model || strlen(model) > PATH_MAX_LEN))
-    return invalid(error, "STREAMSIGHT_MODEL: must be a path of 1..%d bytes",
-                   PATH_MAX_LEN);
+    return config_invalid(error,
+                          "STREAMSIGHT_MODEL: must be a path of 1..%d bytes",
+                          PATH_MAX_LEN);
   if (labels && strlen(labels) > PATH_MAX_LEN)
-    return invalid(error, "STREAMSIGHT_LABELS: must be a path of at most %d "
-                   "bytes", PATH_MAX_LEN);
+    return config_invalid(error,
+                          "STREAMSIGHT_LABELS: must be a path of at most %d "
+                          "bytes",
+                          PATH_MAX_LEN);
   if (token && *token && !check_token(token, "STREAMSIGHT_TOKEN", error))
     return FALSE;
   /* MQTT is validated on a copy: the URL replaces parts of the file's key. */
@@ -1094,7 +758,7 @@ server_config_apply_env(ServerConfig *c, char **envp, GError **error)
   if (mqtt_url && !mqtt_config_apply_url(&mqtt, mqtt_url, error))
     goto fail_mqtt;
   if (mqtt && !mqtt->host) {
-    invalid(error, "mqtt.host: required (or set STREAMSIGHT_MQTT_URL)");
+    config_invalid(error, "mqtt.host: required (or set STREAMSIGHT_MQTT_URL)");
     goto fail_mqtt;
   }
 

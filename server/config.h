@@ -139,7 +139,16 @@ gboolean server_config_apply_env(ServerConfig *c, char **envp,
 gboolean config_check_bind(const char *addr, const char *name,
                            GError **error);
 
-/* ---- streams as JSON (shared by the file and POST /api/v1/streams) ---- */
+/* ---- errors of the config readers (config*.c) ---- */
+
+/* Sets CONFIG_ERROR_INVALID with the formatted message; returns FALSE. */
+gboolean config_invalid(GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+/* Re-labels a json-util error e (taken) as a config error, same message:
+ * CONFIG_ERROR_SYNTAX for a syntax error, else _INVALID. Returns FALSE. */
+gboolean config_relabel(GError **error, GError *e);
+
+/* ---- streams as JSON (config-stream.c; shared by the file and the API) */
 
 /* Parses one stream object: name and uri required, every option optional
  * (defaults from stream_config_init), "id" allowed when allow_id. The
