@@ -2,8 +2,15 @@
  *
  * The registry lock protects the table and the order list only; each
  * stream's own lock protects what it shows. Calls out (stream start/stop,
- * the changed callback) happen after the registry lock is released, with a
- * reference on the stream taken under it.
+ * the changed callback, the stream watch) happen after the registry lock
+ * is released, with a reference on the stream taken under it.
+ *
+ * The stream watch (registry_set_stream_watch) is told of every stream
+ * added, removed or updated here, and relays what each stream says of
+ * itself (stream_set_changed_func: its state and the like). Its own lock,
+ * held during the call, only serialises calls and makes unwatching wait
+ * for one in progress; a watcher only reads the registry, which takes the
+ * registry and stream locks after it (order: watch -> registry -> stream).
  */
 #define G_LOG_DOMAIN "streamsight"
 
@@ -35,6 +42,10 @@ struct Registry {
   guint64 next_id;    /* for "stream-N" */
   RegistryChangedFunc changed;
   gpointer changed_user;
+
+  GMutex watch_lock;         /* protects watch, watch_user; held in calls */
+  RegistryStreamFunc watch;
+  gpointer watch_user;
   MediaDirs *media;   /* NULL: local paths not confined */
   LatencyTotals *latency;    /* every stream's predictions; immutable */
   FrameHeadFetch head_fetch; /* set before streams are added */
@@ -88,6 +99,7 @@ registry_new(GMainContext *ctx, const struct ss_engine *engine,
   r->runners = runner_set_new();
   r->latency = latency_totals_new();
   g_mutex_init(&r->lock);
+  g_mutex_init(&r->watch_lock);
   r->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                    (GDestroyNotify)stream_unref);
   r->order = g_ptr_array_new();
@@ -110,8 +122,11 @@ registry_free(Registry *r)
   g_hash_table_remove_all(r->by_id);
   g_mutex_unlock(&r->lock);
   /* Each stop only detaches the pipeline, so they all stop in parallel. */
-  for (guint i = 0; i < all->len; i++)
+  for (guint i = 0; i < all->len; i++) {
     stream_stop(g_ptr_array_index(all, i), TRUE);
+    /* A stuck pipeline may keep the stream after the registry is gone. */
+    stream_set_changed_func(g_ptr_array_index(all, i), NULL, NULL);
+  }
   g_ptr_array_unref(all);
   stuck = runner_set_wait(r->runners, FREE_WAIT_US);
   if (stuck)
@@ -122,6 +137,7 @@ registry_free(Registry *r)
   g_ptr_array_unref(r->order);
   g_hash_table_unref(r->by_id);
   g_mutex_clear(&r->lock);
+  g_mutex_clear(&r->watch_lock);
   g_main_context_unref(r->ctx);
   media_dirs_unref(r->media);
   g_free(r);
@@ -168,6 +184,31 @@ notify_changed(Registry *r)
   g_mutex_unlock(&r->lock);
   if (fn)
     fn(r, user);
+}
+
+static void
+notify_watch(Registry *r, const char *id)
+{
+  g_mutex_lock(&r->watch_lock);
+  if (r->watch)
+    r->watch(r, id, r->watch_user);
+  g_mutex_unlock(&r->watch_lock);
+}
+
+/* A StreamChangedFunc (user: the registry): the stream's own changes. */
+static void
+on_stream_changed(Stream *s, gpointer user)
+{
+  notify_watch(user, stream_get_id(s));
+}
+
+void
+registry_set_stream_watch(Registry *r, RegistryStreamFunc fn, gpointer user)
+{
+  g_mutex_lock(&r->watch_lock);
+  r->watch = fn;
+  r->watch_user = user;
+  g_mutex_unlock(&r->watch_lock);
 }
 
 void
@@ -272,6 +313,7 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
   if (r->head_fetch)
     stream_set_head_source(s, r->head_fetch, r->head_fetch_user);
   stream_set_latency_totals(s, r->latency);
+  stream_set_changed_func(s, on_stream_changed, r);
   g_hash_table_insert(r->by_id, g_strdup(new_id), s);
   g_ptr_array_add(r->order, s);
   stream_ref(s);
@@ -279,9 +321,12 @@ registry_add(Registry *r, const char *id, const StreamConfig *cfg,
 
   stream_start(s);
   stream_unref(s);
+  /* The watch (the event hub) first: it subscribes to the new stream
+   * before the config file write (with its fsyncs) delays anything. */
+  notify_watch(r, new_id);
+  notify_changed(r);
   if (out_id)
     *out_id = g_steal_pointer(&new_id);
-  notify_changed(r);
   return TRUE;
 }
 
@@ -302,8 +347,11 @@ registry_remove(Registry *r, const char *id, GError **error)
   g_hash_table_remove(r->by_id, id);
   g_mutex_unlock(&r->lock);
 
+  /* Stopping tells the watch (the stream is no longer listed). */
   stream_stop(s, TRUE);
+  stream_set_changed_func(s, NULL, NULL);
   stream_unref(s);
+  notify_watch(r, id);
   notify_changed(r);
   return TRUE;
 }
@@ -384,6 +432,7 @@ registry_update(Registry *r, const char *id, const StreamPatch *p,
   if (p->set_head || p->set_labels)
     stream_set_head(s, p->set_head, p->head, p->set_labels, p->labels);
   stream_unref(s);
+  notify_watch(r, id);
   notify_changed(r);
   return TRUE;
 }

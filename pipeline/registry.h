@@ -59,6 +59,10 @@ typedef struct {
   int width, height;       /* source size, 0 if unknown */
   double source_fps;       /* as negotiated, 0 if unknown */
   ResultsStats stats;
+  /* Changes whenever what an SSE "stream" event shows of it changes:
+   * state, enabled, max_fps, top_k, alert rules, last_error, reconnects,
+   * source size and rate, connection_quality (not counters or fps). */
+  guint64 generation;
 } StreamInfo;
 void stream_info_clear(StreamInfo *info);
 
@@ -146,6 +150,20 @@ void registry_copy_configs(Registry *r, GPtrArray **configs, GPtrArray **ids);
  * stream is added, removed or updated, e.g. to persist the config. */
 typedef void (*RegistryChangedFunc)(Registry *r, gpointer user);
 void registry_set_changed_func(Registry *r, RegistryChangedFunc fn,
+                               gpointer user);
+
+/* Told whenever what a stream shows may have changed (user: as given):
+ * added, removed, updated (PATCH), or its own state, last_error,
+ * reconnects, source size or connection quality (StreamInfo.generation
+ * says whether it did). On the thread that made the change (an HTTP or
+ * MQTT thread, the main context), without the registry's or a stream's
+ * lock held; calls are serialised, and once registry_set_stream_watch
+ * returns, no call to the previous fn is in progress. fn may read the
+ * registry (registry_get, registry_results), not change it. One watcher
+ * (the event hub, server/events.h); NULL: none. Any thread. */
+typedef void (*RegistryStreamFunc)(Registry *r, const char *id,
+                                   gpointer user);
+void registry_set_stream_watch(Registry *r, RegistryStreamFunc fn,
                                gpointer user);
 
 guint registry_count(Registry *r);

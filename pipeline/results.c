@@ -296,6 +296,15 @@ stream_results_copy_stats(StreamResults *r, gint64 now_mono_ns,
   g_mutex_unlock(&r->lock);
 }
 
+double
+stream_results_fps_in(StreamResults *r, gint64 now_mono_ns)
+{
+  g_mutex_lock(&r->lock);
+  double fps = rate_fps(&r->rate_in, now_mono_ns);
+  g_mutex_unlock(&r->lock);
+  return fps;
+}
+
 void
 stream_results_copy_prometheus(StreamResults *r, LatencyStage stage,
                                guint64 cumulative[LATENCY_PROM_NBUCKETS],

@@ -102,6 +102,9 @@ guint stream_results_copy_history(StreamResults *r, guint64 since_seq,
                                   guint cap);
 void stream_results_copy_stats(StreamResults *r, gint64 now_mono_ns,
                                ResultsStats *out);
+/* ResultsStats.fps_in alone (the supervisor's connection quality, each
+ * tick, without copying the latency summaries). */
+double stream_results_fps_in(StreamResults *r, gint64 now_mono_ns);
 /* Cumulative Prometheus buckets for one stage (see latency.h). */
 void stream_results_copy_prometheus(StreamResults *r, LatencyStage stage,
                                     guint64 cumulative[LATENCY_PROM_NBUCKETS],

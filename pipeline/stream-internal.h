@@ -70,6 +70,12 @@ struct Stream {
   gint sdp_trim_logged;     /* atomic: on_sdp said it once */
   guint stopping;          /* pipelines being stopped, within the deadline */
   guint stuck;             /* pipelines abandoned and still not stopped */
+  const char *quality;     /* connection_quality (static string): "down"
+                            * unless running, else the tick's judgement */
+  guint64 generation;      /* StreamInfo.generation: bumped by every change
+                            * of what a "stream" event shows */
+  StreamChangedFunc changed; /* told of changes of generation */
+  gpointer changed_user;
 
   /* Main context only. */
   GstElement *pipeline;
@@ -87,6 +93,16 @@ struct Stream {
 /* stream.c. */
 void hour_counter_add(HourCounter *h, gint64 now_us);
 guint hour_counter_sum(const HourCounter *h, gint64 now_us);
+/* Under s->lock: the state, and what follows from it (connection_quality
+ * "down" unless running), bumping s->generation on a change. */
+void stream_set_state_locked(Stream *s, StreamState state);
+/* Under s->lock, while running: connection_quality judged now (the rule of
+ * stream.h), bumping s->generation when it changes. */
+void stream_judge_quality_locked(Stream *s, gint64 now_us);
+/* s->generation now; after a piece of work, stream_notify_since tells the
+ * changed func when it moved meanwhile. Call without s->lock held. */
+guint64 stream_generation(Stream *s);
+void stream_notify_since(Stream *s, guint64 generation);
 
 /* stream-pipeline.c: one attempt's pipeline, for the caller (s->pipeline),
  * with s->sink set to its sink; NULL with error. Main context. */

@@ -57,6 +57,8 @@ set_last_error(Stream *s, const char *text)
    * UTF-8: the error goes out in JSON, which must be. */
   g_autofree char *clean = g_utf8_make_valid(scrubbed, -1);
   g_mutex_lock(&s->lock);
+  if (g_strcmp0(s->last_error, clean) != 0)
+    s->generation++;
   g_free(s->last_error);
   s->last_error = g_steal_pointer(&clean);
   s->last_error_wall_us = g_get_real_time();
@@ -297,7 +299,7 @@ fail(Stream *s, const char *text, gboolean stall)
   g_mutex_lock(&s->lock);
   if (stall)
     hour_counter_add(&s->stalls_hour, now);
-  s->state = STREAM_STATE_BACKOFF;
+  stream_set_state_locked(s, STREAM_STATE_BACKOFF);
   s->running_since_us = 0;
   g_mutex_unlock(&s->lock);
   if (stall)
@@ -330,7 +332,7 @@ too_many_stuck(Stream *s)
   stuck = s->stuck;
   was_failed = s->state == STREAM_STATE_FAILED;
   if (stuck >= MAX_STUCK_PIPELINES) {
-    s->state = STREAM_STATE_FAILED;
+    stream_set_state_locked(s, STREAM_STATE_FAILED);
     s->running_since_us = 0;
   }
   g_mutex_unlock(&s->lock);
@@ -359,9 +361,10 @@ attempt(Stream *s, gboolean reconnect)
   g_mutex_lock(&s->lock);
   if (reconnect) {
     s->reconnects++;
+    s->generation++;
     hour_counter_add(&s->reconnects_hour, now);
   }
-  s->state = STREAM_STATE_STARTING;
+  stream_set_state_locked(s, STREAM_STATE_STARTING);
   g_mutex_unlock(&s->lock);
   if (reconnect)
     stream_results_count(s->results, RESULTS_RECONNECTS, 1);
@@ -407,13 +410,17 @@ update_source_info(Stream *s)
   pad = gst_element_get_static_pad(sink, "sink");
   caps = gst_pad_get_current_caps(pad);
   if (caps && gst_video_info_from_caps(&vi, caps)) {
+    double fps = GST_VIDEO_INFO_FPS_D(&vi) > 0
+                     ? (double)GST_VIDEO_INFO_FPS_N(&vi) /
+                           GST_VIDEO_INFO_FPS_D(&vi)
+                     : 0.0;
     g_mutex_lock(&s->lock);
+    if (s->width != GST_VIDEO_INFO_WIDTH(&vi) ||
+        s->height != GST_VIDEO_INFO_HEIGHT(&vi) || s->source_fps != fps)
+      s->generation++;
     s->width = GST_VIDEO_INFO_WIDTH(&vi);
     s->height = GST_VIDEO_INFO_HEIGHT(&vi);
-    s->source_fps = GST_VIDEO_INFO_FPS_D(&vi) > 0
-                        ? (double)GST_VIDEO_INFO_FPS_N(&vi) /
-                              GST_VIDEO_INFO_FPS_D(&vi)
-                        : 0.0;
+    s->source_fps = fps;
     g_mutex_unlock(&s->lock);
   }
   if (caps)
@@ -422,10 +429,18 @@ update_source_info(Stream *s)
   gst_object_unref(sink);
 }
 
-static gboolean
-tick_cb(gpointer user)
+/* Judges the connection quality of a running stream (stream.h). */
+static void
+judge_quality(Stream *s, gint64 now)
 {
-  Stream *s = user;
+  g_mutex_lock(&s->lock);
+  stream_judge_quality_locked(s, now);
+  g_mutex_unlock(&s->lock);
+}
+
+static void
+tick(Stream *s)
+{
   gint64 now = g_get_monotonic_time();
   gint64 stall_us = (gint64)(s->cfg.stall_timeout_s * G_USEC_PER_SEC);
   StreamState state;
@@ -448,11 +463,11 @@ tick_cb(gpointer user)
         (state == STREAM_STATE_FAILED || now >= s->retry_at_us))
       attempt(s, TRUE);
     g_clear_object(&sink);
-    return G_SOURCE_CONTINUE;
+    return;
   }
   if (!s->pipeline || !sink || check_played(s)) {
     g_clear_object(&sink);
-    return G_SOURCE_CONTINUE;
+    return;
   }
   last_frame_ns = streamsight_sink_last_frame_mono_ns(STREAMSIGHT_SINK(sink));
   gst_object_unref(sink);
@@ -460,12 +475,13 @@ tick_cb(gpointer user)
   if (state == STREAM_STATE_STARTING) {
     if (last_frame_ns > 0) {
       g_mutex_lock(&s->lock);
-      s->state = STREAM_STATE_RUNNING;
+      stream_set_state_locked(s, STREAM_STATE_RUNNING);
       s->ever_running = TRUE;
       s->started_wall_us = g_get_real_time();
       s->running_since_us = now;
       g_mutex_unlock(&s->lock);
       update_source_info(s);
+      judge_quality(s, now);
       g_message("%s: running", s->id);
     } else if (now - s->attempt_start_us > stall_us) {
       g_autofree char *text = g_strdup_printf(
@@ -485,18 +501,32 @@ tick_cb(gpointer user)
     } else {
       double healthy_s = MAX(HEALTHY_RESET_MIN_S, s->cfg.backoff_max_s);
       update_source_info(s);
+      judge_quality(s, now);
       if (s->failures &&
           now - s->running_since_us >= (gint64)(healthy_s * G_USEC_PER_SEC))
         s->failures = 0;
     }
   }
+}
+
+/* Each entry point of the supervisor on the main context tells the
+ * stream's changed func when what the stream shows changed meanwhile
+ * (stream_notify_since), so that listeners (the event hub) are told, not
+ * left to poll. */
+static gboolean
+tick_cb(gpointer user)
+{
+  Stream *s = user;
+  guint64 generation = stream_generation(s);
+  tick(s);
+  stream_notify_since(s, generation);
   return G_SOURCE_CONTINUE;
 }
 
+/* Returns whether the bus watch stays. */
 static gboolean
-bus_cb(GstBus *bus, GstMessage *msg, gpointer user)
+bus_message(Stream *s, GstMessage *msg)
 {
-  Stream *s = user;
   switch (GST_MESSAGE_TYPE(msg)) {
   case GST_MESSAGE_ERROR: {
     g_autoptr(GError) err = NULL;
@@ -586,10 +616,21 @@ bus_cb(GstBus *bus, GstMessage *msg, gpointer user)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+bus_cb(GstBus *bus, GstMessage *msg, gpointer user)
+{
+  Stream *s = user;
+  guint64 generation = stream_generation(s);
+  gboolean keep = bus_message(s, msg);
+  stream_notify_since(s, generation);
+  return keep;
+}
+
 gboolean
 stream_supervisor_start(gpointer user)
 {
   Stream *s = user;
+  guint64 generation = stream_generation(s);
   gboolean go;
   g_mutex_lock(&s->lock);
   go = !s->removed && s->cfg.enabled && !s->started;
@@ -603,6 +644,7 @@ stream_supervisor_start(gpointer user)
   g_source_set_callback(s->tick_source, tick_cb, s, NULL);
   g_source_attach(s->tick_source, s->ctx);
   attempt(s, FALSE);
+  stream_notify_since(s, generation);
   return G_SOURCE_REMOVE;
 }
 
@@ -610,6 +652,7 @@ gboolean
 stream_supervisor_stop(gpointer user)
 {
   Stream *s = user;
+  guint64 generation = stream_generation(s);
   if (s->tick_source) {
     g_source_destroy(s->tick_source);
     g_source_unref(s->tick_source);
@@ -618,8 +661,9 @@ stream_supervisor_stop(gpointer user)
   teardown(s);
   g_mutex_lock(&s->lock);
   s->started = FALSE;
-  s->state = STREAM_STATE_STOPPED;
+  stream_set_state_locked(s, STREAM_STATE_STOPPED);
   s->running_since_us = 0;
   g_mutex_unlock(&s->lock);
+  stream_notify_since(s, generation);
   return G_SOURCE_REMOVE;
 }

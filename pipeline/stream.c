@@ -121,6 +121,7 @@ stream_new(const char *id, const StreamConfig *cfg, GMainContext *ctx,
   g_mutex_init(&s->lock);
   stream_config_copy(&s->cfg, cfg);
   s->state = STREAM_STATE_STOPPED;
+  s->quality = "down";
   s->created_wall_us = g_get_real_time();
   s->scheme = stream_config_uri_scheme(cfg->uri);
   g_assert(s->scheme != NULL); /* validated by the caller */
@@ -205,6 +206,8 @@ void
 stream_set_enabled(Stream *s, gboolean enabled)
 {
   g_mutex_lock(&s->lock);
+  if (!s->cfg.enabled != !enabled)
+    s->generation++;
   s->cfg.enabled = enabled;
   g_mutex_unlock(&s->lock);
   if (enabled)
@@ -217,6 +220,8 @@ void
 stream_set_max_fps(Stream *s, double max_fps)
 {
   g_mutex_lock(&s->lock);
+  if (s->cfg.max_fps != max_fps)
+    s->generation++;
   s->cfg.max_fps = max_fps;
   g_mutex_unlock(&s->lock);
   frame_infer_set_max_fps(s->fi, max_fps);
@@ -226,6 +231,8 @@ void
 stream_set_top_k(Stream *s, int top_k)
 {
   g_mutex_lock(&s->lock);
+  if (s->cfg.top_k != top_k)
+    s->generation++;
   s->cfg.top_k = top_k;
   g_mutex_unlock(&s->lock);
   frame_infer_set_top_k(s->fi, top_k);
@@ -282,6 +289,8 @@ stream_set_alerts(Stream *s, const AlertRule *rules, guint n)
   g_mutex_lock(&s->lock);
   AlertRule *old = s->cfg.alerts;
   guint old_n = s->cfg.n_alerts;
+  if (!alert_rules_equal(old, old_n, copy, copy ? n : 0))
+    s->generation++;
   s->cfg.alerts = copy;
   s->cfg.n_alerts = copy ? n : 0;
   g_mutex_unlock(&s->lock);
@@ -334,12 +343,10 @@ stream_last_sample(Stream *s)
 }
 
 static const char *
-quality(StreamState state, guint events, double fps_in, double source_fps,
-        StreamDecode decode, double running_s)
+quality(guint events, double fps_in, double source_fps, StreamDecode decode,
+        double running_s)
 {
   double ratio = 1.0;
-  if (state != STREAM_STATE_RUNNING)
-    return "down";
   if (decode == STREAM_DECODE_ALL && source_fps > 0 &&
       running_s >= QUALITY_WARMUP_S)
     ratio = fps_in / source_fps;
@@ -350,11 +357,75 @@ quality(StreamState state, guint events, double fps_in, double source_fps,
   return "good";
 }
 
+static void
+set_quality_locked(Stream *s, const char *q)
+{
+  if (strcmp(s->quality, q) != 0) {
+    s->quality = q;
+    s->generation++;
+  }
+}
+
+void
+stream_set_state_locked(Stream *s, StreamState state)
+{
+  if (s->state != state) {
+    s->state = state;
+    s->generation++;
+  }
+  if (state != STREAM_STATE_RUNNING)
+    set_quality_locked(s, "down");
+}
+
+void
+stream_judge_quality_locked(Stream *s, gint64 now_us)
+{
+  if (s->state != STREAM_STATE_RUNNING)
+    return;
+  guint events = hour_counter_sum(&s->reconnects_hour, now_us) +
+                 hour_counter_sum(&s->stalls_hour, now_us);
+  double running_s =
+      s->running_since_us
+          ? (double)(now_us - s->running_since_us) / G_USEC_PER_SEC
+          : 0.0;
+  double fps_in = stream_results_fps_in(s->results, now_us * 1000);
+  set_quality_locked(s, quality(events, fps_in, s->source_fps, s->cfg.decode,
+                                running_s));
+}
+
+guint64
+stream_generation(Stream *s)
+{
+  g_mutex_lock(&s->lock);
+  guint64 g = s->generation;
+  g_mutex_unlock(&s->lock);
+  return g;
+}
+
+void
+stream_notify_since(Stream *s, guint64 generation)
+{
+  g_mutex_lock(&s->lock);
+  StreamChangedFunc fn = s->generation != generation ? s->changed : NULL;
+  gpointer user = s->changed_user;
+  g_mutex_unlock(&s->lock);
+  if (fn)
+    fn(s, user);
+}
+
+void
+stream_set_changed_func(Stream *s, StreamChangedFunc fn, gpointer user)
+{
+  g_mutex_lock(&s->lock);
+  s->changed = fn;
+  s->changed_user = user;
+  g_mutex_unlock(&s->lock);
+}
+
 void
 stream_copy_info(Stream *s, StreamInfo *out)
 {
   gint64 now = g_get_monotonic_time();
-  double running_s;
   memset(out, 0, sizeof *out);
   g_mutex_lock(&s->lock);
   out->id = g_strdup(s->id);
@@ -372,13 +443,8 @@ stream_copy_info(Stream *s, StreamInfo *out)
   out->width = s->width;
   out->height = s->height;
   out->source_fps = s->source_fps;
-  running_s = s->running_since_us
-                  ? (double)(now - s->running_since_us) / G_USEC_PER_SEC
-                  : 0.0;
+  out->connection_quality = s->quality;
+  out->generation = s->generation;
   g_mutex_unlock(&s->lock);
   stream_results_copy_stats(s->results, now * 1000, &out->stats);
-  out->connection_quality =
-      quality(out->state, out->reconnects_last_hour + out->stalls_last_hour,
-              out->stats.fps_in, out->source_fps, out->config.decode,
-              running_s);
 }

@@ -33,7 +33,10 @@
  * more reconnects + stalls in the last hour, or frames arriving at less than
  * half the negotiated frame rate; "degraded" with 1 to 3 such events, or
  * under 90% of the frame rate; "good" otherwise. The frame-rate rule applies
- * only with decode=all, a known source rate and after 15 s of running.
+ * only with decode=all, a known source rate and after 15 s of running. The
+ * supervisor judges it at each tick (250 ms) and when the stream starts
+ * running; a change is announced like a change of state
+ * (stream_set_changed_func).
  *
  * Thread safety: the fields the API shows are under the stream's lock and
  * may be read from any thread; start/stop marshal onto the main context.
@@ -105,6 +108,17 @@ void stream_set_head_source(Stream *s, FrameHeadFetch fetch, gpointer user);
  * registry's server-wide figures, latency-totals.h; referenced). Call
  * before stream_start. */
 void stream_set_latency_totals(Stream *s, LatencyTotals *totals);
+
+/* Told when what the stream shows (StreamInfo.generation) may have changed
+ * by its own doing: state, last_error, reconnects, source size and rate,
+ * connection_quality. On the main context (or the thread running
+ * stream_stop), with no lock of the stream held; the settings above
+ * (stream_set_*) are not announced: their caller knows. fn NULL: none.
+ * Any thread; a call already under way on the main context may still
+ * finish (the registry clears it after stream_stop, and frees itself with
+ * the context not running). */
+typedef void (*StreamChangedFunc)(Stream *s, gpointer user);
+void stream_set_changed_func(Stream *s, StreamChangedFunc fn, gpointer user);
 
 /* Borrowed, immutable for the life of the stream. */
 const char *stream_get_id(Stream *s);

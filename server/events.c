@@ -24,9 +24,10 @@ typedef struct {
   char *id;             /* GRefString */
   StreamResults *res;   /* reference */
   guint sub;            /* subscription id */
-  char *signature;      /* what the last "stream" event showed; sync lock */
+  guint64 generation;   /* StreamInfo.generation of the last "stream"
+                         * event; sync lock */
   char *stream_text;    /* GRefString: the last "stream" event; sync lock */
-  gboolean seen;        /* mark for the sweep in sync */
+  gboolean seen;        /* mark for the sweep in sync_all_locked */
 } HubStream;
 
 struct EventClient {
@@ -57,7 +58,7 @@ struct EventHub {
   const struct ss_model *model;  /* borrowed */
   guint max_clients, queue_len, heartbeat_ms, poll_ms;
 
-  GMutex sync_lock;              /* protects streams; serialises sync */
+  GMutex sync_lock;              /* protects streams; serialises syncs */
   GHashTable *streams;           /* id -> HubStream* */
 
   GRWLock clients_lock;          /* protects clients and closing */
@@ -296,29 +297,6 @@ format_removed(const char *stream_id)
   return format_event("stream_removed", NULL, o);
 }
 
-/* What a "stream" event is re-sent for: state, the options PATCH changes
- * (alert rules included),
- * errors and reconnects, the source's size. Not counters or fps, which
- * change with every frame (the REST API has them). */
-static char *
-stream_signature(const StreamInfo *i)
-{
-  GString *s = g_string_new(NULL);
-  g_string_printf(s, "%d|%d|%g|%d|%s|%" G_GUINT64_FORMAT "|%s|%dx%d|%g|%s",
-                  (int)i->state, i->config.enabled, i->config.max_fps,
-                  i->config.top_k, i->last_error ? i->last_error : "",
-                  i->reconnects, i->name ? i->name : "", i->width, i->height,
-                  i->source_fps,
-                  i->connection_quality ? i->connection_quality : "");
-  /* The alert rules (PATCH changes them; MQTT discovery follows them). */
-  for (guint k = 0; k < i->config.n_alerts; k++) {
-    const AlertRule *a = &i->config.alerts[k];
-    g_string_append_printf(s, "|%s:%g:%g:%g", a->class_name, a->min_score,
-                           a->min_duration_s, a->clear_after_s);
-  }
-  return g_string_free(s, FALSE);
-}
-
 /* ---- predictions (pool worker threads) ---- */
 
 static void
@@ -353,7 +331,6 @@ hub_stream_free(HubStream *hs)
 {
   g_ref_string_release(hs->id);
   stream_results_unref(hs->res);
-  g_free(hs->signature);
   if (hs->stream_text)
     g_ref_string_release(hs->stream_text);
   g_free(hs);
@@ -373,9 +350,97 @@ broadcast(EventHub *h, const char *stream_id, char *text, gboolean end)
   g_rw_lock_reader_unlock(&h->clients_lock);
 }
 
+/* sync_lock held. Announces a stream that is gone (or replaced by a new
+ * one of the same id) and forgets it. */
+static void
+hub_stream_gone(EventHub *h, HubStream *hs)
+{
+  g_hash_table_remove(h->streams, hs->id);
+  /* Waits for a callback in progress; callbacks never take the sync
+   * lock, so holding it here cannot deadlock. */
+  stream_results_unsubscribe(hs->res, hs->sub);
+  if (h->listener && h->listener->removed)
+    h->listener->removed(h->listener_data, hs->id);
+  char *text = format_removed(hs->id);
+  if (text) {
+    broadcast(h, hs->id, text, TRUE);
+    g_ref_string_release(text);
+  }
+  hub_stream_free(hs);
+}
+
+/* sync_lock held. Follows stream info->id from now on (res: its results,
+ * taken). */
+static HubStream *
+hub_stream_add(EventHub *h, const StreamInfo *info, StreamResults *res)
+{
+  HubStream *hs = g_new0(HubStream, 1);
+  hs->hub = h;
+  hs->id = g_ref_string_new(info->id);
+  hs->res = res;
+  g_hash_table_insert(h->streams, hs->id, hs);
+  hs->sub = stream_results_subscribe(res, on_prediction, hs);
+  return hs;
+}
+
+/* sync_lock held. The "stream" event, when what it shows changed since the
+ * last one (the stream counts its changes: StreamInfo.generation). */
+static void
+hub_stream_show(EventHub *h, HubStream *hs, const StreamInfo *info)
+{
+  if (hs->stream_text && hs->generation == info->generation)
+    return;
+  hs->generation = info->generation;
+  if (h->listener && h->listener->stream)
+    h->listener->stream(h->listener_data, info);
+  char *text = format_stream(info);
+  if (text) {
+    if (hs->stream_text)
+      g_ref_string_release(hs->stream_text);
+    hs->stream_text = text;
+    broadcast(h, hs->id, text, FALSE);
+  }
+}
+
+/* sync_lock held. Brings the hub's view of one stream in step with the
+ * registry: info is the registry's copy of stream id, NULL when it has no
+ * such stream. Returns the stream followed, or NULL. */
+static HubStream *
+sync_stream_locked(EventHub *h, const char *id, const StreamInfo *info)
+{
+  HubStream *hs = g_hash_table_lookup(h->streams, id);
+  StreamResults *res = info ? registry_results(h->registry, id) : NULL;
+  if (hs && hs->res != res) {
+    hub_stream_gone(h, hs);
+    hs = NULL;
+  }
+  if (!res)
+    return NULL; /* gone, or removed in the meantime: told again then */
+  if (hs)
+    stream_results_unref(res);
+  else
+    hs = hub_stream_add(h, info, res);
+  hub_stream_show(h, hs, info);
+  return hs;
+}
+
 /* sync_lock held. */
 static void
-sync_locked(EventHub *h)
+sync_one_locked(EventHub *h, const char *id)
+{
+  StreamInfo info;
+  if (registry_get(h->registry, id, &info, NULL)) {
+    sync_stream_locked(h, id, &info);
+    stream_info_clear(&info);
+  } else {
+    sync_stream_locked(h, id, NULL);
+  }
+}
+
+/* sync_lock held. Every stream at once: at start, before any change was
+ * told. */
+static void
+sync_all_locked(EventHub *h)
 {
   GPtrArray *list = registry_list(h->registry);
   GHashTableIter it;
@@ -383,72 +448,33 @@ sync_locked(EventHub *h)
   g_hash_table_iter_init(&it, h->streams);
   while (g_hash_table_iter_next(&it, &key, &value))
     ((HubStream *)value)->seen = FALSE;
-
   for (guint i = 0; i < list->len; i++) {
     const StreamInfo *info = g_ptr_array_index(list, i);
-    HubStream *hs = g_hash_table_lookup(h->streams, info->id);
-    if (!hs) {
-      StreamResults *res = registry_results(h->registry, info->id);
-      if (!res)
-        continue; /* removed in the meantime: the next sync sees it */
-      hs = g_new0(HubStream, 1);
-      hs->hub = h;
-      hs->id = g_ref_string_new(info->id);
-      hs->res = res;
-      g_hash_table_insert(h->streams, hs->id, hs);
-      hs->sub = stream_results_subscribe(res, on_prediction, hs);
-    }
-    hs->seen = TRUE;
-    char *sig = stream_signature(info);
-    if (g_strcmp0(sig, hs->signature) != 0) {
-      g_free(hs->signature);
-      hs->signature = sig;
-      if (h->listener && h->listener->stream)
-        h->listener->stream(h->listener_data, info);
-      char *text = format_stream(info);
-      if (text) {
-        if (hs->stream_text)
-          g_ref_string_release(hs->stream_text);
-        hs->stream_text = text;
-        broadcast(h, hs->id, text, FALSE);
-      }
-    } else {
-      g_free(sig);
-    }
+    HubStream *hs = sync_stream_locked(h, info->id, info);
+    if (hs)
+      hs->seen = TRUE;
   }
   g_ptr_array_unref(list);
 
   /* Streams gone from the registry. */
   GPtrArray *gone = g_ptr_array_new();
   g_hash_table_iter_init(&it, h->streams);
-  while (g_hash_table_iter_next(&it, &key, &value)) {
-    if (!((HubStream *)value)->seen) {
+  while (g_hash_table_iter_next(&it, &key, &value))
+    if (!((HubStream *)value)->seen)
       g_ptr_array_add(gone, value);
-      g_hash_table_iter_steal(&it);
-    }
-  }
-  for (guint i = 0; i < gone->len; i++) {
-    HubStream *hs = g_ptr_array_index(gone, i);
-    /* Waits for a callback in progress; callbacks never take the sync
-     * lock, so holding it here cannot deadlock. */
-    stream_results_unsubscribe(hs->res, hs->sub);
-    if (h->listener && h->listener->removed)
-      h->listener->removed(h->listener_data, hs->id);
-    char *text = format_removed(hs->id);
-    if (text) {
-      broadcast(h, hs->id, text, TRUE);
-      g_ref_string_release(text);
-    }
-    hub_stream_free(hs);
-  }
+  for (guint i = 0; i < gone->len; i++)
+    hub_stream_gone(h, g_ptr_array_index(gone, i));
   g_ptr_array_unref(gone);
 }
 
-void
-event_hub_sync(EventHub *h)
+/* A RegistryStreamFunc (user: the hub): told of every change of a stream
+ * (added, removed, updated, its state...) on the thread that made it. */
+static void
+on_stream_watch(Registry *r, const char *id, gpointer user)
 {
+  EventHub *h = user;
   g_mutex_lock(&h->sync_lock);
-  sync_locked(h);
+  sync_one_locked(h, id);
   g_mutex_unlock(&h->sync_lock);
 }
 
@@ -473,12 +499,6 @@ event_hub_on_alert(gpointer hub, AlertEventType type, const char *stream_id,
   json_object_set_new(o, "type", json_string(alert_event_name(type)));
   json_object_set(o, "alert", alert);
   event_hub_broadcast(hub, "alert", stream_id, o);
-}
-
-void
-event_hub_registry_changed(Registry *r, gpointer user)
-{
-  event_hub_sync(user);
 }
 
 /* ---- the ticker ---- */
@@ -525,6 +545,8 @@ ticker_main(gpointer user)
 {
   EventHub *h = user;
   gint64 next_poll = g_get_monotonic_time() + (gint64)h->poll_ms * 1000;
+  /* Streams are not polled: the registry tells the hub of every change
+   * (on_stream_watch). */
   gint64 next_beat = g_get_monotonic_time() + (gint64)h->heartbeat_ms * 1000;
   g_mutex_lock(&h->ticker_lock);
   while (!h->stop) {
@@ -536,7 +558,6 @@ ticker_main(gpointer user)
     g_mutex_unlock(&h->ticker_lock);
     gint64 now = g_get_monotonic_time();
     if (now >= next_poll) {
-      event_hub_sync(h);
       check_hangups(h);
       next_poll = now + (gint64)h->poll_ms * 1000;
     }
@@ -572,7 +593,12 @@ event_hub_new(Registry *registry, const struct ss_model *model,
   h->clients = g_ptr_array_new();
   g_mutex_init(&h->ticker_lock);
   g_cond_init(&h->ticker_cond);
-  event_hub_sync(h);
+  /* Watch first, then look at every stream: no change falls in between
+   * (one told twice shows once, by its generation). */
+  registry_set_stream_watch(registry, on_stream_watch, h);
+  g_mutex_lock(&h->sync_lock);
+  sync_all_locked(h);
+  g_mutex_unlock(&h->sync_lock);
   h->ticker = g_thread_new("ss-events", ticker_main, h);
   return h;
 }
@@ -594,6 +620,8 @@ event_hub_free(EventHub *h)
 {
   if (!h)
     return;
+  /* Returns once no call of on_stream_watch is in progress. */
+  registry_set_stream_watch(h->registry, NULL, NULL);
   g_mutex_lock(&h->ticker_lock);
   h->stop = TRUE;
   g_cond_signal(&h->ticker_cond);
@@ -722,7 +750,7 @@ event_hub_connect(EventHub *h, const char *stream_id,
    * announced) between the check and the client being listed. */
   g_mutex_lock(&h->sync_lock);
   if (stream_id && !g_hash_table_contains(h->streams, stream_id))
-    sync_locked(h); /* added a moment ago? */
+    sync_one_locked(h, stream_id); /* being added at this moment? */
   if (stream_id && !g_hash_table_contains(h->streams, stream_id)) {
     g_mutex_unlock(&h->sync_lock);
     g_set_error(error, EVENTS_ERROR, EVENTS_ERROR_NOT_FOUND,

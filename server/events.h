@@ -2,9 +2,10 @@
  * predictions and stream changes for the MQTT publisher).
  *
  * The hub subscribes to every stream's results (stream_results_subscribe),
- * keeping in step with the registry (event_hub_sync, called from the
- * registry's changed callback and every poll interval), so it sees each
- * prediction once. For each prediction, when clients are interested, it
+ * keeping in step with the registry by being told of every change
+ * (registry_set_stream_watch: a stream added, removed or updated, or its
+ * state, last_error, reconnects, size or connection quality changed, on
+ * the thread that made the change), so it sees each prediction once. For each prediction, when clients are interested, it
  * formats one SSE event and hands the same text to every interested
  * client's queue. (The server-wide latency figures are the registry's,
  * latency-totals.h: they exist without the hub.)
@@ -21,8 +22,10 @@
  *   event: stream                             (on connect, for each stream
  *   data: {"stream_id": "...", "stream": {...as GET /streams/{id}...}}
  *                                              in scope; then whenever its
- *                                              state, options, last_error or
- *                                              reconnects change)
+ *                                              state, options, last_error,
+ *                                              reconnects, size or quality
+ *                                              change: each change, in the
+ *                                              order they happen)
  *   event: stream_removed
  *   data: {"stream_id": "..."}
  *
@@ -39,9 +42,11 @@
  * oldest events. A per-stream client ends (end of stream) after the
  * stream_removed event of its stream.
  *
- * Threads: predictions arrive on pool workers; clients are read by HTTP
- * threads; a ticker thread polls stream states, sends heartbeats and
- * detects clients that hung up. Lock order: hub sync lock -> clients lock ->
+ * Threads: predictions arrive on pool workers; stream changes on the
+ * thread that made them (HTTP, MQTT, the main context); clients are read by
+ * HTTP threads; a ticker thread sends heartbeats and detects clients that
+ * hung up. Lock order: the registry's watch lock -> hub sync lock ->
+ * (registry -> stream locks, to copy a stream's info) and clients lock ->
  * client lock. The wake/idle callbacks (http.c: MHD resume/suspend) are the
  * one call out made under a client's lock: that lock is what guarantees the
  * connection still exists (http.c closes the client, taking the lock,
@@ -93,7 +98,8 @@ typedef struct {
   guint max_clients;  /* >= 1; connects beyond it fail with _LIMIT */
   guint queue_len;    /* events queued per client; 0 = default */
   guint heartbeat_ms; /* 0 = default */
-  guint poll_ms;      /* stream state polling; 0 = default */
+  guint poll_ms;      /* idle clients' sockets checked for a hang-up;
+                       * 0 = default */
   const EventHubListener *listener; /* borrowed, static; NULL: none */
   gpointer listener_data;           /* must outlive the hub */
 } EventHubOptions;
@@ -119,20 +125,15 @@ json_t *event_prediction_json(const struct ss_model *m, const char *stream_id,
                               const Prediction *p);
 
 /* registry is borrowed and must outlive the hub; model gives names, labels
- * and input size for the JSON (borrowed). Starts the ticker thread and
- * subscribes to the registry's streams. */
+ * and input size for the JSON (borrowed). Starts the ticker thread,
+ * becomes the registry's stream watch (registry_set_stream_watch: nothing
+ * else may set one while the hub lives) and subscribes to its streams. */
 EventHub *event_hub_new(Registry *registry, const struct ss_model *model,
                         const EventHubOptions *opt);
-/* Stops the ticker, unsubscribes from every stream, frees the hub. Every
- * client must have been closed (event_client_close). NULL is allowed. */
+/* Stops watching the registry and the ticker, unsubscribes from every
+ * stream, frees the hub. Every client must have been closed
+ * (event_client_close). NULL is allowed. */
 void event_hub_free(EventHub *h);
-
-/* Brings the subscriptions and the stream states in step with the registry
- * now (new streams subscribed, removed ones announced, state changes sent).
- * Any thread; serialised internally. */
-void event_hub_sync(EventHub *h);
-/* A RegistryChangedFunc (user: the hub): event_hub_sync. */
-void event_hub_registry_changed(Registry *r, gpointer user);
 
 /* Sends one event of the given name (a word) with data (stolen) to every
  * client of stream_id's scope (e.g. "alert", alerts.h). Any thread. */

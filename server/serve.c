@@ -107,16 +107,13 @@ typedef struct {
   int signal_received;
 } Server;
 
-/* The registry's one changed callback: the config file and the event
- * hub both follow the streams. */
+/* The registry's one changed callback: the config file and the alerts
+ * hub follow the streams (the event hub is the registry's stream watch:
+ * it is told of each stream's changes itself). */
 static void
 on_registry_changed(Registry *r, gpointer user)
 {
   Server *s = user;
-  /* The hub first: it subscribes to a new stream before the config file
-   * write (with its fsyncs) delays anything. */
-  if (s->events)
-    event_hub_registry_changed(r, s->events);
   if (s->alerts)
     alert_hub_registry_changed(r, s->alerts);
   if (s->store)

@@ -71,7 +71,7 @@ typedef struct {
 void server_fixture_init(ServerFixture *f, int threads, guint max_streams,
                          const char *token, guint64 max_body_bytes);
 /* The same with every option; the hub (when enabled) follows the registry
- * through the changed callback, as in serve.c. */
+ * through the registry's stream watch, as in serve.c. */
 void server_fixture_init_opts(ServerFixture *f, const ServerFixtureOptions *o);
 /* A restart of what persists beside the config: the routes and the head
  * store are freed and made again, the heads reloaded from their files. */

@@ -2058,6 +2058,133 @@ START_TEST(test_events_streams_added_later)
 }
 END_TEST
 
+/* Events tests where the hub's ticker cannot be what sends a stream's
+ * changes: its hang-up checks and heartbeats come once a minute. */
+static void
+setup_events_rare_ticks(void)
+{
+  ServerFixtureOptions o = {
+    .threads = 2,
+    .max_streams = MAX_STREAMS,
+    .max_body_bytes = BODY_LIMIT,
+    .max_sse_clients = 8,
+    .sse_heartbeat_ms = 60000,
+    .sse_poll_ms = 60000,
+  };
+  server_fixture_init_opts(&fx, &o);
+}
+
+/* What a stream event looks for: the stream's key equal to want (numbers
+ * by value), or the event stream_removed when key is NULL. */
+typedef struct {
+  const char *id;
+  const char *key;
+  json_t *want;
+  guint from;  /* events before it are not looked at */
+  int found;   /* its index, -1 while not found */
+} StreamEventWait;
+
+static gboolean
+stream_event_found(SseParser *p, gpointer user)
+{
+  StreamEventWait *w = user;
+  for (guint i = w->from; i < p->events->len && w->found < 0; i++) {
+    SseEvent *e = g_ptr_array_index(p->events, i);
+    const char *name = w->key ? "stream" : "stream_removed";
+    if (strcmp(e->event, name) != 0)
+      continue;
+    json_t *d = json_loads(e->data, 0, NULL);
+    ck_assert_msg(d != NULL, "event data is not JSON: %s", e->data);
+    gboolean match = g_strcmp0(json_string_value(json_object_get(
+                                   d, "stream_id")), w->id) == 0;
+    if (match && w->key) {
+      json_t *v = json_object_get(json_object_get(d, "stream"), w->key);
+      match = json_is_number(w->want)
+                  ? json_is_number(v) &&
+                        json_number_value(v) == json_number_value(w->want)
+                  : json_equal(v, w->want);
+    }
+    json_decref(d);
+    if (match)
+      w->found = (int)i;
+  }
+  return w->found >= 0;
+}
+
+/* Reads until a stream event of w->id with key == want (key NULL: its
+ * stream_removed) arrives after event index from; returns its index. */
+static int
+wait_stream_event(EventClient *c, SseParser *p, const char *id,
+                  const char *key, json_t *want, guint from)
+{
+  StreamEventWait w = { id, key, want, from, -1 };
+  read_client(c, p, PREDICTION_TIMEOUT_S, stream_event_found, &w);
+  json_decref(want);
+  return w.found;
+}
+
+/* The hub is told of a stream's changes (registry_set_stream_watch), not
+ * left to poll: with the ticker asleep for a minute, a stream added over
+ * the API shows as an event, then its own state changes (running, with
+ * its size and connection quality), PATCHes and its removal, in that
+ * order. Before, only the add, PATCH and removal came at once; "running"
+ * waited for the next poll. */
+START_TEST(test_events_told_not_polled)
+{
+  RouteResponse resp;
+  ck_assert_uint_eq(fixture_request(&fx, "GET", "/api/v1/events", NULL, NULL,
+                                    NULL, NULL, NULL, &resp), 200);
+  SseParser p;
+  sse_parser_init(&p);
+  char *id = create("{\"name\": \"told\", \"uri\": \"test:\", "
+                    "\"max_fps\": 20}");
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  int added = wait_stream_event(resp.events, &p, id, "name",
+                                json_string("told"), 0);
+  ck_assert_msg(added >= 0, "no stream event for the added stream");
+  int running = wait_stream_event(resp.events, &p, id, "state",
+                                  json_string("running"), 0);
+  ck_assert_msg(running >= 0, "no stream event with state running");
+  /* The test source's size and the quality, judged as it started. */
+  ck_assert_int_ge(wait_stream_event(resp.events, &p, id, "width",
+                                     json_integer(640), (guint)running), 0);
+  ck_assert_int_ge(wait_stream_event(resp.events, &p, id,
+                                     "connection_quality",
+                                     json_string("good"), (guint)running),
+                   0);
+  guint before = p.events->len;
+  ck_assert_uint_eq(req("PATCH", path, "{\"max_fps\": 5}", NULL), 200);
+  int patched = wait_stream_event(resp.events, &p, id, "max_fps",
+                                  json_real(5.0), before);
+  ck_assert_msg(patched >= 0, "no stream event with max_fps 5 after PATCH");
+  before = p.events->len;
+  ck_assert_uint_eq(req("PATCH", path, "{\"enabled\": false}", NULL), 200);
+  int stopped = wait_stream_event(resp.events, &p, id, "state",
+                                  json_string("stopped"), before);
+  ck_assert_msg(stopped >= 0, "no stream event with state stopped");
+  ck_assert_int_ge(wait_stream_event(resp.events, &p, id,
+                                     "connection_quality",
+                                     json_string("down"), before), 0);
+  ck_assert_uint_eq(req("DELETE", path, NULL, NULL), 204);
+  int removed = wait_stream_event(resp.events, &p, id, NULL, NULL,
+                                  (guint)stopped);
+  ck_assert_msg(removed >= 0, "no stream_removed event");
+  ck_assert(added <= running && running < patched && patched < stopped &&
+            stopped < removed);
+  /* Nothing of the stream after its removal. */
+  read_client(resp.events, &p, 0.3, NULL, NULL);
+  for (guint i = (guint)removed + 1; i < p.events->len; i++) {
+    SseEvent *e = g_ptr_array_index(p.events, i);
+    ck_assert_msg(!strstr(e->data, id), "event %s after stream_removed",
+                  e->event);
+  }
+  sse_parser_clear(&p);
+  route_response_clear(&resp);
+  g_free(path);
+  g_free(id);
+}
+END_TEST
+
 START_TEST(test_events_stream_removed_ends)
 {
   char *id = create("{\"name\": \"r\", \"uri\": \"test:\", \"enabled\": "
@@ -2818,6 +2945,12 @@ routes_suite(void)
   tcase_add_test(tc, test_events_stream_removed_ends);
   tcase_add_test(tc, test_events_last_event_id);
   tcase_add_test(tc, test_events_slow_client_drops);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("events-told");
+  tcase_add_checked_fixture(tc, setup_events_rare_ticks, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_events_told_not_polled);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("query-token");

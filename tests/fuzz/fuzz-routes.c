@@ -71,11 +71,11 @@ static struct {
   Routes *open, *auth;
 } g;
 
-/* The registry's one changed callback, as serve.c wires it. */
+/* The registry's one changed callback, as serve.c wires it (the event hub
+ * watches the registry itself). */
 static void
 on_registry_changed(Registry *r, gpointer user)
 {
-  event_hub_registry_changed(r, g.events);
   config_store_registry_changed(r, g.store);
 }
 
