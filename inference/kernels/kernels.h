@@ -2,8 +2,9 @@
  *
  * Data is float32 NHWC with batch 1. Each kernel has a plain-C reference
  * (kernels-ref.c), which is its definition, and optionally an optimised twin
- * (kernels-avx2.c, built with -mavx2 -mfma). dispatch.c picks one table at
- * start-up; the tests compare every table against the reference.
+ * (kernels-avx2-gemm.c, -conv.c, -dwconv.c and -elementwise.c, built with
+ * -mavx2 -mfma -mf16c). dispatch.c picks one table at start-up; the tests
+ * compare every table against the reference.
  *
  * Kernels take no locks, allocate nothing, log nothing and use no globals, so
  * one engine can run them from many threads at once. Activation is a clamp:
