@@ -114,9 +114,10 @@ qk_gemm_pack__avx512(size_t n, size_t k, const int16_t *w,
   }
 }
 
-/* sum of the k bytes at a */
-static int32_t
-row_sum(const uint8_t *a, size_t k)
+/* vpsadbw sums of the k bytes at a, in the 8 qwords of a vector (each at
+ * most 255 * 8 * ceil(k / 64)) */
+static inline __m512i
+row_sad(const uint8_t *a, size_t k)
 {
   __m512i s = _mm512_setzero_si512();
   size_t i = 0;
@@ -128,7 +129,30 @@ row_sum(const uint8_t *a, size_t k)
     s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(mk, a + i),
                                             _mm512_setzero_si512()));
   }
-  return (int32_t)_mm512_reduce_add_epi64(s);
+  return s;
+}
+
+/* The byte sums of rows a, a + stride, ... (pm of them) into sum[]. The
+ * horizontal reduction, the costly part for short rows, is shared: 4 rows'
+ * vectors in the 16-bit fields of one (k <= 256: a row sums to at most
+ * 255 * 256 < 2^16), else 2 rows' in 32-bit fields, one reduction for
+ * all of them (a sum past 32 bits, k >= 2^24, takes a whole qword). */
+static void
+panel_sums(const uint8_t *a, size_t stride, size_t k, size_t pm,
+           int32_t *sum)
+{
+  const int per = k <= 256 ? 4 : k < (1u << 24) ? 2 : 1, bits = 64 / per;
+  const uint64_t field = per == 4 ? 0xffffu : per == 2 ? 0xffffffffu : ~0ull;
+  for (size_t r = 0; r < pm; r += (size_t)per) {
+    __m512i t = _mm512_setzero_si512();
+    for (int i = 0; i < per && r + (size_t)i < pm; i++)
+      t = _mm512_or_si512(
+          t, _mm512_slli_epi64(row_sad(a + (r + (size_t)i) * stride, k),
+                               (unsigned)(bits * i)));
+    const uint64_t u = (uint64_t)_mm512_reduce_add_epi64(t);
+    for (int i = 0; i < per && r + (size_t)i < pm; i++)
+      sum[r + (size_t)i] = (int32_t)((u >> (bits * i)) & field);
+  }
 }
 
 /* The 4 bytes of group q of row a (zero past k), as one int32: a masked
@@ -257,24 +281,49 @@ tile_run(const int MR, const int NV, const struct tile *t)
   const __m512i lo8 = _mm512_set1_epi8((char)rq->lo);
   const __m512i order =
       _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  const __mmask64 store =
-      _cvtu64_mask64(nn >= 64 ? ~0ull : (1ull << nn) - 1);
+  /* 4 vectors a pack: one pixel's NV (3, 4), or 2 pixels' 2, or 4
+   * pixels' 1, so that 16- and 32-channel layers pack no zeros */
+  const int RP = NV >= 3 ? 1 : 4 / NV;
+  const __mmask64 store = _cvtu64_mask64(nn >= 64 ? ~0ull : (1ull << nn) - 1);
 #pragma GCC unroll 24
-  for (int r = 0; r < MR; r++) {
+  for (int r = 0; r < MR; r += RP) {
     __m512i y[4];
 #pragma GCC unroll 4
-    for (int v = 0; v < 4; v++)
-      y[v] = v < NV ? _mm512_cvtps_epi32(_mm512_min_ps(
-                          _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]),
-                                        sc[v]),
-                          hi))
-                    : _mm512_setzero_si512();
+    for (int i = 0; i < 4; i++) {
+      const int rr = r + i / NV, v = i % NV;
+      y[i] = i < RP * NV && rr < MR
+                 ? _mm512_cvtps_epi32(_mm512_min_ps(
+                       _mm512_mul_ps(_mm512_cvtepi32_ps(acc[rr][v]), sc[v]),
+                       hi))
+                 : _mm512_setzero_si512();
+    }
     /* lane l of the packs: channels 4l..4l+3 of y0, y1, y2, y3 */
     const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(y[0], y[1]), zp16);
     const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(y[2], y[3]), zp16);
     __m512i bytes = _mm512_max_epu8(_mm512_packus_epi16(p01, p23), lo8);
     bytes = _mm512_permutexvar_epi32(order, bytes);
-    _mm512_mask_storeu_epi8(t->out + r * t->out_stride, store, bytes);
+    uint8_t *o = t->out + r * t->out_stride;
+    if (NV >= 3) {
+      _mm512_mask_storeu_epi8(o, store, bytes);
+    } else if (NV == 2) {
+      const __mmask32 st = (__mmask32)_cvtmask64_u64(store);
+      _mm256_mask_storeu_epi8(o, st, _mm512_castsi512_si256(bytes));
+      if (r + 1 < MR)
+        _mm256_mask_storeu_epi8(o + t->out_stride, st,
+                                _mm512_extracti64x4_epi64(bytes, 1));
+    } else {
+      const __mmask16 st = (__mmask16)_cvtmask64_u64(store);
+      _mm_mask_storeu_epi8(o, st, _mm512_castsi512_si128(bytes));
+      if (r + 1 < MR)
+        _mm_mask_storeu_epi8(o + t->out_stride, st,
+                             _mm512_extracti32x4_epi32(bytes, 1));
+      if (r + 2 < MR)
+        _mm_mask_storeu_epi8(o + 2 * t->out_stride, st,
+                             _mm512_extracti32x4_epi32(bytes, 2));
+      if (r + 3 < MR)
+        _mm_mask_storeu_epi8(o + 3 * t->out_stride, st,
+                             _mm512_extracti32x4_epi32(bytes, 3));
+    }
   }
 }
 
@@ -329,14 +378,12 @@ qk_gemm__avx512(size_t m, size_t n, size_t k, const uint8_t *in,
   for (size_t i0 = 0; i0 < m; i0 += PANEL) {
     const size_t pm = m - i0 < PANEL ? m - i0 : PANEL;
     const uint8_t *a = in + i0 * in_stride;
-    if (mode != OFFS_NONE)
-      for (size_t r = 0; r < pm; r++) {
-        const int32_t s = row_sum(a + r * in_stride, k);
-        /* wraps modulo 2^32 as the reference's sum does */
-        corr[r] = mode == OFFS_LAYER
-                      ? (int32_t)((uint32_t)s * (uint32_t)o_layer)
-                      : s;
-      }
+    if (mode != OFFS_NONE) {
+      panel_sums(a, in_stride, k, pm, corr);
+      if (mode == OFFS_LAYER) /* wraps modulo 2^32 as the reference */
+        for (size_t r = 0; r < pm; r++)
+          corr[r] = (int32_t)((uint32_t)corr[r] * (uint32_t)o_layer);
+    }
     const uint8_t *g = groups;
     for (size_t n0 = 0; n0 < n; n0 += GROUP) {
       const size_t nn = n - n0 < GROUP ? n - n0 : GROUP;
