@@ -235,4 +235,8 @@ bench_measure_peaks(struct peaks *pk)
     pk->dpbusd = measure_int_peak_gops(dpbusd_peak_run,
                                        DPBUSD_PEAK_OPS_PER_ITER,
                                        FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+  if (pk->fma > 0 && kern_ops_get(KERN_ISA_AVX512VNNI))
+    pk->dpbusd512 = measure_int_peak_gops(dpbusd512_peak_run,
+                                          DPBUSD512_PEAK_OPS_PER_ITER,
+                                          FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
 }

@@ -136,6 +136,8 @@ bench_print_json(const struct config_desc *c, const struct options *o,
   json_number_or_null(pk->madd16, o->profile && pk->madd16 > 0, 2);
   fputs(", \"dpbusd_peak_gops\": ", stdout);
   json_number_or_null(pk->dpbusd, o->profile && pk->dpbusd > 0, 2);
+  fputs(", \"dpbusd512_peak_gops\": ", stdout);
+  json_number_or_null(pk->dpbusd512, o->profile && pk->dpbusd512 > 0, 2);
   if (o->profile && p->n_steps > 0) {
     double total_ns = 0;
     fputs(", \"profile\": [", stdout);
@@ -224,6 +226,10 @@ bench_print_human(const struct config_desc *c, const struct options *o,
         printf("  (%.1f%% of the AVX-VNNI vpdpbusd peak, %.1f GOP/s; FMA "
                "peak %.1f GFLOP/s)\n",
                100.0 * g / pk->dpbusd, pk->dpbusd, pk->fma);
+      if (integer && pk->dpbusd512 > 0)
+        printf("  (%.1f%% of the AVX-512 VNNI vpdpbusd zmm peak, %.1f "
+               "GOP/s)\n",
+               100.0 * g / pk->dpbusd512, pk->dpbusd512);
     } else if (peak <= 0) {
       printf("  (no AVX2/FMA on this CPU: peak not measured)\n");
     }

@@ -67,6 +67,7 @@ struct peaks {
   double fma;    /* GFLOP/s */
   double madd16; /* GOP/s, 16-bit multiply-add */
   double dpbusd; /* GOP/s, AVX-VNNI; 0 without it */
+  double dpbusd512; /* GOP/s, AVX-512 VNNI; 0 without it */
 };
 
 struct profile {

@@ -125,3 +125,38 @@ dpbusd_peak_run(uint64_t iters)
   _mm256_storeu_si256((__m256i *)(void *)lanes, s);
   return (float)(lanes[0] + lanes[7]);
 }
+
+/* AVX-512 VNNI peak: 12 chains of 512-bit vpdpbusd (16 lanes x 4 byte
+ * products), the integer engine's avx512vnni GEMM. */
+__attribute__((target("avx512f,avx512vnni"))) float
+dpbusd512_peak_run(uint64_t iters)
+{
+  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+  __m512i x0 = _mm512_set1_epi32(0), x1 = _mm512_set1_epi32(1);
+  __m512i x2 = _mm512_set1_epi32(2), x3 = _mm512_set1_epi32(3);
+  __m512i x4 = _mm512_set1_epi32(4), x5 = _mm512_set1_epi32(5);
+  __m512i x6 = _mm512_set1_epi32(6), x7 = _mm512_set1_epi32(7);
+  __m512i x8 = _mm512_set1_epi32(8), x9 = _mm512_set1_epi32(9);
+  __m512i x10 = _mm512_set1_epi32(10), x11 = _mm512_set1_epi32(11);
+  for (uint64_t i = 0; i < iters; i++) {
+    x0 = _mm512_dpbusd_epi32(x0, a, b);
+    x1 = _mm512_dpbusd_epi32(x1, a, b);
+    x2 = _mm512_dpbusd_epi32(x2, a, b);
+    x3 = _mm512_dpbusd_epi32(x3, a, b);
+    x4 = _mm512_dpbusd_epi32(x4, a, b);
+    x5 = _mm512_dpbusd_epi32(x5, a, b);
+    x6 = _mm512_dpbusd_epi32(x6, a, b);
+    x7 = _mm512_dpbusd_epi32(x7, a, b);
+    x8 = _mm512_dpbusd_epi32(x8, a, b);
+    x9 = _mm512_dpbusd_epi32(x9, a, b);
+    x10 = _mm512_dpbusd_epi32(x10, a, b);
+    x11 = _mm512_dpbusd_epi32(x11, a, b);
+  }
+  __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(x0, x1),
+                                                _mm512_add_epi32(x2, x3)),
+                               _mm512_add_epi32(_mm512_add_epi32(x4, x5),
+                                                _mm512_add_epi32(x6, x7)));
+  s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(x8, x9),
+                                           _mm512_add_epi32(x10, x11)));
+  return (float)_mm512_reduce_add_epi32(s);
+}

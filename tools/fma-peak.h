@@ -26,5 +26,10 @@ float madd16_peak_run(uint64_t iters);
 float dpbusd_peak_run(uint64_t iters);
 #define MADD16_PEAK_OPS_PER_ITER (12 * 8 * 2 * 2)
 #define DPBUSD_PEAK_OPS_PER_ITER (12 * 8 * 4 * 2)
+/* dpbusd512: AVX-512 VNNI vpdpbusd on zmm, 16 lanes x 4 byte products,
+ * 128 ops per step; call only when the CPU and the OS run AVX-512 VNNI
+ * (kern_ops_get(KERN_ISA_AVX512VNNI) != NULL). */
+float dpbusd512_peak_run(uint64_t iters);
+#define DPBUSD512_PEAK_OPS_PER_ITER (12 * 16 * 4 * 2)
 
 #endif
