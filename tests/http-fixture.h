@@ -4,8 +4,8 @@
  * connection with the plain-socket client of http-client.h; an event-stream
  * client that de-chunks into an SSE parser.
  *
- * One server per test process: Check forks each test, the checked fixture
- * starts it (http_fixture_start*) and stops it (http_fixture_stop).
+ * One server at a time: a suite's checked fixture starts it before each
+ * test (http_fixture_start*) and stops it after (http_fixture_stop).
  */
 #ifndef SS_HTTP_FIXTURE_H
 #define SS_HTTP_FIXTURE_H
