@@ -258,6 +258,28 @@ class_index_locked(const Head *h, const char *name)
   return -1;
 }
 
+/* The index of class_name among h's classes for one more example, which h
+ * must have room for; -1 with the error otherwise. */
+static int
+example_class_locked(const HeadStore *s, const Head *h,
+                     const char *class_name, GError **error)
+{
+  int cls = class_index_locked(h, class_name);
+  if (cls < 0) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
+                "class: not one of the head's classes");
+    return -1;
+  }
+  if (h->examples->len >= s->max_examples) {
+    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_LIMIT,
+                "the head has %u examples already "
+                "(limits.max_head_examples)",
+                s->max_examples);
+    return -1;
+  }
+  return cls;
+}
+
 char *
 head_store_prepare_example(HeadStore *s, const char *id,
                            const char *class_name, GError **error)
@@ -267,18 +289,10 @@ head_store_prepare_example(HeadStore *s, const char *id,
   Head *h = find_locked(s, id, error);
   if (!h)
     goto out;
-  if (class_name && class_index_locked(h, class_name) < 0) {
-    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
-                "class: not one of the head's classes");
+  /* Without class_name only the room is checked: any class passes. */
+  if (example_class_locked(s, h, class_name ? class_name : h->classes->pdata[0],
+                           error) < 0)
     goto out;
-  }
-  if (h->examples->len >= s->max_examples) {
-    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_LIMIT,
-                "the head has %u examples already "
-                "(limits.max_head_examples)",
-                s->max_examples);
-    goto out;
-  }
   model = g_strdup(h->model);
 out:
   g_mutex_unlock(&s->lock);
@@ -318,19 +332,9 @@ head_store_add_example(HeadStore *s, const char *id, const char *class_name,
   Head *h = find_locked(s, id, error);
   if (!h)
     goto out;
-  int cls = class_index_locked(h, class_name);
-  if (cls < 0) {
-    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_INVALID,
-                "class: not one of the head's classes");
+  int cls = example_class_locked(s, h, class_name, error);
+  if (cls < 0)
     goto out;
-  }
-  if (h->examples->len >= s->max_examples) {
-    g_set_error(error, HEAD_STORE_ERROR, HEAD_STORE_ERROR_LIMIT,
-                "the head has %u examples already "
-                "(limits.max_head_examples)",
-                s->max_examples);
-    goto out;
-  }
   Example *e = g_new0(Example, 1);
   e->id = h->next_example;
   e->cls = cls;
