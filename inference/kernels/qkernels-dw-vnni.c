@@ -28,9 +28,9 @@
  *     16 int32 bias[c] - in_zp * sum_t w[t][c];
  *     3 rows ky of 64 bytes: channel j's wa[ky][0..2], 0 at 4j .. 4j+3;
  *     the same 3 rows of wb (zeros for QDW4_QUAD).
- * Scratch: 4 rows of quads (a ring of 3 input rows and one of the zero
- * point), each ceil(c/16) blocks x out_w columns x 64 bytes, block-major so
- * that the kernel walks one block's columns in order.
+ * Scratch: 4 rows of quads of one block (a ring of 3 input rows and one of
+ * the zero point), out_w columns x 64 bytes each: the kernel runs the
+ * layer block by block.
  */
 #include "qkernels-dw-vnni.h"
 
@@ -39,7 +39,7 @@
 /* Built twice: here for AVX-VNNI (VEX vpdpbusd), and by
  * qkernels-dw-avx512.c for AVX-512 VNNI CPUs, which may lack the VEX form
  * (Ice Lake, Cascade Lake): the EVEX instruction on the same ymm. */
-#if defined(QK_DW_EVEX)
+#if defined(QK_DW_EVEX) /* and 16 channels a zmm, below */
 #define DPBUSD _mm256_dpbusd_epi32
 #define FN(name) name##__avx512
 #else
@@ -115,7 +115,7 @@ FN(qk_dw_scratch_size)(const struct qk_dw_shape *sh)
 {
   if (sh->kh != 3 || sh->kw != 3)
     return 0;
-  return 4 * blocks(sh->c) * sh->out_w * QB;
+  return 4 * sh->out_w * QB; /* one block at a time */
 }
 
 /* ---- building the quads of one input row, one block ---- */
@@ -212,8 +212,69 @@ build_quads(const struct qk_dw_shape *sh, const uint8_t *row,
   }
 }
 
-/* ---- one output row of one block ---- */
+/* ---- the output rows of one block ---- */
 
+static inline __m256i
+ld(const uint8_t *p)
+{
+  return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+#if defined(QK_DW_EVEX)
+/* 16 channels in one zmm: their quads are one 64-byte load, a kernel row
+ * one vpdpbusd. fp32 requantisation as qk_requant_one: the float clamp at
+ * the top only (rounding commutes with a clamp to whole numbers), the
+ * bottom one in int32 (a sum below INT32_MIN as a float converts to
+ * INT32_MIN, still below), stored through a mask. */
+static inline __attribute__((always_inline)) void
+row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
+          size_t out_w, const uint8_t *blk, bool split,
+          const struct qk_requant *rq, const float *sc, size_t c0,
+          size_t cc, size_t c, uint8_t *out)
+{
+  const __m512i b = _mm512_loadu_si512(blk);
+  const uint8_t *wa = blk + QK_DW_CB * 4, *wb = wa + 3 * QB;
+  const __m512i wa0 = _mm512_loadu_si512(wa);
+  const __m512i wa1 = _mm512_loadu_si512(wa + QB);
+  const __m512i wa2 = _mm512_loadu_si512(wa + 2 * QB);
+  const __m512i wb0 = _mm512_loadu_si512(wb);
+  const __m512i wb1 = _mm512_loadu_si512(wb + QB);
+  const __m512i wb2 = _mm512_loadu_si512(wb + 2 * QB);
+  const __m512 scale = _mm512_loadu_ps(sc);
+  const __m512 hi = _mm512_set1_ps((float)(rq->hi - rq->zp));
+  const __m512i zp = _mm512_set1_epi32(rq->zp);
+  const __m512i lo = _mm512_set1_epi32(rq->lo);
+  const __mmask16 m = (__mmask16)((1u << cc) - 1);
+  const bool fp32 = rq->mode == QK_RQ_FP32;
+  for (size_t x = 0; x < out_w; x++) {
+    const size_t o = x * QB;
+    const __m512i q0 = _mm512_loadu_si512(r0 + o);
+    const __m512i q1 = _mm512_loadu_si512(r1 + o);
+    const __m512i q2 = _mm512_loadu_si512(r2 + o);
+    __m512i a = _mm512_dpbusd_epi32(b, q0, wa0);
+    a = _mm512_dpbusd_epi32(a, q1, wa1);
+    a = _mm512_dpbusd_epi32(a, q2, wa2);
+    if (split) { /* a second chain, added at the end */
+      __m512i t = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, wb0);
+      t = _mm512_dpbusd_epi32(t, q1, wb1);
+      t = _mm512_dpbusd_epi32(t, q2, wb2);
+      a = _mm512_add_epi32(a, t);
+    }
+    uint8_t *dst = out + x * c + c0;
+    if (!fp32) {
+      qk_avx2_requant_store(_mm512_castsi512_si256(a),
+                            _mm512_extracti64x4_epi64(a, 1), rq, c0, cc,
+                            dst);
+      continue;
+    }
+    const __m512 f = _mm512_min_ps(
+        _mm512_mul_ps(_mm512_cvtepi32_ps(a), scale), hi);
+    const __m512i y =
+        _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp), lo);
+    _mm512_mask_cvtepi32_storeu_epi8(dst, m, y);
+  }
+}
+#else
 /* fp32 requantisation of 16 sums as qk_requant_one: the float clamp at the
  * top only (rounding commutes with a clamp to whole numbers; the bottom
  * one is the saturating packs and the byte max, below the sums that
@@ -239,20 +300,14 @@ rq16_apply(__m256i a0, __m256i a1, const struct rq16 *r)
   return _mm_min_epu8(_mm_max_epu8(y, r->lo8), r->hi8);
 }
 
-static inline __m256i
-ld(const uint8_t *p)
-{
-  return _mm256_loadu_si256((const __m256i *)(const void *)p);
-}
-
-/* Output row of block c0 (cc channels) from the quads of its 3 input rows
- * r0..r2; split: the second weight set too. Inline with split a constant,
- * so that each variant has its own loop. */
-static inline void
+/* An output row of block c0 (cc channels) from the quads of its 3 input
+ * rows r0..r2; split: the second weight set too. Inlined with split a
+ * constant, so that each variant has its own loop. */
+static inline __attribute__((always_inline)) void
 row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
           size_t out_w, const uint8_t *blk, bool split,
-          const struct qk_requant *rq, size_t c0, size_t cc, size_t c,
-          uint8_t *out)
+          const struct qk_requant *rq, const float *sc, size_t c0,
+          size_t cc, size_t c, uint8_t *out)
 {
   const __m256i b0 = ld(blk), b1 = ld(blk + 32);
   const uint8_t *wa = blk + QK_DW_CB * 4, *wb = wa + 3 * QB;
@@ -260,17 +315,13 @@ row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
   const __m256i wa10 = ld(wa + QB), wa11 = ld(wa + QB + 32);
   const __m256i wa20 = ld(wa + 2 * QB), wa21 = ld(wa + 2 * QB + 32);
   struct rq16 r;
+  r.s0 = _mm256_loadu_ps(sc);
+  r.s1 = _mm256_loadu_ps(sc + 8);
+  r.hi = _mm256_set1_ps((float)(rq->hi - rq->zp));
+  r.zp16 = _mm256_set1_epi16((int16_t)rq->zp);
+  r.lo8 = _mm_set1_epi8((char)rq->lo);
+  r.hi8 = _mm_set1_epi8((char)rq->hi);
   const bool fp32 = rq->mode == QK_RQ_FP32;
-  if (fp32) {
-    float sc[QK_DW_CB] = { 0 };
-    memcpy(sc, rq->scale + c0, cc * sizeof *sc);
-    r.s0 = _mm256_loadu_ps(sc);
-    r.s1 = _mm256_loadu_ps(sc + 8);
-    r.hi = _mm256_set1_ps((float)(rq->hi - rq->zp));
-    r.zp16 = _mm256_set1_epi16((int16_t)rq->zp);
-    r.lo8 = _mm_set1_epi8((char)rq->lo);
-    r.hi8 = _mm_set1_epi8((char)rq->hi);
-  }
   for (size_t x = 0; x < out_w; x++) {
     const size_t o = x * QB;
     const __m256i x00 = ld(r0 + o), x01 = ld(r0 + o + 32);
@@ -283,10 +334,8 @@ row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
     a0 = DPBUSD(a0, x20, wa20);
     a1 = DPBUSD(a1, x21, wa21);
     if (split) { /* a second chain, added at the end */
-      __m256i s0 = DPBUSD(_mm256_setzero_si256(), x00,
-                                           ld(wb));
-      __m256i s1 = DPBUSD(_mm256_setzero_si256(), x01,
-                                           ld(wb + 32));
+      __m256i s0 = DPBUSD(_mm256_setzero_si256(), x00, ld(wb));
+      __m256i s1 = DPBUSD(_mm256_setzero_si256(), x01, ld(wb + 32));
       s0 = DPBUSD(s0, x10, ld(wb + QB));
       s1 = DPBUSD(s1, x11, ld(wb + QB + 32));
       s0 = DPBUSD(s0, x20, ld(wb + 2 * QB));
@@ -309,11 +358,49 @@ row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
     }
   }
 }
+#endif
+
+/* Output rows y0..y1 of block c0: for each, the input rows it reads that
+ * are not built yet, then the row. The block's ring of 3 rows of quads
+ * (and its weights, in registers) stays in L1 from building to use. */
+static inline __attribute__((always_inline)) void
+layer_block(const struct qk_dw_shape *sh, size_t y0, size_t y1,
+            const uint8_t *in, uint8_t zp, const uint8_t *blk, bool split,
+            const struct qk_requant *rq, size_t c0, uint8_t *const ring[3],
+            const uint8_t *zrow, uint8_t *out)
+{
+  const size_t c = sh->c, out_w = sh->out_w;
+  const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
+  const uint8_t *in_end = in + sh->in_h * sh->in_w * c;
+  float sc[QK_DW_CB] = { 0 }; /* the scales end at channel c - 1 */
+  if (rq->mode == QK_RQ_FP32)
+    memcpy(sc, rq->scale + c0, cc * sizeof *sc);
+  size_t next = 0; /* input rows below it are in the ring (as needed) */
+  for (size_t y = y0; y < y1; y++) {
+    const size_t top = y * sh->stride; /* + pad_top */
+    size_t first = top > sh->pad_top ? top - sh->pad_top : 0;
+    first = first > next ? first : next;
+    size_t end = top + 3 > sh->pad_top ? top + 3 - sh->pad_top : 0;
+    end = end < sh->in_h ? end : sh->in_h;
+    for (size_t iy = first; iy < end; iy++)
+      build_quads(sh, in + iy * sh->in_w * c, in_end, c0, zp, ring[iy % 3]);
+    next = end > next ? end : next;
+    const uint8_t *rows[3];
+    for (size_t ky = 0; ky < 3; ky++) {
+      const size_t iy = top + ky;
+      rows[ky] = iy < sh->pad_top || iy - sh->pad_top >= sh->in_h
+                     ? zrow
+                     : ring[(iy - sh->pad_top) % 3];
+    }
+    row_block(rows[0], rows[1], rows[2], out_w, blk, split, rq, sc, c0, cc,
+              c, out + y * out_w * c);
+  }
+}
 
 void
 FN(qk_dwconv)(const struct qk_dw_shape *sh, size_t y0, size_t y1,
-                const uint8_t *in, int32_t in_zp, const void *packed,
-                const struct qk_requant *rq, uint8_t *out, void *scratch)
+              const uint8_t *in, int32_t in_zp, const void *packed,
+              const struct qk_requant *rq, uint8_t *out, void *scratch)
 {
   int32_t kind;
   memcpy(&kind, packed, sizeof kind);
@@ -322,48 +409,20 @@ FN(qk_dwconv)(const struct qk_dw_shape *sh, size_t y0, size_t y1,
     qk_dwconv__avx2(sh, y0, y1, in, in_zp, pk, rq, out, scratch);
     return;
   }
-  const size_t c = sh->c, nb = blocks(c), out_w = sh->out_w;
-  const size_t row_bytes = nb * out_w * QB, blk_bytes = out_w * QB;
-  uint8_t *ring[3] = { scratch, (uint8_t *)scratch + row_bytes,
-                       (uint8_t *)scratch + 2 * row_bytes };
+  /* block by block: each block's weights and rows of quads stay in
+   * registers and L1 over all its rows */
+  const size_t row_bytes = sh->out_w * QB;
+  uint8_t *const ring[3] = { scratch, (uint8_t *)scratch + row_bytes,
+                             (uint8_t *)scratch + 2 * row_bytes };
   uint8_t *zrow = (uint8_t *)scratch + 3 * row_bytes;
   memset(zrow, in_zp, row_bytes);
-  const uint8_t *in_end = in + sh->in_h * sh->in_w * c;
-  const size_t in_row = sh->in_w * c;
-  size_t next = 0; /* input rows below it are in the ring (as needed) */
-  for (size_t y = y0; y < y1; y++) {
-    /* input rows y*stride + ky - pad_top, ky < 3: those inside the input
-     * not yet built, then the output row, block by block (a block's 3
-     * rows of quads stay in L1 between building and use) */
-    const size_t top = y * sh->stride; /* + pad_top */
-    size_t first = top > sh->pad_top ? top - sh->pad_top : 0;
-    first = first > next ? first : next;
-    size_t end = top + 3 > sh->pad_top ? top + 3 - sh->pad_top : 0;
-    end = end < sh->in_h ? end : sh->in_h;
-    const uint8_t *rows[3];
-    for (size_t ky = 0; ky < 3; ky++) {
-      const size_t iy = top + ky;
-      rows[ky] = iy < sh->pad_top || iy - sh->pad_top >= sh->in_h
-                     ? zrow
-                     : ring[(iy - sh->pad_top) % 3];
-    }
-    for (size_t b = 0; b < nb; b++) {
-      const size_t c0 = b * QK_DW_CB;
-      const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
-      for (size_t iy = first; iy < end; iy++)
-        build_quads(sh, in + iy * in_row, in_end, c0, (uint8_t)in_zp,
-                    ring[iy % 3] + b * blk_bytes);
-      const uint8_t *blk = pk + b * BLOCK;
-      uint8_t *o = out + y * out_w * c;
-      if (kind == QDW4_SPLIT)
-        row_block(rows[0] + b * blk_bytes, rows[1] + b * blk_bytes,
-                  rows[2] + b * blk_bytes, out_w, blk, true, rq, c0, cc, c,
-                  o);
-      else
-        row_block(rows[0] + b * blk_bytes, rows[1] + b * blk_bytes,
-                  rows[2] + b * blk_bytes, out_w, blk, false, rq, c0, cc, c,
-                  o);
-    }
-    next = end > next ? end : next;
+  for (size_t b = 0, nb = blocks(sh->c); b < nb; b++) {
+    const uint8_t *blk = pk + b * BLOCK;
+    if (kind == QDW4_SPLIT)
+      layer_block(sh, y0, y1, in, (uint8_t)in_zp, blk, true, rq,
+                  b * QK_DW_CB, ring, zrow, out);
+    else
+      layer_block(sh, y0, y1, in, (uint8_t)in_zp, blk, false, rq,
+                  b * QK_DW_CB, ring, zrow, out);
   }
 }
