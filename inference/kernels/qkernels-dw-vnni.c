@@ -18,16 +18,20 @@
  * otherwise (TF1 uint8 files: a per-tensor zero point anywhere in 0..255)
  * each weight is split into two int8 parts, wa = clamp(w, -128, 127) and
  * wb = w - wa, and each quad goes through both (6 vpdpbusd per 8
- * channels, still half the instructions of vpmaddwd on int16). Only 255
+ * channels, still half the instructions of vpmaddwd on int16), in the
+ * blocks of 16 channels that need it. Only 255
  * (a byte of 255 with zero point 0) has no such split: such layers, and
  * kernels other than 3x3, run the AVX2 kernel ("qdw2", qkernels-avx2.c).
  *
  * "qdw4" layout: a 64-byte header (int32 kind: QDW4_*), then
  *   QDW4_QDW2: the AVX2 table's "qdw2" layout;
- *   QDW4_QUAD, QDW4_SPLIT: per block of 16 channels (zero-padded),
+ *   QDW4_QUAD: per block of 16 channels (zero-padded), 512 bytes:
  *     16 int32 bias[c] - in_zp * sum_t w[t][c];
  *     3 rows ky of 64 bytes: channel j's wa[ky][0..2], 0 at 4j .. 4j+3;
- *     the same 3 rows of wb (zeros for QDW4_QUAD).
+ *     the same 3 rows of wb;
+ *     int32 split: whether any wb of the block is not 0, then 60 bytes of
+ *     padding. In the TF1 files the weights past int8 are in one or two
+ *     channels a layer (its extremes): the other blocks skip wb.
  * Scratch: 4 rows of quads of one block (a ring of 3 input rows and one of
  * the zero point), out_w columns x 64 bytes each: the kernel runs the
  * layer block by block.
@@ -53,11 +57,12 @@
 #include "qkernels-avx2.h"
 #include "qkernels-ref.h"
 
-enum { QDW4_QDW2 = 0, QDW4_QUAD, QDW4_SPLIT };
+enum { QDW4_QDW2 = 0, QDW4_QUAD };
 
 #define HEADER 64
 #define QB 64                         /* one column of one block's quads */
-#define BLOCK (QK_DW_CB * 4 + 6 * QB) /* bias, wa, wb */
+#define SPLIT_AT (QK_DW_CB * 4 + 6 * QB) /* after bias, wa, wb */
+#define BLOCK (SPLIT_AT + 64)
 
 static size_t
 blocks(size_t c)
@@ -79,12 +84,10 @@ FN(qk_dw_pack)(size_t c, size_t kh, size_t kw, const int16_t *w,
 {
   uint8_t *p = packed;
   memset(p, 0, HEADER);
-  bool quads = kh == 3 && kw == 3, split = false;
-  for (size_t i = 0; quads && i < 9 * c; i++) {
+  bool quads = kh == 3 && kw == 3;
+  for (size_t i = 0; quads && i < 9 * c; i++)
     quads = w[i] >= -255 && w[i] <= 254; /* wa + wb, both int8 */
-    split = split || w[i] < -128 || w[i] > 127;
-  }
-  int32_t kind = !quads ? QDW4_QDW2 : split ? QDW4_SPLIT : QDW4_QUAD;
+  int32_t kind = quads ? QDW4_QUAD : QDW4_QDW2;
   memcpy(p, &kind, sizeof kind);
   p += HEADER;
   if (kind == QDW4_QDW2) {
@@ -104,6 +107,11 @@ FN(qk_dw_pack)(size_t c, size_t kh, size_t kw, const int16_t *w,
         wb[(t / 3) * QB + 4 * j + t % 3] = (int8_t)(v - a);
         sum += v;
       }
+      for (size_t t = 0; t < 9; t++)
+        if (wb[(t / 3) * QB + 4 * j + t % 3]) {
+          const int32_t one = 1;
+          memcpy(p + SPLIT_AT, &one, sizeof one);
+        }
       /* wrapping as the int32 sums of the reference */
       b[j] = (int32_t)((uint32_t)bias[c0 + j] - (uint32_t)in_zp * (uint32_t)sum);
     }
@@ -123,28 +131,29 @@ FN(qk_dw_scratch_size)(const struct qk_dw_shape *sh)
 /* Column x of the quads, any x: taps in the padding read the zero point,
  * and a tap whose 16 bytes would run past the input (a short last block)
  * reads a copy of its cc channels. */
-static void
+static inline void
 quads_column(const struct qk_dw_shape *sh, const uint8_t *row,
              const uint8_t *in_end, size_t c0, size_t x, uint8_t zp,
              uint8_t *dst)
 {
-  const size_t c = sh->c, cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
-  uint8_t tmp[3][QK_DW_CB];
+  const size_t c = sh->c;
+  const __m128i z = _mm_set1_epi8((char)zp);
   __m128i v[3];
   for (size_t t = 0; t < 3; t++) {
     const size_t ix = x * sh->stride + t; /* + pad_left, unsigned */
-    memset(tmp[t], zp, QK_DW_CB);
-    const uint8_t *src = tmp[t];
+    v[t] = z;
     if (ix >= sh->pad_left && ix - sh->pad_left < sh->in_w) {
-      src = row + (ix - sh->pad_left) * c + c0;
-      if (src + QK_DW_CB > in_end) {
-        memcpy(tmp[t], src, cc);
-        src = tmp[t];
+      const uint8_t *src = row + (ix - sh->pad_left) * c + c0;
+      if (src + QK_DW_CB <= in_end) {
+        v[t] = _mm_loadu_si128((const __m128i *)(const void *)src);
+      } else { /* the input's last bytes: the channels that exist */
+        uint8_t tmp[QK_DW_CB];
+        memset(tmp, zp, sizeof tmp);
+        memcpy(tmp, src, c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB);
+        v[t] = _mm_loadu_si128((const __m128i *)(const void *)tmp);
       }
     }
-    v[t] = _mm_loadu_si128((const __m128i *)(const void *)src);
   }
-  const __m128i z = _mm_set1_epi8((char)zp);
   const __m128i ab_lo = _mm_unpacklo_epi8(v[0], v[1]);
   const __m128i ab_hi = _mm_unpackhi_epi8(v[0], v[1]);
   const __m128i cz_lo = _mm_unpacklo_epi8(v[2], z);
@@ -165,51 +174,107 @@ load2(const uint8_t *lo, const uint8_t *hi)
       _mm_loadu_si128((const __m128i *)(const void *)hi), 1);
 }
 
+/* Quads of columns x .. x+1 from 16 channels at p (tap 0 of column x),
+ * s * c bytes from one column to the next. */
+static inline void
+quads2(const uint8_t *p, size_t sc, size_t c, __m256i z, uint8_t *d)
+{
+  const __m256i a = load2(p, p + sc);
+  const __m256i b = load2(p + c, p + sc + c);
+  const __m256i cc = load2(p + 2 * c, p + sc + 2 * c);
+  const __m256i ab_lo = _mm256_unpacklo_epi8(a, b); /* ch 0-7 */
+  const __m256i ab_hi = _mm256_unpackhi_epi8(a, b); /* ch 8-15 */
+  const __m256i cz_lo = _mm256_unpacklo_epi8(cc, z);
+  const __m256i cz_hi = _mm256_unpackhi_epi8(cc, z);
+  const __m256i q0 = _mm256_unpacklo_epi16(ab_lo, cz_lo); /* 0-3 */
+  const __m256i q1 = _mm256_unpackhi_epi16(ab_lo, cz_lo); /* 4-7 */
+  const __m256i q2 = _mm256_unpacklo_epi16(ab_hi, cz_hi); /* 8-11 */
+  const __m256i q3 = _mm256_unpackhi_epi16(ab_hi, cz_hi); /* 12-15 */
+  __m128i *d0 = (__m128i *)(void *)d, *d1 = (__m128i *)(void *)(d + QB);
+  _mm_storeu_si128(d0, _mm256_castsi256_si128(q0));
+  _mm_storeu_si128(d0 + 1, _mm256_castsi256_si128(q1));
+  _mm_storeu_si128(d0 + 2, _mm256_castsi256_si128(q2));
+  _mm_storeu_si128(d0 + 3, _mm256_castsi256_si128(q3));
+  _mm_storeu_si128(d1, _mm256_extracti128_si256(q0, 1));
+  _mm_storeu_si128(d1 + 1, _mm256_extracti128_si256(q1, 1));
+  _mm_storeu_si128(d1 + 2, _mm256_extracti128_si256(q2, 1));
+  _mm_storeu_si128(d1 + 3, _mm256_extracti128_si256(q3, 1));
+}
+
+#if defined(QK_DW_EVEX)
+static inline __m512i
+load4(const uint8_t *p, size_t sc)
+{
+  __m512i v = _mm512_castsi128_si512(
+      _mm_loadu_si128((const __m128i *)(const void *)p));
+  v = _mm512_inserti32x4(
+      v, _mm_loadu_si128((const __m128i *)(const void *)(p + sc)), 1);
+  v = _mm512_inserti32x4(
+      v, _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * sc)), 2);
+  return _mm512_inserti32x4(
+      v, _mm_loadu_si128((const __m128i *)(const void *)(p + 3 * sc)), 3);
+}
+
+/* Columns x .. x+3, one per 128-bit lane. */
+static inline void
+quads4(const uint8_t *p, size_t sc, size_t c, __m512i z, uint8_t *d)
+{
+  const __m512i a = load4(p, sc), b = load4(p + c, sc);
+  const __m512i cc = load4(p + 2 * c, sc);
+  const __m512i ab_lo = _mm512_unpacklo_epi8(a, b);
+  const __m512i ab_hi = _mm512_unpackhi_epi8(a, b);
+  const __m512i cz_lo = _mm512_unpacklo_epi8(cc, z);
+  const __m512i cz_hi = _mm512_unpackhi_epi8(cc, z);
+  const __m512i q[4] = { _mm512_unpacklo_epi16(ab_lo, cz_lo),
+                         _mm512_unpackhi_epi16(ab_lo, cz_lo),
+                         _mm512_unpacklo_epi16(ab_hi, cz_hi),
+                         _mm512_unpackhi_epi16(ab_hi, cz_hi) };
+  __m128i *o = (__m128i *)(void *)d;
+  for (int k = 0; k < 4; k++) {
+    _mm_storeu_si128(o + k, _mm512_castsi512_si128(q[k]));
+    _mm_storeu_si128(o + 4 + k, _mm512_extracti32x4_epi32(q[k], 1));
+    _mm_storeu_si128(o + 8 + k, _mm512_extracti32x4_epi32(q[k], 2));
+    _mm_storeu_si128(o + 12 + k, _mm512_extracti32x4_epi32(q[k], 3));
+  }
+}
+#endif
+
 /* The quads of block c0 of input row `row` into dst (out_w columns of QB
- * bytes). Two columns at a time where their 3 taps are inside the row and
- * 16 bytes from each tap stay inside the input (a short last block reads
- * the next pixel's bytes, times zero weights); one at a time elsewhere.
- * Channels past c hold whatever is there: their weights are 0. */
+ * bytes). Vectors of columns over the range [xa, xb) whose 3 taps are
+ * inside the row and whose 16 bytes from each tap stay inside the input
+ * (a short last block reads the next pixel's bytes, times zero weights;
+ * channels past c hold whatever is there); a column at a time elsewhere. */
 static void
 build_quads(const struct qk_dw_shape *sh, const uint8_t *row,
             const uint8_t *in_end, size_t c0, uint8_t zp, uint8_t *dst)
 {
   const size_t c = sh->c, s = sh->stride, pl = sh->pad_left;
-  const __m256i z = _mm256_set1_epi8((char)zp);
+  const size_t in_w = sh->in_w, out_w = sh->out_w;
+  /* xa: first column with tap 0 inside; xb: past the last with tap 2
+   * inside (x*s - pl + 2 < in_w) and its reads inside the input */
+  size_t xa = (pl + s - 1) / s, xb = in_w + pl >= 3 ? (in_w + pl - 3) / s + 1
+                                                     : 0;
+  xb = xb < out_w ? xb : out_w;
+  while (xb > xa &&
+         row + ((xb - 1) * s - pl + 2) * c + c0 + QK_DW_CB > in_end)
+    xb--;
+  if (xb < xa)
+    xb = xa;
   size_t x = 0;
-  while (x < sh->out_w) {
-    const size_t ix = x * s; /* + pad_left */
-    if (x + 1 < sh->out_w && ix >= pl && ix - pl + s + 2 < sh->in_w) {
-      const uint8_t *p = row + (ix - pl) * c + c0;
-      if (p + (s + 2) * c + QK_DW_CB <= in_end) {
-        const __m256i a = load2(p, p + s * c);
-        const __m256i b = load2(p + c, p + (s + 1) * c);
-        const __m256i cc = load2(p + 2 * c, p + (s + 2) * c);
-        const __m256i ab_lo = _mm256_unpacklo_epi8(a, b); /* ch 0-7 */
-        const __m256i ab_hi = _mm256_unpackhi_epi8(a, b); /* ch 8-15 */
-        const __m256i cz_lo = _mm256_unpacklo_epi8(cc, z);
-        const __m256i cz_hi = _mm256_unpackhi_epi8(cc, z);
-        const __m256i q0 = _mm256_unpacklo_epi16(ab_lo, cz_lo); /* 0-3 */
-        const __m256i q1 = _mm256_unpackhi_epi16(ab_lo, cz_lo); /* 4-7 */
-        const __m256i q2 = _mm256_unpacklo_epi16(ab_hi, cz_hi); /* 8-11 */
-        const __m256i q3 = _mm256_unpackhi_epi16(ab_hi, cz_hi); /* 12-15 */
-        __m128i *d0 = (__m128i *)(void *)(dst + x * QB);
-        __m128i *d1 = (__m128i *)(void *)(dst + (x + 1) * QB);
-        _mm_storeu_si128(d0, _mm256_castsi256_si128(q0));
-        _mm_storeu_si128(d0 + 1, _mm256_castsi256_si128(q1));
-        _mm_storeu_si128(d0 + 2, _mm256_castsi256_si128(q2));
-        _mm_storeu_si128(d0 + 3, _mm256_castsi256_si128(q3));
-        _mm_storeu_si128(d1, _mm256_extracti128_si256(q0, 1));
-        _mm_storeu_si128(d1 + 1, _mm256_extracti128_si256(q1, 1));
-        _mm_storeu_si128(d1 + 2, _mm256_extracti128_si256(q2, 1));
-        _mm_storeu_si128(d1 + 3, _mm256_extracti128_si256(q3, 1));
-        x += 2;
-        continue;
-      }
-    }
+  for (; x < xa && x < out_w; x++)
     quads_column(sh, row, in_end, c0, x, zp, dst + x * QB);
-    x++;
-  }
+  const uint8_t *p = row + (x * s - pl) * c + c0;
+  const size_t sc = s * c;
+#if defined(QK_DW_EVEX)
+  const __m512i z4 = _mm512_set1_epi8((char)zp);
+  for (; x + 4 <= xb; x += 4, p += 4 * sc)
+    quads4(p, sc, c, z4, dst + x * QB);
+#endif
+  const __m256i z = _mm256_set1_epi8((char)zp);
+  for (; x + 2 <= xb; x += 2, p += 2 * sc)
+    quads2(p, sc, c, z, dst + x * QB);
+  for (; x < out_w; x++)
+    quads_column(sh, row, in_end, c0, x, zp, dst + x * QB);
 }
 
 /* ---- the output rows of one block ---- */
@@ -418,7 +483,9 @@ FN(qk_dwconv)(const struct qk_dw_shape *sh, size_t y0, size_t y1,
   memset(zrow, in_zp, row_bytes);
   for (size_t b = 0, nb = blocks(sh->c); b < nb; b++) {
     const uint8_t *blk = pk + b * BLOCK;
-    if (kind == QDW4_SPLIT)
+    int32_t split;
+    memcpy(&split, blk + SPLIT_AT, sizeof split);
+    if (split)
       layer_block(sh, y0, y1, in, (uint8_t)in_zp, blk, true, rq,
                   b * QK_DW_CB, ring, zrow, out);
     else
