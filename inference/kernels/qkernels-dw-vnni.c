@@ -225,17 +225,27 @@ quads4(const uint8_t *p, size_t sc, size_t c, __m512i z, uint8_t *d)
   const __m512i ab_hi = _mm512_unpackhi_epi8(a, b);
   const __m512i cz_lo = _mm512_unpacklo_epi8(cc, z);
   const __m512i cz_hi = _mm512_unpackhi_epi8(cc, z);
-  const __m512i q[4] = { _mm512_unpacklo_epi16(ab_lo, cz_lo),
-                         _mm512_unpackhi_epi16(ab_lo, cz_lo),
-                         _mm512_unpacklo_epi16(ab_hi, cz_hi),
-                         _mm512_unpackhi_epi16(ab_hi, cz_hi) };
+  const __m512i q0 = _mm512_unpacklo_epi16(ab_lo, cz_lo);
+  const __m512i q1 = _mm512_unpackhi_epi16(ab_lo, cz_lo);
+  const __m512i q2 = _mm512_unpacklo_epi16(ab_hi, cz_hi);
+  const __m512i q3 = _mm512_unpackhi_epi16(ab_hi, cz_hi);
   __m128i *o = (__m128i *)(void *)d;
-  for (int k = 0; k < 4; k++) {
-    _mm_storeu_si128(o + k, _mm512_castsi512_si128(q[k]));
-    _mm_storeu_si128(o + 4 + k, _mm512_extracti32x4_epi32(q[k], 1));
-    _mm_storeu_si128(o + 8 + k, _mm512_extracti32x4_epi32(q[k], 2));
-    _mm_storeu_si128(o + 12 + k, _mm512_extracti32x4_epi32(q[k], 3));
-  }
+  _mm_storeu_si128(o, _mm512_castsi512_si128(q0));
+  _mm_storeu_si128(o + 1, _mm512_castsi512_si128(q1));
+  _mm_storeu_si128(o + 2, _mm512_castsi512_si128(q2));
+  _mm_storeu_si128(o + 3, _mm512_castsi512_si128(q3));
+  _mm_storeu_si128(o + 4, _mm512_extracti32x4_epi32(q0, 1));
+  _mm_storeu_si128(o + 5, _mm512_extracti32x4_epi32(q1, 1));
+  _mm_storeu_si128(o + 6, _mm512_extracti32x4_epi32(q2, 1));
+  _mm_storeu_si128(o + 7, _mm512_extracti32x4_epi32(q3, 1));
+  _mm_storeu_si128(o + 8, _mm512_extracti32x4_epi32(q0, 2));
+  _mm_storeu_si128(o + 9, _mm512_extracti32x4_epi32(q1, 2));
+  _mm_storeu_si128(o + 10, _mm512_extracti32x4_epi32(q2, 2));
+  _mm_storeu_si128(o + 11, _mm512_extracti32x4_epi32(q3, 2));
+  _mm_storeu_si128(o + 12, _mm512_extracti32x4_epi32(q0, 3));
+  _mm_storeu_si128(o + 13, _mm512_extracti32x4_epi32(q1, 3));
+  _mm_storeu_si128(o + 14, _mm512_extracti32x4_epi32(q2, 3));
+  _mm_storeu_si128(o + 15, _mm512_extracti32x4_epi32(q3, 3));
 }
 #endif
 
@@ -294,8 +304,8 @@ ld(const uint8_t *p)
 static inline __attribute__((always_inline)) void
 row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
           size_t out_w, const uint8_t *blk, bool split,
-          const struct qk_requant *rq, const float *sc, size_t c0,
-          size_t cc, size_t c, uint8_t *out)
+          const struct qk_requant *rq, size_t c0, size_t cc, size_t c,
+          uint8_t *out)
 {
   const __m512i b = _mm512_loadu_si512(blk);
   const uint8_t *wa = blk + QK_DW_CB * 4, *wb = wa + 3 * QB;
@@ -305,12 +315,14 @@ row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
   const __m512i wb0 = _mm512_loadu_si512(wb);
   const __m512i wb1 = _mm512_loadu_si512(wb + QB);
   const __m512i wb2 = _mm512_loadu_si512(wb + 2 * QB);
-  const __m512 scale = _mm512_loadu_ps(sc);
+  const __mmask16 m = (__mmask16)((1u << cc) - 1);
+  const bool fp32 = rq->mode == QK_RQ_FP32;
+  /* the scales end at channel c - 1: a masked load */
+  const __m512 scale = fp32 ? _mm512_maskz_loadu_ps(m, rq->scale + c0)
+                            : _mm512_setzero_ps();
   const __m512 hi = _mm512_set1_ps((float)(rq->hi - rq->zp));
   const __m512i zp = _mm512_set1_epi32(rq->zp);
   const __m512i lo = _mm512_set1_epi32(rq->lo);
-  const __mmask16 m = (__mmask16)((1u << cc) - 1);
-  const bool fp32 = rq->mode == QK_RQ_FP32;
   for (size_t x = 0; x < out_w; x++) {
     const size_t o = x * QB;
     const __m512i q0 = _mm512_loadu_si512(r0 + o);
@@ -371,8 +383,8 @@ rq16_apply(__m256i a0, __m256i a1, const struct rq16 *r)
 static inline __attribute__((always_inline)) void
 row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
           size_t out_w, const uint8_t *blk, bool split,
-          const struct qk_requant *rq, const float *sc, size_t c0,
-          size_t cc, size_t c, uint8_t *out)
+          const struct qk_requant *rq, size_t c0, size_t cc, size_t c,
+          uint8_t *out)
 {
   const __m256i b0 = ld(blk), b1 = ld(blk + 32);
   const uint8_t *wa = blk + QK_DW_CB * 4, *wb = wa + 3 * QB;
@@ -380,13 +392,21 @@ row_block(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
   const __m256i wa10 = ld(wa + QB), wa11 = ld(wa + QB + 32);
   const __m256i wa20 = ld(wa + 2 * QB), wa21 = ld(wa + 2 * QB + 32);
   struct rq16 r;
-  r.s0 = _mm256_loadu_ps(sc);
-  r.s1 = _mm256_loadu_ps(sc + 8);
+  const bool fp32 = rq->mode == QK_RQ_FP32;
+  r.s0 = r.s1 = _mm256_setzero_ps();
+  if (fp32) { /* the scales end at channel c - 1: masked loads */
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i n = _mm256_set1_epi32((int32_t)cc);
+    r.s0 = _mm256_maskload_ps(rq->scale + c0,
+                              _mm256_cmpgt_epi32(n, lane));
+    r.s1 = _mm256_maskload_ps(
+        rq->scale + c0 + 8,
+        _mm256_cmpgt_epi32(n, _mm256_add_epi32(lane, _mm256_set1_epi32(8))));
+  }
   r.hi = _mm256_set1_ps((float)(rq->hi - rq->zp));
   r.zp16 = _mm256_set1_epi16((int16_t)rq->zp);
   r.lo8 = _mm_set1_epi8((char)rq->lo);
   r.hi8 = _mm_set1_epi8((char)rq->hi);
-  const bool fp32 = rq->mode == QK_RQ_FP32;
   for (size_t x = 0; x < out_w; x++) {
     const size_t o = x * QB;
     const __m256i x00 = ld(r0 + o), x01 = ld(r0 + o + 32);
@@ -437,9 +457,6 @@ layer_block(const struct qk_dw_shape *sh, size_t y0, size_t y1,
   const size_t c = sh->c, out_w = sh->out_w;
   const size_t cc = c - c0 < QK_DW_CB ? c - c0 : QK_DW_CB;
   const uint8_t *in_end = in + sh->in_h * sh->in_w * c;
-  float sc[QK_DW_CB] = { 0 }; /* the scales end at channel c - 1 */
-  if (rq->mode == QK_RQ_FP32)
-    memcpy(sc, rq->scale + c0, cc * sizeof *sc);
   size_t next = 0; /* input rows below it are in the ring (as needed) */
   for (size_t y = y0; y < y1; y++) {
     const size_t top = y * sh->stride; /* + pad_top */
@@ -457,8 +474,8 @@ layer_block(const struct qk_dw_shape *sh, size_t y0, size_t y1,
                      ? zrow
                      : ring[(iy - sh->pad_top) % 3];
     }
-    row_block(rows[0], rows[1], rows[2], out_w, blk, split, rq, sc, c0, cc,
-              c, out + y * out_w * c);
+    row_block(rows[0], rows[1], rows[2], out_w, blk, split, rq, c0, cc, c,
+              out + y * out_w * c);
   }
 }
 
