@@ -115,7 +115,9 @@ fill_w_layer(struct tu_rng *r, int16_t *w, size_t n, enum wkind kind,
   }
 }
 
-/* One GEMM case through the reference and every table this CPU runs. */
+/* One GEMM case through the reference and every table this CPU runs;
+ * extreme: 1 weights and activations at the ends of their bytes, 2 that
+ * and scales up to 250. */
 static void
 gemm_case_w(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
             enum qk_rq_mode mode, int extreme, enum wkind wkind)
@@ -141,6 +143,12 @@ gemm_case_w(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
     bias[j] = (int32_t)rnd(r, 1u << 21) - (1 << 20);
   struct qk_requant rq;
   random_rq(r, n, mode, scale, mult, shift, &rq);
+  if (extreme == 2) /* scales up to 250 (their limit is 256): sums times
+                       them overflow int32, which the clamp must catch */
+    for (size_t j = 0; j < n; j++) {
+      scale[j] = (float)exp(tu_rng_uniform(r, logf(1e-3f), logf(250.0f)));
+      qk_quantize_multiplier(scale[j], &mult[j], &shift[j]);
+    }
   qk_gemm_pack(n, k, w, bias, in_zp, packed);
   qk_ops_ref()->gemm(m, n, k, in, stride, packed, &rq, o_ref, ostride);
   /* the reference against the definition, computed here directly */
@@ -251,7 +259,8 @@ END_TEST
 
 /* Saturation through the AVX-512 kernel: weights and activations at the
  * ends of their bytes, long reductions (sums near the int16 and int32
- * packs' limits), each weight kind. */
+ * packs' limits), scales from 1e-3 to 250 (the float clamp before the
+ * conversion, needed from a scale of 1 on), each weight kind. */
 START_TEST(test_gemm_avx512_saturation)
 {
   if (!qk_ops_get(KERN_ISA_AVX512VNNI)) {
@@ -267,6 +276,10 @@ START_TEST(test_gemm_avx512_saturation)
         gemm_case_w(&r, 13, 70, 1280, zps[zi], (enum qk_rq_mode)mode, 1,
                     (enum wkind)wk);
         gemm_case_w(&r, 25, 17, 27, zps[zi], (enum qk_rq_mode)mode, 1,
+                    (enum wkind)wk);
+        gemm_case_w(&r, 11, 80, 400, zps[zi], (enum qk_rq_mode)mode, 2,
+                    (enum wkind)wk);
+        gemm_case_w(&r, 30, 30, 20, zps[zi], (enum qk_rq_mode)mode, 2,
                     (enum wkind)wk);
       }
 }

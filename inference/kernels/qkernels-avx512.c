@@ -33,6 +33,7 @@
 #include "qkernels-avx512.h"
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "qkernels-ref.h"
@@ -189,6 +190,72 @@ struct tile {
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* The fp32 requantisation of an MR x NV tile's sums and its stores
+ * (tile_run); hi_in_float: clamp above before the conversion. */
+static ALWAYS_INLINE void
+requant_store(const int MR, const int NV, const bool hi_in_float,
+              __m512i acc[24][4], const __m512 sc[4], const struct tile *t)
+{
+  const struct qk_requant *rq = t->rq;
+  const size_t nn = t->nn;
+  const __m512 hi = _mm512_set1_ps((float)(rq->hi - rq->zp));
+  const __m512i zp16 = _mm512_set1_epi16((short)rq->zp);
+  const __m512i lo8 = _mm512_set1_epi8((char)rq->lo);
+  const __m512i hi8 = _mm512_set1_epi8((char)rq->hi);
+  const __m512i order =
+      _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  /* 4 vectors a pack: one pixel's NV (3, 4), or 2 pixels' 2, or 4
+   * pixels' 1, so that 16- and 32-channel layers pack no zeros */
+  const int RP = NV >= 3 ? 1 : 4 / NV;
+  const __mmask64 store = _cvtu64_mask64(nn >= 64 ? ~0ull : (1ull << nn) - 1);
+#pragma GCC unroll 24
+  for (int r = 0; r < MR; r += RP) {
+    __m512i y[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+      const int rr = r + i / NV, v = i % NV;
+      if (i < RP * NV && rr < MR) {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[rr][v]), sc[v]);
+        if (hi_in_float)
+          f = _mm512_min_ps(f, hi);
+        y[i] = _mm512_cvtps_epi32(f);
+      } else {
+        y[i] = _mm512_setzero_si512();
+      }
+    }
+    /* lane l of the packs: channels 4l..4l+3 of y0, y1, y2, y3 */
+    const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(y[0], y[1]), zp16);
+    const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(y[2], y[3]), zp16);
+    __m512i bytes = _mm512_max_epu8(_mm512_packus_epi16(p01, p23), lo8);
+    if (!hi_in_float)
+      bytes = _mm512_min_epu8(bytes, hi8);
+    bytes = _mm512_permutexvar_epi32(order, bytes);
+    uint8_t *o = t->out + r * t->out_stride;
+    if (NV >= 3) {
+      _mm512_mask_storeu_epi8(o, store, bytes);
+    } else if (NV == 2) {
+      const __mmask32 st = (__mmask32)_cvtmask64_u64(store);
+      _mm256_mask_storeu_epi8(o, st, _mm512_castsi512_si256(bytes));
+      if (r + 1 < MR)
+        _mm256_mask_storeu_epi8(o + t->out_stride, st,
+                                _mm512_extracti64x4_epi64(bytes, 1));
+    } else {
+      const __mmask16 st = (__mmask16)_cvtmask64_u64(store);
+      _mm_mask_storeu_epi8(o, st, _mm512_castsi512_si128(bytes));
+      if (r + 1 < MR)
+        _mm_mask_storeu_epi8(o + t->out_stride, st,
+                             _mm512_extracti32x4_epi32(bytes, 1));
+      if (r + 2 < MR)
+        _mm_mask_storeu_epi8(o + 2 * t->out_stride, st,
+                             _mm512_extracti32x4_epi32(bytes, 2));
+      if (r + 3 < MR)
+        _mm_mask_storeu_epi8(o + 3 * t->out_stride, st,
+                             _mm512_extracti32x4_epi32(bytes, 3));
+    }
+  }
+}
+
+
 /* MR x NV tile: sums in registers, then requantised and stored. */
 static ALWAYS_INLINE void
 tile_run(const int MR, const int NV, const struct tile *t)
@@ -266,65 +333,25 @@ tile_run(const int MR, const int NV, const struct tile *t)
    * low clamp after rounding gives the same byte (lo - zp is a whole
    * number); the high one before it keeps vcvtps2dq from overflowing
    * (it returns INT32_MIN for a too large value, and for a too small one,
-   * which the clamps take to lo as they should). The saturating packs
-   * keep the order: past int16 or 0..255 means past lo or hi. */
+   * which the clamps take to lo as they should). With every scale below
+   * 1, |acc * scale| < 2^31 cannot overflow, and the high clamp moves to
+   * the bytes too (one vpminub a pack instead of a vminps a vector). The
+   * saturating packs keep the order: past int16 or 0..255 means past lo
+   * or hi. */
   __m512 sc[4];
+  __mmask16 big = 0;
 #pragma GCC unroll 4
   for (int v = 0; v < NV; v++) {
     const size_t in_v = nn > (size_t)v * 16 ? nn - (size_t)v * 16 : 0;
     const __mmask16 mv =
         _cvtu32_mask16(in_v >= 16 ? 0xffffu : (1u << in_v) - 1);
     sc[v] = _mm512_maskz_loadu_ps(mv, rq->scale + t->j0 + (size_t)v * 16);
+    big |= _mm512_cmp_ps_mask(sc[v], _mm512_set1_ps(1.0f), _CMP_NLT_UQ);
   }
-  const __m512 hi = _mm512_set1_ps((float)(rq->hi - rq->zp));
-  const __m512i zp16 = _mm512_set1_epi16((short)rq->zp);
-  const __m512i lo8 = _mm512_set1_epi8((char)rq->lo);
-  const __m512i order =
-      _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  /* 4 vectors a pack: one pixel's NV (3, 4), or 2 pixels' 2, or 4
-   * pixels' 1, so that 16- and 32-channel layers pack no zeros */
-  const int RP = NV >= 3 ? 1 : 4 / NV;
-  const __mmask64 store = _cvtu64_mask64(nn >= 64 ? ~0ull : (1ull << nn) - 1);
-#pragma GCC unroll 24
-  for (int r = 0; r < MR; r += RP) {
-    __m512i y[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-      const int rr = r + i / NV, v = i % NV;
-      y[i] = i < RP * NV && rr < MR
-                 ? _mm512_cvtps_epi32(_mm512_min_ps(
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(acc[rr][v]), sc[v]),
-                       hi))
-                 : _mm512_setzero_si512();
-    }
-    /* lane l of the packs: channels 4l..4l+3 of y0, y1, y2, y3 */
-    const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(y[0], y[1]), zp16);
-    const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(y[2], y[3]), zp16);
-    __m512i bytes = _mm512_max_epu8(_mm512_packus_epi16(p01, p23), lo8);
-    bytes = _mm512_permutexvar_epi32(order, bytes);
-    uint8_t *o = t->out + r * t->out_stride;
-    if (NV >= 3) {
-      _mm512_mask_storeu_epi8(o, store, bytes);
-    } else if (NV == 2) {
-      const __mmask32 st = (__mmask32)_cvtmask64_u64(store);
-      _mm256_mask_storeu_epi8(o, st, _mm512_castsi512_si256(bytes));
-      if (r + 1 < MR)
-        _mm256_mask_storeu_epi8(o + t->out_stride, st,
-                                _mm512_extracti64x4_epi64(bytes, 1));
-    } else {
-      const __mmask16 st = (__mmask16)_cvtmask64_u64(store);
-      _mm_mask_storeu_epi8(o, st, _mm512_castsi512_si128(bytes));
-      if (r + 1 < MR)
-        _mm_mask_storeu_epi8(o + t->out_stride, st,
-                             _mm512_extracti32x4_epi32(bytes, 1));
-      if (r + 2 < MR)
-        _mm_mask_storeu_epi8(o + 2 * t->out_stride, st,
-                             _mm512_extracti32x4_epi32(bytes, 2));
-      if (r + 3 < MR)
-        _mm_mask_storeu_epi8(o + 3 * t->out_stride, st,
-                             _mm512_extracti32x4_epi32(bytes, 3));
-    }
-  }
+  if (big)
+    requant_store(MR, NV, true, acc, sc, t);
+  else
+    requant_store(MR, NV, false, acc, sc, t);
 }
 
 typedef void (*tile_fn)(const struct tile *t);
