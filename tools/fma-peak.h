@@ -11,7 +11,7 @@
  * derived from the accumulators so that the work cannot be optimised away.
  * The whole file is built with -mavx2 -mfma: call it only after checking
  * __builtin_cpu_supports("avx2") and ("fma"); the timing loop around it lives
- * in streamsight-bench.c, built for the baseline ISA. Thread-safe. */
+ * in bench-measure.c, built for the baseline ISA. Thread-safe. */
 float fma_peak_run(uint64_t iters);
 
 /* 12 chains x 8 lanes x 2 flops (multiply + add) */
