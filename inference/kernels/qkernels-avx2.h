@@ -10,10 +10,11 @@ void qk_gemm__avx2(size_t m, size_t n, size_t k, const uint8_t *in,
                    size_t in_stride, const void *packed,
                    const struct qk_requant *rq, uint8_t *out,
                    size_t out_stride);
-/* "qdw2" layout (qkernels-avx2.c); no scratch. */
+/* Depthwise, "qdwa" layout (qkernels-dw-avx2.c). */
 size_t qk_dw_packed_size__avx2(size_t c, size_t kh, size_t kw);
 void qk_dw_pack__avx2(size_t c, size_t kh, size_t kw, const int16_t *w,
                       const int32_t *bias, int32_t in_zp, void *packed);
+size_t qk_dw_scratch_size__avx2(const struct qk_dw_shape *sh);
 void qk_dwconv__avx2(const struct qk_dw_shape *sh, size_t y0, size_t y1,
                      const uint8_t *in, int32_t in_zp, const void *packed,
                      const struct qk_requant *rq, uint8_t *out,

@@ -21,10 +21,10 @@
  * channels, still half the instructions of vpmaddwd on int16), in the
  * blocks of 16 channels that need it. Only 255
  * (a byte of 255 with zero point 0) has no such split: such layers, and
- * kernels other than 3x3, run the AVX2 kernel ("qdw2", qkernels-avx2.c).
+ * kernels other than 3x3, run the AVX2 kernel ("qdwa", qkernels-dw-avx2.c).
  *
  * "qdw4" layout: a 64-byte header (int32 kind: QDW4_*), then
- *   QDW4_QDW2: the AVX2 table's "qdw2" layout;
+ *   QDW4_QDW2: the AVX2 table's layout ("qdwa");
  *   QDW4_QUAD: per block of 16 channels (zero-padded), 512 bytes:
  *     16 int32 bias[c] - in_zp * sum_t w[t][c];
  *     3 rows ky of 64 bytes: channel j's wa[ky][0..2], 0 at 4j .. 4j+3;
@@ -74,8 +74,8 @@ size_t
 FN(qk_dw_packed_size)(size_t c, size_t kh, size_t kw)
 {
   const size_t quad = blocks(c) * BLOCK;
-  const size_t qdw2 = qk_dw_packed_size__avx2(c, kh, kw);
-  return HEADER + (quad > qdw2 ? quad : qdw2);
+  const size_t avx2 = qk_dw_packed_size__avx2(c, kh, kw);
+  return HEADER + (quad > avx2 ? quad : avx2);
 }
 
 void
@@ -121,9 +121,12 @@ FN(qk_dw_pack)(size_t c, size_t kh, size_t kw, const int16_t *w,
 size_t
 FN(qk_dw_scratch_size)(const struct qk_dw_shape *sh)
 {
+  /* the AVX2 kernel's, for the layers it runs (QDW4_QDW2) */
+  const size_t other = qk_dw_scratch_size__avx2(sh);
   if (sh->kh != 3 || sh->kw != 3)
-    return 0;
-  return 4 * sh->out_w * QB; /* one block at a time */
+    return other;
+  const size_t own = 4 * sh->out_w * QB; /* one block at a time */
+  return own > other ? own : other;
 }
 
 /* ---- building the quads of one input row, one block ---- */

@@ -64,7 +64,7 @@ uint8_t qk_requant_one(int32_t acc, const struct qk_requant *rq, size_t j);
  * of QK_DW_CB:
  *   QK_DW_CB int32 bias[c0 + j]; T groups of QK_DW_CB int16 w[t][c0 + j]
  * Size in bytes: qk_dw_packed_size(). Optimised tables have layouts of
- * their own (qkernels-avx2.c, qkernels-dw-vnni.c): pack with the table
+ * their own (qkernels-dw-avx2.c, qkernels-dw-vnni.c): pack with the table
  * that runs it. */
 #define QK_GEMM_NR 16
 #define QK_DW_CB 16
