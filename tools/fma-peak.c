@@ -86,7 +86,7 @@ madd16_peak_run(uint64_t iters)
                                            _mm256_add_epi32(x10, x11)));
   int32_t lanes[8];
   _mm256_storeu_si256((__m256i *)(void *)lanes, s);
-  return (float)(lanes[0] + lanes[7]);
+  return (float)((uint32_t)lanes[0] + (uint32_t)lanes[7]); /* wraps */
 }
 
 /* AVX-VNNI peak: 12 chains of vpdpbusd (4 byte products per int32 lane,
@@ -123,7 +123,7 @@ dpbusd_peak_run(uint64_t iters)
                                            _mm256_add_epi32(x10, x11)));
   int32_t lanes[8];
   _mm256_storeu_si256((__m256i *)(void *)lanes, s);
-  return (float)(lanes[0] + lanes[7]);
+  return (float)((uint32_t)lanes[0] + (uint32_t)lanes[7]); /* wraps */
 }
 
 /* AVX-512 VNNI peak: 12 chains of 512-bit vpdpbusd (16 lanes x 4 byte
@@ -158,5 +158,9 @@ dpbusd512_peak_run(uint64_t iters)
                                                 _mm512_add_epi32(x6, x7)));
   s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(x8, x9),
                                            _mm512_add_epi32(x10, x11)));
-  return (float)_mm512_reduce_add_epi32(s);
+  /* not _mm512_reduce_add_epi32: its adds are signed C (UBSan: the chains
+   * wrap), and the sum only keeps the chains alive */
+  int32_t lanes[16];
+  _mm512_storeu_si512((void *)lanes, s);
+  return (float)((uint32_t)lanes[0] + (uint32_t)lanes[15]);
 }
