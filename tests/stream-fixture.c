@@ -149,3 +149,61 @@ stream_fixture_rtsp_server(const RtspTestServerOptions *o)
   ck_assert_msg(s != NULL, "RTSP server: %s", e ? e->message : "");
   return s;
 }
+
+/* ---- env and its short helpers ---- */
+
+StreamFixture env;
+
+void
+teardown(void)
+{
+  stream_fixture_teardown(&env);
+}
+
+void
+quick_config(StreamConfig *c, const char *name, const char *uri)
+{
+  stream_fixture_quick_config(c, name, uri);
+}
+
+char *
+add(StreamConfig *c)
+{
+  return stream_fixture_add(&env, c);
+}
+
+void
+get(const char *id, StreamInfo *info)
+{
+  stream_fixture_get(&env, id, info);
+}
+
+guint64
+counter(const char *id, ResultsCounter c)
+{
+  return stream_fixture_counter(&env, id, c);
+}
+
+StreamState
+state_of(const char *id)
+{
+  return stream_fixture_state(&env, id);
+}
+
+double
+wait_inferred(const char *id, guint64 n, double timeout_s)
+{
+  return stream_fixture_wait_inferred(&env, id, n, timeout_s);
+}
+
+double
+wait_state(const char *id, StreamState st, double timeout_s)
+{
+  return stream_fixture_wait_state(&env, id, st, timeout_s);
+}
+
+RtspTestServer *
+server_new(const RtspTestServerOptions *o)
+{
+  return stream_fixture_rtsp_server(o);
+}

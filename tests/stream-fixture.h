@@ -49,6 +49,24 @@ double stream_fixture_wait_state(StreamFixture *f, const char *id,
 /* An RTSP server in the process (rtsp-test-server.h); asserts it starts. */
 RtspTestServer *stream_fixture_rtsp_server(const RtspTestServerOptions *o);
 
+/* The environment of the running test and the short helpers test-streams
+ * and test-faults write their tests with: each suite's setup calls
+ * stream_fixture_setup(&env, its seed) and teardown tears env down
+ * (tcase_add_checked_fixture), so env is each test's own, forked or not
+ * (CK_FORK=no under the sanitizers). The helpers are the stream_fixture_*
+ * calls above on env. */
+extern StreamFixture env;
+
+void teardown(void);
+void quick_config(StreamConfig *c, const char *name, const char *uri);
+char *add(StreamConfig *c);
+void get(const char *id, StreamInfo *info);
+guint64 counter(const char *id, ResultsCounter c);
+StreamState state_of(const char *id);
+double wait_inferred(const char *id, guint64 n, double timeout_s);
+double wait_state(const char *id, StreamState st, double timeout_s);
+RtspTestServer *server_new(const RtspTestServerOptions *o);
+
 G_END_DECLS
 
 #endif

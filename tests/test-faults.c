@@ -57,9 +57,7 @@
 /* Weights of the tiny model, the damage pattern, the kill times. */
 #define SEED 20261201u
 
-static StreamFixture env;
-
-/* ---- fixture (stream-fixture.c) ---- */
+/* ---- fixture (stream-fixture.c: env, teardown and the helpers) ---- */
 
 static void
 setup(void)
@@ -67,62 +65,13 @@ setup(void)
   stream_fixture_setup(&env, SEED);
 }
 
-static void
-teardown(void)
-{
-  stream_fixture_teardown(&env);
-}
-
 /* Quick settings (stream-fixture.h), but a dead source is noticed in 3 s. */
 static void
-quick_config(StreamConfig *c, const char *name, const char *uri)
+quick_config_stall_3s(StreamConfig *c, const char *name, const char *uri)
 {
   stream_fixture_quick_config(c, name, uri);
   c->stall_timeout_s = 3.0;
 }
-
-static char *
-add(StreamConfig *c)
-{
-  return stream_fixture_add(&env, c);
-}
-
-static void
-get(const char *id, StreamInfo *info)
-{
-  stream_fixture_get(&env, id, info);
-}
-
-static guint64
-counter(const char *id, ResultsCounter c)
-{
-  return stream_fixture_counter(&env, id, c);
-}
-
-static StreamState
-state_of(const char *id)
-{
-  return stream_fixture_state(&env, id);
-}
-
-static double
-wait_inferred(const char *id, guint64 n, double timeout_s)
-{
-  return stream_fixture_wait_inferred(&env, id, n, timeout_s);
-}
-
-static double
-wait_state(const char *id, StreamState st, double timeout_s)
-{
-  return stream_fixture_wait_state(&env, id, st, timeout_s);
-}
-
-static RtspTestServer *
-server_new(const RtspTestServerOptions *o)
-{
-  return stream_fixture_rtsp_server(o);
-}
-
 
 /* Size of the latest frame the sink kept (for snapshots): the caps of the
  * frames now being classified, not what the supervisor last noted. */
@@ -155,11 +104,11 @@ START_TEST(test_corrupt_h264)
   guint64 err0, inf0, err1, inf1, hit, ea, eb, before;
   double t;
 
-  quick_config(&c, "corrupt", uri);
+  quick_config_stall_3s(&c, "corrupt", uri);
   id = add(&c);
   /* decode=keyframes skips the delta frames before the decoder: skipped
    * on purpose, they are no errors either. */
-  quick_config(&c, "keyframes", uri);
+  quick_config_stall_3s(&c, "keyframes", uri);
   c.decode = STREAM_DECODE_KEYFRAMES;
   id_key = add(&c);
   ck_assert_msg(wait_inferred(id, 5, 20) >= 0, "no predictions at first "
@@ -264,7 +213,7 @@ START_TEST(test_resolution_change)
   StreamConfig c;
   StreamInfo info;
 
-  quick_config(&c, "resizing", uri);
+  quick_config_stall_3s(&c, "resizing", uri);
   id = add(&c);
   ck_assert_msg(wait_inferred(id, 3, 20) >= 0, "no predictions at first "
                 "(state %s)", stream_state_name(state_of(id)));
@@ -438,9 +387,9 @@ START_TEST(test_vlc_camera)
   srv = server_new(NULL);
   gst_uri = rtsp_test_server_uri(srv, NULL);
   vlc_uri = g_strdup_printf("rtsp://127.0.0.1:%u/cam", port);
-  quick_config(&c, "vlc", vlc_uri);
+  quick_config_stall_3s(&c, "vlc", vlc_uri);
   id_vlc = add(&c);
-  quick_config(&c, "gst-rtsp-server", gst_uri);
+  quick_config_stall_3s(&c, "gst-rtsp-server", gst_uri);
   id_gst = add(&c);
 
   t = wait_inferred(id_vlc, 5, 30);

@@ -36,69 +36,12 @@
 #define PASSWORD "p@ss:w/rd#1"
 #define PASSWORD_ENC "p%40ss%3Aw%2Frd%231"
 
-static StreamFixture env;
-
-/* ---- fixture (stream-fixture.c) ---- */
+/* ---- fixture (stream-fixture.c: env, teardown and the helpers) ---- */
 
 static void
 setup(void)
 {
   stream_fixture_setup(&env, SEED);
-}
-
-static void
-teardown(void)
-{
-  stream_fixture_teardown(&env);
-}
-
-/* Quick settings (stream-fixture.h). */
-static void
-quick_config(StreamConfig *c, const char *name, const char *uri)
-{
-  stream_fixture_quick_config(c, name, uri);
-}
-
-static char *
-add(StreamConfig *c)
-{
-  return stream_fixture_add(&env, c);
-}
-
-static void
-get(const char *id, StreamInfo *info)
-{
-  stream_fixture_get(&env, id, info);
-}
-
-static guint64
-counter(const char *id, ResultsCounter c)
-{
-  return stream_fixture_counter(&env, id, c);
-}
-
-static StreamState
-state_of(const char *id)
-{
-  return stream_fixture_state(&env, id);
-}
-
-static double
-wait_inferred(const char *id, guint64 n, double timeout_s)
-{
-  return stream_fixture_wait_inferred(&env, id, n, timeout_s);
-}
-
-static double
-wait_state(const char *id, StreamState st, double timeout_s)
-{
-  return stream_fixture_wait_state(&env, id, st, timeout_s);
-}
-
-static RtspTestServer *
-server_new(const RtspTestServerOptions *o)
-{
-  return stream_fixture_rtsp_server(o);
 }
 
 static void
