@@ -22,7 +22,6 @@
  */
 #include <check.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include <gst/gst.h>
 #include <jansson.h>
 
+#include "cli-run.h"
 #include "engine.h"
 #include "image-classify.h"
 #include "image-decode.h"
@@ -478,45 +478,6 @@ END_TEST
 
 /* ---- the command line --------------------------------------------------- */
 
-struct run {
-  int status; /* exit status, or -1 if it did not exit normally */
-  char *out;
-  char *err;
-};
-
-/* Runs the streamsight binary with the given arguments (NULL-terminated
- * list after argv0). */
-static void
-run_cli(struct run *r, const char *first, ...)
-{
-  const char *exe = getenv("SS_STREAMSIGHT_EXE");
-  ck_assert_msg(exe && *exe, "SS_STREAMSIGHT_EXE is not set");
-  GPtrArray *argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (gpointer)exe);
-  va_list ap;
-  va_start(ap, first);
-  for (const char *a = first; a; a = va_arg(ap, const char *))
-    g_ptr_array_add(argv, (gpointer)a);
-  va_end(ap);
-  g_ptr_array_add(argv, NULL);
-  GError *err = NULL;
-  int wait_status = 0;
-  memset(r, 0, sizeof *r);
-  ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, NULL,
-                             G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err,
-                             &wait_status, &err),
-                "spawning %s: %s", exe, err ? err->message : "");
-  g_ptr_array_free(argv, TRUE);
-  r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-}
-
-static void
-run_free(struct run *r)
-{
-  g_free(r->out);
-  g_free(r->err);
-}
-
 /* Parses stdout as JSON lines; returns the number of lines. */
 static int
 json_lines(const char *out, json_t **objs, int cap)
@@ -584,8 +545,8 @@ START_TEST(test_cli_json_with_bad_image)
   ck_assert(g_file_set_contents(bad, "just some text\n", -1, NULL));
   char *missing = g_build_filename(tu_tmp_dir(), "missing.png", NULL);
 
-  struct run r;
-  run_cli(&r, "classify", "--model", model, "--json", hopper, bad, missing,
+  struct cli_run r;
+  cli_run(&r, "classify", "--model", model, "--json", hopper, bad, missing,
           hotdog, NULL);
   printf("classify --json: exit %d\n%s", r.status, r.out);
   ck_assert_msg(r.status == 1, "exit status %d, want 1 (stderr: %s)",
@@ -610,16 +571,16 @@ START_TEST(test_cli_json_with_bad_image)
   ck_assert_int_eq(top1_index(o[3]), 934);
   for (int i = 0; i < n; i++)
     json_decref(o[i]);
-  run_free(&r);
+  cli_run_free(&r);
 
   /* All good: exit 0; --top 3 gives three. */
-  run_cli(&r, "classify", "--model", model, "--json", "--top", "3", hopper,
+  cli_run(&r, "classify", "--model", model, "--json", "--top", "3", hopper,
           NULL);
   ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
   ck_assert_int_eq(json_lines(r.out, o, 8), 1);
   check_predictions(o[0], hopper, 3);
   json_decref(o[0]);
-  run_free(&r);
+  cli_run_free(&r);
   g_free(bad);
   g_free(missing);
 }
@@ -655,7 +616,7 @@ START_TEST(test_cli_hostile_images)
     g_ptr_array_add(argv, paths[i]);
   }
   g_ptr_array_add(argv, NULL);
-  struct run r = { 0 };
+  struct cli_run r = { 0 };
   int wait_status = 0;
   gint64 t0 = g_get_monotonic_time();
   ck_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
@@ -685,7 +646,7 @@ START_TEST(test_cli_hostile_images)
   g_free(paths);
   fix_hostile_free(imgs, N);
   g_ptr_array_free(argv, TRUE);
-  run_free(&r);
+  cli_run_free(&r);
 }
 END_TEST
 
@@ -696,12 +657,12 @@ START_TEST(test_cli_table_labels_kernels)
                     sizeof model) ||
       !tu_data_path("images/photos/grace_hopper.jpg", hopper, sizeof hopper))
     return;
-  struct run r;
-  run_cli(&r, "classify", "--model", model, hopper, NULL);
+  struct cli_run r;
+  cli_run(&r, "classify", "--model", model, hopper, NULL);
   ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
   ck_assert_msg(strstr(r.out, "military uniform") && strstr(r.out, "652"),
                 "table output: %s", r.out);
-  run_free(&r);
+  cli_run_free(&r);
 
   /* --labels replaces the names (1000 lines: index i -> "class-i"). */
   GString *labels = g_string_new(NULL);
@@ -711,7 +672,7 @@ START_TEST(test_cli_table_labels_kernels)
   ck_assert(g_file_set_contents(lpath, labels->str, (gssize)labels->len,
                                 NULL));
   g_string_free(labels, TRUE);
-  run_cli(&r, "classify", "--model", model, "--labels", lpath, "--json",
+  cli_run(&r, "classify", "--model", model, "--labels", lpath, "--json",
           "--kernels", "ref", "--crop", "0.875", hopper, NULL);
   ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
   json_t *o[2];
@@ -722,13 +683,13 @@ START_TEST(test_cli_table_labels_kernels)
   ck_assert_str_eq(json_string_value(json_object_get(p0, "label")),
                    "class-652");
   json_decref(o[0]);
-  run_free(&r);
+  cli_run_free(&r);
   g_free(lpath);
 
   /* The default (integer engine) gives the file's uint8 probabilities:
    * every score is a whole number of 256ths; --fp32 (the float engine on
    * the same file) gives the same top-1 with a softmax of float logits. */
-  run_cli(&r, "classify", "--model", model, "--json", hopper, NULL);
+  cli_run(&r, "classify", "--model", model, "--json", hopper, NULL);
   ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
   ck_assert_int_eq(json_lines(r.out, o, 2), 1);
   json_t *preds = json_object_get(o[0], "predictions");
@@ -740,8 +701,8 @@ START_TEST(test_cli_table_labels_kernels)
   }
   ck_assert_int_eq(whole, 5);
   json_decref(o[0]);
-  run_free(&r);
-  run_cli(&r, "classify", "--model", model, "--json", "--fp32", hopper,
+  cli_run_free(&r);
+  cli_run(&r, "classify", "--model", model, "--json", "--fp32", hopper,
           NULL);
   ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
   ck_assert_int_eq(json_lines(r.out, o, 2), 1);
@@ -756,7 +717,7 @@ START_TEST(test_cli_table_labels_kernels)
   }
   ck_assert_int_lt(whole, 5);
   json_decref(o[0]);
-  run_free(&r);
+  cli_run_free(&r);
 }
 END_TEST
 
@@ -768,20 +729,20 @@ START_TEST(test_cli_usage_errors)
     printf("SKIP: SS_STREAMSIGHT_EXE is not set\n");
     return;
   }
-  struct run r;
-  run_cli(&r, "--help", NULL);
+  struct cli_run r;
+  cli_run(&r, "--help", NULL);
   ck_assert_int_eq(r.status, 0);
   ck_assert_msg(strstr(r.out, "classify") != NULL, "--help: %s", r.out);
-  run_free(&r);
-  run_cli(&r, "--version", NULL);
+  cli_run_free(&r);
+  cli_run(&r, "--version", NULL);
   ck_assert_int_eq(r.status, 0);
   ck_assert_msg(g_str_has_prefix(r.out, "streamsight "), "%s", r.out);
-  run_free(&r);
-  run_cli(&r, "classify", "--help", NULL);
+  cli_run_free(&r);
+  cli_run(&r, "classify", "--help", NULL);
   ck_assert_int_eq(r.status, 0);
   ck_assert(strstr(r.out, "--model") && strstr(r.out, "--crop") &&
             strstr(r.out, "--fp32"));
-  run_free(&r);
+  cli_run_free(&r);
 
   static const struct {
     const char *args[6];
@@ -805,7 +766,7 @@ START_TEST(test_cli_usage_errors)
   };
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
     const char *const *a = cases[i].args;
-    run_cli(&r, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+    cli_run(&r, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
     printf("case %zu: exit %d: %s", i, r.status, r.err);
     ck_assert_msg(r.status == 2, "case %zu: exit %d, want 2", i, r.status);
     ck_assert_msg(strstr(r.err, cases[i].needle) != NULL,
@@ -813,7 +774,7 @@ START_TEST(test_cli_usage_errors)
                   r.err);
     ck_assert_msg(*r.out == '\0', "case %zu: stdout not empty: %s", i,
                   r.out);
-    run_free(&r);
+    cli_run_free(&r);
   }
 
   /* A labels file that does not fit the model: exit 2, naming --labels. */
@@ -823,11 +784,11 @@ START_TEST(test_cli_usage_errors)
     return;
   char *lpath = g_build_filename(tu_tmp_dir(), "three-labels.txt", NULL);
   ck_assert(g_file_set_contents(lpath, "a\nb\nc\n", -1, NULL));
-  run_cli(&r, "classify", "--model", model, "--labels", lpath, "x.jpg", NULL);
+  cli_run(&r, "classify", "--model", model, "--labels", lpath, "x.jpg", NULL);
   printf("bad labels: exit %d: %s", r.status, r.err);
   ck_assert_int_eq(r.status, 2);
   ck_assert(strstr(r.err, "--labels") && strstr(r.err, lpath));
-  run_free(&r);
+  cli_run_free(&r);
   g_free(lpath);
 }
 END_TEST

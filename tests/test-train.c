@@ -6,7 +6,6 @@
  */
 #include <check.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "cli-run.h"
 #include "head.h"
 #include "image-fixtures.h"
 #include "testutil.h"
@@ -24,43 +24,6 @@
 #define ANIMAL_MIN_CV_ACCURACY 0.85
 /* ImageNet classes 0..397 are animals (fish to invertebrates). */
 #define ANIMAL_LAST_CLASS 397
-
-struct run {
-  int status;
-  char *out;
-  char *err;
-};
-
-static void
-run_cli(struct run *r, const char *first, ...)
-{
-  const char *exe = getenv("SS_STREAMSIGHT_EXE");
-  ck_assert_msg(exe && *exe, "SS_STREAMSIGHT_EXE is not set");
-  GPtrArray *argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (gpointer)exe);
-  va_list ap;
-  va_start(ap, first);
-  for (const char *a = first; a; a = va_arg(ap, const char *))
-    g_ptr_array_add(argv, (gpointer)a);
-  va_end(ap);
-  g_ptr_array_add(argv, NULL);
-  GError *err = NULL;
-  int wait_status = 0;
-  memset(r, 0, sizeof *r);
-  ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, NULL,
-                             G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err,
-                             &wait_status, &err),
-                "spawning %s: %s", exe, err ? err->message : "");
-  g_ptr_array_free(argv, TRUE);
-  r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-}
-
-static void
-run_free(struct run *r)
-{
-  g_free(r->out);
-  g_free(r->err);
-}
 
 static char *
 tiny_model(void)
@@ -116,8 +79,8 @@ START_TEST(test_tiny_train_and_classify)
   g_autofree char *junk = g_build_filename(blue, "notes.txt", NULL);
   ck_assert(g_file_set_contents(junk, "not an image", -1, NULL));
   g_autofree char *head = g_build_filename(root, "colour.head", NULL);
-  struct run r;
-  run_cli(&r, "train", "--model", model, "--out", head, "--json", red, blue,
+  struct cli_run r;
+  cli_run(&r, "train", "--model", model, "--out", head, "--json", red, blue,
           NULL);
   ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
   json_error_t jerr;
@@ -136,13 +99,13 @@ START_TEST(test_tiny_train_and_classify)
   ck_assert_str_eq(json_string_value(json_object_get(rep, "model")),
                    "tiny-float");
   json_decref(rep);
-  run_free(&r);
+  cli_run_free(&r);
   ck_assert(g_file_test(head, G_FILE_TEST_IS_REGULAR));
 
   /* classify --head: the head's classes, best first. */
   g_autofree char *img0 = g_build_filename(red, "00.jpg", NULL);
   g_autofree char *img1 = g_build_filename(blue, "01.jpg", NULL);
-  run_cli(&r, "classify", "--model", model, "--head", head, "--json", img0,
+  cli_run(&r, "classify", "--model", model, "--head", head, "--json", img0,
           img1, NULL);
   ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
   char **lines = g_strsplit(r.out, "\n", -1);
@@ -164,7 +127,7 @@ START_TEST(test_tiny_train_and_classify)
     json_decref(o);
   }
   g_strfreev(lines);
-  run_free(&r);
+  cli_run_free(&r);
 }
 END_TEST
 
@@ -176,31 +139,31 @@ START_TEST(test_train_errors)
   g_autofree char *b = make_class_dir(root, "b", 1, 30, 200, 200);
   g_autofree char *bad = make_class_dir(root, "bad:name", 2, 30, 30, 30);
   g_autofree char *head = g_build_filename(root, "x.head", NULL);
-  struct run r;
+  struct cli_run r;
   /* A class with one image: a clear error, no file. */
-  run_cli(&r, "train", "--model", model, "--out", head, a, b, NULL);
+  cli_run(&r, "train", "--model", model, "--out", head, a, b, NULL);
   ck_assert_int_eq(r.status, 1);
   ck_assert_msg(strstr(r.err, "class 'b' has 1 example"), "%s", r.err);
   ck_assert(!g_file_test(head, G_FILE_TEST_EXISTS));
-  run_free(&r);
-  run_cli(&r, "train", "--model", model, "--out", head, a, bad, NULL);
+  cli_run_free(&r);
+  cli_run(&r, "train", "--model", model, "--out", head, a, bad, NULL);
   ck_assert_int_eq(r.status, 2);
   ck_assert_msg(strstr(r.err, "'bad:name' is not a valid class name"), "%s",
                 r.err);
-  run_free(&r);
-  run_cli(&r, "train", "--model", model, "--out", head, a, NULL);
+  cli_run_free(&r);
+  cli_run(&r, "train", "--model", model, "--out", head, a, NULL);
   ck_assert_int_eq(r.status, 2);
-  run_free(&r);
-  run_cli(&r, "train", "--model", model, a, b, NULL);
+  cli_run_free(&r);
+  cli_run(&r, "train", "--model", model, a, b, NULL);
   ck_assert_int_eq(r.status, 2);
   ck_assert_msg(strstr(r.err, "--out"), "%s", r.err);
-  run_free(&r);
+  cli_run_free(&r);
   /* A head file that is not one. */
   g_autofree char *img = g_build_filename(a, "00.jpg", NULL);
-  run_cli(&r, "classify", "--model", model, "--head", img, img, NULL);
+  cli_run(&r, "classify", "--model", model, "--head", img, img, NULL);
   ck_assert_int_eq(r.status, 2);
   ck_assert_msg(strstr(r.err, "not a head file"), "%s", r.err);
-  run_free(&r);
+  cli_run_free(&r);
 }
 END_TEST
 
@@ -252,8 +215,8 @@ START_TEST(test_animal_head_dev_images)
   g_autofree char *animal = g_build_filename(root, "animal", NULL);
   g_autofree char *other = g_build_filename(root, "other", NULL);
   g_autofree char *head = g_build_filename(root, "animal.head", NULL);
-  struct run r;
-  run_cli(&r, "train", "--model", model, "--out", head, "--json", animal,
+  struct cli_run r;
+  cli_run(&r, "train", "--model", model, "--out", head, "--json", animal,
           other, NULL);
   ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
   json_error_t jerr;
@@ -270,7 +233,7 @@ START_TEST(test_animal_head_dev_images)
   ck_assert_int_eq(json_integer_value(json_object_get(rep, "features")),
                    1280);
   json_decref(rep);
-  run_free(&r);
+  cli_run_free(&r);
 
   /* The same file through classify --head: on its own training images
    * it must be right on nearly all (a linear fit of 1280 features to 200
@@ -328,13 +291,13 @@ START_TEST(test_animal_head_dev_images)
                    sizeof v1)) {
     g_autofree char *img = g_build_filename(
         data, "images/dev/n01440764_tench.JPEG", NULL);
-    run_cli(&r, "classify", "--model", v1, "--head", head, img, NULL);
+    cli_run(&r, "classify", "--model", v1, "--head", head, img, NULL);
     ck_assert_int_eq(r.status, 2);
     ck_assert_msg(strstr(r.err, "trained on model "
                                 "'mobilenet_v2_1.0_224_quant', not "
                                 "'mobilenet_v1_0.25_128_quant'"),
                   "%s", r.err);
-    run_free(&r);
+    cli_run_free(&r);
   }
 }
 END_TEST
