@@ -395,6 +395,30 @@ new_dir(const char *name)
   return dir;
 }
 
+/* ---- what most broker tests start with ---- */
+
+gboolean
+mqtt_rig_start(MqttRig *r, const char *name)
+{
+  memset(r, 0, sizeof *r);
+  if (!have_everything())
+    return FALSE;
+  r->dir = new_dir(name);
+  ck_assert(make_password_file(r->dir));
+  broker_start(&r->broker, r->dir, NULL, 0);
+  r->sub = sub_new(r->broker.port, NULL);
+  return TRUE;
+}
+
+void
+mqtt_rig_stop(MqttRig *r)
+{
+  sub_free(r->sub);
+  broker_stop(&r->broker, SIGTERM);
+  g_free(r->dir);
+  memset(r, 0, sizeof *r);
+}
+
 /* ---- Home Assistant's documented discovery keys ---- */
 
 /* The configuration variables of an MQTT sensor

@@ -75,6 +75,23 @@ guint sub_count(Sub *s, const char *topic, gint64 from_us, gint64 to_us);
 
 void sub_publish(Sub *s, const char *topic, const char *payload);
 
+/* ---- what most broker tests start with ---- */
+
+typedef struct {
+  char *dir; /* new_dir(name), holding the password file */
+  Broker broker;
+  Sub *sub;
+} MqttRig;
+
+/* A new directory with the password file, a broker on a free port (no
+ * TLS, nothing persisted) and a subscriber on it. FALSE (after a SKIP
+ * line, with nothing started) when something the test needs is missing
+ * (have_everything). */
+gboolean mqtt_rig_start(MqttRig *r, const char *name);
+
+/* Frees the subscriber, stops the broker (SIGTERM) and frees dir. */
+void mqtt_rig_stop(MqttRig *r);
+
 /* ---- the built binary on a config with one test: stream ---- */
 
 typedef struct {

@@ -40,16 +40,12 @@ stream_get(Server *s)
  * <stream>/<class>; the stream stopped, the alert ends: end and OFF. */
 START_TEST(test_alerts)
 {
-  if (!have_everything())
+  MqttRig r;
+  if (!mqtt_rig_start(&r, "alerts"))
     return;
-  g_autofree char *dir = new_dir("alerts");
-  ck_assert(make_password_file(dir));
-  Broker b;
-  broker_start(&b, dir, NULL, 0);
-  Sub *sub = sub_new(b.port, NULL);
-  g_autofree char *key = mqtt_key(b.port, NULL);
+  g_autofree char *key = mqtt_key(r.broker.port, NULL);
   Server s;
-  server_start(&s, dir, key, 10);
+  server_start(&s, r.dir, key, 10);
   json_t *latest = NULL;
   gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
   while (!latest || json_is_null(json_object_get(latest, "prediction"))) {
@@ -83,7 +79,7 @@ START_TEST(test_alerts)
       "homeassistant/binary_sensor/" PREFIX "/" STREAM "_%s/config", leaf);
   const char *cam_topic =
       "homeassistant/camera/" PREFIX "/" STREAM "_snapshot/config";
-  g_autofree char *bs = sub_wait(sub, bs_topic, "{", 0, 15, NULL);
+  g_autofree char *bs = sub_wait(r.sub, bs_topic, "{", 0, 15, NULL);
   ck_assert_msg(bs != NULL, "no discovery on %s", bs_topic);
   json_t *bj = json_loads(bs, 0, NULL);
   check_keys(bj, ha_binary_sensor_keys, "binary_sensor");
@@ -102,7 +98,7 @@ START_TEST(test_alerts)
                                                      "availability_topic")),
                    PREFIX "/available");
   json_decref(bj);
-  g_autofree char *cam = sub_wait(sub, cam_topic, "{", 0, 15, NULL);
+  g_autofree char *cam = sub_wait(r.sub, cam_topic, "{", 0, 15, NULL);
   ck_assert_msg(cam != NULL, "no camera discovery");
   json_t *cj = json_loads(cam, 0, NULL);
   check_keys(cj, ha_camera_keys, "camera");
@@ -111,7 +107,7 @@ START_TEST(test_alerts)
   ck_assert_ptr_nonnull(json_string_value(json_object_get(cj, "unique_id")));
   json_decref(cj);
 
-  g_autofree char *start = sub_wait(sub, PREFIX "/" STREAM "/alert",
+  g_autofree char *start = sub_wait(r.sub, PREFIX "/" STREAM "/alert",
                                     "\"type\":\"start\"", 0, 30, NULL);
   ck_assert_msg(start != NULL, "no alert start published");
   json_t *sj = json_loads(start, 0, NULL);
@@ -122,14 +118,14 @@ START_TEST(test_alerts)
   json_decref(sj);
   g_autofree char *topic_cls = g_strdup_printf(PREFIX "/" STREAM "/%s", leaf);
   gboolean retained = FALSE;
-  g_autofree char *on = sub_wait(sub, topic_cls, "ON", 0, 10, NULL);
+  g_autofree char *on = sub_wait(r.sub, topic_cls, "ON", 0, 10, NULL);
   ck_assert_msg(on != NULL, "no ON on %s", topic_cls);
-  g_autofree char *jpeg = sub_wait(sub, PREFIX "/" STREAM "/snapshot", NULL,
+  g_autofree char *jpeg = sub_wait(r.sub, PREFIX "/" STREAM "/snapshot", NULL,
                                    0, 10, NULL);
   ck_assert_msg(jpeg && (guint8)jpeg[0] == 0xff && (guint8)jpeg[1] == 0xd8,
                 "no JPEG on the snapshot topic");
   /* Retained: a late subscriber reads ON at once. */
-  Sub *late = sub_new(b.port, NULL);
+  Sub *late = sub_new(r.broker.port, NULL);
   g_autofree char *on2 = sub_wait(late, topic_cls, "ON", 0, 10, &retained);
   ck_assert(on2 && retained);
   sub_free(late);
@@ -139,10 +135,10 @@ START_TEST(test_alerts)
   ck_assert(http_request(s.port, "PATCH", "/api/v1/streams/" STREAM,
                          "{\"enabled\": false}", &status, &out));
   ck_assert_int_eq(status, 200);
-  g_autofree char *end = sub_wait(sub, PREFIX "/" STREAM "/alert",
+  g_autofree char *end = sub_wait(r.sub, PREFIX "/" STREAM "/alert",
                                   "\"type\":\"end\"", 0, 30, NULL);
   ck_assert_msg(end != NULL, "no alert end published");
-  g_autofree char *off = sub_wait(sub, topic_cls, "OFF", 0, 10, NULL);
+  g_autofree char *off = sub_wait(r.sub, topic_cls, "OFF", 0, 10, NULL);
   ck_assert_msg(off != NULL, "no OFF on %s", topic_cls);
   /* The rule removed: its entities are deleted (empty retained configs). */
   gint64 t_rm = g_get_monotonic_time();
@@ -151,35 +147,30 @@ START_TEST(test_alerts)
   ck_assert(http_request(s.port, "PATCH", "/api/v1/streams/" STREAM,
                          "{\"alerts\": []}", &status, &out));
   ck_assert_int_eq(status, 200);
-  g_autofree char *bs_gone = sub_wait(sub, bs_topic, "", t_rm, 15, NULL);
+  g_autofree char *bs_gone = sub_wait(r.sub, bs_topic, "", t_rm, 15, NULL);
   ck_assert_msg(bs_gone != NULL, "the binary sensor was not deleted");
-  g_autofree char *cam_gone = sub_wait(sub, cam_topic, "", t_rm, 15, NULL);
+  g_autofree char *cam_gone = sub_wait(r.sub, cam_topic, "", t_rm, 15, NULL);
   ck_assert_msg(cam_gone != NULL, "the camera was not deleted");
   server_stop(&s, SIGTERM);
-  sub_free(sub);
-  broker_stop(&b, SIGTERM);
+  mqtt_rig_stop(&r);
 }
 END_TEST
 
 START_TEST(test_commands)
 {
-  if (!have_everything())
+  MqttRig r;
+  if (!mqtt_rig_start(&r, "commands"))
     return;
-  g_autofree char *dir = new_dir("commands");
-  ck_assert(make_password_file(dir));
-  Broker b;
-  broker_start(&b, dir, NULL, 0);
-  Sub *sub = sub_new(b.port, NULL);
 
   /* Off (the default): a command changes nothing. */
   {
-    g_autofree char *key = mqtt_key(b.port, NULL);
+    g_autofree char *key = mqtt_key(r.broker.port, NULL);
     Server s;
-    server_start(&s, dir, key, 5);
-    g_autofree char *on = sub_wait(sub, PREFIX "/available", "online", 0, 30,
+    server_start(&s, r.dir, key, 5);
+    g_autofree char *on = sub_wait(r.sub, PREFIX "/available", "online", 0, 30,
                                    NULL);
     ck_assert(on != NULL);
-    sub_publish(sub, PREFIX "/" STREAM "/set", "{\"enabled\": false}");
+    sub_publish(r.sub, PREFIX "/" STREAM "/set", "{\"enabled\": false}");
     g_usleep(2 * G_USEC_PER_SEC);
     json_t *j = stream_get(&s);
     ck_assert(json_is_true(json_object_get(j, "enabled")) ||
@@ -196,14 +187,14 @@ START_TEST(test_commands)
 
   /* On: PATCH's keys and validation. */
   gint64 t0 = g_get_monotonic_time();
-  g_autofree char *key = mqtt_key(b.port, "\"accept_commands\": true");
+  g_autofree char *key = mqtt_key(r.broker.port, "\"accept_commands\": true");
   Server s;
-  server_start(&s, dir, key, 5);
-  g_autofree char *on = sub_wait(sub, PREFIX "/available", "online", t0, 30,
+  server_start(&s, r.dir, key, 5);
+  g_autofree char *on = sub_wait(r.sub, PREFIX "/available", "online", t0, 30,
                                  NULL);
   ck_assert(on != NULL);
   g_usleep(300 * 1000); /* its SUBSCRIBE */
-  sub_publish(sub, PREFIX "/" STREAM "/set", "{\"max_fps\": 2}");
+  sub_publish(r.sub, PREFIX "/" STREAM "/set", "{\"max_fps\": 2}");
   gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
   double max_fps = 0;
   while (g_get_monotonic_time() < deadline) {
@@ -220,8 +211,8 @@ START_TEST(test_commands)
   ck_assert_msg(max_fps == 2, "max_fps is %g after the command", max_fps);
 
   gint64 t1 = g_get_monotonic_time();
-  sub_publish(sub, PREFIX "/" STREAM "/set", "{\"enabled\": false}");
-  g_autofree char *stopped = sub_wait(sub, PREFIX "/" STREAM "/state",
+  sub_publish(r.sub, PREFIX "/" STREAM "/set", "{\"enabled\": false}");
+  g_autofree char *stopped = sub_wait(r.sub, PREFIX "/" STREAM "/state",
                                       "\"stopped\"", t1, 15, NULL);
   ck_assert_msg(stopped != NULL, "no stopped state after enabled false");
   ck_assert(strstr(stopped, "\"enabled\":false"));
@@ -230,9 +221,9 @@ START_TEST(test_commands)
   const char *bad[] = { "{\"max_fps\": \"fast\"}", "{\"uri\": \"file:///\"}",
                         "not json", "{}", "[1]" };
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
-    sub_publish(sub, PREFIX "/" STREAM "/set", bad[i]);
-  sub_publish(sub, PREFIX "/no-such-stream/set", "{\"enabled\": true}");
-  sub_publish(sub, PREFIX "/BAD ID/set", "{\"enabled\": true}");
+    sub_publish(r.sub, PREFIX "/" STREAM "/set", bad[i]);
+  sub_publish(r.sub, PREFIX "/no-such-stream/set", "{\"enabled\": true}");
+  sub_publish(r.sub, PREFIX "/BAD ID/set", "{\"enabled\": true}");
   deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
   json_int_t rejected = 0;
   char *last = NULL;
@@ -261,8 +252,7 @@ START_TEST(test_commands)
                    2);
   json_decref(m);
   server_stop(&s, SIGTERM);
-  sub_free(sub);
-  broker_stop(&b, SIGTERM);
+  mqtt_rig_stop(&r);
 }
 END_TEST
 

@@ -37,25 +37,21 @@
 
 START_TEST(test_publish)
 {
-  if (!have_everything())
+  MqttRig r;
+  if (!mqtt_rig_start(&r, "publish"))
     return;
-  g_autofree char *dir = new_dir("publish");
-  ck_assert(make_password_file(dir));
-  Broker b;
-  broker_start(&b, dir, NULL, 0);
-  Sub *sub = sub_new(b.port, NULL);
-  g_autofree char *key = mqtt_key(b.port, NULL);
+  g_autofree char *key = mqtt_key(r.broker.port, NULL);
   Server s;
-  server_start(&s, dir, key, 10);
+  server_start(&s, r.dir, key, 10);
 
   /* Online, retained. */
   gboolean retained = FALSE;
-  g_autofree char *avail = sub_wait(sub, PREFIX "/available", "online", 0,
+  g_autofree char *avail = sub_wait(r.sub, PREFIX "/available", "online", 0,
                                     30, &retained);
   ck_assert_msg(avail != NULL, "no online on " PREFIX "/available");
 
   /* A prediction: the SSE event's data, with the REST API's prediction. */
-  g_autofree char *pred = sub_wait(sub, PREFIX "/" STREAM "/prediction",
+  g_autofree char *pred = sub_wait(r.sub, PREFIX "/" STREAM "/prediction",
                                    NULL, 0, 30, NULL);
   ck_assert_msg(pred != NULL, "no prediction published");
   json_t *pj = json_loads(pred, 0, NULL);
@@ -86,7 +82,7 @@ START_TEST(test_publish)
   g_usleep(5 * G_USEC_PER_SEC);
   gint64 t1 = g_get_monotonic_time();
   guint64 inf1 = frames_inferred(&s);
-  guint n = sub_count(sub, PREFIX "/" STREAM "/prediction", t0, t1);
+  guint n = sub_count(r.sub, PREFIX "/" STREAM "/prediction", t0, t1);
   printf("publish: %u prediction messages and %" G_GUINT64_FORMAT
          " frames inferred in %.1f s (max_rate_hz 1)\n", n, inf1 - inf0,
          (t1 - t0) / 1e6);
@@ -95,7 +91,7 @@ START_TEST(test_publish)
 
   /* State and discovery are retained: a subscriber arriving now gets them
    * at once, with the running state. */
-  Sub *late = sub_new(b.port, NULL);
+  Sub *late = sub_new(r.broker.port, NULL);
   g_autofree char *st = sub_wait(late, PREFIX "/" STREAM "/state",
                                  "\"running\"", 0, 15, &retained);
   ck_assert_msg(st != NULL, "no retained running state");
@@ -144,12 +140,12 @@ START_TEST(test_publish)
   ck_assert(http_request(s.port, "DELETE", "/api/v1/streams/" STREAM, NULL,
                          &status, &del));
   ck_assert_int_eq(status, 204);
-  g_autofree char *e1 = sub_wait(sub, dtopic_class, "", t_del, 15, &retained);
+  g_autofree char *e1 = sub_wait(r.sub, dtopic_class, "", t_del, 15, &retained);
   ck_assert_msg(e1 != NULL, "no empty payload on the discovery topic");
-  g_autofree char *e2 = sub_wait(sub, PREFIX "/" STREAM "/state", "", t_del,
+  g_autofree char *e2 = sub_wait(r.sub, PREFIX "/" STREAM "/state", "", t_del,
                                  15, NULL);
   ck_assert_msg(e2 != NULL, "no empty payload on the state topic");
-  Sub *after = sub_new(b.port, NULL);
+  Sub *after = sub_new(r.broker.port, NULL);
   g_usleep(500 * 1000);
   ck_assert_uint_eq(sub_count(after, dtopic_class, 0, G_MAXINT64), 0);
   ck_assert_uint_eq(sub_count(after, PREFIX "/" STREAM "/state", 0,
@@ -159,50 +155,44 @@ START_TEST(test_publish)
   /* A clean stop says offline itself. */
   gint64 t_stop = g_get_monotonic_time();
   server_stop(&s, SIGTERM);
-  g_autofree char *off = sub_wait(sub, PREFIX "/available", "offline",
+  g_autofree char *off = sub_wait(r.sub, PREFIX "/available", "offline",
                                   t_stop, 10, NULL);
   ck_assert_msg(off != NULL, "no offline after SIGTERM");
-  sub_free(sub);
-  broker_stop(&b, SIGTERM);
+  mqtt_rig_stop(&r);
 }
 END_TEST
 
 START_TEST(test_last_will)
 {
-  if (!have_everything())
+  MqttRig r;
+  if (!mqtt_rig_start(&r, "last will (MQTT 5)"))
     return;
-  g_autofree char *dir = new_dir("last will (MQTT 5)");
-  ck_assert(make_password_file(dir));
-  Broker b;
-  broker_start(&b, dir, NULL, 0);
-  Sub *sub = sub_new(b.port, NULL);
   /* MQTT 5 here (the other tests speak 3.1.1): online, a prediction and
    * the will. */
-  g_autofree char *key = mqtt_key(b.port, "\"protocol\": \"5\"");
+  g_autofree char *key = mqtt_key(r.broker.port, "\"protocol\": \"5\"");
   Server s;
-  server_start(&s, dir, key, 5);
-  g_autofree char *on = sub_wait(sub, PREFIX "/available", "online", 0, 30,
+  server_start(&s, r.dir, key, 5);
+  g_autofree char *on = sub_wait(r.sub, PREFIX "/available", "online", 0, 30,
                                  NULL);
   ck_assert(on != NULL);
-  g_autofree char *pred = sub_wait(sub, PREFIX "/" STREAM "/prediction",
+  g_autofree char *pred = sub_wait(r.sub, PREFIX "/" STREAM "/prediction",
                                    "\"classes\"", 0, 30, NULL);
   ck_assert(pred != NULL);
   gint64 t_kill = g_get_monotonic_time();
   server_stop(&s, SIGKILL);
   gboolean retained = FALSE;
-  g_autofree char *off = sub_wait(sub, PREFIX "/available", "offline",
+  g_autofree char *off = sub_wait(r.sub, PREFIX "/available", "offline",
                                   t_kill, 20, NULL);
   ck_assert_msg(off != NULL, "the broker did not send the last will");
   printf("last will: offline %.2f s after SIGKILL\n",
          (g_get_monotonic_time() - t_kill) / 1e6);
   /* And it is retained for whoever comes next. */
-  Sub *late = sub_new(b.port, NULL);
+  Sub *late = sub_new(r.broker.port, NULL);
   g_autofree char *off2 = sub_wait(late, PREFIX "/available", NULL, 0, 5,
                                    &retained);
   ck_assert(off2 && strcmp(off2, "offline") == 0 && retained);
   sub_free(late);
-  sub_free(sub);
-  broker_stop(&b, SIGTERM);
+  mqtt_rig_stop(&r);
 }
 END_TEST
 
@@ -210,31 +200,26 @@ END_TEST
  * availability topic and will, and its entities point at it. */
 START_TEST(test_sharded_availability)
 {
-  if (!have_everything())
+  MqttRig r;
+  if (!mqtt_rig_start(&r, "sharded"))
     return;
-  g_autofree char *dir = new_dir("sharded");
-  ck_assert(make_password_file(dir));
-  Broker b;
-  broker_start(&b, dir, NULL, 0);
-  Sub *sub = sub_new(b.port, NULL);
-  g_autofree char *key = mqtt_key(b.port, NULL);
+  g_autofree char *key = mqtt_key(r.broker.port, NULL);
   Server s;
-  server_start_sharded(&s, dir, key, 5, "0/1");
+  server_start_sharded(&s, r.dir, key, 5, "0/1");
   const char *avail = PREFIX "/available/shard-0";
-  g_autofree char *on = sub_wait(sub, avail, "online", 0, 30, NULL);
+  g_autofree char *on = sub_wait(r.sub, avail, "online", 0, 30, NULL);
   ck_assert_msg(on != NULL, "no online on %s", avail);
   g_autofree char *dc = sub_wait(
-      sub, "homeassistant/sensor/" PREFIX "/" STREAM "_class/config", "{", 0,
+      r.sub, "homeassistant/sensor/" PREFIX "/" STREAM "_class/config", "{", 0,
       10, NULL);
   ck_assert(dc != NULL);
   check_discovery_avail(dc, PREFIX "/" STREAM "/prediction", avail);
-  ck_assert_uint_eq(sub_count(sub, PREFIX "/available", 0, G_MAXINT64), 0);
+  ck_assert_uint_eq(sub_count(r.sub, PREFIX "/available", 0, G_MAXINT64), 0);
   gint64 t_kill = g_get_monotonic_time();
   server_stop(&s, SIGKILL);
-  g_autofree char *off = sub_wait(sub, avail, "offline", t_kill, 20, NULL);
+  g_autofree char *off = sub_wait(r.sub, avail, "offline", t_kill, 20, NULL);
   ck_assert_msg(off != NULL, "no last will on %s", avail);
-  sub_free(sub);
-  broker_stop(&b, SIGTERM);
+  mqtt_rig_stop(&r);
 }
 END_TEST
 
