@@ -85,6 +85,22 @@ base_env(void)
   return env;
 }
 
+/* Starts the server argv (env borrowed, output to log) and waits up to
+ * 60 s for its port; failing that, kills it and fails the test with the
+ * log's tail. */
+static void
+replica_spawn(Replica *r, char **argv, char **env, const char *log,
+              const char *what)
+{
+  ck_assert(child_spawn(&r->child, argv, env, log));
+  r->port = wait_listening(&r->child, 60);
+  if (!r->port) {
+    g_autofree char *tail = child_log_tail(&r->child);
+    child_finish(&r->child, SIGKILL, 5);
+    ck_abort_msg("%s did not start:\n%s", what, tail);
+  }
+}
+
 /* Starts replica k of n on config. The last replica of each set takes its
  * index from HOSTNAME, as in a StatefulSet. */
 static void
@@ -105,14 +121,9 @@ replica_start(Replica *r, guint k, guint n, const char *config,
                                          n);
   char *argv[] = { (char *)exe, "serve", "--config", (char *)config,
                    "--port", "0", NULL };
-  ck_assert(child_spawn(&r->child, argv, env, log));
+  g_autofree char *what = g_strdup_printf("replica %u/%u", k, n);
+  replica_spawn(r, argv, env, log, what);
   g_strfreev(env);
-  r->port = wait_listening(&r->child, 60);
-  if (!r->port) {
-    g_autofree char *tail = child_log_tail(&r->child);
-    child_finish(&r->child, SIGKILL, 5);
-    ck_abort_msg("replica %u/%u did not start:\n%s", k, n, tail);
-  }
 }
 
 static void
@@ -137,6 +148,42 @@ get_json(guint port, const char *target, int want_status)
   json_t *v = json_loads(body, 0, &je);
   ck_assert_msg(v != NULL, "GET %s: not JSON: %s", target, body);
   return v;
+}
+
+/* What each test starts with: exe and model set, and a new directory
+ * (prefix-XXXXXX, g_free). NULL (after a SKIP line) without the built
+ * binary or the shared data's model. */
+static char *
+test_start(const char *prefix)
+{
+  exe = getenv("SS_STREAMSIGHT_EXE");
+  if (!exe || !*exe) {
+    printf("SKIP: SS_STREAMSIGHT_EXE is not set (run through meson test)\n");
+    return NULL;
+  }
+  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
+                    sizeof model))
+    return NULL;
+  g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix);
+  char *dir = g_build_filename(tu_tmp_dir(), tmpl, NULL);
+  ck_assert_ptr_nonnull(g_mkdtemp(dir));
+  return dir;
+}
+
+/* Runs argv (env borrowed, output to log) to its end, up to timeout_s;
+ * its exit status (child_finish). tail (may be NULL): the log's last
+ * lines (g_free). */
+static int
+run_to_exit(char **argv, char **env, const char *log, double timeout_s,
+            char **tail)
+{
+  Child c;
+  ck_assert(child_spawn(&c, argv, env, log));
+  int rc = child_finish(&c, 0, timeout_s);
+  if (tail)
+    *tail = child_log_tail(&c);
+  child_clear(&c);
+  return rc;
 }
 
 /* Asks every replica which streams it serves: owner[i] is the replica that
@@ -292,17 +339,9 @@ check_wrong_replica(Replica *reps, const char *config)
 
 START_TEST(test_three_then_four)
 {
-  exe = getenv("SS_STREAMSIGHT_EXE");
-  if (!exe || !*exe) {
-    printf("SKIP: SS_STREAMSIGHT_EXE is not set (run through meson test)\n");
+  g_autofree char *dir = test_start("sharding");
+  if (!dir)
     return;
-  }
-  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
-                    sizeof model))
-    return;
-  g_autofree char *dir = g_build_filename(tu_tmp_dir(), "sharding-XXXXXX",
-                                          NULL);
-  ck_assert_ptr_nonnull(g_mkdtemp(dir));
   g_autofree char *config = write_config(dir);
   Replica reps[MAX_REPLICAS];
   guint owner3[N_STREAMS], owner4[N_STREAMS];
@@ -348,17 +387,9 @@ END_TEST
 /* A config stream without an id cannot be placed: a clear start-up error. */
 START_TEST(test_id_required)
 {
-  exe = getenv("SS_STREAMSIGHT_EXE");
-  if (!exe || !*exe) {
-    printf("SKIP: SS_STREAMSIGHT_EXE is not set (run through meson test)\n");
+  g_autofree char *dir = test_start("sharding");
+  if (!dir)
     return;
-  }
-  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
-                    sizeof model))
-    return;
-  g_autofree char *dir = g_build_filename(tu_tmp_dir(), "sharding-XXXXXX",
-                                          NULL);
-  ck_assert_ptr_nonnull(g_mkdtemp(dir));
   g_autofree char *config = g_build_filename(dir, "c.json", NULL);
   ck_assert(g_file_set_contents(
       config, "{\"streams\": [{\"id\": \"a\", \"name\": \"a\", \"uri\": "
@@ -368,12 +399,9 @@ START_TEST(test_id_required)
   env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "0/2", TRUE);
   char *argv[] = { (char *)exe, "serve", "--config", config, "--port", "0",
                    NULL };
-  Child c;
-  ck_assert(child_spawn(&c, argv, env, log));
+  g_autofree char *tail = NULL;
+  int rc = run_to_exit(argv, env, log, 60, &tail);
   g_strfreev(env);
-  int rc = child_finish(&c, 0, 60);
-  g_autofree char *tail = child_log_tail(&c);
-  child_clear(&c);
   ck_assert_msg(rc == 2 && strstr(tail, "streams[1].id: required when "
                                         "sharded"), "exit %d:\n%s", rc, tail);
 
@@ -384,23 +412,17 @@ START_TEST(test_id_required)
   env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "0/2", TRUE);
   env = g_environ_setenv(env, "STREAMSIGHT_MODEL", "/nonexistent.tflite",
                          TRUE);
-  ck_assert(child_spawn(&c, check_argv, env, log));
-  rc = child_finish(&c, 0, 60);
   g_free(tail);
-  tail = child_log_tail(&c);
-  child_clear(&c);
+  rc = run_to_exit(check_argv, env, log, 60, &tail);
   ck_assert_msg(rc == 2 && strstr(tail, "streams[1].id: required when "
                                         "sharded"), "exit %d:\n%s", rc, tail);
   ck_assert(g_file_set_contents(
       config, "{\"streams\": [{\"id\": \"a\", \"name\": \"a\", \"uri\": "
       "\"test:\"}, {\"id\": \"door\", \"name\": \"b\", \"uri\": "
       "\"test:\"}]}", -1, NULL));
-  ck_assert(child_spawn(&c, check_argv, env, log));
-  g_strfreev(env);
-  rc = child_finish(&c, 0, 60);
   g_free(tail);
-  tail = child_log_tail(&c);
-  child_clear(&c);
+  rc = run_to_exit(check_argv, env, log, 60, &tail);
+  g_strfreev(env);
   /* "a" and "door" (shard 1 of 2, test-shard.c's known answers). */
   g_autofree char *want = g_strdup_printf(
       "shard 0 of 2: %u here, %u on other shards",
@@ -412,12 +434,9 @@ START_TEST(test_id_required)
   /* A bad STREAMSIGHT_SHARD is named too. */
   env = base_env();
   env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "2/2", TRUE);
-  ck_assert(child_spawn(&c, argv, env, log));
-  g_strfreev(env);
-  rc = child_finish(&c, 0, 60);
   g_free(tail);
-  tail = child_log_tail(&c);
-  child_clear(&c);
+  rc = run_to_exit(argv, env, log, 60, &tail);
+  g_strfreev(env);
   ck_assert_msg(rc == 2 && strstr(tail, "STREAMSIGHT_SHARD: must be K/N"),
                 "exit %d:\n%s", rc, tail);
 }
@@ -430,17 +449,9 @@ END_TEST
  * start, naming the variable. */
 START_TEST(test_password_from_environment)
 {
-  exe = getenv("SS_STREAMSIGHT_EXE");
-  if (!exe || !*exe) {
-    printf("SKIP: SS_STREAMSIGHT_EXE is not set (run through meson test)\n");
+  g_autofree char *dir = test_start("secret");
+  if (!dir)
     return;
-  }
-  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
-                    sizeof model))
-    return;
-  g_autofree char *dir = g_build_filename(tu_tmp_dir(), "secret-XXXXXX",
-                                          NULL);
-  ck_assert_ptr_nonnull(g_mkdtemp(dir));
   g_autofree char *config = g_build_filename(dir, "c.json", NULL);
   /* Port 1 on loopback: refused at once, the stream backs off. */
   ck_assert(g_file_set_contents(
@@ -453,11 +464,8 @@ START_TEST(test_password_from_environment)
 
   char **env = base_env();
   env = g_environ_setenv(env, "STREAMSIGHT_SHARD", "0/1", TRUE);
-  Child c;
-  ck_assert(child_spawn(&c, argv, env, log));
-  int rc = child_finish(&c, 0, 60);
-  g_autofree char *tail = child_log_tail(&c);
-  child_clear(&c);
+  g_autofree char *tail = NULL;
+  int rc = run_to_exit(argv, env, log, 60, &tail);
   ck_assert_msg(rc == 2 && strstr(tail, "streams[0].uri: "
                                         "${CAM_DOOR_PASSWORD} is not set"),
                 "exit %d:\n%s", rc, tail);
@@ -465,10 +473,8 @@ START_TEST(test_password_from_environment)
   env = g_environ_setenv(env, "CAM_DOOR_PASSWORD", "SEKRIT@pw", TRUE);
   env = g_environ_setenv(env, "G_MESSAGES_DEBUG", "all", TRUE);
   Replica r;
-  ck_assert(child_spawn(&r.child, argv, env, log));
+  replica_spawn(&r, argv, env, log, "the server");
   g_strfreev(env);
-  r.port = wait_listening(&r.child, 60);
-  ck_assert_msg(r.port != 0, "the server did not start");
   /* Wait for a failed attempt (the camera was asked). */
   gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
   for (;;) {
@@ -515,36 +521,23 @@ run_healthcheck(guint port, const char *path, const char *token,
   if (token)
     env = g_environ_setenv(env, "STREAMSIGHT_TOKEN", token, TRUE);
   char *argv[] = { (char *)exe, "healthcheck", "--url", url, NULL };
-  Child c;
-  ck_assert(child_spawn(&c, argv, env, log));
+  int rc = run_to_exit(argv, env, log, 30, NULL);
   g_strfreev(env);
-  int rc = child_finish(&c, 0, 30);
-  child_clear(&c);
   return rc;
 }
 
 START_TEST(test_probes_with_token)
 {
-  exe = getenv("SS_STREAMSIGHT_EXE");
-  if (!exe || !*exe) {
-    printf("SKIP: SS_STREAMSIGHT_EXE is not set (run through meson test)\n");
+  g_autofree char *dir = test_start("probes");
+  if (!dir)
     return;
-  }
-  if (!tu_data_path("models/mobilenet_v1_0.25_128_quant.tflite", model,
-                    sizeof model))
-    return;
-  g_autofree char *dir = g_build_filename(tu_tmp_dir(), "probes-XXXXXX",
-                                          NULL);
-  ck_assert_ptr_nonnull(g_mkdtemp(dir));
   g_autofree char *log = g_build_filename(dir, "server.log", NULL);
   char **env = base_env();
   env = g_environ_setenv(env, "STREAMSIGHT_TOKEN", "probe-token-1", TRUE);
   char *argv[] = { (char *)exe, "serve", "--port", "0", NULL };
   Replica r;
-  ck_assert(child_spawn(&r.child, argv, env, log));
+  replica_spawn(&r, argv, env, log, "the server");
   g_strfreev(env);
-  r.port = wait_listening(&r.child, 60);
-  ck_assert_msg(r.port != 0, "the server did not start");
 
   /* /healthz is public: with or without the token. */
   ck_assert_int_eq(run_healthcheck(r.port, "/healthz", NULL, dir), 0);
