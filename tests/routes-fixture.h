@@ -52,8 +52,5 @@ void wait_running(const char *id);
 json_t *wait_prediction(const char *id);
 /* Polls the history until it holds at least n predictions. */
 void wait_history(const char *id, int n);
-/* An encoded test image (caps e.g. "image/png"): a colour gradient of
- * w x h made with GStreamer's encoders. Returns a new buffer (g_free). */
-guint8 *make_image(const char *caps_str, int w, int h, gsize *len);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <check.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <math.h>
 #include <string.h>
 
@@ -290,4 +291,41 @@ fixture_wait_prediction(ServerFixture *f, const char *id, double timeout_s,
   }
   g_free(path);
   return found;
+}
+
+guint8 *
+fixture_make_image(const char *caps_str, int w, int h, gsize *len)
+{
+  gsize stride = (gsize)w * 3;
+  GstBuffer *buf = gst_buffer_new_allocate(NULL, stride * (gsize)h, NULL);
+  GstMapInfo map;
+  ck_assert(gst_buffer_map(buf, &map, GST_MAP_WRITE));
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      guint8 *px = map.data + (gsize)y * stride + (gsize)x * 3;
+      px[0] = (guint8)(x * 255 / MAX(w - 1, 1));
+      px[1] = (guint8)(y * 255 / MAX(h - 1, 1));
+      px[2] = (guint8)((x + y) & 0xff);
+    }
+  gst_buffer_unmap(buf, &map);
+  GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING,
+                                      "RGB", "width", G_TYPE_INT, w, "height",
+                                      G_TYPE_INT, h, "framerate",
+                                      GST_TYPE_FRACTION, 0, 1, NULL);
+  GstSample *s = gst_sample_new(buf, caps, NULL, NULL);
+  GstCaps *to = gst_caps_from_string(caps_str);
+  GError *e = NULL;
+  GstSample *out = gst_video_convert_sample(s, to, 5 * GST_SECOND, &e);
+  ck_assert_msg(out != NULL, "encode %s: %s", caps_str, e ? e->message : "");
+  GstBuffer *ob = gst_sample_get_buffer(out);
+  ck_assert(gst_buffer_map(ob, &map, GST_MAP_READ));
+  guint8 *data = g_memdup2(map.data, map.size);
+  *len = map.size;
+  gst_buffer_unmap(ob, &map);
+  gst_sample_unref(out);
+  gst_sample_unref(s);
+  gst_caps_unref(to);
+  gst_caps_unref(caps);
+  gst_buffer_unref(buf);
+  return data;
 }

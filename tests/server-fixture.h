@@ -99,4 +99,9 @@ guint fixture_request_full(ServerFixture *f, const RouteRequest *req,
 json_t *fixture_wait_prediction(ServerFixture *f, const char *id,
                                 double timeout_s, const char *authorization);
 
+/* An encoded test image (caps e.g. "image/png"): a colour gradient of
+ * w x h made with GStreamer's encoders. Returns a new buffer (g_free) of
+ * *len bytes. */
+guint8 *fixture_make_image(const char *caps_str, int w, int h, gsize *len);
+
 #endif

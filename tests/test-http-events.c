@@ -16,8 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gst/video/video.h>
-
 #include "http-fixture.h"
 #include "image-decode.h"
 #include "prom-check.h"
@@ -292,43 +290,6 @@ START_TEST(test_sse_token)
 }
 END_TEST
 
-/* An encoded image made by GStreamer's encoders (caps "image/png", ...). */
-static guint8 *
-make_image(const char *caps_str, int w, int h, gsize *len)
-{
-  gsize stride = (gsize)w * 3;
-  GstBuffer *buf = gst_buffer_new_allocate(NULL, stride * (gsize)h, NULL);
-  GstMapInfo map;
-  ck_assert(gst_buffer_map(buf, &map, GST_MAP_WRITE));
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      guint8 *px = map.data + (gsize)y * stride + (gsize)x * 3;
-      px[0] = (guint8)(x * 7);
-      px[1] = (guint8)(y * 5);
-      px[2] = (guint8)(x ^ y);
-    }
-  gst_buffer_unmap(buf, &map);
-  GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING,
-                                      "RGB", "width", G_TYPE_INT, w, "height",
-                                      G_TYPE_INT, h, "framerate",
-                                      GST_TYPE_FRACTION, 0, 1, NULL);
-  GstSample *s = gst_sample_new(buf, caps, NULL, NULL);
-  GstCaps *to = gst_caps_from_string(caps_str);
-  GstSample *out = gst_video_convert_sample(s, to, 5 * GST_SECOND, NULL);
-  ck_assert_ptr_nonnull(out);
-  GstBuffer *ob = gst_sample_get_buffer(out);
-  ck_assert(gst_buffer_map(ob, &map, GST_MAP_READ));
-  guint8 *data = g_memdup2(map.data, map.size);
-  *len = map.size;
-  gst_buffer_unmap(ob, &map);
-  gst_sample_unref(out);
-  gst_sample_unref(s);
-  gst_caps_unref(to);
-  gst_caps_unref(caps);
-  gst_buffer_unref(buf);
-  return data;
-}
-
 /* Sends a raw request (head + body) and reads the answer. */
 static void
 http_raw(const char *head, const void *body, gsize len, HcAnswer *out)
@@ -368,7 +329,7 @@ START_TEST(test_media_over_http)
 
   /* Classify: raw, then multipart (what curl -F sends). */
   gsize len = 0;
-  guint8 *png = make_image("image/png", 64, 48, &len);
+  guint8 *png = fixture_make_image("image/png", 64, 48, &len);
   char *head = g_strdup_printf("POST /api/v1/classify?top_k=3 HTTP/1.1\r\n"
                                "Host: x\r\nConnection: close\r\n"
                                "Content-Type: image/png\r\n"

@@ -158,8 +158,8 @@ check_classes(json_t *j, int k, int n_classes)
 START_TEST(test_classify)
 {
   gsize png_len = 0, jpg_len = 0;
-  guint8 *png = make_image("image/png", 160, 120, &png_len);
-  guint8 *jpg = make_image("image/jpeg", 80, 60, &jpg_len);
+  guint8 *png = fixture_make_image("image/png", 160, 120, &png_len);
+  guint8 *jpg = fixture_make_image("image/jpeg", 80, 60, &jpg_len);
   json_t *j = NULL;
 
   /* Raw PNG, default top 5. */
