@@ -326,3 +326,18 @@ compare_tensor(const char *what, const float *got, const float *want, int ow,
   }
   GST_INFO("%s: worst difference %.5f levels", what, worst);
 }
+
+/* ---- main ---- */
+
+int
+sink_fixture_main(int *argc, char ***argv, Suite *(*make_suite)(void),
+                  const char *name, const char *file)
+{
+  gst_check_init(argc, argv);
+  if (!streamsight_sink_register()) {
+    fprintf(stderr, "streamsight_sink_register failed\n");
+    return 1;
+  }
+  printf("seed %u\n", SEED);
+  return gst_check_run_suite(make_suite(), name, file);
+}

@@ -12,6 +12,7 @@
 #define SS_SINK_FIXTURE_H
 
 #include <glib.h>
+#include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
@@ -125,5 +126,14 @@ GstBuffer *random_frame(const GstVideoInfo *info);
 /* Compares a tensor with the reference; fails with the first bad index. */
 void compare_tensor(const char *what, const float *got, const float *want,
                     int ow, int oh, const float std[3]);
+
+/* ---- main ---- */
+
+/* What the suites' main() does: gst_check_init, the element registered
+ * (exit status 1 if it cannot be), SEED printed, then the suite made by
+ * make_suite run as gst_check_run_suite(suite, name, file); file: the
+ * caller's __FILE__ (names GST_CHECK_XML's output). */
+int sink_fixture_main(int *argc, char ***argv, Suite *(*make_suite)(void),
+                      const char *name, const char *file);
 
 #endif

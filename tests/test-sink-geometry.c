@@ -289,11 +289,5 @@ sink_geometry_suite(void)
 int
 main(int argc, char **argv)
 {
-  gst_check_init(&argc, &argv);
-  if (!streamsight_sink_register()) {
-    fprintf(stderr, "streamsight_sink_register failed\n");
-    return 1;
-  }
-  printf("seed %u\n", SEED);
-  return gst_check_run_suite(sink_geometry_suite(), "sink-geometry", __FILE__);
+  return sink_fixture_main(&argc, &argv, sink_geometry_suite, "sink-geometry", __FILE__);
 }
