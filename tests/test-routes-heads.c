@@ -112,6 +112,21 @@ upload(const char *head, const char *cls, GBytes *img, json_t **j)
   return request("POST", path, "image/png", d, len, q, cls ? 1 : 0, j, NULL);
 }
 
+/* Three examples of "open" (horizontal stripes) and three of "closed"
+ * (vertical) added to head; each must be accepted (201). */
+static void
+upload_stripes(const char *head)
+{
+  for (int kind = 0; kind < 2; kind++)
+    for (int i = 0; i < 3; i++) {
+      GBytes *img = stripes_png(kind, 10 * kind + i);
+      json_t *j = NULL;
+      ck_assert_uint_eq(upload(head, kind ? "closed" : "open", img, &j), 201);
+      json_decref(j);
+      g_bytes_unref(img);
+    }
+}
+
 static guint
 get(const char *path, json_t **j)
 {
@@ -513,14 +528,7 @@ START_TEST(test_stream_with_head)
                               &j),
                     201);
   json_decref(j);
-  for (int kind = 0; kind < 2; kind++)
-    for (int i = 0; i < 3; i++) {
-      GBytes *img = stripes_png(kind, 10 * kind + i);
-      ck_assert_uint_eq(upload("door", kind ? "closed" : "open", img, &j),
-                        201);
-      json_decref(j);
-      g_bytes_unref(img);
-    }
+  upload_stripes("door");
   /* A stream naming the head before it is trained: no head scores yet. */
   ck_assert_uint_eq(post_json("/api/v1/streams",
                               "{\"id\": \"cam\", \"name\": \"cam\", "
@@ -615,14 +623,7 @@ START_TEST(test_head_on_second_model)
                               &j),
                     400);
   json_decref(j);
-  for (int kind = 0; kind < 2; kind++)
-    for (int i = 0; i < 3; i++) {
-      GBytes *img = stripes_png(kind, 10 * kind + i);
-      ck_assert_uint_eq(upload("door", kind ? "closed" : "open", img, &j),
-                        201);
-      json_decref(j);
-      g_bytes_unref(img);
-    }
+  upload_stripes("door");
   ck_assert_uint_eq(post_json("/api/v1/heads/door/train", "", &j), 200);
   ck_assert_int_eq(json_integer_value(json_object_get(j, "features")), 256);
   ck_assert_str_eq(json_string_value(json_object_get(j, "model_name")),
