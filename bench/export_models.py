@@ -8,7 +8,8 @@ Run with Debian's interpreter (torch 1.13, torchvision 0.14):
     /usr/bin/python3 bench/export_models.py [--out bench/out] v2:1.0:224 v1:1.0:224
 
 writes for each NET = ARCH_ALPHA_RES (e.g. mobilenet_v2_1.0_224):
-    NET.safetensors   torchvision names (V1: our naming, see MobileNetV1),
+    NET.safetensors   torchvision names (V1: our naming, see
+                      scripts/mobilenet_v1_torch.py),
                       BN not folded; __metadata__ arch, alpha, resolution,
                       num_classes, bn_eps
     NET.onnx          torch.onnx.export of the same module in eval mode
@@ -32,48 +33,14 @@ import torch
 import torch.nn as nn
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "scripts"))
+from mobilenet_v1_torch import MobileNetV1  # noqa: E402
+
 SEED = 20240612
 NUM_CLASSES = 1000
 BN_EPS = 1e-5
 FLT_MIN = np.finfo(np.float32).tiny  # smallest normal float32
-
-
-def v1_depth(c, alpha):
-    """TF-slim's channel rule for MobileNetV1: max(int(c * alpha), 8)."""
-    return max(int(c * alpha), 8)
-
-
-class MobileNetV1(nn.Module):
-    """MobileNetV1 with the module names of inference/mobilenet.c (and of
-    scripts/make-golden-fixtures.py): features.0 = conv 3x3 s2 + BN + ReLU6;
-    features.1..13 = depthwise 3x3 + BN + ReLU6 + pointwise 1x1 + BN + ReLU6;
-    classifier = Linear."""
-
-    BLOCKS = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512),
-              (1, 512), (1, 512), (1, 512), (1, 512), (1, 512), (2, 1024),
-              (1, 1024))
-
-    def __init__(self, alpha, num_classes, bn_eps):
-        super().__init__()
-        c = v1_depth(32, alpha)
-        layers = [nn.Sequential(
-            nn.Conv2d(3, c, 3, 2, 1, bias=False),
-            nn.BatchNorm2d(c, eps=bn_eps), nn.ReLU6(inplace=True))]
-        for stride, out in self.BLOCKS:
-            o = v1_depth(out, alpha)
-            layers.append(nn.Sequential(
-                nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False),
-                nn.BatchNorm2d(c, eps=bn_eps), nn.ReLU6(inplace=True),
-                nn.Conv2d(c, o, 1, 1, 0, bias=False),
-                nn.BatchNorm2d(o, eps=bn_eps), nn.ReLU6(inplace=True)))
-            c = o
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c, num_classes)
-
-    def forward(self, x):
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
 
 
 def build(arch, alpha):

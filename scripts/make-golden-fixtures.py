@@ -39,6 +39,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from mobilenet_v1_torch import MobileNetV1
+
 SEED = 20240611
 NUM_CLASSES = 16
 MEAN = (123.675, 116.28, 103.53)  # ImageNet, in 0..255 pixel units
@@ -53,43 +55,6 @@ FIXTURES = (
 )
 
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-
-
-def v1_depth(c, alpha):
-    """TF-slim's channel rule for MobileNetV1: max(int(c * alpha), 8)."""
-    return max(int(c * alpha), 8)
-
-
-class MobileNetV1(nn.Module):
-    """MobileNetV1 with module names matching inference/mobilenet.c:
-    features.0 = conv 3x3 s2 + BN + ReLU6; features.1..13 = depthwise 3x3 +
-    BN + ReLU6 + pointwise 1x1 + BN + ReLU6; classifier = Linear."""
-
-    BLOCKS = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512),
-              (1, 512), (1, 512), (1, 512), (1, 512), (1, 512), (2, 1024),
-              (1, 1024))
-
-    def __init__(self, alpha, num_classes, bn_eps):
-        super().__init__()
-        c = v1_depth(32, alpha)
-        layers = [nn.Sequential(
-            nn.Conv2d(3, c, 3, 2, 1, bias=False),
-            nn.BatchNorm2d(c, eps=bn_eps), nn.ReLU6(inplace=True))]
-        for stride, out in self.BLOCKS:
-            o = v1_depth(out, alpha)
-            layers.append(nn.Sequential(
-                nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False),
-                nn.BatchNorm2d(c, eps=bn_eps), nn.ReLU6(inplace=True),
-                nn.Conv2d(c, o, 1, 1, 0, bias=False),
-                nn.BatchNorm2d(o, eps=bn_eps), nn.ReLU6(inplace=True)))
-            c = o
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c, num_classes)
-
-    def forward(self, x):
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
 
 
 def build(arch, alpha, bn_eps):
