@@ -109,45 +109,17 @@ out:
   return rc;
 }
 
-/* Best of trials runs of about ms milliseconds each, in GFLOP/s; 0 when the
- * CPU lacks AVX2/FMA. */
+/* Best of trials runs of one of fma-peak.h's loops (run, ops_per_iter
+ * operations an iteration), each of about ms milliseconds, in G
+ * operations/s: vfmadd231ps, vpmaddwd + vpaddd (AVX2), vpdpbusd (AVX-VNNI,
+ * AVX-512 VNNI). The caller checks that the CPU has the instructions. */
 static double
-measure_fma_peak_gflops(int trials, double ms)
+measure_peak_gops(float (*run)(uint64_t), double ops_per_iter, int trials,
+                  double ms)
 {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-    return 0.0;
   uint64_t iters = 1u << 14;
   volatile float sink = 0.0f;
   for (;;) { /* calibrate to about ms / 4, then time 4x that */
-    double t0 = bench_now_s();
-    sink += fma_peak_run(iters);
-    if ((bench_now_s() - t0) * 1e3 >= ms / 4 || iters >= (1ull << 40))
-      break;
-    iters *= 2;
-  }
-  iters *= 4;
-  double best = 0.0;
-  for (int t = 0; t < trials; t++) {
-    double t0 = bench_now_s();
-    sink += fma_peak_run(iters);
-    double dt = bench_now_s() - t0;
-    best = fmax(best, (double)iters * FMA_PEAK_FLOPS_PER_ITER / dt * 1e-9);
-  }
-  (void)sink;
-  return best;
-}
-
-/* The same for the integer engine's instructions (fma-peak.h), in GOP/s:
- * vpmaddwd + vpaddd (AVX2) or vpdpbusd (AVX-VNNI); 0 when the CPU lacks
- * them. */
-static double
-measure_int_peak_gops(float (*run)(uint64_t), double ops_per_iter,
-                      int trials, double ms)
-{
-  uint64_t iters = 1u << 14;
-  volatile float sink = 0.0f;
-  for (;;) {
     double t0 = bench_now_s();
     sink += run(iters);
     if ((bench_now_s() - t0) * 1e3 >= ms / 4 || iters >= (1ull << 40))
@@ -164,6 +136,17 @@ measure_int_peak_gops(float (*run)(uint64_t), double ops_per_iter,
   }
   (void)sink;
   return best;
+}
+
+/* The float peak (vfmadd231ps), in GFLOP/s; 0 when the CPU lacks
+ * AVX2/FMA. */
+static double
+measure_fma_peak_gflops(int trials, double ms)
+{
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    return 0.0;
+  return measure_peak_gops(fma_peak_run, FMA_PEAK_FLOPS_PER_ITER, trials, ms);
 }
 
 static bool
@@ -228,15 +211,13 @@ bench_measure_peaks(struct peaks *pk)
   *pk = (struct peaks){ 0 };
   pk->fma = measure_fma_peak_gflops(FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
   if (pk->fma > 0)
-    pk->madd16 = measure_int_peak_gops(madd16_peak_run,
-                                       MADD16_PEAK_OPS_PER_ITER,
-                                       FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+    pk->madd16 = measure_peak_gops(madd16_peak_run, MADD16_PEAK_OPS_PER_ITER,
+                                   FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
   if (pk->fma > 0 && cpu_has_avxvnni())
-    pk->dpbusd = measure_int_peak_gops(dpbusd_peak_run,
-                                       DPBUSD_PEAK_OPS_PER_ITER,
-                                       FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+    pk->dpbusd = measure_peak_gops(dpbusd_peak_run, DPBUSD_PEAK_OPS_PER_ITER,
+                                   FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
   if (pk->fma > 0 && kern_ops_get(KERN_ISA_AVX512VNNI))
-    pk->dpbusd512 = measure_int_peak_gops(dpbusd512_peak_run,
-                                          DPBUSD512_PEAK_OPS_PER_ITER,
-                                          FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
+    pk->dpbusd512 = measure_peak_gops(dpbusd512_peak_run,
+                                      DPBUSD512_PEAK_OPS_PER_ITER,
+                                      FMA_PEAK_TRIALS, FMA_PEAK_TRIAL_MS);
 }
