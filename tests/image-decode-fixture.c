@@ -243,3 +243,11 @@ __asan_default_options(void)
 {
   return "fast_unwind_on_malloc=0";
 }
+
+int
+image_decode_fixture_main(Suite *(*make_suite)(void))
+{
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  gst_init(NULL, NULL);
+  return tu_run_suite(make_suite());
+}

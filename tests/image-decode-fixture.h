@@ -51,4 +51,11 @@ void expect_error(const char *path, int code, const char *needle);
 void expect_bytes_error(const char *name, const void *data, gsize size,
                         int code, const char *needle);
 
+struct Suite;
+
+/* The suites' main(): stdout line-buffered (each test prints what it
+ * decodes, in order with Check's output), gst_init, then the suite made by
+ * make_suite run by tu_run_suite. */
+int image_decode_fixture_main(struct Suite *(*make_suite)(void));
+
 #endif

@@ -12,10 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <gst/app/gstappsink.h>
-#include <gst/app/gstappsrc.h>
-#include <gst/gst.h>
-#include <gst/video/video.h>
 #include <jansson.h>
 
 #include "image-decode-fixture.h"
@@ -230,7 +226,5 @@ image_errors_suite(void)
 int
 main(void)
 {
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  gst_init(NULL, NULL);
-  return tu_run_suite(image_errors_suite());
+  return image_decode_fixture_main(image_errors_suite);
 }

@@ -11,10 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <gst/app/gstappsink.h>
-#include <gst/app/gstappsrc.h>
-#include <gst/gst.h>
-#include <gst/video/video.h>
 #include <jansson.h>
 
 #include "image-decode-fixture.h"
@@ -319,7 +315,5 @@ image_preprocess_suite(void)
 int
 main(void)
 {
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  gst_init(NULL, NULL);
-  return tu_run_suite(image_preprocess_suite());
+  return image_decode_fixture_main(image_preprocess_suite);
 }
