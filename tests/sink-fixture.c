@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sink-fixture.h"
+#include "testutil.h"
 
 /* ---- tiny helpers ---- */
 
@@ -17,21 +18,18 @@ const float imagenet_std[3] = { 58.395f, 57.12f, 57.375f };
 
 const char *const mode_nick[3] = { "stretch", "crop", "letterbox" };
 
-static guint64 rng_state;
+static struct tu_rng rng; /* testutil-rng.c's generator */
 
 void
 rng_seed(guint64 s)
 {
-  rng_state = s ? s : 0x9E3779B97F4A7C15ull;
+  tu_rng_seed(&rng, s);
 }
 
 guint32
 rng_u32(void)
 {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (guint32)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
+  return tu_rng_u32(&rng);
 }
 
 /* ---- a target that records what it gets ---- */

@@ -31,7 +31,7 @@
 extern const float imagenet_mean[3];
 extern const float imagenet_std[3];
 
-/* ---- a seeded generator (no testutil here) ---- */
+/* ---- a seeded generator (testutil-rng.c's, one state for the suite) ---- */
 
 void rng_seed(guint64 s);
 

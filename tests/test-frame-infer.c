@@ -16,11 +16,11 @@
 #include "engine.h"
 #include "frame-infer.h"
 #include "mobilenet.h"
-#include "model-graph.h"
 #include "pool.h"
 #include "predict.h"
 #include "results.h"
 #include "streamsight-sink.h"
+#include "testutil.h"
 
 #define SEED 20261201u
 #define TOP_K 5
@@ -28,17 +28,7 @@
 static struct ss_engine *engine;
 static struct ss_model *model; /* borrowed from the engine */
 
-static guint64 rng_state;
-
-static float
-rng_uniform(float lo, float hi)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  guint32 u = (guint32)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-  return lo + (hi - lo) * ((float)(u >> 8) / 16777216.0f);
-}
+static struct tu_rng rng; /* the frames' noise */
 
 static void
 setup_model(void)
@@ -50,21 +40,7 @@ setup_model(void)
     fprintf(stderr, "build: %s\n", err.message);
     abort();
   }
-  rng_state = SEED;
-  for (int i = 0; i < m->n_layers; i++) {
-    struct model_layer *l = &m->layers[i];
-    size_t n = model_layer_weight_count(l);
-    if (!n)
-      continue;
-    /* He-like scale: activations stay O(1), logits differ per input. */
-    int fan_in = l->kind == MODEL_LAYER_DWCONV ? l->kh * l->kw
-                                         : l->kh * l->kw * l->cin;
-    float s = sqrtf(3.0f / (float)fan_in);
-    for (size_t k = 0; k < n; k++)
-      l->weight[k] = rng_uniform(-s, s);
-    for (int k = 0; k < l->cout; k++)
-      l->bias[k] = rng_uniform(-0.1f, 0.1f);
-  }
+  tu_fill_model_weights(m, SEED);
   if (engine_new(m, KERN_ISA_AUTO, &engine, &err) != 0) {
     fprintf(stderr, "engine: %s\n", err.message);
     abort();
@@ -145,7 +121,7 @@ noise_frame(const GstVideoInfo *info)
   GstMapInfo map;
   gst_buffer_map(buf, &map, GST_MAP_WRITE);
   for (gsize i = 0; i < map.size; i++)
-    map.data[i] = (guint8)rng_uniform(0.0f, 255.99f);
+    map.data[i] = (guint8)tu_rng_uniform(&rng, 0.0f, 255.99f);
   gst_buffer_unmap(buf, &map);
   return buf;
 }
@@ -229,7 +205,7 @@ GST_START_TEST(test_end_to_end)
   guint sub = stream_results_subscribe(r, on_prediction, &chk);
   Stream s;
   stream_start(&s, fi, GST_VIDEO_FORMAT_I420, 320, 240);
-  rng_state = SEED;
+  tu_rng_seed(&rng, SEED);
   GstBuffer *frames[4];
   for (int i = 0; i < 4; i++)
     frames[i] = noise_frame(&s.info);
@@ -336,7 +312,7 @@ GST_START_TEST(test_fps_budget)
   FrameInfer *fi = frame_infer_new(pool, model, r, 10.0, TOP_K);
   Stream s;
   stream_start(&s, fi, GST_VIDEO_FORMAT_NV12, 64, 48);
-  rng_state = SEED + 1;
+  tu_rng_seed(&rng, SEED + 1);
   GstBuffer *frame = noise_frame(&s.info);
   gint64 t0 = g_get_monotonic_time();
   for (int i = 0; i < FRAMES; i++) {
@@ -420,7 +396,7 @@ GST_START_TEST(test_queue_full)
   Stream a, b;
   stream_start(&a, fa, GST_VIDEO_FORMAT_I420, 64, 48);
   stream_start(&b, fb, GST_VIDEO_FORMAT_I420, 64, 48);
-  rng_state = SEED + 2;
+  tu_rng_seed(&rng, SEED + 2);
   GstBuffer *frame = noise_frame(&a.info);
   stream_push(&a, gst_buffer_copy(frame), 0);
   /* a's frame is queued once a is busy; then b's cannot be. */
@@ -473,7 +449,7 @@ GST_START_TEST(test_teardown_in_flight)
   FrameInfer *fi = frame_infer_new(pool, model, r, 0.0, TOP_K);
   Stream s;
   stream_start(&s, fi, GST_VIDEO_FORMAT_I420, 320, 240);
-  rng_state = SEED + 3;
+  tu_rng_seed(&rng, SEED + 3);
   stream_push(&s, noise_frame(&s.info), 0);
   stream_stop(&s);
   frame_infer_unref(fi); /* possibly the in-flight job's ref remains */
