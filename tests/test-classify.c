@@ -52,13 +52,6 @@
  * find memory errors, and 8 models x 200 images would not fit its time
  * limit. It still checks agreement, with a bar loosened for 40 images (one
  * flip is 2.5 points); the accuracy bars are checked by the normal build. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SS_TEST_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SS_TEST_UNDER_ASAN 1
-#endif
-#endif
 #ifdef SS_TEST_UNDER_ASAN
 #define REF_IMAGE_STRIDE 5
 #define REF_MIN_AGREEMENT 0.80

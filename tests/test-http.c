@@ -28,13 +28,6 @@
 #define N_CLIENTS 8
 /* Under AddressSanitizer (unoptimised, several times slower) fewer
  * requests each: that run looks for memory errors, not throughput. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SS_TEST_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SS_TEST_UNDER_ASAN 1
-#endif
-#endif
 #ifdef SS_TEST_UNDER_ASAN
 #define N_REQUESTS 40
 #else

@@ -6,6 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SS_TEST_UNDER_ASAN is defined in a build with AddressSanitizer (GCC's
+ * __SANITIZE_ADDRESS__ or Clang's __has_feature): suites that run several
+ * times slower there do less work (fewer images, fewer requests). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SS_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SS_TEST_UNDER_ASAN 1
+#endif
+#endif
+
 /* The shared data folder from STREAMSIGHT_TEST_DATA, or NULL when unset or
  * missing. Prints one "SKIP: <why>" line per reason when NULL. */
 const char *tu_data_dir(const char *why);
