@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "image-decode.h"
 #include "kernels/kernels.h"
 #include "mobilenet.h"
 #include "model-graph.h"
@@ -328,4 +329,28 @@ fixture_make_image(const char *caps_str, int w, int h, gsize *len)
   gst_caps_unref(caps);
   gst_buffer_unref(buf);
   return data;
+}
+
+void
+fixture_check_roi_outline(const RouteResponse *resp, const char *what)
+{
+  RgbImage img;
+  ck_assert_msg(image_decode_buffer((const guint8 *)resp->body,
+                                    resp->body_len, &img, NULL),
+                "%s: not an image", what);
+  int w = img.width, h = img.height;
+  const guint8 *edge = img.pixels + (gsize)(h / 2) * img.stride +
+                       (gsize)(w / 4 + 1) * 3; /* on the left line */
+  const guint8 *mid = img.pixels + (gsize)(h / 2) * img.stride +
+                      (gsize)(w / 2) * 3;
+  const guint8 *out = img.pixels + (gsize)(h / 8) * img.stride +
+                      (gsize)(w / 8) * 3;
+  printf("%s %dx%d: line %d,%d,%d inside %d,%d,%d outside %d,%d,%d\n", what,
+         w, h, edge[0], edge[1], edge[2], mid[0], mid[1], mid[2], out[0],
+         out[1], out[2]);
+  /* amber 255,214,0 through JPEG: within 40 levels */
+  ck_assert(edge[0] > 215 && edge[1] > 174 && edge[2] < 60);
+  ck_assert(mid[0] < 30 && mid[1] < 30 && mid[2] < 30);
+  ck_assert(out[0] < 30 && out[1] < 30 && out[2] < 30);
+  rgb_image_clear(&img);
 }

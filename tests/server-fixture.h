@@ -104,4 +104,10 @@ json_t *fixture_wait_prediction(ServerFixture *f, const char *id,
  * *len bytes. */
 guint8 *fixture_make_image(const char *caps_str, int w, int h, gsize *len);
 
+/* Checks a snapshot (the JPEG in resp) of a black test: stream whose
+ * region is 0.25,0.25,0.5,0.5 drawn outlined: amber on the region's left
+ * edge, black inside and outside it, within JPEG's error. Prints the three
+ * pixels after what. */
+void fixture_check_roi_outline(const RouteResponse *resp, const char *what);
+
 #endif
