@@ -67,9 +67,15 @@ hc_answer_clear(HcAnswer *a)
 char *
 hc_answer_header(const HcAnswer *a, const char *name)
 {
-  if (!a->headers)
+  return hc_headers_get(a->headers, name);
+}
+
+char *
+hc_headers_get(const char *headers, const char *name)
+{
+  if (!headers)
     return NULL;
-  char **lines = g_strsplit(a->headers, "\r\n", -1);
+  char **lines = g_strsplit(headers, "\r\n", -1);
   char *v = NULL;
   gsize n = strlen(name);
   for (char **l = lines; *l && !v; l++)

@@ -30,6 +30,9 @@ void hc_read_answer(int fd, gboolean head, HcAnswer *out);
 void hc_answer_clear(HcAnswer *a);
 /* A header's value (new string) or NULL. */
 char *hc_answer_header(const HcAnswer *a, const char *name);
+/* The same in a response head's header lines (CRLF-separated; NULL: no
+ * headers). */
+char *hc_headers_get(const char *headers, const char *name);
 /* The body parsed as JSON (new reference) or NULL. */
 json_t *hc_answer_json(const HcAnswer *a);
 /* The "error"."code" of a JSON error answer (borrowed from j) or NULL. */

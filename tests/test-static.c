@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "http-client.h"
 #include "http.h"
 #include "server-fixture.h"
 #include "static-files.h"
@@ -429,19 +430,6 @@ answer_clear(Answer *a)
   memset(a, 0, sizeof *a);
 }
 
-static char *
-answer_header(const Answer *a, const char *name)
-{
-  char **lines = g_strsplit(a->headers, "\r\n", -1);
-  char *v = NULL;
-  gsize n = strlen(name);
-  for (char **l = lines; *l && !v; l++)
-    if (g_ascii_strncasecmp(*l, name, n) == 0 && (*l)[n] == ':')
-      v = g_strstrip(g_strdup(*l + n + 1));
-  g_strfreev(lines);
-  return v;
-}
-
 /* One request on its own connection ("Connection: close"): everything the
  * server sends until it closes, split into status, headers and body. */
 static void
@@ -490,9 +478,9 @@ START_TEST(test_http_files)
     Answer a;
     http_get("GET", target, NULL, &a);
     ck_assert_msg(a.status == 200, "%s: %d", target, a.status);
-    char *ct = answer_header(&a, "Content-Type");
-    char *cl = answer_header(&a, "Content-Length");
-    char *etag = answer_header(&a, "ETag");
+    char *ct = hc_headers_get(a.headers, "Content-Type");
+    char *cl = hc_headers_get(a.headers, "Content-Length");
+    char *etag = hc_headers_get(a.headers, "ETag");
     ck_assert_msg(ct && strcmp(ct, f->content_type) == 0, "%s: type %s",
                   target, ct);
     ck_assert_msg(cl && g_ascii_strtoull(cl, NULL, 10) == f->len,
@@ -511,7 +499,7 @@ START_TEST(test_http_files)
     http_get("GET", target, inm, &a);
     ck_assert_msg(a.status == 304, "%s revalidated: %d", target, a.status);
     ck_assert_uint_eq(a.body->len, 0);
-    etag = answer_header(&a, "ETag");
+    etag = hc_headers_get(a.headers, "ETag");
     ck_assert_str_eq(etag, f->etag);
     g_free(etag);
     answer_clear(&a);
@@ -524,11 +512,11 @@ START_TEST(test_http_files)
   Answer a;
   http_get("HEAD", "/", NULL, &a);
   ck_assert_int_eq(a.status, 200);
-  char *cl = answer_header(&a, "Content-Length");
+  char *cl = hc_headers_get(a.headers, "Content-Length");
   ck_assert_msg(cl && g_ascii_strtoull(cl, NULL, 10) == index->len,
                 "HEAD /: Content-Length %s, want %zu", cl, index->len);
   ck_assert_uint_eq(a.body->len, 0);
-  char *csp = answer_header(&a, "Content-Security-Policy");
+  char *csp = hc_headers_get(a.headers, "Content-Security-Policy");
   ck_assert_ptr_nonnull(csp);
   g_free(csp);
   g_free(cl);
