@@ -101,6 +101,26 @@ top_class(const char *id, double *score)
   return label;
 }
 
+/* PATCHes the stream with one rule on its top class at half that class's
+ * score and no minimum duration: an alert starts on the next frame.
+ * Returns the class (g_free). */
+static char *
+alert_on_top_class(const char *id)
+{
+  double score = 0;
+  char *cls = top_class(id, &score);
+  char *path = g_strdup_printf("/api/v1/streams/%s", id);
+  char *body = g_strdup_printf("{\"alerts\": [{\"class\": \"%s\", "
+                               "\"min_score\": %.6f, \"min_duration_s\": 0}]}",
+                               cls, score * 0.5);
+  json_t *j = NULL;
+  ck_assert_uint_eq(req("PATCH", path, body, &j), 200);
+  json_decref(j);
+  g_free(body);
+  g_free(path);
+  return cls;
+}
+
 /* Polls GET /api/v1/alerts until the first alert's state is want. */
 static json_t *
 wait_alert(const char *want_state)
@@ -340,15 +360,7 @@ START_TEST(test_snapshot_outlines_roi)
   char *id = create("{\"name\": \"r\", \"uri\": \"test:\", \"pattern\": "
                     "\"black\", \"max_fps\": 10, \"roi\": {\"x\": 0.25, "
                     "\"y\": 0.25, \"w\": 0.5, \"h\": 0.5}}");
-  double score = 0;
-  char *cls = top_class(id, &score);
-  char *path = g_strdup_printf("/api/v1/streams/%s", id);
-  char *body = g_strdup_printf("{\"alerts\": [{\"class\": \"%s\", "
-                               "\"min_score\": %.6f, \"min_duration_s\": 0}]}",
-                               cls, score * 0.5);
-  json_t *j = NULL;
-  ck_assert_uint_eq(req("PATCH", path, body, &j), 200);
-  json_decref(j);
+  g_free(alert_on_top_class(id));
   json_t *a = wait_alert("active");
   RouteResponse resp;
   ck_assert_uint_eq(fixture_request(&fx, "GET", json_string_value(
@@ -358,9 +370,6 @@ START_TEST(test_snapshot_outlines_roi)
   json_decref(a);
   fixture_check_roi_outline(&resp, "alert snapshot");
   route_response_clear(&resp);
-  g_free(body);
-  g_free(path);
-  g_free(cls);
   g_free(id);
 }
 END_TEST
@@ -371,15 +380,7 @@ START_TEST(test_persisted_across_restart)
 {
   char *id = create("{\"name\": \"a\", \"uri\": \"test:\", \"pattern\": "
                     "\"smpte\", \"max_fps\": 10}");
-  double score = 0;
-  char *cls = top_class(id, &score);
-  char *path = g_strdup_printf("/api/v1/streams/%s", id);
-  char *body = g_strdup_printf("{\"alerts\": [{\"class\": \"%s\", "
-                               "\"min_score\": %.6f, \"min_duration_s\": 0}]}",
-                               cls, score * 0.5);
-  json_t *j = NULL;
-  ck_assert_uint_eq(req("PATCH", path, body, &j), 200);
-  json_decref(j);
+  char *cls = alert_on_top_class(id);
   json_t *a = wait_alert("active");
   json_int_t aid = json_integer_value(json_object_get(a, "id"));
   json_decref(a);
@@ -418,8 +419,6 @@ START_TEST(test_persisted_across_restart)
   ck_assert(!found);
   alert_hub_free(h2);
   g_free(dir);
-  g_free(body);
-  g_free(path);
   g_free(cls);
   g_free(id);
 }
