@@ -354,3 +354,12 @@ fixture_check_roi_outline(const RouteResponse *resp, const char *what)
   ck_assert(out[0] < 30 && out[1] < 30 && out[2] < 30);
   rgb_image_clear(&img);
 }
+
+char *
+fixture_route_path(const char *pattern)
+{
+  char **parts = g_strsplit(pattern, "*", -1);
+  char *path = g_strjoinv("x", parts);
+  g_strfreev(parts);
+  return path;
+}

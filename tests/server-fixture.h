@@ -110,4 +110,8 @@ guint8 *fixture_make_image(const char *caps_str, int w, int h, gsize *len);
  * pixels after what. */
 void fixture_check_roi_outline(const RouteResponse *resp, const char *what);
 
+/* A path that a pattern of the route table (routes_table_entry) matches:
+ * each "*" segment made "x". New string. */
+char *fixture_route_path(const char *pattern);
+
 #endif
