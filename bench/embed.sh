@@ -15,6 +15,7 @@
 # average is printed beside the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/server-port.sh
 root=$(pwd)
 build=build
 data=${STREAMSIGHT_TEST_DATA:-$root/../shared}
@@ -54,13 +55,7 @@ EOF
 STREAMSIGHT_MODEL=$model "$exe" serve --config "$tmp/streamsight.json" \
   > "$tmp/out.txt" 2> "$tmp/err.txt" &
 pid=$!
-for _ in $(seq 1 300); do
-  grep -q "listening on" "$tmp/out.txt" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || { cat "$tmp/err.txt" >&2; exit 1; }
-  sleep 0.1
-done
-port=$(grep -o '127.0.0.1:[0-9]*' "$tmp/out.txt" | head -1 | cut -d: -f2)
-[ -n "$port" ] || { echo "embed.sh: the server did not start" >&2; exit 1; }
+port=$(server_port embed.sh "$pid" "$tmp/out.txt" "$tmp/err.txt") || exit 1
 query=${roi:+?roi=$roi}
 
 # run PATH PARALLEL -> "rate median_decode_ms median_infer_ms"

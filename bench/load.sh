@@ -23,6 +23,7 @@
 # inference throughput with load >= 90% of the one without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/server-port.sh
 root=$(pwd)
 
 build=build
@@ -90,13 +91,7 @@ export STREAMSIGHT_MODEL=$model
 taskset -c "$cpus" "$exe" serve --config "$tmp/streamsight.json" \
   > "$tmp/out.txt" 2> "$tmp/err.txt" &
 pid=$!
-for _ in $(seq 1 300); do
-  grep -q "listening on" "$tmp/out.txt" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || { cat "$tmp/err.txt" >&2; exit 1; }
-  sleep 0.1
-done
-port=$(grep -o '127.0.0.1:[0-9]*' "$tmp/out.txt" | head -1 | cut -d: -f2)
-[ -n "$port" ] || { echo "load.sh: the server did not start" >&2; cat "$tmp/err.txt" >&2; exit 1; }
+port=$(server_port load.sh "$pid" "$tmp/out.txt" "$tmp/err.txt") || exit 1
 base=http://127.0.0.1:$port
 auth=()
 [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
