@@ -120,17 +120,30 @@ classify_file(struct loaded *l, const char *path, struct prediction *pred)
 
 /* ---- against the TFLite reference -------------------------------------- */
 
-START_TEST(test_reference_agreement)
+/* Reference model i (ref_models): its stem, its .tflite and its TFLite
+ * outputs on the dev images (both g_free). FALSE after a SKIP line when
+ * there is none. */
+static gboolean
+ref_model_paths(int i, const char **stem, char **model_path, char **ref_path)
 {
   if (!ref_models || ref_models->len == 0) {
     printf("SKIP: no model with a reference file (STREAMSIGHT_TEST_DATA "
            "unset or incomplete)\n");
-    return;
+    return FALSE;
   }
-  const char *stem = g_ptr_array_index(ref_models, _i);
-  char *model_path = g_strdup_printf("%s/models/%s.tflite", data_dir(), stem);
-  char *ref_path =
-      g_strdup_printf("%s/reference/tflite/%s.dev.jsonl", data_dir(), stem);
+  *stem = g_ptr_array_index(ref_models, (guint)i);
+  *model_path = g_strdup_printf("%s/models/%s.tflite", data_dir(), *stem);
+  *ref_path = g_strdup_printf("%s/reference/tflite/%s.dev.jsonl", data_dir(),
+                              *stem);
+  return TRUE;
+}
+
+START_TEST(test_reference_agreement)
+{
+  const char *stem;
+  char *model_path, *ref_path;
+  if (!ref_model_paths(_i, &stem, &model_path, &ref_path))
+    return;
   struct loaded l;
   load_model(model_path, &l);
 
@@ -246,15 +259,10 @@ rank_all(const float *v, int n, int k, int *idx)
  * XNNPACK's (printed only: the references come from XNNPACK). */
 START_TEST(test_reference_exact)
 {
-  if (!ref_models || ref_models->len == 0) {
-    printf("SKIP: no model with a reference file (STREAMSIGHT_TEST_DATA "
-           "unset or incomplete)\n");
+  const char *stem;
+  char *model_path, *ref_path;
+  if (!ref_model_paths(_i, &stem, &model_path, &ref_path))
     return;
-  }
-  const char *stem = g_ptr_array_index(ref_models, _i);
-  char *model_path = g_strdup_printf("%s/models/%s.tflite", data_dir(), stem);
-  char *ref_path =
-      g_strdup_printf("%s/reference/tflite/%s.dev.jsonl", data_dir(), stem);
   struct ss_error err = { 0 };
   struct ss_model *model = NULL;
   ck_assert_msg(model_load(model_path, &model, &err) == 0, "%s: %s", stem,
