@@ -112,6 +112,20 @@ upload(const char *head, const char *cls, GBytes *img, json_t **j)
   return request("POST", path, "image/png", d, len, q, cls ? 1 : 0, j, NULL);
 }
 
+/* POST /api/v1/heads of head "door" (classes "open" and "closed", the
+ * default model); it must be created (201). */
+static void
+create_door(void)
+{
+  json_t *j = NULL;
+  ck_assert_uint_eq(post_json("/api/v1/heads",
+                              "{\"id\": \"door\", \"classes\": [\"open\", "
+                              "\"closed\"]}",
+                              &j),
+                    201);
+  json_decref(j);
+}
+
 /* Three examples of "open" (horizontal stripes) and three of "closed"
  * (vertical) added to head; each must be accepted (201). */
 static void
@@ -217,12 +231,7 @@ END_TEST
 START_TEST(test_lifecycle_uploads_restart)
 {
   json_t *j = NULL;
-  ck_assert_uint_eq(post_json("/api/v1/heads",
-                              "{\"id\": \"door\", \"classes\": [\"open\", "
-                              "\"closed\"]}",
-                              &j),
-                    201);
-  json_decref(j);
+  create_door();
   GBytes *img = stripes_png(0, 1);
   /* Refusals before any image work. */
   ck_assert_uint_eq(upload("door", "ajar", img, &j), 400);
@@ -427,12 +436,7 @@ START_TEST(test_example_from_stream)
                               &j),
                     201);
   json_decref(j);
-  ck_assert_uint_eq(post_json("/api/v1/heads",
-                              "{\"id\": \"door\", \"classes\": [\"open\", "
-                              "\"closed\"]}",
-                              &j),
-                    201);
-  json_decref(j);
+  create_door();
   json_t *p = fixture_wait_prediction(&fx, "cam", 60, NULL);
   ck_assert_msg(p != NULL, "no frame from the test stream");
   json_decref(p);
@@ -522,12 +526,7 @@ no_head(json_t *p)
 START_TEST(test_stream_with_head)
 {
   json_t *j = NULL;
-  ck_assert_uint_eq(post_json("/api/v1/heads",
-                              "{\"id\": \"door\", \"classes\": [\"open\", "
-                              "\"closed\"]}",
-                              &j),
-                    201);
-  json_decref(j);
+  create_door();
   upload_stripes("door");
   /* A stream naming the head before it is trained: no head scores yet. */
   ck_assert_uint_eq(post_json("/api/v1/streams",
