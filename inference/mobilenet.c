@@ -29,6 +29,33 @@ struct builder {
 };
 
 static int
+builder_oom(struct builder *b, const char *name)
+{
+  b->rc = ss_error_set(b->err, SS_ENOMEM, "out of memory building %s", name);
+  return -1;
+}
+
+/* Adds l, whose output is oh x ow x l->cout, with zeroed weights and
+ * biases (filled in later by a loader or a test), and makes its output the
+ * running activation. */
+static int
+add_weighted(struct builder *b, struct model_layer *l, int oh, int ow)
+{
+  l->out = model_add_value(b->m, oh, ow, l->cout);
+  l->weight = calloc(model_layer_weight_count(l), sizeof(float));
+  l->bias = calloc((size_t)l->cout, sizeof(float));
+  if (l->out < 0 || !l->weight || !l->bias) {
+    free(l->weight);
+    free(l->bias);
+    return builder_oom(b, l->name);
+  }
+  if (model_add_layer(b->m, l) < 0) /* it frees the weights itself */
+    return builder_oom(b, l->name);
+  b->cur = l->out;
+  return 0;
+}
+
+static int
 add_conv(struct builder *b, enum model_layer_kind kind, const char *name, int k,
          int stride, int cout, bool relu6)
 {
@@ -47,19 +74,7 @@ add_conv(struct builder *b, enum model_layer_kind kind, const char *name, int k,
   model_conv_pads(b->pad, in.w, k, stride, &l.pad_left, &l.pad_right);
   int oh = model_conv_out_size(in.h, k, stride, l.pad_top, l.pad_bottom);
   int ow = model_conv_out_size(in.w, k, stride, l.pad_left, l.pad_right);
-  l.out = model_add_value(m, oh, ow, l.cout);
-  l.weight = calloc(model_layer_weight_count(&l), sizeof(float));
-  l.bias = calloc((size_t)l.cout, sizeof(float));
-  if (l.out < 0 || !l.weight || !l.bias || model_add_layer(m, &l) < 0) {
-    if (l.out >= 0) { /* model_add_layer frees on its own failure */
-      free(l.weight);
-      free(l.bias);
-    }
-    b->rc = ss_error_set(b->err, SS_ENOMEM, "out of memory building %s", name);
-    return -1;
-  }
-  b->cur = l.out;
-  return 0;
+  return add_weighted(b, &l, oh, ow);
 }
 
 static int
@@ -74,10 +89,8 @@ add_simple(struct builder *b, enum model_layer_kind kind, const char *name,
   };
   snprintf(l.name, sizeof l.name, "%s", name);
   l.out = model_add_value(b->m, h, w, c);
-  if (l.out < 0 || model_add_layer(b->m, &l) < 0) {
-    b->rc = ss_error_set(b->err, SS_ENOMEM, "out of memory building %s", name);
-    return -1;
-  }
+  if (l.out < 0 || model_add_layer(b->m, &l) < 0)
+    return builder_oom(b, name);
   b->cur = l.out;
   return 0;
 }
@@ -95,19 +108,7 @@ add_classifier(struct builder *b, const char *name, int num_outputs)
     .act_max = INFINITY,
   };
   snprintf(l.name, sizeof l.name, "%s", name);
-  l.out = model_add_value(b->m, 1, 1, num_outputs);
-  l.weight = calloc(model_layer_weight_count(&l), sizeof(float));
-  l.bias = calloc((size_t)num_outputs, sizeof(float));
-  if (l.out < 0 || !l.weight || !l.bias || model_add_layer(b->m, &l) < 0) {
-    if (l.out >= 0) {
-      free(l.weight);
-      free(l.bias);
-    }
-    b->rc = ss_error_set(b->err, SS_ENOMEM, "out of memory building %s", name);
-    return -1;
-  }
-  b->cur = l.out;
-  return 0;
+  return add_weighted(b, &l, 1, 1);
 }
 
 static void
