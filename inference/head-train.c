@@ -274,6 +274,20 @@ resolve_options(const struct head_train_options *opts, double *l2,
   return 0;
 }
 
+/* What head_train and head_cross_validate check first: the options (l2
+ * and max_iter resolved), the examples and the counts of their classes. */
+static int
+check_inputs(const struct ss_head *h, const float *x, const int *y, int n,
+             const struct head_train_options *opts, double *l2,
+             int *max_iter, struct ss_error *err)
+{
+  int rc = resolve_options(opts, l2, max_iter, err);
+  if (rc || (rc = check_examples(x, y, n, head_dim(h), head_num_classes(h),
+                                 err)))
+    return rc;
+  return check_class_counts(h, y, n, err);
+}
+
 /* Trains on the examples idx[0..m-1] from zero weights; params gets W then
  * b (k x (dim + 1) doubles). Classes absent from idx get no weight. */
 static int
@@ -312,9 +326,8 @@ head_train(struct ss_head *h, const float *x, const int *y, int n,
   const int d = head_dim(h), k = head_num_classes(h);
   double l2;
   int max_iter;
-  int rc = resolve_options(opts, &l2, &max_iter, err);
-  if (rc || (rc = check_examples(x, y, n, d, k, err)) ||
-      (rc = check_class_counts(h, y, n, err)))
+  int rc = check_inputs(h, x, y, n, opts, &l2, &max_iter, err);
+  if (rc)
     return rc;
   size_t np = (size_t)k * (d + 1);
   double *params = malloc(np * sizeof *params);
@@ -380,9 +393,8 @@ head_cross_validate(const struct ss_head *h, const float *x, const int *y,
   const int d = head_dim(h), k = head_num_classes(h);
   double l2;
   int max_iter;
-  int rc = resolve_options(opts, &l2, &max_iter, err);
-  if (rc || (rc = check_examples(x, y, n, d, k, err)) ||
-      (rc = check_class_counts(h, y, n, err)))
+  int rc = check_inputs(h, x, y, n, opts, &l2, &max_iter, err);
+  if (rc)
     return rc;
   if (folds < 2)
     return ss_error_set(err, SS_EINVAL, "%d folds: at least 2", folds);
