@@ -206,6 +206,27 @@ reader_next(PartReader *r, Part *p, GError **error)
   return 1;
 }
 
+/* The next line of a part's header block body[*pos .. hend): *line and
+ * *len without its CR LF (or LF), *pos moved past it. FALSE at hend. */
+static gboolean
+header_line_next(const guint8 *body, gsize hend, gsize *pos,
+                 const char **line, gsize *len)
+{
+  gsize i = *pos;
+  if (i >= hend)
+    return FALSE;
+  gsize eol = i;
+  while (eol < hend && body[eol] != '\n')
+    eol++;
+  gsize end = eol;
+  if (end > i && body[end - 1] == '\r')
+    end--;
+  *line = (const char *)body + i;
+  *len = end - i;
+  *pos = eol + 1;
+  return TRUE;
+}
+
 gboolean
 multipart_first_file(const char *content_type, const guint8 *body,
                      gsize len, const guint8 **data, gsize *data_len,
@@ -223,16 +244,9 @@ multipart_first_file(const char *content_type, const guint8 *body,
     gsize hend = part.hend, cstart = part.cstart, cend = part.cend;
     gboolean is_file = FALSE;
     char *ctype = NULL;
-    gsize i = part.hstart;
-    while (i < hend) {
-      gsize eol = i;
-      while (eol < hend && body[eol] != '\n')
-        eol++;
-      gsize end = eol;
-      if (end > i && body[end - 1] == '\r')
-        end--;
-      const char *hline = (const char *)body + i;
-      gsize llen = end - i;
+    const char *hline;
+    gsize llen, i = part.hstart;
+    while (header_line_next(body, hend, &i, &hline, &llen)) {
       static const char cd[] = "content-disposition:";
       static const char ct[] = "content-type:";
       if (llen >= sizeof cd - 1 &&
@@ -254,7 +268,6 @@ multipart_first_file(const char *content_type, const guint8 *body,
           ctype = NULL;
         }
       }
-      i = eol + 1;
     }
     if (is_file) {
       *data = body + cstart;
@@ -308,16 +321,9 @@ multipart_field(const char *content_type, const guint8 *body, gsize len,
   int more;
   while ((more = reader_next(&rd, &part, error)) > 0) {
     gboolean named = FALSE, is_file = FALSE;
-    gsize i = part.hstart;
-    while (i < part.hend) {
-      gsize eol = i;
-      while (eol < part.hend && body[eol] != '\n')
-        eol++;
-      gsize end = eol;
-      if (end > i && body[end - 1] == '\r')
-        end--;
-      const char *hline = (const char *)body + i;
-      gsize llen = end - i;
+    const char *hline;
+    gsize llen, i = part.hstart;
+    while (header_line_next(body, part.hend, &i, &hline, &llen)) {
       static const char cd[] = "content-disposition:";
       if (llen >= sizeof cd - 1 && llen <= MULTIPART_DISPOSITION_MAX &&
           g_ascii_strncasecmp(hline, cd, sizeof cd - 1) == 0) {
@@ -329,7 +335,6 @@ multipart_field(const char *content_type, const guint8 *body, gsize len,
                 strcmp(pname, name) == 0;
         is_file = has_param(hline, llen, "filename");
       }
-      i = eol + 1;
     }
     if (!named || is_file)
       continue;
