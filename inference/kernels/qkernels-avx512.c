@@ -43,6 +43,7 @@ enum { OFFS_NONE = 0, OFFS_LAYER, OFFS_CHANNEL };
 #define HEADER 64
 #define GROUP 64 /* channels */
 #define PANEL 24 /* rows whose sums are computed together */
+_Static_assert(PANEL % 8 == 0, "panel_sums stores 8 sums at a time");
 
 static size_t
 group_bytes(size_t nv, size_t k)
@@ -120,6 +121,11 @@ qk_gemm_pack__avx512(size_t n, size_t k, const int16_t *w,
 static inline __m512i
 row_sad(const uint8_t *a, size_t k)
 {
+  if (k <= 32) { /* a masked load no wider than the row */
+    const __mmask32 mk = _cvtu32_mask32(~0u >> (32 - k));
+    return _mm512_zextsi256_si512(_mm256_sad_epu8(
+        _mm256_maskz_loadu_epi8(mk, a), _mm256_setzero_si256()));
+  }
   __m512i s = _mm512_setzero_si512();
   size_t i = 0;
   for (; i + 64 <= k; i += 64)
@@ -133,26 +139,48 @@ row_sad(const uint8_t *a, size_t k)
   return s;
 }
 
-/* The byte sums of rows a, a + stride, ... (pm of them) into sum[]. The
- * horizontal reduction, the costly part for short rows, is shared: 4 rows'
- * vectors in the 16-bit fields of one (k <= 256: a row sums to at most
- * 255 * 256 < 2^16), else 2 rows' in 32-bit fields, one reduction for
- * all of them (a sum past 32 bits, k >= 2^24, takes a whole qword). */
+/* The totals of 8 rows' vpsadbw vectors (8 qwords each), as 8 int32
+ * (modulo 2^32): the 8 horizontal sums as one transposition by adds of
+ * unpacked and shuffled halves, 24 instructions where 8 reductions took
+ * 56 (for short rows, the sums cost as much as their GEMM). */
+static inline __m256i
+sum8(const __m512i s[8])
+{
+  __m512i t[4];
+  for (int p = 0; p < 4; p++) /* lane L: s2p's and s2p+1's qwords 2L+2L+1 */
+    t[p] = _mm512_add_epi64(_mm512_unpacklo_epi64(s[2 * p], s[2 * p + 1]),
+                            _mm512_unpackhi_epi64(s[2 * p], s[2 * p + 1]));
+  __m512i w[2];
+  for (int h = 0; h < 2; h++) {
+    const __m512i a = t[2 * h], b = t[2 * h + 1];
+    /* lanes: (a's 0+1), (a's 2+3), (b's 0+1), (b's 2+3) */
+    const __m512i u =
+        _mm512_add_epi64(_mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* lanes 0 and 1: rows 4h, 4h+1 totals; 2 and 3: 4h+2, 4h+3 */
+    w[h] = _mm512_add_epi64(
+        u, _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(2, 3, 0, 1)));
+  }
+  return _mm512_cvtepi64_epi32(
+      _mm512_shuffle_i64x2(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+/* The byte sums of rows a, a + stride, ... (pm <= PANEL of them) times
+ * mult into sum[0 .. PANEL-1] (modulo 2^32, as the reference's sums
+ * wrap; 0 past pm), 8 rows at a time. */
 static void
 panel_sums(const uint8_t *a, size_t stride, size_t k, size_t pm,
-           int32_t *sum)
+           int32_t mult, int32_t *sum)
 {
-  const int per = k <= 256 ? 4 : k < (1u << 24) ? 2 : 1, bits = 64 / per;
-  const uint64_t field = per == 4 ? 0xffffu : per == 2 ? 0xffffffffu : ~0ull;
-  for (size_t r = 0; r < pm; r += (size_t)per) {
-    __m512i t = _mm512_setzero_si512();
-    for (int i = 0; i < per && r + (size_t)i < pm; i++)
-      t = _mm512_or_si512(
-          t, _mm512_slli_epi64(row_sad(a + (r + (size_t)i) * stride, k),
-                               (unsigned)(bits * i)));
-    const uint64_t u = (uint64_t)_mm512_reduce_add_epi64(t);
-    for (int i = 0; i < per && r + (size_t)i < pm; i++)
-      sum[r + (size_t)i] = (int32_t)((u >> (bits * i)) & field);
+  for (size_t r = 0; r < pm; r += 8) {
+    __m512i sv[8];
+    for (size_t i = 0; i < 8; i++)
+      sv[i] = r + i < pm ? row_sad(a + (r + i) * stride, k)
+                         : _mm512_setzero_si512();
+    const __m256i t = _mm256_mullo_epi32(sum8(sv), _mm256_set1_epi32(mult));
+    /* sum[] holds PANEL entries: a whole vector fits past pm too (an
+     * unmasked store, which later loads of its parts can forward from) */
+    _mm256_storeu_si256((__m256i *)(void *)(sum + r), t);
   }
 }
 
@@ -406,10 +434,8 @@ qk_gemm__avx512(size_t m, size_t n, size_t k, const uint8_t *in,
     const size_t pm = m - i0 < PANEL ? m - i0 : PANEL;
     const uint8_t *a = in + i0 * in_stride;
     if (mode != OFFS_NONE) {
-      panel_sums(a, in_stride, k, pm, corr);
-      if (mode == OFFS_LAYER) /* wraps modulo 2^32 as the reference */
-        for (size_t r = 0; r < pm; r++)
-          corr[r] = (int32_t)((uint32_t)corr[r] * (uint32_t)o_layer);
+      panel_sums(a, in_stride, k, pm, mode == OFFS_LAYER ? o_layer : 1,
+                 corr);
     }
     const uint8_t *g = groups;
     for (size_t n0 = 0; n0 < n; n0 += GROUP) {
