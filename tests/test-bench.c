@@ -254,6 +254,9 @@ START_TEST(test_profile)
     ck_assert_msg(peak > 5 && peak < 1000, "peak %g", peak);
     double share = num(j, "peak_share");
     ck_assert_msg(share > 0 && share <= 1.0, "share %g", share);
+    /* a float network is measured against the FMA peak */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "peak_kind")),
+                     "fma");
   }
   engine_free(e);
   model_unref(m);
