@@ -252,6 +252,17 @@ async function labelTexts(page, id) {
   return card(page, id).locator('.labels li:not([hidden]) .label-name').allTextContents();
 }
 
+// Stops the server (SIGTERM) and checks that it exits with status 0; a
+// failure carries the server, whose log is then printed.
+async function stopChecked(server) {
+  const x = await server.stop();
+  try {
+    ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
+  } catch (e) {
+    throw Object.assign(e, { server });
+  }
+}
+
 // ---- run 1: no token ----
 
 async function runOpen(browser, m, tmp) {
@@ -634,12 +645,7 @@ async function runOpen(browser, m, tmp) {
   } catch (e) {
     throw Object.assign(e, { server });
   } finally {
-    const x = await server.stop();
-    try {
-      ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
-    } catch (e) {
-      throw Object.assign(e, { server });
-    }
+    await stopChecked(server);
   }
 }
 
@@ -693,12 +699,7 @@ async function runToken(browser, m, tmp) {
   } catch (e) {
     throw Object.assign(e, { server });
   } finally {
-    const x = await server.stop();
-    try {
-      ok(x.code === 0, `server exit status 0 after SIGTERM (${JSON.stringify(x)})`);
-    } catch (e) {
-      throw Object.assign(e, { server });
-    }
+    await stopChecked(server);
   }
 }
 
