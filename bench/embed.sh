@@ -15,7 +15,7 @@
 # average is printed beside the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/server-port.sh
+. bench/bench-server.sh
 root=$(pwd)
 build=build
 data=${STREAMSIGHT_TEST_DATA:-$root/../shared}
@@ -42,13 +42,7 @@ exe=$root/$build/server/streamsight
 [ -f "$image" ] || { echo "embed.sh: no image $image (--image FILE)" >&2; exit 1; }
 py=$(command -v python3)
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_server_init
 cat > "$tmp/streamsight.json" <<EOF
 {"port": 0, "http_threads": $conc, "streams": []}
 EOF

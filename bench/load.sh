@@ -23,7 +23,7 @@
 # inference throughput with load >= 90% of the one without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/server-port.sh
+. bench/bench-server.sh
 root=$(pwd)
 
 build=build
@@ -66,13 +66,7 @@ fi
 labels=$(dirname "$model")/labels.txt
 py=$(command -v /usr/bin/python3 || command -v python3)
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_server_init
 
 streams_json=
 for i in 1 2 3 4; do
