@@ -586,8 +586,16 @@ fail_e:
   return 2;
 }
 
-int
-cmd_serve(int argc, char **argv)
+/* What serve's command line asked for (the strings are argv's). */
+typedef struct {
+  const char *config_path, *port, *bind;
+  gboolean check_only;
+} ServeArgs;
+
+/* Parses serve's options into *a (-v takes effect at once). Returns -1 to
+ * go on, or the exit status after --help or a usage error. */
+static int
+parse_serve_args(int argc, char **argv, ServeArgs *a)
 {
   static const struct option longopts[] = {
     { "config", required_argument, NULL, 'c' },
@@ -598,16 +606,15 @@ cmd_serve(int argc, char **argv)
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  const char *config_path = NULL, *port = NULL, *bind = NULL;
-  gboolean check_only = FALSE;
+  *a = (ServeArgs){ 0 };
   int opt;
   optind = 1;
   while ((opt = getopt_long(argc, argv, "c:p:b:vh", longopts, NULL)) != -1) {
     switch (opt) {
-    case 'c': config_path = optarg; break;
-    case 'p': port = optarg; break;
-    case 'b': bind = optarg; break;
-    case 'C': check_only = TRUE; break;
+    case 'c': a->config_path = optarg; break;
+    case 'p': a->port = optarg; break;
+    case 'b': a->bind = optarg; break;
+    case 'C': a->check_only = TRUE; break;
     case 'v': g_log_set_debug_enabled(TRUE); break;
     case 'h': serve_usage(stdout); return 0;
     default:
@@ -620,8 +627,14 @@ cmd_serve(int argc, char **argv)
             "Try 'streamsight serve --help'.\n", argv[optind]);
     return 2;
   }
+  return -1;
+}
 
-  /* Before any thread starts: jansson's hash seed, kernel dispatch. */
+/* Process-wide settings, before any thread starts: jansson's hash seed,
+ * kernel dispatch, SIGPIPE, malloc's mmap threshold. */
+static void
+serve_init_process(void)
+{
   json_object_seed(0);
   kern_init();
   signal(SIGPIPE, SIG_IGN);
@@ -634,103 +647,163 @@ cmd_serve(int argc, char **argv)
    * (glibc's initial 128 KiB) keeps them mmapped and returned on free; they
    * are allocated per pipeline or per request, not per frame. */
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
 
-  Server s = { 0 };
-  int rc = load_config(&s, config_path, port, bind);
-  if (rc == 0)
-    rc = check_shard_ids(&s);
-  if (rc != 0 || check_only) {
-    if (rc == 0)
-      print_config_summary(&s);
-    goto out;
-  }
-
-  gst_init(NULL, NULL);
-  if (!streamsight_sink_register()) {
-    fprintf(stderr, "streamsight: cannot register the streamsightsink "
-            "element\n");
-    rc = 1;
-    goto out;
-  }
-  if ((rc = load_models(&s)) != 0)
-    goto out;
-
-  s.registry = registry_new(g_main_context_default(), s.engine, s.pool,
-                            s.config->limits.max_streams);
-  registry_set_models(s.registry, s.models);
-  registry_set_media_dirs(s.registry, s.config->media_dirs);
-  log_media_dirs(s.config->media_dirs);
-  if ((rc = start_heads(&s)) != 0)
-    goto out;
-  registry_set_head_source(s.registry, head_store_fetch_changed, s.heads);
-  if ((rc = restore_streams(&s)) != 0)
-    goto out;
+/* The registry, the head store and the configured streams, then the
+ * config store that writes their changes back. Returns an exit status;
+ * what was started is in s either way (server_shutdown frees it). */
+static int
+start_registry(Server *s)
+{
+  int rc;
+  s->registry = registry_new(g_main_context_default(), s->engine, s->pool,
+                             s->config->limits.max_streams);
+  registry_set_models(s->registry, s->models);
+  registry_set_media_dirs(s->registry, s->config->media_dirs);
+  log_media_dirs(s->config->media_dirs);
+  if ((rc = start_heads(s)) != 0)
+    return rc;
+  registry_set_head_source(s->registry, head_store_fetch_changed, s->heads);
+  if ((rc = restore_streams(s)) != 0)
+    return rc;
   /* A sharded replica's file is the camera list all replicas share (a
    * ConfigMap on Kubernetes): it is read, never written with this
    * replica's part of it. */
-  if (s.config->path && s.shard)
+  if (s->config->path && s->shard)
     g_message("sharded: %s is the shared camera list and is not written; "
               "streams changed over the API last until exit",
-              s.config->path);
-  else if (s.config->path)
-    s.store = config_store_new(s.config->path,
-                               s.config->file_exists ? s.config->root : NULL);
-  if (s.config->mqtt) {
-    GError *e = NULL;
-    s.mqtt = mqtt_publisher_new(s.config->mqtt, s.registry, s.model, &e);
-    if (!s.mqtt) {
-      fprintf(stderr, "streamsight: %s\n", e->message);
-      g_error_free(e);
-      rc = 1;
-      goto out;
-    }
-    g_message("mqtt: publishing to %s%s:%u under '%s/'",
-              s.config->mqtt->tls ? "mqtts://" : "mqtt://",
-              s.config->mqtt->host, s.config->mqtt->port,
-              s.config->mqtt->topic_prefix);
+              s->config->path);
+  else if (s->config->path)
+    s->store = config_store_new(s->config->path, s->config->file_exists
+                                                     ? s->config->root
+                                                     : NULL);
+  return 0;
+}
+
+/* The MQTT publisher when the config has "mqtt"; returns 0 or 1 after
+ * printing why. */
+static int
+start_mqtt(Server *s)
+{
+  const ServerConfig *c = s->config;
+  if (!c->mqtt)
+    return 0;
+  GError *e = NULL;
+  s->mqtt = mqtt_publisher_new(c->mqtt, s->registry, s->model, &e);
+  if (!s->mqtt) {
+    fprintf(stderr, "streamsight: %s\n", e->message);
+    g_error_free(e);
+    return 1;
   }
-  /* The hub feeds SSE clients and the MQTT publisher: it runs when either
-   * is on (the routes see it only with SSE on). */
-  if (s.config->limits.max_sse_clients > 0 || s.mqtt) {
-    EventHubOptions eo = {
-      .max_clients = MAX(s.config->limits.max_sse_clients, 1u),
-      .listener = s.mqtt ? mqtt_publisher_listener() : NULL,
-      .listener_data = s.mqtt,
-    };
-    s.events = event_hub_new(s.registry, s.model, &eo);
-  }
-  start_alerts(&s);
-  registry_set_changed_func(s.registry, on_registry_changed, &s);
+  g_message("mqtt: publishing to %s%s:%u under '%s/'",
+            c->mqtt->tls ? "mqtts://" : "mqtt://", c->mqtt->host,
+            c->mqtt->port, c->mqtt->topic_prefix);
+  return 0;
+}
+
+/* The hub feeds SSE clients and the MQTT publisher: it runs when either
+ * is on (the routes see it only with SSE on). */
+static void
+start_events(Server *s)
+{
+  if (s->config->limits.max_sse_clients == 0 && !s->mqtt)
+    return;
+  EventHubOptions eo = {
+    .max_clients = MAX(s->config->limits.max_sse_clients, 1u),
+    .listener = s->mqtt ? mqtt_publisher_listener() : NULL,
+    .listener_data = s->mqtt,
+  };
+  s->events = event_hub_new(s->registry, s->model, &eo);
+}
+
+static void
+start_watchdog(Server *s)
+{
   WatchdogOptions wo = {
     .loop_stall_s = SERVE_WATCHDOG_LOOP_S,
     .task_stall_s = SERVE_WATCHDOG_TASK_S,
     .check_s = 1.0,
     .shutdown_on_signal_s = SERVE_SHUTDOWN_S,
   };
-  s.watchdog = watchdog_new(g_main_context_default(), &wo);
-  if ((rc = start_http(&s)) != 0)
-    goto out;
+  s->watchdog = watchdog_new(g_main_context_default(), &wo);
+}
 
-  s.loop = g_main_loop_new(NULL, FALSE);
-  g_unix_signal_add(SIGINT, on_signal, &s);
-  g_unix_signal_add(SIGTERM, on_signal, &s);
+/* Everything after the config, in the order each part needs the ones
+ * before it: GStreamer and the sink element, the models, the registry and
+ * its streams, MQTT, the event and alert hubs, the watchdog, HTTP.
+ * Returns an exit status; on failure what was started is in s for
+ * server_shutdown. */
+static int
+serve_start(Server *s)
+{
+  int rc;
+  gst_init(NULL, NULL);
+  if (!streamsight_sink_register()) {
+    fprintf(stderr, "streamsight: cannot register the streamsightsink "
+            "element\n");
+    return 1;
+  }
+  if ((rc = load_models(s)) != 0)
+    return rc;
+  if ((rc = start_registry(s)) != 0)
+    return rc;
+  if ((rc = start_mqtt(s)) != 0)
+    return rc;
+  start_events(s);
+  start_alerts(s);
+  registry_set_changed_func(s->registry, on_registry_changed, s);
+  start_watchdog(s);
+  return start_http(s);
+}
 
-  const char *host = s.config->bind;
+/* Says where the server listens (the line scripts and tests wait for),
+ * then runs the main loop until SIGINT or SIGTERM. Returns 0. */
+static int
+serve_run(Server *s)
+{
+  s->loop = g_main_loop_new(NULL, FALSE);
+  g_unix_signal_add(SIGINT, on_signal, s);
+  g_unix_signal_add(SIGTERM, on_signal, s);
+
+  const char *host = s->config->bind;
   gboolean v6 = strchr(host, ':') != NULL;
   printf("streamsight: listening on %s://%s%s%s:%u/ (%u stream%s%s)\n",
-         s.config->tls_cert_path ? "https" : "http", v6 ? "[" : "", host,
-         v6 ? "]" : "", http_server_port(s.http), registry_count(s.registry),
-         registry_count(s.registry) == 1 ? "" : "s",
-         s.config->auth_token ? ", bearer token required" : "");
+         s->config->tls_cert_path ? "https" : "http", v6 ? "[" : "", host,
+         v6 ? "]" : "", http_server_port(s->http),
+         registry_count(s->registry),
+         registry_count(s->registry) == 1 ? "" : "s",
+         s->config->auth_token ? ", bearer token required" : "");
   fflush(stdout);
 
-  g_main_loop_run(s.loop);
-  watchdog_shutdown(s.watchdog, SERVE_SHUTDOWN_S);
-  rc = 0;
+  g_main_loop_run(s->loop);
+  watchdog_shutdown(s->watchdog, SERVE_SHUTDOWN_S);
+  return 0;
+}
 
-out:
+int
+cmd_serve(int argc, char **argv)
+{
+  ServeArgs a;
+  int rc = parse_serve_args(argc, argv, &a);
+  if (rc >= 0)
+    return rc;
+  serve_init_process();
+
+  /* One cleanup path: whichever step fails, server_shutdown frees what the
+   * steps before it put in s (it skips what is still NULL). s lives in
+   * this frame: the signal handlers and the registry's changed callback
+   * point at it while the loop runs. */
+  Server s = { 0 };
+  rc = load_config(&s, a.config_path, a.port, a.bind);
+  if (rc == 0)
+    rc = check_shard_ids(&s);
+  if (rc == 0 && a.check_only)
+    print_config_summary(&s);
+  else if (rc == 0 && (rc = serve_start(&s)) == 0)
+    rc = serve_run(&s);
+
   server_shutdown(&s);
-  if (rc == 0 && !check_only)
+  if (rc == 0 && !a.check_only)
     g_message("stopped");
   return rc;
 }
