@@ -83,8 +83,11 @@ connect_with_timeout(const char *host, const char *port, int timeout_ms,
   return fd;
 }
 
-int
-cmd_healthcheck(int argc, char **argv)
+/* Parses healthcheck's options. Returns -1 to go on, or the exit status
+ * after --help or a usage error. */
+static int
+parse_healthcheck_args(int argc, char **argv, const char **url,
+                       double *timeout_s)
 {
   static const struct option longopts[] = {
     { "url", required_argument, NULL, 'u' },
@@ -92,17 +95,15 @@ cmd_healthcheck(int argc, char **argv)
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  const char *url = NULL;
-  double timeout_s = 3.0;
   int opt;
   optind = 1;
   while ((opt = getopt_long(argc, argv, "u:t:h", longopts, NULL)) != -1) {
     switch (opt) {
-    case 'u': url = optarg; break;
+    case 'u': *url = optarg; break;
     case 't': {
       char *end = NULL;
-      timeout_s = g_ascii_strtod(optarg, &end);
-      if (!end || *end || !(timeout_s > 0 && timeout_s <= 600)) {
+      *timeout_s = g_ascii_strtod(optarg, &end);
+      if (!end || *end || !(*timeout_s > 0 && *timeout_s <= 600)) {
         fprintf(stderr, "streamsight healthcheck: --timeout: must be a "
                 "number of seconds in (0, 600]\n");
         return 2;
@@ -120,22 +121,105 @@ cmd_healthcheck(int argc, char **argv)
             argv[optind]);
     return 2;
   }
+  return -1;
+}
 
-  char *default_url = NULL;
-  if (!url) {
-    const char *port = g_getenv("STREAMSIGHT_PORT");
-    const char *bind = g_getenv("STREAMSIGHT_BIND");
-    const char *host = "127.0.0.1";
-    if (bind && *bind && strcmp(bind, "0.0.0.0") != 0 &&
-        strcmp(bind, "::") != 0)
-      host = bind;
-    gboolean v6 = strchr(host, ':') != NULL;
-    default_url = g_strdup_printf("http://%s%s%s:%s/healthz", v6 ? "[" : "",
-                                  host, v6 ? "]" : "",
-                                  port && *port ? port : "8080");
-    url = default_url;
+/* The server's own /healthz from its environment (the probe runs in the
+ * container beside it): STREAMSIGHT_PORT, and STREAMSIGHT_BIND when it is a
+ * specific address. Owned by the caller (g_free). */
+static char *
+default_healthz_url(void)
+{
+  const char *port = g_getenv("STREAMSIGHT_PORT");
+  const char *bind = g_getenv("STREAMSIGHT_BIND");
+  const char *host = "127.0.0.1";
+  if (bind && *bind && strcmp(bind, "0.0.0.0") != 0 &&
+      strcmp(bind, "::") != 0)
+    host = bind;
+  gboolean v6 = strchr(host, ':') != NULL;
+  return g_strdup_printf("http://%s%s%s:%s/healthz", v6 ? "[" : "", host,
+                         v6 ? "]" : "", port && *port ? port : "8080");
+}
+
+/* The GET request; owned by the caller, who wipes it before freeing (it
+ * may hold the token). */
+static GString *
+healthcheck_request_new(const char *host, const char *port_str,
+                        const char *path, const char *query)
+{
+  GString *req = g_string_new(NULL);
+  gboolean v6 = strchr(host, ':') != NULL;
+  g_string_append_printf(req,
+                         "GET %s%s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
+                         "User-Agent: streamsight-healthcheck\r\n",
+                         path && *path ? path : "/", query ? "?" : "",
+                         query ? query : "", v6 ? "[" : "", host,
+                         v6 ? "]" : "", port_str);
+  /* The server's own token (a Kubernetes exec probe of /readyz runs with
+   * the container's environment); a value that is no valid token, which
+   * the server would refuse to start with, is not sent. */
+  const char *token = g_getenv("STREAMSIGHT_TOKEN");
+  gboolean token_ok = token && *token && strlen(token) <= CONFIG_TOKEN_MAX;
+  for (const char *t = token; token_ok && *t; t++)
+    token_ok = *t >= 0x21 && *t <= 0x7e;
+  if (token_ok)
+    g_string_append_printf(req, "Authorization: Bearer %s\r\n", token);
+  g_string_append(req, "Connection: close\r\n\r\n");
+  return req;
+}
+
+/* Sends all of req on the non-blocking fd by the deadline (monotonic us);
+ * FALSE when it could not. */
+static gboolean
+send_all_by(int fd, const GString *req, gint64 deadline)
+{
+  gsize sent = 0;
+  while (sent < req->len) {
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+    if (left <= 0 || poll(&pfd, 1, left) != 1)
+      return FALSE;
+    ssize_t n = send(fd, req->str + sent, req->len - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      return FALSE;
+    if (n > 0)
+      sent += (gsize)n;
   }
+  return TRUE;
+}
 
+/* Reads into buf (size bytes, NUL-terminated on return) until the first
+ * line is in, the peer closes or buf is full, by the deadline: the status
+ * line is all we need. FALSE on a timeout or a socket error. */
+static gboolean
+recv_status_line_by(int fd, char *buf, gsize size, gint64 deadline)
+{
+  gsize got = 0;
+  gboolean ok_io = TRUE;
+  while (ok_io && got < size - 1 && !memchr(buf, '\n', got)) {
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+    if (left <= 0 || poll(&pfd, 1, left) != 1) {
+      ok_io = FALSE;
+      break;
+    }
+    ssize_t n = recv(fd, buf + got, size - 1 - got, 0);
+    if (n == 0)
+      break;
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      ok_io = FALSE;
+    else if (n > 0)
+      got += (gsize)n;
+  }
+  buf[got] = '\0';
+  return ok_io;
+}
+
+/* One GET of url within timeout_s. Returns the exit status: 0 on a 200
+ * answer, 1 otherwise, 2 for a URL that is not plain http://. */
+static int
+healthcheck_probe(const char *url, double timeout_s)
+{
   char *scheme = NULL, *host = NULL, *path = NULL, *query = NULL;
   int port = -1;
   int rc = 1;
@@ -156,60 +240,12 @@ cmd_healthcheck(int argc, char **argv)
     fprintf(stderr, "streamsight healthcheck: %s: %s\n", url, why);
     goto out;
   }
-  GString *req = g_string_new(NULL);
-  gboolean v6 = strchr(host, ':') != NULL;
-  g_string_append_printf(req,
-                         "GET %s%s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
-                         "User-Agent: streamsight-healthcheck\r\n",
-                         path && *path ? path : "/", query ? "?" : "",
-                         query ? query : "", v6 ? "[" : "", host,
-                         v6 ? "]" : "", port_str);
-  /* The server's own token (a Kubernetes exec probe of /readyz runs with
-   * the container's environment); a value that is no valid token, which
-   * the server would refuse to start with, is not sent. */
-  const char *token = g_getenv("STREAMSIGHT_TOKEN");
-  gboolean token_ok = token && *token && strlen(token) <= CONFIG_TOKEN_MAX;
-  for (const char *t = token; token_ok && *t; t++)
-    token_ok = *t >= 0x21 && *t <= 0x7e;
-  if (token_ok)
-    g_string_append_printf(req, "Authorization: Bearer %s\r\n", token);
-  g_string_append(req, "Connection: close\r\n\r\n");
+  GString *req = healthcheck_request_new(host, port_str, path, query);
   /* Blocking I/O from here, bounded by the deadline through poll(). */
   gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-  gsize sent = 0;
-  char buf[512];
-  gsize got = 0;
-  gboolean ok_io = TRUE;
-  while (ok_io && sent < req->len) {
-    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-    int left = (int)((deadline - g_get_monotonic_time()) / 1000);
-    if (left <= 0 || poll(&pfd, 1, left) != 1) {
-      ok_io = FALSE;
-      break;
-    }
-    ssize_t n = send(fd, req->str + sent, req->len - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno != EAGAIN && errno != EINTR)
-      ok_io = FALSE;
-    else if (n > 0)
-      sent += (gsize)n;
-  }
-  /* The status line is all we need. */
-  while (ok_io && got < sizeof buf - 1 && !memchr(buf, '\n', got)) {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    int left = (int)((deadline - g_get_monotonic_time()) / 1000);
-    if (left <= 0 || poll(&pfd, 1, left) != 1) {
-      ok_io = FALSE;
-      break;
-    }
-    ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
-    if (n == 0)
-      break;
-    if (n < 0 && errno != EAGAIN && errno != EINTR)
-      ok_io = FALSE;
-    else if (n > 0)
-      got += (gsize)n;
-  }
-  buf[got] = '\0';
+  char buf[512] = "";
+  gboolean ok_io = send_all_by(fd, req, deadline) &&
+                   recv_status_line_by(fd, buf, sizeof buf, deadline);
   close(fd);
   memset(req->str, 0, req->len); /* it may hold the token */
   g_string_free(req, TRUE);
@@ -229,6 +265,19 @@ out:
   g_free(host);
   g_free(path);
   g_free(query);
+  return rc;
+}
+
+int
+cmd_healthcheck(int argc, char **argv)
+{
+  const char *url = NULL;
+  double timeout_s = 3.0;
+  int rc = parse_healthcheck_args(argc, argv, &url, &timeout_s);
+  if (rc >= 0)
+    return rc;
+  char *default_url = url ? NULL : default_healthz_url();
+  rc = healthcheck_probe(url ? url : default_url, timeout_s);
   g_free(default_url);
   return rc;
 }
