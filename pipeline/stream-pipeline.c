@@ -407,140 +407,198 @@ make(const char *factory, const char *name, GError **error)
   return e;
 }
 
+/* test: videotestsrc at a fixed size and rate, live (it stands in for a
+ * camera). */
+static gboolean
+build_test_source(Stream *s, GstBin *pipe, GstElement *sink, GError **error)
+{
+  GstElement *src, *filter;
+  GstCaps *caps;
+  if (!(src = make("videotestsrc", "src", error)))
+    return FALSE;
+  g_object_set(src, "is-live", TRUE, NULL);
+  if (s->cfg.pattern)
+    gst_util_set_object_arg(G_OBJECT(src), "pattern", s->cfg.pattern);
+  if (!(filter = make("capsfilter", "caps", error))) {
+    gst_object_unref(src);
+    return FALSE;
+  }
+  caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420",
+                             "width", G_TYPE_INT, TEST_WIDTH, "height",
+                             G_TYPE_INT, TEST_HEIGHT, "framerate",
+                             GST_TYPE_FRACTION, TEST_FPS, 1, NULL);
+  g_object_set(filter, "caps", caps, NULL);
+  gst_caps_unref(caps);
+  gst_bin_add_many(pipe, src, filter, NULL);
+  if (!gst_element_link_many(src, filter, sink, NULL)) {
+    g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                "cannot link the test source to the sink");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* http(s): a live source (MJPEG cameras, live HTTP streams). souphttpsrc
+ * stamps each buffer on arrival and decodebin typefinds what it gets
+ * (multipart/x-mixed-replace: multipartdemux ! jpegdec), so a frame goes
+ * on as soon as its part is complete. Through uridecodebin, its
+ * buffering queue2 held the frames until megabytes came: a 5 fps camera
+ * of 40 KB frames gave no frame within the stall timeout, forever. */
+static gboolean
+build_http_source(Stream *s, GstBin *pipe, GError **error)
+{
+  GstElement *src, *dbin;
+  if (!(dbin = make("decodebin", "decode", error)))
+    return FALSE;
+  if (!(src = make("souphttpsrc", "src", error))) {
+    gst_object_unref(dbin);
+    return FALSE;
+  }
+  g_object_set(src, "location", s->location, "is-live", TRUE,
+               "do-timestamp", TRUE, NULL);
+  on_source_setup(NULL, src, s);
+  g_signal_connect(dbin, "autoplug-continue",
+                   G_CALLBACK(on_autoplug_continue), s);
+  g_signal_connect(dbin, "pad-added", G_CALLBACK(on_decoded_pad), s);
+  gst_bin_add_many(pipe, src, dbin, NULL);
+  if (!gst_element_link(src, dbin)) {
+    g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                "cannot link the http source to the decoder");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* file: uridecodebin on the resolved path (local, when media_dirs
+ * resolved it) or the URI as given. */
+static gboolean
+build_file_source(Stream *s, GstBin *pipe, const char *local,
+                  GError **error)
+{
+  GstElement *src;
+  g_autofree char *local_uri =
+      local ? g_filename_to_uri(local, NULL, NULL) : NULL;
+  if (!(src = make("uridecodebin", "src", error)))
+    return FALSE;
+  g_object_set(src, "uri", local_uri ? local_uri : s->location, NULL);
+  g_signal_connect(src, "autoplug-continue",
+                   G_CALLBACK(on_autoplug_continue), s);
+  g_signal_connect(src, "source-setup", G_CALLBACK(on_source_setup), s);
+  g_signal_connect(src, "pad-added", G_CALLBACK(on_decoded_pad), s);
+  gst_bin_add(pipe, src);
+  return TRUE;
+}
+
+/* The decodebin behind v4l2src and rtspsrc; a floating reference the
+ * caller adds to the pipeline or unrefs. */
+static GstElement *
+make_decoder(Stream *s, GError **error)
+{
+  GstElement *dbin = make("decodebin", "decode", error);
+  if (dbin)
+    g_signal_connect(dbin, "pad-added", G_CALLBACK(on_decoded_pad), s);
+  return dbin;
+}
+
+/* v4l2: the device is the resolved path, the config's "device", or the
+ * URI's path. */
+static gboolean
+build_v4l2_source(Stream *s, GstBin *pipe, const char *local, GError **error)
+{
+  GstElement *src, *dbin;
+  if (!(dbin = make_decoder(s, error)))
+    return FALSE;
+  g_autofree char *path = NULL;
+  if (!s->cfg.device)
+    g_uri_split(s->location, G_URI_FLAGS_NONE, NULL, NULL, NULL, NULL, &path,
+                NULL, NULL, NULL);
+  if (!(src = make("v4l2src", "src", error))) {
+    gst_object_unref(dbin);
+    return FALSE;
+  }
+  g_object_set(src, "device",
+               local ? local : s->cfg.device ? s->cfg.device : path, NULL);
+  gst_bin_add_many(pipe, src, dbin, NULL);
+  gst_element_link(src, dbin);
+  return TRUE;
+}
+
+/* rtspsrc's transport, latency, timeouts and credentials. */
+static void
+configure_rtspsrc(Stream *s, GstElement *src)
+{
+  gboolean udp = s->cfg.transport == STREAM_TRANSPORT_UDP ||
+                 (s->cfg.transport == STREAM_TRANSPORT_AUTO && s->use_udp);
+  guint64 timeout_us = (guint64)(s->cfg.stall_timeout_s * G_USEC_PER_SEC);
+  /* GstRTSPLowerTrans: UDP = 1, TCP = 4. rtspsrc offers every allowed
+   * transport in one SETUP and the server picks (gst-rtsp-server takes
+   * UDP first), so "TCP first" means offering TCP alone and falling back
+   * on refusal (bus_cb). */
+  gst_util_set_object_arg(G_OBJECT(src), "protocols", udp ? "udp" : "tcp");
+  g_object_set(src, "location", s->location, "latency",
+               s->cfg.rtsp_latency_ms, "drop-on-latency", TRUE,
+               "tcp-timeout", timeout_us, "timeout", timeout_us, NULL);
+  if (s->user)
+    g_object_set(src, "user-id", s->user, NULL);
+  if (s->password)
+    g_object_set(src, "user-pw", s->password, NULL);
+}
+
+/* rtsp, rtsps: rtspsrc's pads are linked to the decoder as they come
+ * (on_rtsp_pad). */
+static gboolean
+build_rtsp_source(Stream *s, GstBin *pipe, GError **error)
+{
+  GstElement *src, *dbin;
+  if (!(dbin = make_decoder(s, error)))
+    return FALSE;
+  if (!(src = make("rtspsrc", "src", error))) {
+    gst_object_unref(dbin);
+    return FALSE;
+  }
+  configure_rtspsrc(s, src);
+  g_signal_connect(src, "on-sdp", G_CALLBACK(on_sdp), s);
+  g_signal_connect(src, "select-stream", G_CALLBACK(on_select_stream), s);
+  g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), dbin);
+  gst_bin_add_many(pipe, src, dbin, NULL);
+  return TRUE;
+}
+
+/* The source elements for the stream's scheme, added to pipe and linked
+ * towards sink (decodebin links on its pads). *live: whether the source
+ * is live (everything but file:). On failure, what was added stays in
+ * pipe for its caller to unref. */
 static gboolean
 build_source(Stream *s, GstBin *pipe, GstElement *sink, gboolean *live,
              GError **error)
 {
   const char *scheme = s->scheme;
   g_autofree char *local = NULL; /* the resolved file or device */
-  GstElement *src, *dbin;
 
   if (g_str_equal(scheme, "test")) {
-    GstElement *filter;
-    GstCaps *caps;
-    if (!(src = make("videotestsrc", "src", error)))
+    if (!build_test_source(s, pipe, sink, error))
       return FALSE;
-    g_object_set(src, "is-live", TRUE, NULL);
-    if (s->cfg.pattern)
-      gst_util_set_object_arg(G_OBJECT(src), "pattern", s->cfg.pattern);
-    if (!(filter = make("capsfilter", "caps", error))) {
-      gst_object_unref(src);
-      return FALSE;
-    }
-    caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420",
-                               "width", G_TYPE_INT, TEST_WIDTH, "height",
-                               G_TYPE_INT, TEST_HEIGHT, "framerate",
-                               GST_TYPE_FRACTION, TEST_FPS, 1, NULL);
-    g_object_set(filter, "caps", caps, NULL);
-    gst_caps_unref(caps);
-    gst_bin_add_many(pipe, src, filter, NULL);
-    if (!gst_element_link_many(src, filter, sink, NULL)) {
-      g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-                  "cannot link the test source to the sink");
-      return FALSE;
-    }
     *live = TRUE;
     return TRUE;
   }
-
   /* A local path is checked again now (a symlink may point elsewhere
    * since the stream was added) and the resolved path is what is opened. A
    * refusal is the same generic message for every path. */
   if (s->media && !media_dirs_resolve(s->media, &s->cfg, &local, error))
     return FALSE;
 
-  /* http(s): a live source (MJPEG cameras, live HTTP streams). souphttpsrc
-   * stamps each buffer on arrival and decodebin typefinds what it gets
-   * (multipart/x-mixed-replace: multipartdemux ! jpegdec), so a frame goes
-   * on as soon as its part is complete. Through uridecodebin, its
-   * buffering queue2 held the frames until megabytes came: a 5 fps camera
-   * of 40 KB frames gave no frame within the stall timeout, forever. */
-  if (g_str_equal(scheme, "http") || g_str_equal(scheme, "https")) {
-    if (!(dbin = make("decodebin", "decode", error)))
-      return FALSE;
-    if (!(src = make("souphttpsrc", "src", error))) {
-      gst_object_unref(dbin);
-      return FALSE;
-    }
-    g_object_set(src, "location", s->location, "is-live", TRUE,
-                 "do-timestamp", TRUE, NULL);
-    on_source_setup(NULL, src, s);
-    g_signal_connect(dbin, "autoplug-continue",
-                     G_CALLBACK(on_autoplug_continue), s);
-    g_signal_connect(dbin, "pad-added", G_CALLBACK(on_decoded_pad), s);
-    gst_bin_add_many(pipe, src, dbin, NULL);
-    if (!gst_element_link(src, dbin)) {
-      g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-                  "cannot link the http source to the decoder");
-      return FALSE;
-    }
-    *live = TRUE;
-    return TRUE;
-  }
-
-  if (g_str_equal(scheme, "file")) {
-    g_autofree char *local_uri =
-        local ? g_filename_to_uri(local, NULL, NULL) : NULL;
-    if (!(src = make("uridecodebin", "src", error)))
-      return FALSE;
-    g_object_set(src, "uri", local_uri ? local_uri : s->location, NULL);
-    g_signal_connect(src, "autoplug-continue",
-                     G_CALLBACK(on_autoplug_continue), s);
-    g_signal_connect(src, "source-setup", G_CALLBACK(on_source_setup), s);
-    g_signal_connect(src, "pad-added", G_CALLBACK(on_decoded_pad), s);
-    gst_bin_add(pipe, src);
-    *live = FALSE;
-    return TRUE;
-  }
-
-  if (!(dbin = make("decodebin", "decode", error)))
+  gboolean ok;
+  if (g_str_equal(scheme, "http") || g_str_equal(scheme, "https"))
+    ok = build_http_source(s, pipe, error);
+  else if (g_str_equal(scheme, "file"))
+    ok = build_file_source(s, pipe, local, error);
+  else if (g_str_equal(scheme, "v4l2"))
+    ok = build_v4l2_source(s, pipe, local, error);
+  else
+    ok = build_rtsp_source(s, pipe, error);
+  if (!ok)
     return FALSE;
-  g_signal_connect(dbin, "pad-added", G_CALLBACK(on_decoded_pad), s);
-
-  if (g_str_equal(scheme, "v4l2")) {
-    g_autofree char *path = NULL;
-    if (!s->cfg.device)
-      g_uri_split(s->location, G_URI_FLAGS_NONE, NULL, NULL, NULL, NULL,
-                  &path, NULL, NULL, NULL);
-    if (!(src = make("v4l2src", "src", error))) {
-      gst_object_unref(dbin);
-      return FALSE;
-    }
-    g_object_set(src, "device",
-                 local ? local : s->cfg.device ? s->cfg.device : path, NULL);
-    gst_bin_add_many(pipe, src, dbin, NULL);
-    gst_element_link(src, dbin);
-    *live = TRUE;
-    return TRUE;
-  }
-
-  /* rtsp, rtsps */
-  if (!(src = make("rtspsrc", "src", error))) {
-    gst_object_unref(dbin);
-    return FALSE;
-  }
-  {
-    gboolean udp = s->cfg.transport == STREAM_TRANSPORT_UDP ||
-                   (s->cfg.transport == STREAM_TRANSPORT_AUTO && s->use_udp);
-    guint64 timeout_us = (guint64)(s->cfg.stall_timeout_s * G_USEC_PER_SEC);
-    /* GstRTSPLowerTrans: UDP = 1, TCP = 4. rtspsrc offers every allowed
-     * transport in one SETUP and the server picks (gst-rtsp-server takes
-     * UDP first), so "TCP first" means offering TCP alone and falling back
-     * on refusal (bus_cb). */
-    gst_util_set_object_arg(G_OBJECT(src), "protocols", udp ? "udp" : "tcp");
-    g_object_set(src, "location", s->location, "latency",
-                 s->cfg.rtsp_latency_ms, "drop-on-latency", TRUE,
-                 "tcp-timeout", timeout_us, "timeout", timeout_us, NULL);
-    if (s->user)
-      g_object_set(src, "user-id", s->user, NULL);
-    if (s->password)
-      g_object_set(src, "user-pw", s->password, NULL);
-  }
-  g_signal_connect(src, "on-sdp", G_CALLBACK(on_sdp), s);
-  g_signal_connect(src, "select-stream", G_CALLBACK(on_select_stream), s);
-  g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), dbin);
-  gst_bin_add_many(pipe, src, dbin, NULL);
-  *live = TRUE;
+  *live = !g_str_equal(scheme, "file");
   return TRUE;
 }
 
