@@ -57,10 +57,22 @@ bmp_corrupt(GError **error, const char *what)
                            what);
 }
 
+/* What the headers say before the pixel format is checked: the size as
+ * stored (a negative height is top-down) and where the palette lies. Kept
+ * out of BmpHeader, whose size counts in image_bmp_probe's memory figure. */
+typedef struct {
+  gint64 width, height;
+  gsize pal_off;   /* the palette's offset in the file */
+  gsize pal_entry; /* bytes per palette entry: 3 (core header) or 4 */
+  guint32 colors_used;
+} BmpLayout;
+
+/* The file header and the core or info header: h's bits a pixel,
+ * compression, data offset and colour masks, and *l. */
 static gboolean
-bmp_parse(const guint8 *d, gsize n, BmpHeader *h, GError **error)
+bmp_read_headers(const guint8 *d, gsize n, BmpHeader *h, BmpLayout *l,
+                 GError **error)
 {
-  memset(h, 0, sizeof *h);
   if (n < 2 || d[0] != 'B' || d[1] != 'M')
     return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
                              "not a BMP file (no 'BM' signature)");
@@ -71,46 +83,53 @@ bmp_parse(const guint8 *d, gsize n, BmpHeader *h, GError **error)
                              n);
   h->data_off = rd32le(d + 10);
   guint32 hsize = rd32le(d + 14);
-  gint64 w, hh;
-  gsize pal_off, pal_entry;
-  guint32 colors_used = 0;
+  l->colors_used = 0;
   if (hsize == 12) { /* BITMAPCOREHEADER */
-    w = rd16le(d + 18);
-    hh = rd16le(d + 20);
+    l->width = rd16le(d + 18);
+    l->height = rd16le(d + 20);
     h->bpp = rd16le(d + 24);
     h->compression = BMP_RGB;
-    pal_entry = 3;
-    pal_off = 14 + 12;
-  } else if (hsize == 40 || hsize == 52 || hsize == 56 || hsize == 108 ||
-             hsize == 124) {
-    if (n < 14 + (gsize)hsize)
-      return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
-                               "truncated BMP: the %u-byte header is cut",
-                               hsize);
-    w = (gint32)rd32le(d + 18);
-    hh = (gint32)rd32le(d + 22);
-    h->bpp = rd16le(d + 28);
-    h->compression = rd32le(d + 30);
-    colors_used = rd32le(d + 46);
-    pal_entry = 4;
-    pal_off = 14 + hsize;
-    if (h->compression == BMP_BITFIELDS ||
-        h->compression == BMP_ALPHABITFIELDS) {
-      gsize moff = 14 + 40;
-      if (hsize == 40) /* the masks follow the header */
-        pal_off += h->compression == BMP_BITFIELDS ? 12 : 16;
-      if (n < moff + 12)
-        return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
-                                 "truncated BMP: colour masks are cut");
-      for (int c = 0; c < 3; c++)
-        h->mask[c] = rd32le(d + moff + 4 * c);
-    }
-  } else {
+    l->pal_entry = 3;
+    l->pal_off = 14 + 12;
+    return TRUE;
+  }
+  if (hsize != 40 && hsize != 52 && hsize != 56 && hsize != 108 &&
+      hsize != 124)
     return image_decode_fail(error, IMAGE_DECODE_ERROR_UNSUPPORTED,
                              "unsupported BMP: header of %u bytes (12, 40, "
                              "52, 56, 108 and 124 are read)",
                              hsize);
+  if (n < 14 + (gsize)hsize)
+    return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
+                             "truncated BMP: the %u-byte header is cut",
+                             hsize);
+  l->width = (gint32)rd32le(d + 18);
+  l->height = (gint32)rd32le(d + 22);
+  h->bpp = rd16le(d + 28);
+  h->compression = rd32le(d + 30);
+  l->colors_used = rd32le(d + 46);
+  l->pal_entry = 4;
+  l->pal_off = 14 + hsize;
+  if (h->compression == BMP_BITFIELDS ||
+      h->compression == BMP_ALPHABITFIELDS) {
+    gsize moff = 14 + 40;
+    if (hsize == 40) /* the masks follow the header */
+      l->pal_off += h->compression == BMP_BITFIELDS ? 12 : 16;
+    if (n < moff + 12)
+      return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
+                               "truncated BMP: colour masks are cut");
+    for (int c = 0; c < 3; c++)
+      h->mask[c] = rd32le(d + moff + 4 * c);
   }
+  return TRUE;
+}
+
+/* h's width, height and row order from the stored size, within the
+ * decoder's pixel limit. */
+static gboolean
+bmp_set_size(BmpHeader *h, const BmpLayout *l, GError **error)
+{
+  gint64 w = l->width, hh = l->height;
   if (hh < 0) {
     h->top_down = TRUE;
     hh = -hh;
@@ -124,7 +143,14 @@ bmp_parse(const guint8 *d, gsize n, BmpHeader *h, GError **error)
     return FALSE;
   h->width = (int)w;
   h->height = (int)hh;
+  return TRUE;
+}
 
+/* Accepts the pixel formats the readers below handle, and fills in the
+ * implied masks of uncompressed 16 and 32-bit pixels. */
+static gboolean
+bmp_check_format(BmpHeader *h, GError **error)
+{
   switch (h->compression) {
   case BMP_RGB:
     if (h->bpp != 1 && h->bpp != 4 && h->bpp != 8 && h->bpp != 16 &&
@@ -140,14 +166,14 @@ bmp_parse(const guint8 *d, gsize n, BmpHeader *h, GError **error)
       h->mask[1] = 0xFF00;
       h->mask[2] = 0xFF;
     }
-    break;
+    return TRUE;
   case BMP_RLE8:
   case BMP_RLE4:
     if (h->bpp != (h->compression == BMP_RLE8 ? 8 : 4))
       return bmp_corrupt(error, "RLE with the wrong bits a pixel");
     if (h->top_down)
       return bmp_corrupt(error, "RLE with top-down rows");
-    break;
+    return TRUE;
   case BMP_BITFIELDS:
   case BMP_ALPHABITFIELDS:
     if (h->bpp != 16 && h->bpp != 32)
@@ -158,46 +184,76 @@ bmp_parse(const guint8 *d, gsize n, BmpHeader *h, GError **error)
     if (h->bpp == 16)
       for (int c = 0; c < 3; c++)
         h->mask[c] &= 0xFFFF;
-    break;
+    return TRUE;
   default:
     return image_decode_fail(error, IMAGE_DECODE_ERROR_UNSUPPORTED,
                              "unsupported BMP: compression %u (uncompressed, "
                              "RLE8, RLE4 and bit fields are read)",
                              h->compression);
   }
+}
 
-  if (h->data_off < pal_off || h->data_off > n)
+/* Checks the pixel data offset against the headers and the file, and
+ * copies the palette (1 to 8 bits a pixel) that lies between them. */
+static gboolean
+bmp_read_palette(const guint8 *d, gsize n, BmpHeader *h, const BmpLayout *l,
+                 GError **error)
+{
+  if (h->data_off < l->pal_off || h->data_off > n)
     return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
                              "corrupt BMP: pixel data offset %u outside "
                              "%" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT,
-                             h->data_off, pal_off, n);
-  if (h->bpp <= 8) {
-    guint64 want = colors_used ? colors_used : 1u << h->bpp;
-    want = MIN(want, 256u);
-    /* Writers often claim more colours than they store before the data. */
-    want = MIN(want, (h->data_off - pal_off) / pal_entry);
-    if (want == 0)
-      return bmp_corrupt(error, "no palette");
-    h->palette_n = (int)want;
-    for (int i = 0; i < h->palette_n; i++) {
-      const guint8 *p = d + pal_off + (gsize)i * pal_entry;
-      h->palette[i][0] = p[2];
-      h->palette[i][1] = p[1];
-      h->palette[i][2] = p[0];
-    }
-  }
-  if (h->compression == BMP_RGB || h->compression == BMP_BITFIELDS ||
-      h->compression == BMP_ALPHABITFIELDS) {
-    guint64 row = ((guint64)h->width * (guint64)h->bpp + 31) / 32 * 4;
-    guint64 need = row * (guint64)h->height;
-    if (need > n - h->data_off)
-      return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
-                               "truncated BMP: the pixels need %"
-                               G_GUINT64_FORMAT " bytes, %" G_GSIZE_FORMAT
-                               " are present",
-                               need, n - h->data_off);
+                             h->data_off, l->pal_off, n);
+  if (h->bpp > 8)
+    return TRUE;
+  guint64 want = l->colors_used ? l->colors_used : 1u << h->bpp;
+  want = MIN(want, 256u);
+  /* Writers often claim more colours than they store before the data. */
+  want = MIN(want, (h->data_off - l->pal_off) / l->pal_entry);
+  if (want == 0)
+    return bmp_corrupt(error, "no palette");
+  h->palette_n = (int)want;
+  for (int i = 0; i < h->palette_n; i++) {
+    const guint8 *p = d + l->pal_off + (gsize)i * l->pal_entry;
+    h->palette[i][0] = p[2];
+    h->palette[i][1] = p[1];
+    h->palette[i][2] = p[0];
   }
   return TRUE;
+}
+
+/* Uncompressed pixels must all be present before the output is allocated
+ * (RLE is clipped as it is read instead). */
+static gboolean
+bmp_check_pixels_present(gsize n, const BmpHeader *h, GError **error)
+{
+  if (h->compression != BMP_RGB && h->compression != BMP_BITFIELDS &&
+      h->compression != BMP_ALPHABITFIELDS)
+    return TRUE;
+  guint64 row = ((guint64)h->width * (guint64)h->bpp + 31) / 32 * 4;
+  guint64 need = row * (guint64)h->height;
+  if (need > n - h->data_off)
+    return image_decode_fail(error, IMAGE_DECODE_ERROR_FORMAT,
+                             "truncated BMP: the pixels need %"
+                             G_GUINT64_FORMAT " bytes, %" G_GSIZE_FORMAT
+                             " are present",
+                             need, n - h->data_off);
+  return TRUE;
+}
+
+/* Reads and checks everything but the pixels, in the order a reader meets
+ * them, so that each refusal names the first thing wrong. */
+static gboolean
+bmp_parse(const guint8 *d, gsize n, BmpHeader *h, GError **error)
+{
+  /* Read only once bmp_read_headers has filled it; zeroed because GCC
+   * cannot see that through the && chain. */
+  BmpLayout l = { 0 };
+  memset(h, 0, sizeof *h);
+  return bmp_read_headers(d, n, h, &l, error) &&
+         bmp_set_size(h, &l, error) && bmp_check_format(h, error) &&
+         bmp_read_palette(d, n, h, &l, error) &&
+         bmp_check_pixels_present(n, h, error);
 }
 
 gboolean
