@@ -148,126 +148,131 @@ res_item(const char *tok, int idx, void *ctx)
   return bench_parse_int(tok, 32, 1024, &((int *)ctx)[idx]);
 }
 
-/* Returns 0, or EXIT_USAGE after printing a message naming the flag; -1 when
- * --help was printed. */
-int
-bench_parse_args(int argc, char **argv, struct options *o)
+/* Splits "--flag=value" into flag and *val, or copies "--flag" (*val
+ * NULL). Returns 0 or the usage exit code. */
+static int
+split_flag(const char *arg, char *flag, size_t flag_size, const char **val)
 {
-  *o = (struct options){
-    .archs = { MODEL_ARCH_MOBILENET_V1, MODEL_ARCH_MOBILENET_V2 },
-    .n_archs = 2, .alphas = { 1.0f }, .n_alphas = 1, .res = { 224 },
-    .n_res = 1, .crop = 0.875f, .isa = KERN_ISA_AUTO, .runs = 50,
-    .warmup = 5, .threads = cpu_count_usable(), .duration_s = 3.0,
-  };
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-      usage(stdout);
-      return -1;
-    }
-    if (strncmp(arg, "--", 2) != 0)
-      return usage_error(arg, "unexpected argument (options start with --)");
-    /* --flag=value or --flag value */
-    char flag[64];
-    const char *val = NULL;
-    const char *eq = strchr(arg, '=');
-    if (eq) {
-      size_t len = (size_t)(eq - arg);
-      if (len >= sizeof flag)
-        return usage_error(arg, "unknown option");
-      memcpy(flag, arg, len);
-      flag[len] = '\0';
-      val = eq + 1;
-    } else {
-      snprintf(flag, sizeof flag, "%s", arg);
-    }
-    static const char *const bools[] = { "--fp32", "--json", "--profile",
-                                         "--samples" };
-    bool is_bool = false;
-    for (size_t b = 0; b < sizeof bools / sizeof *bools; b++)
-      is_bool |= !strcmp(flag, bools[b]);
-    if (is_bool) {
-      if (val)
-        return usage_error(flag, "takes no value");
-      if (!strcmp(flag, "--fp32"))
-        o->fp32 = true;
-      else if (!strcmp(flag, "--json"))
-        o->json = true;
-      else if (!strcmp(flag, "--profile"))
-        o->profile = true;
-      else
-        o->samples = true;
-      continue;
-    }
-    static const char *const valued[] = {
-      "--arch", "--alpha", "--res", "--model", "--labels", "--images",
-      "--labels-csv", "--crop", "--kernels", "--runs", "--warmup",
-      "--threads", "--duration", "--input", "--logits-out",
-    };
-    bool known = false;
-    for (size_t b = 0; b < sizeof valued / sizeof *valued; b++)
-      known |= !strcmp(flag, valued[b]);
-    if (!known)
-      return usage_error(flag, "unknown option");
-    if (!val) {
-      if (i + 1 >= argc)
-        return usage_error(flag, "needs a value");
-      val = argv[++i];
-    }
-    int rc = 0;
-    double d;
-    if (!strcmp(flag, "--arch")) {
-      rc = parse_list(flag, val, &o->n_archs, arch_item, o->archs);
-      if (rc == EXIT_USAGE)
-        fputs("  (architectures: v1, v2)\n", stderr);
-      o->grid_flag = o->grid_flag ? o->grid_flag : "--arch";
-    } else if (!strcmp(flag, "--alpha")) {
-      rc = parse_list(flag, val, &o->n_alphas, alpha_item, o->alphas);
-      if (rc == EXIT_USAGE)
-        fputs("  (width multipliers between 0.1 and 2.0)\n", stderr);
-      o->grid_flag = o->grid_flag ? o->grid_flag : "--alpha";
-    } else if (!strcmp(flag, "--res")) {
-      rc = parse_list(flag, val, &o->n_res, res_item, o->res);
-      if (rc == EXIT_USAGE)
-        fputs("  (resolutions between 32 and 1024)\n", stderr);
-      o->grid_flag = o->grid_flag ? o->grid_flag : "--res";
-    } else if (!strcmp(flag, "--model")) {
-      o->model_path = val;
-    } else if (!strcmp(flag, "--labels")) {
-      o->labels_path = val;
-    } else if (!strcmp(flag, "--images")) {
-      o->images_dir = val;
-    } else if (!strcmp(flag, "--labels-csv")) {
-      o->labels_csv = val;
-    } else if (!strcmp(flag, "--input")) {
-      o->input_path = val;
-    } else if (!strcmp(flag, "--logits-out")) {
-      o->logits_path = val;
-    } else if (!strcmp(flag, "--crop")) {
-      if (!parse_double(val, 1e-3, 1.0, &d))
-        return usage_error(flag, "'%s' is not a fraction in (0, 1]", val);
-      o->crop = (float)d;
-    } else if (!strcmp(flag, "--kernels")) {
-      if (kern_isa_from_name(val, &o->isa) != 0)
-        return usage_error(flag, "'%s' is not one of " KERN_ISA_NAMES, val);
-    } else if (!strcmp(flag, "--runs")) {
-      if (!bench_parse_int(val, 0, 1000000, &o->runs))
-        return usage_error(flag, "'%s' is not an integer >= 0", val);
-    } else if (!strcmp(flag, "--warmup")) {
-      if (!bench_parse_int(val, 0, 1000000, &o->warmup))
-        return usage_error(flag, "'%s' is not an integer >= 0", val);
-    } else if (!strcmp(flag, "--threads")) {
-      if (!bench_parse_int(val, 1, 1024, &o->threads))
-        return usage_error(flag, "'%s' is not an integer in 1 .. 1024", val);
-    } else if (!strcmp(flag, "--duration")) {
-      if (!parse_double(val, 0.0, 3600.0, &d))
-        return usage_error(flag, "'%s' is not a number of seconds in "
-                           "0 .. 3600", val);
-      o->duration_s = d;
-    }
-    if (rc)
-      return rc;
+  const char *eq = strchr(arg, '=');
+  *val = NULL;
+  if (!eq) {
+    snprintf(flag, flag_size, "%s", arg);
+    return 0;
   }
+  size_t len = (size_t)(eq - arg);
+  if (len >= flag_size)
+    return usage_error(arg, "unknown option");
+  memcpy(flag, arg, len);
+  flag[len] = '\0';
+  *val = eq + 1;
+  return 0;
+}
+
+static bool
+is_bool_flag(const char *flag)
+{
+  static const char *const bools[] = { "--fp32", "--json", "--profile",
+                                       "--samples" };
+  for (size_t b = 0; b < sizeof bools / sizeof *bools; b++)
+    if (!strcmp(flag, bools[b]))
+      return true;
+  return false;
+}
+
+/* Sets a flag of is_bool_flag. */
+static void
+set_bool_flag(struct options *o, const char *flag)
+{
+  if (!strcmp(flag, "--fp32"))
+    o->fp32 = true;
+  else if (!strcmp(flag, "--json"))
+    o->json = true;
+  else if (!strcmp(flag, "--profile"))
+    o->profile = true;
+  else
+    o->samples = true;
+}
+
+static bool
+is_valued_flag(const char *flag)
+{
+  static const char *const valued[] = {
+    "--arch", "--alpha", "--res", "--model", "--labels", "--images",
+    "--labels-csv", "--crop", "--kernels", "--runs", "--warmup",
+    "--threads", "--duration", "--input", "--logits-out",
+  };
+  for (size_t b = 0; b < sizeof valued / sizeof *valued; b++)
+    if (!strcmp(flag, valued[b]))
+      return true;
+  return false;
+}
+
+/* Sets a flag of is_valued_flag from its value. The grid lists print a
+ * hint of their valid entries after a usage error, and the first of them
+ * given is the one named if --model comes too. Returns 0 or the usage exit
+ * code. */
+static int
+set_valued_flag(struct options *o, const char *flag, const char *val)
+{
+  int rc = 0;
+  double d;
+  if (!strcmp(flag, "--arch")) {
+    rc = parse_list(flag, val, &o->n_archs, arch_item, o->archs);
+    if (rc == EXIT_USAGE)
+      fputs("  (architectures: v1, v2)\n", stderr);
+    o->grid_flag = o->grid_flag ? o->grid_flag : "--arch";
+  } else if (!strcmp(flag, "--alpha")) {
+    rc = parse_list(flag, val, &o->n_alphas, alpha_item, o->alphas);
+    if (rc == EXIT_USAGE)
+      fputs("  (width multipliers between 0.1 and 2.0)\n", stderr);
+    o->grid_flag = o->grid_flag ? o->grid_flag : "--alpha";
+  } else if (!strcmp(flag, "--res")) {
+    rc = parse_list(flag, val, &o->n_res, res_item, o->res);
+    if (rc == EXIT_USAGE)
+      fputs("  (resolutions between 32 and 1024)\n", stderr);
+    o->grid_flag = o->grid_flag ? o->grid_flag : "--res";
+  } else if (!strcmp(flag, "--model")) {
+    o->model_path = val;
+  } else if (!strcmp(flag, "--labels")) {
+    o->labels_path = val;
+  } else if (!strcmp(flag, "--images")) {
+    o->images_dir = val;
+  } else if (!strcmp(flag, "--labels-csv")) {
+    o->labels_csv = val;
+  } else if (!strcmp(flag, "--input")) {
+    o->input_path = val;
+  } else if (!strcmp(flag, "--logits-out")) {
+    o->logits_path = val;
+  } else if (!strcmp(flag, "--crop")) {
+    if (!parse_double(val, 1e-3, 1.0, &d))
+      return usage_error(flag, "'%s' is not a fraction in (0, 1]", val);
+    o->crop = (float)d;
+  } else if (!strcmp(flag, "--kernels")) {
+    if (kern_isa_from_name(val, &o->isa) != 0)
+      return usage_error(flag, "'%s' is not one of " KERN_ISA_NAMES, val);
+  } else if (!strcmp(flag, "--runs")) {
+    if (!bench_parse_int(val, 0, 1000000, &o->runs))
+      return usage_error(flag, "'%s' is not an integer >= 0", val);
+  } else if (!strcmp(flag, "--warmup")) {
+    if (!bench_parse_int(val, 0, 1000000, &o->warmup))
+      return usage_error(flag, "'%s' is not an integer >= 0", val);
+  } else if (!strcmp(flag, "--threads")) {
+    if (!bench_parse_int(val, 1, 1024, &o->threads))
+      return usage_error(flag, "'%s' is not an integer in 1 .. 1024", val);
+  } else if (!strcmp(flag, "--duration")) {
+    if (!parse_double(val, 0.0, 3600.0, &d))
+      return usage_error(flag, "'%s' is not a number of seconds in "
+                         "0 .. 3600", val);
+    o->duration_s = d;
+  }
+  return rc;
+}
+
+/* The checks between options, after all of them are read. Returns 0 or
+ * the usage exit code. */
+static int
+check_option_combinations(const struct options *o)
+{
   if (o->model_path && o->grid_flag)
     return usage_error(o->grid_flag, "cannot be combined with --model (the "
                        "file fixes the architecture)");
@@ -301,4 +306,48 @@ bench_parse_args(int argc, char **argv, struct options *o)
     return usage_error("--kernels", "%s kernels are not available in this "
                        "build or on this CPU", kern_isa_name(o->isa));
   return 0;
+}
+
+/* Returns 0, or EXIT_USAGE after printing a message naming the flag; -1 when
+ * --help was printed. */
+int
+bench_parse_args(int argc, char **argv, struct options *o)
+{
+  *o = (struct options){
+    .archs = { MODEL_ARCH_MOBILENET_V1, MODEL_ARCH_MOBILENET_V2 },
+    .n_archs = 2, .alphas = { 1.0f }, .n_alphas = 1, .res = { 224 },
+    .n_res = 1, .crop = 0.875f, .isa = KERN_ISA_AUTO, .runs = 50,
+    .warmup = 5, .threads = cpu_count_usable(), .duration_s = 3.0,
+  };
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+      usage(stdout);
+      return -1;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+      return usage_error(arg, "unexpected argument (options start with --)");
+    /* --flag=value or --flag value */
+    char flag[64];
+    const char *val;
+    int rc = split_flag(arg, flag, sizeof flag, &val);
+    if (rc)
+      return rc;
+    if (is_bool_flag(flag)) {
+      if (val)
+        return usage_error(flag, "takes no value");
+      set_bool_flag(o, flag);
+      continue;
+    }
+    if (!is_valued_flag(flag))
+      return usage_error(flag, "unknown option");
+    if (!val) {
+      if (i + 1 >= argc)
+        return usage_error(flag, "needs a value");
+      val = argv[++i];
+    }
+    if ((rc = set_valued_flag(o, flag, val)) != 0)
+      return rc;
+  }
+  return check_option_combinations(o);
 }
