@@ -123,7 +123,10 @@ gemm_case_w(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
             enum qk_rq_mode mode, int extreme, enum wkind wkind)
 {
   const size_t stride = k + rnd(r, 3);
-  uint8_t *in = malloc(m * stride + 1);
+  /* exactly the bytes the rows span: the last one ends at its k-th byte,
+   * so that a read past it is AddressSanitizer's */
+  const size_t n_in = (m - 1) * stride + k;
+  uint8_t *in = malloc(n_in);
   int16_t *w = malloc(n * k * sizeof *w);
   int32_t *bias = malloc(n * sizeof *bias);
   float *scale = malloc(n * sizeof *scale);
@@ -131,10 +134,11 @@ gemm_case_w(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
   size_t psize = qk_gemm_packed_size(n, k);
   void *packed = aligned_alloc(64, (psize + 63) / 64 * 64);
   const size_t ostride = n + rnd(r, 3);
-  uint8_t *o_ref = calloc(m * ostride, 1), *o_opt = calloc(m * ostride, 1);
+  const size_t n_out = (m - 1) * ostride + n; /* as tight as the input */
+  uint8_t *o_ref = calloc(n_out, 1), *o_opt = calloc(n_out, 1);
   ck_assert(in && w && bias && scale && mult && shift && packed && o_ref &&
             o_opt);
-  fill_u8(r, in, m * stride + 1, extreme);
+  fill_u8(r, in, n_in, extreme);
   if (wkind == W_CHANNELS)
     fill_w(r, w, n * k, k, extreme);
   else
@@ -169,10 +173,10 @@ gemm_case_w(struct tu_rng *r, size_t m, size_t n, size_t k, int32_t in_zp,
     void *tp = aligned_alloc(64, (ops->gemm_packed_size(n, k) + 63) / 64 * 64);
     ck_assert(tp != NULL);
     ops->gemm_pack(n, k, w, bias, in_zp, tp);
-    memset(o_opt, 0, m * ostride);
+    memset(o_opt, 0, n_out);
     ops->gemm(m, n, k, in, stride, tp, &rq, o_opt, ostride);
     free(tp);
-    for (size_t i = 0; i < m * ostride; i++)
+    for (size_t i = 0; i < n_out; i++)
       ck_assert_msg(o_ref[i] == o_opt[i],
                     "%s gemm m%zu n%zu k%zu zp%d mode %d weights %d: byte "
                     "%zu %u vs ref %u",
@@ -314,19 +318,26 @@ fill_dw_w(struct tu_rng *r, int16_t *w, size_t n, enum dw_wmode wm,
  * definition computed here. pad_bottom/right: the extra rows and columns
  * of padding past the input that out_h/out_w imply. */
 static void
-dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
-        size_t stride, size_t pad_top, size_t pad_left, size_t pad_bottom,
-        size_t pad_right, int32_t in_zp, enum qk_rq_mode mode,
-        enum dw_wmode wm, int extreme)
+dw_case_hw(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t kh,
+           size_t kw, size_t stride, size_t pad_top, size_t pad_left,
+           size_t pad_bottom, size_t pad_right, int32_t in_zp,
+           enum qk_rq_mode mode, enum dw_wmode wm, int extreme, int edge_w)
 {
-  const size_t taps = k * k;
-  if (in_h + pad_top + pad_bottom < k || in_w + pad_left + pad_right < k)
+  const size_t taps = kh * kw;
+  /* the output size as the loader computes it (model_conv_out_size): C's
+   * division truncates towards zero, so a kernel up to stride - 1 pixels
+   * taller than the padded input still gives one output row, whose taps
+   * past the input count as padding */
+  const long oh = ((long)(in_h + pad_top + pad_bottom) - (long)kh) /
+                      (long)stride + 1;
+  const long ow = ((long)(in_w + pad_left + pad_right) - (long)kw) /
+                      (long)stride + 1;
+  if (oh < 1 || ow < 1)
     return;
   struct qk_dw_shape sh = {
-    .c = c, .in_h = in_h, .in_w = in_w, .kh = k, .kw = k, .stride = stride,
-    .pad_top = pad_top, .pad_left = pad_left,
-    .out_h = (in_h + pad_top + pad_bottom - k) / stride + 1,
-    .out_w = (in_w + pad_left + pad_right - k) / stride + 1,
+    .c = c, .in_h = in_h, .in_w = in_w, .kh = kh, .kw = kw,
+    .stride = stride, .pad_top = pad_top, .pad_left = pad_left,
+    .out_h = (size_t)oh, .out_w = (size_t)ow,
   };
   const size_t n_in = in_h * in_w * c, n_out = sh.out_h * sh.out_w * c;
   uint8_t *in = malloc(n_in);
@@ -340,6 +351,13 @@ dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
   if (extreme && rnd(r, 2))
     memset(in, 0, n_in); /* the other end of the byte */
   fill_dw_w(r, w, taps * c, wm, extreme);
+  if (edge_w) /* the corner taps of the first and last channels */
+    for (size_t t = 0; t < taps; t++)
+      if ((t / kw == 0 || t / kw == kh - 1) &&
+          (t % kw == 0 || t % kw == kw - 1)) {
+        w[t * c] = (int16_t)edge_w;
+        w[t * c + c - 1] = (int16_t)edge_w;
+      }
   for (size_t j = 0; j < c; j++)
     bias[j] = extreme ? (int32_t)tu_rng_u32(r) /* the whole int32 range */
                       : (int32_t)rnd(r, 1u << 17) - (1 << 16);
@@ -351,24 +369,24 @@ dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
       qk_quantize_multiplier(scale[j], &mult[j], &shift[j]);
     }
   const struct qk_ops *ref = qk_ops_ref();
-  void *packed = malloc(ref->dw_packed_size(c, k, k));
+  void *packed = malloc(ref->dw_packed_size(c, kh, kw));
   ck_assert(packed != NULL);
-  ref->dw_pack(c, k, k, w, bias, in_zp, packed);
+  ref->dw_pack(c, kh, kw, w, bias, in_zp, packed);
   ref->dwconv(&sh, 0, sh.out_h, in, in_zp, packed, &rq, o_ref, NULL);
   /* the reference against the definition */
   for (size_t y = 0; y < sh.out_h; y++)
     for (size_t x = 0; x < sh.out_w; x++)
       for (size_t j = 0; j < c; j++) {
         int64_t acc = bias[j];
-        for (size_t ky = 0; ky < k; ky++)
-          for (size_t kx = 0; kx < k; kx++) {
+        for (size_t ky = 0; ky < kh; ky++)
+          for (size_t kx = 0; kx < kw; kx++) {
             long iy = (long)(y * stride + ky) - (long)pad_top;
             long ix = (long)(x * stride + kx) - (long)pad_left;
             if (iy < 0 || iy >= (long)in_h || ix < 0 || ix >= (long)in_w)
               continue;
             acc += ((int64_t)in[((size_t)iy * in_w + (size_t)ix) * c + j] -
                     in_zp) *
-                   w[(ky * k + kx) * c + j];
+                   w[(ky * kw + kx) * c + j];
           }
         const size_t i = (y * sh.out_w + x) * c + j;
         ck_assert_msg(o_ref[i] == qk_requant_one((int32_t)acc, &rq, j),
@@ -378,18 +396,18 @@ dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
     const struct qk_ops *opt = qk_ops_get(gemm_isas[t]);
     if (!opt)
       continue;
-    void *op = malloc(opt->dw_packed_size(c, k, k));
+    void *op = malloc(opt->dw_packed_size(c, kh, kw));
     void *scratch = malloc(opt->dw_scratch_size(&sh) + 1);
     ck_assert(op && scratch);
-    opt->dw_pack(c, k, k, w, bias, in_zp, op);
+    opt->dw_pack(c, kh, kw, w, bias, in_zp, op);
     memset(o_opt, 0xa5, n_out);
     opt->dwconv(&sh, 0, sh.out_h, in, in_zp, op, &rq, o_opt, scratch);
     for (size_t i = 0; i < n_out; i++)
       ck_assert_msg(o_ref[i] == o_opt[i],
-                    "%s dwconv c%zu %zux%zu k%zu s%zu pad %zu/%zu/%zu/%zu "
-                    "zp%d w%d x%d mode %d: byte %zu (y%zu x%zu c%zu) %u vs "
-                    "ref %u",
-                    opt->isa, c, in_h, in_w, k, stride, pad_top, pad_left,
+                    "%s dwconv c%zu %zux%zu k%zux%zu s%zu pad "
+                    "%zu/%zu/%zu/%zu zp%d w%d x%d mode %d: byte %zu (y%zu "
+                    "x%zu c%zu) %u vs ref %u",
+                    opt->isa, c, in_h, in_w, kh, kw, stride, pad_top, pad_left,
                     pad_bottom, pad_right, in_zp, wm, extreme, mode, i,
                     i / c / sh.out_w, i / c % sh.out_w, i % c, o_opt[i],
                     o_ref[i]);
@@ -416,6 +434,17 @@ dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
   free(packed);
   free(o_ref);
   free(o_opt);
+}
+
+/* A square k x k depthwise case (dw_case_hw). */
+static void
+dw_case(struct tu_rng *r, size_t c, size_t in_h, size_t in_w, size_t k,
+        size_t stride, size_t pad_top, size_t pad_left, size_t pad_bottom,
+        size_t pad_right, int32_t in_zp, enum qk_rq_mode mode,
+        enum dw_wmode wm, int extreme)
+{
+  dw_case_hw(r, c, in_h, in_w, k, k, stride, pad_top, pad_left, pad_bottom,
+             pad_right, in_zp, mode, wm, extreme, 0);
 }
 
 /* Channel tails 1..40 and every padding edge (top, left, bottom, right: 0
@@ -470,6 +499,70 @@ START_TEST(test_dwconv_layers)
           0);
   dw_case(&r, 576, 14, 14, 3, 2, 0, 0, 1, 1, 9, QK_RQ_FP32, DW_W_ANY, 0);
   dw_case(&r, 40, 3, 400, 3, 1, 1, 1, 1, 1, 255, QK_RQ_FP32, DW_W_UINT8, 0);
+}
+END_TEST
+
+/* Tiny layers, where the kernels' vector ranges are empty or one column
+ * wide: inputs of 1..4 x 1..5 pixels, kernels 1..5 (square or not), strides
+ * 1..4 (odd inputs with stride 2 included), any padding smaller than the
+ * kernel on each side (a PAD folded in gives 2 on the left or top of a 3x3),
+ * kernels taller than the padded input by less than the stride (the
+ * loader's output size then rounds up to 1), channel counts around the
+ * blocks of 16, and weights of 255, -255, -128 or 127 at the corner taps
+ * of the first and last channel (255: no int8 split on vpdpbusd, the AVX2
+ * path; -255: the split). */
+START_TEST(test_dwconv_tiny)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 3900 + (uint64_t)_i);
+  /* A PAD of 2 columns folded into a 3x3 on an input 1 or 2 wide: the
+   * first column with its taps inside the input is past the output's last
+   * (the AVX2 pairs read the pixel before the row and wrote a column past
+   * the scratch row there); 255 sends the VNNI tables the AVX2 way too. */
+  for (size_t in_w = 1; in_w <= 2; in_w++)
+    for (size_t pr = 0; pr <= 2; pr++)
+      for (size_t stride = 1; stride <= 2; stride++)
+        for (int e = 0; e < 2; e++)
+          dw_case_hw(&r, e ? 17 : 16, 5, in_w, 3, 3, stride, 2 - (size_t)e,
+                     2, e, pr, zps[(in_w + pr) % 3], QK_RQ_FP32,
+                     e ? DW_W_UINT8 : DW_W_INT8, 0, e ? 255 : 0);
+  static const size_t cs[] = { 1, 2, 3, 7, 15, 16, 17, 31, 33, 48 };
+  static const int edges[] = { 0, 255, -255, -128, 127 };
+  const char *iters_env = getenv("QK_TINY_ITERS");
+  const int iters = iters_env ? atoi(iters_env) : 300; /* QK_TINY_ITERS: more */
+  for (int it = 0; it < iters; it++) {
+    const size_t kh = rnd(&r, 2) ? 3 : 1 + rnd(&r, 5);
+    const size_t kw = rnd(&r, 2) ? kh : 1 + rnd(&r, 5);
+    const size_t stride = 1 + rnd(&r, 4);
+    const size_t in_h = 1 + rnd(&r, 4), in_w = 1 + rnd(&r, 5);
+    const size_t pmh = kh < 3 ? kh : 3, pmw = kw < 3 ? kw : 3;
+    const size_t pt = rnd(&r, (uint32_t)pmh), pb = rnd(&r, (uint32_t)pmh);
+    const size_t pl = rnd(&r, (uint32_t)pmw), pr = rnd(&r, (uint32_t)pmw);
+    const size_t c = cs[rnd(&r, sizeof cs / sizeof cs[0])];
+    const int32_t zp = rnd(&r, 2) ? zps[rnd(&r, 3)] : (int32_t)rnd(&r, 256);
+    dw_case_hw(&r, c, in_h, in_w, kh, kw, stride, pt, pl, pb, pr, zp,
+               rnd(&r, 4) == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32,
+               (enum dw_wmode)rnd(&r, DW_W_N), rnd(&r, 4) == 0,
+               edges[rnd(&r, sizeof edges / sizeof edges[0])]);
+  }
+}
+END_TEST
+
+/* Tiny GEMMs: 1..3 rows, channel counts around the blocks of 16 and the
+ * groups of 64, reductions 1..9 (each tail of the groups of 4 bytes), the
+ * three kinds of weights and the ends of the byte, both zero point ends. */
+START_TEST(test_gemm_tiny)
+{
+  struct tu_rng r;
+  tu_rng_seed(&r, 5900 + (uint64_t)_i);
+  static const size_t ns[] = { 1, 2, 3, 15, 16, 17, 63, 64, 65 };
+  for (size_t m = 1; m <= 3; m++)
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+      for (size_t k = 1; k <= 9; k++)
+        gemm_case_w(&r, m, ns[ni], k, zps[(m + ni + k + (size_t)_i) % 3],
+                    (m + k) % 3 == 0 ? QK_RQ_GEMMLOWP : QK_RQ_FP32,
+                    (int)((ni + k + (size_t)_i) % 3),
+                    (enum wkind)((m + ni + k) % 3));
 }
 END_TEST
 
@@ -564,6 +657,8 @@ main(void)
   tcase_add_loop_test(tc, test_dwconv_edges, 0, 2);
   tcase_add_test(tc, test_dwconv_saturation);
   tcase_add_test(tc, test_dwconv_layers);
+  tcase_add_loop_test(tc, test_dwconv_tiny, 0, 2);
+  tcase_add_loop_test(tc, test_gemm_tiny, 0, 2);
   tcase_add_test(tc, test_add);
   tcase_add_test(tc, test_fixed_point);
   suite_add_tcase(s, tc);

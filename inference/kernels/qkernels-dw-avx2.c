@@ -383,6 +383,11 @@ build_pairs(const struct qk_dw_shape *sh, const uint8_t *row,
   const size_t in_w = sh->in_w, out_w = sh->out_w;
   size_t xa = (pl + s - 1) / s, xb = in_w + pl >= 3 ? (in_w + pl - 3) / s + 1
                                                      : 0;
+  /* both within the output: a PAD of 2 columns folded into the 3x3 of
+   * an input 1 pixel wide has out_w 1 and xa 2, and the vector loop must
+   * not start past the output (it read the pixel before the row and wrote
+   * a column past the scratch row) */
+  xa = xa < out_w ? xa : out_w;
   xb = xb < out_w ? xb : out_w;
   while (xb > xa &&
          row + ((xb - 1) * s - pl + 2) * c + c0 + QK_DW_CB > in_end)
@@ -390,11 +395,13 @@ build_pairs(const struct qk_dw_shape *sh, const uint8_t *row,
   if (xb < xa)
     xb = xa;
   size_t x = 0;
-  for (; x < xa && x < out_w; x++)
+  for (; x < xa; x++)
     pairs_column(sh, row, in_end, c0, x, zp, dst + x * PB);
-  const uint8_t *p = row + (x * s - pl) * c + c0;
-  for (; x < xb; x++, p += s * c)
-    pairs_store(ld16(p), ld16(p + c), ld16(p + 2 * c), dst + x * PB);
+  if (x < xb) { /* x * s >= pl: tap 0 of column x is inside */
+    const uint8_t *p = row + (x * s - pl) * c + c0;
+    for (; x < xb; x++, p += s * c)
+      pairs_store(ld16(p), ld16(p + c), ld16(p + 2 * c), dst + x * PB);
+  }
   for (; x < out_w; x++)
     pairs_column(sh, row, in_end, c0, x, zp, dst + x * PB);
 }

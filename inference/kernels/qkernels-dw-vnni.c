@@ -267,6 +267,11 @@ build_quads(const struct qk_dw_shape *sh, const uint8_t *row,
    * inside (x*s - pl + 2 < in_w) and its reads inside the input */
   size_t xa = (pl + s - 1) / s, xb = in_w + pl >= 3 ? (in_w + pl - 3) / s + 1
                                                      : 0;
+  /* both within the output: a PAD of 2 columns folded into the 3x3 of
+   * an input 1 pixel wide has out_w 1 and xa 2, and the vector loop must
+   * not start past the output (it read the pixel before the row and wrote
+   * a column past the scratch row) */
+  xa = xa < out_w ? xa : out_w;
   xb = xb < out_w ? xb : out_w;
   while (xb > xa &&
          row + ((xb - 1) * s - pl + 2) * c + c0 + QK_DW_CB > in_end)
@@ -274,18 +279,20 @@ build_quads(const struct qk_dw_shape *sh, const uint8_t *row,
   if (xb < xa)
     xb = xa;
   size_t x = 0;
-  for (; x < xa && x < out_w; x++)
+  for (; x < xa; x++)
     quads_column(sh, row, in_end, c0, x, zp, dst + x * QB);
-  const uint8_t *p = row + (x * s - pl) * c + c0;
-  const size_t sc = s * c;
+  if (x < xb) { /* x * s >= pl: tap 0 of column x is inside */
+    const uint8_t *p = row + (x * s - pl) * c + c0;
+    const size_t sc = s * c;
 #if defined(QK_DW_EVEX)
-  const __m512i z4 = _mm512_set1_epi8((char)zp);
-  for (; x + 4 <= xb; x += 4, p += 4 * sc)
-    quads4(p, sc, c, z4, dst + x * QB);
+    const __m512i z4 = _mm512_set1_epi8((char)zp);
+    for (; x + 4 <= xb; x += 4, p += 4 * sc)
+      quads4(p, sc, c, z4, dst + x * QB);
 #endif
-  const __m256i z = _mm256_set1_epi8((char)zp);
-  for (; x + 2 <= xb; x += 2, p += 2 * sc)
-    quads2(p, sc, c, z, dst + x * QB);
+    const __m256i z = _mm256_set1_epi8((char)zp);
+    for (; x + 2 <= xb; x += 2, p += 2 * sc)
+      quads2(p, sc, c, z, dst + x * QB);
+  }
   for (; x < out_w; x++)
     quads_column(sh, row, in_end, c0, x, zp, dst + x * QB);
 }
