@@ -289,6 +289,11 @@ build_steps(struct qengine *q, enum qarith arith, struct ss_error *err)
       rc = setup_requant(s, m, arith, err);
       break;
     case MODEL_LAYER_DWCONV:
+      if (l->kh > QK_DW_KMAX) /* the kernels' row tables (qk_dw_rows) */
+        return ss_error_set(err, SS_EUNSUPPORTED,
+                            "layer '%s': %dx%d depthwise kernel (at most %d "
+                            "rows)",
+                            l->name, l->kh, l->kw, QK_DW_KMAX);
       s->kind = QS_DW;
       s->packed_off = packed;
       packed += round_up(q->ops->dw_packed_size((size_t)l->cout,
