@@ -526,6 +526,19 @@ START_TEST(test_dwconv_tiny)
           dw_case_hw(&r, e ? 17 : 16, 5, in_w, 3, 3, stride, 2 - (size_t)e,
                      2, e, pr, zps[(in_w + pr) % 3], QK_RQ_FP32,
                      e ? DW_W_UINT8 : DW_W_INT8, 0, e ? 255 : 0);
+  /* Kernels of more than 64 taps (the loader takes up to 15x15): the AVX2
+   * row kernel handed them to the reference's row kernel with its own
+   * packed layout, which is not the reference's (wrong bytes). */
+  static const size_t big[][2] = { { 8, 8 }, { 5, 13 }, { 9, 9 }, { 7, 10 },
+                                   { 15, 15 }, { 1, 15 }, { 15, 1 } };
+  for (size_t b = 0; b < sizeof big / sizeof big[0]; b++)
+    for (size_t stride = 1; stride <= 8; stride *= 2)
+      dw_case_hw(&r, 1 + rnd(&r, 40), big[b][0] + rnd(&r, 4),
+                 big[b][1] + rnd(&r, 4), big[b][0], big[b][1], stride,
+                 rnd(&r, (uint32_t)big[b][0]), rnd(&r, (uint32_t)big[b][1]),
+                 rnd(&r, (uint32_t)big[b][0]), rnd(&r, (uint32_t)big[b][1]),
+                 zps[b % 3], stride == 4 ? QK_RQ_GEMMLOWP : QK_RQ_FP32,
+                 (enum dw_wmode)(b % DW_W_N), 0, 0);
   static const size_t cs[] = { 1, 2, 3, 7, 15, 16, 17, 31, 33, 48 };
   static const int edges[] = { 0, 255, -255, -128, 127 };
   const char *iters_env = getenv("QK_TINY_ITERS");

@@ -9,7 +9,9 @@
  * on "qdw2" (the second half of this file).
  *
  * "qdwa" layout: a 64-byte header (int32 kind: DWA_*), then
- *   DWA_ROWS: "qdw2";
+ *   DWA_ROWS: "qdw2" (kernels of up to 64 taps);
+ *   DWA_REF: the reference's "qdw", run by its kernel (more taps: 5x13 and
+ *   up, which the loader takes up to 15x15 and no MobileNet has);
  *   DWA_PAIRS: per block of 16 channels (zero-padded), 448 bytes, the
  *   channels in the order of vpunpck*wd's lanes: "lo" = channels 0-3 and
  *   8-11, "hi" = 4-7 and 12-15:
@@ -25,6 +27,7 @@
  */
 #include "qkernels-avx2.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <stdbool.h>
 #include <string.h>
@@ -32,7 +35,10 @@
 #include "qkernels-avx2-util.h"
 #include "qkernels-ref.h"
 
-enum { DWA_ROWS = 0, DWA_PAIRS };
+enum { DWA_ROWS = 0, DWA_PAIRS, DWA_REF };
+
+/* The most taps the row kernel takes (its tables of tap pointers). */
+#define DW2_TAPS_MAX 64
 
 #define HEADER 64
 #define PB 128                           /* one column of a block's pairs */
@@ -173,11 +179,7 @@ dwconv_row(size_t c, size_t in_w, const uint8_t *const *rows,
                     const struct qk_requant *rq, uint8_t *out)
 {
   const size_t taps = kh * kw;
-  if (taps > 64) {
-    qk_dwconv_row__ref(c, in_w, rows, kh, kw, stride, pad_left, out_w, in_zp,
-                       packed, rq, out);
-    return;
-  }
+  assert(taps <= DW2_TAPS_MAX); /* more are packed DWA_REF */
   const size_t tp = (taps + 1) / 2;
   const size_t block = QK_DW_CB * 4 + tp * 64;
   if (kh <= 3 && in_w * c + QK_DW_CB <= QK_DW_WIDE_MAX) {
@@ -190,8 +192,8 @@ dwconv_row(size_t c, size_t in_w, const uint8_t *const *rows,
    * pixel is summed (its x - zp is then 0) and the loop has no branch. */
   uint8_t zpbuf[QK_DW_CB];
   memset(zpbuf, in_zp, sizeof zpbuf);
-  const uint8_t *src[64];
-  size_t cmask[64]; /* ~0: src[t] + c0; 0: the zero-point bytes */
+  const uint8_t *src[DW2_TAPS_MAX];
+  size_t cmask[DW2_TAPS_MAX]; /* ~0: src[t] + c0; 0: the zero-point bytes */
   for (size_t x = 0; x < out_w; x++) {
     for (size_t ky = 0; ky < kh; ky++)
       for (size_t kx = 0; kx < kw; kx++) {
@@ -530,7 +532,9 @@ qk_dw_packed_size__avx2(size_t c, size_t kh, size_t kw)
 {
   const size_t pairs = blocks(c) * PBLOCK;
   const size_t rows = dw2_packed_size(c, kh * kw);
-  return HEADER + (pairs > rows ? pairs : rows);
+  const size_t ref = qk_dw_packed_size(c, kh * kw);
+  const size_t most = pairs > rows ? pairs : rows;
+  return HEADER + (most > ref ? most : ref);
 }
 
 void
@@ -539,12 +543,16 @@ qk_dw_pack__avx2(size_t c, size_t kh, size_t kw, const int16_t *w,
 {
   uint8_t *p = packed;
   memset(p, 0, HEADER);
-  const int32_t kind = kh == 3 && kw == 3 ? DWA_PAIRS : DWA_ROWS;
+  const int32_t kind = kh == 3 && kw == 3          ? DWA_PAIRS
+                       : kh * kw <= DW2_TAPS_MAX ? DWA_ROWS
+                                                 : DWA_REF;
   memcpy(p, &kind, sizeof kind);
   if (kind == DWA_PAIRS)
     pairs_pack(c, w, bias, in_zp, p + HEADER);
-  else /* the row kernel subtracts the zero point itself */
+  else if (kind == DWA_ROWS) /* the row kernel subtracts the zero point */
     dw2_pack(c, kh * kw, w, bias, p + HEADER);
+  else
+    qk_dw_pack__ref(c, kh, kw, w, bias, in_zp, p + HEADER);
 }
 
 size_t
@@ -563,6 +571,8 @@ qk_dwconv__avx2(const struct qk_dw_shape *sh, size_t y0, size_t y1,
   const uint8_t *pk = (const uint8_t *)packed + HEADER;
   if (kind == DWA_PAIRS)
     pairs_layer(sh, y0, y1, in, in_zp, pk, rq, out, scratch);
-  else
+  else if (kind == DWA_ROWS)
     dw2_layer(sh, y0, y1, in, in_zp, pk, rq, out);
+  else
+    qk_dwconv__ref(sh, y0, y1, in, in_zp, pk, rq, out, scratch);
 }
