@@ -322,13 +322,23 @@ START_TEST(test_no_secret_anywhere)
   const char *ids[] = { "userinfo", "xmeye", "dahua", "foscam", "foscam-usr",
                         "token", "signed", "encoded", "refused" };
   gint64 deadline = g_get_monotonic_time() + 90 * G_USEC_PER_SEC;
-  guint failed = 0;
+  guint failed = 0, missed = 0;
   while (g_get_monotonic_time() < deadline) {
     int status = 0;
     g_free(list);
     list = NULL;
-    ck_assert(http_request(port, "GET", "/api/v1/streams", NULL, &status,
-                           &list));
+    /* A poll may go unanswered within the client's 10 s on a machine
+     * running two sanitizer suites at once (seen once); three in a row is
+     * a server that stopped answering. */
+    if (!http_request(port, "GET", "/api/v1/streams", NULL, &status,
+                      &list)) {
+      g_autofree char *tail = child_log_tail(&srv);
+      printf("secrets: GET /api/v1/streams unanswered (%u)\n", ++missed);
+      ck_assert_msg(missed < 3, "GET /api/v1/streams unanswered %u times; "
+                    "server log:\n%s", missed, tail);
+      continue;
+    }
+    missed = 0;
     failed = 0;
     for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
       g_autofree char *needle = g_strdup_printf("\"id\":\"%s\"", ids[i]);
