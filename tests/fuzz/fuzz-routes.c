@@ -302,15 +302,20 @@ parse_request(const char *buf, gsize size, Request *r)
 }
 
 /* Is this secret distinctive enough to look for in the output: long, with
- * a character ordinary text rarely has, once in the whole input (so no
- * other field, a name, carries it), and no '*' or '=' (the redacted form
- * "pwd=***" must not count as a leak of the value "=***"). */
+ * a character ordinary text rarely has, written in the URI and once in the
+ * whole input (so no other field, a name or a key, carries it: a decoded
+ * value such as "t0k!en!abc" of "t0k!en%21abc" may stand verbatim in an
+ * unknown key that the error message rightly quotes), and no '*' or '='
+ * (the redacted form "pwd=***" must not count as a leak of the value
+ * "=***"). */
 static gboolean
-worth_checking(const char *s, const char *all, gsize all_len)
+worth_checking(const char *s, const char *uri, const char *all,
+               gsize all_len)
 {
   const char *first;
   if (strlen(s) < FUZZ_SECRET_MIN || !strpbrk(s, "!$&'(),;~") ||
-      strpbrk(s, "\"\\*=") || !g_utf8_validate(s, -1, NULL))
+      strpbrk(s, "\"\\*=") || !g_utf8_validate(s, -1, NULL) ||
+      !strstr(uri, s))
     return FALSE;
   first = g_strstr_len(all, (gssize)all_len, s);
   return first && !g_strstr_len(first + 1,
@@ -330,7 +335,7 @@ secrets_of(const Request *r, const char *all, gsize all_len,
   const char *uri = json_string_value(json_object_get(o, "uri"));
   char **found = stream_config_uri_secrets(uri);
   for (int i = 0; found[i]; i++)
-    if (worth_checking(found[i], all, all_len))
+    if (worth_checking(found[i], uri, all, all_len))
       g_ptr_array_add(secrets, g_strdup(found[i]));
   g_strfreev(found);
   json_decref(o);
