@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "stream.h"
+#include "type-warmup.h"
 
 G_DEFINE_QUARK(ss-registry-error-quark, registry_error)
 
@@ -91,6 +92,8 @@ registry_new(GMainContext *ctx, const struct ss_engine *engine,
 {
   Registry *r;
   g_return_val_if_fail(ctx && engine && pool && max_streams >= 1, NULL);
+  /* Before any stream's threads exist (see type-warmup.h). */
+  pipeline_types_warm_up();
   r = g_new0(Registry, 1);
   r->ctx = g_main_context_ref(ctx);
   r->engine = engine;

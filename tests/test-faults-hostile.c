@@ -89,6 +89,20 @@ get_json(guint port, const char *target, double *secs)
   return j;
 }
 
+/* GET /api/v1/stats, failing the test with the server's log tail (a
+ * server that stopped answering says why there) when it does not answer. */
+static json_t *
+get_stats_or_fail(Child *srv, guint port)
+{
+  json_t *stats = get_json(port, "/api/v1/stats", NULL);
+  if (!stats) {
+    g_autofree char *tail = child_log_tail(srv);
+    ck_abort_msg("GET /api/v1/stats: no usable answer; server log:\n%s",
+                 tail);
+  }
+  return stats;
+}
+
 /* A stream's entry in GET /api/v1/stats (borrowed from stats). */
 static json_t *
 stats_stream(json_t *stats, const char *id)
@@ -224,8 +238,7 @@ START_TEST(test_hostile_cameras)
     json_decref(h);
     health_max_s = MAX(health_max_s, t);
     rss_max = MAX(rss_max, rss);
-    stats = get_json(port, "/api/v1/stats", NULL);
-    ck_assert_ptr_nonnull(stats);
+    stats = get_stats_or_fail(&srv, port);
     inferred_end = stats_inferred(stats, "good");
     if (inferred_start < 0 && inferred_end > 0)
       inferred_start = inferred_end;
@@ -236,8 +249,7 @@ START_TEST(test_hostile_cameras)
                   rss / 1048576.0, (g_get_monotonic_time() - t0) / 1e6);
     g_usleep(G_USEC_PER_SEC);
   }
-  stats = get_json(port, "/api/v1/stats", NULL);
-  ck_assert_ptr_nonnull(stats);
+  stats = get_stats_or_fail(&srv, port);
   pipes = json_object_get(stats, "pipelines");
   ck_assert_msg(json_is_object(pipes), "no \"pipelines\" in the stats");
   printf("hostile: %d s: RSS %.0f MB at start, %.0f MB at most; /healthz "
@@ -295,8 +307,7 @@ START_TEST(test_hostile_cameras)
     ck_assert_int_eq(status, 204);
     ck_assert_msg(t < HOSTILE_ANSWER_MAX_S, "DELETE took %.2f s", t);
   }
-  stats = get_json(port, "/api/v1/stats", NULL);
-  ck_assert_ptr_nonnull(stats);
+  stats = get_stats_or_fail(&srv, port);
   ck_assert_uint_eq(json_array_size(json_object_get(stats, "streams")), 3);
   json_decref(stats);
 
