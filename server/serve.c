@@ -5,7 +5,6 @@
  */
 #include "serve.h"
 
-#include <getopt.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <jansson.h>
@@ -18,7 +17,6 @@
 
 #include "alerts.h"
 #include "config.h"
-#include "config-models.h"
 #include "model-set.h"
 #include "engine.h"
 #include "events.h"
@@ -29,6 +27,8 @@
 #include "pool.h"
 #include "registry.h"
 #include "routes.h"
+#include "serve-args.h"
+#include "serve-models.h"
 #include "shard.h"
 #include "streamsight-sink.h"
 #include "watchdog.h"
@@ -45,41 +45,6 @@
  * stops at once, every stream stops in parallel (registry_free gives the
  * pipelines 6 s, abandoning those a camera holds). */
 #define SERVE_SHUTDOWN_S 9.0
-
-static void
-serve_usage(FILE *out)
-{
-  fprintf(out,
-          "Usage: streamsight [serve] [OPTION...]\n"
-          "\n"
-          "Runs the stream server: one pipeline per camera, inference on a "
-          "thread pool,\n"
-          "the REST API over HTTP.\n"
-          "\n"
-          "  -c, --config FILE   JSON config (default: $STREAMSIGHT_CONFIG; "
-          "none: built-in\n"
-          "                      defaults, streams added over the API are "
-          "not saved)\n"
-          "  -p, --port N        TCP port, 0 = any free port (overrides "
-          "config and env)\n"
-          "  -b, --bind ADDR     numeric listen address (overrides config "
-          "and env)\n"
-          "  -v, --verbose       debug logging (every request, "
-          "libmicrohttpd)\n"
-          "      --check-config  validate the config file and the "
-          "environment, say what\n"
-          "                      they give (streams, shard), and exit: "
-          "0 valid, 2 not\n"
-          "  -h, --help          this help\n"
-          "\n"
-          "Environment: STREAMSIGHT_CONFIG, STREAMSIGHT_PORT, "
-          "STREAMSIGHT_BIND,\n"
-          "STREAMSIGHT_THREADS, STREAMSIGHT_MODEL, STREAMSIGHT_LABELS, "
-          "STREAMSIGHT_TOKEN,\n"
-          "STREAMSIGHT_SHARD (K/N) or STREAMSIGHT_SHARDS (N, K from "
-          "$HOSTNAME's -K)\n"
-          "(see config/README.md). Stops cleanly on SIGINT or SIGTERM.\n");
-}
 
 typedef struct {
   ServerConfig *config;
@@ -171,123 +136,20 @@ read_pem(const char *path, const char *key)
   return text;
 }
 
-/* Timed runs per model at start-up for GET /api/v1/models' latency (after
- * one warm-up run): about 0.1-0.5 s per model on one core. */
-#define SERVE_LATENCY_RUNS 5
-
-/* Loads one model, its labels, engine and inference pool into s->models;
- * returns 0 or 1 after printing why. */
-static int
-load_one_model(Server *s, const char *id, const char *path,
-               const char *labels, int engine_cfg)
-{
-  const ServerConfig *c = s->config;
-  struct ss_error err = { 0 };
-  struct ss_model *model = NULL;
-  struct ss_engine *engine = NULL;
-  struct ss_pool *pool = NULL;
-  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-    fprintf(stderr,
-            "streamsight: model '%s': file '%s' not found.\n"
-            "  Run scripts/install-models.sh to download the default model, "
-            "or point \"model\"\n"
-            "  (or \"models\"[].path) in the config (or STREAMSIGHT_MODEL) at "
-            "a .tflite or .safetensors file.\n",
-            id, path);
-    return 1;
-  }
-  if (model_load(path, &model, &err) != 0) {
-    fprintf(stderr, "streamsight: model '%s' (%s): %s\n", id, path,
-            err.message);
-    goto fail;
-  }
-  if (labels && model_set_labels_file(model, labels, &err) != 0) {
-    fprintf(stderr, "streamsight: model '%s': labels '%s': %s\n", id, labels,
-            err.message);
-    goto fail;
-  }
-  if (!labels && !model_has_labels(model)) {
-    /* No labels anywhere: use labels.txt beside the model if there is one
-     * (scripts/install-models.sh puts it there). */
-    char *dir = g_path_get_dirname(path);
-    char *beside = g_build_filename(dir, "labels.txt", NULL);
-    if (g_file_test(beside, G_FILE_TEST_IS_REGULAR)) {
-      if (model_set_labels_file(model, beside, &err) == 0)
-        g_message("model '%s': labels from %s", id, beside);
-      else
-        g_warning("model '%s': labels '%s' not used: %s", id, beside,
-                  err.message);
-    }
-    g_free(beside);
-    g_free(dir);
-  }
-  const struct engine_options eo = {
-    .isa = KERN_ISA_AUTO, .fuse_blocks = 1,
-    .arith = engine_cfg == CONFIG_ENGINE_FLOAT     ? ENGINE_ARITH_FLOAT
-             : engine_cfg == CONFIG_ENGINE_INTEGER ? ENGINE_ARITH_INTEGER
-                                                   : ENGINE_ARITH_AUTO,
-  };
-  if (engine_new_opts(model, &eo, &engine, &err) != 0) {
-    fprintf(stderr, "streamsight: model '%s': engine: %s\n", id,
-            err.message);
-    goto fail;
-  }
-  double latency_ms = model_set_measure_latency(engine, SERVE_LATENCY_RUNS);
-  /* Each stream has at most one frame in flight, so a queue as long as
-   * the stream limit never drops a frame of its own accord. */
-  int capacity = (int)MAX(c->limits.max_streams, c->threads);
-  if (pool_new(engine, (int)c->threads, capacity, 0, &pool, &err) != 0) {
-    fprintf(stderr, "streamsight: model '%s': inference pool: %s\n", id,
-            err.message);
-    goto fail;
-  }
-  g_message("model '%s': %s (%s, %dx%d, %s labels), %u inference thread%s, "
-            "%s engine, kernels %s, %.1f ms per inference at load",
-            id, model_name(model), model_arch_name(model_arch(model)),
-            model_input_width(model), model_input_height(model),
-            model_has_labels(model) ? "with" : "no", c->threads,
-            c->threads == 1 ? "" : "s", engine_arith_name(engine),
-            engine_isa_name(engine), latency_ms);
-  model_set_add_take(s->models, id, path, model, engine, pool, latency_ms);
-  return 0;
-
-fail:
-  pool_free(pool);
-  engine_free(engine);
-  model_unref(model);
-  return 1;
-}
-
-/* Every configured model ("models", or the one-model shorthand as
- * "default"); the first is the default of streams and uploads. Each model
- * has its own pool of `threads` workers: idle ones sleep, so a model no
- * stream uses costs its memory, not CPU. */
+/* The configured models (serve-models.c); the first one's model, engine
+ * and pool are the default of streams and uploads. */
 static int
 load_models(Server *s)
 {
-  const ServerConfig *c = s->config;
   s->models = model_set_new();
-  if (!c->models) {
-    if (load_one_model(s, MODEL_SET_DEFAULT_ID, c->model_path,
-                       c->labels_path, c->engine) != 0)
-      return 1;
-  } else {
-    if (g_getenv("STREAMSIGHT_MODEL") || g_getenv("STREAMSIGHT_LABELS"))
-      g_warning("STREAMSIGHT_MODEL/STREAMSIGHT_LABELS are ignored: the "
-                "config has a models list (set models[].path instead)");
-    for (guint i = 0; i < c->models->len; i++) {
-      const ConfigModel *m = g_ptr_array_index(c->models, i);
-      if (load_one_model(s, m->id, m->path, m->labels, m->engine) != 0)
-        return 1;
-    }
-  }
+  if (serve_load_models(s->config, s->models) != 0)
+    return 1;
   const ModelSetEntry *first = model_set_get(s->models, 0);
   s->model = first->model;
   s->engine = first->engine;
   s->pool = first->pool;
   return 0;
 }
-
 /* Says where file:// and v4l2 sources may come from, once at start-up:
  * the first thing to check when one is refused. */
 static void
@@ -586,49 +448,6 @@ fail_e:
   return 2;
 }
 
-/* What serve's command line asked for (the strings are argv's). */
-typedef struct {
-  const char *config_path, *port, *bind;
-  gboolean check_only;
-} ServeArgs;
-
-/* Parses serve's options into *a (-v takes effect at once). Returns -1 to
- * go on, or the exit status after --help or a usage error. */
-static int
-parse_serve_args(int argc, char **argv, ServeArgs *a)
-{
-  static const struct option longopts[] = {
-    { "config", required_argument, NULL, 'c' },
-    { "port", required_argument, NULL, 'p' },
-    { "bind", required_argument, NULL, 'b' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "check-config", no_argument, NULL, 'C' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  *a = (ServeArgs){ 0 };
-  int opt;
-  optind = 1;
-  while ((opt = getopt_long(argc, argv, "c:p:b:vh", longopts, NULL)) != -1) {
-    switch (opt) {
-    case 'c': a->config_path = optarg; break;
-    case 'p': a->port = optarg; break;
-    case 'b': a->bind = optarg; break;
-    case 'C': a->check_only = TRUE; break;
-    case 'v': g_log_set_debug_enabled(TRUE); break;
-    case 'h': serve_usage(stdout); return 0;
-    default:
-      fprintf(stderr, "Try 'streamsight serve --help'.\n");
-      return 2;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "streamsight serve: unexpected argument '%s'\n"
-            "Try 'streamsight serve --help'.\n", argv[optind]);
-    return 2;
-  }
-  return -1;
-}
 
 /* Process-wide settings, before any thread starts: jansson's hash seed,
  * kernel dispatch, SIGPIPE, malloc's mmap threshold. */
@@ -784,7 +603,7 @@ int
 cmd_serve(int argc, char **argv)
 {
   ServeArgs a;
-  int rc = parse_serve_args(argc, argv, &a);
+  int rc = serve_parse_args(argc, argv, &a);
   if (rc >= 0)
     return rc;
   serve_init_process();
