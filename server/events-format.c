@@ -41,7 +41,8 @@ event_prediction_json(const struct ss_model *m, const char *stream_id,
 }
 
 char *
-event_format_prediction(EventHub *h, const char *stream_id, const Prediction *p)
+event_format_prediction(EventHub *h, const char *stream_id,
+                        const Prediction *p)
 {
   json_t *o = event_prediction_json(h->model, stream_id, p);
   char id[96];
