@@ -115,12 +115,20 @@ export const streamPath = (id) => `${API}/streams/${encodeURIComponent(id)}`;
 // ---- announcements and status ----
 
 let announceTimer = 0;
+let announcePending = [];
 export function announce(text) {
   const el = $('announce');
   el.textContent = '';
   clearTimeout(announceTimer);
   // A fresh text node in the next task is announced even when repeated.
-  announceTimer = setTimeout(() => { el.textContent = text; }, 50);
+  // Texts told within those 50 ms are read together, not the last alone:
+  // adding a stream is at once followed by its state change (the server
+  // tells the event stream right away), which used to swallow "Added ...".
+  announcePending.push(text);
+  announceTimer = setTimeout(() => {
+    el.textContent = announcePending.join(' ');
+    announcePending = [];
+  }, 50);
 }
 
 export function setConn(kind, text) {
