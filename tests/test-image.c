@@ -9,7 +9,7 @@
  * tolerance. Errors: test-image-errors.c; preprocessing and the dev images
  * against the TFLite reference: test-image-preprocess.c. Every JPEG
  * sampling, colour space and coding, the formats refused, and the bombs are
- * in test-image-formats.c.
+ * in test-image-formats.c (PNG and BMP: test-image-formats-png-bmp.c).
  */
 #include <check.h>
 #include <errno.h>
